@@ -1,0 +1,1 @@
+"""The trainlint language server (pygls), a thin face over the engine."""

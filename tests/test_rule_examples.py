@@ -1,0 +1,51 @@
+"""Every rule's documented examples are tests: bad ones must fire exactly where marked,
+good ones must stay silent, and a fix must produce the documented code."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainlint.fix import apply_edits
+from trainlint.registry import all_rules
+from trainlint.testing import check_example
+
+BAD = [(rule, i, ex) for rule in all_rules() for i, ex in enumerate(rule.bad)]
+GOOD = [(rule, i, ex) for rule in all_rules() for i, ex in enumerate(rule.good)]
+
+
+def _id(case) -> str:
+    rule, i, _ = case
+    return f"{rule.code}-{i}"
+
+
+@pytest.mark.parametrize("case", BAD, ids=[_id(c) for c in BAD])
+def test_bad_example_is_reported(case):
+    rule, _, example = case
+    findings = check_example(rule, example)
+    assert sorted({f.location.row for f in findings}) == sorted(set(example.lines)), (
+        f"{rule.code} on:\n{example.source}\nreported {[(f.location.row, f.message) for f in findings]}"
+    )
+    if example.fixed_source is not None:
+        fixable = [f for f in findings if f.fix is not None]
+        assert fixable, f"{rule.code} carries no fix for this example"
+        fixed = apply_edits(example.source, [e for f in fixable for e in f.fix.edits])
+        assert fixed == example.fixed_source
+        assert check_example(rule, type(example)(code=fixed, files=example.files, filename=example.filename)) == []
+
+
+@pytest.mark.parametrize("case", GOOD, ids=[_id(c) for c in GOOD])
+def test_good_example_is_silent(case):
+    rule, _, example = case
+    findings = check_example(rule, example)
+    assert findings == [], f"{rule.code} fired on a good example:\n{example.source}\n{findings}"
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=[r.code for r in all_rules()])
+def test_rule_is_documented(rule):
+    doc = rule.doc()
+    for section in ("## What it does", "## Why is this bad?", "## How to fix"):
+        assert section in doc, f"{rule.code} docs lack {section!r}"
+    assert rule.summary and rule.name and rule.code.startswith("TL")
+    if not rule.engine_reported or rule.code == "TL000":
+        assert len(rule.bad) >= 2, f"{rule.code} needs at least 2 bad examples"
+        assert len(rule.good) >= 3, f"{rule.code} needs at least 3 good examples"

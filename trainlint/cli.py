@@ -1,0 +1,189 @@
+"""The command line: a thin face over the engine. No analysis happens here.
+
+Exit codes (as ruff's): 0 no findings, 1 findings, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="trainlint",
+    help="Find the bugs that keep PyTorch training from converging, before the GPU-day is spent.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    concise = "concise"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class ListFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"trainlint: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _split(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
+    """`--select TL1,TL2 --select TL3` -> ("TL1", "TL2", "TL3")."""
+    if values is None:
+        return None
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def load_effective_config(config_path: Optional[Path], paths: list[Path], **overrides):
+    from trainlint.config import load_config
+
+    start = paths[0] if paths else Path.cwd()
+    config = load_config(config_path, start=start if start.exists() else Path.cwd())
+    return config.with_overrides(**overrides)
+
+
+@app.command()
+def check(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders to check [default: .]")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Rule codes or prefixes to enable (ALL for every rule); replaces the configured selection.")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Rule codes or prefixes to disable.")] = None,
+    extend_select: Annotated[Optional[list[str]], typer.Option(help="Rule codes or prefixes to enable on top of the selection.")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--output-format", help="How to print findings.")] = OutputFormat.text,
+    statistics: Annotated[bool, typer.Option("--statistics", help="Print the number of findings per rule instead of the findings.")] = False,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when there are findings.")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Use this pyproject.toml or trainlint.toml instead of discovering one.")] = None,
+    show_source: Annotated[bool, typer.Option("--show-source/--no-show-source", help="Show the source lines of each finding (text output).")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only, no summary.")] = False,
+    output_file: Annotated[Optional[Path], typer.Option("--output-file", "-o", help="Write the report to a file instead of stdout.")] = None,
+) -> None:
+    """Check Python files for training bugs."""
+    from trainlint.config import ConfigError
+    from trainlint.project import PathNotFound, check_paths
+    from trainlint.report import write_report
+    from trainlint.report.text import write_statistics
+
+    targets = paths or [Path(".")]
+    try:
+        cfg = load_effective_config(
+            config,
+            targets,
+            select=_split(select),
+            ignore=None,
+            extend_select=_split(extend_select),
+        )
+        if ignore:
+            # --ignore adds to the configured ignores, as in ruff
+            cfg = cfg.with_overrides(ignore=cfg.ignore + _split(ignore))
+        run = check_paths(targets, cfg)
+    except ConfigError as exc:
+        raise _fail(str(exc))
+    except PathNotFound as exc:
+        raise _fail(f"{exc}: no such file or directory")
+
+    findings = run.findings
+    stream = output_file.open("w", encoding="utf-8") if output_file else sys.stdout
+    try:
+        if statistics:
+            write_statistics(findings, stream)
+        else:
+            if quiet and output_format in (OutputFormat.text, OutputFormat.concise):
+                from trainlint.report.text import write_text
+
+                write_text(findings, run.sources(), stream, show_source=False, color=None if not output_file else False)
+            else:
+                write_report(output_format.value, findings, run.sources(), stream, show_source=show_source,
+                             color=False if output_file else None)
+        if not findings and output_format in (OutputFormat.text, OutputFormat.concise) and not quiet and not statistics:
+            typer.echo("All checks passed!", file=stream)
+    finally:
+        if output_file:
+            stream.close()
+    raise typer.Exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+
+
+@app.command("rule")
+def rule_command(
+    code: Annotated[Optional[str], typer.Argument(help="A rule code (TL202) or name (module-created-in-forward).")] = None,
+    all_rules: Annotated[bool, typer.Option("--all", help="Print the docs of every rule.")] = False,
+) -> None:
+    """Explain a rule: what it finds, why it hurts training, how to fix it, with examples."""
+    from trainlint.docs import all_rules_markdown, rule_markdown
+    from trainlint.registry import rule_for
+
+    if all_rules:
+        typer.echo(all_rules_markdown(), nl=False)
+        return
+    if not code:
+        raise _fail("give a rule code, e.g. `trainlint rule TL202`, or --all")
+    rule = rule_for(code)
+    if rule is None:
+        raise _fail(f"unknown rule {code!r} (see `trainlint rules`)")
+    typer.echo(rule_markdown(rule), nl=False)
+
+
+@app.command("rules")
+def rules_command(
+    output_format: Annotated[ListFormat, typer.Option("--output-format", help="text table, json, or markdown.")] = ListFormat.text,
+    full: Annotated[bool, typer.Option("--full", help="With markdown: every rule's full docs, as docs/rules.md.")] = False,
+) -> None:
+    """List every rule: code, name, severity, on by default, fixable."""
+    import json
+
+    from trainlint.docs import all_rules_markdown, rules_table_markdown
+    from trainlint.registry import all_rules
+
+    rules = all_rules()
+    if output_format is ListFormat.json:
+        typer.echo(json.dumps([
+            {
+                "code": r.code,
+                "name": r.name,
+                "severity": r.severity.value,
+                "default": r.default_enabled,
+                "fix": r.fix_applicability.value if r.fix_applicability else None,
+                "summary": r.summary,
+                "options": r.options,
+            }
+            for r in rules
+        ], indent=2))
+        return
+    if output_format is ListFormat.markdown:
+        typer.echo(all_rules_markdown() if full else rules_table_markdown(), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("code", "name", "severity", "default", "fix", "what it finds"):
+        table.add_column(column, no_wrap=column != "what it finds")
+    for r in rules:
+        table.add_row(r.code, r.name, r.severity.value, "on" if r.default_enabled else "off",
+                      r.fix_applicability.value if r.fix_applicability else "", r.summary)
+    Console(highlight=False).print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

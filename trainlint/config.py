@@ -1,0 +1,271 @@
+"""[tool.trainlint] in pyproject.toml (or trainlint.toml), merged with CLI overrides.
+
+Keys follow ruff's vocabulary so a ruff user already knows them. An unknown key, an
+unknown rule code or a value of the wrong type is a ConfigError that names it: a
+silently ignored typo would leave a user believing a rule is off (or on).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from trainlint.finding import Severity
+
+CONFIG_FILES = ("trainlint.toml", ".trainlint.toml", "pyproject.toml")
+
+KNOWN_KEYS = {
+    "select", "ignore", "extend-select", "extend-ignore", "per-file-ignores", "exclude",
+    "extend-exclude", "severity", "rules", "cache-dir", "respect-gitignore",
+}
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "__pycache__", "build", "dist",
+    "node_modules", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".trainlint_cache",
+)
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; exit code 2."""
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple[str, ...] | None = None  # None: every rule that is on by default
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    severity: dict[str, Severity] = field(default_factory=dict)
+    rule_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    respect_gitignore: bool = True
+    cache_dir: str | None = None
+    #: The folder the config file lives in; patterns are relative to it.
+    root: Path = field(default_factory=Path.cwd)
+    source: Path | None = None
+
+    # selection -----------------------------------------------------------------
+    def selected_codes(self) -> frozenset[str]:
+        from trainlint.registry import all_rules
+
+        catalog = all_rules()
+        if self.select is None:
+            chosen = {r.code for r in catalog if r.default_enabled}
+        else:
+            chosen = set(expand_selectors(self.select, "select"))
+        chosen |= set(expand_selectors(self.extend_select, "extend-select"))
+        chosen -= set(expand_selectors(self.ignore, "ignore"))
+        return frozenset(chosen)
+
+    def codes_for(self, path: str) -> frozenset[str]:
+        """The selected codes minus the per-file-ignores that match this path."""
+        selected = self._selected_cache()
+        if not self.per_file_ignores:
+            return selected
+        relative = self.relative(path)
+        ignored: set[str] = set()
+        for pattern, codes in self.per_file_ignores:
+            if _glob_match(pattern, relative):
+                ignored |= set(expand_selectors(codes, "per-file-ignores"))
+        return selected - ignored
+
+    def _selected_cache(self) -> frozenset[str]:
+        cached = self.__dict__.get("_selected")
+        if cached is None:
+            cached = self.selected_codes()
+            object.__setattr__(self, "_selected", cached)
+        return cached
+
+    def relative(self, path: str | Path) -> str:
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return p.as_posix()
+
+    def with_overrides(self, **changes: Any) -> "Config":
+        clean = {k: v for k, v in changes.items() if v is not None}
+        new = replace(self, **clean)
+        new.__dict__.pop("_selected", None)
+        new.selected_codes()  # validate now: a bad --select is a usage error, not a crash later
+        return new
+
+
+def _glob_match(pattern: str, relative: str) -> bool:
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines([pattern])
+    return spec.match_file(relative) or PurePosixPath(relative).match(pattern)
+
+
+def expand_selectors(selectors: tuple[str, ...] | list[str], key: str) -> list[str]:
+    """`ALL`, a full code, a prefix (`TL2`) or a rule name -> the codes it selects."""
+    from trainlint.registry import all_rules
+
+    codes = [r.code for r in all_rules()]
+    names = {r.name: r.code for r in all_rules()}
+    out: list[str] = []
+    for raw in selectors:
+        selector = str(raw).strip()
+        if selector.upper() == "ALL":
+            out.extend(codes)
+            continue
+        if selector in names:
+            out.append(names[selector])
+            continue
+        matched = [c for c in codes if c.startswith(selector.upper())]
+        if not matched or not selector.upper().startswith("TL"):
+            raise ConfigError(f"unknown rule selector {selector!r} in `{key}` (see `trainlint rules`)")
+        out.extend(matched)
+    return out
+
+
+# loading ---------------------------------------------------------------------
+def find_config_file(start: Path) -> Path | None:
+    """The nearest trainlint.toml, or pyproject.toml that has a [tool.trainlint] table."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for directory in (folder, *folder.parents):
+        for name in CONFIG_FILES:
+            candidate = directory / name
+            if not candidate.is_file():
+                continue
+            if name != "pyproject.toml":
+                return candidate
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return candidate  # let load_config report the broken file
+            if "trainlint" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_config(path: Path | None = None, *, start: Path | None = None) -> Config:
+    """Read the config at `path`, or the nearest one above `start`; defaults if none."""
+    if path is None:
+        path = find_config_file(start or Path.cwd())
+        if path is None:
+            return Config(root=(start or Path.cwd()).resolve() if (start or Path.cwd()).is_dir() else Path.cwd())
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("trainlint", {}) if path.name == "pyproject.toml" else data
+    return config_from_table(table, root=path.parent.resolve(), source=path)
+
+
+def config_from_table(table: dict[str, Any], *, root: Path, source: Path | None = None) -> Config:
+    where = f" in {source}" if source else ""
+    unknown = sorted(set(table) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in [tool.trainlint]{where}")
+
+    def codes(key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"`{key}`{where} must be a list of rule codes")
+        expand_selectors(value, key)
+        return tuple(value)
+
+    def patterns(key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"`{key}`{where} must be a list of glob patterns")
+        return tuple(value)
+
+    per_file: list[tuple[str, tuple[str, ...]]] = []
+    raw_pfi = table.get("per-file-ignores", {})
+    if not isinstance(raw_pfi, dict):
+        raise ConfigError(f"`per-file-ignores`{where} must be a table of glob = [codes]")
+    for pattern, value in raw_pfi.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"`per-file-ignores.{pattern}`{where} must be a list of rule codes")
+        expand_selectors(value, f"per-file-ignores.{pattern}")
+        per_file.append((pattern, tuple(value)))
+
+    severity: dict[str, Severity] = {}
+    raw_sev = table.get("severity", {})
+    if not isinstance(raw_sev, dict):
+        raise ConfigError(f"`severity`{where} must be a table of CODE = \"error\"|\"warning\"|\"info\"")
+    for selector, level in raw_sev.items():
+        try:
+            sev = Severity(str(level).lower())
+        except ValueError:
+            raise ConfigError(f"`severity.{selector}`{where}: {level!r} is not error, warning or info") from None
+        for code in expand_selectors([selector], "severity"):
+            severity[code] = sev
+
+    rule_settings = parse_rule_settings(table.get("rules", {}), where)
+
+    select = codes("select") if "select" in table else None
+    gitignore = table.get("respect-gitignore", True)
+    if not isinstance(gitignore, bool):
+        raise ConfigError(f"`respect-gitignore`{where} must be true or false")
+    cache_dir = table.get("cache-dir")
+    if cache_dir is not None and not isinstance(cache_dir, str):
+        raise ConfigError(f"`cache-dir`{where} must be a path")
+    return Config(
+        select=select,
+        ignore=codes("ignore") + codes("extend-ignore"),
+        extend_select=codes("extend-select"),
+        per_file_ignores=tuple(per_file),
+        exclude=patterns("exclude") if "exclude" in table else DEFAULT_EXCLUDE,
+        extend_exclude=patterns("extend-exclude"),
+        severity=severity,
+        rule_settings=rule_settings,
+        respect_gitignore=gitignore,
+        cache_dir=cache_dir,
+        root=root,
+        source=source,
+    )
+
+
+def parse_rule_settings(raw: Any, where: str = "") -> dict[str, dict[str, Any]]:
+    """[tool.trainlint.rules.TL201] min-depth = 6 -> {"TL201": {"min-depth": 6}}, checked."""
+    from trainlint.registry import rule_for
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"`rules`{where} must be a table of [rules.CODE] tables")
+    settings: dict[str, dict[str, Any]] = {}
+    for key, values in raw.items():
+        rule = rule_for(key)
+        if rule is None:
+            raise ConfigError(f"unknown rule {key!r} in [tool.trainlint.rules]{where}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[tool.trainlint.rules.{key}]{where} must be a table")
+        for option, value in values.items():
+            if option not in rule.options:
+                known = ", ".join(sorted(rule.options)) or "none"
+                raise ConfigError(f"unknown option {option!r} for {rule.code}{where} (options: {known})")
+            default = rule.options[option]
+            if not _same_kind(default, value):
+                raise ConfigError(
+                    f"option {option!r} of {rule.code}{where} must be {type(default).__name__}, got {value!r}"
+                )
+        settings[rule.code] = dict(values)
+    return settings
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, list)
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return isinstance(value, type(default))

@@ -1,0 +1,232 @@
+"""Source text -> findings: parse once, build the facts once, run every selected rule.
+
+The engine knows no rule by name: it runs whatever the registry discovered and the
+config selected. A file that cannot be read or parsed becomes one TL000 finding; a
+rule that raises becomes one TL001 finding; neither stops the run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from trainlint.config import Config
+from trainlint.facts import FileFacts
+from trainlint.finding import Edit, Finding, Fix, Location, Severity
+from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.noqa import Suppressions
+from trainlint.registry import rules_by_code
+from trainlint.rule import Report, Rule
+
+SYNTAX_ERROR = "TL000"
+RULE_CRASHED = "TL001"
+
+# A file this large is generated, not written; parsing it would stall an editor.
+MAX_FILE_BYTES = 5 * 1024 * 1024 * 4  # 20 MB
+
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    summaries: list[ClassSummary] = field(default_factory=list)
+    source: str | None = None
+
+
+class FileProblem(Exception):
+    """The file cannot be analysed; the message says why, at a position."""
+
+    def __init__(self, message: str, row: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+
+
+def decode_source(data: bytes) -> str:
+    """Decode as Python does: a PEP 263 coding cookie in the first two lines, else UTF-8."""
+    encoding = "utf-8"
+    for line in data.split(b"\n", 2)[:2]:
+        match = _CODING.match(line)
+        if match:
+            encoding = match.group(1).decode("ascii", "replace")
+            break
+    if data.startswith(b"\xef\xbb\xbf"):
+        data, encoding = data[3:], "utf-8"
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise FileProblem(f"unknown source encoding {encoding!r}") from None
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        raise FileProblem(f"cannot decode the file as {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}", row) from None
+
+
+def parse(source: str) -> cst.Module:
+    if "\x00" in source:
+        row = source[: source.index("\x00")].count("\n") + 1
+        raise FileProblem("the file contains NUL bytes; it is not Python source", row)
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise _python_syntax_error(source) or FileProblem(
+            f"syntax error: {exc.message}", exc.editor_line, exc.editor_column
+        ) from None
+    except RecursionError:
+        raise FileProblem("the file is nested too deeply to analyse") from None
+    except Exception as exc:  # the native parser has raised other exceptions on odd input
+        raise FileProblem(f"cannot parse the file: {exc}") from None
+
+
+def _python_syntax_error(source: str) -> FileProblem | None:
+    """CPython's own message and position ("'(' was never closed"), clearer than LibCST's."""
+    import ast
+
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        return FileProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1)
+    except (RecursionError, MemoryError, ValueError):
+        return None
+    return None
+
+
+class Engine:
+    """Checks files against the rules a config selects."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        catalog = rules_by_code()
+        self.rules: dict[str, Rule] = {
+            code: catalog[code](self.config.rule_settings.get(code))
+            for code in sorted(self.config.selected_codes())
+            if code in catalog
+        }
+
+    # ------------------------------------------------------------------------
+    def check_source(
+        self,
+        source: str | bytes,
+        path: str,
+        *,
+        index: ProjectIndex | None = None,
+        module_name: str = "",
+        package: str = "",
+    ) -> FileResult:
+        result = FileResult(path)
+        codes = self.config.codes_for(path)
+        try:
+            text = decode_source(source) if isinstance(source, bytes) else source
+            result.source = text
+            suppressions = Suppressions(text)
+            if suppressions.whole_file:
+                return result
+            module = parse(text)
+        except FileProblem as problem:
+            if SYNTAX_ERROR in codes:
+                result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
+            return result
+
+        try:
+            facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index)
+        except RecursionError:
+            if SYNTAX_ERROR in codes:
+                result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
+            return result
+
+        reports: list[Report] = []
+        crashes: list[Finding] = []
+        for code in sorted(codes):
+            rule = self.rules.get(code)
+            if rule is None or rule.engine_reported:
+                continue
+            try:
+                reports.extend(rule.check(facts))
+            except Exception as exc:  # a rule's bug must not hide the other rules' findings
+                if RULE_CRASHED in codes:
+                    crashes.append(
+                        self._engine_finding(
+                            RULE_CRASHED, f"rule {code} ({rule.name}) raised {type(exc).__name__}: {exc}", path
+                        )
+                    )
+        findings = self._locate(reports, facts, path) + crashes
+        result.findings = [f for f in findings if not suppressions.suppresses(f.code, f.location.row)]
+        result.findings.sort(key=Finding.sort_key)
+        return result
+
+    def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
+        """The file's nn.Module classes for the project index; [] if it cannot be parsed."""
+        from trainlint.facts.modules import summarize
+
+        try:
+            text = decode_source(source) if isinstance(source, bytes) else source
+            module = parse(text)
+            return summarize(FileFacts(path, text, module, module_name=module_name, package=package))
+        except (FileProblem, RecursionError):
+            return []
+
+    # ------------------------------------------------------------------------
+    def _severity(self, code: str) -> Severity:
+        override = self.config.severity.get(code)
+        if override is not None:
+            return override
+        rule = self.rules.get(code) or rules_by_code()[code]
+        return rule.severity
+
+    def file_problem(self, path: str, message: str, row: int = 1, column: int = 1) -> list[Finding]:
+        """A TL000 finding for a file that cannot be analysed, if TL000 is selected for it."""
+        if SYNTAX_ERROR not in self.config.codes_for(path):
+            return []
+        return [self._engine_finding(SYNTAX_ERROR, message, path, row, column)]
+
+    def _engine_finding(self, code: str, message: str, path: str, row: int = 1, column: int = 1) -> Finding:
+        rule = rules_by_code()[code]
+        location = Location(row, column)
+        return Finding(code, rule.name, self._severity(code), message, path, location, location)
+
+    def _locate(self, reports: list[Report], facts: FileFacts, path: str) -> list[Finding]:
+        """Positions are computed only for files that have findings: they cost more than the parse."""
+        if not reports:
+            return []
+        try:
+            positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        except RecursionError:
+            return [self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to locate findings", path)]
+        findings = []
+        seen = set()
+        for report in reports:
+            span = positions.get(report.node)
+            if span is None:
+                continue
+            start = Location(span.start.line, span.start.column + 1)
+            end = Location(span.end.line, span.end.column + 1)
+            if report.first_line_only and end.row != start.row:
+                line = facts.source.splitlines()[start.row - 1] if start.row <= facts.source.count("\n") + 1 else ""
+                end = Location(start.row, len(line.rstrip()) + 1)
+            key = (report.code, start, end, report.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            rule = self.rules[report.code]
+            fix = None
+            if report.fix is not None:
+                edits = []
+                for replacement in report.fix.replacements:
+                    old = positions.get(replacement.old)
+                    if old is None:
+                        break
+                    content = replacement.new if isinstance(replacement.new, str) else facts.module.code_for_node(replacement.new)
+                    edits.append(
+                        Edit(content, Location(old.start.line, old.start.column + 1), Location(old.end.line, old.end.column + 1))
+                    )
+                else:
+                    fix = Fix(report.fix.message, report.fix.applicability, tuple(edits))
+            findings.append(
+                Finding(report.code, rule.name, self._severity(report.code), report.message, path, start, end, fix)
+            )
+        return findings

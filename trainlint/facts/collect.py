@@ -1,0 +1,166 @@
+"""The engine's single traversal: everything facts are later built from.
+
+One pass records imports, classes, functions, calls, assignments and loops, each
+with its enclosing function, class and loop stack. Fact builders then work on these
+lists and on the few subtrees they care about, never on the whole module again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import libcst as cst
+
+from trainlint.names import ImportTable, dotted
+
+LoopNode = cst.For | cst.While
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    names: ImportTable = field(repr=False)
+    outer: "FunctionInfo | None"
+    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+
+    @cached_property
+    def base_names(self) -> tuple[str, ...]:
+        """Qualified names of the bases, as far as they resolve."""
+        return tuple(q for q in (self.names.qualname(arg.value) for arg in self.node.bases) if q)
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    node: cst.FunctionDef
+    name: str
+    cls: ClassInfo | None  # set when the function is a method
+    parent: "FunctionInfo | None"
+
+    @property
+    def qualname(self) -> str:
+        prefix = self.cls.name + "." if self.cls else (self.parent.qualname + "." if self.parent else "")
+        return prefix + self.name
+
+
+@dataclass(eq=False)
+class CallInfo:
+    node: cst.Call
+    names: ImportTable = field(repr=False)
+    function: FunctionInfo | None
+    loops: tuple[LoopNode, ...]  # enclosing loops inside the same function, outermost first
+
+    @cached_property
+    def qualname(self) -> str | None:
+        """What the callee resolves to through the file's imports (all of them, wherever they are)."""
+        return self.names.qualname(self.node.func)
+
+
+@dataclass(eq=False)
+class AssignInfo:
+    node: cst.Assign | cst.AnnAssign | cst.AugAssign
+    function: FunctionInfo | None
+    loops: tuple[LoopNode, ...]
+
+
+@dataclass(eq=False)
+class LoopInfo:
+    node: LoopNode
+    function: FunctionInfo | None
+    parents: tuple[LoopNode, ...]
+
+
+@dataclass
+class Collected:
+    names: ImportTable
+    classes: list[ClassInfo] = field(default_factory=list)
+    functions: list[FunctionInfo] = field(default_factory=list)
+    calls: list[CallInfo] = field(default_factory=list)
+    assigns: list[AssignInfo] = field(default_factory=list)
+    loops: list[LoopInfo] = field(default_factory=list)
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(self, names: ImportTable) -> None:
+        self.out = Collected(names=names)
+        self._scopes: list[ClassInfo | FunctionInfo] = []
+        # one loop stack per function, so a nested def starts afresh
+        self._loops: list[list[LoopNode]] = [[]]
+
+    def _current_function(self) -> FunctionInfo | None:
+        for scope in reversed(self._scopes):
+            if isinstance(scope, FunctionInfo):
+                return scope
+        return None
+
+    # imports -----------------------------------------------------------------
+    def visit_Import(self, node: cst.Import) -> bool:
+        self.out.names.add_import(node)
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        self.out.names.add_import_from(node)
+        return False
+
+    # scopes ------------------------------------------------------------------
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        info = ClassInfo(node=node, name=node.name.value, names=self.out.names, outer=self._current_function())
+        self._scopes.append(info)
+        self.out.classes.append(info)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._scopes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        cls = self._scopes[-1] if self._scopes and isinstance(self._scopes[-1], ClassInfo) else None
+        info = FunctionInfo(node=node, name=node.name.value, cls=cls, parent=self._current_function())
+        if cls is not None:
+            cls.methods.setdefault(info.name, node)
+        self._scopes.append(info)
+        self.out.functions.append(info)
+        self._loops.append([])
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._scopes.pop()
+        self._loops.pop()
+
+    # loops -------------------------------------------------------------------
+    def visit_For(self, node: cst.For) -> None:
+        self.out.loops.append(LoopInfo(node, self._current_function(), tuple(self._loops[-1])))
+        self._loops[-1].append(node)
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops[-1].pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self.out.loops.append(LoopInfo(node, self._current_function(), tuple(self._loops[-1])))
+        self._loops[-1].append(node)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops[-1].pop()
+
+    # events ------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        self.out.calls.append(
+            CallInfo(node, self.out.names, self._current_function(), tuple(self._loops[-1]))
+        )
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.out.assigns.append(AssignInfo(node, self._current_function(), tuple(self._loops[-1])))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self.out.assigns.append(AssignInfo(node, self._current_function(), tuple(self._loops[-1])))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.out.assigns.append(AssignInfo(node, self._current_function(), tuple(self._loops[-1])))
+
+
+def collect(module: cst.Module, names: ImportTable) -> Collected:
+    collector = _Collector(names)
+    module.visit(collector)
+    return collector.out
+
+
+__all__ = ["collect", "Collected", "ClassInfo", "FunctionInfo", "CallInfo", "AssignInfo", "LoopInfo", "dotted"]

@@ -1,0 +1,101 @@
+"""What a check reports: a Finding, with its location and an optional fix."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+class Applicability(str, enum.Enum):
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """1-based row, 1-based column (in characters), as ruff reports them."""
+
+    row: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between two locations (end exclusive) with `content`."""
+
+    content: str
+    location: Location
+    end_location: Location
+
+    def to_json(self) -> dict:
+        return {
+            "content": self.content,
+            "location": {"row": self.location.row, "column": self.location.column},
+            "end_location": {"row": self.end_location.row, "column": self.end_location.column},
+        }
+
+
+@dataclass(frozen=True)
+class Fix:
+    message: str
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "applicability": self.applicability.value,
+            "message": self.message,
+            "edits": [e.to_json() for e in self.edits],
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    path: str
+    location: Location
+    end_location: Location
+    fix: Fix | None = None
+    # Extra, rule-specific numbers a face may show (e.g. the probe's verdicts).
+    details: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def url(self) -> str:
+        return docs_url(self.code, self.name)
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.location.row, self.location.column, self.code)
+
+    def to_json(self) -> dict:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity.value,
+            "message": self.message,
+            "filename": self.path,
+            "location": {"row": self.location.row, "column": self.location.column},
+            "end_location": {"row": self.end_location.row, "column": self.end_location.column},
+            "fix": self.fix.to_json() if self.fix else None,
+            "url": self.url,
+        }
+
+
+DOCS_BASE_URL = "https://github.com/trainlint/trainlint/blob/main/docs/rules.md"
+
+
+def docs_url(code: str, name: str) -> str:
+    """The rule's section in docs/rules.md (GitHub's anchor for `## TL202 module-created-in-forward`)."""
+    return f"{DOCS_BASE_URL}#{code.lower()}-{name}"

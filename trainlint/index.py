@@ -1,0 +1,107 @@
+"""The project-wide index of nn.Module classes, so one file is checked against another.
+
+`train.py` that does `from models.net import Net` learns Net's head and layers from
+`models/net.py` through this index. Summaries are small and picklable: they travel
+between worker processes and into the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Bases that make a class an nn.Module without reading its source.
+MODULE_BASES = frozenset(
+    {
+        "torch.nn.Module",
+        "torch.nn.Sequential",
+        "torch.nn.ModuleList",
+        "torch.nn.ModuleDict",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "pytorch_lightning.LightningModule",
+        "pl.LightningModule",
+    }
+)
+
+
+def is_torch_module_class(qualname: str) -> bool:
+    """torch.nn.Conv2d, torch.nn.TransformerEncoderLayer, ...: a class of torch.nn."""
+    if not qualname.startswith("torch.nn."):
+        return False
+    rest = qualname[len("torch.nn.") :]
+    return "." not in rest and rest[:1].isupper() and rest not in NOT_MODULES
+
+
+# Capitalized names in torch.nn that are not modules.
+NOT_MODULES = frozenset({"Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"})
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    path: str  # the file, as given to the engine
+    module: str  # the file's dotted path relative to the run's root ("models.net")
+    bases: tuple[str, ...]
+    #: Facts about the class that other files may ask for (see facts.modules.summarize).
+    facts: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+class ProjectIndex:
+    def __init__(self, summaries: list[ClassSummary] | None = None) -> None:
+        self._by_name: dict[str, list[ClassSummary]] = {}
+        for summary in summaries or []:
+            self.add(summary)
+
+    def add(self, summary: ClassSummary) -> None:
+        self._by_name.setdefault(summary.name, []).append(summary)
+
+    def remove_path(self, path: str) -> None:
+        for name, items in list(self._by_name.items()):
+            kept = [s for s in items if s.path != path]
+            if kept:
+                self._by_name[name] = kept
+            else:
+                del self._by_name[name]
+
+    def summaries(self) -> list[ClassSummary]:
+        return [s for items in self._by_name.values() for s in items]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_name.values())
+
+    def lookup(self, qualname: str, *, near: str = "") -> ClassSummary | None:
+        """The class a qualified name refers to, matched on the module path's tail.
+
+        `models.net.Net` matches a class Net in `.../models/net.py`; a bare `Net`
+        matches when exactly one class of that name exists (or one beside `near`).
+        """
+        module, _, name = qualname.rpartition(".")
+        candidates = self._by_name.get(name, [])
+        if not candidates:
+            return None
+        if module:
+            tail = "." + module
+            matching = [s for s in candidates if ("." + s.module).endswith(tail)]
+            if not matching:
+                # `from models import Net`, re-exported by models/__init__.py
+                matching = [s for s in candidates if ("." + s.module).rpartition(".")[0].endswith(tail)]
+            candidates = matching
+        if len(candidates) == 1:
+            return candidates[0]
+        if near:
+            folder = near.rsplit("/", 1)[0] if "/" in near else ""
+            beside = [s for s in candidates if (s.path.rsplit("/", 1)[0] if "/" in s.path else "") == folder]
+            if len(beside) == 1:
+                return beside[0]
+        return None
+
+    def is_module_class(self, qualname: str, *, near: str = "", _seen: frozenset[str] = frozenset()) -> bool:
+        if qualname in MODULE_BASES or is_torch_module_class(qualname):
+            return True
+        summary = self.lookup(qualname, near=near)
+        if summary is None or qualname in _seen:
+            return False
+        return any(
+            self.is_module_class(base, near=summary.path, _seen=_seen | {qualname}) for base in summary.bases
+        )

@@ -1,0 +1,29 @@
+"""Output formats. Each writer takes the findings (and sources, for code frames) and a stream."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from trainlint.finding import Finding
+
+FORMATS = ("text", "concise", "json", "sarif", "github")
+
+
+def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out: TextIO, *, show_source: bool = True,
+                 color: bool | None = None) -> None:
+    if fmt == "json":
+        from trainlint.report.json import write_json
+
+        write_json(findings, out)
+    elif fmt == "sarif":
+        from trainlint.report.sarif import write_sarif
+
+        write_sarif(findings, out)
+    elif fmt == "github":
+        from trainlint.report.github import write_github
+
+        write_github(findings, out)
+    else:
+        from trainlint.report.text import write_text
+
+        write_text(findings, sources, out, show_source=show_source and fmt == "text", color=color)

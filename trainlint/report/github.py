@@ -1,0 +1,27 @@
+"""GitHub Actions workflow commands: annotations on the pull request's diff."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from trainlint.finding import Finding, Severity
+
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def write_github(findings: list[Finding], out: TextIO) -> None:
+    for f in findings:
+        props = (
+            f"file={_escape_property(f.path)},line={f.location.row},col={f.location.column},"
+            f"endLine={f.end_location.row},endColumn={f.end_location.column},"
+            f"title={_escape_property(f'{f.code} {f.name}')}"
+        )
+        out.write(f"::{_LEVEL[f.severity]} {props}::{_escape_data(f'{f.code} {f.message}')}\n")

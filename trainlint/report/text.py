@@ -1,0 +1,77 @@
+"""Human output: `path:line:col: CODE [severity] message`, with a code frame; color on a terminal only."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from trainlint.finding import Finding, Severity
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
+CONTEXT_LINES = 1
+
+
+def _console(out: TextIO, color: bool | None) -> Console:
+    return Console(file=out, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True,
+                   emoji=False, markup=False)
+
+
+def write_text(findings: list[Finding], sources: dict[str, str], out: TextIO, *, show_source: bool = True,
+               color: bool | None = None) -> None:
+    console = _console(out, color)
+    lines_cache: dict[str, list[str]] = {}
+    for f in findings:
+        head = Text()
+        head.append(f"{f.path}:{f.location.row}:{f.location.column}:", style="bold")
+        head.append(" ")
+        head.append(f.code, style=_STYLE[f.severity])
+        head.append(f" [{f.severity.value}] ", style=_STYLE[f.severity])
+        head.append(f.message)
+        if f.fix is not None:
+            head.append(" [*]" if f.fix.applicability.value == "safe" else " [fixable with --unsafe-fixes]", style="dim")
+        console.print(head)
+        if show_source and f.path in sources:
+            lines = lines_cache.setdefault(f.path, sources[f.path].splitlines())
+            _frame(console, f, lines)
+    if findings:
+        counts = Counter(f.severity for f in findings)
+        parts = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}" for s in Severity if counts[s]]
+        fixable = sum(1 for f in findings if f.fix is not None)
+        summary = f"Found {len(findings)} problem{'s' if len(findings) != 1 else ''} ({', '.join(parts)})."
+        if fixable:
+            summary += f" [*] {fixable} fixable with `trainlint check --fix`."
+        console.print(Text(summary, style="bold"))
+
+
+def _frame(console: Console, f: Finding, lines: list[str]) -> None:
+    first = max(1, f.location.row - CONTEXT_LINES)
+    last = min(len(lines), f.location.row + CONTEXT_LINES)
+    width = len(str(last))
+    for row in range(first, last + 1):
+        line = lines[row - 1].expandtabs(4) if row - 1 < len(lines) else ""
+        gutter = Text(f"{row:>{width}} │ ", style="blue")
+        console.print(gutter + Text(line[:200]))
+        if row == f.location.row:
+            start = f.location.column - 1
+            end = f.end_location.column - 1 if f.end_location.row == row else len(line.rstrip())
+            marker = " " * start + "^" * max(1, min(end, 200) - start)
+            console.print(Text(" " * width + " │ ", style="blue") + Text(marker, style=_STYLE[f.severity]))
+    console.print()
+
+
+def write_statistics(findings: list[Finding], out: TextIO, color: bool | None = None) -> None:
+    console = _console(out, color)
+    counts = Counter((f.code, f.name, f.fix is not None) for f in findings)
+    by_code: Counter = Counter()
+    names: dict[str, str] = {}
+    fixable: dict[str, bool] = {}
+    for (code, name, can_fix), n in counts.items():
+        by_code[code] += n
+        names[code] = name
+        fixable[code] = fixable.get(code, False) or can_fix
+    width = max((len(str(n)) for n in by_code.values()), default=1)
+    for code, n in sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0])):
+        console.print(Text(f"{n:>{width}}\t{code}\t{'[*] ' if fixable[code] else ''}{names[code]}"))

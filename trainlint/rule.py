@@ -1,0 +1,132 @@
+"""The Rule base class: what a rule module declares, and how it reports.
+
+A rule is one class: code, name, severity, a one-line summary, its documentation in
+the docstring (ruff's sections), bad and good examples that are run as tests, and a
+`check` over the file's facts. Rules never see files, config files or output formats.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import libcst as cst
+
+from trainlint.finding import Applicability, Severity
+
+if TYPE_CHECKING:
+    from trainlint.facts import FileFacts
+
+
+@dataclass(frozen=True)
+class Example:
+    """A snippet for the docs and the test suite.
+
+    For a bad example, `lines` are the 1-based lines (of the dedented code) where the
+    rule must report, and nowhere else. `files` holds other files of the same
+    project (path -> code), for checks that read a model class from another file.
+    `fixed` is the code after applying the rule's fix, when it has one.
+    """
+
+    code: str
+    lines: tuple[int, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)
+    fixed: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    filename: str = "train.py"
+    note: str = ""
+
+    @property
+    def source(self) -> str:
+        return textwrap.dedent(self.code).lstrip("\n")
+
+    @property
+    def fixed_source(self) -> str | None:
+        return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+
+    @property
+    def project_files(self) -> dict[str, str]:
+        return {path: textwrap.dedent(code).lstrip("\n") for path, code in self.files.items()}
+
+
+def Bad(code: str, *lines: int, **kwargs: Any) -> Example:  # noqa: N802 - reads like Fixit's Invalid
+    return Example(code=code, lines=tuple(lines), **kwargs)
+
+
+def Good(code: str, **kwargs: Any) -> Example:  # noqa: N802 - reads like Fixit's Valid
+    return Example(code=code, **kwargs)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Replace one CST node by another; the engine turns it into a text edit."""
+
+    old: cst.CSTNode
+    new: cst.CSTNode | str
+
+
+@dataclass(frozen=True)
+class FixProposal:
+    message: str
+    replacements: tuple[Replacement, ...]
+    applicability: Applicability = Applicability.SAFE
+
+
+@dataclass(frozen=True)
+class Report:
+    """A rule's finding before the engine has located it in the text."""
+
+    code: str
+    node: cst.CSTNode
+    message: str
+    fix: FixProposal | None = None
+    # Report on the first line of `node` only (e.g. a long call), not its whole range.
+    first_line_only: bool = False
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    #: Seed documents that name the problem, as in RULES.md (e.g. "000 §2.4").
+    seeds: ClassVar[tuple[str, ...]] = ()
+    #: Rules that give advice (most `info` rules) are off unless selected.
+    default_enabled: ClassVar[bool] = True
+    #: The fix's applicability when the rule can fix, None when it cannot.
+    fix_applicability: ClassVar[Applicability | None] = None
+    #: Settings a user may override in [tool.trainlint.rules.CODE]: kebab-name -> default.
+    options: ClassVar[dict[str, Any]] = {}
+    bad: ClassVar[list[Example]] = []
+    good: ClassVar[list[Example]] = []
+    #: Rules reported by the engine itself (TL000, TL001) have no check of their own.
+    engine_reported: ClassVar[bool] = False
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        self.settings: dict[str, Any] = {**self.options, **(settings or {})}
+
+    def check(self, facts: "FileFacts") -> Iterator[Report]:
+        return iter(())
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str | None = None,
+        *,
+        fix: FixProposal | None = None,
+        first_line_only: bool = False,
+    ) -> Report:
+        return Report(self.code, node, message or self.summary, fix, first_line_only)
+
+    def fix(self, message: str, *replacements: Replacement, applicability: Applicability | None = None) -> FixProposal:
+        return FixProposal(message, tuple(replacements), applicability or self.fix_applicability or Applicability.SAFE)
+
+    @classmethod
+    def doc(cls) -> str:
+        return textwrap.dedent(cls.__doc__ or "").strip()
+
+    @classmethod
+    def fixable(cls) -> bool:
+        return cls.fix_applicability is not None
