@@ -16,9 +16,11 @@ class SigmoidInDeepStack(Rule):
     lists built in `__init__` helpers (`layers += [...]`), and from the order of calls in
     `forward()`.
 
-    A squashing function that is the *output* activation, or a *gate* whose output
-    multiplies another tensor (squeeze-excitation, attention, GLU, LSTM/GRU cells), is
-    not reported.
+    The rule needs at least two such activations in the stack: a single tanh layer (a
+    BERT pooler, a Luong attention layer, an autoencoder's bottleneck) is a design
+    choice. A squashing function that is the *output* activation, or a *gate* whose
+    output multiplies another tensor (squeeze-excitation, attention, GLU, LSTM/GRU
+    cells), is not reported.
 
     ## Why is this bad?
     The derivative of sigmoid is at most 0.25 and both sigmoid and tanh saturate: the
@@ -33,8 +35,8 @@ class SigmoidInDeepStack(Rule):
     `BCEWithLogitsLoss`).
 
     ## Options
-    `min-depth` (default 4): the number of weight layers a stack needs before the rule
-    fires.
+    `min-depth` (default 4): the number of Conv/Linear layers (or the project's own
+    blocks) a stack needs before the rule fires.
     """
 
     code = "TL201"
@@ -212,6 +214,26 @@ class SigmoidInDeepStack(Rule):
             """,
             note="ReLU between the layers, sigmoid on the output mask",
         ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            class TextClassifier(nn.Module):
+                def __init__(self, vocab, dim, num_classes):
+                    super().__init__()
+                    self.embed = nn.Embedding(vocab, dim)
+                    self.encoder = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim), nn.GELU())
+                    self.pooler = nn.Linear(dim, dim)
+                    self.classifier = nn.Linear(dim, num_classes)
+
+                def forward(self, tokens):
+                    hidden = self.encoder(self.embed(tokens))
+                    pooled = torch.tanh(self.pooler(hidden[:, 0]))
+                    return self.classifier(pooled)
+            """,
+            note="one tanh layer (a BERT-style pooler) is a design choice",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -219,13 +241,20 @@ class SigmoidInDeepStack(Rule):
         reported: set[int] = set()
         gates = {gate for module_class in facts.module_classes for gate in module_class.flow.gates}
         for path in file_paths(facts):
-            weights = [i for i, e in enumerate(path) if e.has_weights]
+            weights = [i for i, e in enumerate(path) if e.is_layer]
             if len(weights) < depth:
                 continue
-            for i, element in enumerate(path):
-                if element.kind != SQUASH or weights[0] > i or weights[-1] < i:
-                    continue
-                if id(element.node) in gates or id(element.node) in reported:
+            between = [
+                element
+                for i, element in enumerate(path)
+                if element.kind == SQUASH and weights[0] < i < weights[-1] and id(element.node) not in gates
+            ]
+            # one squashing layer (a BERT pooler, a Luong attention layer, an autoencoder's
+            # bottleneck) costs little; the gradient vanishes when it is repeated down the stack
+            if len(between) < 2:
+                continue
+            for element in between:
+                if id(element.node) in reported:
                     continue
                 reported.add(id(element.node))
                 yield self.report(

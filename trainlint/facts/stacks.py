@@ -100,6 +100,14 @@ class Element:
         return self.kind in (WEIGHT, BLOCK)
 
     @property
+    def is_layer(self) -> bool:
+        """A Conv/Linear layer or one of the project's blocks: what the depth of a stack counts.
+
+        torch's own modules with parameters (Embedding, LSTM, PReLU, attention) do not count.
+        """
+        return self.kind == WEIGHT or (self.kind == BLOCK and not (self.qualname or "").startswith("torch."))
+
+    @property
     def is_conv(self) -> bool:
         return self.kind == WEIGHT and self.qualname in CONV
 
@@ -615,7 +623,14 @@ class Flow:
                 self._guard -= training_else
                 for key in set(first) | set(second):
                     a, b = first.get(key), second.get(key)
-                    env[key] = _longest([a, b])  # type: ignore[assignment]
+                    merged = _longest([a, b])
+                    for other in (a, b):
+                        if other is not merged and other and merged and other[-1] is not merged[-1]:
+                            self._use(other)  # the branch not followed goes on to unknown uses
+                    if merged is None:
+                        env.pop(key, None)
+                    else:
+                        env[key] = merged
             elif isinstance(stmt, cst.For):
                 self._for(stmt, env, mods, returns)
             elif isinstance(stmt, cst.With):
