@@ -502,7 +502,9 @@ class Stacks:
                     inner.consts[arg.keyword.value] = value
         key = (id(func), repr(sorted(inner.consts.items())))
         if key in self._returns:
-            return self._returns[key]
+            cached = self._returns[key]
+            # each call builds its own modules: fresh elements, so two attributes never share one
+            return None if cached is None else tuple(replace(e) for e in cached)
         if id(func) in self._inlining or len(self._inlining) >= _MAX_INLINE:
             return None
         self._inlining.append(id(func))
@@ -576,6 +578,8 @@ class Flow:
         self.stores: list[Store] = []
         #: id(constructor call) of a layer -> what consumed its output (None: anything but a layer)
         self.consumers: dict[int, list[Element | None]] = {}
+        #: (attr, call) where a module holding a BatchNorm is applied to a tensor that already went through it
+        self.reapplied: list[tuple[str, cst.Call]] = []
         self._inlining: list[int] = []
         self._guard = 0
         forward = cls.methods.get("forward")
@@ -794,7 +798,12 @@ class Flow:
         if name and name.startswith("self.") and name.count(".") == 1:
             attr = name[5:]
             if attr in self.attributes:
-                return self._apply(first or (), self.attributes[attr], call)
+                stack = self.attributes[attr]
+                if first and any(e.is_batch_norm for e in stack):
+                    seen = {id(e) for e in first}
+                    if any(id(e) in seen for e in stack if e.is_batch_norm):
+                        self.reapplied.append((attr, call))
+                return self._apply(first or (), stack, call)
             method = self.cls.methods.get(attr)
             if method is not None:
                 returned = self._function(method, arg_paths)
