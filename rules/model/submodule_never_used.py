@@ -16,19 +16,20 @@ _DYNAMIC = frozenset(
 
 
 class _SelfAttributes(cst.CSTVisitor):
-    def __init__(self) -> None:
+    def __init__(self, selves: set[str]) -> None:
+        self.selves = selves  # what the methods call their instance: `self`, sometimes `self_`
         self.counts: Counter[str] = Counter()
         self.dynamic = False
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, cst.Name) and node.value.value == "self":
+        if isinstance(node.value, cst.Name) and node.value.value in self.selves:
             self.counts[node.attr.value] += 1
             if node.attr.value in _DYNAMIC:
                 self.dynamic = True
 
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value in ("getattr", "setattr", "hasattr", "vars", "delattr"):
-            if node.args and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self":
+            if node.args and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value in self.selves:
                 self.dynamic = True
 
 
@@ -190,7 +191,8 @@ class SubmoduleNeverUsed(Rule):
             yield from self._check_class(facts, module_class)
 
     def _check_class(self, facts: FileFacts, module_class: ModuleClass) -> Iterator[Report]:
-        visitor = _SelfAttributes()
+        selves = {f.params.params[0].name.value for f in module_class.info.methods.values() if f.params.params}
+        visitor = _SelfAttributes(selves | {"self"})
         module_class.node.visit(visitor)
         if visitor.dynamic:
             return

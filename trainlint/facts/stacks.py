@@ -712,7 +712,8 @@ class Flow:
             return
         if key.startswith("self.") and key.count(".") == 1 and isinstance(statement, (cst.Assign, cst.AnnAssign)):
             assert statement.value is not None
-            self.stores.append(Store(key[5:], statement.value, statement, value is not None, self._guard > 0))
+            # an empty path is the input itself (or a scalar multiple): often raw data, not a graph
+            self.stores.append(Store(key[5:], statement.value, statement, bool(value), self._guard > 0))
         if value is None:
             env.pop(key, None)
         else:
