@@ -1,3 +1,4 @@
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -191,6 +192,16 @@ class SubmoduleNeverUsed(Rule):
             yield from self._check_class(facts, module_class)
 
     def _check_class(self, facts: FileFacts, module_class: ModuleClass) -> Iterator[Report]:
+        # a cheap text filter first (a second CST traversal costs as much as the first):
+        # a layer the class's text mentions more than once is used
+        text = _class_text(facts.source, module_class.name)
+        candidates = {
+            attr: layer
+            for attr, layer in module_class.layers.items()
+            if len(re.findall(rf"\bself\.{re.escape(attr)}\b", text)) <= 1
+        }
+        if not candidates:
+            return
         selves = {f.params.params[0].name.value for f in module_class.info.methods.values() if f.params.params}
         visitor = _SelfAttributes(selves | {"self"})
         module_class.node.visit(visitor)
@@ -204,7 +215,7 @@ class SubmoduleNeverUsed(Rule):
                     node = target.target
                     if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
                         assigned[node.attr.value] += 1
-        for attr, layer in module_class.layers.items():
+        for attr, layer in candidates.items():
             if visitor.counts[attr] > assigned[attr]:
                 continue
             if not _has_weights(facts, module_class, attr, layer.qualname):
@@ -215,6 +226,28 @@ class SubmoduleNeverUsed(Rule):
                 "never get a gradient (and DDP fails on unused parameters); call it in forward() or delete it",
                 first_line_only=True,
             )
+
+
+def _class_text(source: str, name: str) -> str:
+    """The source lines of every class called `name` (indentation decides where one ends)."""
+    lines = source.splitlines()
+    header = re.compile(rf"^([ \t]*)class {re.escape(name)}\b")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        match = header.match(lines[i])
+        i += 1
+        if not match:
+            continue
+        indent = len(match.group(1))
+        while i < len(lines):
+            line = lines[i]
+            stripped = line.lstrip()
+            if stripped and not stripped.startswith("#") and len(line) - len(stripped) <= indent:
+                break
+            out.append(line)
+            i += 1
+    return "\n".join(out)
 
 
 def _has_weights(facts: FileFacts, module_class: ModuleClass, attr: str, qualname: str | None) -> bool:
