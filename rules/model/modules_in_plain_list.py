@@ -80,7 +80,7 @@ class ModulesInPlainList(Rule):
                 def __init__(self, dim, tasks):
                     super().__init__()
                     self.heads = {"age": nn.Linear(dim, 1), "gender": nn.Linear(dim, 2)}
-                    self.blocks = []
+                    self.blocks = list()
                     for _ in range(4):
                         self.blocks.append(nn.Conv2d(dim, dim, 3, padding=1))
 
@@ -200,7 +200,7 @@ class ModulesInPlainList(Rule):
 
     @staticmethod
     def _holds_weights(facts: FileFacts, key: str, value: cst.BaseExpression, calls) -> bool:
-        if isinstance(value, (cst.List, cst.Tuple)) and not value.elements:
+        if _empty_list(value):
             items = [
                 c.node.args[0].value
                 for c in calls
@@ -240,13 +240,20 @@ class ModulesInPlainList(Rule):
             isinstance(e, cst.DictElement) and isinstance(e.key, (cst.SimpleString, cst.FormattedString)) for e in value.elements
         ):
             return None  # nn.ModuleDict wants string keys
-        if isinstance(value, (cst.List, cst.Tuple)) and not value.elements:
+        if _empty_list(value):
             new = f"{container}()"
         elif isinstance(value, cst.Tuple):
             new = f"{container}([{facts.code(cst.List(value.elements))[1:-1]}])"
         else:
             new = f"{container}({facts.code(value)})"
         return self.fix(f"Wrap in `{container}`", Replacement(value, new))
+
+
+def _empty_list(value: cst.BaseExpression) -> bool:
+    """`[]`, `()` or `list()`: filled later with append."""
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return not value.elements
+    return isinstance(value, cst.Call) and dotted(value.func) == "list" and not value.args
 
 
 def _kind(value: cst.BaseExpression) -> str:
