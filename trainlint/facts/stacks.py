@@ -70,7 +70,6 @@ GRAPHLESS_CALLS = frozenset(
         "torch.is_grad_enabled", "torch.no_grad", "torch.inference_mode", "torch.autocast",
     }
 )
-NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"})
 WEIGHT_WRAPPERS = frozenset(
     {
         "torch.nn.utils.spectral_norm", "torch.nn.utils.weight_norm",
