@@ -106,6 +106,24 @@ class DirectForwardCall(Rule):
             """,
             4,
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            class Decoder(nn.Module):
+                def __init__(self, dims):
+                    super().__init__()
+                    self.ups = nn.ModuleList([nn.ConvTranspose2d(d, d // 2, 2, 2) for d in dims])
+
+                def forward(self, x):
+                    for i in range(len(self.ups)):
+                        up = self.ups[i]
+                        x = up.forward(x)
+                    return x
+            """,
+            11,
+            note="an item of a ModuleList",
+        ),
     ]
     good = [
         Good(
@@ -186,13 +204,22 @@ class DirectForwardCall(Rule):
             return True
         # `m = SomeModule(...)` / `m = torchvision.models.resnet18()` in the same scope
         function = call.function.node if call.function else None
+        module_class = classes.get(call.function.cls.node) if call.function and call.function.cls else None
         for assign in facts.assigns_in(function):
             node = assign.node
-            if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Call):
+            if not isinstance(node, cst.Assign):
                 continue
             if not any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
                 continue
-            qualname = facts.qualname(node.value.func) or ""
+            value = node.value
+            if isinstance(value, cst.Subscript) and module_class is not None:
+                # `down = self.downsamples[i]`: an item of a ModuleList built in __init__
+                attr = dotted(value.value) or ""
+                if attr.startswith("self.") and attr[5:] in module_class.stacks:
+                    return True
+            if not isinstance(value, cst.Call):
+                continue
+            qualname = facts.qualname(value.func) or ""
             if qualname.startswith(MODEL_FACTORIES) or (
                 facts.is_module_class(qualname) and not qualname.startswith("torch.distributed")
             ):
