@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from trainlint.facts.data import DataFacts
     from trainlint.facts.loops import LoopFacts
     from trainlint.facts.modules import ModuleClass
+    from trainlint.facts.stacks import Stacks
 
 
 class FileFacts:
@@ -77,6 +78,13 @@ class FileFacts:
     @cached_property
     def local_module_classes(self) -> dict[str, "ModuleClass"]:
         return {mc.name: mc for mc in self.module_classes}
+
+    @cached_property
+    def stacks(self) -> "Stacks":
+        """The layers every nn.Sequential / layer list of the file holds, in order."""
+        from trainlint.facts.stacks import Stacks
+
+        return Stacks(self)
 
     def is_module_class(self, qualname: str | None, _seen: frozenset[str] = frozenset()) -> bool:
         """Whether a name refers to an nn.Module class: torch's, this file's or the project's."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo
+from trainlint.facts.stacks import Flow, Seq
 from trainlint.facts.torch_api import has_parameters
 from trainlint.index import ClassSummary
 from trainlint.names import dotted
@@ -116,6 +117,16 @@ class ModuleClass:
                 if child is not None:
                     children.append(child)
         return Layer(attr, qualname, call, statement, children)
+
+    @cached_property
+    def stacks(self) -> dict[str, Seq]:
+        """`self.<attr>` -> the modules it holds in order (one for a single layer), from __init__."""
+        return self.facts.stacks.attributes(self.init_functions, self.info)
+
+    @cached_property
+    def flow(self) -> Flow:
+        """What forward() does to its input: the paths to its outputs, gates, tensors stored on self."""
+        return Flow(self.facts, self.info, self.stacks)
 
     @cached_property
     def constructed_in_forward(self) -> list[CallInfo]:
