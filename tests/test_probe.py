@@ -332,6 +332,22 @@ def test_verdicts_follow_the_measurements():
     assert v.details["verdict"] == "confirmed" and v.details["measurement"]["growth"] == 40.0
 
 
+def test_model_findings_need_their_class_trained():
+    resnet = Path(__file__).parent.parent / "examples" / "buggy" / "models" / "resnet.py"
+    rel = os.path.relpath(resnet)
+    trained = [{"file": str(resnet), "name": "ResNet"}]
+    stored = [{"class": "ResNet", "attr": "conv1Out", "shape": [16, 16, 8, 8], "bytes": 65536}]
+    m = Measurements(_report(trained_classes=trained, stored_graphs=stored), Thresholds())
+    line = next(i for i, text in enumerate(resnet.read_text().splitlines(), 1) if "self.conv1Out =" in text)
+    v = verdict_for(_static("TL203", rel, line), m)
+    assert v.details["verdict"] == "confirmed" and v.details["measurement"]["attributes"] == ["conv1Out"]
+    other = next(i for i, text in enumerate(resnet.read_text().splitlines(), 1) if "self.res3 =" in text)
+    assert verdict_for(_static("TL203", rel, other), m).details["verdict"] == "not confirmed"
+    idle = Measurements(_report(trained_classes=[]), Thresholds())
+    v = verdict_for(_static("TL201", rel, line), idle)
+    assert v.details["verdict"] == "not observable" and "ResNet" in v.details["verdict_message"]
+
+
 def test_softmax_fed_to_cross_entropy_is_measured():
     probs = {"fn": "cross_entropy", "min": 0.01, "max": 0.4, "classes": 7, "row_sum_dev": 1e-7, "loss": 1.94,
              "site": None, "shape": [16, 7]}

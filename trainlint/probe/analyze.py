@@ -434,6 +434,22 @@ class Measurements:
         return Evidence(True, bool(names), f"{len(names)} weight tensor(s) non-finite or > 1e6 at the first step"
                         + (f": {', '.join(names[:4])}" if names else ""), {"parameters": names})
 
+    def stored_graph(self, path: str | None = None, row: int | None = None) -> Evidence:
+        if not self.backward:
+            return Evidence(False, message="no backward() call was made")
+        stored = self.r.get("stored_graphs", [])
+        attr = _assigned_attribute(path, row) if path and row else None
+        if attr is not None:
+            stored = [s for s in stored if s["attr"] == attr]
+        if not stored:
+            what = f"`self.{attr}`" if attr else "no module attribute"
+            return Evidence(True, False, f"{what} held no tensor with an autograd graph after backward()")
+        total = sum(s["bytes"] for s in stored)
+        names = ", ".join(f"{s['class']}.{s['attr']} {_shape(s['shape'])}" for s in stored[:4])
+        return Evidence(True, True, f"after backward() {names} still held the batch's tensor with its grad_fn "
+                                    f"({fmt(total / 1024)} KiB kept alive until the next forward)",
+                        {"attributes": [s["attr"] for s in stored], "bytes": total})
+
     def lr_effect(self) -> Evidence:
         parts = [self.nonfinite(), self.loss_growth(), self.exploding()]
         observable = [e for e in parts if e.observable]
@@ -448,6 +464,18 @@ class Measurements:
         if flat.present:
             return Evidence(True, True, lr_text + "the loss does not move: " + flat.message, flat.numbers, flat.site)
         return Evidence(True, False, lr_text + "; ".join(e.message for e in observable[1:] or observable))
+
+
+def _assigned_attribute(path: str, row: int) -> str | None:
+    """`x` for a line `self.x = ...` (the line a TL203 finding points at)."""
+    import re
+
+    try:
+        line = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[row - 1]
+    except (OSError, IndexError):
+        return None
+    match = re.match(r"\s*self\.(\w+)\s*(?::[^=]*)?=", line)
+    return match.group(1) if match else None
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -487,6 +515,7 @@ STATIC_EVIDENCE = {
     "TL103": "batch_size",
     "TL201": "vanishing",
     "TL202": "not_optimized",
+    "TL203": "stored_graph",
     "TL204": "vanishing",
     "TL207": "not_optimized",
     "TL208": "without_grad",
@@ -542,15 +571,72 @@ def runtime_findings(m: Measurements, script: str, select: set[str] | None = Non
     return findings
 
 
+#: Static codes about a model class: their evidence counts only if that class was trained.
+MODEL_CODES = frozenset({"TL201", "TL202", "TL203", "TL204", "TL207", "TL208"})
+
+
+def enclosing_class(path: str, row: int) -> str | None:
+    """The qualified name of the innermost class whose body holds line `row` of `path`, if any."""
+    import ast
+
+    try:
+        tree = _parse_cached(os.path.realpath(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    found = None
+
+    def visit(node, prefix: str) -> None:
+        nonlocal found
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                if child.lineno <= row <= (child.end_lineno or child.lineno):
+                    found = name
+                    visit(child, name + ".")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if child.lineno <= row <= (child.end_lineno or child.lineno):
+                    visit(child, f"{prefix}{child.name}.<locals>.")
+
+    visit(tree, "")
+    return found
+
+
+_TREES: dict[str, object] = {}
+
+
+def _parse_cached(path: str):
+    import ast
+
+    if path not in _TREES:
+        _TREES[path] = ast.parse(Path(path).read_text(encoding="utf-8", errors="replace"))
+    return _TREES[path]
+
+
+def untrained_class(finding: Finding, m: Measurements) -> str | None:
+    """The class holding a model finding when no instance of it ran forward in a training step."""
+    if finding.code not in MODEL_CODES or not m.backward:
+        return None
+    name = enclosing_class(os.path.abspath(finding.path), finding.location.row)
+    if name is None:
+        return None
+    trained = {(os.path.realpath(c["file"]), c["name"]) for c in m.r.get("trained_classes", [])}
+    return None if (os.path.realpath(os.path.abspath(finding.path)), name) in trained else name
+
+
 def verdict_for(finding: Finding, m: Measurements) -> Finding:
     """The static finding with details: verdict, the verdict's message and the numbers."""
     method = STATIC_EVIDENCE.get(finding.code)
+    idle = untrained_class(finding, m)
     if method is None:
         verdict, text, numbers = NOT_OBSERVABLE, "the probe measures no runtime symptom for this rule", {}
+    elif idle is not None:
+        verdict, text, numbers = NOT_OBSERVABLE, f"no {idle} ran forward in the probed training steps", {}
     else:
         fn = getattr(m, method)
         if method == "not_optimized":
             evidence = fn(os.path.abspath(finding.path), (finding.location.row, finding.end_location.row))
+        elif method == "stored_graph":
+            evidence = fn(os.path.abspath(finding.path), finding.location.row)
         else:
             evidence = fn()
         if not evidence.observable:

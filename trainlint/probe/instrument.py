@@ -128,6 +128,8 @@ class Probe:
         self._names = WeakIdKeyDictionary()
         self._module_names = WeakIdKeyDictionary()
         self.param_owners = WeakIdKeyDictionary()
+        self.trained_types: set[type] = set()
+        self.stored_graphs: dict[str, dict] = {}
 
         self._user_files: dict[str, bool] = {}
         self._lib_prefixes = tuple({os.path.realpath(p) + os.sep for p in (
@@ -569,6 +571,9 @@ class Probe:
             has_optimizer = bool(self._live_optimizers())
             owner = {}
             for key, module in self._called.items():
+                self.trained_types.add(type(module))
+                if len(self.stored_graphs) < 50 and iteration <= 3:
+                    self._stored_graphs(module)
                 for pname, p in module._parameters.items():
                     if p is not None:
                         owner[id(p)] = module
@@ -642,6 +647,16 @@ class Probe:
                     self.nonfinite_grad = {"iteration": iteration, "layers": bad[:5], "count": len(bad)}
             self._clear_step()
             self._send_progress()
+
+    def _stored_graphs(self, module) -> None:
+        """Plain attributes of a module holding a tensor with an autograd graph (kept alive until the next call)."""
+        for attr, value in vars(module).items():
+            if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+                key = f"{type(module).__qualname__}.{attr}"
+                if key not in self.stored_graphs:
+                    self.stored_graphs[key] = {"class": type(module).__qualname__, "attr": attr,
+                                               "shape": list(value.shape),
+                                               "bytes": value.numel() * value.element_size()}
 
     def _resolve_forward(self, iteration: int) -> None:
         if self._finite_checks and self.nonfinite_activation is None:
@@ -730,6 +745,16 @@ class Probe:
         if len(self.internal_errors) < 3:
             self.internal_errors.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
 
+    def trained_classes(self) -> list[dict]:
+        """The user's module classes that ran forward in a training step: {file, name, line}."""
+        out = []
+        for cls in list(self.trained_types):
+            path = getattr(sys.modules.get(cls.__module__), "__file__", None)
+            if not path or not self._is_user_file(path):
+                continue
+            out.append({"file": os.path.realpath(path), "name": cls.__qualname__})
+        return sorted(out, key=lambda c: (c["file"], c["name"]))
+
     def project_files(self) -> list[str]:
         files = set()
         for module in list(sys.modules.values()):
@@ -813,6 +838,8 @@ class Probe:
                 "scheduler_warnings": self.scheduler_warnings,
                 "redirected": self.redirected,
                 "project_files": self.project_files(),
+                "trained_classes": self.trained_classes(),
+                "stored_graphs": list(self.stored_graphs.values()),
                 "internal_errors": getattr(self, "internal_errors", []),
                 **extra,
             }

@@ -230,7 +230,8 @@ def run_probe(
             m = Measurements(report, thresholds)
             result.runtime = runtime_findings(m, str(script.resolve()))
             if static:
-                files = [Path(p) for p in report.get("project_files", []) if os.path.isfile(p)] or [script]
+                files = [Path(p) for p in report.get("project_files", []) if os.path.isfile(p)]
+                files = [script.resolve()] + [f for f in files if f != script.resolve()]
                 result.static = [verdict_for(f, m) for f in static_findings(files, config_path)]
         elif static:
             result.static = []
@@ -247,6 +248,7 @@ def static_findings(files: list[Path], config_path: Path | None = None) -> list[
     from trainlint.config import load_config
     from trainlint.project import check_paths
 
+    # module names are relative to the script's folder (its sys.path[0]) unless a config file sets the root
     config = load_config(config_path, start=files[0].resolve().parent)
     run = check_paths(files, config)
     return [f for f in run.findings if not f.code.startswith("TL0")]
