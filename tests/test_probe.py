@@ -360,6 +360,20 @@ def test_softmax_fed_to_cross_entropy_is_measured():
     assert "TL908" in {f.code for f in runtime_findings(m, "train.py")}
 
 
+def test_noqa_silences_a_runtime_finding(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nloader = make()  # noqa: TL909\n")
+    batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "backward_before": 0}
+    site = {"file": str(script), "line": 2}
+    loaders = [{"sampler": "RandomSampler", "site": site,
+                "batches": [dict(batch, backward_before=i) for i in range(4)]}]
+    m = Measurements(_report(loaders=loaders), Thresholds())
+    assert m.inputs().present
+    assert "TL909" not in {f.code for f in runtime_findings(m, str(script))}
+    script.write_text("import torch\nloader = make()\n")
+    assert "TL909" in {f.code for f in runtime_findings(m, str(script))}
+
+
 def test_eval_loader_before_training_is_not_a_training_loader():
     batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "labels": {"0": 32}, "backward_before": 0}
     loaders = [{"sampler": "SequentialSampler", "batches": [dict(batch) for _ in range(4)], "site": None}]

@@ -549,6 +549,18 @@ def _location(site: dict | None, fallback: str) -> tuple[str, Location, Location
     return display_path(path), Location(row, 1), Location(row, end_col)
 
 
+def _suppressed(path: str, code: str, row: int) -> bool:
+    """`# noqa: TL905` on the finding's line (or `# trainlint: noqa` in the file), as for static findings."""
+    from trainlint.noqa import Suppressions
+
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    suppressions = Suppressions(text)
+    return suppressions.whole_file or suppressions.suppresses(code, row)
+
+
 def display_path(path: str) -> str:
     try:
         return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
@@ -566,6 +578,8 @@ def runtime_findings(m: Measurements, script: str, select: set[str] | None = Non
             continue
         name, severity, _ = RUNTIME_RULES[code]
         path, start, end = _location(evidence.site, script)
+        if _suppressed(path, code, start.row):
+            continue
         findings.append(Finding(code, name, severity, evidence.message, path, start, end, details={
             "kind": "runtime", "verdict": None, "measurement": evidence.numbers}))
     return findings

@@ -29,7 +29,9 @@ def stopped_text(result: ProbeResult) -> str:
         exc = r.get("exception") or {}
         site = exc.get("site")
         where = f" at {display_path(site['file'])}:{site['line']}" if site else ""
-        how = f"the script raised {exc.get('type')}: {exc.get('message')}{where} after {done}"
+        message = (exc.get("message") or "").strip().splitlines()
+        message = message[0][:200] if message else ""
+        how = f"the script raised {exc.get('type')}: {message}{where} after {done}"
     else:
         how = f"the script exited (code {r.get('exit_code')}) after {done}"
     if result.problem:
