@@ -38,6 +38,8 @@ SCRIPTS = {
     "swallow": (5, 120, None),
     "checkpoint": (5, 120, None),
     "hang": (STEPS, 8, None),
+    "loop_bugs": (5, 120, None),
+    "nan_module": (5, 120, None),
 }
 
 needs_torch = pytest.mark.skipif(not torch_available(), reason="the probe needs torch")
@@ -161,6 +163,31 @@ def test_seed_004_resnet_is_confirmed_with_numbers(results):
     assert "received gradients but are in no optimizer param group" in tl202.details["verdict_message"]
     tl905 = runtime(r, "TL905")
     assert tl905.path.endswith("models/resnet.py") and tl905.location.row == tl202.location.row
+
+
+@needs_torch
+@pytest.mark.probe
+def test_nan_is_traced_to_the_module_that_made_it(results):
+    r = results["nan_module"]
+    f = runtime(r, "TL901")
+    assert f.details["measurement"]["activation"]["type"] == "LogFeatures"
+    assert f.details["measurement"]["activation"]["inputs_finite"] is True
+    assert codes(r) == {"TL901"}  # no echo of the same NaN as TL902/TL907/TL908
+
+
+@needs_torch
+@pytest.mark.probe
+def test_loop_bugs_are_measured(results):
+    m = Measurements(results["loop_bugs"].report, Thresholds())
+    carried = m.grad_carried()
+    assert carried.present and carried.numbers["params"] == carried.numbers["of"] == 4
+    assert m.scheduler_order().present
+    assert not m.step_without_grad().present
+    for code in ("TL401", "TL406"):  # once the loop rules land
+        for f in static(results["loop_bugs"], code):
+            assert f.details["verdict"] == "confirmed"
+    healthy = Measurements(results["healthy"].report, Thresholds())
+    assert not healthy.grad_carried().present and not healthy.scheduler_order().present
 
 
 # how it runs ------------------------------------------------------------------------------

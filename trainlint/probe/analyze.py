@@ -113,10 +113,10 @@ class Measurements:
             parts.append(f"the loss is {loss['value']} at iteration {loss['iteration']}")
         if grad:
             parts.append(f"gradients of {grad['count']} layer{'s' if grad['count'] != 1 else ''} are non-finite at "
-                         f"iteration {grad['iteration']} (first: {grad['layers'][0]})")
+                         f"iteration {grad['iteration']} (first: `{grad['layers'][0]}`)")
         site = self.backward_site
         if act:
-            origin = f"{act['module']} ({act['type']})"
+            origin = f"module `{act['module']}` ({act['type']})"
             if act.get("inputs_finite") is False:
                 parts.append(f"the inputs of {origin} were already non-finite at iteration {act['iteration']}")
             else:
@@ -134,8 +134,8 @@ class Measurements:
         first = norms[0]
         finite = [x for x in norms if _finite(x)]
         peak = max(finite) if finite else float("nan")
-        if not _finite(first) or first <= 0:
-            return Evidence(True, not _finite(first), f"first gradient norm {fmt(first)}", {"first": first})
+        if not _finite(first) or first <= 0:  # non-finite from the start is TL901's
+            return Evidence(True, False, f"first gradient norm {fmt(first)}", {"first": first})
         growth = peak / first
         at = norms.index(peak) + 1 if finite else None
         numbers = {"first": first, "max": peak, "growth": growth, "at_iteration": at, "last": norms[-1],
@@ -274,9 +274,8 @@ class Measurements:
         loss = _f(entry.get("loss"))
         text = (f"cross-entropy at the first step {fmt(loss)} vs ln({classes}) = {fmt(expected)} "
                 f"(threshold {fmt(self.t.initial_loss_factor)}×)")
+        # a non-finite first loss is TL901's
         present = _finite(loss) and loss >= self.t.initial_loss_factor * expected and not self._probabilities(entry)
-        if not _finite(loss):
-            present = True
         return Evidence(True, present, text, {"loss": loss, "classes": classes, "expected": expected},
                         entry.get("site"))
 
