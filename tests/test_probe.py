@@ -73,6 +73,10 @@ def runtime(result: ProbeResult, code: str) -> Finding:
     return found[0]
 
 
+def _line(f: Finding) -> str:
+    return Path(f.path).read_text().splitlines()[f.location.row - 1]
+
+
 def static(result: ProbeResult, code: str) -> list[Finding]:
     return [f for f in result.static if f.code == code]
 
@@ -109,7 +113,7 @@ def test_raw_pixels_are_not_normalized(results):
     r = results["raw_inputs"]
     f = runtime(r, "TL909")
     assert f.details["measurement"]["mean"] > 100 and f.details["measurement"]["max"] == 255
-    assert f.path.endswith("raw_inputs.py") and f.location.row == 12  # the DataLoader
+    assert f.path.endswith("raw_inputs.py") and "DataLoader(" in _line(f)
     assert "TL909" not in codes(results["healthy"])
 
 
@@ -131,7 +135,7 @@ def test_conv_built_in_forward_is_not_optimized(results):
     r = results["conv_in_forward"]
     f = runtime(r, "TL905")
     assert f.severity is Severity.ERROR
-    assert f.path.endswith("conv_in_forward.py") and f.location.row == 17
+    assert f.path.endswith("conv_in_forward.py") and "nn.Conv2d(16, 32" in _line(f)
     assert sorted(f.details["measurement"]["parameters"]) == ["conv2.bias", "conv2.weight"]
     (tl202,) = static(r, "TL202")
     assert tl202.details["verdict"] == "confirmed"
