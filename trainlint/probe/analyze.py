@@ -195,12 +195,13 @@ class Measurements:
             values = act.get("values") or []
             if values:
                 tail = values[-3:]
-                rows.append((sum(tail) / len(tail), act["name"], act["kind"], act.get("site")))
+                rows.append((sum(tail) / len(tail), f"`{act['name']}` ({act.get('type')})", act["kind"], act.get("site")))
         layers = self.r.get("layers", [])
         weight_layers = [layer for layer in layers if layer.get("zero_rows")]
         for layer in weight_layers[:-1]:  # the output layer's rows are the classes
             tail = layer["zero_rows"][-3:]
-            rows.append((sum(tail) / len(tail), layer["name"], "zero-gradient", layer.get("site")))
+            rows.append((sum(tail) / len(tail), f"`{layer['name']}` ({layer.get('module')})", "zero-gradient",
+                         layer.get("site")))
         if not rows:
             return Evidence(False, message="no activation module and no weight layer gradient was seen")
         bad = sorted((r for r in rows if r[0] >= self.t.dead_fraction), key=lambda r: -r[0])

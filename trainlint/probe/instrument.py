@@ -918,6 +918,8 @@ class _LoaderIter:
         return len(self._inner)
 
     def __getattr__(self, name):
+        if name in ("_inner", "_probe", "_record", "_seen"):  # during copy/unpickle
+            raise AttributeError(name)
         return getattr(self._inner, name)
 
 
