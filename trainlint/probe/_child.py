@@ -36,6 +36,16 @@ def _user_frame(tb, probe) -> dict | None:
     return found
 
 
+def _traceback(exc: BaseException, script: str) -> str:
+    """The script's part of the traceback (from its own frame on, not the probe's runpy frames)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    real = os.path.realpath(script)
+    start = next((i for i, f in enumerate(frames) if os.path.realpath(f.filename) == real), 0)
+    text = ("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames[start:][-8:]))
+            + "".join(traceback.format_exception_only(type(exc), exc)))
+    return text[-3000:]
+
+
 def main(argv: list[str] | None = None) -> None:
     options = _parse(sys.argv[1:] if argv is None else argv)
     args = options.args[1:] if options.args[:1] == ["--"] else options.args
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
                 "type": type(exc).__name__,
                 "message": str(exc)[:500],
                 "site": _user_frame(exc.__traceback__, probe),
-                "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])[-3000:],
+                "traceback": _traceback(exc, script),
             },
         }
     probe.stop(stopped, **extra)

@@ -53,7 +53,12 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
     ranks = f", {world} ranks (rank 0 reports)" if world > 1 else ""
     console.print(Text(f"trainlint probe {display_path(result.script)}: {stopped_text(result)}, on {device}{ranks}, "
                        f"{result.wall_s:.1f} s", style="bold"))
-    if result.report is None or (r.get("stopped") == "exception") or (r.get("backward_calls", 0) == 0):
+    exc = r.get("exception") or {}
+    if exc.get("traceback"):
+        console.print(Text("the script's traceback (last frames):", style="dim"))
+        for line in exc["traceback"].rstrip().splitlines()[-12:]:
+            console.print(Text("  " + line, style="dim"))
+    elif result.report is None or (r.get("backward_calls", 0) == 0):
         if result.output_tail.strip():
             console.print(Text("last lines of the script's output:", style="dim"))
             for line in result.output_tail.splitlines()[-15:]:
