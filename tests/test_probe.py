@@ -300,6 +300,18 @@ def test_cli_json_and_exit_code(tmp_path):
 
 @needs_torch
 @pytest.mark.probe
+def test_check_probe_option():
+    from typer.testing import CliRunner
+
+    from trainlint.cli import app
+
+    result = CliRunner().invoke(app, ["check", "--probe", str(FIXTURES / "exits.py")])
+    assert result.exit_code == 0, result.output
+    assert "the script exited (code 3)" in result.output and "data folder not found" in result.output
+
+
+@needs_torch
+@pytest.mark.probe
 def test_torchrun_two_cpu_ranks():
     r = run_probe(FIXTURES / "ddp.py", [], steps=4, timeout=150, nproc_per_node=2)
     assert r.report is not None and r.report["world_size"] == 2
