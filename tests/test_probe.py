@@ -20,6 +20,7 @@ import pytest
 from trainlint.finding import Finding, Location, Severity
 from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
 from trainlint.probe.runner import ProbeResult, run_probe, torch_available
+from trainlint.config import ConfigError, config_from_table, load_config
 from trainlint.probe.thresholds import Thresholds, load_thresholds, parse_assignments
 
 FIXTURES = Path(__file__).parent / "fixtures" / "probe"
@@ -40,7 +41,11 @@ SCRIPTS = {
     "hang": (STEPS, 8, None),
     "loop_bugs": (5, 120, None),
     "nan_module": (5, 120, None),
+    "constant_inputs": (STEPS, 120, None),
+    "probe_resnet": (5, 120, None),
 }
+#: Scripts that live outside tests/fixtures/probe/.
+PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py"}
 
 needs_torch = pytest.mark.skipif(not torch_available(), reason="the probe needs torch")
 
@@ -52,7 +57,7 @@ def results() -> dict[str, ProbeResult]:
     os.environ["OMP_NUM_THREADS"] = "1"  # small models: threads only contend
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = {name: pool.submit(run_probe, FIXTURES / f"{name}.py", [], steps=steps, timeout=timeout,
+            futures = {name: pool.submit(run_probe, PATHS.get(name, FIXTURES / f"{name}.py"), [], steps=steps, timeout=timeout,
                                          nproc_per_node=nproc)
                        for name, (steps, timeout, nproc) in SCRIPTS.items()}
             return {name: future.result() for name, future in futures.items()}
@@ -113,6 +118,8 @@ def test_raw_pixels_are_not_normalized(results):
     r = results["raw_inputs"]
     f = runtime(r, "TL909")
     assert f.details["measurement"]["mean"] > 100 and f.details["measurement"]["max"] == 255
+    assert runtime(r, "TL908").details["measurement"]["loss"] > 3 * runtime(r, "TL908").details["measurement"]["expected"]
+    assert "TL904" in codes(r)  # the huge pre-activations kill ReLUs
     assert f.path.endswith("raw_inputs.py") and "DataLoader(" in _line(f)
     assert "TL909" not in codes(results["healthy"])
 
@@ -134,7 +141,7 @@ def test_deep_sigmoid_stack_vanishes(results):
 def test_conv_built_in_forward_is_not_optimized(results):
     r = results["conv_in_forward"]
     f = runtime(r, "TL905")
-    assert f.severity is Severity.ERROR
+    assert f.severity is Severity.WARNING
     assert f.path.endswith("conv_in_forward.py") and "nn.Conv2d(16, 32" in _line(f)
     assert sorted(f.details["measurement"]["parameters"]) == ["conv2.bias", "conv2.weight"]
     (tl202,) = static(r, "TL202")
@@ -167,6 +174,21 @@ def test_seed_004_resnet_is_confirmed_with_numbers(results):
     assert "received gradients but are in no optimizer param group" in tl202.details["verdict_message"]
     tl905 = runtime(r, "TL905")
     assert tl905.path.endswith("models/resnet.py") and tl905.location.row == tl202.location.row
+    # the optimizer holds the Conv2d of the warm-up forward, which later forwards replace
+    tl906 = runtime(r, "TL906")
+    assert tl906.details["measurement"]["count"] == 2 and "resnet.py:50" in tl906.message
+
+
+@needs_torch
+@pytest.mark.probe
+def test_bundled_example_confirms_tl202(results):
+    """`trainlint probe examples/buggy/probe_resnet.py`, as docs/probe.md shows it."""
+    r = results["probe_resnet"]
+    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == 5
+    (tl202,) = static(r, "TL202")
+    assert tl202.details["verdict"] == "confirmed" and tl202.path.endswith("models/resnet.py")
+    assert sorted(tl202.details["measurement"]["parameters"]) == ["adjBlock.bias", "adjBlock.weight"]
+    assert codes(r) == {"TL905", "TL906"} and r.failed
 
 
 @needs_torch
@@ -192,6 +214,17 @@ def test_loop_bugs_are_measured(results):
             assert f.details["verdict"] == "confirmed"
     healthy = Measurements(results["healthy"].report, Thresholds())
     assert not healthy.grad_carried().present and not healthy.scheduler_order().present
+
+
+@needs_torch
+@pytest.mark.probe
+def test_black_images_are_constant_inputs(results):
+    r = results["constant_inputs"]
+    f = runtime(r, "TL911")
+    assert f.details["measurement"]["constant_batches"] == f.details["measurement"]["batches"] > 0
+    assert f.path.endswith("constant_inputs.py") and "DataLoader(" in _line(f)
+    assert codes(r) == {"TL911"}  # the dead units that identical inputs imply are not reported again as TL904
+    assert "TL911" not in codes(results["healthy"])
 
 
 # how it runs ------------------------------------------------------------------------------
@@ -338,10 +371,21 @@ def test_without_torch_says_how_to_install(monkeypatch):
     assert "pip install 'trainlint[probe]'" in result.output
 
 
-def test_thresholds_from_config_and_cli(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("[tool.trainlint.probe]\ngrad-growth = 20\nmax-batches = 4\n")
-    t = load_thresholds(tmp_path, parse_assignments(["loss-growth=5"]))
-    assert (t.grad_growth, t.max_batches, t.loss_growth) == (20.0, 4, 5.0)
+def test_thresholds_from_rule_options_probe_table_and_cli(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.trainlint.probe]\nmax-batches = 4\n"
+        "[tool.trainlint.rules.TL902]\ngrad-growth = 20\n"
+        "[tool.trainlint.rules.inputs-not-normalized]\ninput-mean = 50\n")
+    config = load_config(start=tmp_path)
+    t = load_thresholds(config, parse_assignments(["loss-growth=5"]))
+    assert (t.grad_growth, t.max_batches, t.loss_growth, t.input_mean, t.input_std) == (20.0, 4, 5.0, 50.0, 10.0)
+    assert load_thresholds(config, {"grad-growth": "30"}).grad_growth == 30.0  # the command line wins
+    (tmp_path / "pyproject.toml").write_text("[tool.trainlint.probe]\ngrad-growth = 20\n")
+    with pytest.raises(ValueError, match=r"option of TL902: set it in \[tool.trainlint.rules.TL902\]"):
+        load_thresholds(load_config(start=tmp_path))
+    (tmp_path / "pyproject.toml").write_text("[tool.trainlint.rules.TL902]\ngrad-grwoth = 20\n")
+    with pytest.raises(ConfigError, match="unknown option 'grad-grwoth' for TL902"):
+        load_config(start=tmp_path)
     with pytest.raises(ValueError, match="unknown probe threshold"):
         Thresholds().with_values({"no-such": 1})
     with pytest.raises(ValueError, match="KEY=VALUE"):
@@ -422,3 +466,66 @@ def test_eval_loader_before_training_is_not_a_training_loader():
     loaders = [{"sampler": "SequentialSampler", "batches": [dict(batch) for _ in range(4)], "site": None}]
     m = Measurements(_report(loaders=loaders), Thresholds())
     assert not m.inputs().observable and not m.shuffle().observable
+
+
+def _raw_pixels(script: Path) -> Measurements:
+    batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "backward_before": 0}
+    loaders = [{"sampler": "RandomSampler", "site": {"file": str(script), "line": 2},
+                "batches": [dict(batch, backward_before=i) for i in range(4)]}]
+    return Measurements(_report(loaders=loaders, losses=[2.0, 2.5, 40.0]), Thresholds())
+
+
+def test_config_selects_runtime_findings_and_sets_their_severity(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nloader = make()\n")
+    m = _raw_pixels(script)
+
+    def found(**table):
+        config = config_from_table(table, root=tmp_path)
+        return {f.code: f.severity for f in runtime_findings(m, str(script), config)}
+
+    assert found() == {"TL909": Severity.WARNING, "TL907": Severity.WARNING}
+    assert found(ignore=["TL909"]) == {"TL907": Severity.WARNING}
+    assert found(ignore=["TL9"]) == {}
+    assert found(select=["TL2"]) == {}  # a selection without TL9xx selects no runtime finding
+    assert found(select=["TL909"]) == {"TL909": Severity.WARNING}
+    assert found(**{"per-file-ignores": {"train.py": ["inputs-not-normalized"]}}) == {"TL907": Severity.WARNING}
+    assert found(**{"per-file-ignores": {"other.py": ["TL909"]}})["TL909"] is Severity.WARNING
+    assert found(severity={"TL909": "error", "TL907": "info"}) == {"TL909": Severity.ERROR, "TL907": Severity.INFO}
+
+
+def test_runtime_rules_are_the_registry_s(tmp_path):
+    from trainlint.probe.analyze import RUNTIME_CHECKS, runtime_rules
+
+    rules = runtime_rules()
+    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 12)] == list(RUNTIME_CHECKS)
+    assert rules["TL901"].severity is Severity.ERROR
+    assert all(r.severity is Severity.WARNING for code, r in rules.items() if code != "TL901")
+    owned = {key for r in rules.values() for key in r.options}
+    assert owned | {"max-batches"} == set(Thresholds.keys())  # every threshold is a rule's option, or the probe's
+    for rule in rules.values():
+        for key, default in rule.options.items():
+            assert getattr(Thresholds(), key.replace("-", "_")) == default
+
+
+@needs_torch
+@pytest.mark.probe
+def test_probe_reads_ignore_severity_and_options_from_the_config(tmp_path):
+    script = tmp_path / "raw_inputs.py"
+    script.write_text((FIXTURES / "raw_inputs.py").read_text())
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.trainlint]\nignore = [\"TL904\", \"TL907\"]\n"
+        "[tool.trainlint.severity]\nTL909 = \"error\"\n"
+        "[tool.trainlint.rules.TL908]\ninitial-loss-factor = 1000.0\n")
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        r = run_probe(script, [], steps=4, timeout=120)
+    finally:
+        if env_threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_threads
+    assert {f.code: f.severity for f in r.runtime} == {"TL909": Severity.ERROR}
+    assert r.thresholds.initial_loss_factor == 1000.0
+    assert r.to_json()["summary"]["thresholds"]["initial-loss-factor"] == 1000.0

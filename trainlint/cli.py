@@ -150,7 +150,7 @@ def rules_command(
     """List every rule: code, name, severity, on by default, fixable."""
     import json
 
-    from trainlint.docs import all_rules_markdown, rules_table_markdown
+    from trainlint.docs import all_rules_markdown, rules_table_markdown, table_summary
     from trainlint.registry import all_rules
 
     rules = all_rules()
@@ -163,6 +163,7 @@ def rules_command(
                 "default": r.default_enabled,
                 "fix": r.fix_applicability.value if r.fix_applicability else None,
                 "summary": r.summary,
+                "runtime": r.runtime,
                 "options": r.options,
             }
             for r in rules
@@ -179,7 +180,7 @@ def rules_command(
         table.add_column(column, no_wrap=column != "what it finds")
     for r in rules:
         table.add_row(r.code, r.name, r.severity.value, "on" if r.default_enabled else "off",
-                      r.fix_applicability.value if r.fix_applicability else "", r.summary)
+                      r.fix_applicability.value if r.fix_applicability else "", table_summary(r))
     Console(highlight=False).print(table)
 
 

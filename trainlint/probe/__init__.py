@@ -10,7 +10,7 @@ or, in Python, ``run_probe("train.py", ["--epochs", "1"]).to_json()``. The JSON 
 documented in docs/probe.md.
 """
 
-from trainlint.probe.analyze import RUNTIME_RULES, STATIC_EVIDENCE
+from trainlint.probe.analyze import STATIC_EVIDENCE, runtime_rules
 from trainlint.probe.runner import INSTALL_HINT, ProbeResult, ProbeUnavailable, run_probe, torch_available
 from trainlint.probe.thresholds import Thresholds
 
@@ -24,5 +24,5 @@ def probe_command(path: str, args: list[str] | tuple[str, ...] = (), *, steps: i
             "--timeout", str(timeout), "--output-format", "json", "--", *args]
 
 
-__all__ = ["INSTALL_HINT", "RUNTIME_RULES", "STATIC_EVIDENCE", "ProbeResult", "ProbeUnavailable", "Thresholds",
-           "probe_command", "run_probe", "torch_available"]
+__all__ = ["INSTALL_HINT", "STATIC_EVIDENCE", "ProbeResult", "ProbeUnavailable", "Thresholds",
+           "probe_command", "run_probe", "runtime_rules", "torch_available"]

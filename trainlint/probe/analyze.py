@@ -12,23 +12,14 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainlint.finding import Finding, Location, Severity
+from typing import TYPE_CHECKING
+
+from trainlint.finding import Finding, Location
 from trainlint.probe.thresholds import Thresholds
 
-#: code -> (name, severity, summary): the runtime findings of ../shared/RULES.md.
-RUNTIME_RULES: dict[str, tuple[str, Severity, str]] = {
-    "TL901": ("non-finite-loss", Severity.ERROR, "loss or a gradient is NaN/Inf within the probed steps"),
-    "TL902": ("exploding-gradients", Severity.WARNING, "total gradient norm growing far above its first value"),
-    "TL903": ("vanishing-gradients", Severity.WARNING, "first-layer gradient norm orders of magnitude below the last layer's"),
-    "TL904": ("dead-units", Severity.WARNING, "most ReLU units of a layer are zero for the whole batch, or sigmoid/tanh outputs saturated"),
-    "TL905": ("parameters-not-optimized", Severity.ERROR, "parameters that receive gradients but are in no optimizer param group"),
-    "TL906": ("parameters-without-gradient", Severity.WARNING, "optimized parameters that never get a gradient from the loss"),
-    "TL907": ("loss-not-decreasing", Severity.WARNING, "the loss rises far above its first value within the probed steps"),
-    "TL908": ("initial-loss-off", Severity.WARNING, "cross-entropy at the first step far above ln(number of classes)"),
-    "TL909": ("inputs-not-normalized", Severity.WARNING, "the training inputs' mean/std far from 0/1"),
-    "TL910": ("unshuffled-batches", Severity.WARNING, "the first training batches each hold a single class"),
-    "TL911": ("constant-inputs", Severity.WARNING, "the first training batches' inputs have (near) zero variance"),
-}
+if TYPE_CHECKING:
+    from trainlint.config import Config
+    from trainlint.rule import Rule
 
 CONFIRMED, NOT_CONFIRMED, NOT_OBSERVABLE = "confirmed", "not confirmed", "not observable"
 
@@ -190,6 +181,9 @@ class Measurements:
                         site)
 
     def dead_units(self) -> Evidence:
+        constant = self.constant_inputs()
+        if constant.observable and constant.present:  # identical inputs: units are all on or all off (TL911's echo)
+            return Evidence(True, False, "not judged: the training inputs are constant (" + constant.message + ")")
         rows = []
         for act in self.r.get("activations", []):
             values = act.get("values") or []
@@ -568,19 +562,37 @@ def display_path(path: str) -> str:
         return Path(path).as_posix()
 
 
-def runtime_findings(m: Measurements, script: str, select: set[str] | None = None) -> list[Finding]:
+def runtime_rules() -> dict[str, type["Rule"]]:
+    """The runtime findings' rules (rules/runtime/): code, name, severity, docs and thresholds."""
+    from trainlint.registry import all_rules
+
+    return {rule.code: rule for rule in all_rules() if rule.runtime}
+
+
+def runtime_findings(m: Measurements, script: str, config: "Config | None" = None) -> list[Finding]:
+    """The runtime findings the config selects for the file each points at (select, ignore,
+    per-file-ignores), with the config's severity overrides and the files' `# noqa`."""
+    from trainlint.config import Config
+
+    config = config or Config()
+    rules = runtime_rules()
+    selected = config.selected_codes()
     findings = []
     for code, method in RUNTIME_CHECKS.items():
-        if select is not None and code not in select:
+        if code not in selected:
             continue
         evidence: Evidence = getattr(m, method)()
         if not (evidence.observable and evidence.present):
             continue
-        name, severity, _ = RUNTIME_RULES[code]
+        site_file = evidence.site["file"] if evidence.site else script
+        if code not in config.codes_for(site_file):
+            continue
+        rule = rules[code]
         path, start, end = _location(evidence.site, script)
         if _suppressed(path, code, start.row):
             continue
-        findings.append(Finding(code, name, severity, evidence.message, path, start, end, details={
+        severity = config.severity.get(code, rule.severity)
+        findings.append(Finding(code, rule.name, severity, evidence.message, path, start, end, details={
             "kind": "runtime", "verdict": None, "measurement": evidence.numbers}))
     return findings
 

@@ -183,6 +183,7 @@ def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 
             plot: Path | None = None, nproc_per_node: int | None = None, thresholds: list[str] | None = None,
             config: Path | None = None, static: bool = True) -> int:
     """`trainlint probe`: 0 nothing found, 1 a runtime finding or a confirmed static finding, 2 usage error."""
+    from trainlint.config import ConfigError, load_config
     from trainlint.probe.runner import ProbeUnavailable, run_probe, torch_available
     from trainlint.probe.thresholds import load_thresholds, parse_assignments
 
@@ -194,14 +195,15 @@ def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 
         print(f"trainlint: error: {script}: no such file", file=sys.stderr)
         return 2
     try:
-        limits = load_thresholds(script.resolve().parent, parse_assignments(thresholds), config)
-    except ValueError as exc:
+        settings = load_config(config, start=script.resolve().parent)
+        limits = load_thresholds(settings, parse_assignments(thresholds))
+    except (ConfigError, ValueError) as exc:
         print(f"trainlint: error: {exc}", file=sys.stderr)
         return 2
     progress = _Progress(steps, script) if sys.stderr.isatty() else None
     try:
         result = run_probe(script, args, steps=steps, timeout=timeout, nproc_per_node=nproc_per_node,
-                           thresholds=limits, static=static, config_path=config,
+                           thresholds=limits, static=static, config=settings,
                            on_progress=progress.update if progress else None)
     except ProbeUnavailable as exc:
         print(f"trainlint: error: {exc}", file=sys.stderr)

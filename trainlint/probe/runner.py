@@ -17,10 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding
 from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.thresholds import Thresholds, load_thresholds
+
+if TYPE_CHECKING:
+    from trainlint.config import Config
 
 INSTALL_HINT = "the probe needs PyTorch: pip install 'trainlint[probe]'"
 
@@ -168,19 +172,27 @@ def run_probe(
     thresholds: Thresholds | None = None,
     static: bool = True,
     config_path: Path | None = None,
+    config: "Config | None" = None,
     on_progress: Callable[[dict], None] | None = None,
     cwd: str | Path | None = None,
 ) -> ProbeResult:
     """Run SCRIPT with ARGS for `steps` optimizer steps (or `timeout` seconds) under instrumentation.
 
     Returns the runtime findings and the verdicts on the static findings of the script and
-    the project files it imported. The language server calls this through
-    `python -m trainlint probe FILE --output-format json` in a subprocess.
+    the project files it imported. `config` (else the file at `config_path`, else the one
+    found above the script) selects the runtime findings, sets their severity and, unless
+    `thresholds` is given, their thresholds, as it does for static rules. The language
+    server calls this through `python -m trainlint probe FILE --output-format json` in a
+    subprocess.
     """
     if not torch_available():
         raise ProbeUnavailable(INSTALL_HINT)
+    from trainlint.config import load_config
+
     script = Path(script)
-    thresholds = thresholds or Thresholds()
+    # module names are relative to the script's folder (its sys.path[0]) unless a config file sets the root
+    config = config if config is not None else load_config(config_path, start=script.resolve().parent)
+    thresholds = thresholds or load_thresholds(config)
     started = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="trainlint-probe-")
     report_dir = os.path.join(tmp, "report")
@@ -228,11 +240,11 @@ def run_probe(
                              output_tail=tail, problem=problem, thresholds=thresholds)
         if report is not None:
             m = Measurements(report, thresholds)
-            result.runtime = runtime_findings(m, str(script.resolve()))
+            result.runtime = runtime_findings(m, str(script.resolve()), config)
             if static:
                 files = [Path(p) for p in report.get("project_files", []) if os.path.isfile(p)]
                 files = [script.resolve()] + [f for f in files if f != script.resolve()]
-                result.static = [verdict_for(f, m) for f in static_findings(files, config_path)]
+                result.static = [verdict_for(f, m) for f in static_findings(files, config)]
         elif static:
             result.static = []
         result.wall_s = time.perf_counter() - started
@@ -243,13 +255,10 @@ def run_probe(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def static_findings(files: list[Path], config_path: Path | None = None) -> list[Finding]:
+def static_findings(files: list[Path], config: "Config") -> list[Finding]:
     """The engine's findings on the script and the project files it imported (TL0xx excluded)."""
-    from trainlint.config import load_config
     from trainlint.project import check_paths
 
-    # module names are relative to the script's folder (its sys.path[0]) unless a config file sets the root
-    config = load_config(config_path, start=files[0].resolve().parent)
     run = check_paths(files, config)
     return [f for f in run.findings if not f.code.startswith("TL0")]
 

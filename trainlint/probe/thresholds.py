@@ -1,14 +1,23 @@
-"""The probe's thresholds: documented defaults, `[tool.trainlint.probe]` and `--threshold KEY=VALUE`.
+"""The probe's thresholds: documented defaults, the runtime rules' options and `--threshold KEY=VALUE`.
 
-The defaults separated one healthy script from five sick ones (torch 2.13, CPU, see
-docs/probe.md): a healthy small script reports nothing with them.
+Each threshold belongs to one runtime rule (rules/runtime/) and is set as that rule's option,
+`[tool.trainlint.rules.TL902] grad-growth = 20`, like any rule setting; `[tool.trainlint.probe]`
+holds the probe's own settings (`max-batches`). The defaults separated one healthy script
+from five sick ones (torch 2.13, CPU, see docs/probe.md): a healthy small script reports
+nothing with them.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainlint.config import Config
+
+#: Settings of the probe as a whole, in `[tool.trainlint.probe]`; every other key is a rule's option.
+PROBE_KEYS = ("max-batches",)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,12 @@ class Thresholds:
     initial_loss_factor: float = 3.0
     #: How many batches of each DataLoader are inspected.
     max_batches: int = 8
+
+    @classmethod
+    def defaults(cls, *keys: str) -> dict[str, Any]:
+        """{"grad-growth": 10.0}: the defaults of these keys, as a runtime rule's `options`."""
+        values = cls().to_json()
+        return {key: values[key] for key in keys}
 
     @staticmethod
     def keys() -> list[str]:
@@ -68,21 +83,40 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def load_thresholds(start: Path, overrides: dict[str, Any] | None = None, config_path: Path | None = None) -> Thresholds:
-    """Defaults, then `[tool.trainlint.probe]` of the nearest config file, then the overrides."""
-    from trainlint.config import find_config_file, tomllib
+def load_thresholds(config: "Config", overrides: dict[str, Any] | None = None) -> Thresholds:
+    """Defaults, then `[tool.trainlint.probe]` and the runtime rules' options of the config, then the overrides."""
+    from trainlint.probe.analyze import runtime_rules
 
     thresholds = Thresholds()
-    path = config_path or find_config_file(start)
-    if path is not None and path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            data = {}
-        table = data.get("tool", {}).get("trainlint", {}) if path.name == "pyproject.toml" else data
-        probe_table = table.get("probe", {}) if isinstance(table, dict) else {}
-        if isinstance(probe_table, dict) and probe_table:
-            thresholds = thresholds.with_values(probe_table, f" in {path}")
+    where = f" in {config.source}" if config.source else ""
+    owner = {key: rule.code for rule in runtime_rules().values() for key in rule.options}
+    probe_table = _probe_table(config.source)
+    for key in probe_table:
+        if key in owner:
+            raise ValueError(f"`{key}` in [tool.trainlint.probe]{where} is an option of {owner[key]}: "
+                             f"set it in [tool.trainlint.rules.{owner[key]}]")
+        if key not in PROBE_KEYS:
+            raise ValueError(f"unknown key {key!r} in [tool.trainlint.probe]{where} (known: {', '.join(PROBE_KEYS)})")
+    thresholds = thresholds.with_values(probe_table, where)
+    for code, settings in sorted(config.rule_settings.items()):
+        if code in owner.values():
+            thresholds = thresholds.with_values(settings, f" in [tool.trainlint.rules.{code}]{where}")
     if overrides:
         thresholds = thresholds.with_values(overrides)
     return thresholds
+
+
+def _probe_table(path: Path | None) -> dict[str, Any]:
+    from trainlint.config import ConfigError, tomllib
+
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    table = data.get("tool", {}).get("trainlint", {}) if path.name == "pyproject.toml" else data
+    probe = table.get("probe", {}) if isinstance(table, dict) else {}
+    if not isinstance(probe, dict):
+        raise ConfigError(f"[tool.trainlint.probe] in {path} must be a table")
+    return probe
