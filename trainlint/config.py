@@ -23,7 +23,7 @@ CONFIG_FILES = ("trainlint.toml", ".trainlint.toml", "pyproject.toml")
 
 KNOWN_KEYS = {
     "select", "ignore", "extend-select", "extend-ignore", "per-file-ignores", "exclude",
-    "extend-exclude", "severity", "rules", "cache-dir", "respect-gitignore",
+    "extend-exclude", "severity", "rules", "cache-dir", "respect-gitignore", "probe",
 }
 
 DEFAULT_EXCLUDE = (

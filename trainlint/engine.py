@@ -155,7 +155,7 @@ class Engine:
         crashes: list[Finding] = []
         for code in sorted(codes):
             rule = self.rules.get(code)
-            if rule is None or rule.engine_reported:
+            if rule is None or rule.engine_reported or rule.runtime:
                 continue
             try:
                 reports.extend(rule.check(facts))

@@ -103,6 +103,9 @@ class Rule:
     good: ClassVar[list[Example]] = []
     #: Rules reported by the engine itself (TL000, TL001) have no check of their own.
     engine_reported: ClassVar[bool] = False
+    #: Runtime findings (TL9xx) are measured by `trainlint probe`, never by the static engine:
+    #: they have no `check` and no static examples; their docs name the probe fixture that shows them.
+    runtime: ClassVar[bool] = False
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self.settings: dict[str, Any] = {**self.options, **(settings or {})}
