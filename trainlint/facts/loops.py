@@ -231,6 +231,33 @@ class Flow:
         return out
 
 
+def same_model(a: str | None, b: str | None) -> bool:
+    """`model` and `model.module`, `self.model` and `self.model`: the same network."""
+    if not a or not b:
+        return False
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+_EVAL_DATA = re.compile(r"val|test|eval|dev\b|holdout")
+
+
+def evaluation_loop(loop: Loop) -> bool:
+    """A loop that runs a model without training it, over validation/test data or under no_grad.
+
+    Loops over training data under no_grad (BatchNorm recalibration, feature extraction)
+    and generation loops over `range(...)` are not evaluation loops.
+    """
+    if loop.is_training or not any(e.kind == FORWARD for e in loop.events):
+        return False
+    names = loop.iterable_names
+    if not names or "train" in names:
+        return False
+    if _EVAL_DATA.search(names):
+        return True
+    forwards = [e for e in loop.events if e.kind == FORWARD]
+    return "range" not in names.split() and all(e.no_grad for e in forwards)
+
+
 def child_has_both(loop: Loop) -> bool:
     kinds = loop.kinds()
     return BACKWARD in kinds and STEP in kinds
@@ -716,7 +743,10 @@ class _FlowWalker:
             self._inline(call, helper, ctx)
             return
         if attr == "backward":
-            if receiver is not None and isinstance(func.value, cst.Name) and func.value.value == "torch":
+            if receiver is not None and b.names.is_imported(receiver.split(".", 1)[0]):
+                # torch.autograd.backward(loss); dist_autograd.backward(ctx, [loss]) keeps its gradients apart
+                if qualname == "torch.autograd.backward" and positional:
+                    self._emit(BACKWARD, call, ctx, value=positional[0])
                 return
             if positional and not _is_tensor_expr(func.value, b):
                 # accelerator.backward(loss), fabric.backward(loss), self.manual_backward
@@ -729,9 +759,6 @@ class _FlowWalker:
             self._emit(BACKWARD, call, ctx, value=loss)
             return
         if attr == "manual_backward" and positional:
-            self._emit(BACKWARD, call, ctx, value=positional[0])
-            return
-        if qualname in ("torch.autograd.backward",) and positional:
             self._emit(BACKWARD, call, ctx, value=positional[0])
             return
         if attr == "zero_grad" or (attr == "zero_" and receiver is not None and receiver.endswith((".grad", ".grad.data"))):
