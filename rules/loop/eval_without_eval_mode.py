@@ -1,7 +1,7 @@
 from collections.abc import Iterator
 
 from trainlint.facts import FileFacts
-from trainlint.facts.loops import EVAL, FORWARD, TRAIN, Flow, Loop, evaluation_loop, same_model
+from trainlint.facts.loops import EVAL, FORWARD, TRAIN, Flow, Loop, behaves_differently_in_eval, evaluation_loop, same_model
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -14,7 +14,8 @@ class EvalWithoutEvalMode(Rule):
     `model.train()`, or after training steps with no `model.eval()` in between.
     Helpers of the same file are followed, so `evaluate(model, val_loader)` called right
     after `model.eval()` is fine, and an evaluation function whose caller is not in the
-    file is not reported.
+    file is not reported. Nor is a model whose class, written in the same file, has no
+    dropout, BatchNorm or other layer that behaves differently in eval mode.
 
     ## Why is this bad?
     In training mode dropout still drops units and BatchNorm normalizes with the
@@ -142,6 +143,32 @@ class EvalWithoutEvalMode(Rule):
             """,
             note="nanoGPT",
         ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            class NeuralNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 500)
+                    self.fc2 = nn.Linear(500, 10)
+
+                def forward(self, x):
+                    return self.fc2(torch.relu(self.fc1(x)))
+
+            model = NeuralNet()
+            for epoch in range(5):
+                for images, labels in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(images), labels).backward()
+                    optimizer.step()
+            with torch.no_grad():
+                for images, labels in test_loader:
+                    correct = (model(images).argmax(1) == labels).sum().item()
+            """,
+            note="no dropout or BatchNorm: eval mode would change nothing",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -150,11 +177,11 @@ class EvalWithoutEvalMode(Rule):
                 if not evaluation_loop(loop) or (loop.parent is not None and evaluation_loop(loop.parent)):
                     continue
                 model = next(e.target for e in loop.events if e.kind == FORWARD)
-                if _in_train_mode(flow, loop, model):
+                if _in_train_mode(flow, loop, model) and behaves_differently_in_eval(facts, model):
                     yield self.report(
                         loop.node,
-                        f"this evaluation loop runs `{model}` in training mode (dropout active, BatchNorm updating "
-                        f"its statistics): call `{model}.eval()` before it",
+                        f"this evaluation loop runs `{model}` in training mode (dropout and BatchNorm behave as in "
+                        f"training): call `{model}.eval()` before it",
                         first_line_only=True,
                     )
 

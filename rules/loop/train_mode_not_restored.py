@@ -2,7 +2,7 @@ import re
 from collections.abc import Iterator
 
 from trainlint.facts import FileFacts
-from trainlint.facts.loops import EVAL, FORWARD, TRAIN, Event, Loop, same_model
+from trainlint.facts.loops import EVAL, FORWARD, TRAIN, Event, Loop, behaves_differently_in_eval, same_model
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -16,7 +16,9 @@ class TrainModeNotRestored(Rule):
     Finds `model.eval()` inside the epoch loop (usually for validation) with no
     `model.train()` before the next training step, so that from the second epoch on
     the model trains in eval mode. Helpers of the same file are followed; models that
-    stay in eval mode on purpose (a teacher, an EMA copy) are not reported.
+    stay in eval mode on purpose (a teacher, an EMA copy) are not reported, nor a model
+    whose class, written in the same file, has no layer that behaves differently in
+    eval mode.
 
     ## Why is this bad?
     In eval mode dropout is off and BatchNorm uses its frozen running statistics:
@@ -156,7 +158,7 @@ class TrainModeNotRestored(Rule):
                     continue
                 for event in loop.events:
                     if event.kind == EVAL and event.target and not _FROZEN.search(event.target):
-                        if _trains_before_train_mode(loop, event):
+                        if _trains_before_train_mode(loop, event) and behaves_differently_in_eval(facts, event.target):
                             yield self.report(
                                 event.node,
                                 f"`{event.target}.eval()` runs in the epoch loop but `{event.target}.train()` is not "

@@ -133,7 +133,7 @@ class LearningRateOutOfRange(Rule):
             if not (low <= lr <= high):
                 yield self.report(
                     lr_node,
-                    f"learning rate {lr:g} is far outside the usual range of {qualname.rsplit('.', 1)[-1]} "
+                    f"learning rate {_shown(facts, lr_node, lr)} is far outside the usual range of {qualname.rsplit('.', 1)[-1]} "
                     f"({low:g} to {high:g}): the loss will {'jump or turn NaN' if lr > high else 'barely move'}",
                 )
 
@@ -166,3 +166,7 @@ def _is_parameter(function, name: str) -> bool:
             return True
         function = function.parent
     return False
+
+
+def _shown(facts: FileFacts, node: cst.BaseExpression, value: float) -> str:
+    return facts.code(node) if literal_number(node) is not None else f"{node.value} = {value:g}"

@@ -258,6 +258,55 @@ def evaluation_loop(loop: Loop) -> bool:
     return "range" not in names.split() and all(e.no_grad for e in forwards)
 
 
+_MODE_DEPENDENT = re.compile(r"dropout|batchnorm|batch_norm|self\.training|\.train\(|drop_path|droppath|stochastic", re.I)
+
+
+def behaves_differently_in_eval(facts: "FileFacts", model: str | None) -> bool:
+    """Whether train()/eval() changes what the model computes (dropout, BatchNorm).
+
+    Only a model whose class is written in this file, with no such layer and no layer
+    of an unknown class, is known not to care; anything else may.
+    """
+    if not model:
+        return True
+    qualname = facts.loops.model_types.get(model.split(".module", 1)[0])
+    if qualname is None:
+        return True
+    if qualname.startswith("torch.nn."):
+        return qualname.rsplit(".", 1)[-1].startswith(("Dropout", "BatchNorm", "SyncBatchNorm", "Sequential", "Module"))
+    return _class_mode_dependent(facts, qualname, set())
+
+
+def class_behaves_differently_in_eval(facts: "FileFacts", class_name: str) -> bool:
+    """For the project index (ClassSummary.facts["mode_dependent"]): a class of this file."""
+    return _class_mode_dependent(facts, class_name, set())
+
+
+def _class_mode_dependent(facts: "FileFacts", qualname: str, seen: set[str]) -> bool:
+    local = facts.local_module_classes.get(qualname.rsplit(".", 1)[-1])
+    if local is None or not facts._local_class(qualname):
+        summary = facts.index.lookup(qualname, near=facts.path)
+        if summary is not None and summary.facts.get("mode_dependent") is False:
+            return False
+        return True
+    if qualname in seen:
+        return False
+    seen.add(qualname)
+    if _MODE_DEPENDENT.search(facts.code(local.node)):
+        return True
+    for call in facts.collected.calls:
+        if call.function is None or call.function.cls is not local.info:
+            continue
+        callee = call.qualname
+        if not callee or not facts.is_module_class(callee):
+            continue
+        if callee.startswith("torch.nn."):
+            continue  # torch's own layers were matched by name above
+        if _class_mode_dependent(facts, callee, seen):
+            return True
+    return False
+
+
 def child_has_both(loop: Loop) -> bool:
     kinds = loop.kinds()
     return BACKWARD in kinds and STEP in kinds
@@ -307,6 +356,8 @@ class LoopFacts:
     schedulers: dict[str, Scheduler]
     #: lr updates anywhere in the file (param_groups writes, LR helper calls, schedulers built)
     has_manual_lr: bool = False
+    #: model name -> the class it was built from (`model = Net().to(device)` -> "train.Net")
+    model_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def root_flows(self) -> list[Flow]:
@@ -384,13 +435,18 @@ class _Builder:
         collected = facts.collected
         self.top_functions: dict[str, FunctionInfo] = {}
         self.info_by_node: dict[int, FunctionInfo] = {}
+        #: functions defined inside a function (timm's `_backward` in train_one_epoch), by parent
+        self.nested: dict[int, dict[str, FunctionInfo]] = {}
         for info in collected.functions:
             self.info_by_node[id(info.node)] = info
             if info.cls is None and info.parent is None:
                 self.top_functions.setdefault(info.name, info)
+            elif info.cls is None and info.parent is not None:
+                self.nested.setdefault(id(info.parent.node), {})[info.name] = info
         self.optimizers: dict[str, Optimizer] = {}
         self.schedulers: dict[str, Scheduler] = {}
         self.models: set[str] = set()
+        self.model_types: dict[str, str] = {}
         self.losses: set[str] = set()
         self.scalers: set[str] = set()
         self.has_manual_lr = False
@@ -430,6 +486,8 @@ class _Builder:
                     self.scalers.add(name)
                 elif self.facts.is_module_class(qualname):
                     self.models.add(name)
+                    if qualname:
+                        self.model_types.setdefault(name, qualname)
         for call in self.facts.collected.calls:
             func = call.node.func
             name = _last(dotted(func))
@@ -515,7 +573,7 @@ class _Builder:
         for flow in flows:
             if flow.root is not None and id(flow.root) in self.inlined:
                 flow.inlined = True
-        return LoopFacts(flows, self.optimizers, self.schedulers, self.has_manual_lr)
+        return LoopFacts(flows, self.optimizers, self.schedulers, self.has_manual_lr, self.model_types)
 
     def decorated_no_grad(self, node: cst.FunctionDef) -> bool:
         for decorator in node.decorators:
@@ -529,6 +587,12 @@ class _Builder:
     def resolve_helper(self, call: cst.Call, current: cst.FunctionDef | None) -> cst.FunctionDef | None:
         func = call.func
         if isinstance(func, cst.Name):
+            scope = self.info_by_node.get(id(current)) if current is not None else None
+            while scope is not None:
+                nested = self.nested.get(id(scope.node), {}).get(func.value)
+                if nested is not None:
+                    return nested.node
+                scope = scope.parent
             if self.names.is_imported(func.value):
                 return None
             info = self.top_functions.get(func.value)
@@ -867,7 +931,7 @@ def build_loop_facts(facts: "FileFacts") -> LoopFacts:
 
 
 __all__ = [
-    "build_loop_facts", "LoopFacts", "Flow", "Loop", "Event", "Optimizer", "Scheduler", "literal_number", "keyword",
+    "build_loop_facts", "behaves_differently_in_eval", "class_behaves_differently_in_eval", "same_model", "evaluation_loop", "LoopFacts", "Flow", "Loop", "Event", "Optimizer", "Scheduler", "literal_number", "keyword",
     "is_optimizer_class", "is_scheduler_class",
     "FORWARD", "LOSS", "BACKWARD", "CLIP", "UNSCALE", "STEP", "ZERO_GRAD", "SCHED_STEP", "TRAIN", "EVAL",
     "ACCUMULATE", "BIND", "OPTIMIZER_BUILT", "MODEL_BUILT", "LR_UPDATE", "EPOCH_SCHEDULERS", "BATCH_SCHEDULERS",
