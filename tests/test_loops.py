@@ -141,3 +141,35 @@ def test_buggy_example_reports_the_seed_loop_problems_and_fixed_is_clean():
     for path in sorted((EXAMPLES / "fixed").rglob("*.py")):
         findings = default.check_source(path.read_text(), str(path)).findings
         assert [f for f in findings if f.code[:3] in ("TL4", "TL5")] == [], path
+
+
+def test_eval_mode_matters_only_for_models_that_change_in_eval_mode():
+    from trainlint.index import ClassSummary, ProjectIndex
+
+    script = textwrap.dedent(
+        """
+        import torch
+        from model import Net
+
+        model = Net()
+        for epoch in range(5):
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                criterion(model(x), y).backward()
+                optimizer.step()
+            with torch.no_grad():
+                for x, y in test_loader:
+                    print(criterion(model(x), y).item())
+        """
+    ).lstrip("\n")
+    engine = Engine(Config(select=("TL501",)))
+
+    def findings(mode_dependent):
+        index = ProjectIndex()
+        facts = {} if mode_dependent is None else {"mode_dependent": mode_dependent}
+        index.add(ClassSummary("Net", "model.py", "model", ("torch.nn.Module",), facts))
+        return [f.location.row for f in engine.check_source(script, "main.py", index=index, module_name="main").findings]
+
+    assert findings(None) == [11]  # the index does not say: the model may have dropout
+    assert findings(True) == [11]
+    assert findings(False) == []  # e.g. convolutions and ReLU only (super_resolution's Net)

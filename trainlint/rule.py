@@ -132,5 +132,10 @@ class Rule:
         return textwrap.dedent(cls.__doc__ or "").strip()
 
     @classmethod
+    def default_state(cls) -> str:
+        """How the rule runs without configuration: "on", "off", or "symptoms" (see runs_on_symptoms)."""
+        return "on" if cls.default_enabled else ("symptoms" if cls.runs_on_symptoms else "off")
+
+    @classmethod
     def fixable(cls) -> bool:
         return cls.fix_applicability is not None

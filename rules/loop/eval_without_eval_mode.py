@@ -190,8 +190,10 @@ def _in_train_mode(flow: Flow, loop: Loop, model: str) -> bool:
     start = loop.events[0].index
     trained = False
     for event in reversed(flow.events[:start]):
-        if event.kind in (TRAIN, EVAL) and same_model(event.target, model):
-            return event.kind == TRAIN and event.value is None
+        if event.kind == EVAL:
+            return False  # eval() on any name: an alias of the model is switched too, often enough
+        if event.kind == TRAIN and same_model(event.target, model):
+            return event.value is None
         if event.kind == FORWARD and same_model(event.target, model) and any(l.is_training for l in event.loops):
             trained = True
     return trained

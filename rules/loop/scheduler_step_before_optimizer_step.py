@@ -112,6 +112,8 @@ class SchedulerStepBeforeOptimizerStep(Rule):
                 for sched in events:
                     if sched.kind != SCHED_STEP or not sched.call or sched.call.args:
                         continue
+                    if len(sched.guards) != len(loop.guards):
+                        continue  # `if epoch > 0: scheduler.step()` skips nothing
                     if sched.call.func.attr.value != "step":
                         continue
                     known = schedulers.get(sched.target or "")

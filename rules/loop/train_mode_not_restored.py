@@ -170,7 +170,7 @@ class TrainModeNotRestored(Rule):
 def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
     """No train() for this model anywhere in the iteration, and the model is trained in it."""
     model = eval_event.target
-    if any(e.kind == TRAIN and same_model(e.target, model) for e in loop.events):
+    if any(e.kind == TRAIN for e in loop.events):  # on any name: it may be an alias of the model
         return False
     return any(
         e.kind == FORWARD and same_model(e.target, model) and not e.no_grad and e.loop is not None and e.loop.is_training
