@@ -156,7 +156,7 @@ class MissingZeroGrad(Rule):
                 scope = (loop, *loop.ancestors)
                 if any(e.kind == ZERO_GRAD for l in scope for e in l.events):
                     continue
-                step = next(e for e in loop.events if e.kind == STEP)
+                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
                 yield self.report(
                     step.node,
                     f"`{step.target}` is stepped after backward() in a loop that never clears gradients: they add "

@@ -1,7 +1,7 @@
 from collections.abc import Iterator
 
 from trainlint.facts import FileFacts
-from trainlint.facts.loops import BACKWARD, STEP, ZERO_GRAD, Event
+from trainlint.facts.loops import BACKWARD, STEP, ZERO_GRAD, Event, Loop
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -96,6 +96,20 @@ class ZeroGradBetweenBackwardAndStep(Rule):
         ),
         Good(
             """
+            for real, _ in loader:
+                optimizer_G.zero_grad()
+                g_loss = adversarial_loss(discriminator(generator(z)), valid)
+                g_loss.backward()
+                discriminator.zero_grad()
+                optimizer_G.step()
+                d_loss = adversarial_loss(discriminator(real), valid)
+                d_loss.backward()
+                optimizer_D.step()
+            """,
+            note="a GAN clearing the other network's gradients",
+        ),
+        Good(
+            """
             for step, batch in enumerate(loader):
                 loss = model(**batch).loss / accum
                 loss.backward()
@@ -117,7 +131,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                     if backward is None or backward.kind != BACKWARD:
                         continue
                     for between in events[events.index(backward) + 1 : i]:
-                        if between.kind == ZERO_GRAD and _clears(between, step) and _encloses(between, step):
+                        if between.kind == ZERO_GRAD and _clears(between, step, loop) and _encloses(between, step):
                             yield self.report(
                                 between.node,
                                 f"`{facts.code(between.node)}` runs after backward() and before "
@@ -126,12 +140,13 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                             )
 
 
-def _clears(zero_grad: Event, step: Event) -> bool:
-    """Whether this zero_grad clears what the step uses: the same optimizer, or a model."""
+def _clears(zero_grad: Event, step: Event, loop: Loop) -> bool:
+    """Whether this zero_grad clears what the step uses: the same optimizer, or the model
+    when only one optimizer steps (with two, as in a GAN, a model may belong to the other)."""
     target = zero_grad.target or ""
     if "optim" in target.lower() or target.split(".")[-1].lower().startswith("opt"):
         return target == step.target
-    return True
+    return len({e.target for e in loop.events if e.kind == STEP}) == 1
 
 
 def _encloses(zero_grad: Event, step: Event) -> bool:

@@ -113,7 +113,7 @@ class NoGradientClipping(Rule):
             if any(e.kind == CLIP for e in flow.events):
                 continue
             for loop in flow.training_loops:
-                step = next(e for e in loop.events if e.kind == STEP)
+                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
                 yield self.report(
                     step.node,
                     f"no gradient clipping before `{step.target}.step()`{symptom}: one exploding batch can throw the "

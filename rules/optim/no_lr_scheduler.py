@@ -142,7 +142,7 @@ class NoLrScheduler(Rule):
             return
         for flow in loops.root_flows:
             for loop in flow.training_loops:
-                step = next(e for e in loop.events if e.kind == STEP)
+                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
                 yield self.report(
                     step.node,
                     f"`{step.target}` trains with a fixed learning rate{symptom}: the loss stalls around the "

@@ -217,18 +217,24 @@ class Flow:
                 return event
         return None
 
-    @property
+    @cached_property
     def training_loops(self) -> list[Loop]:
-        """Innermost loops that hold both a backward and an optimizer step in one iteration."""
-        out = []
-        for loop in self.loops:
-            kinds = loop.kinds()
+        """Loops whose iteration runs both a backward and an optimizer step, not counting the
+        events of nested training loops (a WGAN's critic loop inside the generator's loop is
+        one training loop, the generator's steps another; nanoGPT's micro-step loop only
+        backpropagates, so its outer loop is the training loop)."""
+        training: list[Loop] = []
+        for loop in reversed(self.loops):  # inner loops first
+            inner = [t for t in training if loop in t.ancestors]
+            kinds = {e.kind for e in loop.events if not any(e.in_loop(t) for t in inner)}
             if BACKWARD in kinds and STEP in kinds:
-                if not any(
-                    child_has_both(child) for child in loop.children
-                ):
-                    out.append(loop)
-        return out
+                training.append(loop)
+        return list(reversed(training))
+
+    def own_events(self, loop: Loop) -> list[Event]:
+        """The loop's events that are not inside a nested training loop."""
+        inner = [t for t in self.training_loops if t is not loop and loop in t.ancestors]
+        return [e for e in loop.events if not any(e.in_loop(t) for t in inner)]
 
 
 def same_model(a: str | None, b: str | None) -> bool:
@@ -305,11 +311,6 @@ def _class_mode_dependent(facts: "FileFacts", qualname: str, seen: set[str]) -> 
         if _class_mode_dependent(facts, callee, seen):
             return True
     return False
-
-
-def child_has_both(loop: Loop) -> bool:
-    kinds = loop.kinds()
-    return BACKWARD in kinds and STEP in kinds
 
 
 @dataclass(eq=False)
