@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import FunctionInfo
+from trainlint.facts.torch_api import BATCH_NORM, WITH_PARAMETERS
 from trainlint.names import dotted
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class Loop:
     no_grad: bool
     guards: tuple[cst.CSTNode, ...]
     function: cst.FunctionDef | None  # where the loop is written
+    renames: dict[str, str] = field(default_factory=dict)  # helper parameters -> the caller's names
     events: list["Event"] = field(default_factory=list)
     children: list["Loop"] = field(default_factory=list)
 
@@ -143,10 +145,11 @@ class Loop:
         if self.iterable is None:
             return ""
         names: list[str] = []
+        renames = self.renames
 
         class _Names(cst.CSTVisitor):
             def visit_Name(self, node: cst.Name) -> None:
-                names.append(node.value)
+                names.append(renames.get(node.value, node.value).replace(".", " "))
 
             def visit_Attribute(self, node: cst.Attribute) -> None:
                 names.append(node.attr.value)
@@ -279,8 +282,14 @@ def behaves_differently_in_eval(facts: "FileFacts", model: str | None) -> bool:
     if qualname is None:
         return True
     if qualname.startswith("torch.nn."):
-        return qualname.rsplit(".", 1)[-1].startswith(("Dropout", "BatchNorm", "SyncBatchNorm", "Sequential", "Module"))
+        # a bare layer (`model = nn.Linear(1, 1)`) computes the same in both modes
+        return not (qualname in WITH_PARAMETERS and qualname not in BATCH_NORM)
     return _class_mode_dependent(facts, qualname, set())
+
+
+def _is_wrapper(qualname: str) -> bool:
+    last = qualname.rsplit(".", 1)[-1]
+    return last in ("DataParallel", "DistributedDataParallel", "FullyShardedDataParallel", "DDP", "FSDP")
 
 
 def class_behaves_differently_in_eval(facts: "FileFacts", class_name: str) -> bool:
@@ -300,16 +309,18 @@ def _class_mode_dependent(facts: "FileFacts", qualname: str, seen: set[str]) -> 
     seen.add(qualname)
     if _MODE_DEPENDENT.search(facts.code(local.node)):
         return True
-    for call in facts.collected.calls:
-        if call.function is None or call.function.cls is not local.info:
-            continue
-        callee = call.qualname
-        if not callee or not facts.is_module_class(callee):
-            continue
-        if callee.startswith("torch.nn."):
-            continue  # torch's own layers were matched by name above
-        if _class_mode_dependent(facts, callee, seen):
-            return True
+    for function in local.init_functions:
+        for assign in facts.assigns_in(function):
+            value = assign.node.value
+            if not isinstance(value, cst.Call) or not any(
+                dotted(t.target) and dotted(t.target).startswith("self.") for t in getattr(assign.node, "targets", ())
+            ):
+                continue
+            callee = facts.qualname(value.func)
+            if callee and callee.startswith("torch."):
+                continue  # torch's own layers were matched by name above; tensors do not care
+            if not callee or not facts.is_module_class(callee) or _class_mode_dependent(facts, callee, seen):
+                return True  # torchvision.models.resnet18(), make_layers(...): may hold BatchNorm
     return False
 
 
@@ -487,7 +498,7 @@ class _Builder:
                     self.scalers.add(name)
                 elif self.facts.is_module_class(qualname):
                     self.models.add(name)
-                    if qualname:
+                    if qualname and not _is_wrapper(qualname):
                         self.model_types.setdefault(name, qualname)
         for call in self.facts.collected.calls:
             func = call.node.func
@@ -712,7 +723,7 @@ class _FlowWalker:
             self._expr(node.iter, ctx)
         else:
             self._expr(node.test, ctx)
-        loop = Loop(node, ctx.loop, ctx.via, ctx.no_grad, ctx.guards, ctx.function)
+        loop = Loop(node, ctx.loop, ctx.via, ctx.no_grad, ctx.guards, ctx.function, ctx.renames)
         if ctx.loop is not None:
             ctx.loop.children.append(loop)
         self.flow.loops.append(loop)
@@ -876,11 +887,12 @@ class _FlowWalker:
         if attr == "append" and positional:
             self._emit(ACCUMULATE, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
             return
+        if qualname and b.facts.is_module_class(qualname) and not _is_loss_class(qualname):
+            self._emit(MODEL_BUILT, call, ctx)
+            return
         if callee is not None and b.is_model(callee) and not _is_loss_class(qualname):
             self._emit(FORWARD, call, ctx, target=self._rename(callee, ctx))
             return
-        if qualname and not qualname.startswith("torch.") and b.facts.is_module_class(qualname) and not _is_loss_class(qualname):
-            self._emit(MODEL_BUILT, call, ctx)
 
     def _inline(self, call: cst.Call, helper: cst.FunctionDef, ctx: _Context) -> None:
         self.b.inlined.add(id(helper))
