@@ -173,3 +173,21 @@ def test_eval_mode_matters_only_for_models_that_change_in_eval_mode():
     assert findings(None) == [11]  # the index does not say: the model may have dropout
     assert findings(True) == [11]
     assert findings(False) == []  # e.g. convolutions and ReLU only (super_resolution's Net)
+
+
+def test_loss_total_fix_is_unsafe_when_the_total_is_used_as_a_tensor():
+    source = textwrap.dedent(
+        """
+        for epoch in range(10):
+            total = 0
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                total += loss
+            writer.add_scalar("loss", total.item(), epoch)
+        """
+    ).lstrip("\n")
+    (finding,) = Engine(Config(select=("TL504",))).check_source(source, "train.py").findings
+    assert finding.fix is not None and finding.fix.applicability.value == "unsafe"

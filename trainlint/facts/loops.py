@@ -747,6 +747,8 @@ class _FlowWalker:
         elif isinstance(small, cst.AugAssign):
             self._expr(small.value, ctx)
             name = dotted(small.target)
+            if name is None and isinstance(small.target, cst.Subscript):
+                name = cst.Module([]).code_for_node(small.target)  # stats[0] += loss
             if isinstance(small.operator, cst.AddAssign) and name is not None:
                 self._emit(ACCUMULATE, small, ctx, target=name, value=small.value)
         elif isinstance(small, cst.Return) and small.value is not None:
