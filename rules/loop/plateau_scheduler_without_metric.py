@@ -60,6 +60,23 @@ class PlateauSchedulerWithoutMetric(Rule):
     good = [
         Good(
             """
+            import torch
+
+            if args.sched == "plateau":
+                scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+            else:
+                scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+            for epoch in range(epochs):
+                val_loss = train_and_validate(model)
+                if args.sched == "plateau":
+                    scheduler.step(val_loss)
+                else:
+                    scheduler.step()
+            """,
+            note="one name, two scheduler types",
+        ),
+        Good(
+            """
             from torch.optim.lr_scheduler import ReduceLROnPlateau
 
             scheduler = ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)

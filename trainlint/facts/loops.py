@@ -490,6 +490,9 @@ class _Builder:
                 if is_optimizer_class(qualname):
                     self.optimizers[name] = self._optimizer(name, qualname, inner)
                 elif is_scheduler_class(qualname):
+                    known = self.schedulers.get(name)
+                    if known is not None and known.qualname != qualname:
+                        qualname = "?"  # one name, several scheduler types: the type is unknown
                     self.schedulers[name] = Scheduler(name, qualname or "", inner)
                     self.has_manual_lr = True
                 elif _is_loss_class(qualname) or (qualname or "").endswith(tuple(_LOSS_FUNCTIONS)):
