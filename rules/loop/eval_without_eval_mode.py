@@ -14,8 +14,9 @@ class EvalWithoutEvalMode(Rule):
     `model.train()`, or after training steps with no `model.eval()` in between.
     Helpers of the same file are followed, so `evaluate(model, val_loader)` called right
     after `model.eval()` is fine, and an evaluation function whose caller is not in the
-    file is not reported. Nor is a model whose class, written in the same file, has no
-    dropout, BatchNorm or other layer that behaves differently in eval mode.
+    file is not reported. Nor is a model whose class (in this file, or in the project
+    index) has no dropout, BatchNorm or other layer that behaves differently in eval
+    mode; a model of unknown class (torchvision, timm) is assumed to have them.
 
     ## Why is this bad?
     In training mode dropout still drops units and BatchNorm normalizes with the
