@@ -148,6 +148,24 @@ class MissingZeroGrad(Rule):
                     p.grad = None
             """
         ),
+        Good(
+            """
+            from ignite.engine import Engine
+
+            def train_step(engine, batch):
+                model.train()
+                optimizer.zero_grad()
+                x, y = batch
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            trainer = Engine(train_step)
+            trainer.run(train_loader, max_epochs=10)
+            """,
+            note="ignite: the engine runs the loop",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:

@@ -23,9 +23,16 @@
   calls followed to reach it).
 - `Flow.value_of(name, before)`: the expression last bound to `name` before an event
   (simple data flow: `out = model(x); probs = F.softmax(out); loss = ce(probs, y)`).
+- `Flow.training_loops`: loops whose iteration runs a backward and an optimizer step
+  (events of nested training loops not counted); `Flow.own_events(loop)` the events of a
+  training loop outside its nested training loops.
 - `optimizers` / `schedulers`: dotted name -> `Optimizer` / `Scheduler` (type, call,
   literal lr and weight decay; scheduler kind "epoch", "batch", "plateau" or "other"),
-  from every assignment in the file.
+  from every assignment in the file; `model_types`: model name -> its class.
+- `evaluation_loop(loop)`, `same_model(a, b)`, `behaves_differently_in_eval(facts, model)`
+  (dropout/BatchNorm: True unless the class is known not to have them; the project index
+  is asked through `ClassSummary.facts["mode_dependent"]`, which
+  `class_behaves_differently_in_eval` computes).
 
 Names are matched by spelling where types are unknown (a parameter called
 `optimizer`, `lr_scheduler`): that is how real training code names them.
