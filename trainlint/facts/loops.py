@@ -72,6 +72,13 @@ MODEL_BUILT = "model_built"
 LR_UPDATE = "lr_update"  # param_groups[...]["lr"] = ..., or a helper that sets the LR
 
 _MAX_INLINE_DEPTH = 4
+#: Calls that make a function worth walking as a flow.
+_RELEVANT_ATTRS = frozenset(
+    {
+        "backward", "manual_backward", "step", "step_update", "zero_grad", "eval", "train", "state_dict",
+        "clip_grad_norm_", "clip_grad_value_", "unscale_",
+    }
+)
 
 EPOCH_SCHEDULERS = frozenset({"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"})
 BATCH_SCHEDULERS = frozenset({"OneCycleLR", "CyclicLR"})
@@ -580,9 +587,9 @@ class _Builder:
         reach = self._reaching_loops()
         flows: list[Flow] = []
         module_flow = Flow(root=None)
-        module_needed = any(l.function is None for l in self.facts.collected.loops) or any(
-            id(f) in reach for f in self._callees_of(None)
-        )
+        module_needed = (
+            any(l.function is None for l in self.facts.collected.loops) or any(id(f) in reach for f in self._callees_of(None))
+        ) and (self._relevant(None) or any(id(f) in self._relevant_ids for f in self._callees_of(None)))
         if module_needed:
             _FlowWalker(self, module_flow).walk_body(self.facts.module.body)
             flows.append(module_flow)
@@ -639,17 +646,32 @@ class _Builder:
         return out
 
     def _reaching_loops(self) -> set[int]:
-        """Functions that run a loop themselves or through helpers of this file."""
-        reach = {id(l.function.node) for l in self.facts.collected.loops if l.function is not None}
-        edges = {id(info.node): [id(c) for c in self._callees_of(info.node)] for info in self.facts.collected.functions}
-        changed = True
-        while changed:
-            changed = False
-            for caller, callees in edges.items():
-                if caller not in reach and any(c in reach for c in callees):
-                    reach.add(caller)
-                    changed = True
-        return reach
+        """Functions that run a loop and do something for training (step, backward, toggle the
+        model's mode, ...), themselves or through helpers of this file. A model's forward()
+        looping over its blocks is not walked: that keeps model files cheap."""
+        functions = self.facts.collected.functions
+        edges = {id(info.node): [id(c) for c in self._callees_of(info.node)] for info in functions}
+        loops = {id(l.function.node) for l in self.facts.collected.loops if l.function is not None}
+        relevant = {id(info.node) for info in functions if self._relevant(info.node)}
+        for found in (loops, relevant):
+            changed = True
+            while changed:
+                changed = False
+                for caller, callees in edges.items():
+                    if caller not in found and any(c in found for c in callees):
+                        found.add(caller)
+                        changed = True
+        self._relevant_ids = relevant
+        return loops & relevant
+
+    def _relevant(self, function: cst.FunctionDef | None) -> bool:
+        for call in self.facts.calls_in(function):
+            func = call.node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _RELEVANT_ATTRS:
+                return True
+            if is_optimizer_class(call.qualname):
+                return True
+        return False
 
 
 @dataclass
@@ -791,15 +813,7 @@ class _FlowWalker:
     # expressions: calls in evaluation order ---------------------------------------------------
     def _expr(self, expr: cst.BaseExpression, ctx: _Context) -> None:
         calls: list[cst.Call] = []
-
-        class _Calls(cst.CSTVisitor):
-            def visit_Lambda(self, node: cst.Lambda) -> bool:
-                return False
-
-            def leave_Call(self, original_node: cst.Call) -> None:
-                calls.append(original_node)
-
-        expr.visit(_Calls())
+        _calls_post_order(expr, calls)
         for call in calls:
             self._call(call, ctx)
 
@@ -940,6 +954,35 @@ class _FlowWalker:
         self.flow.events.append(event)
         for loop in loops:
             loop.events.append(event)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_SKIP = (cst.BaseParenthesizableWhitespace, cst.Comma, cst.LeftParen, cst.RightParen, cst.Dot, cst.Name,
+         cst.SimpleString, cst.Integer, cst.Float, cst.Lambda, cst.AssignEqual, cst.LeftSquareBracket,
+         cst.RightSquareBracket, cst.Colon)
+
+
+def _calls_post_order(node: cst.CSTNode, out: list[cst.Call]) -> None:
+    """The calls inside an expression in evaluation order (arguments before the call).
+
+    A plain walk over the dataclass fields: LibCST's visitor rebuilds every node it
+    visits, which made this the most expensive part of the loop facts."""
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        fields = _FIELDS[type(node)] = tuple(
+            name for name in node.__dataclass_fields__ if not name.startswith(("whitespace", "lpar", "rpar"))
+        )
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            if not isinstance(value, _SKIP):
+                _calls_post_order(value, out)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode) and not isinstance(item, _SKIP):
+                    _calls_post_order(item, out)
+    if isinstance(node, cst.Call):
+        out.append(node)
 
 
 def _is_tensor_expr(node: cst.BaseExpression, builder: _Builder) -> bool:
