@@ -18,8 +18,9 @@ class NoGradientClipping(Rule):
     This is advice, and it is off by default. It reports everywhere when the
     configuration selects it (`select` or `extend-select` naming TL403, its prefix or
     its name). Without that it reports only a loop whose file shows a symptom that
-    clipping addresses: the script guards against NaN/Inf values (`torch.isnan`,
-    `math.isfinite`, ...), which is what diverging updates produce, or it builds
+    clipping addresses: the script guards its loss or gradients against NaN/Inf
+    (`torch.isnan(loss)`, `math.isfinite(loss.item())`, ...), which is what diverging
+    updates produce, or it builds
     recurrent layers (`nn.LSTM`, `nn.GRU`, `nn.RNN`), whose gradients explode through
     time.
 
@@ -124,8 +125,14 @@ class NoGradientClipping(Rule):
 def _symptom(facts: FileFacts) -> str:
     for call in facts.collected.calls:
         name = (call.qualname or "").rsplit(".", 1)[-1]
-        if name in _NON_FINITE_CHECKS:
+        if name in _NON_FINITE_CHECKS and _about_training(facts, call.node):
             return " while the script guards against NaN/Inf values"
         if call.qualname in RECURRENT:
             return f" in a script with recurrent layers ({name})"
     return ""
+
+
+def _about_training(facts: FileFacts, call) -> bool:
+    """`torch.isnan(loss)`, `math.isfinite(grad_norm)`, `loss.isnan()`: a check on the loss or gradients."""
+    text = facts.code(call).lower()
+    return "loss" in text or "grad" in text
