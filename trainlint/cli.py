@@ -179,7 +179,7 @@ def rules_command(
     for column in ("code", "name", "severity", "default", "fix", "what it finds"):
         table.add_column(column, no_wrap=column != "what it finds")
     for r in rules:
-        table.add_row(r.code, r.name, r.severity.value, "on" if r.default_enabled else "off",
+        table.add_row(r.code, r.name, r.severity.value, r.default_state(),
                       r.fix_applicability.value if r.fix_applicability else "", table_summary(r))
     Console(highlight=False).print(table)
 

@@ -119,6 +119,8 @@ class Engine:
             for code in sorted(self.config.selected_codes())
             if code in catalog
         }
+        for code, rule in self.rules.items():
+            rule.selected = self.config.explicitly_selects(code)
 
     # ------------------------------------------------------------------------
     def check_source(
