@@ -40,7 +40,13 @@ def head_of_layer(qualname: str, call: cst.Call | None) -> Value:
     """A torch.nn module as a model: a Linear/Conv gives logits, an activation module
     applies itself to whatever it is given (unknown here)."""
     if qualname in LINEAR or qualname in CONV:
-        return Value(kind="module", activation="", out_features=weight_layer_out(qualname, call), layer=qualname)
+        return Value(
+            kind="module",
+            activation="",
+            out_features=weight_layer_out(qualname, call),
+            layer=qualname,
+            origin=f"the raw outputs of {_short(qualname)}",
+        )
     return Value(kind="module")
 
 
@@ -88,11 +94,11 @@ def head_of_class(flow: Flow, cls: ClassInfo, depth: int = 0) -> Value:
     outputs = merge([flow.value(expr, scope, order, (), depth + 1) for expr, order in scope.returns])
     if outputs.kind != "tensor" or outputs.activation is None:
         return Value(kind="module")
-    where = f" ({flow.facts.path})" if flow.facts.path else ""
+    where = f" in {flow.facts.path}" if flow.facts.path else ""
     if outputs.activation:
-        origin = f"{cls.name}.forward() ends in {outputs.activation}{where}"
+        origin = f"{cls.name}.forward(){where} ends in {outputs.activation}"
     else:
-        origin = f"{cls.name}.forward() returns raw outputs of {_short(outputs.layer)}{where}"
+        origin = f"{cls.name}.forward(){where} returns the raw outputs of {_short(outputs.layer)}"
     return Value(
         kind="module",
         activation=outputs.activation,
@@ -123,9 +129,9 @@ def head_from_summary(summary: ClassSummary) -> Value:
     activation = "" if activation == _NONE else activation
     layer = summary.facts.get("last_layer")
     if activation:
-        origin = f"{summary.name}.forward() ends in {activation} ({summary.path})"
+        origin = f"{summary.name}.forward() in {summary.path} ends in {activation}"
     else:
-        origin = f"{summary.name}.forward() returns raw outputs of {_short(layer)} ({summary.path})"
+        origin = f"{summary.name}.forward() in {summary.path} returns the raw outputs of {_short(layer)}"
     return Value(
         kind="module",
         activation=activation,
