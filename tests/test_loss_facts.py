@@ -170,3 +170,28 @@ def test_tuple_outputs_are_unknown():
         """
     )
     assert not use.input.known
+
+
+def test_a_replaced_head_is_unknown():
+    use = only_use(
+        """
+        import torch.nn as nn
+        from models.net import Net
+        model = Net()
+        model.classifier = nn.Linear(512, 2)
+        criterion = nn.CrossEntropyLoss()
+        loss = criterion(model(x), y)
+        """,
+        files={
+            "models/net.py": """
+                import torch.nn as nn
+                class Net(nn.Module):
+                    def __init__(self):
+                        super().__init__()
+                        self.classifier = nn.Sequential(nn.Linear(512, 10), nn.Softmax(dim=1))
+                    def forward(self, x):
+                        return self.classifier(x)
+            """
+        },
+    )
+    assert not use.input.known

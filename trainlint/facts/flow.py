@@ -136,6 +136,9 @@ class Scope:
         self.path_of: dict[int, tuple] = {}
         self.defs: dict[str, list[Definition]] = {}
         self.returns: list[tuple[cst.BaseExpression, int]] = []
+        #: Names whose attributes are assigned (`model.fc = nn.Linear(512, 2)`): a model
+        #: whose head may have been replaced.
+        self.patched: set[str] = set()
         self._n = 0
         if isinstance(body, cst.FunctionDef):
             self._block(body.body, ())
@@ -190,6 +193,8 @@ class Scope:
             if isinstance(stmt, cst.Assign):
                 for target in stmt.targets:
                     self._define(target.target, stmt.value, order, path)
+                    if isinstance(target.target, cst.Attribute) and isinstance(target.target.value, cst.Name):
+                        self.patched.add(target.target.value.value)
             elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
                 self._define(stmt.target, stmt.value, order, path)
             elif isinstance(stmt, cst.AugAssign):
@@ -347,7 +352,10 @@ class Flow:
         values = [self._definition(d, scope, depth) for d in definitions]
         if not certain:
             values.append(self._outside(name, scope, depth))
-        result = self._names[key] = merge(values)
+        result = merge(values)
+        if result.kind == "module" and (name in scope.patched or name in self.scope(None).patched):
+            result = UNKNOWN
+        self._names[key] = result
         return result
 
     def _definition(self, definition: Definition, scope: Scope, depth: int) -> Value:

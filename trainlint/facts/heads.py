@@ -108,16 +108,23 @@ def head_of_class(flow: Flow, cls: ClassInfo, depth: int = 0) -> Value:
     )
 
 
+def head(module_class: "ModuleClass") -> Value:
+    """The head of a module class of this file: a Value of kind "module" whose
+    activation ("softmax", "" for raw logits, None when unknown), out_features and
+    layer describe what calling the model gives."""
+    return module_class.facts.losses.flow.class_head(module_class.info)
+
+
 def head_facts(module_class: "ModuleClass") -> dict[str, Any]:
     """The head as the project index stores it; {} when it cannot be read."""
-    head = module_class.facts.losses.flow.class_head(module_class.info)
-    if head.kind != "module" or head.activation is None:
+    found = head(module_class)
+    if found.kind != "module" or found.activation is None:
         return {}
-    facts: dict[str, Any] = {"final_activation": head.activation or _NONE}
-    if head.out_features is not None:
-        facts["out_features"] = head.out_features
-    if head.layer:
-        facts["last_layer"] = head.layer
+    facts: dict[str, Any] = {"final_activation": found.activation or _NONE}
+    if found.out_features is not None:
+        facts["out_features"] = found.out_features
+    if found.layer:
+        facts["last_layer"] = found.layer
     return facts
 
 
@@ -145,4 +152,4 @@ def _short(qualname: str | None) -> str:
     return "nn." + qualname.rsplit(".", 1)[-1] if qualname else "a weight layer"
 
 
-__all__ = ["head_of_class", "head_of_layer", "head_of_sequential", "head_facts", "head_from_summary", "UNKNOWN"]
+__all__ = ["head", "head_of_class", "head_of_layer", "head_of_sequential", "head_facts", "head_from_summary", "UNKNOWN"]
