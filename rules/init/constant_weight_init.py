@@ -45,6 +45,7 @@ class ConstantWeightInit(Rule):
     bad = [
         Bad(
             """
+            import torch
             import torch.nn as nn
 
             def init_weights(m):
@@ -54,8 +55,9 @@ class ConstantWeightInit(Rule):
 
             model = Net()
             model.apply(init_weights)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
             """,
-            5,
+            6,
         ),
         Bad(
             """
@@ -74,13 +76,15 @@ class ConstantWeightInit(Rule):
         ),
         Bad(
             """
+            import torch
             import torch.nn as nn
 
             model = nn.Sequential(nn.Linear(10, 64), nn.Tanh(), nn.Linear(64, 1))
             for p in model.parameters():
                 nn.init.zeros_(p)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
             """,
-            5,
+            6,
         ),
     ]
     good = [
@@ -153,12 +157,30 @@ class ConstantWeightInit(Rule):
                     nn.init.xavier_uniform_(p)
             """
         ),
+        Good(
+            """
+            import torch
+
+            def receptive_field(model, size=224):
+                def weights_init(m):
+                    if isinstance(m, torch.nn.Conv2d):
+                        torch.nn.init.constant_(m.weight, 0.1)
+                        torch.nn.init.zeros_(m.bias)
+
+                model.apply(weights_init)
+                x = torch.zeros(1, 3, size, size, requires_grad=True)
+                model(x)[0, 0, size // 2, size // 2].backward()
+                return x.grad.abs().sum(dim=1) > 0
+            """,
+            note="constant weights on purpose, to measure a receptive field: nothing is trained",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        for init in constant_inits(facts):
+        inits = constant_inits(facts)
+        for init in inits:
             what = self._every_weight(facts, init)
-            if what:
+            if what and _for_training(facts, init):
                 code = facts.code(init.call)
                 yield self.report(
                     init.call,
@@ -244,3 +266,28 @@ def _iterates_parameters(loop: cst.For, name: str) -> bool:
         and isinstance(it.func, cst.Attribute)
         and it.func.attr.value in ("parameters", "named_parameters")
     )
+
+
+def _for_training(facts: FileFacts, init: ConstantInit) -> bool:
+    """Constant weights are also used on purpose outside training (receptive-field
+    probes, visualizations): report only inits in a model class, in an init function a
+    model class applies, or in a file that builds an optimizer (a backward pass alone
+    is also how receptive fields are measured)."""
+    call = next((c for c in facts.collected.calls if c.node is init.call), None)
+    function = call.function if call else None
+    if function is not None and function.cls is not None:
+        return True
+    for other in facts.collected.calls:
+        qualname = other.qualname or ""
+        if qualname.startswith("torch.optim."):
+            return True
+        if (
+            function is not None
+            and isinstance(other.node.func, cst.Attribute)
+            and other.node.func.attr.value == "apply"
+            and other.function is not None
+            and other.function.cls is not None
+            and any(dotted(arg.value) in (function.name, "self." + function.name) for arg in other.node.args)
+        ):
+            return True
+    return False
