@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo
+from trainlint.facts.flow import calls_within
 from trainlint.names import dotted
 
 if TYPE_CHECKING:
@@ -74,45 +75,65 @@ def _filled_tensor(call: CallInfo) -> cst.BaseExpression | None:
     return None
 
 
-class _GuardWalker(cst.CSTVisitor):
-    """Records the ifs and fors around chosen calls, per function."""
+class _GuardWalker:
+    """Records the ifs and fors around chosen calls, per function (a walk over
+    statements only: the expressions are searched for the chosen calls alone)."""
 
     def __init__(self, wanted: dict[int, cst.BaseExpression]) -> None:
         self.wanted = wanted
-        self.stack: list[list[Guard | cst.For]] = [[]]
         self.found: list[ConstantInit] = []
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.stack.append([])
+    def statements(self, statements, context: tuple) -> None:
+        for stmt in statements:
+            self.statement(stmt, context)
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
+    def block(self, block: cst.BaseSuite, context: tuple) -> None:
+        if isinstance(block, cst.IndentedBlock):
+            self.statements(block.body, context)
+        else:
+            self.calls(block, context)
 
-    def visit_If_body(self, node: cst.If) -> None:
-        self.stack[-1].append(Guard(node.test, True))
+    def calls(self, node: cst.CSTNode, context: tuple) -> None:
+        # `zeros_(w) if cond else normal_(w)`: conditional, never "every layer"
+        for call in calls_within(node, skip=(cst.Lambda, cst.FunctionDef, cst.IfExp)):
+            tensor = self.wanted.get(id(call))
+            if tensor is not None:
+                self.found.append(ConstantInit(call, tensor, context))
 
-    def leave_If_body(self, node: cst.If) -> None:
-        self.stack[-1].pop()
-
-    def visit_If_orelse(self, node: cst.If) -> None:
-        self.stack[-1].append(Guard(node.test, False))
-
-    def leave_If_orelse(self, node: cst.If) -> None:
-        self.stack[-1].pop()
-
-    def visit_IfExp(self, node: cst.IfExp) -> bool:
-        return False  # `zeros_(w) if cond else normal_(w)`: conditional, never "every layer"
-
-    def visit_For_body(self, node: cst.For) -> None:
-        self.stack[-1].append(node)
-
-    def leave_For_body(self, node: cst.For) -> None:
-        self.stack[-1].pop()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        tensor = self.wanted.get(id(node))
-        if tensor is not None:
-            self.found.append(ConstantInit(node, tensor, tuple(self.stack[-1])))
+    def statement(self, stmt: cst.CSTNode, context: tuple) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            self.calls(stmt, context)
+        elif isinstance(stmt, cst.If):
+            self.calls(stmt.test, context)
+            self.block(stmt.body, context + (Guard(stmt.test, True),))
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.If):
+                self.statement(orelse, context + (Guard(stmt.test, False),))
+            elif isinstance(orelse, cst.Else):
+                self.block(orelse.body, context + (Guard(stmt.test, False),))
+        elif isinstance(stmt, cst.For):
+            self.calls(stmt.iter, context)
+            self.block(stmt.body, context + (stmt,))
+            if stmt.orelse:
+                self.block(stmt.orelse.body, context)
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            self.block(stmt.body, ())
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            self.block(stmt.body, context)
+            for handler in stmt.handlers:
+                self.block(handler.body, context)
+            for extra in (stmt.orelse, stmt.finalbody):
+                if extra:
+                    self.block(extra.body, context)
+        elif isinstance(stmt, (cst.While, cst.With)):
+            for item in getattr(stmt, "items", ()):
+                self.calls(item, context)
+            if isinstance(stmt, cst.While):
+                self.calls(stmt.test, context)
+            self.block(stmt.body, context)
+        elif isinstance(stmt, cst.Match):
+            for case in stmt.cases:
+                self.block(case.body, context + (Guard(case.pattern, True),))
 
 
 def constant_inits(facts: "FileFacts") -> list[ConstantInit]:
@@ -124,7 +145,7 @@ def constant_inits(facts: "FileFacts") -> list[ConstantInit]:
     if not wanted:
         return []
     walker = _GuardWalker(wanted)
-    facts.module.visit(walker)
+    walker.statements(facts.module.body, ())
     return walker.found
 
 
