@@ -117,6 +117,28 @@ class BceOnLogits(Rule):
             """,
             note="the decoder's output is not known here: nothing to say",
         ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            class GatedTagger(nn.Module):
+                def __init__(self, dim=256, num_tags=40):
+                    super().__init__()
+                    self.gate = nn.Linear(dim, dim)
+                    self.fc = nn.Linear(dim, num_tags)
+
+                def forward(self, x):
+                    gate = torch.sigmoid(self.gate(x))
+                    return self.fc(x * gate)
+
+            model = GatedTagger()
+            criterion = nn.BCEWithLogitsLoss()
+            for features, tags in loader:
+                loss = criterion(model(features), tags)
+            """,
+            note="a sigmoid gate inside the model; the head returns logits",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
