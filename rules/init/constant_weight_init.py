@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.inits import ConstantInit, Guard, constant_inits
+from trainlint.facts.inits import CONSTANT_INIT_FUNCTIONS, ConstantInit, Guard, constant_inits
 from trainlint.facts.torch_api import is_weight_layer
 from trainlint.finding import Severity
 from trainlint.names import dotted
@@ -174,6 +174,21 @@ class ConstantWeightInit(Rule):
             """,
             note="constant weights on purpose, to measure a receptive field: nothing is trained",
         ),
+        Good(
+            """
+            import torch
+
+            def _zero_model(model):
+                for param in model.parameters():
+                    with torch.no_grad():
+                        param.zero_()
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            _zero_model(model)
+            model.load_state_dict(torch.load("checkpoint.pt"))
+            """,
+            note="zeroing a model before loading weights (torch's FSDP tests): not an init",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -275,6 +290,12 @@ def _for_training(facts: FileFacts, init: ConstantInit) -> bool:
     is also how receptive fields are measured)."""
     call = next((c for c in facts.collected.calls if c.node is init.call), None)
     function = call.function if call else None
+    if call is not None and call.qualname not in CONSTANT_INIT_FUNCTIONS:
+        # `p.zero_()` / `.fill_(c)` also reset models on purpose (tests, before loading
+        # weights); as initialization they live in an init function
+        name = function.name.lower() if function else ""
+        if "init" not in name and "reset" not in name:
+            return False
     if function is not None and function.cls is not None:
         return True
     for other in facts.collected.calls:

@@ -136,6 +136,22 @@ class UninitializedParameter(Rule):
             """,
             note="torch.Tensor([...]) copies data; buffers are not parameters",
         ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            def _create_basic_net():
+                class Layer(nn.Module):
+                    def __init__(self):
+                        super().__init__()
+                        self.layer_dummy_param = nn.Parameter(torch.empty(3, 5))
+                        self.register_buffer("layer_dummy_buf", torch.zeros(1, 3, 3, 7))
+
+                return Layer()
+            """,
+            note="a placeholder no method reads (torch's own test fixtures)",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -147,7 +163,9 @@ class UninitializedParameter(Rule):
             if parameter.attr is None or parameter.attr in initialized:
                 continue
             if parameter.cls is not None and (
-                initializes_itself(facts, parameter.cls) or not _plain_module(facts, parameter.cls)
+                initializes_itself(facts, parameter.cls)
+                or not _plain_module(facts, parameter.cls)
+                or not _used(facts, parameter)
             ):
                 continue
             allocation = facts.code(parameter.call.func)
@@ -163,3 +181,14 @@ class UninitializedParameter(Rule):
 def _plain_module(facts: FileFacts, cls) -> bool:
     """A class that derives from nn.Module directly: a project base class may initialize for it."""
     return all(base in ("torch.nn.Module",) for base in cls.base_names)
+
+
+def _used(facts: FileFacts, parameter) -> bool:
+    """Whether another method of the class reads the parameter: a placeholder that no
+    forward() touches (test fixtures, dummies) holds garbage harmlessly."""
+    needle = "self." + parameter.attr
+    return any(
+        needle in facts.code(method)
+        for name, method in parameter.cls.methods.items()
+        if name != "__init__"
+    )

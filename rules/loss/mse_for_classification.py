@@ -8,9 +8,9 @@ from trainlint.rule import Bad, Good, Report, Rule
 class MseForClassification(Rule):
     """
     ## What it does
-    Finds `nn.MSELoss` / `F.mse_loss` used for classification: fed softmax
-    probabilities (compared with something that is not itself a distribution), or
-    trained against class-index or one-hot targets.
+    Finds `nn.MSELoss` / `F.mse_loss` used for classification: trained against
+    class-index or one-hot targets, or fed softmax probabilities and compared with the
+    targets of the batch (`for images, labels in loader`).
 
     ## Why is this bad?
     Squared error on probabilities has vanishing gradients exactly where the model is
@@ -47,11 +47,15 @@ class MseForClassification(Rule):
             """
             import torch.nn.functional as F
 
-            def step(model, x, y):
-                probs = F.softmax(model(x), dim=1)
-                return F.mse_loss(probs, y)
+            def train(model, loader, optimizer):
+                for x, y in loader:
+                    probs = F.softmax(model(x), dim=1)
+                    loss = F.mse_loss(probs, y.float())
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
             """,
-            5,
+            6,
         ),
     ]
     good = [
@@ -84,6 +88,23 @@ class MseForClassification(Rule):
                 return recon + F.mse_loss(features_y.relu2_2, features_x.relu2_2)
             """
         ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class ConsistencyLoss(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.criterion = nn.MSELoss(reduction="none")
+
+                def forward(self, preds, teacher_logits):
+                    soft_labels = torch.softmax(teacher_logits, dim=-1).mean(dim=0)
+                    return self.criterion(F.softmax(preds, dim=-1), soft_labels).sum()
+            """,
+            note="mean-teacher consistency: probabilities against soft labels",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -98,7 +119,7 @@ class MseForClassification(Rule):
                     "use nn.CrossEntropyLoss on the logits",
                     first_line_only=True,
                 )
-            elif use.input.kind == "tensor" and use.input.activation == "softmax" and use.target.activation is None:
+            elif use.input.kind == "tensor" and use.input.activation == "softmax" and use.target.target == "batch":
                 yield self.report(
                     use.call,
                     f"{use.fed}, softmax probabilities "

@@ -82,6 +82,10 @@ LOSS_FUNCTIONS = {
 
 _MAX_DEPTH = 24
 
+#: The value of a `for` loop's target (`for images, labels in loader:`): an element of
+#: a batch, which as a loss target holds the data set's labels.
+BATCH = cst.Name("__batch__")
+
 
 @dataclass(frozen=True)
 class Value:
@@ -98,7 +102,7 @@ class Value:
     activation: str | None = None
     out_features: int | str | None = None
     layer: str | None = None
-    target: str | None = None  # "index" (class indices) or "onehot"
+    target: str | None = None  # "index" (class indices), "onehot", or "batch" (from a loop over a loader)
     loss: str | None = None
     constructor: cst.Call | None = field(default=None, compare=False)
     #: Where the activation came from, for messages ("the head of Net (models/net.py)").
@@ -183,7 +187,7 @@ class Scope:
             self.defs.setdefault(target.value, []).append(Definition(target.value, value, order, path))
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
-                self._define(element.value, None, order, path)
+                self._define(element.value, value if value is BATCH else None, order, path)
         elif isinstance(target, cst.StarredElement):
             self._define(target.value, None, order, path)
 
@@ -215,7 +219,7 @@ class Scope:
                 self._block(branch.body, path + ((id(stmt), 1),))
         elif isinstance(stmt, cst.For):
             order = self._mark(stmt.iter, path)
-            self._define(stmt.target, None, order, path)
+            self._define(stmt.target, BATCH, order, path)
             # A loop body counts as executed: the value after `for batch in loader:` is
             # the one the body computed.
             self._block(stmt.body, path)
@@ -388,6 +392,8 @@ class Flow:
     def _definition(self, definition: Definition, scope: Scope, depth: int) -> Value:
         if definition.value is None:
             return UNKNOWN
+        if definition.value is BATCH:
+            return Value(kind="tensor", target="batch")
         return self.value(definition.value, scope, definition.order, definition.path, depth)
 
     def _outside(self, name: str, scope: Scope, depth: int) -> Value:
@@ -500,7 +506,7 @@ class Flow:
         return UNKNOWN
 
     def _activated(self, inner: Value, activation: str, call: cst.Call) -> Value:
-        if inner.kind not in ("tensor", "unknown") or inner.target is not None:
+        if inner.kind not in ("tensor", "unknown") or inner.target in ("index", "onehot"):
             return UNKNOWN
         origin = f"`{self.facts.code(call.func)}(...)`"
         return Value(kind="tensor", activation=activation, out_features=inner.out_features, layer=inner.layer, origin=origin)
