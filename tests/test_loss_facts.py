@@ -195,3 +195,17 @@ def test_a_replaced_head_is_unknown():
         },
     )
     assert not use.input.known
+
+
+def test_loss_objects_moved_to_the_gpu():
+    use = only_use(
+        """
+        import torch.nn as nn
+        model = nn.Sequential(nn.Linear(784, 10), nn.Softmax(dim=1)).cuda()
+        criterion = nn.CrossEntropyLoss().cuda()
+        criterion = criterion.to("cuda")
+        for x, y in loader:
+            loss = criterion(model(x), y)
+        """
+    )
+    assert (use.kind, use.input.activation, use.target.target) == ("cross_entropy", "softmax", "batch")

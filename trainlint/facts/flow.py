@@ -480,7 +480,7 @@ class Flow:
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             receiver = self.value(func.value, scope, order, path, depth)
-            if receiver.kind == "module" and method in MODULE_METHODS:
+            if receiver.kind in ("module", "loss") and method in MODULE_METHODS:
                 return receiver
             if receiver.kind == "module" and method == "forward":
                 return self._output(receiver)

@@ -218,6 +218,7 @@ def _register_parameter_name(facts: "FileFacts", call: CallInfo) -> str | None:
             and len(node.args) >= 2
             and node.args[1].value is call.node
             and isinstance(node.args[0].value, cst.SimpleString)
+            and isinstance(node.args[0].value.evaluated_value, str)
         ):
             return node.args[0].value.evaluated_value
     return None
