@@ -209,3 +209,23 @@ def test_loss_objects_moved_to_the_gpu():
         """
     )
     assert (use.kind, use.input.activation, use.target.target) == ("cross_entropy", "softmax", "batch")
+
+
+def test_activation_modules_stored_on_self():
+    use = only_use(
+        """
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(128, 10)
+                self.drop = nn.Dropout(0.5)
+                self.softmax = nn.Softmax(dim=1)
+            def forward(self, x):
+                x = self.drop(self.fc(x))
+                return self.softmax(x)
+        model = Net()
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        """
+    )
+    assert (use.input.activation, use.input.out_features) == ("softmax", 10)

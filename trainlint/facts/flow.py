@@ -484,7 +484,8 @@ class Flow:
                 return receiver
             if receiver.kind == "module" and method == "forward":
                 return self._output(receiver)
-            if method in ACTIVATION_METHODS and receiver.kind in ("tensor", "unknown"):
+            is_self = isinstance(func.value, cst.Name) and func.value.value == "self"
+            if method in ACTIVATION_METHODS and receiver.kind in ("tensor", "unknown") and not is_self:
                 return self._activated(receiver, ACTIVATION_METHODS[method], call)
             if receiver.kind == "tensor":
                 if method in NEUTRAL_METHODS:
@@ -495,8 +496,14 @@ class Flow:
                 return Value(kind="tensor", target="index")
             if method in ("float", "double", "half") and receiver.target == "onehot":
                 return receiver
-        callee = self.value(func, scope, order, path, depth) if isinstance(func, (cst.Name, cst.Attribute)) else UNKNOWN
+        callee = self.value(func, scope, order, path, depth)
         if callee.kind == "module":
+            if callee.layer in ACTIVATION_MODULES:  # `self.softmax = nn.Softmax(dim=1)`
+                inner = self.value(first, scope, order, path, depth)
+                return self._activated(inner, ACTIVATION_MODULES[callee.layer], call)
+            if callee.layer in NEUTRAL_MODULES:
+                inner = self.value(first, scope, order, path, depth)
+                return inner if inner.kind == "tensor" else UNKNOWN
             return self._output(callee)
         if callee.kind == "unknown" and isinstance(func, cst.Name) and func.value in self._functions:
             if not any(d.order < order for d in scope.defs.get(func.value, [])):

@@ -37,8 +37,10 @@ _NONE = "none"  # the index's word for "no activation after the last weight laye
 
 
 def head_of_layer(qualname: str, call: cst.Call | None) -> Value:
-    """A torch.nn module as a model: a Linear/Conv gives logits, an activation module
-    applies itself to whatever it is given (unknown here)."""
+    """A torch.nn module as a model: a Linear/Conv gives logits; an activation or a
+    dropout is known by its class (the flow applies it to what it is given)."""
+    if qualname in ACTIVATION_MODULES or qualname in NEUTRAL_MODULES:
+        return Value(kind="module", layer=qualname)
     if qualname in LINEAR or qualname in CONV:
         return Value(
             kind="module",
