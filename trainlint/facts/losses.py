@@ -12,6 +12,7 @@ which activation, whether the target holds class indices or one-hot rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -72,13 +73,9 @@ class LossFacts:
         """The module value of a class of this file (see heads.py)."""
         return self.flow.class_head(cls)
 
-    @property
+    @cached_property
     def uses(self) -> list[LossUse]:
-        if not hasattr(self, "_uses"):
-            self._uses = self._find_uses()
-        return self._uses
-
-    def _find_uses(self) -> list[LossUse]:
+        """Every loss computed in the file, in source order."""
         calls = self.facts.collected.calls
         if not any(c.qualname in LOSS_CLASSES or c.qualname in LOSS_FUNCTIONS for c in calls):
             return []
