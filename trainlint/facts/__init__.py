@@ -20,6 +20,7 @@ from trainlint.names import ImportTable
 if TYPE_CHECKING:
     from trainlint.facts.data import DataFacts
     from trainlint.facts.loops import LoopFacts
+    from trainlint.facts.losses import LossFacts
     from trainlint.facts.modules import ModuleClass
     from trainlint.facts.stacks import Stacks
 
@@ -133,3 +134,10 @@ class FileFacts:
         from trainlint.facts.loops import build_loop_facts
 
         return build_loop_facts(self)
+
+    # losses (what was fed to them) and model heads -----------------------------
+    @cached_property
+    def losses(self) -> "LossFacts":
+        from trainlint.facts.losses import build_loss_facts
+
+        return build_loss_facts(self)

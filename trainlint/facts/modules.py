@@ -168,12 +168,14 @@ class ModuleClass:
         )
 
     def summary(self) -> ClassSummary:
+        from trainlint.facts.heads import head_facts
+
         return ClassSummary(
             name=self.name,
             path=self.facts.path,
             module=self.facts.module_name,
             bases=self.info.base_names,
-            facts={"has_parameters": self.has_parameters},
+            facts={"has_parameters": self.has_parameters, **head_facts(self)},
         )
 
 
