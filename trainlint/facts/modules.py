@@ -158,24 +158,51 @@ class ModuleClass:
 
     @cached_property
     def has_parameters(self) -> bool:
-        """Whether instances own weights: a layer with parameters or an nn.Parameter."""
-        if any(self.facts.class_has_parameters(layer.qualname) for layer in self.layers.values()):
-            return True
-        return any(
-            call.qualname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
-            for func in self.init_functions
-            for call in self.facts.calls_in(func)
-        )
+        """Whether instances own weights: __init__ (or a builder it calls) constructs a layer
+        with parameters or an nn.Parameter, however the layers are then stored."""
+        in_progress = self.facts.__dict__.setdefault("_has_parameters_in_progress", set())
+        if self.name in in_progress:
+            return False  # a class that builds itself: decided by its other layers
+        in_progress.add(self.name)
+        try:
+            return any(
+                call.qualname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
+                or self.facts.class_has_parameters(call.qualname)
+                for func in self._init_and_builders()
+                for call in self.facts.calls_in(func)
+            )
+        finally:
+            in_progress.discard(self.name)
+
+    def _init_and_builders(self) -> list[cst.FunctionDef]:
+        """__init__'s methods plus the file's top-level functions they call (layer builders)."""
+        builders = {f.name: f.node for f in self.facts.collected.functions if f.cls is None and f.parent is None}
+        order = list(self.init_functions)
+        seen = {id(f) for f in order}
+        i = 0
+        while i < len(order):
+            for call in self.facts.calls_in(order[i]):
+                target = builders.get(dotted(call.node.func) or "")
+                if target is not None and id(target) not in seen:
+                    seen.add(id(target))
+                    order.append(target)
+            i += 1
+        return order
 
     def summary(self) -> ClassSummary:
         from trainlint.facts.heads import head_facts
+        from trainlint.facts.loops import class_behaves_differently_in_eval
 
         return ClassSummary(
             name=self.name,
             path=self.facts.path,
             module=self.facts.module_name,
             bases=self.info.base_names,
-            facts={"has_parameters": self.has_parameters, **head_facts(self)},
+            facts={
+                "has_parameters": self.has_parameters,
+                "mode_dependent": class_behaves_differently_in_eval(self.facts, self.name),
+                **head_facts(self),
+            },
         )
 
 
