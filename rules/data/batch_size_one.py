@@ -95,9 +95,14 @@ class BatchSizeOne(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        for loader in facts.data.loaders:
+        data = facts.data
+        if data.is_inference_script or data.is_test_code or data.imports("transformers"):
+            return  # a language model's batch of one holds thousands of tokens
+        for loader in data.loaders:
             size = loader.batch_size
-            if loader.role == TRAIN and isinstance(size, cst.Integer) and size.value == "1" and not loader.batch_sampler:
+            if loader.role != TRAIN or not isinstance(size, cst.Integer) or size.value != "1":
+                continue
+            if not loader.batch_sampler and not loader.has_argument("collate_fn"):
                 yield self.report(
                     size,
                     f"{loader.describe('training')} uses batch_size=1: "

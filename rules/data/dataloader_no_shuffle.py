@@ -15,8 +15,10 @@ class DataloaderNoShuffle(Rule):
     no `shuffle`, `sampler` or `batch_sampler` at all. Whether a loader serves training
     is read from its name (`train_loader`), its dataset (`train=True`, `split="train"`,
     `train_set`), the function that builds it, or a loop over it that calls `backward()`.
-    Loaders for validation or test data, loaders over an `IterableDataset`, and loaders
-    given a sampler (`DistributedSampler`, a weighted or custom sampler) are never reported.
+    Loaders for validation or test data, loaders over an `IterableDataset` (a streaming
+    dataset), loaders given a sampler (`DistributedSampler`, a weighted or custom sampler),
+    datasets that shuffle or draw samples themselves, and scripts that train nothing
+    (inference, feature extraction) are never reported.
 
     ## Why is this bad?
     Without shuffling every epoch sees the same batches in the same order. Datasets are
@@ -202,12 +204,40 @@ class DataloaderNoShuffle(Rule):
             """,
             note="shuffle decided at run time",
         ),
+        Good(
+            """
+            from datasets import load_dataset
+            from torch.utils.data import DataLoader
+
+            train_data = load_dataset("c4", "en", split="train", streaming=True).map(tokenize, batched=True)
+            train_loader = DataLoader(train_data.with_format("torch"), batch_size=16)
+            """,
+            note="a streaming Hugging Face dataset is iterable",
+        ),
+        Good(
+            """
+            import torch
+            from torch.utils.data import DataLoader
+
+            model = torch.jit.load("model.pt").eval()
+            train_loader = DataLoader(train_set, batch_size=256)
+            with torch.no_grad():
+                features = torch.cat([model(x) for x, _ in train_loader])
+            torch.save(features, "train_features.pt")
+            """,
+            note="feature extraction: nothing is trained here",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        for loader in facts.data.loaders:
+        data = facts.data
+        if data.is_inference_script or data.is_test_code:
+            return
+        for loader in data.loaders:
             if loader.role != TRAIN or loader.opaque or loader.iterable or loader.order_irrelevant:
                 continue
+            if loader.decision.level > 2 and not loader.map_style:
+                continue  # known to train only from where it is used: its dataset may be a stream
             if loader.shuffle not in (None, False) or loader.sampler or loader.batch_sampler:
                 continue
             how = "shuffle=False" if loader.shuffle is False else "no shuffle or sampler"

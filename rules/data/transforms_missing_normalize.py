@@ -169,6 +169,8 @@ class TransformsMissingNormalize(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         data = facts.data
+        if data.is_test_code:
+            return
         for pipeline in data.pipelines:
             if not pipeline.transparent or not pipeline.makes_float_tensors or pipeline.normalizes:
                 continue

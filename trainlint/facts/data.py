@@ -9,7 +9,7 @@ lives here, once. It is taken from evidence in a fixed order, the most specific 
 2. what it is built from: the dataset a loader wraps (`train=False`, `split="val"`,
    `ImageFolder(valdir)`), the datasets a transform pipeline is given to;
 3. the function it is built in (`def get_val_loader`, `def evaluate`);
-4. how it is used: iterated in a loop that calls `backward()`, passed to `train(...)` or
+4. how it is used: iterated in a loop that calls `backward()` and `step()`, passed to `train(...)` or
    `evaluate(...)`;
 5. the file's name, for evaluation only (`eval.py`, `test_model.py`).
 
@@ -99,8 +99,19 @@ NORMALIZE_FUNCTIONS = frozenset(
     {"torchvision.transforms.functional.normalize", "torchvision.transforms.Normalize", "kornia.enhance.Normalize",
      "kornia.augmentation.Normalize", "kornia.enhance.normalize"}
 )
+# Methods of dataset objects (Hugging Face datasets, WebDataset) that return a dataset of the same kind.
+DATASET_METHODS = frozenset(
+    {"map", "filter", "select", "shuffle", "with_format", "with_transform", "set_format", "remove_columns",
+     "rename_column", "rename_columns", "cast_column", "train_test_split", "to_iterable_dataset", "decode",
+     "to_tuple", "batched", "take", "skip", "shard"}
+)
 INFERENCE_METHODS = frozenset({"eval", "load_state_dict", "from_pretrained"})
-INFERENCE_CALLS = frozenset({"torch.load", "torch.no_grad", "torch.inference_mode", "torch.jit.load"})
+INFERENCE_CALLS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.jit.load"})
+# torchvision's detection models normalize their inputs themselves (GeneralizedRCNNTransform).
+SELF_NORMALIZING_MODELS = ("torchvision.models.detection.",)
+INPUT_NORM_LAYERS = frozenset(
+    "torch.nn." + n for n in ("BatchNorm2d", "InstanceNorm2d", "SyncBatchNorm", "LazyBatchNorm2d")
+)
 RANDOM_CALL_PREFIXES = ("random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand", "torch.multinomial")
 
 # Keyword arguments of dataset constructors that name the split; only literal values count
@@ -112,18 +123,32 @@ _EVAL_PREFIXES = ("val", "test", "eval", "infer", "predict", "holdout")
 _NOT_EVAL = ("value", "values", "valu")
 
 
-def word_role(text: str | None) -> Role | None:
-    """`train_loader` -> train, `valloader`, `transform_test` -> eval, `loader`, `train_val` -> None."""
-    if not text:
-        return None
-    roles = set()
-    for word in _WORD.findall(text):
+def word_roles(text: str | None) -> set[Role]:
+    """`train_loader` -> {train}; `valloader`, `transform_test` -> {eval}; `loader` -> {};
+    `eval_train_loader` -> {train, eval}."""
+    roles: set[Role] = set()
+    for word in _WORD.findall(text or ""):
         word = word.lower()
+        if word == "tta":
+            return {TRAIN, EVAL}  # test-time augmentation is random on purpose
         if word.startswith("train"):
             roles.add(TRAIN)
         elif (word.startswith(_EVAL_PREFIXES) and not word.startswith(_NOT_EVAL)) or word in ("dev", "pred"):
             roles.add(EVAL)
+    return roles
+
+
+def word_role(text: str | None) -> Role | None:
+    roles = word_roles(text)
     return roles.pop() if len(roles) == 1 else None
+
+
+def word_evidence(text: str | None, level: int, reason: str) -> list[Evidence]:
+    """What a name or string says: nothing, one role, or a contest (role None)."""
+    roles = word_roles(text)
+    if not roles:
+        return []
+    return [Evidence(level, roles.pop() if len(roles) == 1 else None, reason)]
 
 
 @dataclass(frozen=True)
@@ -133,8 +158,8 @@ class Evidence:
     reason: str
 
 
-def decide(evidence: list[Evidence]) -> tuple[Role | None, str]:
-    """The role the evidence supports, with the reason; (None, "") when unknown or contested.
+def decide(evidence: list[Evidence]) -> Evidence | None:
+    """The evidence that decides the role; None when there is none or it is contested.
 
     A training role read from anything but the object's own name is vetoed by any
     evaluation evidence further down (a loader over `train_set` built in `evaluate()`
@@ -142,15 +167,15 @@ def decide(evidence: list[Evidence]) -> tuple[Role | None, str]:
     around it: training functions build their validation loaders too.
     """
     if not evidence:
-        return None, ""
+        return None
     evidence = sorted(evidence, key=lambda e: e.level)
     first = evidence[0]
     roles = {e.role for e in evidence if e.level == first.level}
     if len(roles) != 1 or None in roles:
-        return None, ""
+        return None
     if first.role == TRAIN and first.level > 1 and any(e.role != TRAIN for e in evidence):
-        return None, ""
-    return first.role, first.reason
+        return None
+    return first
 
 
 def _name_evidence(names: list[str] | None, level: int, what: str) -> list[Evidence]:
@@ -158,12 +183,7 @@ def _name_evidence(names: list[str] | None, level: int, what: str) -> list[Evide
         return []
     if names == [MIXED]:
         return [Evidence(level, None, "built for several splits")]
-    out = []
-    for name in names:
-        role = word_role(name)
-        if role is not None:
-            out.append(Evidence(level, role, f"{what} `{name}`"))
-    return out
+    return [e for name in names for e in word_evidence(name, level, f"{what} `{name}`")]
 
 
 MIXED = "\0mixed"  # the name context of an object built in a comprehension over splits
@@ -175,16 +195,16 @@ class _Decided:
     evidence: list[Evidence]
 
     @cached_property
-    def _decision(self) -> tuple[Role | None, str]:
+    def decision(self) -> Evidence | None:
         return decide(self.evidence)
 
     @property
     def role(self) -> Role | None:
-        return self._decision[0]
+        return self.decision.role if self.decision else None
 
     @property
     def role_reason(self) -> str:
-        return self._decision[1]
+        return self.decision.reason if self.decision else ""
 
 
 @dataclass(eq=False)
@@ -264,13 +284,22 @@ class Loader(_Decided):
     def node(self) -> cst.Call:
         return self.call.node
 
+    def has_argument(self, keyword: str) -> bool:
+        return _keyword(self.node, keyword) is not None
+
+    @property
+    def map_style(self) -> bool:
+        """Every dataset it may wrap is known to be map-style (a torchvision dataset, TensorDataset, ...)."""
+        return bool(self.datasets) and all(d.kind == "map" for d in self.datasets)
+
     @property
     def iterable(self) -> bool:
         return any(d.kind == "iterable" for d in self.datasets)
 
     @property
     def order_irrelevant(self) -> bool:
-        return any(d.samples_randomly for d in self.datasets)
+        """The dataset draws or shuffles its samples itself, or yields whole batches (`batch_size=None`)."""
+        return any(d.samples_randomly for d in self.datasets) or _is_none(self.batch_size)
 
     def describe(self, role: str) -> str:
         """`training DataLoader `train_loader`` or `training DataLoader (built in `train()`)`."""
@@ -287,6 +316,8 @@ class DataFacts:
     pipelines: list[Pipeline] = field(default_factory=list)
     datasets: list[Dataset] = field(default_factory=list)
     facts: "FileFacts | None" = field(default=None, repr=False)
+    #: a test suite's file: its loaders are deterministic on purpose, its pipelines test transforms
+    is_test_code: bool = False
 
     @cached_property
     def inputs_normalized_elsewhere(self) -> bool:
@@ -298,11 +329,20 @@ class DataFacts:
         for call in self.facts.collected.calls:
             if call.qualname in NORMALIZE_FUNCTIONS and id(call.node) not in steps:
                 return True
+            if (call.qualname or "").startswith(SELF_NORMALIZING_MODELS):
+                return True
+            if call.qualname in INPUT_NORM_LAYERS and call.node.args and _number(call.node.args[0].value) in (1, 3):
+                return True  # nn.BatchNorm2d(3) as the model's first layer
             if _is_sub_div_chain(call.node):
                 return True
         finder = _NormalizationFinder()
         self.facts.module.visit(finder)
         return finder.found
+
+    def imports(self, package: str) -> bool:
+        return self.facts is not None and any(
+            bound == package or bound.startswith(package + ".") for bound in self.facts.names.bindings.values()
+        )
 
     @cached_property
     def image_targets(self) -> bool:
@@ -315,8 +355,7 @@ class DataFacts:
 
     @cached_property
     def is_inference_script(self) -> bool:
-        """The file runs a trained model: it loads weights or evaluates, and nothing in it trains
-        (no backward(), no optimizer, no data for training)."""
+        """The file evaluates or runs a trained model and trains nothing: no backward(), no optimizer."""
         if self.facts is None:
             return False
         runs_model = False
@@ -326,8 +365,6 @@ class DataFacts:
                 return False
             if method in INFERENCE_METHODS or call.qualname in INFERENCE_CALLS:
                 runs_model = True
-        if any(x.role == TRAIN for x in (*self.loaders, *self.pipelines, *self.datasets)):
-            return False
         return runs_model
 
 
@@ -345,13 +382,14 @@ class _Builder:
         self.binding_names: dict[int, list[str]] = {}
         self.function_of_assign: dict[int, FunctionInfo | None] = {}
         self.datasets: dict[int, Dataset] = {}
+        self.is_test_code = is_test_path(facts.path)
 
     # entry -------------------------------------------------------------------
     def build(self) -> DataFacts:
         calls = self.facts.collected.calls
         loader_calls = [c for c in calls if c.qualname == DATALOADER]
         compose_calls = [c for c in calls if c.qualname in COMPOSE]
-        out = DataFacts(facts=self.facts)
+        out = DataFacts(facts=self.facts, is_test_code=self.is_test_code)
         if not loader_calls and not compose_calls:
             return out
         self._index_assignments()
@@ -362,7 +400,7 @@ class _Builder:
         nested = {
             id(el.value)
             for c in compose_calls
-            for el in _list_elements(c.node.args[0].value if c.node.args else None)
+            for el in _list_elements(c.node.args[0].value if c.node.args else None) or ()
             if isinstance(el.value, cst.Call)
         }
         out.pipelines = [self._pipeline(c, out.datasets) for c in compose_calls if id(c.node) not in nested]
@@ -492,6 +530,9 @@ class _Builder:
         if id(call.node) in self.datasets:
             return self.datasets[id(call.node)]
         kind, randomly = self._dataset_kind_of_call(call)
+        shuffle = _keyword(call.node, "shuffle")
+        if shuffle is not None and not _is_false(shuffle):
+            randomly = True  # the dataset shuffles itself (timm's NaFlex wrapper, many readers)
         qualname = call.qualname
         names = self.contexts.get(id(call.node), [])
         is_tv = bool(qualname and qualname.startswith("torchvision.datasets."))
@@ -508,6 +549,14 @@ class _Builder:
         self.datasets[id(call.node)] = dataset
         return dataset
 
+    @staticmethod
+    def _chained(dataset: Dataset, method: str) -> Dataset:
+        if method == "to_iterable_dataset":
+            return replace(dataset, kind="iterable")
+        if method == "shuffle":
+            return replace(dataset, samples_randomly=True)
+        return dataset
+
     def _construction_evidence(self, call: CallInfo, level: int = 2) -> list[Evidence]:
         out = []
         for i, arg in enumerate(call.node.args):
@@ -519,9 +568,7 @@ class _Builder:
                     out.append(Evidence(level, role, f"`{keyword}={value.value}`"))
                 else:
                     text = _string(value)
-                    role = word_role(text)
-                    if role is not None:
-                        out.append(Evidence(level, role, f"`{keyword}={text!r}`"))
+                    out += word_evidence(text, level, f"`{keyword}={text!r}`")
                 continue
             if keyword is None and i == 1 and call.qualname and call.qualname.startswith("torchvision.datasets.") \
                     and isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
@@ -529,24 +576,25 @@ class _Builder:
                 out.append(Evidence(level, TRAIN if arg.value.value == "True" else EVAL, f"`train={arg.value.value}`"))
                 continue
             for word in _words_in(arg.value):
-                role = word_role(word)
-                if role is not None:
-                    out.append(Evidence(level, role, f"built from `{word}`"))
+                out += word_evidence(word, level, f"built from `{word}`")
         return out
 
     def _function_evidence(self, function: FunctionInfo | None, level: int) -> list[Evidence]:
+        if self.is_test_code:
+            return []  # `def test_random_crop()` tests code; it does not evaluate a model
         while function is not None:
-            role = word_role(function.name)
-            if role is not None:
-                return [Evidence(level, role, f"built in `{function.name}()`")]
+            found = word_evidence(function.name, level, f"built in `{function.name}()`")
+            if found:
+                return found
             function = function.parent
         return []
 
     def _file_evidence(self, level: int) -> list[Evidence]:
+        if self.is_test_code:
+            return []
         stem = self.facts.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
         # a file named train.py also builds its validation loaders: only eval.py/test.py count
-        role = word_role(stem)
-        return [Evidence(level, role, f"in `{stem}.py`")] if role == EVAL else []
+        return [e for e in word_evidence(stem, level, f"in `{stem}.py`") if e.role == EVAL]
 
     def _datasets_of(self, expr: cst.BaseExpression | None, function: FunctionInfo | None, depth: int = 0) -> list[Dataset]:
         """The datasets an expression may evaluate to, through names and wrappers."""
@@ -556,6 +604,10 @@ class _Builder:
             call = self.calls_by_node.get(id(expr))
             if call is None:
                 return []
+            method = _method_name(expr)
+            if method in DATASET_METHODS and self._dataset_kind_of_call(call)[0] is None:
+                # load_dataset(...).map(...), wds.WebDataset(urls).shuffle(1000): the receiver decides
+                return [self._chained(d, method) for d in self._datasets_of(expr.func.value, function, depth + 1)]
             dataset = self._dataset(call)
             inner: list[Dataset] = []
             if call.qualname in ("torch.utils.data.Subset", "torch.utils.data.random_split") and expr.args:
@@ -563,7 +615,7 @@ class _Builder:
             return [dataset, *inner]
         if isinstance(expr, cst.Subscript):
             return self._datasets_of(expr.value, function, depth + 1)
-        out = []
+        out: list[Dataset] = []
         name = (dotted(expr) or "").rsplit(".", 1)[-1]
         for value in self._values_of(expr, function):
             for d in self._datasets_of(value, function, depth + 1):
@@ -688,30 +740,47 @@ class _Builder:
         for d in datasets:
             evidence += [Evidence(2, e.role, f"its dataset is {e.reason}") for e in d.evidence if e.level <= 2]
         evidence += self._function_evidence(call.function, 3)
-        evidence += self._usage_evidence(call, names)
+        evidence += self._usage_evidence(call)
         evidence += self._file_evidence(5)
         loader.evidence = evidence
         return loader
 
-    def _usage_evidence(self, call: CallInfo, names: list[str]) -> list[Evidence]:
+    def _usage_evidence(self, call: CallInfo) -> list[Evidence]:
         bound = {self._bound_name(call)} - {None}
         if not bound:
             return []
         out = []
-        for loop in self._backward_loops:
-            if not isinstance(loop.node, cst.For) or not self._same_scope(call.function, loop.function):
-                continue
-            if bound & set(_names_in(loop.node.iter)):
-                out.append(Evidence(4, TRAIN, "iterated in a loop that calls backward()"))
+        iterated = False
+        for loop in self.facts.collected.loops:
+            if isinstance(loop.node, cst.For) and self._same_scope(call.function, loop.function) \
+                    and bound & set(_names_in(loop.node.iter)):
+                iterated = True
+                if id(loop.node) in self._training_loops:
+                    out.append(Evidence(4, TRAIN, "iterated in a loop that calls backward() and step()"))
+        peeks = others = 0
         for other in self.facts.collected.calls:
             if other is call or not self._same_scope(call.function, other.function):
                 continue
             if any(dotted(a.value) in bound for a in other.node.args):
-                callee = dotted(other.node.func)
-                role = word_role(callee.rsplit(".", 1)[-1]) if callee else None
-                if role is not None:
-                    out.append(Evidence(4, role, f"passed to `{callee}()`"))
+                callee = dotted(other.node.func) or ""
+                if callee == "iter" and id(other.node) in self._peeks:
+                    peeks += 1
+                    continue
+                others += 1
+                out += word_evidence(callee.rsplit(".", 1)[-1], 4, f"passed to `{callee}()`")
+        if peeks and not others and not iterated:
+            # `images, _ = next(iter(loader))`: one batch to look at, nothing is trained on it
+            out.append(Evidence(0, None, "only one batch is taken"))
         return out
+
+    @cached_property
+    def _peeks(self) -> set[int]:
+        """The `iter(x)` calls of `next(iter(x))`."""
+        return {
+            id(c.node.args[0].value)
+            for c in self.facts.collected.calls
+            if dotted(c.node.func) == "next" and c.node.args and isinstance(c.node.args[0].value, cst.Call)
+        }
 
     def _bound_name(self, call: CallInfo) -> str | None:
         for key, values in self.bindings.items():
@@ -728,11 +797,25 @@ class _Builder:
         return used is defined
 
     @cached_property
-    def _backward_loops(self) -> list:
-        with_backward = {
-            id(loop) for c in self.facts.collected.calls if _method_name(c.node) == "backward" for loop in c.loops
-        }
-        return [loop for loop in self.facts.collected.loops if id(loop.node) in with_backward]
+    def _training_loops(self) -> set[int]:
+        # backward() alone also computes input gradients (adversarial attacks, saliency on test data)
+        with_backward, with_step = set(), set()
+        for c in self.facts.collected.calls:
+            method = _method_name(c.node)
+            if method == "backward":
+                with_backward.update(id(loop) for loop in c.loops)
+            elif method == "step":
+                with_step.update(id(loop) for loop in c.loops)
+        return with_backward & with_step
+
+
+def is_test_path(path: str) -> bool:
+    path = "/" + path.replace("\\", "/")
+    stem = path.rsplit("/", 1)[-1]
+    return (
+        "/tests/" in path or "/test/" in path or stem.startswith("test_") or stem.endswith("_test.py")
+        or stem == "conftest.py"
+    )
 
 
 # small syntax helpers ---------------------------------------------------------
@@ -776,7 +859,7 @@ def _number(expr: cst.BaseExpression) -> float | None:
     return None
 
 
-def _is_none(expr: cst.BaseExpression) -> bool:
+def _is_none(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "None"
 
 
