@@ -17,8 +17,10 @@ class DataloaderNoShuffle(Rule):
     `train_set`), the function that builds it, or a loop over it that calls `backward()`.
     Loaders for validation or test data, loaders over an `IterableDataset` (a streaming
     dataset), loaders given a sampler (`DistributedSampler`, a weighted or custom sampler),
-    datasets that shuffle or draw samples themselves, and scripts that train nothing
-    (inference, feature extraction) are never reported.
+    datasets that shuffle or draw samples themselves, a loader only used to look at one
+    batch, truncated backpropagation through time (the hidden state flows from batch to
+    batch, so order matters), test suites, and scripts that train nothing (inference,
+    feature extraction) are never reported.
 
     ## Why is this bad?
     Without shuffling every epoch sees the same batches in the same order. Datasets are
@@ -227,11 +229,35 @@ class DataloaderNoShuffle(Rule):
             """,
             note="feature extraction: nothing is trained here",
         ),
+        Good(
+            """
+            import torch
+            import torchvision
+            from torch.utils.data import DataLoader
+
+            train_set = torchvision.datasets.MNIST("data", train=True, transform=torchvision.transforms.ToTensor())
+            train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
+            small_loader = DataLoader(train_set, batch_size=256, shuffle=False)
+            images, labels = next(iter(small_loader))
+
+            def repackage_hidden(h):
+                return h.detach() if isinstance(h, torch.Tensor) else tuple(repackage_hidden(v) for v in h)
+
+            def train_lm(model, optimizer, corpus, hidden):
+                loader = DataLoader(torch.utils.data.TensorDataset(corpus.inputs, corpus.targets), batch_size=35)
+                for x, y in loader:
+                    hidden = repackage_hidden(hidden)
+                    output, hidden = model(x, hidden)
+                    model.loss(output, y).backward()
+                    optimizer.step()
+            """,
+            note="one batch to look at; truncated BPTT carries the hidden state from batch to batch",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         data = facts.data
-        if data.is_inference_script or data.is_test_code:
+        if data.is_inference_script or data.is_test_code or data.carries_state_across_batches:
             return
         for loader in data.loaders:
             if loader.role != TRAIN or loader.opaque or loader.iterable or loader.order_irrelevant:

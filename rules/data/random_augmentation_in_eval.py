@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
 from trainlint.facts import FileFacts
-from trainlint.facts.data import EVAL
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -13,8 +12,9 @@ class RandomAugmentationInEval(Rule):
     `ColorJitter`, `RandAugment`, `RandomErasing`, …) in the transform pipeline of
     validation or test data. A pipeline serves evaluation when its name says so
     (`val_transform`, `transform_test`, `{"val": ...}`), when it is given to an evaluation
-    dataset (`train=False`, `split="val"`, `ImageFolder(valdir)`), or when it is built in a
-    function for evaluation (`def get_val_transforms`).
+    dataset (`train=False`, `split="val"`, `ImageFolder(valdir)`), even if training data
+    shares it, or when it is built in a function for evaluation (`def get_val_transforms`).
+    Test suites and names that say test-time augmentation (`tta`) are not reported.
 
     ## Why is this bad?
     Evaluation must measure the model, not the luck of the draw: with random crops and
@@ -63,6 +63,22 @@ class RandomAugmentationInEval(Rule):
             """,
             8,
             note="the pipeline is given to a dataset with train=False",
+        ),
+        Bad(
+            """
+            import torch
+            from torchvision import datasets, transforms
+
+            transform = transforms.Compose([
+                transforms.RandomCrop(32, padding=4),
+                transforms.ToTensor(),
+                transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+            ])
+            train_set = datasets.CIFAR10("data", train=True, transform=transform)
+            test_set = datasets.CIFAR10("data", train=False, transform=transform)
+            """,
+            5,
+            note="one pipeline shared by training and test data",
         ),
         Bad(
             """
@@ -141,12 +157,13 @@ class RandomAugmentationInEval(Rule):
         if facts.data.is_test_code:
             return  # a test suite exercises random transforms on purpose
         for pipeline in facts.data.pipelines:
-            if pipeline.role != EVAL:
+            reason = pipeline.evaluation_reason
+            if reason is None:
                 continue
             for step in pipeline.random_steps:
                 yield self.report(
                     step.node,
-                    f"`{facts.code(step.call.func)}` is random, in a pipeline for evaluation data "
-                    f"({pipeline.role_reason}): the metric becomes noisy and biased; use a deterministic "
-                    "Resize/CenterCrop pipeline for validation and test",
+                    f"`{facts.code(step.call.func)}` is random, in a pipeline for evaluation data ({reason}): "
+                    "the metric becomes noisy and biased; use a deterministic Resize/CenterCrop pipeline "
+                    "for validation and test",
                 )

@@ -114,6 +114,8 @@ INPUT_NORM_LAYERS = frozenset(
 )
 RANDOM_CALL_PREFIXES = ("random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand", "torch.multinomial")
 
+TRANSFORM_KEYWORDS = frozenset({"transform", "transforms", "target_transform"})
+FOLDER_DATASETS = frozenset({"torchvision.datasets.ImageFolder", "torchvision.datasets.DatasetFolder"})
 # Keyword arguments of dataset constructors that name the split; only literal values count
 # (`train=is_train` says nothing).
 SPLIT_KEYWORDS = frozenset({"train", "training", "is_train", "split", "image_set", "subset", "mode", "phase", "stage"})
@@ -264,6 +266,17 @@ class Pipeline(_Decided):
     def random_steps(self) -> list[Step]:
         return [s for s in self.steps if s.is_random]
 
+    @property
+    def evaluation_reason(self) -> str | None:
+        """Why this pipeline transforms evaluation data, or None: its role, or a dataset of
+        validation/test data it is given to (a shared or training pipeline used for test data)."""
+        if self.role == EVAL:
+            return self.role_reason
+        for dataset in self.datasets:
+            if dataset.role == EVAL:
+                return f"given to a dataset {dataset.role_reason}"
+        return None
+
 
 @dataclass(eq=False)
 class Loader(_Decided):
@@ -342,6 +355,15 @@ class DataFacts:
     def imports(self, package: str) -> bool:
         return self.facts is not None and any(
             bound == package or bound.startswith(package + ".") for bound in self.facts.names.bindings.values()
+        )
+
+    @cached_property
+    def carries_state_across_batches(self) -> bool:
+        """Truncated backpropagation through time: the hidden state of one batch starts the
+        next (`hidden = repackage_hidden(hidden)`), so the batches must come in order."""
+        return self.facts is not None and any(
+            "repackage" in name or "detach_hidden" in name
+            for name in (dotted(c.node.func) or "" for c in self.facts.collected.calls)
         )
 
     @cached_property
@@ -575,8 +597,10 @@ class _Builder:
                 # MNIST(root, train, ...): the second positional argument is `train`
                 out.append(Evidence(level, TRAIN if arg.value.value == "True" else EVAL, f"`train={arg.value.value}`"))
                 continue
+            # the pipeline's name says less than the split: `CIFAR10(train=False, transform=train_tf)` is test data
+            weight = level + 1 if keyword in TRANSFORM_KEYWORDS or (keyword is None and i == 1 and call.qualname in FOLDER_DATASETS) else level
             for word in _words_in(arg.value):
-                out += word_evidence(word, level, f"built from `{word}`")
+                out += word_evidence(word, weight, f"built from `{word}`")
         return out
 
     def _function_evidence(self, function: FunctionInfo | None, level: int) -> list[Evidence]:
@@ -639,9 +663,8 @@ class _Builder:
         users = []
         for dataset in datasets:
             transform = _keyword(dataset.node, "transform") if isinstance(dataset.node, cst.Call) else None
-            if transform is None and isinstance(dataset.node, cst.Call) and dataset.qualname in (
-                "torchvision.datasets.ImageFolder", "torchvision.datasets.DatasetFolder"
-            ) and len(dataset.node.args) > 1 and dataset.node.args[1].keyword is None:
+            if transform is None and isinstance(dataset.node, cst.Call) and dataset.qualname in FOLDER_DATASETS \
+                    and len(dataset.node.args) > 1 and dataset.node.args[1].keyword is None:
                 transform = dataset.node.args[1].value
             if transform is None:
                 continue
@@ -751,13 +774,16 @@ class _Builder:
             return []
         out = []
         iterated = False
+        peeks = others = 0
         for loop in self.facts.collected.loops:
             if isinstance(loop.node, cst.For) and self._same_scope(call.function, loop.function) \
                     and bound & set(_names_in(loop.node.iter)):
+                if _ends_with_break(loop.node):
+                    peeks += 1  # `for x, _ in loader: show(x); break`
+                    continue
                 iterated = True
                 if id(loop.node) in self._training_loops:
                     out.append(Evidence(4, TRAIN, "iterated in a loop that calls backward() and step()"))
-        peeks = others = 0
         for other in self.facts.collected.calls:
             if other is call or not self._same_scope(call.function, other.function):
                 continue
@@ -767,11 +793,33 @@ class _Builder:
                     peeks += 1
                     continue
                 others += 1
-                out += word_evidence(callee.rsplit(".", 1)[-1], 4, f"passed to `{callee}()`")
+                if self._without_grad(callee, call.function):
+                    out.append(Evidence(4, EVAL, f"passed to `{callee}()`, which runs without gradients"))
+                else:
+                    out += word_evidence(callee.rsplit(".", 1)[-1], 4, f"passed to `{callee}()`")
         if peeks and not others and not iterated:
             # `images, _ = next(iter(loader))`: one batch to look at, nothing is trained on it
             out.append(Evidence(0, None, "only one batch is taken"))
+        uses = {e.role for e in out if e.level == 4}
+        if uses == {EVAL}:
+            # named `train_...` but only ever evaluated on (features, training accuracy)
+            out.append(Evidence(0, EVAL, next(e.reason for e in out if e.level == 4)))
         return out
+
+    def _without_grad(self, callee: str, caller: FunctionInfo | None) -> bool:
+        """Whether `callee` is a function of this file decorated with @torch.no_grad()/@inference_mode()."""
+        name = callee.removeprefix("self.")
+        for function in self.facts.collected.functions:
+            if function.name != name or function.parent is not None:
+                continue
+            if (callee.startswith("self.")) != (function.cls is not None):
+                continue
+            for decorator in function.node.decorators:
+                expr = decorator.decorator
+                qualname = self.facts.qualname(expr.func if isinstance(expr, cst.Call) else expr)
+                if qualname in ("torch.no_grad", "torch.inference_mode"):
+                    return True
+        return False
 
     @cached_property
     def _peeks(self) -> set[int]:
@@ -895,6 +943,12 @@ def _words_in(expr: cst.BaseExpression, depth: int = 0) -> list[str]:
 def _is_path_call(call: cst.Call) -> bool:
     name = dotted(call.func) or ""
     return name.rsplit(".", 1)[-1] in ("join", "Path", "PurePath", "expanduser", "abspath", "format")
+
+
+def _ends_with_break(loop: cst.For) -> bool:
+    body = loop.body.body if isinstance(loop.body, cst.IndentedBlock) else []
+    last = body[-1] if body else None
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Break)
 
 
 def _names_in(expr: cst.BaseExpression) -> list[str]:
