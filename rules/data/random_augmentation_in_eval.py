@@ -20,8 +20,9 @@ class RandomAugmentationInEval(Rule):
     Evaluation must measure the model, not the luck of the draw: with random crops and
     flips the validation metric changes from run to run on the same weights, early
     stopping and checkpoint selection chase noise, and the score is biased low against
-    the deterministic pipeline used in deployment (seed 000 §2.1 separates the
-    augmentations of training from the preprocessing that all data gets).
+    the deterministic pipeline used in deployment. Seed 000 §2.1 lists augmentation
+    (random crops, rotations, flips, color jitter) as a way to enlarge the *training*
+    set; preprocessing such as `Resize` and `Normalize` is what every split gets.
 
     ## How to fix
     Give evaluation its own deterministic pipeline: `Resize` and `CenterCrop` instead of

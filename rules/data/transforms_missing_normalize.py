@@ -22,8 +22,9 @@ class TransformsMissingNormalize(Rule):
     ## Why is this bad?
     `ToTensor` scales pixels to [0, 1]: every input is positive, with a mean near 0.45
     and the three channels on slightly different scales. The first layer's gradients
-    then share one sign per output unit, updates zig-zag, and deep networks (seed 000's
-    VGG16 with sigmoid) train slowly or not at all; seed 001 §11 lists missing
+    then share one sign per output unit, updates zig-zag, and deep networks train
+    slowly or not at all. Seed 000 §2.1 (a VGG16 that does not converge) puts
+    `transforms.Normalize` first among the data fixes; seed 001 §11 lists missing
     normalization among the causes of a loss that does not fall. Pretrained weights
     also expect the statistics they were trained with.
 

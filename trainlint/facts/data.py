@@ -9,15 +9,17 @@ lives here, once. It is taken from evidence in a fixed order, the most specific 
 2. what it is built from: the dataset a loader wraps (`train=False`, `split="val"`,
    `ImageFolder(valdir)`), the datasets a transform pipeline is given to;
 3. the function it is built in (`def get_val_loader`, `def evaluate`);
-4. how it is used: iterated in a loop that calls `backward()` and `step()`, passed to `train(...)` or
-   `evaluate(...)`;
+4. how it is used: iterated in a loop that calls `backward()` and `step()`, passed to
+   `train(...)`, `evaluate(...)` or a function decorated with `@torch.no_grad()`;
 5. the file's name, for evaluation only (`eval.py`, `test_model.py`).
 
-The first level that says something decides. A decision taken from what an object is
-built from or where it lives is dropped when a later level says the opposite
-(`loader = DataLoader(train_set)` inside `def evaluate()` scores the training set; it
-is not a training loader): when the evidence disagrees, the role stays unknown and
-the rules stay silent.
+The first level that says something decides; a name that says both (`train_eval_loader`)
+decides "unknown". A training role read from anything but the object's own name is
+dropped when a later level says otherwise (`loader = DataLoader(train_set)` inside
+`def evaluate()` scores the training set). Use overrides names in two cases: a loader
+only used for evaluation is an evaluation loader whatever its name, and a loader only
+used for one look (`next(iter(loader))`) serves neither. When the evidence disagrees,
+the role stays unknown and the rules stay silent.
 """
 
 from __future__ import annotations
@@ -218,7 +220,6 @@ class Dataset(_Decided):
     #: a local Dataset whose __getitem__ draws random samples: its order does not matter
     samples_randomly: bool = False
     is_image: bool = False
-    is_torchvision: bool = False
     evidence: list[Evidence] = field(default_factory=list)
 
 
@@ -564,7 +565,6 @@ class _Builder:
             kind=kind,
             names=names,
             samples_randomly=randomly,
-            is_torchvision=is_tv,
             is_image=is_tv and qualname not in VIDEO_DATASETS,
         )
         dataset.evidence = _name_evidence(names, 1, "named") + self._construction_evidence(call) + self._function_evidence(call.function, 3)
