@@ -264,6 +264,8 @@ class DataloaderNoShuffle(Rule):
                 continue
             if loader.decision.level > 2 and not loader.map_style:
                 continue  # known to train only from where it is used: its dataset may be a stream
+            if loader.resampled_by or not (data.trains or loader.over_constructed_data):
+                continue  # Opacus resamples it; library code handed someone's dataset
             if loader.shuffle not in (None, False) or loader.sampler or loader.batch_sampler:
                 continue
             how = "shuffle=False" if loader.shuffle is False else "no shuffle or sampler"

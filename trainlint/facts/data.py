@@ -107,6 +107,8 @@ DATASET_METHODS = frozenset(
      "rename_column", "rename_columns", "cast_column", "train_test_split", "to_iterable_dataset", "decode",
      "to_tuple", "batched", "take", "skip", "shard"}
 )
+# Calls that rebuild a DataLoader with a sampler of their own.
+RESAMPLING_CALLS = frozenset({"make_private", "make_private_with_epsilon", "from_data_loader"})
 INFERENCE_METHODS = frozenset({"eval", "load_state_dict", "from_pretrained"})
 INFERENCE_CALLS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.jit.load"})
 # torchvision's detection models normalize their inputs themselves (GeneralizedRCNNTransform).
@@ -293,6 +295,8 @@ class Loader(_Decided):
     #: `**kwargs`/`*args` in the call: any argument may be hidden there
     opaque: bool
     evidence: list[Evidence] = field(default_factory=list)
+    #: a call that rebuilds the loader with its own sampler (Opacus' Poisson sampling)
+    resampled_by: str | None = None
 
     @property
     def node(self) -> cst.Call:
@@ -314,6 +318,11 @@ class Loader(_Decided):
     def order_irrelevant(self) -> bool:
         """The dataset draws or shuffles its samples itself, or yields whole batches (`batch_size=None`)."""
         return any(d.samples_randomly for d in self.datasets) or _is_none(self.batch_size)
+
+    @property
+    def over_constructed_data(self) -> bool:
+        """Some dataset it wraps is built in this file (not a parameter of library code)."""
+        return any(isinstance(d.node, cst.Call) for d in self.datasets)
 
     def describe(self, role: str) -> str:
         """`training DataLoader `train_loader`` or `training DataLoader (built in `train()`)`."""
@@ -375,6 +384,14 @@ class DataFacts:
     @cached_property
     def classification_loss(self) -> bool:
         return self.facts is not None and any(c.qualname in CLASSIFICATION_LOSSES for c in self.facts.collected.calls)
+
+    @cached_property
+    def trains(self) -> bool:
+        """The file runs training steps: backward(), an optimizer, a Lightning/Keras-style fit()."""
+        return self.facts is not None and any(
+            _method_name(c.node) in ("backward", "fit") or (c.qualname or "").startswith("torch.optim.")
+            for c in self.facts.collected.calls
+        )
 
     @cached_property
     def is_inference_script(self) -> bool:
@@ -763,12 +780,12 @@ class _Builder:
         for d in datasets:
             evidence += [Evidence(2, e.role, f"its dataset is {e.reason}") for e in d.evidence if e.level <= 2]
         evidence += self._function_evidence(call.function, 3)
-        evidence += self._usage_evidence(call)
+        evidence += self._usage_evidence(call, loader)
         evidence += self._file_evidence(5)
         loader.evidence = evidence
         return loader
 
-    def _usage_evidence(self, call: CallInfo) -> list[Evidence]:
+    def _usage_evidence(self, call: CallInfo, loader: Loader) -> list[Evidence]:
         bound = {self._bound_name(call)} - {None}
         if not bound:
             return []
@@ -793,6 +810,8 @@ class _Builder:
                     peeks += 1
                     continue
                 others += 1
+                if callee.rsplit(".", 1)[-1] in RESAMPLING_CALLS:
+                    loader.resampled_by = callee
                 if self._without_grad(callee, call.function):
                     out.append(Evidence(4, EVAL, f"passed to `{callee}()`, which runs without gradients"))
                 else:
