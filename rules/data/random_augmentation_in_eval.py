@@ -144,6 +144,18 @@ class RandomAugmentationInEval(Rule):
         ),
         Good(
             """
+            import torch
+            from torchvision import transforms
+
+            def test_random_crop_keeps_size():
+                val_transform = transforms.Compose([transforms.RandomCrop(24), transforms.ToTensor()])
+                assert val_transform(torch.rand(3, 32, 32)).shape == (3, 24, 24)
+            """,
+            filename="tests/test_transforms.py",
+            note="a test suite exercises random transforms on purpose",
+        ),
+        Good(
+            """
             from torchvision import transforms
 
             def build_transform(is_train, input_size):

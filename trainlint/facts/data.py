@@ -232,6 +232,19 @@ class Step:
     call: cst.Call | None
 
     @property
+    def makes_float(self) -> bool:
+        if self.qualname not in FLOAT_CONVERSIONS:
+            return False
+        if self.qualname == TRANSFORMS + "ToTensor" or self.call is None:
+            return True
+        # ToDtype(torch.float32, scale=True), ConvertImageDtype(torch.float); not ToDtype(torch.uint8)
+        dtype = _keyword(self.call, "dtype")
+        if dtype is None and self.call.args and self.call.args[0].keyword is None:
+            dtype = self.call.args[0].value
+        name = dotted(dtype) if dtype is not None else None
+        return name is None or any(w in name for w in ("float", "half", "double"))
+
+    @property
     def is_random(self) -> bool:
         if self.qualname not in RANDOM_AUGMENTATIONS or self.call is None:
             return False
@@ -259,7 +272,7 @@ class Pipeline(_Decided):
 
     @property
     def makes_float_tensors(self) -> bool:
-        return any(s.qualname in FLOAT_CONVERSIONS for s in self.steps)
+        return any(s.makes_float for s in self.steps)
 
     @property
     def normalizes(self) -> bool:
@@ -607,6 +620,8 @@ class _Builder:
                     out.append(Evidence(level, role, f"`{keyword}={value.value}`"))
                 else:
                     text = _string(value)
+                    if text is None and isinstance(value, cst.FormattedString):
+                        text = " ".join(_words_in(value))  # split=f"train[:{n}%]"
                     out += word_evidence(text, level, f"`{keyword}={text!r}`")
                 continue
             if keyword is None and i == 1 and call.qualname and call.qualname.startswith("torchvision.datasets.") \
@@ -655,7 +670,13 @@ class _Builder:
                 inner = self._datasets_of(expr.args[0].value, function, depth + 1)
             return [dataset, *inner]
         if isinstance(expr, cst.Subscript):
-            return self._datasets_of(expr.value, function, depth + 1)
+            found = self._datasets_of(expr.value, function, depth + 1)
+            key = _string(expr.slice[0].slice.value) if isinstance(expr.slice[0].slice, cst.Index) else None
+            if key is None:
+                return found
+            # tokenized["train"]: the key names the split
+            return [replace(d, names=[key], evidence=word_evidence(key, 1, f"`[{key!r}]`")
+                            + [e for e in d.evidence if e.level > 1]) for d in found]
         out: list[Dataset] = []
         name = (dotted(expr) or "").rsplit(".", 1)[-1]
         for value in self._values_of(expr, function):
