@@ -148,8 +148,9 @@ class RandomAugmentationInEval(Rule):
             from torchvision import transforms
 
             def test_random_crop_keeps_size():
-                val_transform = transforms.Compose([transforms.RandomCrop(24), transforms.ToTensor()])
-                assert val_transform(torch.rand(3, 32, 32)).shape == (3, 24, 24)
+                val_transform = transforms.Compose([transforms.RandomCrop(24), transforms.ConvertImageDtype(torch.float)])
+                image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+                assert val_transform(image).shape == (3, 24, 24)
             """,
             filename="tests/test_transforms.py",
             note="a test suite exercises random transforms on purpose",
