@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.data import TRAIN
+from trainlint.facts.data import FOLDER_DATASETS, TRAIN
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -269,10 +269,14 @@ class DataloaderNoShuffle(Rule):
             if loader.shuffle not in (None, False) or loader.sampler or loader.batch_sampler:
                 continue
             how = "shuffle=False" if loader.shuffle is False else "no shuffle or sampler"
+            sorted_note = (
+                " (ImageFolder lists its images class by class, so batches hold one class)"
+                if any(d.qualname in FOLDER_DATASETS for d in loader.datasets) else ""
+            )
             yield self.report(
                 loader.node,
-                f"{loader.describe('training')} has {how}: every epoch "
-                "sees the batches in the same order; pass shuffle=True (or a sampler)",
+                f"{loader.describe('training')} has {how}: every epoch sees the batches in the same "
+                f"order{sorted_note}; pass shuffle=True (or a sampler)",
                 fix=self._fix(facts, loader.node),
                 first_line_only=True,
             )

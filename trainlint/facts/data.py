@@ -432,8 +432,6 @@ class _Builder:
         self.calls_by_node: dict[int, CallInfo] = {id(c.node): c for c in facts.collected.calls}
         self.contexts: dict[int, list[str]] = {}
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
-        self.binding_names: dict[int, list[str]] = {}
-        self.function_of_assign: dict[int, FunctionInfo | None] = {}
         self.datasets: dict[int, Dataset] = {}
         self.is_test_code = is_test_path(facts.path)
 
