@@ -19,7 +19,8 @@ def _findings(path: Path) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_buggy_project_reports_the_seed_data_bugs():
+def test_buggy_project_reports_the_seed_data_bugs_exactly_there():
+    # tests/test_examples.py checks that each bug is reported; here: on which line, and nothing else
     found = {(Path(f["filename"]).name, f["location"]["row"], f["code"]) for f in _findings(EXAMPLES / "buggy")}
     assert found == {
         ("data.py", 6, "TL102"),  # train_transform: ToTensor, no Normalize
@@ -30,11 +31,7 @@ def test_buggy_project_reports_the_seed_data_bugs():
     }
 
 
-def test_fixed_project_is_clean():
-    assert _findings(EXAMPLES / "fixed") == []
-
-
-def test_unsafe_shuffle_fix_is_offered(tmp_path):
+def test_unsafe_shuffle_fix_is_offered():
     [finding] = [f for f in _findings(EXAMPLES / "buggy" / "train_resnet.py") if f["code"] == "TL101"]
     assert finding["fix"]["applicability"] == "unsafe"
     assert [e["content"] for e in finding["fix"]["edits"]] == ["32, shuffle=True"]
