@@ -400,25 +400,25 @@ class DataFacts:
 
     @cached_property
     def trains(self) -> bool:
-        """The file runs training steps: backward(), an optimizer, a Lightning/Keras-style fit()."""
-        return self.facts is not None and any(
+        """The file runs training steps: backward(), an optimizer, fit(), a Lightning training_step."""
+        if self.facts is None:
+            return False
+        if any("training_step" in c.methods for c in self.facts.collected.classes):
+            return True
+        return any(
             _method_name(c.node) in ("backward", "fit") or (c.qualname or "").startswith("torch.optim.")
             for c in self.facts.collected.calls
         )
 
     @cached_property
     def is_inference_script(self) -> bool:
-        """The file evaluates or runs a trained model and trains nothing: no backward(), no optimizer."""
-        if self.facts is None:
+        """The file evaluates or runs a trained model (eval(), no_grad, load_state_dict) and trains nothing."""
+        if self.facts is None or self.trains:
             return False
-        runs_model = False
-        for call in self.facts.collected.calls:
-            method = _method_name(call.node)
-            if method == "backward" or (call.qualname or "").startswith("torch.optim."):
-                return False
-            if method in INFERENCE_METHODS or call.qualname in INFERENCE_CALLS:
-                runs_model = True
-        return runs_model
+        return any(
+            _method_name(c.node) in INFERENCE_METHODS or c.qualname in INFERENCE_CALLS
+            for c in self.facts.collected.calls
+        )
 
 
 # -----------------------------------------------------------------------------
