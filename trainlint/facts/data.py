@@ -95,7 +95,10 @@ IMAGE_TARGET_CALLS = frozenset(
     }
 )
 CLASSIFICATION_LOSSES = frozenset(
-    {"torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss"}
+    {
+        "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.functional.cross_entropy",
+        "torch.nn.functional.nll_loss",
+    }
 )
 NORMALIZE_FUNCTIONS = frozenset(
     {"torchvision.transforms.functional.normalize", "torchvision.transforms.Normalize", "kornia.enhance.Normalize",
@@ -116,7 +119,9 @@ SELF_NORMALIZING_MODELS = ("torchvision.models.detection.",)
 INPUT_NORM_LAYERS = frozenset(
     "torch.nn." + n for n in ("BatchNorm2d", "InstanceNorm2d", "SyncBatchNorm", "LazyBatchNorm2d")
 )
-RANDOM_CALL_PREFIXES = ("random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand", "torch.multinomial")
+RANDOM_CALL_PREFIXES = (
+    "random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand", "torch.multinomial",
+)
 
 TRANSFORM_KEYWORDS = frozenset({"transform", "transforms", "target_transform"})
 FOLDER_DATASETS = frozenset({"torchvision.datasets.ImageFolder", "torchvision.datasets.DatasetFolder"})
@@ -595,7 +600,11 @@ class _Builder:
             samples_randomly=randomly,
             is_image=is_tv and qualname not in VIDEO_DATASETS,
         )
-        dataset.evidence = _name_evidence(names, 1, "named") + self._construction_evidence(call) + self._function_evidence(call.function, 3)
+        dataset.evidence = (
+            _name_evidence(names, 1, "named")
+            + self._construction_evidence(call)
+            + self._function_evidence(call.function, 3)
+        )
         self.datasets[id(call.node)] = dataset
         return dataset
 
@@ -611,24 +620,23 @@ class _Builder:
         out = []
         for i, arg in enumerate(call.node.args):
             keyword = arg.keyword.value if arg.keyword is not None else None
-            if keyword in SPLIT_KEYWORDS:
-                value = arg.value
-                if keyword in ("train", "training", "is_train") and isinstance(value, cst.Name) and value.value in ("True", "False"):
-                    role = TRAIN if value.value == "True" else EVAL
-                    out.append(Evidence(level, role, f"`{keyword}={value.value}`"))
-                else:
-                    text = _string(value)
-                    if text is None and isinstance(value, cst.FormattedString):
-                        text = " ".join(_words_in(value))  # split=f"train[:{n}%]"
-                    out += word_evidence(text, level, f"`{keyword}={text!r}`")
+            flag = _bool_literal(arg.value)
+            positional_train = keyword is None and i == 1 and (call.qualname or "").startswith("torchvision.datasets.")
+            if flag is not None and (keyword in ("train", "training", "is_train") or positional_train):
+                # CIFAR10(root, train=False) or MNIST(root, False): the second positional argument is `train`
+                out.append(Evidence(level, TRAIN if flag else EVAL, f"`{keyword or 'train'}={flag}`"))
                 continue
-            if keyword is None and i == 1 and call.qualname and call.qualname.startswith("torchvision.datasets.") \
-                    and isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
-                # MNIST(root, train, ...): the second positional argument is `train`
-                out.append(Evidence(level, TRAIN if arg.value.value == "True" else EVAL, f"`train={arg.value.value}`"))
+            if keyword in SPLIT_KEYWORDS:
+                text = _string(arg.value)
+                if text is None and isinstance(arg.value, cst.FormattedString):
+                    text = " ".join(_words_in(arg.value))  # split=f"train[:{n}%]"
+                out += word_evidence(text, level, f"`{keyword}={text!r}`")
                 continue
             # the pipeline's name says less than the split: `CIFAR10(train=False, transform=train_tf)` is test data
-            weight = level + 1 if keyword in TRANSFORM_KEYWORDS or (keyword is None and i == 1 and call.qualname in FOLDER_DATASETS) else level
+            is_transform = keyword in TRANSFORM_KEYWORDS or (
+                keyword is None and i == 1 and call.qualname in FOLDER_DATASETS
+            )
+            weight = level + 1 if is_transform else level
             for word in _words_in(arg.value):
                 out += word_evidence(word, weight, f"built from `{word}`")
         return out
@@ -650,7 +658,9 @@ class _Builder:
         # a file named train.py also builds its validation loaders: only eval.py/test.py count
         return [e for e in word_evidence(stem, level, f"in `{stem}.py`") if e.role == EVAL]
 
-    def _datasets_of(self, expr: cst.BaseExpression | None, function: FunctionInfo | None, depth: int = 0) -> list[Dataset]:
+    def _datasets_of(
+        self, expr: cst.BaseExpression | None, function: FunctionInfo | None, depth: int = 0
+    ) -> list[Dataset]:
         """The datasets an expression may evaluate to, through names and wrappers."""
         if expr is None or depth > 4:
             return []
@@ -687,7 +697,8 @@ class _Builder:
         if not out and isinstance(expr, (cst.Name, cst.Attribute)) and dotted(expr):
             # a parameter or a name this file never assigns: its name is all we know
             name = dotted(expr).rsplit(".", 1)[-1]
-            out.append(Dataset(node=expr, qualname=None, kind=None, names=[name], evidence=_name_evidence([name], 1, "named")))
+            evidence = _name_evidence([name], 1, "named")
+            out.append(Dataset(node=expr, qualname=None, kind=None, names=[name], evidence=evidence))
         return out
 
     # pipelines -----------------------------------------------------------------
@@ -705,7 +716,8 @@ class _Builder:
             if transform is None:
                 continue
             ds_call = self.calls_by_node.get(id(dataset.node))
-            values = [transform] if transform is call.node else self._values_of(transform, ds_call.function if ds_call else None)
+            scope = ds_call.function if ds_call else None
+            values = [transform] if transform is call.node else self._values_of(transform, scope)
             if any(v is call.node for v in values):
                 users.append(dataset)
         evidence = _name_evidence(names, 1, "named")
@@ -949,6 +961,12 @@ def _is_none(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "None"
 
 
+def _bool_literal(expr: cst.BaseExpression) -> bool | None:
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+        return expr.value == "True"
+    return None
+
+
 def _is_false(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "False"
 
@@ -974,7 +992,9 @@ def _words_in(expr: cst.BaseExpression, depth: int = 0) -> list[str]:
         return _words_in(expr.left, depth + 1) + _words_in(expr.right, depth + 1)
     if isinstance(expr, cst.Call):
         # os.path.join(root, "train"), Path(root) / "val"; not other constructors' arguments
-        return [w for a in expr.args for w in _words_in(a.value, depth + 1)] if depth == 0 and _is_path_call(expr) else []
+        if depth == 0 and _is_path_call(expr):
+            return [w for a in expr.args for w in _words_in(a.value, depth + 1)]
+        return []
     return []
 
 
@@ -1040,7 +1060,11 @@ class _NormalizationFinder(cst.CSTVisitor):
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> bool:
         if self.found:
             return False
-        if isinstance(node.operator, cst.Divide) and _is_subtraction_of_statistic(node.left) and _mentions_statistic(node.right):
+        if (
+            isinstance(node.operator, cst.Divide)
+            and _is_subtraction_of_statistic(node.left)
+            and _mentions_statistic(node.right)
+        ):
             self.found = True
         elif (
             isinstance(node.operator, cst.Subtract)
