@@ -32,14 +32,12 @@ from typing import TYPE_CHECKING, Literal
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, FunctionInfo
+from trainlint.facts.roles import EVAL, TRAIN, Evidence, Role, decide, split_words, word_evidence
 from trainlint.names import dotted
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
 
-Role = Literal["train", "eval"]
-TRAIN: Role = "train"
-EVAL: Role = "eval"
 Kind = Literal["map", "iterable"]
 
 DATALOADER = "torch.utils.data.DataLoader"
@@ -128,66 +126,6 @@ FOLDER_DATASETS = frozenset({"torchvision.datasets.ImageFolder", "torchvision.da
 # Keyword arguments of dataset constructors that name the split; only literal values count
 # (`train=is_train` says nothing).
 SPLIT_KEYWORDS = frozenset({"train", "training", "is_train", "split", "image_set", "subset", "mode", "phase", "stage"})
-
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[A-Z]+")
-_EVAL_PREFIXES = ("val", "test", "eval", "infer", "predict", "holdout")
-_NOT_EVAL = ("value", "values", "valu")
-
-
-def word_roles(text: str | None) -> set[Role]:
-    """`train_loader` -> {train}; `valloader`, `transform_test` -> {eval}; `loader` -> {};
-    `eval_train_loader` -> {train, eval}."""
-    roles: set[Role] = set()
-    for word in _WORD.findall(text or ""):
-        word = word.lower()
-        if word == "tta":
-            return {TRAIN, EVAL}  # test-time augmentation is random on purpose
-        if word.startswith("train"):
-            roles.add(TRAIN)
-        elif (word.startswith(_EVAL_PREFIXES) and not word.startswith(_NOT_EVAL)) or word in ("dev", "pred"):
-            roles.add(EVAL)
-    return roles
-
-
-def word_role(text: str | None) -> Role | None:
-    roles = word_roles(text)
-    return roles.pop() if len(roles) == 1 else None
-
-
-def word_evidence(text: str | None, level: int, reason: str) -> list[Evidence]:
-    """What a name or string says: nothing, one role, or a contest (role None)."""
-    roles = word_roles(text)
-    if not roles:
-        return []
-    return [Evidence(level, roles.pop() if len(roles) == 1 else None, reason)]
-
-
-@dataclass(frozen=True)
-class Evidence:
-    level: int
-    role: Role | None  # None: this level holds contradicting evidence
-    reason: str
-
-
-def decide(evidence: list[Evidence]) -> Evidence | None:
-    """The evidence that decides the role; None when there is none or it is contested.
-
-    A training role read from anything but the object's own name is vetoed by any
-    evaluation evidence further down (a loader over `train_set` built in `evaluate()`
-    scores the training set). An evaluation role is not vetoed by a `def train()`
-    around it: training functions build their validation loaders too.
-    """
-    if not evidence:
-        return None
-    evidence = sorted(evidence, key=lambda e: e.level)
-    first = evidence[0]
-    roles = {e.role for e in evidence if e.level == first.level}
-    if len(roles) != 1 or None in roles:
-        return None
-    if first.role == TRAIN and first.level > 1 and any(e.role != TRAIN for e in evidence):
-        return None
-    return first
-
 
 def _name_evidence(names: list[str] | None, level: int, what: str) -> list[Evidence]:
     if names is None:
@@ -1036,7 +974,7 @@ def _mentions_statistic(expr: cst.BaseExpression) -> bool:
         name = dotted(expr.func)  # x.mean(), x.std(), torch.tensor(MEAN)
         if name and name.rsplit(".", 1)[-1] in ("tensor", "as_tensor", "view", "reshape"):
             return True
-    return bool(name) and any(w.lower() in _STAT_WORDS for w in _WORD.findall(name))
+    return bool(name) and any(w.lower() in _STAT_WORDS for w in split_words(name))
 
 
 def _is_sub_div_chain(call: cst.Call) -> bool:
@@ -1094,5 +1032,5 @@ def _is_subtraction_of_statistic(expr: cst.BaseExpression) -> bool:
 
 __all__ = [
     "DataFacts", "Dataset", "Evidence", "Loader", "Pipeline", "Step", "Role", "TRAIN", "EVAL",
-    "build_data_facts", "decide", "word_role",
+    "build_data_facts",
 ]
