@@ -178,6 +178,14 @@ def rules_command(
     Console(highlight=False).print(table)
 
 
+@app.command("server")
+def server_command() -> None:
+    """Start the language server on stdin/stdout, for editors (VS Code, Neovim, Helix, ...)."""
+    from trainlint.server import serve
+
+    serve()
+
+
 def main() -> None:
     try:
         app()
