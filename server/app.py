@@ -67,6 +67,8 @@ class TrainlintServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("trainlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.settings = ClientSettings()
+        #: `trainlint server --config FILE`: this file instead of the one found in the workspace.
+        self.config_path: Path | None = None
         self.config = Config()
         self.engine = Engine(self.config)
         self.index = WorkspaceIndex()
@@ -106,7 +108,7 @@ class TrainlintServer(LanguageServer):
         """Re-read [tool.trainlint] and apply the editor's settings; a bad config is logged, defaults used."""
         root = self.root
         try:
-            config = load_config(start=root if root.is_dir() else Path.cwd())
+            config = load_config(self.config_path, start=root if root.is_dir() else Path.cwd())
         except ConfigError as exc:
             self.log_error(f"trainlint: {exc}; using the default rules")
             self._show(types.MessageType.Warning, f"trainlint: {exc}")
@@ -449,8 +451,9 @@ async def code_action(ls: TrainlintServer, params: types.CodeActionParams) -> li
     return actions
 
 
-def serve() -> None:
+def serve(config_path: Path | None = None) -> None:
     """Speak LSP on stdin/stdout until the client says exit."""
+    server.config_path = config_path.resolve() if config_path else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("pygls").setLevel(logging.WARNING)  # it logs every message at INFO
     server.start_io()

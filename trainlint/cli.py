@@ -179,11 +179,13 @@ def rules_command(
 
 
 @app.command("server")
-def server_command() -> None:
+def server_command(
+    config: Annotated[Optional[Path], typer.Option("--config", help="Use this pyproject.toml or trainlint.toml instead of discovering one.")] = None,
+) -> None:
     """Start the language server on stdin/stdout, for editors (VS Code, Neovim, Helix, ...)."""
     from trainlint.server import serve
 
-    serve()
+    serve(config)
 
 
 def main() -> None:
