@@ -265,14 +265,28 @@ async def initialized(ls: TrainlintServer, params: types.InitializedParams) -> N
     await _pull_settings(ls)
     ls.reload_config()
     await _watch_config_files(ls)
+    ls.schedule_all()
     root = ls.root
     if root.is_dir() and root != Path("/"):
-        engine, config = ls.engine, ls.config
-        try:
-            count = await ls.in_worker(ls.index.scan, engine, config, root)
-            ls.log_info(f"trainlint: indexed {len(ls.index.index)} module classes in {count} files under {root}")
-        except Exception:
-            ls.log_error(f"trainlint: indexing {root} failed:\n{traceback.format_exc()}")
+        await _index_workspace(ls, root)
+
+
+async def _index_workspace(ls: TrainlintServer, root: Path) -> None:
+    """Index the workspace in a thread of its own, so open files are checked meanwhile
+    (with what is known so far); then swap the index in and check them again."""
+    engine, config = ls.engine, ls.config
+    fresh = WorkspaceIndex()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainlint-index") as indexer:
+            count = await asyncio.get_running_loop().run_in_executor(indexer, fresh.scan, engine, config, root)
+        for document in list(ls.workspace.text_documents.values()):
+            # the editor's text, not the disk's, for the files being edited
+            await ls.in_worker(fresh.update, engine, config, document_path(document), document.source)
+    except Exception:
+        ls.log_error(f"trainlint: indexing {root} failed:\n{traceback.format_exc()}")
+        return
+    ls.index = fresh
+    ls.log_info(f"trainlint: indexed {len(fresh.index)} module classes in {count} files under {root}")
     ls.schedule_all()
 
 
