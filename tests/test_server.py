@@ -115,6 +115,19 @@ async def published(client: LanguageClient, uri: str, version: int | None, timeo
     raise AssertionError(f"no diagnostics for {uri} version {version}; got {[(p.uri, p.version) for p in client.published]}")
 
 
+async def until(client: LanguageClient, uri: str, check, timeout: float = 30) -> list[types.Diagnostic]:
+    """The document's diagnostics once `check(diagnostics)` holds (the server publishes
+    again after config reloads and when the workspace index is ready, in any order)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        diagnostics = list(client.diagnostics.get(uri, []))
+        if check(diagnostics):
+            return diagnostics
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"diagnostics for {uri} never matched: {client.diagnostics.get(uri)}")
+
+
 def open_file(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
     path.write_text(text)
     uri = path.as_uri()
@@ -327,27 +340,18 @@ async def test_cross_file_model_class_is_known(client: LanguageClient, workspace
     # the workspace is indexed after `initialized`; the diagnostics come once it is
     uri = open_file(client, workspace / "train.py", text)
     await published(client, uri, 1)
-    for _ in range(50):
-        if codes(client.diagnostics[uri]) == ["TL202"]:
-            break
-        await asyncio.sleep(0.1)
-    assert codes(client.diagnostics[uri]) == ["TL202"]
+    await until(client, uri, lambda d: codes(d) == ["TL202"])
 
     # Block loses its weights on disk: the editor's watcher says so, the finding goes
     (workspace / "blocks.py").write_text(
         "import torch.nn as nn\n\n\nclass Block(nn.Module):\n    def forward(self, x):\n        return x.relu()\n"
     )
-    before = len(client.published)
     client.workspace_did_change_watched_files(
         types.DidChangeWatchedFilesParams(
             changes=[types.FileEvent(uri=(workspace / "blocks.py").as_uri(), type=types.FileChangeType.Changed)]
         )
     )
-    for _ in range(100):
-        if len(client.published) > before:
-            break
-        await asyncio.sleep(0.05)
-    assert list(client.diagnostics[uri]) == []
+    await until(client, uri, lambda d: d == [])
 
 
 async def test_config_reload_and_client_settings(client: LanguageClient, workspace: Path):
@@ -355,46 +359,33 @@ async def test_config_reload_and_client_settings(client: LanguageClient, workspa
     assert codes(await published(client, uri, 1)) == ["TL202"]
     assert any(r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES for r in getattr(client, "registrations", []))
 
-    async def next_publish():
-        before = len(client.published)
-        for _ in range(200):
-            if len(client.published) > before:
-                return list(client.published[-1].diagnostics)
-            await asyncio.sleep(0.02)
-        raise AssertionError("nothing published")
-
     # pyproject.toml changes on disk: the rule is ignored
     (workspace / "pyproject.toml").write_text('[tool.trainlint]\nignore = ["TL202"]\n')
-    pending = next_publish()
     client.workspace_did_change_watched_files(
         types.DidChangeWatchedFilesParams(
             changes=[types.FileEvent(uri=(workspace / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]
         )
     )
-    assert await pending == []
+    await until(client, uri, lambda d: d == [])
 
     # back on; then the editor's settings make it a warning
     (workspace / "pyproject.toml").write_text("[tool.trainlint]\n")
-    pending = next_publish()
     client.workspace_did_change_watched_files(
         types.DidChangeWatchedFilesParams(
             changes=[types.FileEvent(uri=(workspace / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]
         )
     )
-    assert codes(await pending) == ["TL202"]
+    await until(client, uri, lambda d: codes(d) == ["TL202"])
 
     client.set_configuration({"debounceMs": 0, "severity": {"TL202": "warning"}}, section="trainlint")
-    pending = next_publish()
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
-    (tl202,) = await pending
-    assert tl202.severity == types.DiagnosticSeverity.Warning
+    await until(client, uri, lambda d: [x.severity for x in d] == [types.DiagnosticSeverity.Warning])
 
     # settings pushed with the notification, as VS Code's configurationSection sync does
-    pending = next_publish()
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"trainlint": {"enable": False, "debounceMs": 0}})
     )
-    assert await pending == []
+    await until(client, uri, lambda d: d == [])
 
 
 async def test_a_broken_config_is_logged_not_fatal(client: LanguageClient, workspace: Path):
