@@ -92,14 +92,18 @@ def fix_all(check: Callable[[str], FileResult], source: str) -> str:
     return text
 
 
-def fix_all_action(uri: str, fixed: str, lines: Lines) -> types.CodeAction:
-    end = lines.end()
+FIX_ALL_TITLE = "Fix all trainlint problems"
+
+
+def fix_all_action(uri: str, fixed: str | None, lines: Lines | None) -> types.CodeAction:
+    """With `fixed` None: the action without its edit, for the client to resolve when chosen."""
+    if fixed is None or lines is None:
+        return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL_KIND, data={"uri": uri})
+    whole = types.Range(start=types.Position(line=0, character=0), end=lines.end())
     return types.CodeAction(
-        title="Fix all trainlint problems",
+        title=FIX_ALL_TITLE,
         kind=FIX_ALL_KIND,
-        edit=types.WorkspaceEdit(
-            changes={uri: [types.TextEdit(range=types.Range(start=types.Position(line=0, character=0), end=end), new_text=fixed)]}
-        ),
+        edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=whole, new_text=fixed)]}),
     )
 
 

@@ -446,7 +446,7 @@ def hover(ls: TrainlintServer, params: types.HoverParams) -> types.Hover | None:
 
 @server.feature(
     types.TEXT_DOCUMENT_CODE_ACTION,
-    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=False),
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=True),
 )
 async def code_action(ls: TrainlintServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     uri = params.text_document.uri
@@ -467,11 +467,41 @@ async def code_action(ls: TrainlintServer, params: types.CodeActionParams) -> li
     published = ls.published.get(uri)
     fixable = published is not None and any(isinstance(d.data, dict) and d.data.get("fix") for d in published.diagnostics)
     if fixable and wants(FIX_ALL_KIND, only):
-        engine, path = ls.engine, document_path(document)
-        fixed = await ls.in_worker(fix_all, lambda text: ls._check(engine, path, text) or FileResult(path), source)
-        if fixed != source:
-            actions.append(fix_all_action(uri, fixed, lines))
+        # The light bulb asks on every cursor move; fixing the whole file each time would
+        # delay the next keystroke's check, so the edit is computed when the action is chosen.
+        if _resolves_edits(ls):
+            actions.append(fix_all_action(uri, None, None))
+        elif only:
+            action = await _fixed_file(ls, uri)
+            if action is not None:
+                actions.append(action)
     return actions
+
+
+def _resolves_edits(ls: TrainlintServer) -> bool:
+    text = ls.client_capabilities.text_document
+    support = text.code_action.resolve_support if text and text.code_action else None
+    return support is not None and "edit" in support.properties
+
+
+async def _fixed_file(ls: TrainlintServer, uri: str) -> types.CodeAction | None:
+    document = ls.document(uri)
+    if document is None:
+        return None
+    source, engine, path = document.source, ls.engine, document_path(document)
+    fixed = await ls.in_worker(fix_all, lambda text: ls._check(engine, path, text) or FileResult(path), source)
+    if fixed == source:
+        return None
+    return fix_all_action(uri, fixed, Lines(source, ls.workspace.position_codec))
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def resolve_code_action(ls: TrainlintServer, action: types.CodeAction) -> types.CodeAction:
+    uri = action.data.get("uri") if isinstance(action.data, dict) else None
+    if action.kind == FIX_ALL_KIND and isinstance(uri, str) and action.edit is None:
+        resolved = await _fixed_file(ls, uri)
+        action.edit = resolved.edit if resolved is not None else types.WorkspaceEdit(changes={uri: []})
+    return action
 
 
 def serve(config_path: Path | None = None) -> None:

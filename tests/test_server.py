@@ -311,6 +311,8 @@ async def test_quick_fix_and_fix_all_apply_cleanly(client: LanguageClient, works
     (fix_all,) = await _actions(client, uri, [], only=[types.CodeActionKind.SourceFixAll])
     assert fix_all.title == "Fix all trainlint problems"
     assert fix_all.kind == "source.fixAll.trainlint"
+    assert fix_all.edit is None  # computed when chosen: VS Code resolves it
+    fix_all = await client.code_action_resolve_async(fix_all)
     all_fixed = apply_text_edits(once, fix_all.edit.changes[uri])
     assert "momentun" not in all_fixed
     compile(all_fixed, "train.py", "exec")
