@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.finding import Edit, Finding, Fix, Location, Severity
 from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
 from trainlint.registry import rules_by_code
 from trainlint.rule import Report, Rule
@@ -208,7 +208,8 @@ class Engine:
         if not reports:
             return []
         try:
-            positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            wanted = [r.node for r in reports] + [x.old for r in reports if r.fix for x in r.fix.replacements]
+            positions = node_ranges(facts.module, wanted)
         except RecursionError:
             return [self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to locate findings", path)]
         findings = []
