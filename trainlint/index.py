@@ -88,6 +88,8 @@ class ProjectIndex:
                 # `from models import Net`, re-exported by models/__init__.py
                 matching = [s for s in candidates if ("." + s.module).rpartition(".")[0].endswith(tail)]
             candidates = matching
+        if not candidates:
+            return None
         if len(candidates) == 1:
             return candidates[0]
         if near:

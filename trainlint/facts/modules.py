@@ -130,13 +130,21 @@ class ModuleClass:
 
     @cached_property
     def constructed_in_forward(self) -> list[CallInfo]:
-        """Module constructors called while forward() runs (seed 004's nn.Conv2d)."""
-        return [
-            call
-            for func in self.forward_functions
-            for call in self.facts.calls_in(func)
-            if self.facts.is_module_class(call.qualname)
-        ]
+        """Module constructors called on every forward() (seed 004's nn.Conv2d).
+
+        Lazy construction that happens once is left out: a method behind a caching
+        decorator (`@singleton("projector")`, `@lru_cache`), or a constructor under
+        `if self.x is None:` / `if not hasattr(self, "x"):`. Models that build a layer
+        lazily run one forward before creating the optimizer (BYOL, DINO).
+        """
+        found = []
+        for func in self.forward_functions:
+            calls = [c for c in self.facts.calls_in(func) if self.facts.is_module_class(c.qualname)]
+            if not calls or any(_caching_decorator(d) for d in func.decorators):
+                continue
+            lazy = _calls_under_lazy_guards(func)
+            found.extend(c for c in calls if id(c.node) not in lazy)
+        return found
 
     @cached_property
     def stored_in_forward(self) -> list[StoredOnSelf]:
@@ -204,6 +212,40 @@ class ModuleClass:
                 **head_facts(self),
             },
         )
+
+
+def _caching_decorator(decorator: cst.Decorator) -> bool:
+    """Any decorator but torch's own (`@torch.no_grad()`, `@torch.jit.ignore`) may cache the result."""
+    target = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+    return not (dotted(target) or "").startswith("torch.")
+
+
+def _is_lazy_guard(test: cst.BaseExpression) -> bool:
+    """`x is None`, `not hasattr(self, "x")`, `"x" not in self.__dict__`, `not self.built`."""
+    code = cst.Module([]).code_for_node(test)
+    return " is None" in code or "hasattr(" in code or " not in " in code or code.startswith("not self.")
+
+
+def _calls_under_lazy_guards(func: cst.FunctionDef) -> set[int]:
+    found: set[int] = set()
+
+    class Guards(cst.CSTVisitor):
+        depth = 0
+
+        def visit_If(self, node: cst.If) -> None:
+            if _is_lazy_guard(node.test):
+                self.depth += 1
+
+        def leave_If(self, node: cst.If) -> None:
+            if _is_lazy_guard(node.test):
+                self.depth -= 1
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if self.depth:
+                found.add(id(node))
+
+    func.visit(Guards())
+    return found
 
 
 def _self_attr(target: cst.BaseExpression) -> str | None:
