@@ -8,6 +8,7 @@ rule that raises becomes one TL001 finding; neither stops the run.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -48,16 +49,22 @@ class FileProblem(Exception):
         self.column = column
 
 
-def decode_source(data: bytes) -> str:
-    """Decode as Python does: a PEP 263 coding cookie in the first two lines, else UTF-8."""
-    encoding = "utf-8"
+def source_encoding(data: bytes) -> tuple[str, bool]:
+    """(encoding, starts with a UTF-8 BOM), as Python reads source: PEP 263 cookie, else UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8", True
     for line in data.split(b"\n", 2)[:2]:
         match = _CODING.match(line)
         if match:
-            encoding = match.group(1).decode("ascii", "replace")
-            break
-    if data.startswith(b"\xef\xbb\xbf"):
-        data, encoding = data[3:], "utf-8"
+            return match.group(1).decode("ascii", "replace"), False
+    return "utf-8", False
+
+
+def decode_source(data: bytes) -> str:
+    """Decode as Python does: a PEP 263 coding cookie in the first two lines, else UTF-8."""
+    encoding, bom = source_encoding(data)
+    if bom:
+        data = data[3:]
     try:
         return data.decode(encoding)
     except LookupError:
@@ -99,7 +106,8 @@ def _python_syntax_error(source: str) -> FileProblem | None:
 class Engine:
     """Checks files against the rules a config selects."""
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, rules: Iterable[type[Rule]] = ()) -> None:
+        """`rules`: extra rule classes, outside the catalog, that run on every file (for tests)."""
         self.config = config or Config()
         catalog = rules_by_code()
         self.rules: dict[str, Rule] = {
@@ -107,6 +115,12 @@ class Engine:
             for code in sorted(self.config.selected_codes())
             if code in catalog
         }
+        self.extra_codes = frozenset(rule.code for rule in rules)
+        for rule in rules:
+            self.rules[rule.code] = rule(self.config.rule_settings.get(rule.code))
+
+    def codes_for(self, path: str) -> frozenset[str]:
+        return self.config.codes_for(path) | self.extra_codes
 
     # ------------------------------------------------------------------------
     def check_source(
@@ -117,26 +131,38 @@ class Engine:
         index: ProjectIndex | None = None,
         module_name: str = "",
         package: str = "",
+        summarize: bool = False,
     ) -> FileResult:
+        """Findings for one file; with `summarize`, also its classes for the project index, from
+        the same parse. Summaries are read against `index`: pass an empty one (as the project
+        run does) for the index-free summaries that summarize_source gives."""
         result = FileResult(path)
-        codes = self.config.codes_for(path)
+        codes = self.codes_for(path)
+        whole_file = False
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
             suppressions = Suppressions(text)
-            if suppressions.whole_file:
+            whole_file = suppressions.whole_file
+            if whole_file and not summarize:
                 return result
             module = parse(text)
         except FileProblem as problem:
-            if SYNTAX_ERROR in codes:
+            if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
             return result
 
         try:
             facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index)
+            if summarize:
+                from trainlint.facts.modules import summarize as summarize_facts
+
+                result.summaries = summarize_facts(facts)
         except RecursionError:
-            if SYNTAX_ERROR in codes:
+            if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
+            return result
+        if whole_file:
             return result
 
         reports: list[Report] = []
@@ -157,6 +183,32 @@ class Engine:
         findings = self._locate(reports, facts, path) + crashes
         result.findings = [f for f in findings if not suppressions.suppresses(f.code, f.location.row)]
         result.findings.sort(key=Finding.sort_key)
+        return result
+
+    def check_syntax_only(self, source: str | bytes, path: str) -> FileResult:
+        """For a file the text gate keeps out of the analysis (no sign of torch): only TL000,
+        from CPython's own parser, which is several times cheaper than LibCST's."""
+        import ast
+
+        result = FileResult(path)
+        if SYNTAX_ERROR not in self.codes_for(path):
+            return result
+        try:
+            text = decode_source(source) if isinstance(source, bytes) else source
+            result.source = text
+            if "\x00" in text:
+                parse(text)  # the NUL-byte message
+            compile(text, path, "exec", ast.PyCF_ONLY_AST)
+        except FileProblem as problem:
+            result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
+        except SyntaxError as exc:
+            result.findings.append(
+                self._engine_finding(SYNTAX_ERROR, f"syntax error: {exc.msg}", path, exc.lineno or 1, exc.offset or 1)
+            )
+        except (RecursionError, MemoryError, ValueError):
+            result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
+        if result.findings and Suppressions(result.source or "").whole_file:
+            result.findings = []
         return result
 
     def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
@@ -180,7 +232,7 @@ class Engine:
 
     def file_problem(self, path: str, message: str, row: int = 1, column: int = 1) -> list[Finding]:
         """A TL000 finding for a file that cannot be analysed, if TL000 is selected for it."""
-        if SYNTAX_ERROR not in self.config.codes_for(path):
+        if SYNTAX_ERROR not in self.codes_for(path):
             return []
         return [self._engine_finding(SYNTAX_ERROR, message, path, row, column)]
 

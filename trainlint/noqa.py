@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _FILE_NOQA = re.compile(r"^\s*#\s*trainlint:\s*noqa\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -31,3 +32,43 @@ class Suppressions:
             return False
         codes = self.by_row[row]
         return codes is None or code in codes
+
+
+def add_noqa_edit(source: str, row: int, code: str) -> "Edit | None":
+    """The edit that suppresses `code` on `row` with a `# noqa: CODE` comment; None when the row
+    already suppresses it, or when a comment there would change the code (the line ends inside
+    a string or with a backslash continuation)."""
+    from trainlint.finding import Edit, Location
+
+    lines = _LINES.findall(source)  # rows as LibCST counts them: \r\n, \r or \n
+    if not 1 <= row <= len(lines):
+        return None
+    line = lines[row - 1]
+    body = line.rstrip("\r\n")
+    match = _NOQA.search(body) if "#" in body else None
+    if match is not None:
+        codes = match.group("codes")
+        if codes is None or code.upper() in {c.upper() for c in re.split(r"[\s,]+", codes)}:
+            return None
+        at = Location(row, match.end("codes") + 1)
+        return Edit(f", {code}", at, at)
+    if body.endswith("\\") or _ends_inside_token(source, row):
+        return None
+    stripped = body.rstrip()
+    return Edit(f"  # noqa: {code}", Location(row, len(stripped) + 1), Location(row, len(body) + 1))
+
+
+def _ends_inside_token(source: str, row: int) -> bool:
+    """Whether the end of `row` lies inside a token (a triple-quoted string, an f-string)."""
+    import io
+    import tokenize
+
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.start[0] > row:
+                return False
+            if token.start[0] <= row < token.end[0] and token.type not in (tokenize.NL, tokenize.NEWLINE):
+                return True
+    except (tokenize.TokenError, SyntaxError):
+        return True
+    return False

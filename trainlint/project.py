@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pathspec
 
@@ -13,6 +14,9 @@ from trainlint.config import Config
 from trainlint.engine import Engine, FileResult
 from trainlint.finding import Finding
 from trainlint.index import ProjectIndex
+
+if TYPE_CHECKING:
+    from trainlint.fix import FixOutcome
 
 
 class PathNotFound(Exception):
@@ -22,6 +26,16 @@ class PathNotFound(Exception):
 @dataclass
 class RunResult:
     files: list[FileResult] = field(default_factory=list)
+    #: How many files were parsed (the rest came from the cache or stopped at the text gate).
+    parsed: int = 0
+    cached: int = 0
+    #: Fixes: per changed (or refused) file, what fixing gave; diagnostics for refused fixes.
+    fixes: list["FixOutcome"] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    index: ProjectIndex = field(default_factory=ProjectIndex, repr=False)
+    engine: Engine | None = field(default=None, repr=False)
+    #: Per file: [path, shown, bytes or the read error, (module, package), digest, cache entry].
+    items: list = field(default_factory=list, repr=False)
 
     @property
     def findings(self) -> list[Finding]:
@@ -169,31 +183,227 @@ def read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def check_paths(paths: Iterable[str | Path], config: Config, engine: Engine | None = None) -> RunResult:
+# The text gate: rules are about torch training code; a file with none of these words
+# cannot hold what they look for (its TL000 still comes from CPython's parser).
+TORCH_SIGNS = (b"torch", b"lightning")
+
+
+def needs_analysis(data: bytes) -> bool:
+    # A class deriving from a project module class may not mention torch ("Module" is
+    # the former phase-1 test for classes worth summarising).
+    return any(sign in data for sign in TORCH_SIGNS) or (b"class " in data and b"Module" in data)
+
+
+# Work below a pool's granularity: forking workers costs more than checking serially.
+SERIAL_BYTES = 48 * 1024
+
+_WORKER: dict = {}
+
+
+def _analyse(task: tuple) -> tuple:
+    """One file in a worker: (findings, summaries, lookups, opaque) from one parse."""
+    from trainlint.cache import RecordingIndex
+
+    data, shown, module_name, package, summarize = task
+    engine: Engine = _WORKER["engine"]
+    if summarize and not needs_analysis(data):
+        return engine.check_syntax_only(data, shown).findings, [], (), False, False
+    index = RecordingIndex(_WORKER.get("index"))
+    result = engine.check_source(data, shown, index=index, module_name=module_name, package=package, summarize=summarize)
+    return result.findings, result.summaries, index.lookups(), index.opaque, True
+
+
+def _run_tasks(engine: Engine, tasks: list[tuple], jobs: int, index: ProjectIndex | None) -> list[tuple]:
+    _WORKER["engine"], _WORKER["index"] = engine, index
+    try:
+        total = sum(len(t[0]) for t in tasks)
+        if jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES:
+            return [_analyse(t) for t in tasks]
+        import multiprocessing
+
+        # fork: workers inherit the engine, the rules (even ones defined in a test) and the index.
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        if context.get_start_method() != "fork":
+            return [_analyse(t) for t in tasks]
+        order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))  # big files first: even finish
+        out: list = [None] * len(tasks)
+        with context.Pool(min(jobs, len(tasks))) as pool:
+            chunk = max(1, min(16, len(tasks) // (jobs * 8)))
+            for i, value in zip(order, pool.imap(_analyse, [tasks[i] for i in order], chunksize=chunk)):
+                out[i] = value
+        return out
+    finally:
+        _WORKER.clear()
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_paths(
+    paths: Iterable[str | Path],
+    config: Config,
+    engine: Engine | None = None,
+    *,
+    jobs: int | None = None,
+    cache: bool = False,
+) -> RunResult:
+    """Check files: index their classes, then their findings; one parse per file where the
+    index does not change the answer, none for a file the cache already knows."""
+    from trainlint import cache as cache_mod
+
     engine = engine or Engine(config)
+    jobs = jobs or default_jobs()
     files = list(discover(paths, config))
-    root = config.root
-    contents: dict[Path, bytes | Exception] = {}
-    for path in files:
-        try:
-            contents[path] = read_bytes(path)
-        except OSError as exc:
-            contents[path] = exc
-    index = ProjectIndex()
-    names = {path: module_name_for(path, root) for path in files}
-    for path in files:
-        data = contents[path]
-        # Only files that define classes can add to the index; the text test is far cheaper than a parse.
-        if isinstance(data, bytes) and b"class " in data and (b"torch" in data or b"Module" in data):
-            for summary in engine.summarize_source(data, display_path(path), module_name=names[path][0], package=names[path][1]):
-                index.add(summary)
+    store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
+
     run = RunResult()
+    items = []  # per file: [shown, data|exc, names, digest, entry]
     for path in files:
-        data = contents[path]
         shown = display_path(path)
+        try:
+            data: bytes | Exception = read_bytes(path)
+        except OSError as exc:
+            data = exc
+        items.append([path, shown, data, module_name_for(path, config.root), None, None])
+
+    # Phase A: summaries (and, in the same parse, findings against an empty index).
+    first: dict[int, tuple] = {}
+    tasks, where = [], []
+    for i, (path, shown, data, names, _, _) in enumerate(items):
         if isinstance(data, Exception):
-            run.files.append(FileResult(shown, engine.file_problem(shown, f"cannot read the file: {data}")))
             continue
-        module_name, package = names[path]
-        run.files.append(engine.check_source(data, shown, index=index, module_name=module_name, package=package))
+        h = cache_mod.digest(data)
+        items[i][4] = h
+        key = str(path.resolve())
+        entry = store.get(key) if store else None
+        if entry is not None and entry.matches(shown, h, *names) and entry.summaries is not None:
+            items[i][5] = entry
+            continue
+        tasks.append((data, shown, names[0], names[1], True))
+        where.append(i)
+    for i, value in zip(where, _run_tasks(engine, tasks, jobs, None)):
+        first[i] = value
+        path, shown, data, names, h, _ = items[i]
+        items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], tuple(value[1]))
+        if store:
+            store.put(str(path.resolve()), items[i][5])
+        run.parsed += value[4]
+
+    index = ProjectIndex()
+    for item in items:
+        if item[5] is not None:
+            for summary in item[5].summaries:
+                index.add(summary)
+    whole = cache_mod.index_fingerprint(index) if (store or first) else ""
+
+    # Phase B: findings valid for the whole index; re-check only where its answers differ.
+    keys: dict[frozenset[str], str] = {}
+
+    def config_key(shown: str) -> str:
+        codes = engine.codes_for(shown)
+        if codes not in keys:
+            keys[codes] = cache_mod.config_key(engine, codes)
+        return keys[codes]
+
+    findings: dict[int, list[Finding]] = {}
+    tasks, where = [], []
+    for i, (path, shown, data, names, h, entry) in enumerate(items):
+        if isinstance(data, Exception):
+            findings[i] = engine.file_problem(shown, f"cannot read the file: {data}")
+            continue
+        ckey = config_key(shown)
+        if i in first:
+            found, _, lookups, opaque, _ = first[i]
+            if not opaque and cache_mod.same_answers(index, lookups):
+                findings[i] = found
+                entry.remember(cache_mod.Result(ckey, lookups, None, tuple(found)))
+                continue
+        else:
+            hit = entry.result_for(ckey, index, whole)
+            if hit is not None:
+                findings[i] = list(hit.findings)
+                run.cached += 1
+                continue
+        tasks.append((data, shown, names[0], names[1], False))
+        where.append(i)
+    for i, value in zip(where, _run_tasks(engine, tasks, jobs, index)):
+        found, _, lookups, opaque, parsed = value
+        run.parsed += parsed and i not in first
+        findings[i] = found
+        items[i][5].remember(cache_mod.Result(
+            config_key(items[i][1]), lookups, whole if opaque else None, tuple(found)
+        ))
+        if store:
+            store.put(str(items[i][0].resolve()), items[i][5])
+    if store:
+        for i in first:
+            store.put(str(items[i][0].resolve()), items[i][5])
+        store.save()
+
+    for i, (path, shown, data, names, h, entry) in enumerate(items):
+        result = FileResult(shown, findings[i])
+        if findings[i] and isinstance(data, bytes):
+            from trainlint.engine import FileProblem, decode_source
+
+            try:
+                result.source = decode_source(data)
+            except FileProblem:
+                pass
+        run.files.append(result)
+    run.index, run.items, run.engine = index, items, engine
     return run
+
+
+def fix_run(run: RunResult, *, unsafe: bool = False, write: bool = True) -> RunResult:
+    """Fix the files of a run that have fixable findings; the run's findings become what is left."""
+    from trainlint.engine import FileProblem, decode_source
+    from trainlint.fix import fix_text, wanted, write_fixed
+
+    engine = run.engine
+    for n, (path, shown, data, names, _, _) in enumerate(run.items):
+        result = run.files[n]
+        if not isinstance(data, bytes) or not any(wanted(f, unsafe) for f in result.findings):
+            continue
+        try:
+            text = decode_source(data)
+        except FileProblem:
+            continue
+        first = engine.check_source(text, shown, index=run.index, module_name=names[0], package=names[1])
+        outcome = fix_text(engine, text, shown, unsafe=unsafe, index=run.index, module_name=names[0],
+                           package=names[1], first=first)
+        if outcome.problem:
+            run.problems.append(outcome.problem)
+        if outcome.changed:
+            run.fixes.append(outcome)
+            if write:
+                problem = write_fixed(path, outcome, data)
+                if problem:
+                    run.problems.append(problem)
+                    continue
+            run.files[n] = outcome.result
+    return run
+
+
+def add_noqa_run(run: RunResult) -> int:
+    """Suppress every finding of a run with `# noqa: CODE` on its line; returns how many were added."""
+    from trainlint.fix import add_noqa_text, encode_like, write_atomic
+
+    added = 0
+    for n, (path, shown, data, _, _, _) in enumerate(run.items):
+        result = run.files[n]
+        if not result.findings or result.source is None or not isinstance(data, bytes):
+            continue
+        text, count = add_noqa_text(result.source, result.findings)
+        if not count:
+            continue
+        try:
+            write_atomic(path, encode_like(text, data))
+        except (OSError, UnicodeEncodeError) as exc:
+            run.problems.append(f"{shown}: noqa comments not added: {exc}")
+            continue
+        added += count
+    return added
