@@ -206,7 +206,7 @@ def _analyse(task: tuple) -> tuple:
 
     data, shown, module_name, package, summarize = task
     engine: Engine = _WORKER["engine"]
-    if summarize and not needs_analysis(data):
+    if not needs_analysis(data):
         return engine.check_syntax_only(data, shown).findings, [], (), False, False
     index = RecordingIndex(_WORKER.get("index"))
     result = engine.check_source(data, shown, index=index, module_name=module_name, package=package, summarize=summarize)
@@ -272,6 +272,7 @@ def check_paths(
 
     # Phase A: summaries (and, in the same parse, findings against an empty index).
     first: dict[int, tuple] = {}
+    deferred: set[int] = set()
     tasks, where = [], []
     for i, (path, shown, data, names, _, _) in enumerate(items):
         if isinstance(data, Exception):
@@ -282,6 +283,11 @@ def check_paths(
         entry = store.get(key) if store else None
         if entry is not None and entry.matches(shown, h, *names) and entry.summaries is not None:
             items[i][5] = entry
+            continue
+        if b"class " not in data:
+            # It adds nothing to the index: check it once, in phase B, against the whole index.
+            items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], ())
+            deferred.add(i)
             continue
         tasks.append((data, shown, names[0], names[1], True))
         where.append(i)
@@ -322,7 +328,7 @@ def check_paths(
                 findings[i] = found
                 entry.remember(cache_mod.Result(ckey, lookups, None, tuple(found)))
                 continue
-        else:
+        elif i not in deferred:
             hit = entry.result_for(ckey, index, whole)
             if hit is not None:
                 findings[i] = list(hit.findings)
@@ -340,7 +346,7 @@ def check_paths(
         if store:
             store.put(str(items[i][0].resolve()), items[i][5])
     if store:
-        for i in first:
+        for i in (*first, *deferred):
             store.put(str(items[i][0].resolve()), items[i][5])
         store.save()
 
