@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from trainlint.index import ClassSummary, ProjectIndex
 
 if TYPE_CHECKING:
+    from trainlint.config import Config
     from trainlint.engine import Engine
     from trainlint.finding import Finding
 
@@ -76,15 +77,18 @@ def tool_fingerprint() -> str:
     return h.hexdigest()
 
 
-def config_key(engine: "Engine", codes: frozenset[str]) -> str:
-    """What of the config can change one file's findings: its codes, severities, rule settings."""
-    config = engine.config
+def config_key(config: "Config", codes: frozenset[str], engine: "Engine | None" = None) -> str:
+    """What of the config can change one file's findings: its codes, severities, rule settings
+    (and the classes of the extra rules an engine was given, in tests)."""
+    extra = sorted(
+        f"{type(engine.rules[c]).__module__}.{type(engine.rules[c]).__qualname__}" for c in engine.extra_codes
+    ) if engine is not None else []
     blob = json.dumps(
         [
             sorted(codes),
             sorted((k, v.value) for k, v in config.severity.items()),
             {k: config.rule_settings[k] for k in sorted(config.rule_settings)},
-            sorted(f"{type(engine.rules[c]).__module__}.{type(engine.rules[c]).__qualname__}" for c in engine.extra_codes),
+            extra,
         ],
         sort_keys=True,
         default=repr,

@@ -7,15 +7,14 @@ rule that raises becomes one TL001 finding; neither stops the run.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import libcst as cst
 
 from trainlint.config import Config
 from trainlint.facts import FileFacts
-from trainlint.finding import Edit, Finding, Fix, Location, Severity
+from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
+from trainlint.source import FileProblem, decode_source, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.noqa import Suppressions
 from trainlint.registry import rules_by_code
@@ -27,50 +26,6 @@ RULE_CRASHED = "TL001"
 # A file this large is generated, not written; parsing it would stall an editor.
 MAX_FILE_BYTES = 5 * 1024 * 1024 * 4  # 20 MB
 
-_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-
-
-@dataclass
-class FileResult:
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    summaries: list[ClassSummary] = field(default_factory=list)
-    source: str | None = None
-
-
-class FileProblem(Exception):
-    """The file cannot be analysed; the message says why, at a position."""
-
-    def __init__(self, message: str, row: int = 1, column: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.row = row
-        self.column = column
-
-
-def source_encoding(data: bytes) -> tuple[str, bool]:
-    """(encoding, starts with a UTF-8 BOM), as Python reads source: PEP 263 cookie, else UTF-8."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8", True
-    for line in data.split(b"\n", 2)[:2]:
-        match = _CODING.match(line)
-        if match:
-            return match.group(1).decode("ascii", "replace"), False
-    return "utf-8", False
-
-
-def decode_source(data: bytes) -> str:
-    """Decode as Python does: a PEP 263 coding cookie in the first two lines, else UTF-8."""
-    encoding, bom = source_encoding(data)
-    if bom:
-        data = data[3:]
-    try:
-        return data.decode(encoding)
-    except LookupError:
-        raise FileProblem(f"unknown source encoding {encoding!r}") from None
-    except UnicodeDecodeError as exc:
-        row = data[: exc.start].count(b"\n") + 1
-        raise FileProblem(f"cannot decode the file as {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}", row) from None
 
 
 def parse(source: str) -> cst.Module:

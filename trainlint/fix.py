@@ -198,7 +198,7 @@ def unified_diff(path: str, before: str, after: str) -> str:
 
 def encode_like(text: str, original: bytes) -> bytes:
     """`text` in the encoding (and BOM) of the file's original bytes."""
-    from trainlint.engine import source_encoding
+    from trainlint.source import source_encoding
 
     encoding, bom = source_encoding(original)
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding)

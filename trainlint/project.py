@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pathspec
 
 from trainlint.config import Config
-from trainlint.engine import Engine, FileResult
-from trainlint.finding import Finding
+from trainlint.finding import FileResult, Finding
 from trainlint.index import ProjectIndex
 
 if TYPE_CHECKING:
+    from trainlint.engine import Engine
     from trainlint.fix import FixOutcome
 
 
@@ -33,7 +34,7 @@ class RunResult:
     fixes: list["FixOutcome"] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     index: ProjectIndex = field(default_factory=ProjectIndex, repr=False)
-    engine: Engine | None = field(default=None, repr=False)
+    engine: "Engine | None" = field(default=None, repr=False)
     #: Per file: [path, shown, bytes or the read error, (module, package), digest, cache entry].
     items: list = field(default_factory=list, repr=False)
 
@@ -74,8 +75,9 @@ def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
         if not path.exists():
             raise PathNotFound(str(raw))
         if path.is_file():
-            if not excluded.match_file(config.relative(path)) and path.resolve() not in seen_files:
-                seen_files.add(path.resolve())
+            st = path.stat()
+            if not excluded.match_file(config.relative(path)) and (st.st_dev, st.st_ino) not in seen_files:
+                seen_files.add((st.st_dev, st.st_ino))
                 yield path
             continue
         yield from _walk(path, config, excluded, seen_dirs, seen_files)
@@ -83,17 +85,21 @@ def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
 
 def _walk(top: Path, config: Config, excluded: pathspec.PathSpec, seen_dirs: set, seen_files: set) -> Iterator[Path]:
     # (dir, gitignore specs that apply to it: list of (base, spec))
-    stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec]]]] = [(top, _parent_gitignores(top, config))]
+    # (dir, its path relative to the config root, the gitignore specs that apply to it)
+    top_rel = config.relative(top)
+    stack: list[tuple[Path, str, list[tuple[Path, pathspec.PathSpec]]]] = [
+        (top, "" if top_rel == "." else top_rel + "/", _parent_gitignores(top, config))
+    ]
     while stack:
-        directory, ignores = stack.pop()
+        directory, prefix, ignores = stack.pop()
         try:
             st = directory.stat()
         except OSError:
             continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:
+        dev = st.st_dev
+        if (dev, st.st_ino) in seen_dirs:
             continue
-        seen_dirs.add(key)
+        seen_dirs.add((dev, st.st_ino))
         if config.respect_gitignore:
             own = _gitignore_spec(directory)
             if own is not None:
@@ -109,17 +115,21 @@ def _walk(top: Path, config: Config, excluded: pathspec.PathSpec, seen_dirs: set
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            rel = config.relative(path) + ("/" if is_dir else "")
+            rel = prefix + entry.name + ("/" if is_dir else "")
             if excluded.match_file(rel) or excluded.match_file(entry.name + ("/" if is_dir else "")):
                 continue
             if any(_ignored(base, spec, path, is_dir) for base, spec in ignores):
                 continue
             if is_dir:
-                subdirs.append((path, ignores))
+                subdirs.append((path, rel, ignores))
             elif entry.name.endswith(".py"):
-                resolved = path.resolve()
-                if resolved not in seen_files:
-                    seen_files.add(resolved)
+                try:  # the inode from scandir is free; a symlink's target needs a stat
+                    st = entry.stat() if entry.is_symlink() else None
+                    key = (st.st_dev, st.st_ino) if st else (dev, entry.inode())
+                except OSError:
+                    continue
+                if key not in seen_files:
+                    seen_files.add(key)
                     yield path
         stack.extend(reversed(subdirs))
 
@@ -164,7 +174,7 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
         directory = directory.parent
     package = ".".join(package_parts)
     try:
-        rel = path.relative_to(root.resolve()).with_suffix("")
+        rel = path.relative_to(_realpath(str(root))).with_suffix("")
         dotted_parts = [p for p in rel.parts if p != "__init__"]
     except ValueError:
         dotted_parts = package_parts + parts
@@ -173,10 +183,19 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
 
 # the run ------------------------------------------------------------------------
 def display_path(path: Path) -> str:
+    absolute = os.path.abspath(path)
+    cwd = _realpath(os.getcwd())
+    if absolute == cwd or absolute.startswith(cwd + os.sep):
+        return Path(absolute[len(cwd) + 1 :]).as_posix()
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return path.resolve().relative_to(cwd).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+@lru_cache(maxsize=16)
+def _realpath(path: str) -> str:
+    return os.path.realpath(path)
 
 
 def read_bytes(path: Path) -> bytes:
@@ -205,7 +224,7 @@ def _analyse(task: tuple) -> tuple:
     from trainlint.cache import RecordingIndex
 
     data, shown, module_name, package, summarize = task
-    engine: Engine = _WORKER["engine"]
+    engine: "Engine" = _WORKER["engine"]
     if not needs_analysis(data):
         return engine.check_syntax_only(data, shown).findings, [], (), False, False
     index = RecordingIndex(_WORKER.get("index"))
@@ -213,7 +232,7 @@ def _analyse(task: tuple) -> tuple:
     return result.findings, result.summaries, index.lookups(), index.opaque, True
 
 
-def _run_tasks(engine: Engine, tasks: list[tuple], jobs: int, index: ProjectIndex | None) -> list[tuple]:
+def _run_tasks(engine: "Engine", tasks: list[tuple], jobs: int, index: ProjectIndex | None) -> list[tuple]:
     _WORKER["engine"], _WORKER["index"] = engine, index
     try:
         total = sum(len(t[0]) for t in tasks)
@@ -246,7 +265,7 @@ def default_jobs() -> int:
 def check_paths(
     paths: Iterable[str | Path],
     config: Config,
-    engine: Engine | None = None,
+    engine: "Engine | None" = None,
     *,
     jobs: int | None = None,
     cache: bool = False,
@@ -255,7 +274,17 @@ def check_paths(
     index does not change the answer, none for a file the cache already knows."""
     from trainlint import cache as cache_mod
 
-    engine = engine or Engine(config)
+    made: list = [engine]
+
+    def get_engine() -> "Engine":
+        # Built (and LibCST imported) only when some file must be analysed: not on a warm run.
+        if made[0] is None:
+            from trainlint.engine import Engine
+
+            made[0] = Engine(config)
+        return made[0]
+
+    extra = engine.extra_codes if engine is not None else frozenset()
     jobs = jobs or default_jobs()
     files = list(discover(paths, config))
     store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
@@ -279,7 +308,7 @@ def check_paths(
             continue
         h = cache_mod.digest(data)
         items[i][4] = h
-        key = str(path.resolve())
+        key = os.path.abspath(path)
         entry = store.get(key) if store else None
         if entry is not None and entry.matches(shown, h, *names) and entry.summaries is not None:
             items[i][5] = entry
@@ -291,12 +320,12 @@ def check_paths(
             continue
         tasks.append((data, shown, names[0], names[1], True))
         where.append(i)
-    for i, value in zip(where, _run_tasks(engine, tasks, jobs, None)):
+    for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
         first[i] = value
         path, shown, data, names, h, _ = items[i]
         items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], tuple(value[1]))
         if store:
-            store.put(str(path.resolve()), items[i][5])
+            store.put(os.path.abspath(path), items[i][5])
         run.parsed += value[4]
 
     index = ProjectIndex()
@@ -310,16 +339,16 @@ def check_paths(
     keys: dict[frozenset[str], str] = {}
 
     def config_key(shown: str) -> str:
-        codes = engine.codes_for(shown)
+        codes = config.codes_for(shown) | extra
         if codes not in keys:
-            keys[codes] = cache_mod.config_key(engine, codes)
+            keys[codes] = cache_mod.config_key(config, codes, engine)
         return keys[codes]
 
     findings: dict[int, list[Finding]] = {}
     tasks, where = [], []
     for i, (path, shown, data, names, h, entry) in enumerate(items):
         if isinstance(data, Exception):
-            findings[i] = engine.file_problem(shown, f"cannot read the file: {data}")
+            findings[i] = get_engine().file_problem(shown, f"cannot read the file: {data}")
             continue
         ckey = config_key(shown)
         if i in first:
@@ -336,7 +365,7 @@ def check_paths(
                 continue
         tasks.append((data, shown, names[0], names[1], False))
         where.append(i)
-    for i, value in zip(where, _run_tasks(engine, tasks, jobs, index)):
+    for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, index) if tasks else ()):
         found, _, lookups, opaque, parsed = value
         run.parsed += parsed and i not in first
         findings[i] = found
@@ -344,24 +373,35 @@ def check_paths(
             config_key(items[i][1]), lookups, whole if opaque else None, tuple(found)
         ))
         if store:
-            store.put(str(items[i][0].resolve()), items[i][5])
+            store.put(os.path.abspath(items[i][0]), items[i][5])
     if store:
         for i in (*first, *deferred):
-            store.put(str(items[i][0].resolve()), items[i][5])
+            store.put(os.path.abspath(items[i][0]), items[i][5])
         store.save()
 
     for i, (path, shown, data, names, h, entry) in enumerate(items):
         result = FileResult(shown, findings[i])
         if findings[i] and isinstance(data, bytes):
-            from trainlint.engine import FileProblem, decode_source
+            from trainlint.source import FileProblem, decode_source
 
             try:
                 result.source = decode_source(data)
             except FileProblem:
                 pass
         run.files.append(result)
-    run.index, run.items, run.engine = index, items, engine
+    run.index, run.items = index, items
+    run.engine = made[0] if made[0] is not None else _LazyEngine(get_engine)
     return run
+
+
+class _LazyEngine:
+    """The run's engine, built on first use (fixing needs it; a warm report does not)."""
+
+    def __init__(self, make) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str):
+        return getattr(self._make(), name)
 
 
 def fix_run(run: RunResult, *, unsafe: bool = False, write: bool = True) -> RunResult:
