@@ -145,3 +145,17 @@ def test_one_parse_per_file_when_the_index_does_not_matter(tmp_path, monkeypatch
         # models.py once; train.py (no class: checked once, after the index) once; net.py twice:
         # its answer about `models.Block` changed with the full index
         assert len(calls) == 4
+
+
+def test_a_warm_run_imports_no_libcst(tmp_path):
+    """The cache answers everything, so the parser (~160 ms of imports) is never loaded."""
+    import subprocess
+    import sys
+
+    _project(tmp_path)
+    command = [sys.executable, "-X", "importtime", "-m", "trainlint", "check", "-q", "."]
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert "TL202" in first.stdout and " libcst" in first.stderr
+    warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert "TL202" in warm.stdout
+    assert " libcst" not in warm.stderr

@@ -244,12 +244,20 @@ def _run_tasks(engine: "Engine", tasks: list[tuple], jobs: int, index: ProjectIn
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
         if context.get_start_method() != "fork":
             return [_analyse(t) for t in tasks]
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))  # big files first: even finish
         out: list = [None] * len(tasks)
-        with context.Pool(min(jobs, len(tasks))) as pool:
-            chunk = max(1, min(16, len(tasks) // (jobs * 8)))
-            for i, value in zip(order, pool.imap(_analyse, [tasks[i] for i in order], chunksize=chunk)):
-                out[i] = value
+        try:
+            # An executor, not multiprocessing.Pool: a worker that dies (a crash in native
+            # code) breaks the run with an error instead of hanging it.
+            with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
+                chunk = max(1, min(16, len(tasks) // (jobs * 8)))
+                for i, value in zip(order, pool.map(_analyse, [tasks[i] for i in order], chunksize=chunk)):
+                    out[i] = value
+        except BrokenProcessPool:
+            out = [value if value is not None else _analyse(task) for value, task in zip(out, tasks)]
         return out
     finally:
         _WORKER.clear()
