@@ -90,12 +90,12 @@ def check(
             config,
             targets,
             select=_split(select),
-            ignore=None,
-            extend_select=_split(extend_select),
         )
+        # --ignore and --extend-select add to what the config says, as in ruff
         if ignore:
-            # --ignore adds to the configured ignores, as in ruff
             cfg = cfg.with_overrides(ignore=cfg.ignore + _split(ignore))
+        if extend_select:
+            cfg = cfg.with_overrides(extend_select=cfg.extend_select + _split(extend_select))
         run = check_paths(targets, cfg, jobs=jobs, cache=not no_cache)
     except ConfigError as exc:
         raise _fail(str(exc))

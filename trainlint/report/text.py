@@ -62,16 +62,15 @@ def _frame(console: Console, f: Finding, lines: list[str]) -> None:
     console.print()
 
 
-def write_statistics(findings: list[Finding], out: TextIO, color: bool | None = None) -> None:
-    console = _console(out, color)
-    counts = Counter((f.code, f.name, f.fix is not None) for f in findings)
-    by_code: Counter = Counter()
+def write_statistics(findings: list[Finding], out: TextIO) -> None:
+    """`COUNT<TAB>CODE<TAB>[*] name`, most frequent first, as ruff's --statistics prints it."""
+    counts: Counter = Counter()
     names: dict[str, str] = {}
-    fixable: dict[str, bool] = {}
-    for (code, name, can_fix), n in counts.items():
-        by_code[code] += n
-        names[code] = name
-        fixable[code] = fixable.get(code, False) or can_fix
-    width = max((len(str(n)) for n in by_code.values()), default=1)
-    for code, n in sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0])):
-        console.print(Text(f"{n:>{width}}\t{code}\t{'[*] ' if fixable[code] else ''}{names[code]}"))
+    fixable: set[str] = set()
+    for f in findings:
+        counts[f.code] += 1
+        names[f.code] = f.name
+        if f.fix is not None:
+            fixable.add(f.code)
+    for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        out.write(f"{n}\t{code}\t{'[*] ' if code in fixable else ''}{names[code]}\n")

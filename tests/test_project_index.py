@@ -1,0 +1,80 @@
+"""A script is checked against model classes defined in other files of the same run."""
+
+from __future__ import annotations
+
+import json
+
+BLOCK = '''
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x).relu() + x
+
+
+class Swish(nn.Module):
+    def forward(self, x):
+        return x * x.sigmoid()
+'''
+
+NET = '''
+import torch.nn as nn
+
+from {import_from} import Block, Swish
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3)
+
+    def forward(self, x):
+        x = Swish()(self.stem(x))
+        return Block(16)(x)
+'''
+
+
+def _findings(project, *args):
+    result = project.run("check", "--output-format", "json", *args)
+    return [(f["filename"], f["location"]["row"], f["code"]) for f in json.loads(result.output)]
+
+
+def test_project_class_with_weights_built_in_forward_of_another_file(project):
+    project.write("models/blocks.py", BLOCK)
+    project.write("models/net.py", NET.format(import_from="models.blocks"))
+    # Block owns a Conv2d (reported); Swish has no parameters (harmless, not reported)
+    assert _findings(project, ".") == [("models/net.py", 13, "TL202")]
+
+
+def test_relative_import_in_a_package(project):
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/blocks.py", BLOCK)
+    project.write("pkg/net.py", NET.format(import_from=".blocks"))
+    assert _findings(project, ".") == [("pkg/net.py", 13, "TL202")]
+
+
+def test_unknown_imported_class_is_not_guessed(project):
+    project.write("models/net.py", NET.format(import_from="somelib.blocks"))
+    assert _findings(project, ".") == []
+
+
+def test_subclass_of_a_project_module_is_a_module(project):
+    project.write("models/base.py", "import torch.nn as nn\n\nclass Base(nn.Module):\n    pass\n")
+    project.write(
+        "models/head.py",
+        '''
+        import torch.nn as nn
+        from models.base import Base
+
+
+        class Head(Base):
+            def forward(self, x):
+                return nn.Linear(x.shape[1], 10)(x)
+        ''',
+    )
+    assert _findings(project, ".") == [("models/head.py", 7, "TL202")]
