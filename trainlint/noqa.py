@@ -55,7 +55,8 @@ def add_noqa_edit(source: str, row: int, code: str) -> "Edit | None":
     if body.endswith("\\") or _ends_inside_token(source, row):
         return None
     stripped = body.rstrip()
-    return Edit(f"  # noqa: {code}", Location(row, len(stripped) + 1), Location(row, len(body) + 1))
+    comment = f"  # noqa: {code}" if stripped else f"# noqa: {code}"
+    return Edit(comment, Location(row, len(stripped) + 1), Location(row, len(body) + 1))
 
 
 def _ends_inside_token(source: str, row: int) -> bool:
@@ -69,6 +70,8 @@ def _ends_inside_token(source: str, row: int) -> bool:
                 return False
             if token.start[0] <= row < token.end[0] and token.type not in (tokenize.NL, tokenize.NEWLINE):
                 return True
-    except (tokenize.TokenError, SyntaxError):
+    except tokenize.TokenError as exc:  # unfinished source: only an open string is a problem
+        return "string" in str(exc)
+    except SyntaxError:
         return True
     return False
