@@ -51,6 +51,7 @@ class Timing:
     wall: float
     peak_rss_mib: float
     rc: int
+    cpu: float = 0.0  # user + system seconds of the whole process tree: what the run costs without the machine's load
 
 
 def run_timed(command: list[str], cwd: Path, env: dict | None = None) -> Timing:
@@ -60,7 +61,8 @@ def run_timed(command: list[str], cwd: Path, env: dict | None = None) -> Timing:
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss of a waited child covers it and its waited descendants (the pool workers): the largest one.
-    return Timing(Path(command[0]).name, wall, usage.ru_maxrss / 1024, proc.returncode)
+    return Timing(Path(command[0]).name, wall, usage.ru_maxrss / 1024, proc.returncode,
+                  usage.ru_utime + usage.ru_stime)
 
 
 def ensure_venv(name: str, cache: Path) -> Path:
@@ -125,8 +127,10 @@ def small_file(real: list[tuple[Path, Path]]) -> Path | None:
 
 
 def trainlint_command(path: Path, cache: bool) -> list[str]:
+    """A folder: the statistics of every finding; one file: what the pre-commit hook runs."""
     exe = Path(sys.executable).parent / "trainlint"
-    return [str(exe), "check", "--statistics", "--exit-zero", *([] if cache else ["--no-cache"]), str(path)]
+    how = ["--no-show-source"] if path.is_file() else ["--statistics", "--exit-zero"]
+    return [str(exe), "check", *how, *([] if cache else ["--no-cache"]), str(path)]
 
 
 def measure_corpus(folder: Path, venvs: dict[str, Path], repeat: int) -> dict:
@@ -148,15 +152,15 @@ def best_of(n: int, fn) -> Timing:
 
 def report(label: str, files: int, lines: int, results: dict) -> list[str]:
     out = [f"\n### {label}: {files} files, {lines:,} lines\n",
-           "| tool | wall s | lines/s | peak RSS MiB | trainlint cold is | trainlint warm is |",
-           "|---|---:|---:|---:|---:|---:|"]
+           "| tool | wall s | CPU s | lines/s | peak RSS MiB | trainlint cold is | trainlint warm is |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
     cold = results["trainlint cold"].wall
     warm = results["trainlint warm"].wall
     for tool, t in results.items():
         ratio_cold = f"{t.wall / cold:.1f}x faster" if not tool.startswith("trainlint") else ""
         ratio_warm = f"{t.wall / warm:.0f}x faster" if not tool.startswith("trainlint") else ""
         rc = "" if t.rc in (0, 1) else f" (exit {t.rc})"
-        out.append(f"| {tool}{rc} | {t.wall:.2f} | {lines / t.wall:,.0f} | {t.peak_rss_mib:.0f} | {ratio_cold} | {ratio_warm} |")
+        out.append(f"| {tool}{rc} | {t.wall:.2f} | {t.cpu:.2f} | {lines / t.wall:,.0f} | {t.peak_rss_mib:.0f} | {ratio_cold} | {ratio_warm} |")
     return out
 
 
@@ -184,7 +188,7 @@ def main() -> int:
     parser.add_argument("--tools", default="torchfix,fixit", help="competitors to run (comma-separated; '' for none)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of trainlint per measure (the best is kept)")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "trainlint-bench"), help="where the venvs live")
-    parser.add_argument("--skip-torch", action="store_true", help="only the real-code corpus and the single file")
+    parser.add_argument("--corpora", default="real,torch,one", help="which to measure: real, torch, one (the single file)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -193,11 +197,12 @@ def main() -> int:
     venvs = {name: ensure_venv(name, cache) for name in filter(None, args.tools.split(","))}
 
     real = real_sources(args.paths)
-    corpora = [("real training code", real)]
-    if not args.skip_torch:
+    wanted = set(args.corpora.split(","))
+    corpora = [("real training code", real)] if "real" in wanted else []
+    if "torch" in wanted:
         corpora.append(("torch sources" + ("" if args.torch_all else f" ({', '.join(TORCH_PARTS)})"),
                         torch_sources(None if args.torch_all else TORCH_PARTS)))
-    one = small_file(real)
+    one = small_file(real) if "one" in wanted else None
     lines_out = [f"Machine: {machine()}", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"]
     figures = {}
     with tempfile.TemporaryDirectory(prefix="trainlint-bench-") as scratch:
@@ -217,7 +222,7 @@ def main() -> int:
                 results = measure_corpus(target, venvs, args.repeat)
             lines_out += report(label, count, lines, results)
             figures[label] = {"files": count, "lines": lines,
-                              **{k: {"wall": v.wall, "rss_mib": v.peak_rss_mib, "rc": v.rc} for k, v in results.items()}}
+                              **{k: {"wall": v.wall, "cpu": v.cpu, "rss_mib": v.peak_rss_mib, "rc": v.rc} for k, v in results.items()}}
     text = "\n".join(lines_out)
     print(text)
     if args.json:
