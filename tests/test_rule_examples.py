@@ -3,12 +3,16 @@ good ones must stay silent, and a fix must produce the documented code."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from trainlint.fix import apply_edits
 from trainlint.registry import all_rules
 from trainlint.testing import check_example
 
+ROOT = Path(__file__).resolve().parent.parent
 BAD = [(rule, i, ex) for rule in all_rules() for i, ex in enumerate(rule.bad)]
 GOOD = [(rule, i, ex) for rule in all_rules() for i, ex in enumerate(rule.good)]
 
@@ -46,6 +50,11 @@ def test_rule_is_documented(rule):
     for section in ("## What it does", "## Why is this bad?", "## How to fix"):
         assert section in doc, f"{rule.code} docs lack {section!r}"
     assert rule.summary and rule.name and rule.code.startswith("TL")
-    if not rule.engine_reported or rule.code == "TL000":
+    if rule.runtime:  # measured by the probe: its evidence is a fixture script, named in the docs
+        fixtures = re.findall(r"tests/fixtures/probe/\w+\.py", doc)
+        assert fixtures, f"{rule.code} docs name no probe fixture (tests/fixtures/probe/*.py)"
+        assert all((ROOT / f).is_file() for f in fixtures), f"{rule.code} docs name a missing fixture: {fixtures}"
+        assert not rule.bad and not rule.good, f"{rule.code} is measured by the probe: no static examples"
+    elif not rule.engine_reported or rule.code == "TL000":
         assert len(rule.bad) >= 2, f"{rule.code} needs at least 2 bad examples"
         assert len(rule.good) >= 3, f"{rule.code} needs at least 3 good examples"

@@ -89,11 +89,17 @@ def config_key(config: "Config", codes: frozenset[str], engine: "Engine | None" 
             sorted((k, v.value) for k, v in config.severity.items()),
             {k: config.rule_settings[k] for k in sorted(config.rule_settings)},
             extra,
+            sorted(c for c in codes if _explicitly_selects(config, c)),  # rules may act on that
         ],
         sort_keys=True,
         default=repr,
     )
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+
+
+def _explicitly_selects(config: "Config", code: str) -> bool:
+    method = getattr(config, "explicitly_selects", None)
+    return bool(method and method(code))
 
 
 def summary_fingerprint(summary: ClassSummary | None) -> str:

@@ -78,8 +78,13 @@ def check(
     add_noqa: Annotated[bool, typer.Option("--add-noqa", help="Add `# noqa: CODE` comments to the lines of all findings.")] = False,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores; 1: serial].")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache (.trainlint_cache/).")] = False,
+    probe_script: Annotated[Optional[Path], typer.Option("--probe", help="Run this script for a few steps and give each finding a verdict (as `trainlint probe`).")] = None,
 ) -> None:
     """Check Python files for training bugs."""
+    if probe_script is not None:
+        from trainlint.probe.output import run_cli
+
+        raise typer.Exit(run_cli(probe_script, [], output_format="json" if output_format is OutputFormat.json else "text", config=config))
     from trainlint.config import ConfigError
     from trainlint.project import PathNotFound, check_paths
     from trainlint.report import write_report
@@ -159,7 +164,7 @@ def rules_command(
     """List every rule: code, name, severity, on by default, fixable."""
     import json
 
-    from trainlint.docs import all_rules_markdown, rules_table_markdown
+    from trainlint.docs import all_rules_markdown, rules_table_markdown, table_summary
     from trainlint.registry import all_rules
 
     rules = all_rules()
@@ -172,6 +177,7 @@ def rules_command(
                 "default": r.default_enabled,
                 "fix": r.fix_applicability.value if r.fix_applicability else None,
                 "summary": r.summary,
+                "runtime": r.runtime,
                 "options": r.options,
             }
             for r in rules
@@ -187,9 +193,33 @@ def rules_command(
     for column in ("code", "name", "severity", "default", "fix", "what it finds"):
         table.add_column(column, no_wrap=column != "what it finds")
     for r in rules:
-        table.add_row(r.code, r.name, r.severity.value, "on" if r.default_enabled else "off",
-                      r.fix_applicability.value if r.fix_applicability else "", r.summary)
+        table.add_row(r.code, r.name, r.severity.value, r.default_state(),
+                      r.fix_applicability.value if r.fix_applicability else "", table_summary(r))
     Console(highlight=False).print(table)
+
+
+class ProbeFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def probe(
+    ctx: typer.Context,
+    script: Annotated[Path, typer.Argument(help="The training script; its own arguments go after `--`.")],
+    steps: Annotated[int, typer.Option(help="Stop after this many optimizer steps.")] = 20,
+    timeout: Annotated[float, typer.Option(help="Stop after this many seconds (torch import included).")] = 300.0,
+    output_format: Annotated[ProbeFormat, typer.Option("--output-format", help="text or json.")] = ProbeFormat.text,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a gradient-flow plot (PNG) here.")] = None,
+    nproc_per_node: Annotated[Optional[int], typer.Option(help="Launch with torchrun and this many ranks.")] = None,
+    threshold: Annotated[Optional[list[str]], typer.Option(help="Override a probe threshold: KEY=VALUE (see docs/probe.md).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Use this pyproject.toml or trainlint.toml.")] = None,
+) -> None:
+    """Run SCRIPT for a few optimizer steps under instrumentation: measure, and confirm the static findings."""
+    from trainlint.probe.output import run_cli
+
+    raise typer.Exit(run_cli(script, list(ctx.args), steps=steps, timeout=timeout, output_format=output_format.value,
+                             plot=plot, nproc_per_node=nproc_per_node, thresholds=threshold, config=config))
 
 
 def main() -> None:

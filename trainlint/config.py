@@ -23,7 +23,7 @@ CONFIG_FILES = ("trainlint.toml", ".trainlint.toml", "pyproject.toml")
 
 KNOWN_KEYS = {
     "select", "ignore", "extend-select", "extend-ignore", "per-file-ignores", "exclude",
-    "extend-exclude", "severity", "rules", "cache-dir", "respect-gitignore",
+    "extend-exclude", "severity", "rules", "cache-dir", "respect-gitignore", "probe",
 }
 
 DEFAULT_EXCLUDE = (
@@ -58,12 +58,17 @@ class Config:
 
         catalog = rule_catalog()
         if self.select is None:
-            chosen = {r.code for r in catalog if r.default_enabled}
+            chosen = {r.code for r in catalog if r.default_enabled or r.runs_on_symptoms}
         else:
             chosen = set(expand_selectors(self.select, "select"))
         chosen |= set(expand_selectors(self.extend_select, "extend-select"))
         chosen -= set(expand_selectors(self.ignore, "ignore"))
         return frozenset(chosen)
+
+    def explicitly_selects(self, code: str) -> bool:
+        """Whether `select`/`extend-select` name this rule (by code, prefix, name or ALL)."""
+        chosen = expand_selectors(self.select or (), "select") + expand_selectors(self.extend_select, "extend-select")
+        return code in chosen
 
     def codes_for(self, path: str) -> frozenset[str]:
         """The selected codes minus the per-file-ignores that match this path."""

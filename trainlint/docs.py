@@ -15,11 +15,21 @@ SEED_TITLES = {
 }
 
 
+RUNTIME_MARK = "runtime (trainlint probe)"
+
+
+def table_summary(rule: type[Rule]) -> str:
+    """The summary as rule tables show it: runtime findings are marked as the probe's."""
+    return f"{RUNTIME_MARK}: {rule.summary}" if rule.runtime else rule.summary
+
+
 def rule_markdown(rule: type[Rule], *, heading: str = "#") -> str:
     parts = [f"{heading} {rule.code} {rule.name}", ""]
-    meta = f"Severity: **{rule.severity.value}** · {'on' if rule.default_enabled else 'off'} by default"
+    meta = f"Severity: **{rule.severity.value}** · {_default(rule)} by default"
     if rule.fix_applicability is not None:
         meta += f" · fix: {rule.fix_applicability.value}"
+    if rule.runtime:
+        meta += f" · {RUNTIME_MARK}"
     parts += [meta, "", _demote(rule.doc(), heading), ""]
     if rule.bad:
         parts += [f"{heading}# Example", "", "```python", rule.bad[0].source.rstrip(), "```", ""]
@@ -39,6 +49,11 @@ def rule_markdown(rule: type[Rule], *, heading: str = "#") -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+def _default(rule: type[Rule]) -> str:
+    state = rule.default_state()
+    return "on only where the file shows a symptom it explains," if state == "symptoms" else state
+
+
 def _demote(doc: str, heading: str) -> str:
     """The docstring uses `##` sections; nest them under the rule's own heading level."""
     if heading == "#":
@@ -55,7 +70,7 @@ def rules_table_markdown() -> str:
         fix = rule.fix_applicability.value if rule.fix_applicability else ""
         rows.append(
             f"| [{rule.code}](docs/rules.md#{rule.code.lower()}-{rule.name}) | {rule.name} | {rule.severity.value} | "
-            f"{'on' if rule.default_enabled else 'off'} | {fix} | {rule.summary} |"
+            f"{rule.default_state()} | {fix} | {table_summary(rule)} |"
         )
     return "\n".join(rows) + "\n"
 

@@ -82,6 +82,8 @@ class Engine:
             for code in sorted(self.config.selected_codes())
             if code in catalog
         }
+        for code, rule in self.rules.items():
+            rule.selected = self.config.explicitly_selects(code)
         self.extra_codes = frozenset(rule.code for rule in rules)
         for rule in rules:
             self.rules[rule.code] = rule(self.config.rule_settings.get(rule.code))
@@ -136,7 +138,7 @@ class Engine:
         crashes: list[Finding] = []
         for code in sorted(codes):
             rule = self.rules.get(code)
-            if rule is None or rule.engine_reported:
+            if rule is None or rule.engine_reported or rule.runtime:
                 continue
             try:
                 reports.extend(rule.check(facts))

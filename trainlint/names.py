@@ -109,5 +109,21 @@ class ImportTable:
             return None
         return self.resolve_dotted(name)
 
+    def spelling(self, qualname: str) -> str | None:
+        """How this file can write a qualified name with its imports (for fixes), if it can.
+
+        `torch.nn.ModuleList` is `nn.ModuleList` after `import torch.nn as nn` or
+        `from torch import nn`, `torch.nn.ModuleList` after `import torch`.
+        """
+        best: str | None = None
+        for local, bound in self.bindings.items():
+            if canonical(bound) == qualname:
+                return local
+            if qualname.startswith(bound + "."):
+                candidate = local + qualname[len(bound) :]
+                if best is None or len(candidate) < len(best):
+                    best = candidate
+        return best
+
     def is_imported(self, local: str) -> bool:
         return local in self.bindings

@@ -95,6 +95,9 @@ class Rule:
     seeds: ClassVar[tuple[str, ...]] = ()
     #: Rules that give advice (most `info` rules) are off unless selected.
     default_enabled: ClassVar[bool] = True
+    #: An advice rule that is off by default but still runs unselected, reporting only where the
+    #: file shows a symptom the advice explains; `self.selected` tells it whether the config chose it.
+    runs_on_symptoms: ClassVar[bool] = False
     #: The fix's applicability when the rule can fix, None when it cannot.
     fix_applicability: ClassVar[Applicability | None] = None
     #: Settings a user may override in [tool.trainlint.rules.CODE]: kebab-name -> default.
@@ -103,9 +106,13 @@ class Rule:
     good: ClassVar[list[Example]] = []
     #: Rules reported by the engine itself (TL000, TL001) have no check of their own.
     engine_reported: ClassVar[bool] = False
+    #: Runtime findings (TL9xx) are measured by `trainlint probe`, never by the static engine:
+    #: they have no `check` and no static examples; their docs name the probe fixture that shows them.
+    runtime: ClassVar[bool] = False
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self.settings: dict[str, Any] = {**self.options, **(settings or {})}
+        self.selected = True
 
     def check(self, facts: "FileFacts") -> Iterator[Report]:
         return iter(())
@@ -126,6 +133,11 @@ class Rule:
     @classmethod
     def doc(cls) -> str:
         return textwrap.dedent(cls.__doc__ or "").strip()
+
+    @classmethod
+    def default_state(cls) -> str:
+        """How the rule runs without configuration: "on", "off", or "symptoms" (see runs_on_symptoms)."""
+        return "on" if cls.default_enabled else ("symptoms" if cls.runs_on_symptoms else "off")
 
     @classmethod
     def fixable(cls) -> bool:

@@ -20,7 +20,9 @@ from trainlint.names import ImportTable
 if TYPE_CHECKING:
     from trainlint.facts.data import DataFacts
     from trainlint.facts.loops import LoopFacts
+    from trainlint.facts.losses import LossFacts
     from trainlint.facts.modules import ModuleClass
+    from trainlint.facts.stacks import Stacks
 
 
 class FileFacts:
@@ -78,6 +80,13 @@ class FileFacts:
     def local_module_classes(self) -> dict[str, "ModuleClass"]:
         return {mc.name: mc for mc in self.module_classes}
 
+    @cached_property
+    def stacks(self) -> "Stacks":
+        """The layers every nn.Sequential / layer list of the file holds, in order."""
+        from trainlint.facts.stacks import Stacks
+
+        return Stacks(self)
+
     def is_module_class(self, qualname: str | None, _seen: frozenset[str] = frozenset()) -> bool:
         """Whether a name refers to an nn.Module class: torch's, this file's or the project's."""
         if not qualname:
@@ -125,3 +134,10 @@ class FileFacts:
         from trainlint.facts.loops import build_loop_facts
 
         return build_loop_facts(self)
+
+    # losses (what was fed to them) and model heads -----------------------------
+    @cached_property
+    def losses(self) -> "LossFacts":
+        from trainlint.facts.losses import build_loss_facts
+
+        return build_loss_facts(self)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo
+from trainlint.facts.stacks import Flow, Seq
 from trainlint.facts.torch_api import has_parameters
 from trainlint.index import ClassSummary
 from trainlint.names import dotted
@@ -118,6 +119,16 @@ class ModuleClass:
         return Layer(attr, qualname, call, statement, children)
 
     @cached_property
+    def stacks(self) -> dict[str, Seq]:
+        """`self.<attr>` -> the modules it holds in order (one for a single layer), from __init__."""
+        return self.facts.stacks.attributes(self.init_functions, self.info)
+
+    @cached_property
+    def flow(self) -> Flow:
+        """What forward() does to its input: the paths to its outputs, gates, tensors stored on self."""
+        return Flow(self.facts, self.info, self.stacks)
+
+    @cached_property
     def constructed_in_forward(self) -> list[CallInfo]:
         """Module constructors called while forward() runs (seed 004's nn.Conv2d)."""
         return [
@@ -157,12 +168,14 @@ class ModuleClass:
         )
 
     def summary(self) -> ClassSummary:
+        from trainlint.facts.heads import head_facts
+
         return ClassSummary(
             name=self.name,
             path=self.facts.path,
             module=self.facts.module_name,
             bases=self.info.base_names,
-            facts={"has_parameters": self.has_parameters},
+            facts={"has_parameters": self.has_parameters, **head_facts(self)},
         )
 
 

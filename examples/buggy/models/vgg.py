@@ -23,6 +23,7 @@ class VGGSigmoid(nn.Module):
             nn.Flatten(),
             nn.Linear(128 * 8 * 8, 256),
             nn.Sigmoid(),
+            nn.Dropout(0.5),
             nn.Linear(256, num_classes),
             nn.Softmax(dim=1),
         )

@@ -1,0 +1,217 @@
+from collections.abc import Iterator
+
+import libcst as cst
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import ACCUMULATE, BACKWARD, LOSS, Event, Flow, Loop
+from trainlint.finding import Applicability, Severity
+from trainlint.names import dotted
+from trainlint.rule import Bad, Good, Replacement, Report, Rule
+
+# Calls that turn a tensor into a number or cut it from the graph.
+_DETACHING = frozenset({"item", "detach", "tolist", "numpy", "float", "int", "cpu_item"})
+
+
+class LossAccumulatedWithGraph(Rule):
+    """
+    ## What it does
+    Finds a running total of loss tensors kept across training iterations
+    (`total_loss += loss`, `losses.append(loss)`) where `loss` is the tensor that
+    `backward()` is called on, not `loss.item()` or `loss.detach()`.
+
+    ## Why is this bad?
+    The total is a tensor that references every iteration's autograd graph: memory
+    grows each step until the run dies with out-of-memory, and each addition is a GPU
+    operation that syncs nothing but costs time. Summing losses inside one iteration
+    to backpropagate them together (`loss = loss_a + loss_b`) is not reported.
+
+    ## How to fix
+    Accumulate the number: `total_loss += loss.item()`.
+
+    ## Fix safety
+    The fix replaces `loss` by `loss.item()` in the accumulation. It is offered as
+    unsafe when the total is later used as a tensor (`total.item()`, `total.detach()`).
+    """
+
+    code = "TL504"
+    name = "loss-accumulated-with-graph"
+    severity = Severity.WARNING
+    summary = "a running total of loss tensors keeps every iteration's graph alive"
+    fix_applicability = Applicability.SAFE
+
+    bad = [
+        Bad(
+            """
+            for epoch in range(10):
+                total_loss = 0
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                    total_loss += loss
+                print(total_loss / len(train_loader))
+            """,
+            8,
+            fixed="""
+            for epoch in range(10):
+                total_loss = 0
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                    total_loss += loss.item()
+                print(total_loss / len(train_loader))
+            """,
+        ),
+        Bad(
+            """
+            def train(model, loader, optimizer):
+                running = 0.0
+                history = []
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss = loss_fn(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                    running += loss * x.size(0)
+                    history.append(loss)
+                return running, history
+            """,
+            9,
+            10,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item()
+            """
+        ),
+        Good(
+            """
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                outputs = model(x)
+                loss = 0
+                for head, target in zip(outputs, y):
+                    loss += criterion(head, target)
+                loss.backward()
+                optimizer.step()
+            """,
+            note="losses summed within one iteration to backpropagate together",
+        ),
+        Good(
+            """
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                loss = loss.detach()
+                losses.append(loss)
+            """
+        ),
+        Good(
+            """
+            import torch
+
+            with torch.no_grad():
+                for x, y in val_loader:
+                    val_loss += criterion(model(x), y)
+            """,
+            note="no graph under no_grad",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for flow in facts.loops.root_flows:
+            for loop in flow.loops:
+                if not any(e.kind == BACKWARD for e in loop.direct_events):
+                    continue
+                for event in loop.events:
+                    if event.kind != ACCUMULATE or event.no_grad or event.target is None:
+                        continue
+                    name = _loss_name(event.value)
+                    if name is None or not _is_graph_loss(flow, loop, event, name):
+                        continue
+                    if _reset_in_iteration(flow, loop, event) or _backpropagated(flow, event.target):
+                        continue
+                    unsafe = _used_as_tensor(facts, flow, event.target)
+                    yield self.report(
+                        event.node,
+                        f"`{event.target}` accumulates the loss tensor `{name}`, keeping every iteration's graph "
+                        f"alive: accumulate `{name}.item()`",
+                        fix=self.fix(
+                            f"Accumulate `{name}.item()`",
+                            Replacement(_name_node(event.value, name), f"{name}.item()"),
+                            applicability=Applicability.UNSAFE if unsafe else Applicability.SAFE,
+                        ),
+                    )
+
+
+def _loss_name(value: cst.BaseExpression | None) -> str | None:
+    if isinstance(value, cst.Name):
+        return value.value
+    if isinstance(value, cst.BinaryOperation):
+        for side in (value.left, value.right):
+            if isinstance(side, cst.Name):
+                return side.value
+    return None
+
+
+def _name_node(value: cst.BaseExpression, name: str) -> cst.Name:
+    if isinstance(value, cst.Name):
+        return value
+    assert isinstance(value, cst.BinaryOperation)
+    return value.left if isinstance(value.left, cst.Name) and value.left.value == name else value.right
+
+
+def _is_graph_loss(flow: Flow, loop: Loop, event: Event, name: str) -> bool:
+    """The name holds the loss tensor that backward() runs on in this iteration."""
+    binding = flow.binding_of(name, event)
+    if binding is None or not binding.in_loop(loop):
+        return False
+    value = binding.value
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _DETACHING:
+        return False
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in ("float", "int"):
+        return False
+    if isinstance(value, cst.Attribute) and value.attr.value == "data":
+        return False
+    backward_on_name = any(
+        e.kind == BACKWARD and e.index > binding.index and e.value is not None and dotted(e.value) == name
+        for e in loop.events
+    )
+    return backward_on_name or (_binds_loss_call(flow, binding) and any(e.kind == BACKWARD for e in loop.events))
+
+
+def _binds_loss_call(flow: Flow, binding: Event) -> bool:
+    value = binding.value
+    return any(e.kind == LOSS and e.node is _outer_call(value) for e in flow.events[: binding.index])
+
+
+def _outer_call(value):
+    while isinstance(value, cst.BinaryOperation):
+        value = value.left
+    return value
+
+
+def _reset_in_iteration(flow: Flow, loop: Loop, event: Event) -> bool:
+    binding = flow.binding_of(event.target, event)
+    return binding is not None and binding.in_loop(loop)
+
+
+def _backpropagated(flow: Flow, name: str) -> bool:
+    return any(e.kind == BACKWARD and e.value is not None and dotted(e.value) == name for e in flow.events)
+
+
+def _used_as_tensor(facts: FileFacts, flow: Flow, name: str) -> bool:
+    code = facts.code(flow.root) if flow.root is not None else facts.source
+    return any(f"{name}.{method}" in code for method in ("item()", "detach()", "cpu()", "backward("))

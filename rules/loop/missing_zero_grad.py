@@ -1,0 +1,182 @@
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import STEP, ZERO_GRAD
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+
+class MissingZeroGrad(Rule):
+    """
+    ## What it does
+    Finds a training loop that calls `backward()` and `optimizer.step()` but never clears
+    the gradients: no `optimizer.zero_grad()`, `model.zero_grad()`, or `p.grad = None` in
+    the loop (or in a helper of the same file it calls).
+
+    ## Why is this bad?
+    `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step
+    uses the sum of the gradients of all batches so far: the update grows each iteration
+    and the loss stops falling or diverges (seed 001 §7). Gradient accumulation done on
+    purpose (`zero_grad()` inside `if (i + 1) % accum == 0:`) is recognized and not reported.
+
+    ## How to fix
+    Call `optimizer.zero_grad(set_to_none=True)` once per step: at the top of the
+    iteration, or right after `optimizer.step()`.
+    """
+
+    code = "TL401"
+    name = "missing-zero-grad"
+    severity = Severity.ERROR
+    summary = "a training loop calls backward() and step() but never clears gradients"
+    seeds = ("001 §7",)
+
+    bad = [
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(10, 1)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            for x, y in loader:
+                loss = nn.functional.mse_loss(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            9,
+        ),
+        Bad(
+            """
+            import torch
+
+            def train_one_epoch(model, loader, optimizer, criterion):
+                model.train()
+                for images, labels in loader:
+                    loss = criterion(model(images), labels)
+                    loss.backward()
+                    optimizer.step()
+
+            def main(model, loaders, optimizer, criterion):
+                for epoch in range(90):
+                    train_one_epoch(model, loaders["train"], optimizer, criterion)
+            """,
+            8,
+        ),
+        Bad(
+            """
+            import torch
+
+            tp_model = build_tp_model()
+            optimizer = torch.optim.AdamW(tp_model.parameters(), lr=3e-3, foreach=True)
+            for i in range(num_iters):
+                torch.manual_seed(i)
+                inp = torch.rand(20, 10, device="cuda")
+                output = tp_model(inp)
+                output.sum().backward()
+                optimizer.step()
+            """,
+            10,
+            note="pytorch/examples tensor_parallel_example.py",
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import torch
+
+            for images, labels in train_loader:
+                optimizer.zero_grad(set_to_none=True)
+                loss = criterion(model(images), labels)
+                loss.backward()
+                optimizer.step()
+            """,
+            note="zero_grad at the top of the iteration",
+        ),
+        Good(
+            """
+            import torch
+
+            accum_steps = 4
+            optimizer.zero_grad()
+            for i, (x, y) in enumerate(train_loader):
+                loss = criterion(model(x), y) / accum_steps
+                loss.backward()
+                if (i + 1) % accum_steps == 0:
+                    optimizer.step()
+                    optimizer.zero_grad()
+            """,
+            note="gradient accumulation",
+        ),
+        Good(
+            """
+            import torch
+
+            scaler = torch.amp.GradScaler()
+            while True:
+                for micro_step in range(gradient_accumulation_steps):
+                    with ctx:
+                        logits, loss = model(X, Y)
+                        loss = loss / gradient_accumulation_steps
+                    X, Y = get_batch("train")
+                    scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+            """,
+            note="nanoGPT: AMP with accumulation over micro-steps",
+        ),
+        Good(
+            """
+            for batch in train_dataloader:
+                outputs = model(**batch)
+                accelerator.backward(outputs.loss)
+                optimizer.step()
+                lr_scheduler.step()
+                model.zero_grad()
+            """,
+            note="accelerate-style loop clearing through the model",
+        ),
+        Good(
+            """
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                for p in model.parameters():
+                    p.grad = None
+            """
+        ),
+        Good(
+            """
+            from ignite.engine import Engine
+
+            def train_step(engine, batch):
+                model.train()
+                optimizer.zero_grad()
+                x, y = batch
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            trainer = Engine(train_step)
+            trainer.run(train_loader, max_epochs=10)
+            """,
+            note="ignite: the engine runs the loop",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for flow in facts.loops.root_flows:
+            for loop in flow.training_loops:
+                scope = (loop, *loop.ancestors)
+                if any(e.kind == ZERO_GRAD for l in scope for e in l.events):
+                    continue
+                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
+                yield self.report(
+                    step.node,
+                    f"`{step.target}` is stepped after backward() in a loop that never clears gradients: they add "
+                    "up over every iteration; call `optimizer.zero_grad()` in each iteration",
+                )

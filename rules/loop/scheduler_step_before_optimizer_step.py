@@ -1,0 +1,128 @@
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import SCHED_STEP, STEP
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+
+class SchedulerStepBeforeOptimizerStep(Rule):
+    """
+    ## What it does
+    Finds `scheduler.step()` called before `optimizer.step()` in the same loop
+    iteration: in the batch loop, or at the top of the epoch loop before the epoch's
+    training steps.
+
+    ## Why is this bad?
+    Since PyTorch 1.1 the scheduler must step after the optimizer. Stepping it first
+    skips the schedule's first value: training starts at the second learning rate, and
+    every milestone comes one step early (seed 002 §2). PyTorch only warns once, at the
+    first call.
+
+    ## How to fix
+    Move `scheduler.step()` after `optimizer.step()`: at the end of the iteration for
+    per-batch schedules, after the epoch's training for per-epoch ones.
+    """
+
+    code = "TL406"
+    name = "scheduler-step-before-optimizer-step"
+    severity = Severity.WARNING
+    summary = "scheduler.step() before optimizer.step(): the first LR value is skipped"
+    seeds = ("002 §2",)
+
+    bad = [
+        Bad(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10000)
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                scheduler.step()
+                optimizer.step()
+            """,
+            9,
+        ),
+        Bad(
+            """
+            import torch
+
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[30, 60], gamma=0.1)
+            for epoch in range(90):
+                scheduler.step()
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            5,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            for epoch in range(90):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+                scheduler.step()
+            """
+        ),
+        Good(
+            """
+            for epoch in range(start_epoch, num_epochs):
+                lr_scheduler.step(epoch)
+                train_one_epoch(model, loader, optimizer)
+            """,
+            note="explicit epoch argument; the training step is in another file",
+        ),
+        Good(
+            """
+            for batch in train_dataloader:
+                outputs = model(**batch)
+                accelerator.backward(outputs.loss)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            """
+        ),
+        Good(
+            """
+            for epoch in range(epochs):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                val_loss = evaluate(model, val_loader)
+                scheduler.step(val_loss)
+            """
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        schedulers = facts.loops.schedulers
+        for flow in facts.loops.root_flows:
+            for loop in flow.loops:
+                events = loop.direct_events
+                for sched in events:
+                    if sched.kind != SCHED_STEP or not sched.call or sched.call.args:
+                        continue
+                    if len(sched.guards) != len(loop.guards):
+                        continue  # `if epoch > 0: scheduler.step()` skips nothing
+                    if sched.call.func.attr.value != "step":
+                        continue
+                    known = schedulers.get(sched.target or "")
+                    if known is not None and known.kind == "plateau":
+                        continue
+                    steps = [e for e in loop.events if e.kind == STEP]
+                    if steps and steps[0].index > sched.index:
+                        yield self.report(
+                            sched.node,
+                            f"`{sched.target}.step()` runs before `{steps[0].target}.step()` in this iteration: the "
+                            "schedule's first learning rate is skipped; step the scheduler after the optimizer",
+                        )

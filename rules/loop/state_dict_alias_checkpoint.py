@@ -1,0 +1,206 @@
+import re
+from collections.abc import Iterator
+
+import libcst as cst
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import BIND
+from trainlint.finding import Applicability, Severity
+from trainlint.names import dotted
+from trainlint.rule import Bad, Good, Replacement, Report, Rule
+
+_NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt", re.I)
+_SAVES = re.compile(r"save|dump|write|upload|log", re.I)
+
+
+class StateDictAliasCheckpoint(Rule):
+    """
+    ## What it does
+    Finds `best = model.state_dict()` inside the training loop, kept in memory as the
+    best weights so far, without `copy.deepcopy`. A state dict written straight to disk
+    (`torch.save(model.state_dict(), path)`) is fine and not reported.
+
+    ## Why is this bad?
+    `state_dict()` returns references to the live parameter tensors, not a copy. Every
+    later optimizer step changes the "best" weights too, so restoring them at the end
+    restores the last weights: early stopping and best-model selection silently do
+    nothing.
+
+    ## How to fix
+    Copy the tensors: `best = copy.deepcopy(model.state_dict())` (or
+    `{k: v.detach().clone() for k, v in model.state_dict().items()}`).
+
+    ## Fix safety
+    The fix wraps the call in `copy.deepcopy(...)` and adds `import copy` when needed.
+    """
+
+    code = "TL505"
+    name = "state-dict-alias-checkpoint"
+    severity = Severity.WARNING
+    summary = "the 'best' state_dict kept in memory aliases the live weights"
+    fix_applicability = Applicability.SAFE
+
+    bad = [
+        Bad(
+            """
+            import torch
+
+            best_acc, best_state = 0.0, None
+            for epoch in range(epochs):
+                train(model, train_loader, optimizer)
+                acc = evaluate(model, val_loader)
+                if acc > best_acc:
+                    best_acc = acc
+                    best_state = model.state_dict()
+            model.load_state_dict(best_state)
+            """,
+            9,
+            fixed="""
+            import copy
+            import torch
+
+            best_acc, best_state = 0.0, None
+            for epoch in range(epochs):
+                train(model, train_loader, optimizer)
+                acc = evaluate(model, val_loader)
+                if acc > best_acc:
+                    best_acc = acc
+                    best_state = copy.deepcopy(model.state_dict())
+            model.load_state_dict(best_state)
+            """,
+        ),
+        Bad(
+            """
+            import copy
+
+            class EarlyStopping:
+                def step(self, model, val_loss):
+                    if val_loss < self.best:
+                        self.best = val_loss
+                        self.best_weights = model.state_dict()
+
+            def fit(model, stopper):
+                for epoch in range(100):
+                    stopper.step(model, train_and_validate(model))
+            """,
+            7,
+            fixed="""
+            import copy
+
+            class EarlyStopping:
+                def step(self, model, val_loss):
+                    if val_loss < self.best:
+                        self.best = val_loss
+                        self.best_weights = copy.deepcopy(model.state_dict())
+
+            def fit(model, stopper):
+                for epoch in range(100):
+                    stopper.step(model, train_and_validate(model))
+            """,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import copy
+
+            for epoch in range(num_epochs):
+                epoch_acc = run_epoch(model)
+                if epoch_acc > best_acc:
+                    best_acc = epoch_acc
+                    best_model_wts = copy.deepcopy(model.state_dict())
+            """,
+            note="the transfer-learning tutorial",
+        ),
+        Good(
+            """
+            import torch
+
+            for epoch in range(epochs):
+                val_loss = run_epoch(model)
+                if val_loss < best_val_loss:
+                    best_val_loss = val_loss
+                    state = model.state_dict()
+                    torch.save(state, "best.pt")
+            """
+        ),
+        Good(
+            """
+            for epoch in range(epochs):
+                checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+                torch.save(checkpoint, path)
+                opt_state = optimizer.state_dict()
+            """
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        candidates: dict[int, tuple[str, cst.Call, cst.FunctionDef | None]] = {}
+        # in a training loop, under a condition (best-so-far tracking)
+        for flow in facts.loops.flows:
+            for event in flow.events:
+                if event.kind == BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
+                    candidates[id(event.value)] = (event.target, event.value, event.function)
+        # anywhere, when the name says it is kept as the best weights
+        for assign in facts.collected.assigns:
+            node = assign.node
+            if isinstance(node, cst.Assign) and len(node.targets) == 1 and _is_state_dict_call(node.value):
+                target = dotted(node.targets[0].target)
+                if target and "best" in target.lower():
+                    candidates[id(node.value)] = (target, node.value, assign.function.node if assign.function else None)
+        for target, call, function in candidates.values():
+            if _saved(facts, function, target):
+                continue
+            yield self.report(
+                call,
+                f"`{target}` holds references to the live weights, not a copy: later steps change it too; "
+                "use `copy.deepcopy(...)`",
+                fix=self.fix("Copy the state dict with copy.deepcopy", *_deepcopy(facts, call)),
+            )
+
+
+def _is_state_dict_call(value) -> bool:
+    if not isinstance(value, cst.Call) or value.args or not isinstance(value.func, cst.Attribute):
+        return False
+    if value.func.attr.value != "state_dict":
+        return False
+    owner = dotted(value.func.value)
+    return owner is not None and not _NOT_A_MODEL.search(owner.rsplit(".", 1)[-1])
+
+
+def _saved(facts: FileFacts, function: cst.FunctionDef | None, target: str) -> bool:
+    """The state dict goes to disk (or a logger) in the same function: a snapshot, not an alias."""
+    for info in facts.calls_in(function):
+        callee = dotted(info.node.func) or ""
+        if _SAVES.search(callee.rsplit(".", 1)[-1]) and any(dotted(a.value) == target for a in info.node.args):
+            return True
+    # packed into a checkpoint dict that is saved: {"model": state, ...}
+    code = facts.code(function) if function is not None else facts.source
+    return re.search(r":\s*" + re.escape(target) + r"\s*[,}]", code) is not None
+
+
+def _deepcopy(facts: FileFacts, call: cst.Call) -> list[Replacement]:
+    bindings = facts.names.bindings
+    local = next((name for name, full in bindings.items() if full == "copy.deepcopy"), None)
+    if local is not None:
+        return [Replacement(call, f"{local}({facts.code(call)})")]
+    module = next((name for name, full in bindings.items() if full == "copy"), None)
+    replacements = [Replacement(call, f"{module or 'copy'}.deepcopy({facts.code(call)})")]
+    if module is None:
+        first_import = next(
+            (
+                small
+                for stmt in facts.module.body
+                if isinstance(stmt, cst.SimpleStatementLine)
+                for small in stmt.body
+                if isinstance(small, (cst.Import, cst.ImportFrom)) and not _is_future(small)
+            ),
+            None,
+        )
+        if first_import is not None:
+            replacements.append(Replacement(first_import, "import copy\n" + facts.code(first_import)))
+    return replacements
+
+
+def _is_future(node) -> bool:
+    return isinstance(node, cst.ImportFrom) and node.module is not None and dotted(node.module) == "__future__"

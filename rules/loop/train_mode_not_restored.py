@@ -1,0 +1,178 @@
+import re
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import EVAL, FORWARD, TRAIN, Event, Loop, behaves_differently_in_eval, same_model
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+# Models that stay in eval mode on purpose while another one trains.
+_FROZEN = re.compile(r"teacher|ema|target|frozen|ref|old|momentum|shadow|pretrained|swa|avg|average", re.I)
+
+
+class TrainModeNotRestored(Rule):
+    """
+    ## What it does
+    Finds `model.eval()` inside the epoch loop (usually for validation) with no
+    `model.train()` before the next training step, so that from the second epoch on
+    the model trains in eval mode. Helpers of the same file are followed; models that
+    stay in eval mode on purpose (a teacher, an EMA copy) are not reported, nor a model
+    whose class, written in the same file, has no layer that behaves differently in
+    eval mode.
+
+    ## Why is this bad?
+    In eval mode dropout is off and BatchNorm uses its frozen running statistics:
+    after the first validation, training silently continues without the
+    regularization and normalization the model was designed with, and the loss
+    curve changes shape after epoch one (seed 001).
+
+    ## How to fix
+    Call `model.train()` at the start of every epoch (or at the start of the training
+    function), not once before the loop.
+    """
+
+    code = "TL502"
+    name = "train-mode-not-restored"
+    severity = Severity.WARNING
+    summary = "model.eval() in the epoch loop and no model.train() before the next training step"
+    seeds = ("001",)
+
+    bad = [
+        Bad(
+            """
+            import torch
+
+            model.train()
+            for epoch in range(epochs):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    val_loss = sum(criterion(model(x), y).item() for x, y in val_loader)
+            """,
+            9,
+        ),
+        Bad(
+            """
+            import torch
+
+            def evaluate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+
+            def train(model, loader, optimizer):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+
+            def main():
+                model = Net()
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                for epoch in range(epochs):
+                    train(model, train_loader, optimizer)
+                    print(evaluate(model, val_loader))
+            """,
+            4,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import torch
+
+            for epoch in range(epochs):
+                model.train()
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    val_loss = sum(criterion(model(x), y).item() for x, y in val_loader)
+            """
+        ),
+        Good(
+            """
+            import torch
+
+            teacher.eval()
+            for epoch in range(epochs):
+                for x, y in train_loader:
+                    with torch.no_grad():
+                        soft = teacher(x)
+                    loss = distill(student(x), soft, y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                teacher.eval()
+            """,
+            note="a teacher stays in eval mode on purpose",
+        ),
+        Good(
+            """
+            @torch.no_grad()
+            def estimate_loss():
+                model.eval()
+                losses = [model(*get_batch("val"))[1].item() for _ in range(eval_iters)]
+                model.train()
+                return sum(losses) / len(losses)
+
+            while True:
+                if iter_num % eval_interval == 0:
+                    print(estimate_loss())
+                logits, loss = model(X, Y)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            """,
+            note="nanoGPT: the evaluation helper restores train mode itself",
+        ),
+        Good(
+            """
+            for epoch in range(epochs):
+                for phase in ["train", "val"]:
+                    if phase == "train":
+                        model.train()
+                    else:
+                        model.eval()
+                    for inputs, labels in dataloaders[phase]:
+                        optimizer.zero_grad()
+                        with torch.set_grad_enabled(phase == "train"):
+                            loss = criterion(model(inputs), labels)
+                            if phase == "train":
+                                loss.backward()
+                                optimizer.step()
+            """,
+            note="the transfer-learning tutorial's phase loop",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for flow in facts.loops.root_flows:
+            for loop in flow.loops:
+                if not loop.is_training or loop.parent is not None and loop.parent.is_training:
+                    continue
+                for event in loop.events:
+                    if event.kind == EVAL and event.target and not _FROZEN.search(event.target):
+                        if _trains_before_train_mode(loop, event) and behaves_differently_in_eval(facts, event.target):
+                            yield self.report(
+                                event.node,
+                                f"`{event.target}.eval()` runs in the epoch loop but `{event.target}.train()` is not "
+                                "called before the next training step: from the second epoch on it trains in eval "
+                                "mode; call `.train()` at the start of each epoch",
+                            )
+
+
+def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
+    """No train() for this model anywhere in the iteration, and the model is trained in it."""
+    model = eval_event.target
+    if any(e.kind == TRAIN for e in loop.events):  # on any name: it may be an alias of the model
+        return False
+    return any(
+        e.kind == FORWARD and same_model(e.target, model) and not e.no_grad and e.loop is not None and e.loop.is_training
+        for e in loop.events
+    )

@@ -1,0 +1,155 @@
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import BACKWARD, STEP, ZERO_GRAD, Event, Loop
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+
+class ZeroGradBetweenBackwardAndStep(Rule):
+    """
+    ## What it does
+    Finds `zero_grad()` called after `backward()` and before `optimizer.step()` in the
+    same iteration, on the optimizer that steps (or on a model).
+
+    ## Why is this bad?
+    `zero_grad()` throws away the gradients `backward()` just computed: the step then
+    sees zeros (or `None`) and the weights never change, so the loss stays flat
+    (seed 001 §7).
+
+    ## How to fix
+    Clear the gradients before `backward()` (at the top of the iteration) or after
+    `step()`, never between the two.
+    """
+
+    code = "TL402"
+    name = "zero-grad-between-backward-and-step"
+    severity = Severity.ERROR
+    summary = "zero_grad() between backward() and step(): the step sees no gradient"
+    seeds = ("001 §7",)
+
+    bad = [
+        Bad(
+            """
+            for images, labels in train_loader:
+                loss = criterion(model(images), labels)
+                loss.backward()
+                optimizer.zero_grad()
+                optimizer.step()
+            """,
+            4,
+        ),
+        Bad(
+            """
+            import torch
+
+            def train(model, loader, opt):
+                for x, y in loader:
+                    out = model(x)
+                    loss = torch.nn.functional.cross_entropy(out, y)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    model.zero_grad()
+                    opt.step()
+            """,
+            9,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            for images, labels in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(images), labels)
+                loss.backward()
+                optimizer.step()
+            """
+        ),
+        Good(
+            """
+            for i, (real, _) in enumerate(dataloader):
+                netD.zero_grad()
+                errD = criterion(netD(real), ones) + criterion(netD(netG(noise).detach()), zeros)
+                errD.backward()
+                optimizerD.step()
+                netG.zero_grad()
+                errG = criterion(netD(netG(noise)), ones)
+                errG.backward()
+                optimizerG.step()
+            """,
+            note="DCGAN: each network cleared before its own backward",
+        ),
+        Good(
+            """
+            import math
+
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                loss.backward()
+                if not math.isfinite(loss.item()):
+                    optimizer.zero_grad()
+                    continue
+                optimizer.step()
+                optimizer.zero_grad()
+            """,
+            note="skipping a non-finite step",
+        ),
+        Good(
+            """
+            for real, _ in loader:
+                optimizer_G.zero_grad()
+                g_loss = adversarial_loss(discriminator(generator(z)), valid)
+                g_loss.backward()
+                discriminator.zero_grad()
+                optimizer_G.step()
+                d_loss = adversarial_loss(discriminator(real), valid)
+                d_loss.backward()
+                optimizer_D.step()
+            """,
+            note="a GAN clearing the other network's gradients",
+        ),
+        Good(
+            """
+            for step, batch in enumerate(loader):
+                loss = model(**batch).loss / accum
+                loss.backward()
+                if (step + 1) % accum == 0:
+                    optimizer.step()
+                    optimizer.zero_grad()
+            """
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        for flow in facts.loops.root_flows:
+            for loop in flow.training_loops:
+                events = loop.events
+                for i, step in enumerate(events):
+                    if step.kind != STEP:
+                        continue
+                    backward = next((e for e in reversed(events[:i]) if e.kind in (BACKWARD, STEP)), None)
+                    if backward is None or backward.kind != BACKWARD:
+                        continue
+                    for between in events[events.index(backward) + 1 : i]:
+                        if between.kind == ZERO_GRAD and _clears(between, step, loop) and _encloses(between, step):
+                            yield self.report(
+                                between.node,
+                                f"`{facts.code(between.node)}` runs after backward() and before "
+                                f"`{step.target}` steps: the step sees no gradient; clear gradients before "
+                                "backward() or after step()",
+                            )
+
+
+def _clears(zero_grad: Event, step: Event, loop: Loop) -> bool:
+    """Whether this zero_grad clears what the step uses: the same optimizer, or the model
+    when only one optimizer steps (with two, as in a GAN, a model may belong to the other)."""
+    target = zero_grad.target or ""
+    if "optim" in target.lower() or target.split(".")[-1].lower().startswith("opt"):
+        return target == step.target
+    return len({e.target for e in loop.events if e.kind == STEP}) == 1
+
+
+def _encloses(zero_grad: Event, step: Event) -> bool:
+    """The zero_grad is not in a branch of its own (`if not finite: zero_grad(); continue`)."""
+    guards = zero_grad.guards
+    return len(guards) <= len(step.guards) and all(a is b for a, b in zip(guards, step.guards))

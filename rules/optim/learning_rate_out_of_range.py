@@ -1,0 +1,172 @@
+from collections.abc import Iterator
+
+import libcst as cst
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import is_optimizer_class, keyword, literal_number
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+# torch.optim class -> the option holding its usual learning-rate range.
+_FAMILY = {
+    "Adam": "adam", "AdamW": "adam", "Adamax": "adam", "NAdam": "adam", "RAdam": "adam", "SparseAdam": "adam",
+    "SGD": "sgd", "RMSprop": "rmsprop", "Adagrad": "adagrad", "Adadelta": "adadelta",
+}
+
+
+class LearningRateOutOfRange(Rule):
+    """
+    ## What it does
+    Finds an optimizer built with a literal learning rate (directly, or through a name
+    bound once to a literal in the same scope) far outside the usual range of that
+    optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`.
+
+    ## Why is this bad?
+    Adaptive optimizers normalize the step size: with Adam the learning rate is roughly
+    the size of every weight update, so `lr=0.1` or `1.0` throws the weights around and
+    the loss jumps or becomes NaN; far too small a rate and nothing moves (seeds 000 §2.4,
+    002 §1: "Adam with lr=1.0 does not converge").
+
+    ## How to fix
+    Start from the usual value (Adam/AdamW 1e-3 to 3e-4, SGD with momentum 0.1 to 0.01)
+    and tune from there, with a schedule.
+
+    ## Options
+    One `[min, max]` range per optimizer family, inclusive: `adam` (Adam, AdamW,
+    Adamax, NAdam, RAdam, SparseAdam) `[1e-6, 0.05]`, `sgd` `[1e-6, 1.0]`, `rmsprop`
+    `[1e-6, 0.05]`, `adagrad` `[1e-5, 1.0]`, `adadelta` `[1e-3, 10.0]`.
+    """
+
+    code = "TL408"
+    name = "learning-rate-out-of-range"
+    severity = Severity.WARNING
+    summary = "a literal learning rate far outside the usual range of its optimizer"
+    seeds = ("000 §2.4", "002 §1")
+    options = {
+        "adam": [1e-6, 0.05],
+        "sgd": [1e-6, 1.0],
+        "rmsprop": [1e-6, 0.05],
+        "adagrad": [1e-5, 1.0],
+        "adadelta": [1e-3, 10.0],
+    }
+
+    bad = [
+        Bad(
+            """
+            import torch
+
+            optimizer = torch.optim.Adam(model.parameters(), lr=1.0)
+            """,
+            3,
+        ),
+        Bad(
+            """
+            from torch import optim
+
+            LR = 10
+            optimizer = optim.SGD(net.parameters(), LR, momentum=0.9)
+            """,
+            4,
+        ),
+        Bad(
+            """
+            import torch
+
+            optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+            """,
+            3,
+            settings={"adam": [1e-5, 1e-3]},
+            note="a stricter configured range",
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.05)
+            """
+        ),
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+            """
+        ),
+        Good(
+            """
+            import torch
+
+            def main(args):
+                optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+                lbfgs = torch.optim.LBFGS(model.parameters(), lr=1)
+            """,
+            note="non-literal learning rates and optimizers without a range are not checked",
+        ),
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
+            """
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        constants = _constants(facts)
+        for call in facts.collected.calls:
+            qualname = call.qualname
+            if not qualname or not qualname.startswith("torch.optim.") or not is_optimizer_class(qualname):
+                continue
+            family = _FAMILY.get(qualname.rsplit(".", 1)[-1])
+            if family is None:
+                continue
+            lr_node = keyword(call.node, "lr", 1)
+            lr = literal_number(lr_node)
+            if lr is None and isinstance(lr_node, cst.Name) and not _is_parameter(call.function, lr_node.value):
+                scope = id(call.function.node) if call.function else 0
+                lr = constants.get((scope, lr_node.value), constants.get((0, lr_node.value)))
+            if lr is None:
+                continue
+            low, high = self.settings[family]
+            if not (low <= lr <= high):
+                yield self.report(
+                    lr_node,
+                    f"learning rate {_shown(facts, lr_node, lr)} is far outside the usual range of {qualname.rsplit('.', 1)[-1]} "
+                    f"({low:g} to {high:g}): the loss will {'jump or turn NaN' if lr > high else 'barely move'}",
+                )
+
+
+def _constants(facts: FileFacts) -> dict[tuple[int, str], float | None]:
+    """Names bound exactly once to a number literal, per scope (function id, or 0 for the module)."""
+    counts: dict[tuple[int, str], int] = {}
+    values: dict[tuple[int, str], float] = {}
+    for assign in facts.collected.assigns:
+        node = assign.node
+        scope = id(assign.function.node) if assign.function else 0
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        for target in targets:
+            if isinstance(target, cst.Name):
+                key = (scope, target.value)
+                counts[key] = counts.get(key, 0) + 1
+                value = literal_number(node.value) if not isinstance(node, cst.AugAssign) else None
+                if value is not None:
+                    values[key] = value
+    # a name bound in a function hides the module's constant
+    return {key: (value if counts[key] == 1 else None) for key, value in values.items()} | {
+        key: None for key in counts if key not in values
+    }
+
+
+def _is_parameter(function, name: str) -> bool:
+    while function is not None:
+        params = function.node.params
+        if any(p.name.value == name for p in (*params.params, *params.kwonly_params, *params.posonly_params)):
+            return True
+        function = function.parent
+    return False
+
+
+def _shown(facts: FileFacts, node: cst.BaseExpression, value: float) -> str:
+    return facts.code(node) if literal_number(node) is not None else f"{node.value} = {value:g}"

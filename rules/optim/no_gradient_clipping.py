@@ -1,0 +1,138 @@
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import CLIP, STEP
+from trainlint.facts.torch_api import RECURRENT
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+_NON_FINITE_CHECKS = frozenset({"isnan", "isinf", "isfinite", "isneginf", "isposinf", "nan_to_num"})
+
+
+class NoGradientClipping(Rule):
+    """
+    ## What it does
+    Finds a training loop that steps the optimizer with no `clip_grad_norm_` /
+    `clip_grad_value_` (nor `accelerator.clip_grad_norm_`, `fabric.clip_gradients`).
+
+    This is advice, and it is off by default. It reports everywhere when the
+    configuration selects it (`select` or `extend-select` naming TL403, its prefix or
+    its name). Without that it reports only a loop whose file shows a symptom that
+    clipping addresses: the script guards its loss or gradients against NaN/Inf
+    (`torch.isnan(loss)`, `math.isfinite(loss.item())`, ...), which is what diverging
+    updates produce, or it builds
+    recurrent layers (`nn.LSTM`, `nn.GRU`, `nn.RNN`), whose gradients explode through
+    time.
+
+    ## Why is this bad?
+    One batch with a huge gradient is enough to throw the weights far away: the loss
+    jumps to inf or NaN and training does not recover (seeds 002 §3, 004: the loss
+    grows to inf every epoch). Clipping the gradient norm bounds every update.
+
+    ## How to fix
+    Between `backward()` and `step()`:
+    `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)` (with AMP,
+    `scaler.unscale_(optimizer)` first).
+    """
+
+    code = "TL403"
+    name = "no-gradient-clipping"
+    severity = Severity.INFO
+    summary = "a training loop with no gradient clipping"
+    seeds = ("002 §3", "004")
+    default_enabled = False
+    runs_on_symptoms = True
+
+    bad = [
+        Bad(
+            """
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            5,
+        ),
+        Bad(
+            """
+            import math
+            import torch.nn as nn
+
+            rnn = nn.LSTM(128, 256, num_layers=2)
+            for epoch in range(epochs):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss = criterion(head(rnn(x)[0]), y)
+                    if not math.isfinite(loss.item()):
+                        continue
+                    loss.backward()
+                    optimizer.step()
+            """,
+            12,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import torch
+
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+            """
+        ),
+        Good(
+            """
+            for batch in train_dataloader:
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            """
+        ),
+        Good(
+            """
+            def training_step(self, batch, batch_idx):
+                x, y = batch
+                return self.criterion(self(x), y)
+            """,
+            note="Lightning clips through the Trainer: no hand loop",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        symptom = "" if self.selected else _symptom(facts)
+        if not self.selected and not symptom:
+            return
+        for flow in facts.loops.root_flows:
+            if any(e.kind == CLIP for e in flow.events):
+                continue
+            for loop in flow.training_loops:
+                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
+                yield self.report(
+                    step.node,
+                    f"no gradient clipping before `{step.target}.step()`{symptom}: one exploding batch can throw the "
+                    "weights away; clip with `torch.nn.utils.clip_grad_norm_` after backward()",
+                )
+
+
+def _symptom(facts: FileFacts) -> str:
+    for call in facts.collected.calls:
+        name = (call.qualname or "").rsplit(".", 1)[-1]
+        if name in _NON_FINITE_CHECKS and _about_training(facts, call.node):
+            return " while the script guards against NaN/Inf values"
+        if call.qualname in RECURRENT:
+            return f" in a script with recurrent layers ({name})"
+    return ""
+
+
+def _about_training(facts: FileFacts, call) -> bool:
+    """`torch.isnan(loss)`, `math.isfinite(grad_norm)`, `loss.isnan()`: a check on the loss or gradients."""
+    text = facts.code(call).lower()
+    return "loss" in text or "grad" in text

@@ -1,0 +1,160 @@
+import re
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import LR_UPDATE, SCHED_STEP, STEP
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+_PLATEAU_WATCH = re.compile(r"\b\w*(patience|early_?stop\w*|no_?improve\w*|since_improvement|bad_epochs)\w*\b", re.I)
+
+
+class NoLrScheduler(Rule):
+    """
+    ## What it does
+    Finds an optimizer stepped in a training loop with a fixed learning rate: no
+    `torch.optim.lr_scheduler` (or other scheduler object) in the file, no write to
+    `param_groups[...]["lr"]`, no LR helper (`adjust_learning_rate(...)`,
+    `get_lr(it)`).
+
+    This is advice, and it is off by default. It reports everywhere when the
+    configuration selects it (`select` or `extend-select` naming TL404, its prefix or
+    its name). Without that it reports only when the file shows a symptom a schedule
+    explains: it watches for a plateau by hand (a `patience` or early-stopping
+    counter) but never lowers the learning rate, or it trains with SGD at a large
+    literal learning rate (≥ 0.1) that only converges when decayed.
+
+    ## Why is this bad?
+    A learning rate that is right at the start is too large at the end: the loss stops
+    falling and oscillates around a minimum it cannot reach (seeds 000 §2.4, 002 §2,
+    003 §3).
+
+    ## How to fix
+    Add a schedule: `CosineAnnealingLR`, `OneCycleLR`, `MultiStepLR`, or
+    `ReduceLROnPlateau(optimizer).step(val_loss)`; for transformers a warm-up then
+    decay.
+    """
+
+    code = "TL404"
+    name = "no-lr-scheduler"
+    severity = Severity.INFO
+    summary = "an optimizer stepped with a fixed learning rate (no schedule)"
+    seeds = ("000 §2.4", "002 §2", "003 §3")
+    default_enabled = False
+    runs_on_symptoms = True
+
+    bad = [
+        Bad(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            for epoch in range(200):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            8,
+        ),
+        Bad(
+            """
+            import torch
+
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            best, patience = float("inf"), 0
+            for epoch in range(100):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+                val = validate(model)
+                patience = 0 if val < best else patience + 1
+                if patience > 10:
+                    break
+            """,
+            9,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=200)
+            for epoch in range(200):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+                scheduler.step()
+            """
+        ),
+        Good(
+            """
+            import math
+
+            def get_lr(it):
+                if it < warmup_iters:
+                    return learning_rate * it / warmup_iters
+                ratio = (it - warmup_iters) / (lr_decay_iters - warmup_iters)
+                return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (learning_rate - min_lr)
+
+            while True:
+                lr = get_lr(iter_num)
+                for param_group in optimizer.param_groups:
+                    param_group["lr"] = lr
+                loss = model(X, Y)[1]
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                iter_num += 1
+            """,
+            note="nanoGPT's hand-written warm-up and cosine decay",
+        ),
+        Good(
+            """
+            def rate(step, model_size, factor, warmup):
+                step = max(step, 1)
+                return factor * (model_size ** -0.5 * min(step ** -0.5, step * warmup ** -1.5))
+
+            lr_scheduler = LambdaLR(optimizer, lr_lambda=lambda step: rate(step, 512, 1.0, 4000))
+            for batch in data_iter:
+                loss = loss_compute(model(batch.src, batch.tgt), batch.tgt_y)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                lr_scheduler.step()
+            """,
+            note="a Noam schedule",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        loops = facts.loops
+        if loops.schedulers or loops.has_manual_lr:
+            return
+        if any(e.kind in (SCHED_STEP, LR_UPDATE) for flow in loops.flows for e in flow.events):
+            return
+        symptom = "" if self.selected else _symptom(facts)
+        if not self.selected and not symptom:
+            return
+        for flow in loops.root_flows:
+            for loop in flow.training_loops:
+                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
+                yield self.report(
+                    step.node,
+                    f"`{step.target}` trains with a fixed learning rate{symptom}: the loss stalls around the "
+                    "minimum it cannot reach; add a schedule (CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau)",
+                )
+
+
+def _symptom(facts: FileFacts) -> str:
+    match = _PLATEAU_WATCH.search(facts.source)
+    if match:
+        return f" while the script watches for a plateau (`{match.group(0)}`)"
+    for optimizer in facts.loops.optimizers.values():
+        if optimizer.type_name == "SGD" and optimizer.lr is not None and optimizer.lr >= 0.1:
+            return f" (SGD at lr={optimizer.lr:g}, which converges only when decayed)"
+    return ""

@@ -1,0 +1,148 @@
+import re
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import BIND, MODEL_BUILT, OPTIMIZER_BUILT, STEP, Loop
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+# Loops over epochs or steps; a loop over configurations, folds or runs rebuilds on purpose.
+_STEP_LOOP = re.compile(r"^(epoch|ep|e|step|steps|it|iter|iteration|i|batch|batch_idx|global_step|_)$|epoch", re.I)
+
+
+class OptimizerRebuiltInLoop(Rule):
+    """
+    ## What it does
+    Finds an optimizer constructed inside the epoch or step loop that it then steps,
+    typically to change the learning rate:
+    `for epoch in ...: optimizer = SGD(model.parameters(), lr=lr_at(epoch))`.
+    Loops that also build a new model (hyperparameter sweeps, cross-validation folds)
+    and rebuilds under a condition (unfreezing the backbone at a given epoch) are not
+    reported.
+
+    ## Why is this bad?
+    A new optimizer starts with empty state: SGD's momentum buffers and Adam's moment
+    estimates are thrown away every epoch, so Adam restarts its bias-corrected warm-up
+    with full-size steps each time, and momentum never builds up (seed 002 §2).
+
+    ## How to fix
+    Build the optimizer once before the loop and change the learning rate with a
+    scheduler from `torch.optim.lr_scheduler` or by writing
+    `for g in optimizer.param_groups: g["lr"] = new_lr`.
+    """
+
+    code = "TL411"
+    name = "optimizer-rebuilt-in-loop"
+    severity = Severity.WARNING
+    summary = "an optimizer constructed inside the training loop: its state resets every time"
+    seeds = ("002 §2",)
+
+    bad = [
+        Bad(
+            """
+            import torch
+
+            for epoch in range(epochs):
+                lr = base_lr * (0.1 ** (epoch // 30))
+                optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            5,
+        ),
+        Bad(
+            """
+            from torch.optim import Adam
+
+            def train(model, loader, epochs):
+                for epoch in range(epochs):
+                    opt = Adam(model.parameters(), lr=1e-3 / (1 + epoch))
+                    for x, y in loader:
+                        opt.zero_grad()
+                        model.loss(x, y).backward()
+                        opt.step()
+            """,
+            5,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            for epoch in range(epochs):
+                for g in optimizer.param_groups:
+                    g["lr"] = 0.1 * (0.1 ** (epoch // 30))
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """
+        ),
+        Good(
+            """
+            import torch
+
+            for lr in [1e-2, 1e-3, 1e-4]:
+                model = Net()
+                optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+                for epoch in range(10):
+                    for x, y in train_loader:
+                        optimizer.zero_grad()
+                        criterion(model(x), y).backward()
+                        optimizer.step()
+            """,
+            note="a learning-rate sweep builds a fresh model each time",
+        ),
+        Good(
+            """
+            import torch
+
+            for epoch in range(epochs):
+                if epoch == unfreeze_epoch:
+                    for p in model.backbone.parameters():
+                        p.requires_grad = True
+                    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            note="rebuilt once, when the backbone is unfrozen",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        seen: set[int] = set()
+        for flow in facts.loops.root_flows:
+            for event in flow.events:
+                if event.kind != OPTIMIZER_BUILT or not event.loops or id(event.node) in seen:
+                    continue
+                loop = event.loop
+                if len(event.guards) != len(loop.guards) or not _is_step_loop(loop):
+                    continue
+                if not any(e.kind == STEP for e in loop.events):
+                    continue
+                if any(e.kind == MODEL_BUILT or (e.kind == BIND and _is_model_bind(facts, e)) for e in loop.events):
+                    continue
+                seen.add(id(event.node))
+                yield self.report(
+                    event.node,
+                    "the optimizer is rebuilt in every iteration of this loop: its momentum/Adam state restarts "
+                    "each time; build it once and change the LR with a scheduler or `param_groups`",
+                    first_line_only=True,
+                )
+
+
+def _is_step_loop(loop: Loop) -> bool:
+    if any(_STEP_LOOP.search(name) for name in loop.target_names):
+        return True
+    return "loader" in loop.iterable_names or "epoch" in loop.iterable_names
+
+
+def _is_model_bind(facts: FileFacts, event) -> bool:
+    target = (event.target or "").rsplit(".", 1)[-1].lower()
+    return "model" in target or "net" in target

@@ -1,0 +1,3 @@
+"""Runtime findings (TL9xx): measured by `trainlint probe` while the script trains, never by
+the static engine. Each rule carries the code, name, severity, docs and thresholds (as
+options); trainlint/probe/analyze.py measures them."""

@@ -1,0 +1,38 @@
+from trainlint.finding import Severity
+from trainlint.probe.thresholds import Thresholds
+from trainlint.rule import Rule
+
+
+class ConstantInputs(Rule):
+    """
+    ## What it does
+    Measured by `trainlint probe` while the script trains, never by `trainlint check`.
+    Reports when more than half of the first training batches have an input std below
+    `constant-std`: every sample of the batch is (nearly) the same tensor. The finding
+    points at the DataLoader's construction.
+
+    ## Why is this bad?
+    Inputs without variance carry no information: the model can only learn the label
+    frequencies and the loss stops at their entropy. It is the sign of a data-reading
+    bug — an all-black image from a failed decode, a normalization that divides by the
+    wrong statistics, the same buffer returned for every index (seed 001 §10: data read
+    wrongly; seed 000 §2.1).
+
+    ## How to fix
+    Look at a batch: `x, y = next(iter(loader)); print(x.std(), x[0])`. Check the
+    dataset's `__getitem__` (does it use the index?), the decoding, and the normalization
+    statistics.
+
+    ## Evidence
+    `trainlint probe tests/fixtures/probe/constant_inputs.py` (a dataset whose image
+    decoding fails silently and returns black images) reports it;
+    `tests/fixtures/probe/healthy.py` reports nothing.
+    """
+
+    code = "TL911"
+    name = "constant-inputs"
+    severity = Severity.WARNING
+    summary = "the first batches' inputs have (near) zero variance"
+    seeds = ("001 §10", "000 §2.1")
+    runtime = True
+    options = Thresholds.defaults("constant-std")

@@ -1,0 +1,39 @@
+from trainlint.finding import Severity
+from trainlint.probe.thresholds import Thresholds
+from trainlint.rule import Rule
+
+
+class InputsNotNormalized(Rule):
+    """
+    ## What it does
+    Measured by `trainlint probe` while the script trains, never by `trainlint check`.
+    Wraps `DataLoader.__iter__` and computes the mean, std, min and max of the inputs of
+    the first training batches (a loader counts as training only when `backward()` ran
+    between its batches). Reported when |mean| exceeds `input-mean` or the std exceeds
+    `input-std`, e.g. raw 0..255 pixels (mean about 128). The finding points at the
+    DataLoader's construction.
+
+    ## Why is this bad?
+    Inputs far from zero mean and unit variance make the first layer's pre-activations
+    huge: ReLUs die or sigmoids saturate, gradients of the first layer dominate, and the
+    learning rate that suits the other layers is wrong for it, so training is slow or does
+    not converge (seed 000 §2.1, seed 001 §11: "no normalization").
+
+    ## How to fix
+    Scale and standardize the inputs: `transforms.ToTensor()` (to [0, 1]) followed by
+    `transforms.Normalize(mean, std)` with the dataset's statistics, or standardize
+    tabular features with their training-set mean and std.
+
+    ## Evidence
+    `trainlint probe tests/fixtures/probe/raw_inputs.py` (uint8 pixels fed as floats
+    without scaling) reports a mean near 128; the healthy fixture reports nothing. The same
+    measurement confirms TL102 transforms-missing-normalize.
+    """
+
+    code = "TL909"
+    name = "inputs-not-normalized"
+    severity = Severity.WARNING
+    summary = "first batches' input mean/std far from 0/1 (e.g. raw 0..255 pixels)"
+    seeds = ("000 §2.1", "001 §11")
+    runtime = True
+    options = Thresholds.defaults("input-mean", "input-std")

@@ -1,0 +1,40 @@
+from trainlint.finding import Severity
+from trainlint.probe.thresholds import Thresholds
+from trainlint.rule import Rule
+
+
+class VanishingGradients(Rule):
+    """
+    ## What it does
+    Measured by `trainlint probe` while the script trains, never by `trainlint check`.
+    Divides the gradient norm of the first weight layer (in forward order) by that of the
+    last one after each `backward()` and reports when the median over the probed
+    iterations is below `vanishing-ratio`. Healthy nets measure 0.02–3; a 10-layer sigmoid
+    stack about 1e-8. The finding points at the first layer's construction.
+
+    ## Why is this bad?
+    The first layers learn nothing: their updates are orders of magnitude smaller than the
+    last layer's, so the network behaves like a shallow one and the loss stalls on a
+    plateau (seed 000 §2.3 and §2.5, seed 001 §4 and §7, seed 003 §10). Sigmoid/tanh between
+    layers multiply the gradient by at most 0.25 per layer; deep stacks without
+    normalization or residual connections do the same.
+
+    ## How to fix
+    Use ReLU-family activations between layers, add BatchNorm/LayerNorm after the
+    convolutions or linear layers, use residual connections in deep networks, and
+    initialize with `kaiming_normal_`/`xavier_uniform_` to match the activation.
+
+    ## Evidence
+    `trainlint probe tests/fixtures/probe/sigmoid_deep.py` (an MLP with sigmoid between
+    ten linear layers) reports a ratio near 1e-8; the healthy fixture measures about 0.5.
+    The same measurement confirms TL201 sigmoid-in-deep-stack and TL204
+    deep-conv-without-normalization.
+    """
+
+    code = "TL903"
+    name = "vanishing-gradients"
+    severity = Severity.WARNING
+    summary = "first-layer gradient norm orders of magnitude below the last layer's"
+    seeds = ("000 §2.3", "000 §2.5", "001 §4", "001 §7", "003 §10")
+    runtime = True
+    options = Thresholds.defaults("vanishing-ratio")

@@ -1,0 +1,193 @@
+"""Training-loop facts and the loop/optimizer rules on whole scripts: the story of a user
+running `trainlint check` on a training script with the default configuration."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from trainlint.config import Config
+from trainlint.engine import Engine, parse
+from trainlint.facts import FileFacts
+from trainlint.facts.loops import BACKWARD, CLIP, EVAL, FORWARD, LOSS, SCHED_STEP, STEP, TRAIN, UNSCALE, ZERO_GRAD
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _facts(code: str) -> FileFacts:
+    source = textwrap.dedent(code).lstrip("\n")
+    return FileFacts("train.py", source, parse(source))
+
+
+def _codes(code: str, config: Config | None = None) -> list[tuple[str, int]]:
+    source = textwrap.dedent(code).lstrip("\n")
+    findings = Engine(config or Config()).check_source(source, "train.py").findings
+    return [(f.code, f.location.row) for f in findings if f.code[:3] in ("TL4", "TL5")]
+
+
+def test_events_of_one_iteration_in_order_through_a_helper():
+    facts = _facts(
+        """
+        import torch
+
+        def train_one_epoch(net, loader, opt, sched, scaler):
+            net.train()
+            for x, y in loader:
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast("cuda"):
+                    loss = torch.nn.functional.cross_entropy(net(x), y)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+
+        def main():
+            model = Net()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.05)
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=1000)
+            for epoch in range(10):
+                train_one_epoch(model, train_loader, optimizer, scheduler, scaler)
+                model.eval()
+        """
+    )
+    loops = facts.loops
+    assert loops.optimizers["optimizer"].type_name == "AdamW"
+    assert loops.optimizers["optimizer"].lr == 3e-4 and loops.optimizers["optimizer"].weight_decay == 0.05
+    assert loops.schedulers["scheduler"].kind == "batch"
+    (main,) = [f for f in loops.root_flows if f.root is not None and f.root.name.value == "main"]
+    (training,) = main.training_loops
+    kinds = [e.kind for e in training.events if e.kind != "bind"]
+    assert kinds == [ZERO_GRAD, FORWARD, LOSS, BACKWARD, UNSCALE, CLIP, STEP, SCHED_STEP]
+    # the helper's parameters are renamed to the caller's arguments
+    assert {e.target for e in training.events if e.kind in (STEP, ZERO_GRAD)} == {"optimizer"}
+    assert [e.target for e in training.events if e.kind == SCHED_STEP] == ["scheduler"]
+    assert training.parent is not None and training.parent.parent is None
+    assert [e.kind for e in main.events if e.kind in (TRAIN, EVAL)] == [TRAIN, EVAL]
+    assert all(f.inlined for f in loops.flows if f.root is not None and f.root.name.value == "train_one_epoch")
+
+
+def test_value_of_follows_simple_assignments():
+    facts = _facts(
+        """
+        import torch.nn.functional as F
+
+        for x, y in loader:
+            out = model(x)
+            probs = F.softmax(out, dim=1)
+            loss = ce(probs, y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        """
+    )
+    (flow,) = facts.loops.flows
+    backward = next(e for e in flow.events if e.kind == BACKWARD)
+    assert facts.code(flow.value_of("loss", backward)) == "ce(probs, y)"
+    assert facts.code(flow.value_of("probs", backward)) == "F.softmax(out, dim=1)"
+    assert facts.code(flow.value_of("out", backward)) == "model(x)"
+
+
+PLAIN_LOOP = """
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    for epoch in range(100):
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+"""
+
+
+def test_advice_rules_are_silent_by_default_on_a_plain_loop():
+    assert _codes(PLAIN_LOOP) == []
+
+
+def test_advice_rules_report_everywhere_when_selected():
+    codes = _codes(PLAIN_LOOP, Config(extend_select=("TL403", "no-lr-scheduler", "TL410")))
+    assert sorted(codes) == [("TL403", 9), ("TL404", 9), ("TL410", 3)]
+
+
+def test_advice_rules_report_a_symptom_without_selection():
+    codes = _codes(
+        """
+        import math
+        import torch
+
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for epoch in range(100):
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                if not math.isfinite(loss.item()):
+                    continue
+                loss.backward()
+                optimizer.step()
+        """
+    )
+    assert sorted(codes) == [("TL403", 12), ("TL404", 12)]
+
+
+def test_buggy_example_reports_the_seed_loop_problems_and_fixed_is_clean():
+    engine = Engine(Config(select=("TL4", "TL5")))
+    vgg = engine.check_source((EXAMPLES / "buggy" / "train_vgg.py").read_text(), "train_vgg.py").findings
+    assert {"TL401", "TL406", "TL408", "TL501"} <= {f.code for f in vgg}
+    resnet = engine.check_source((EXAMPLES / "buggy" / "train_resnet.py").read_text(), "train_resnet.py").findings
+    assert "TL504" in {f.code for f in resnet}
+    default = Engine(Config())
+    for path in sorted((EXAMPLES / "fixed").rglob("*.py")):
+        findings = default.check_source(path.read_text(), str(path)).findings
+        assert [f for f in findings if f.code[:3] in ("TL4", "TL5")] == [], path
+
+
+def test_eval_mode_matters_only_for_models_that_change_in_eval_mode():
+    from trainlint.index import ClassSummary, ProjectIndex
+
+    script = textwrap.dedent(
+        """
+        import torch
+        from model import Net
+
+        model = Net()
+        for epoch in range(5):
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                criterion(model(x), y).backward()
+                optimizer.step()
+            with torch.no_grad():
+                for x, y in test_loader:
+                    print(criterion(model(x), y).item())
+        """
+    ).lstrip("\n")
+    engine = Engine(Config(select=("TL501",)))
+
+    def findings(mode_dependent):
+        index = ProjectIndex()
+        facts = {} if mode_dependent is None else {"mode_dependent": mode_dependent}
+        index.add(ClassSummary("Net", "model.py", "model", ("torch.nn.Module",), facts))
+        return [f.location.row for f in engine.check_source(script, "main.py", index=index, module_name="main").findings]
+
+    assert findings(None) == [11]  # the index does not say: the model may have dropout
+    assert findings(True) == [11]
+    assert findings(False) == []  # e.g. convolutions and ReLU only (super_resolution's Net)
+
+
+def test_loss_total_fix_is_unsafe_when_the_total_is_used_as_a_tensor():
+    source = textwrap.dedent(
+        """
+        for epoch in range(10):
+            total = 0
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                total += loss
+            writer.add_scalar("loss", total.item(), epoch)
+        """
+    ).lstrip("\n")
+    (finding,) = Engine(Config(select=("TL504",))).check_source(source, "train.py").findings
+    assert finding.fix is not None and finding.fix.applicability.value == "unsafe"

@@ -1,0 +1,231 @@
+"""Loss facts: what reaches a loss, followed through the training script and the model."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from trainlint.engine import Engine
+from trainlint.facts import FileFacts
+from trainlint.index import ProjectIndex
+from trainlint.testing import _module_name
+
+
+def facts_for(code: str, files: dict[str, str] | None = None, path: str = "train.py") -> FileFacts:
+    engine = Engine()
+    index = ProjectIndex()
+    for other, source in (files or {}).items():
+        name, package = _module_name(other)
+        for summary in engine.summarize_source(textwrap.dedent(source), other, module_name=name, package=package):
+            index.add(summary)
+    source = textwrap.dedent(code)
+    name, package = _module_name(path)
+    return FileFacts(path, source, cst.parse_module(source), module_name=name, package=package, index=index)
+
+
+def only_use(code: str, **kwargs):
+    uses = facts_for(code, **kwargs).losses.uses
+    assert len(uses) == 1, uses
+    return uses[0]
+
+
+def test_softmax_followed_through_assignments():
+    use = only_use(
+        """
+        import torch.nn as nn
+        import torch.nn.functional as F
+        ce = nn.CrossEntropyLoss(label_smoothing=0.1)
+        def step(model, x, y):
+            out = model(x)
+            probs = F.softmax(out, 1)
+            loss = ce(probs, y)
+            return loss
+        """
+    )
+    assert (use.kind, use.input.activation) == ("cross_entropy", "softmax")
+    assert use.option("label_smoothing") is not None
+
+
+def test_head_of_a_model_class_of_another_file():
+    use = only_use(
+        """
+        import torch.nn as nn
+        from models.net import Net
+        model = Net(num_classes=10).cuda()
+        criterion = nn.BCELoss()
+        for x, y in loader:
+            loss = criterion(model(x), y)
+        """,
+        files={
+            "models/net.py": """
+                import torch.nn as nn
+                class Net(nn.Module):
+                    def __init__(self, num_classes):
+                        super().__init__()
+                        self.head = nn.Sequential(nn.Linear(64, num_classes), nn.Softmax(dim=1))
+                    def forward(self, x):
+                        return self.head(x)
+            """
+        },
+    )
+    assert (use.input.activation, use.input.out_features, use.input.layer) == ("softmax", "num_classes", "torch.nn.Linear")
+    assert "models/net.py" in use.input.origin
+
+
+def test_index_carries_the_head():
+    engine = Engine()
+    [summary] = engine.summarize_source(
+        textwrap.dedent(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(128, 10)
+                def forward(self, x):
+                    x = self.fc(x)
+                    return F.log_softmax(x, dim=1)
+            """
+        ),
+        "net.py",
+        module_name="net",
+    )
+    assert summary.facts["final_activation"] == "log_softmax"
+    assert summary.facts["out_features"] == 10
+
+
+def test_branches_that_disagree_are_unknown():
+    use = only_use(
+        """
+        import torch.nn.functional as F
+        def step(model, x, y, use_probs):
+            out = model(x)
+            if use_probs:
+                out = F.softmax(out, 1)
+            return F.cross_entropy(out, y)
+        """
+    )
+    assert not use.input.known
+
+
+def test_model_and_criterion_passed_to_the_training_function():
+    use = only_use(
+        """
+        import torch.nn as nn
+        def train(model, loader, criterion):
+            for x, y in loader:
+                loss = criterion(model(x), y.long())
+        def main():
+            model = nn.Sequential(nn.Linear(10, 3), nn.Sigmoid())
+            train(model, loader, nn.BCELoss())
+        """
+    )
+    assert (use.kind, use.input.activation, use.target.target) == ("bce", "sigmoid", "index")
+
+
+def test_lightning_module_calls_itself():
+    use = only_use(
+        """
+        import torch.nn as nn
+        import lightning as L
+        class Classifier(L.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(32, 5)
+                self.criterion = nn.NLLLoss()
+            def forward(self, x):
+                return self.fc(x)
+            def training_step(self, batch, batch_idx):
+                x, y = batch
+                return self.criterion(self(x), y)
+        """
+    )
+    assert (use.kind, use.input.activation, use.input.out_features) == ("nll", "", 5)
+
+
+def test_returned_values_of_helpers():
+    use = only_use(
+        """
+        import torch
+        import torch.nn.functional as F
+        def predict(model, x):
+            return torch.sigmoid(model(x))
+        def step(model, x, y):
+            p = predict(model, x)
+            return F.binary_cross_entropy_with_logits(p, y)
+        """
+    )
+    assert (use.kind, use.input.activation) == ("bce_logits", "sigmoid")
+
+
+def test_tuple_outputs_are_unknown():
+    use = only_use(
+        """
+        import torch.nn.functional as F
+        def step(model, x, y):
+            logits, aux = model(x)
+            return F.cross_entropy(logits, y)
+        """
+    )
+    assert not use.input.known
+
+
+def test_a_replaced_head_is_unknown():
+    use = only_use(
+        """
+        import torch.nn as nn
+        from models.net import Net
+        model = Net()
+        model.classifier = nn.Linear(512, 2)
+        criterion = nn.CrossEntropyLoss()
+        loss = criterion(model(x), y)
+        """,
+        files={
+            "models/net.py": """
+                import torch.nn as nn
+                class Net(nn.Module):
+                    def __init__(self):
+                        super().__init__()
+                        self.classifier = nn.Sequential(nn.Linear(512, 10), nn.Softmax(dim=1))
+                    def forward(self, x):
+                        return self.classifier(x)
+            """
+        },
+    )
+    assert not use.input.known
+
+
+def test_loss_objects_moved_to_the_gpu():
+    use = only_use(
+        """
+        import torch.nn as nn
+        model = nn.Sequential(nn.Linear(784, 10), nn.Softmax(dim=1)).cuda()
+        criterion = nn.CrossEntropyLoss().cuda()
+        criterion = criterion.to("cuda")
+        for x, y in loader:
+            loss = criterion(model(x), y)
+        """
+    )
+    assert (use.kind, use.input.activation, use.target.target) == ("cross_entropy", "softmax", "batch")
+
+
+def test_activation_modules_stored_on_self():
+    use = only_use(
+        """
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(128, 10)
+                self.drop = nn.Dropout(0.5)
+                self.softmax = nn.Softmax(dim=1)
+            def forward(self, x):
+                x = self.drop(self.fc(x))
+                return self.softmax(x)
+        model = Net()
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        """
+    )
+    assert (use.input.activation, use.input.out_features) == ("softmax", 10)

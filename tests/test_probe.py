@@ -1,0 +1,531 @@
+"""The runtime probe: each fixture script under tests/fixtures/probe/ shows one symptom.
+
+The scripts run for a few steps in child processes (all started at once, on CPU); the
+tests assert verdicts and the direction of the measured numbers, never exact values.
+Deselect the slow part with `-m "not probe"`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from trainlint.finding import Finding, Location, Severity
+from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
+from trainlint.probe.runner import ProbeResult, run_probe, torch_available
+from trainlint.config import ConfigError, config_from_table, load_config
+from trainlint.probe.thresholds import Thresholds, load_thresholds, parse_assignments
+
+FIXTURES = Path(__file__).parent / "fixtures" / "probe"
+STEPS = 8
+SCRIPTS = {
+    # name: (steps, timeout, nproc)
+    "healthy": (STEPS, 120, None),
+    "exploding": (STEPS, 120, None),
+    "raw_inputs": (STEPS, 120, None),
+    "sigmoid_deep": (STEPS, 120, None),
+    "conv_in_forward": (STEPS, 120, None),
+    "unshuffled": (STEPS, 120, None),
+    "resnet_seed004": (5, 120, None),
+    "raises": (STEPS, 120, None),
+    "exits": (STEPS, 120, None),
+    "swallow": (5, 120, None),
+    "checkpoint": (5, 120, None),
+    "hang": (STEPS, 8, None),
+    "loop_bugs": (5, 120, None),
+    "nan_module": (5, 120, None),
+    "constant_inputs": (STEPS, 120, None),
+    "probe_resnet": (5, 120, None),
+}
+#: Scripts that live outside tests/fixtures/probe/.
+PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py"}
+
+needs_torch = pytest.mark.skipif(not torch_available(), reason="the probe needs torch")
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, ProbeResult]:
+    """Every fixture probed once, concurrently (each is a child process)."""
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # small models: threads only contend
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = {name: pool.submit(run_probe, PATHS.get(name, FIXTURES / f"{name}.py"), [], steps=steps, timeout=timeout,
+                                         nproc_per_node=nproc)
+                       for name, (steps, timeout, nproc) in SCRIPTS.items()}
+            return {name: future.result() for name, future in futures.items()}
+    finally:
+        if env_threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_threads
+
+
+def codes(result: ProbeResult) -> set[str]:
+    return {f.code for f in result.runtime}
+
+
+def runtime(result: ProbeResult, code: str) -> Finding:
+    found = [f for f in result.runtime if f.code == code]
+    assert found, f"{code} not reported; got {[(f.code, f.message) for f in result.runtime]}"
+    return found[0]
+
+
+def _line(f: Finding) -> str:
+    return Path(f.path).read_text().splitlines()[f.location.row - 1]
+
+
+def static(result: ProbeResult, code: str) -> list[Finding]:
+    return [f for f in result.static if f.code == code]
+
+
+# the symptoms --------------------------------------------------------------------------
+@needs_torch
+@pytest.mark.probe
+def test_healthy_script_reports_nothing(results):
+    r = results["healthy"]
+    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == STEPS
+    assert r.runtime == [], [(f.code, f.message) for f in r.runtime]
+    assert not any(f.details["verdict"] == "confirmed" for f in r.static)
+    assert not r.failed
+    losses = r.report["losses"]
+    assert losses[-1] < losses[0]
+    assert 1e-2 < Measurements(r.report, Thresholds()).vanishing().numbers["ratio"] < 10
+
+
+@needs_torch
+@pytest.mark.probe
+def test_huge_learning_rate_explodes(results):
+    r = results["exploding"]
+    assert {"TL907", "TL902"} & codes(r) or "TL901" in codes(r)
+    growth = Measurements(r.report, Thresholds()).loss_growth()
+    assert growth.present and growth.numbers["growth"] > 10
+    assert r.failed
+    for f in static(r, "TL408"):  # once the optim rules land
+        assert f.details["verdict"] == "confirmed"
+
+
+@needs_torch
+@pytest.mark.probe
+def test_raw_pixels_are_not_normalized(results):
+    r = results["raw_inputs"]
+    f = runtime(r, "TL909")
+    assert f.details["measurement"]["mean"] > 100 and f.details["measurement"]["max"] == 255
+    assert runtime(r, "TL908").details["measurement"]["loss"] > 3 * runtime(r, "TL908").details["measurement"]["expected"]
+    assert "TL904" in codes(r)  # the huge pre-activations kill ReLUs
+    assert f.path.endswith("raw_inputs.py") and "DataLoader(" in _line(f)
+    assert "TL909" not in codes(results["healthy"])
+
+
+@needs_torch
+@pytest.mark.probe
+def test_deep_sigmoid_stack_vanishes(results):
+    r = results["sigmoid_deep"]
+    f = runtime(r, "TL903")
+    assert f.details["measurement"]["ratio"] < 1e-4
+    healthy = Measurements(results["healthy"].report, Thresholds()).vanishing().numbers["ratio"]
+    assert f.details["measurement"]["ratio"] < healthy / 100
+    for v in static(r, "TL201"):
+        assert v.details["verdict"] == "confirmed"
+
+
+@needs_torch
+@pytest.mark.probe
+def test_conv_built_in_forward_is_not_optimized(results):
+    r = results["conv_in_forward"]
+    f = runtime(r, "TL905")
+    assert f.severity is Severity.WARNING
+    assert f.path.endswith("conv_in_forward.py") and "nn.Conv2d(16, 32" in _line(f)
+    assert sorted(f.details["measurement"]["parameters"]) == ["conv2.bias", "conv2.weight"]
+    (tl202,) = static(r, "TL202")
+    assert tl202.details["verdict"] == "confirmed"
+    assert tl202.details["measurement"]["count"] == 2
+    assert r.failed
+
+
+@needs_torch
+@pytest.mark.probe
+def test_sorted_labels_without_shuffle(results):
+    r = results["unshuffled"]
+    f = runtime(r, "TL910")
+    m = f.details["measurement"]
+    assert m["single_class_batches"] > m["batches"] / 2 and m["sampler"] == "SequentialSampler"
+    for v in static(r, "TL101"):
+        assert v.details["verdict"] == "confirmed"
+    healthy = Measurements(results["healthy"].report, Thresholds()).shuffle()
+    assert healthy.observable and not healthy.present and healthy.numbers["single_class_batches"] == 0
+
+
+@needs_torch
+@pytest.mark.probe
+def test_seed_004_resnet_is_confirmed_with_numbers(results):
+    r = results["resnet_seed004"]
+    (tl202,) = [f for f in static(r, "TL202") if f.path.endswith("models/resnet.py")]
+    assert tl202.details["verdict"] == "confirmed"
+    assert {"adjBlock.weight", "adjBlock.bias"} <= set(tl202.details["measurement"]["parameters"])
+    assert tl202.details["measurement"]["numel"] > 0
+    assert "received gradients but are in no optimizer param group" in tl202.details["verdict_message"]
+    tl905 = runtime(r, "TL905")
+    assert tl905.path.endswith("models/resnet.py") and tl905.location.row == tl202.location.row
+    # the optimizer holds the Conv2d of the warm-up forward, which later forwards replace
+    tl906 = runtime(r, "TL906")
+    assert tl906.details["measurement"]["count"] == 2 and "resnet.py:50" in tl906.message
+
+
+@needs_torch
+@pytest.mark.probe
+def test_bundled_example_confirms_tl202(results):
+    """`trainlint probe examples/buggy/probe_resnet.py`, as docs/probe.md shows it."""
+    r = results["probe_resnet"]
+    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == 5
+    (tl202,) = static(r, "TL202")
+    assert tl202.details["verdict"] == "confirmed" and tl202.path.endswith("models/resnet.py")
+    assert sorted(tl202.details["measurement"]["parameters"]) == ["adjBlock.bias", "adjBlock.weight"]
+    assert codes(r) == {"TL905", "TL906"} and r.failed
+
+
+@needs_torch
+@pytest.mark.probe
+def test_nan_is_traced_to_the_module_that_made_it(results):
+    r = results["nan_module"]
+    f = runtime(r, "TL901")
+    assert f.details["measurement"]["activation"]["type"] == "LogFeatures"
+    assert f.details["measurement"]["activation"]["inputs_finite"] is True
+    assert codes(r) == {"TL901"}  # no echo of the same NaN as TL902/TL907/TL908
+
+
+@needs_torch
+@pytest.mark.probe
+def test_loop_bugs_are_measured(results):
+    m = Measurements(results["loop_bugs"].report, Thresholds())
+    carried = m.grad_carried()
+    assert carried.present and carried.numbers["params"] == carried.numbers["of"] == 4
+    assert m.scheduler_order().present
+    assert not m.step_without_grad().present
+    for code in ("TL401", "TL406"):  # once the loop rules land
+        for f in static(results["loop_bugs"], code):
+            assert f.details["verdict"] == "confirmed"
+    healthy = Measurements(results["healthy"].report, Thresholds())
+    assert not healthy.grad_carried().present and not healthy.scheduler_order().present
+
+
+@needs_torch
+@pytest.mark.probe
+def test_black_images_are_constant_inputs(results):
+    r = results["constant_inputs"]
+    f = runtime(r, "TL911")
+    assert f.details["measurement"]["constant_batches"] == f.details["measurement"]["batches"] > 0
+    assert f.path.endswith("constant_inputs.py") and "DataLoader(" in _line(f)
+    assert codes(r) == {"TL911"}  # the dead units that identical inputs imply are not reported again as TL904
+    assert "TL911" not in codes(results["healthy"])
+
+
+# how it runs ------------------------------------------------------------------------------
+@needs_torch
+@pytest.mark.probe
+def test_script_that_raises_gets_a_clear_report(results):
+    r = results["raises"]
+    assert r.report["stopped"] == "exception"
+    exc = r.report["exception"]
+    assert exc["type"] == "ValueError" and exc["site"]["line"] == 14
+    assert r.report["optimizer_steps"] == 2
+
+
+@needs_torch
+@pytest.mark.probe
+def test_script_that_exits_before_training(results):
+    r = results["exits"]
+    assert r.report["stopped"] == "exit" and r.report["exit_code"] == 3
+    assert r.report["backward_calls"] == 0 and r.runtime == []
+    assert "data folder not found" in r.output_tail
+    for f in r.static:
+        assert f.details["verdict"] != "confirmed"
+
+
+@needs_torch
+@pytest.mark.probe
+def test_bare_except_cannot_swallow_the_stop(results):
+    r = results["swallow"]
+    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == 5
+
+
+@needs_torch
+@pytest.mark.probe
+def test_time_limit_ends_script_and_its_children(results):
+    r = results["hang"]
+    assert r.report["stopped"] == "timeout"
+    assert r.wall_s < 8 + 15
+    pid = int(r.output_tail.split("helper pid ")[1].split()[0])
+    assert _gone(pid)
+
+
+def _gone(pid: int) -> bool:
+    """Dead: no such process, or a zombie waiting for init to reap it."""
+    for _ in range(50):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@needs_torch
+@pytest.mark.probe
+def test_checkpoints_are_redirected_and_removed(results):
+    r = results["checkpoint"]
+    assert r.report["stopped"] == "steps"  # the script's torch.load of its own checkpoint worked
+    written = {os.path.basename(x["path"]) for x in r.report["redirected"]}
+    assert written == {"probe_checkpoint_test.pt", "probe_last_test.ckpt"}
+    assert not (FIXTURES / "probe_checkpoint_test.pt").exists()
+    assert not (FIXTURES / "probe_last_test.ckpt").exists()
+    assert not os.path.exists(os.path.dirname(r.report["redirected"][0]["to"]))
+
+
+@needs_torch
+@pytest.mark.probe
+def test_json_shape(results):
+    data = json.loads(json.dumps(results["conv_in_forward"].to_json()))
+    assert set(data) == {"findings", "summary"}
+    for item in data["findings"]:
+        assert {"code", "name", "severity", "message", "filename", "location", "end_location", "fix", "url",
+                "kind", "verdict", "verdict_message", "measurement"} <= set(item)
+        assert item["kind"] in ("runtime", "static")
+        assert (item["verdict"] is None) == (item["kind"] == "runtime")
+    summary = data["summary"]
+    for key in ("script", "stopped", "device", "optimizer_steps", "backward_calls", "losses", "grad_norms", "layers",
+                "verdicts", "thresholds", "wall_s"):
+        assert key in summary
+    assert summary["verdicts"].get("confirmed") == 1
+
+
+@needs_torch
+@pytest.mark.probe
+def test_gradient_flow_plot(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    from trainlint.probe.output import write_plot
+
+    path = write_plot(results["sigmoid_deep"], tmp_path / "grad_flow.png")
+    assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_torch
+@pytest.mark.probe
+def test_cli_json_and_exit_code(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "trainlint", "probe", str(FIXTURES / "conv_in_forward.py"),
+                           "--steps", "3", "--output-format", "json", "--plot", str(tmp_path / "g.png")],
+                          capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert "TL905" in {f["code"] for f in data["findings"]}
+    assert (tmp_path / "g.png").is_file()
+
+
+@needs_torch
+@pytest.mark.probe
+def test_check_probe_option():
+    from typer.testing import CliRunner
+
+    from trainlint.cli import app
+
+    result = CliRunner().invoke(app, ["check", "--probe", str(FIXTURES / "exits.py")])
+    assert result.exit_code == 0, result.output
+    assert "the script exited (code 3)" in result.output and "data folder not found" in result.output
+
+
+@needs_torch
+@pytest.mark.probe
+def test_torchrun_two_cpu_ranks():
+    r = run_probe(FIXTURES / "ddp.py", [], steps=4, timeout=150, nproc_per_node=2)
+    assert r.report is not None and r.report["world_size"] == 2
+    assert sorted(x["rank"] for x in r.ranks) == [0, 1]
+    assert all(x["optimizer_steps"] == 4 for x in r.ranks)
+    assert r.runtime == []
+
+
+# without a child process ---------------------------------------------------------------------
+def test_importing_trainlint_never_imports_torch():
+    code = "import sys, trainlint.cli, trainlint.probe, trainlint.probe.output; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_without_torch_says_how_to_install(monkeypatch):
+    from typer.testing import CliRunner
+
+    import trainlint.probe.runner as runner
+    from trainlint.cli import app
+
+    monkeypatch.setattr(runner, "torch_available", lambda: False)
+    result = CliRunner().invoke(app, ["probe", str(FIXTURES / "healthy.py")])
+    assert result.exit_code == 2
+    assert "pip install 'trainlint[probe]'" in result.output
+
+
+def test_thresholds_from_rule_options_probe_table_and_cli(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.trainlint.probe]\nmax-batches = 4\n"
+        "[tool.trainlint.rules.TL902]\ngrad-growth = 20\n"
+        "[tool.trainlint.rules.inputs-not-normalized]\ninput-mean = 50\n")
+    config = load_config(start=tmp_path)
+    t = load_thresholds(config, parse_assignments(["loss-growth=5"]))
+    assert (t.grad_growth, t.max_batches, t.loss_growth, t.input_mean, t.input_std) == (20.0, 4, 5.0, 50.0, 10.0)
+    assert load_thresholds(config, {"grad-growth": "30"}).grad_growth == 30.0  # the command line wins
+    (tmp_path / "pyproject.toml").write_text("[tool.trainlint.probe]\ngrad-growth = 20\n")
+    with pytest.raises(ValueError, match=r"option of TL902: set it in \[tool.trainlint.rules.TL902\]"):
+        load_thresholds(load_config(start=tmp_path))
+    (tmp_path / "pyproject.toml").write_text("[tool.trainlint.rules.TL902]\ngrad-grwoth = 20\n")
+    with pytest.raises(ConfigError, match="unknown option 'grad-grwoth' for TL902"):
+        load_config(start=tmp_path)
+    with pytest.raises(ValueError, match="unknown probe threshold"):
+        Thresholds().with_values({"no-such": 1})
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_assignments(["grad-growth"])
+
+
+def _report(**changes) -> dict:
+    base = {"backward_calls": 10, "optimizer_steps": 10, "optimizers": [{"type": "SGD", "site": None}],
+            "losses": [2.0] * 10, "grad_norms": [1.0] * 10, "loaders": [], "ratios": [0.5] * 10,
+            "not_optimized": [], "without_grad": [], "loss_fns": []}
+    base.update(changes)
+    return base
+
+
+def _static(code: str, path: str = "train.py", row: int = 3) -> Finding:
+    return Finding(code, "x", Severity.WARNING, "m", path, Location(row, 1), Location(row, 10))
+
+
+def test_verdicts_follow_the_measurements():
+    t = Thresholds()
+    healthy = Measurements(_report(), t)
+    assert verdict_for(_static("TL201"), healthy).details["verdict"] == "not confirmed"
+    vanishing = Measurements(_report(ratios=[1e-9] * 5), t)
+    assert verdict_for(_static("TL201"), vanishing).details["verdict"] == "confirmed"
+    assert verdict_for(_static("TL504"), healthy).details["verdict"] == "not observable"
+    never = Measurements(_report(backward_calls=0, optimizer_steps=0, losses=[], grad_norms=[], ratios=[]), t)
+    assert verdict_for(_static("TL202"), never).details["verdict"] == "not observable"
+    assert verdict_for(_static("TL408"), never).details["verdict"] == "not observable"
+    exploding = Measurements(_report(losses=[2.0, 5.0, 80.0]), t)
+    v = verdict_for(_static("TL408"), exploding)
+    assert v.details["verdict"] == "confirmed" and v.details["measurement"]["growth"] == 40.0
+
+
+def test_model_findings_need_their_class_trained():
+    resnet = Path(__file__).parent.parent / "examples" / "buggy" / "models" / "resnet.py"
+    rel = os.path.relpath(resnet)
+    trained = [{"file": str(resnet), "name": "ResNet"}]
+    stored = [{"class": "ResNet", "attr": "conv1Out", "shape": [16, 16, 8, 8], "bytes": 65536}]
+    m = Measurements(_report(trained_classes=trained, stored_graphs=stored), Thresholds())
+    line = next(i for i, text in enumerate(resnet.read_text().splitlines(), 1) if "self.conv1Out =" in text)
+    v = verdict_for(_static("TL203", rel, line), m)
+    assert v.details["verdict"] == "confirmed" and v.details["measurement"]["attributes"] == ["conv1Out"]
+    other = next(i for i, text in enumerate(resnet.read_text().splitlines(), 1) if "self.res3 =" in text)
+    assert verdict_for(_static("TL203", rel, other), m).details["verdict"] == "not confirmed"
+    idle = Measurements(_report(trained_classes=[]), Thresholds())
+    v = verdict_for(_static("TL201", rel, line), idle)
+    assert v.details["verdict"] == "not observable" and "ResNet" in v.details["verdict_message"]
+
+
+def test_softmax_fed_to_cross_entropy_is_measured():
+    probs = {"fn": "cross_entropy", "min": 0.01, "max": 0.4, "classes": 7, "row_sum_dev": 1e-7, "loss": 1.94,
+             "site": None, "shape": [16, 7]}
+    m = Measurements(_report(loss_fns=[probs]), Thresholds())
+    assert verdict_for(_static("TL302"), m).details["verdict"] == "confirmed"
+    assert not m.initial_loss().present  # ln(7) = 1.95: probabilities hide the problem from TL908
+    logits = dict(probs, min=-3.0, max=4.0, row_sum_dev=2.5, loss=30.0)
+    m = Measurements(_report(loss_fns=[logits]), Thresholds())
+    assert verdict_for(_static("TL302"), m).details["verdict"] == "not confirmed"
+    assert "TL908" in {f.code for f in runtime_findings(m, "train.py")}
+
+
+def test_noqa_silences_a_runtime_finding(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nloader = make()  # noqa: TL909\n")
+    batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "backward_before": 0}
+    site = {"file": str(script), "line": 2}
+    loaders = [{"sampler": "RandomSampler", "site": site,
+                "batches": [dict(batch, backward_before=i) for i in range(4)]}]
+    m = Measurements(_report(loaders=loaders), Thresholds())
+    assert m.inputs().present
+    assert "TL909" not in {f.code for f in runtime_findings(m, str(script))}
+    script.write_text("import torch\nloader = make()\n")
+    assert "TL909" in {f.code for f in runtime_findings(m, str(script))}
+
+
+def test_eval_loader_before_training_is_not_a_training_loader():
+    batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "labels": {"0": 32}, "backward_before": 0}
+    loaders = [{"sampler": "SequentialSampler", "batches": [dict(batch) for _ in range(4)], "site": None}]
+    m = Measurements(_report(loaders=loaders), Thresholds())
+    assert not m.inputs().observable and not m.shuffle().observable
+
+
+def _raw_pixels(script: Path) -> Measurements:
+    batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "backward_before": 0}
+    loaders = [{"sampler": "RandomSampler", "site": {"file": str(script), "line": 2},
+                "batches": [dict(batch, backward_before=i) for i in range(4)]}]
+    return Measurements(_report(loaders=loaders, losses=[2.0, 2.5, 40.0]), Thresholds())
+
+
+def test_config_selects_runtime_findings_and_sets_their_severity(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nloader = make()\n")
+    m = _raw_pixels(script)
+
+    def found(**table):
+        config = config_from_table(table, root=tmp_path)
+        return {f.code: f.severity for f in runtime_findings(m, str(script), config)}
+
+    assert found() == {"TL909": Severity.WARNING, "TL907": Severity.WARNING}
+    assert found(ignore=["TL909"]) == {"TL907": Severity.WARNING}
+    assert found(ignore=["TL9"]) == {}
+    assert found(select=["TL2"]) == {}  # a selection without TL9xx selects no runtime finding
+    assert found(select=["TL909"]) == {"TL909": Severity.WARNING}
+    assert found(**{"per-file-ignores": {"train.py": ["inputs-not-normalized"]}}) == {"TL907": Severity.WARNING}
+    assert found(**{"per-file-ignores": {"other.py": ["TL909"]}})["TL909"] is Severity.WARNING
+    assert found(severity={"TL909": "error", "TL907": "info"}) == {"TL909": Severity.ERROR, "TL907": Severity.INFO}
+
+
+def test_runtime_rules_are_the_registry_s(tmp_path):
+    from trainlint.probe.analyze import RUNTIME_CHECKS, runtime_rules
+
+    rules = runtime_rules()
+    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 12)] == list(RUNTIME_CHECKS)
+    assert rules["TL901"].severity is Severity.ERROR
+    assert all(r.severity is Severity.WARNING for code, r in rules.items() if code != "TL901")
+    owned = {key for r in rules.values() for key in r.options}
+    assert owned | {"max-batches"} == set(Thresholds.keys())  # every threshold is a rule's option, or the probe's
+    for rule in rules.values():
+        for key, default in rule.options.items():
+            assert getattr(Thresholds(), key.replace("-", "_")) == default
+
+
+@needs_torch
+@pytest.mark.probe
+def test_probe_reads_ignore_severity_and_options_from_the_config(tmp_path):
+    script = tmp_path / "raw_inputs.py"
+    script.write_text((FIXTURES / "raw_inputs.py").read_text())
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.trainlint]\nignore = [\"TL904\", \"TL907\"]\n"
+        "[tool.trainlint.severity]\nTL909 = \"error\"\n"
+        "[tool.trainlint.rules.TL908]\ninitial-loss-factor = 1000.0\n")
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        r = run_probe(script, [], steps=4, timeout=120)
+    finally:
+        if env_threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_threads
+    assert {f.code: f.severity for f in r.runtime} == {"TL909": Severity.ERROR}
+    assert r.thresholds.initial_loss_factor == 1000.0
+    assert r.to_json()["summary"]["thresholds"]["initial-loss-factor"] == 1000.0

@@ -1,0 +1,572 @@
+"""What a tensor went through before it reached a loss: data flow within a file.
+
+`out = model(x); probs = F.softmax(out, 1); loss = ce(probs, y)` is followed back
+from the loss call: `probs` is the softmax of the output of `model`, which is a `Net`
+whose head ends in a `Linear(128, 10)`. Names are followed through simple
+assignments (the definitions that reach the use; branches that disagree give
+"unknown"), `self.x` attributes, parameters (through the calls of the function in
+the same file), and the return values of the file's functions. Anything else is
+unknown, and rules stay silent on unknown values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from trainlint.facts.collect import ClassInfo, FunctionInfo
+from trainlint.facts.torch_api import CONV, LINEAR
+from trainlint.names import dotted
+
+if TYPE_CHECKING:
+    from trainlint.facts import FileFacts
+
+_F = "torch.nn.functional."
+
+#: Activation functions -> the name rules use for the activation.
+ACTIVATION_FUNCTIONS = {
+    "torch.softmax": "softmax", _F + "softmax": "softmax", "torch.special.softmax": "softmax",
+    "torch.log_softmax": "log_softmax", _F + "log_softmax": "log_softmax", "torch.special.log_softmax": "log_softmax",
+    "torch.sigmoid": "sigmoid", _F + "sigmoid": "sigmoid", "torch.special.expit": "sigmoid",
+    "torch.relu": "relu", _F + "relu": "relu", "torch.relu_": "relu", _F + "relu_": "relu",
+    _F + "relu6": "relu6", _F + "softplus": "softplus",
+    "torch.tanh": "tanh", _F + "tanh": "tanh",
+}
+ACTIVATION_METHODS = {
+    "softmax": "softmax", "log_softmax": "log_softmax", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
+    "relu": "relu", "relu_": "relu", "tanh": "tanh",
+}
+ACTIVATION_MODULES = {
+    "torch.nn.Softmax": "softmax", "torch.nn.LogSoftmax": "log_softmax", "torch.nn.Sigmoid": "sigmoid",
+    "torch.nn.ReLU": "relu", "torch.nn.ReLU6": "relu6", "torch.nn.Softplus": "softplus", "torch.nn.Tanh": "tanh",
+}
+#: Modules that pass a head's output through unchanged (as far as its meaning goes).
+NEUTRAL_MODULES = frozenset(
+    "torch.nn." + n for n in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten", "Identity", "Unflatten")
+)
+#: Tensor methods that keep what a tensor means (shape, dtype and device changes).
+NEUTRAL_METHODS = frozenset(
+    {
+        "view", "reshape", "squeeze", "unsqueeze", "flatten", "float", "double", "half", "bfloat16", "to", "cuda",
+        "cpu", "contiguous", "permute", "transpose", "clone", "detach", "type", "view_as", "reshape_as", "clamp",
+        "squeeze_", "unsqueeze_",
+    }
+)
+NEUTRAL_FUNCTIONS = frozenset({"torch.flatten", "torch.squeeze", "torch.unsqueeze", "torch.clamp", "torch.reshape"})
+#: Module methods that return the module itself.
+MODULE_METHODS = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16", "requires_grad_", "to_empty"})
+#: Wrappers whose first argument is the model they run.
+MODEL_WRAPPERS = frozenset(
+    {
+        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
+        "torch.nn.parallel.DDP", "DDP", "torch.compile", "torch.jit.script",
+    }
+)
+INDEX_TARGET_FUNCTIONS = frozenset({"torch.argmax", "torch.randint", "torch.randint_like"})
+INDEX_TARGET_METHODS = frozenset({"long", "argmax"})
+ONE_HOT = frozenset({_F + "one_hot"})
+
+LOSS_CLASSES = {
+    "torch.nn.CrossEntropyLoss": "cross_entropy", "torch.nn.BCELoss": "bce",
+    "torch.nn.BCEWithLogitsLoss": "bce_logits", "torch.nn.NLLLoss": "nll", "torch.nn.MSELoss": "mse",
+}
+LOSS_FUNCTIONS = {
+    _F + "cross_entropy": "cross_entropy", _F + "binary_cross_entropy": "bce",
+    _F + "binary_cross_entropy_with_logits": "bce_logits", _F + "nll_loss": "nll", _F + "mse_loss": "mse",
+}
+
+_MAX_DEPTH = 24
+
+#: The value of a `for` loop's target (`for images, labels in loader:`): an element of
+#: a batch, which as a loss target holds the data set's labels.
+BATCH = cst.Name("__batch__")
+
+
+@dataclass(frozen=True)
+class Value:
+    """What an expression is, as far as the loss rules care.
+
+    kind: "tensor", "module" (calling it gives a tensor described by the same
+    fields), "loss" (a loss object), or "unknown".
+    activation: the last activation the tensor went through ("softmax",
+    "log_softmax", "sigmoid", "relu", ...), "" for the raw output of a weight layer
+    (logits), None when unknown.
+    """
+
+    kind: str = "unknown"
+    activation: str | None = None
+    out_features: int | str | None = None
+    layer: str | None = None
+    target: str | None = None  # "index" (class indices), "onehot", or "batch" (from a loop over a loader)
+    loss: str | None = None
+    constructor: cst.Call | None = field(default=None, compare=False)
+    #: Where the activation came from, for messages ("the head of Net (models/net.py)").
+    origin: str = field(default="", compare=False)
+
+    @property
+    def known(self) -> bool:
+        return self.kind != "unknown"
+
+
+UNKNOWN = Value()
+
+
+def merge(values: list[Value]) -> Value:
+    """One value for several possible definitions: only what they all agree on."""
+    if not values:
+        return UNKNOWN
+    first = values[0]
+    return first if all(v == first for v in values[1:]) else UNKNOWN
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    value: cst.BaseExpression | None  # None: bound to something unknown (a loop target, unpacking)
+    order: int
+    path: tuple  # the if/try branches it sits in
+
+
+class Scope:
+    """A function body (or the module body): where each name is assigned, in order."""
+
+    def __init__(self, body: cst.CSTNode, info: FunctionInfo | None) -> None:
+        self.info = info
+        self.node = body
+        self.order_of: dict[int, int] = {}
+        self.path_of: dict[int, tuple] = {}
+        self.defs: dict[str, list[Definition]] = {}
+        self.returns: list[tuple[cst.BaseExpression, int]] = []
+        #: Names whose attributes are assigned (`model.fc = nn.Linear(512, 2)`): a model
+        #: whose head may have been replaced.
+        self.patched: set[str] = set()
+        self._n = 0
+        if isinstance(body, cst.FunctionDef):
+            self._block(body.body, ())
+        else:
+            self._statements(body.body, ())
+
+    @cached_property
+    def params(self) -> list[str]:
+        if not isinstance(self.node, cst.FunctionDef):
+            return []
+        p = self.node.params
+        return [param.name.value for param in (*p.posonly_params, *p.params, *p.kwonly_params)]
+
+    @property
+    def cls(self) -> ClassInfo | None:
+        return self.info.cls if self.info else None
+
+    # walking ------------------------------------------------------------------
+    def _block(self, block: cst.BaseSuite, path: tuple) -> None:
+        if isinstance(block, cst.IndentedBlock):
+            self._statements(block.body, path)
+        elif isinstance(block, cst.SimpleStatementSuite):
+            self._simple(block.body, block, path)
+
+    def _statements(self, statements, path: tuple) -> None:
+        for stmt in statements:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                self._simple(stmt.body, stmt, path)
+            else:
+                self._compound(stmt, path)
+
+    def _mark(self, node: cst.CSTNode | None, path: tuple) -> int:
+        self._n += 1
+        if node is not None:
+            _mark_calls(node, self._n, path, self.order_of, self.path_of)
+        return self._n
+
+    def _define(self, target: cst.BaseExpression, value: cst.BaseExpression | None, order: int, path: tuple) -> None:
+        if isinstance(target, cst.Name):
+            self.defs.setdefault(target.value, []).append(Definition(target.value, value, order, path))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._define(element.value, value if value is BATCH else None, order, path)
+        elif isinstance(target, cst.StarredElement):
+            self._define(target.value, None, order, path)
+
+    def _simple(self, statements, line: cst.CSTNode, path: tuple) -> None:
+        for stmt in statements:
+            order = self._mark(stmt, path)
+            self.order_of[id(stmt)] = order
+            self.path_of[id(stmt)] = path
+            if isinstance(stmt, cst.Assign):
+                for target in stmt.targets:
+                    self._define(target.target, stmt.value, order, path)
+                    if isinstance(target.target, cst.Attribute) and isinstance(target.target.value, cst.Name):
+                        self.patched.add(target.target.value.value)
+            elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
+                self._define(stmt.target, stmt.value, order, path)
+            elif isinstance(stmt, cst.AugAssign):
+                self._define(stmt.target, None, order, path)
+            elif isinstance(stmt, cst.Return) and stmt.value is not None:
+                self.returns.append((stmt.value, order))
+
+    def _compound(self, stmt: cst.BaseCompoundStatement, path: tuple) -> None:
+        if isinstance(stmt, cst.If):
+            self._mark(stmt.test, path)
+            self._block(stmt.body, path + ((id(stmt), 0),))
+            branch = stmt.orelse
+            if isinstance(branch, cst.If):
+                self._compound(branch, path + ((id(stmt), 1),))
+            elif isinstance(branch, cst.Else):
+                self._block(branch.body, path + ((id(stmt), 1),))
+        elif isinstance(stmt, cst.For):
+            order = self._mark(stmt.iter, path)
+            self._define(stmt.target, BATCH, order, path)
+            # A loop body counts as executed: the value after `for batch in loader:` is
+            # the one the body computed.
+            self._block(stmt.body, path)
+            if stmt.orelse:
+                self._block(stmt.orelse.body, path)
+        elif isinstance(stmt, cst.While):
+            self._mark(stmt.test, path)
+            self._block(stmt.body, path)
+            if stmt.orelse:
+                self._block(stmt.orelse.body, path)
+        elif isinstance(stmt, cst.With):
+            order = self._mark(None, path)
+            for item in stmt.items:
+                _mark_calls(item.item, order, path, self.order_of, self.path_of)
+                if item.asname is not None:
+                    self._define(item.asname.name, None, order, path)
+            self._block(stmt.body, path)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            self._block(stmt.body, path + ((id(stmt), 0),))
+            for i, handler in enumerate(stmt.handlers):
+                order = self._mark(None, path)
+                if handler.name is not None:
+                    self._define(handler.name.name, None, order, path)
+                self._block(handler.body, path + ((id(stmt), i + 1),))
+            if stmt.orelse:
+                self._block(stmt.orelse.body, path + ((id(stmt), 0),))
+            if stmt.finalbody:
+                self._block(stmt.finalbody.body, path)
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            order = self._mark(None, path)
+            self._define(stmt.name, None, order, path)
+        elif isinstance(stmt, cst.Match):
+            self._mark(stmt.subject, path)
+            for i, case in enumerate(stmt.cases):
+                self._block(case.body, path + ((id(stmt), i),))
+
+    # reaching definitions -------------------------------------------------------
+    def reaching(self, name: str, order: int, path: tuple) -> tuple[list[Definition], bool]:
+        """The definitions of `name` that may reach a use at (order, path), and whether
+        one of them certainly executed (else the name may come from outside)."""
+        found: list[Definition] = []
+        for definition in reversed(self.defs.get(name, [])):
+            if definition.order >= order:
+                continue
+            found.append(definition)
+            if path[: len(definition.path)] == definition.path:
+                return found, True
+        return found, False
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple(
+            f.name
+            for f in dataclasses.fields(kind)
+            if not f.name.startswith("whitespace") and f.name not in ("lpar", "rpar", "comma", "semicolon", "dot")
+        )
+    return fields
+
+
+def calls_within(node: cst.CSTNode, skip: tuple[type, ...] = (cst.Lambda, cst.FunctionDef)) -> Iterator[cst.Call]:
+    """The calls inside a node (not inside nested defs and lambdas), in no particular order.
+
+    A plain walk over the nodes' fields: LibCST's visitor rebuilds every node it passes,
+    which made this several times slower than the parse."""
+    stack: list = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, skip):
+            continue
+        if isinstance(item, cst.Call):
+            yield item
+        for name in _child_fields(type(item)):
+            value = getattr(item, name)
+            if isinstance(value, cst.CSTNode):
+                stack.append(value)
+            elif isinstance(value, (list, tuple)):
+                stack.extend(v for v in value if isinstance(v, cst.CSTNode))
+
+
+def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path_of: dict) -> None:
+    for call in calls_within(node):
+        order_of[id(call)] = order
+        path_of[id(call)] = path
+
+
+def literal(expr: cst.BaseExpression | None) -> int | str | None:
+    """An int literal as int, a name or attribute as its dotted text (`num_classes`)."""
+    if isinstance(expr, cst.Integer):
+        try:
+            return int(expr.value.replace("_", ""), 0)
+        except ValueError:
+            return None
+    if expr is not None:
+        return dotted(expr)
+    return None
+
+
+def argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in positional[: position + 1]):
+        return None
+    return positional[position].value if position < len(positional) else None
+
+
+class Flow:
+    """Evaluates expressions of one file to Values; caches scopes and module heads."""
+
+    def __init__(self, facts: "FileFacts") -> None:
+        self.facts = facts
+        self._scopes: dict[int, Scope] = {}
+        self._class_heads: dict[int, Value] = {}
+        self._self_attrs: dict[tuple[int, str], Value] = {}
+        self._names: dict[tuple, Value] = {}
+        self._functions = {f.name: f for f in facts.collected.functions if f.cls is None and f.parent is None}
+        self._infos = {id(f.node): f for f in facts.collected.functions}
+
+    # scopes -------------------------------------------------------------------------
+    def scope(self, info: FunctionInfo | None) -> Scope:
+        key = id(info.node) if info else 0
+        scope = self._scopes.get(key)
+        if scope is None:
+            scope = self._scopes[key] = Scope(info.node if info else self.facts.module, info)
+        return scope
+
+    def scope_of_call(self, call_info) -> tuple[Scope, int, tuple]:
+        scope = self.scope(call_info.function)
+        return scope, scope.order_of.get(id(call_info.node), 1 << 30), scope.path_of.get(id(call_info.node), ())
+
+    # evaluation ---------------------------------------------------------------------
+    def value(self, expr: cst.BaseExpression | None, scope: Scope, order: int, path: tuple = (), depth: int = 0) -> Value:
+        if expr is None or depth > _MAX_DEPTH:
+            return UNKNOWN
+        depth += 1
+        if isinstance(expr, cst.Name):
+            return self._name(expr.value, scope, order, path, depth)
+        if isinstance(expr, cst.Attribute):
+            if isinstance(expr.value, cst.Name) and expr.value.value == "self" and scope.cls is not None:
+                return self.self_attribute(scope.cls, expr.attr.value, depth)
+            return UNKNOWN
+        if isinstance(expr, cst.Subscript):
+            base = self.value(expr.value, scope, order, path, depth)
+            return base if base.kind == "tensor" else UNKNOWN
+        if isinstance(expr, cst.Call):
+            return self._call(expr, scope, order, path, depth)
+        return UNKNOWN
+
+    def _name(self, name: str, scope: Scope, order: int, path: tuple, depth: int) -> Value:
+        definitions, certain = scope.reaching(name, order, path)
+        key = (id(scope), name, tuple(id(d) for d in definitions), certain)
+        if key in self._names:
+            return self._names[key]
+        self._names[key] = UNKNOWN  # a cycle is unknown
+        values = [self._definition(d, scope, depth) for d in definitions]
+        if not certain:
+            values.append(self._outside(name, scope, depth))
+        result = merge(values)
+        if result.kind == "module" and (name in scope.patched or name in self.scope(None).patched):
+            result = UNKNOWN
+        self._names[key] = result
+        return result
+
+    def _definition(self, definition: Definition, scope: Scope, depth: int) -> Value:
+        if definition.value is None:
+            return UNKNOWN
+        if definition.value is BATCH:
+            return Value(kind="tensor", target="batch")
+        return self.value(definition.value, scope, definition.order, definition.path, depth)
+
+    def _outside(self, name: str, scope: Scope, depth: int) -> Value:
+        """A name a function did not assign before its use: a parameter, or a global."""
+        info = scope.info
+        if info is None:
+            return UNKNOWN
+        if name in scope.params:
+            return self._parameter(info, scope, name, depth)
+        outer = self.scope(info.parent)
+        definitions = outer.defs.get(name, [])
+        if not definitions:
+            return UNKNOWN
+        return merge([self._definition(d, outer, depth) for d in definitions])
+
+    def _parameter(self, info: FunctionInfo, scope: Scope, name: str, depth: int) -> Value:
+        """A parameter of a plain function is what every call of it in this file passes."""
+        if info.cls is not None or name == "self":
+            return UNKNOWN
+        position = scope.params.index(name)
+        values = []
+        for call in self.facts.collected.calls:
+            if dotted(call.node.func) != info.name:
+                continue
+            arg = argument(call.node, position, name)
+            if arg is None:
+                return UNKNOWN
+            caller, order, path = self.scope_of_call(call)
+            values.append(self.value(arg, caller, order, path, depth))
+        return merge(values)
+
+    def self_attribute(self, cls: ClassInfo, attr: str, depth: int = 0) -> Value:
+        key = (id(cls.node), attr)
+        if key in self._self_attrs:
+            return self._self_attrs[key]
+        self._self_attrs[key] = UNKNOWN  # a cycle is unknown
+        values = []
+        for method in cls.methods.values():
+            info = self._infos.get(id(method))
+            if info is None:
+                continue
+            for assign in self.facts.assigns_in(method):
+                node = assign.node
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                for target in targets:
+                    if (
+                        isinstance(target, cst.Attribute)
+                        and target.attr.value == attr
+                        and isinstance(target.value, cst.Name)
+                        and target.value.value == "self"
+                    ):
+                        if isinstance(node, cst.AugAssign) or node.value is None:
+                            values.append(UNKNOWN)
+                            continue
+                        scope = self.scope(info)
+                        order = scope.order_of.get(id(node), 1 << 30)
+                        values.append(self.value(node.value, scope, order, scope.path_of.get(id(node), ()), depth))
+        result = self._self_attrs[key] = merge(values)
+        return result
+
+    def _call(self, call: cst.Call, scope: Scope, order: int, path: tuple, depth: int) -> Value:
+        func = call.func
+        qualname = self.facts.qualname(func)
+        first = argument(call, 0, "input")
+        if qualname in ACTIVATION_FUNCTIONS:
+            return self._activated(self.value(first, scope, order, path, depth), ACTIVATION_FUNCTIONS[qualname], call)
+        if qualname in ("torch.log",):
+            inner = self.value(first, scope, order, path, depth)
+            return replace(inner, activation="log_softmax") if inner.activation == "softmax" else UNKNOWN
+        if qualname in NEUTRAL_FUNCTIONS:
+            inner = self.value(first, scope, order, path, depth)
+            return inner if inner.kind == "tensor" else UNKNOWN
+        if qualname in LOSS_CLASSES:
+            return Value(kind="loss", loss=LOSS_CLASSES[qualname], constructor=call)
+        if qualname in MODEL_WRAPPERS:
+            inner = self.value(argument(call, 0, "module"), scope, order, path, depth)
+            return inner if inner.kind == "module" else UNKNOWN
+        if qualname in INDEX_TARGET_FUNCTIONS:
+            return Value(kind="tensor", target="index")
+        if qualname in ONE_HOT:
+            return Value(kind="tensor", target="onehot")
+        if qualname and self.facts.is_module_class(qualname):
+            return self.module_value(qualname, call, depth)
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            receiver = self.value(func.value, scope, order, path, depth)
+            if receiver.kind in ("module", "loss") and method in MODULE_METHODS:
+                return receiver
+            if receiver.kind == "module" and method == "forward":
+                return self._output(receiver)
+            is_self = isinstance(func.value, cst.Name) and func.value.value == "self"
+            if method in ACTIVATION_METHODS and receiver.kind in ("tensor", "unknown") and not is_self:
+                return self._activated(receiver, ACTIVATION_METHODS[method], call)
+            if receiver.kind == "tensor":
+                if method in NEUTRAL_METHODS:
+                    return receiver
+                if method == "log" and receiver.activation == "softmax":
+                    return replace(receiver, activation="log_softmax")
+            if method in INDEX_TARGET_METHODS:
+                return Value(kind="tensor", target="index")
+            if method in ("float", "double", "half") and receiver.target == "onehot":
+                return receiver
+        callee = self.value(func, scope, order, path, depth)
+        if callee.kind == "module":
+            if callee.layer in ACTIVATION_MODULES:  # `self.softmax = nn.Softmax(dim=1)`
+                inner = self.value(first, scope, order, path, depth)
+                return self._activated(inner, ACTIVATION_MODULES[callee.layer], call)
+            if callee.layer in NEUTRAL_MODULES:
+                inner = self.value(first, scope, order, path, depth)
+                return inner if inner.kind == "tensor" else UNKNOWN
+            return self._output(callee)
+        if callee.kind == "unknown" and isinstance(func, cst.Name) and func.value in self._functions:
+            if not any(d.order < order for d in scope.defs.get(func.value, [])):
+                return self._returned(self._functions[func.value], depth)
+        if isinstance(func, cst.Name) and func.value == "self" and scope.cls is not None:
+            return self._output(self.class_head(scope.cls))
+        return UNKNOWN
+
+    def _activated(self, inner: Value, activation: str, call: cst.Call) -> Value:
+        if inner.kind not in ("tensor", "unknown") or inner.target in ("index", "onehot"):
+            return UNKNOWN
+        origin = f"`{self.facts.code(call.func)}(...)`"
+        return Value(kind="tensor", activation=activation, out_features=inner.out_features, layer=inner.layer, origin=origin)
+
+    def _output(self, module: Value) -> Value:
+        if module.kind != "module" or module.activation is None:
+            return UNKNOWN
+        return replace(module, kind="tensor")
+
+    def _returned(self, info: FunctionInfo, depth: int) -> Value:
+        """What a function of this file returns (its parameters resolved through its calls)."""
+        scope = self.scope(info)
+        if not scope.returns:
+            return UNKNOWN
+        return merge([self.value(expr, scope, order, (), depth) for expr, order in scope.returns])
+
+    # module heads ---------------------------------------------------------------------
+    def module_value(self, qualname: str, call: cst.Call | None, depth: int = 0) -> Value:
+        from trainlint.facts.heads import head_of_layer, head_of_sequential, head_from_summary
+
+        if qualname == "torch.nn.Sequential" and call is not None:
+            return head_of_sequential(self, call, depth)
+        if qualname.startswith("torch.nn."):
+            return head_of_layer(qualname, call)
+        local = self.facts._local_class(qualname)
+        if local is not None:
+            return self.class_head(local, depth)
+        summary = self.facts.index.lookup(qualname, near=self.facts.path)
+        if summary is not None:
+            return head_from_summary(summary)
+        return Value(kind="module")
+
+    def class_head(self, cls: ClassInfo, depth: int = 0) -> Value:
+        key = id(cls.node)
+        if key not in self._class_heads:
+            from trainlint.facts.heads import head_of_class
+
+            self._class_heads[key] = Value(kind="module")  # recursion: unknown head
+            self._class_heads[key] = head_of_class(self, cls, depth)
+        return self._class_heads[key]
+
+
+def weight_layer_out(qualname: str, call: cst.Call | None) -> int | str | None:
+    if call is None:
+        return None
+    if qualname in LINEAR:
+        if qualname == "torch.nn.LazyLinear":
+            return literal(argument(call, 0, "out_features"))
+        if qualname == "torch.nn.Bilinear":
+            return literal(argument(call, 2, "out_features"))
+        return literal(argument(call, 1, "out_features"))
+    if qualname in CONV:
+        if qualname.startswith("torch.nn.Lazy"):
+            return literal(argument(call, 0, "out_channels"))
+        return literal(argument(call, 1, "out_channels"))
+    return None

@@ -1,0 +1,275 @@
+"""Weight initialization: constant fills and parameters allocated without values.
+
+`ConstantInit`: `nn.init.zeros_(m.weight)`, `constant_(p, 0.5)`, `m.weight.data.fill_(0)`
+with the `if` tests and `for` loops around it, so a rule can tell "every Linear of the
+model gets zeros" (an `isinstance(m, nn.Linear)` guard) from the deliberate zero init of
+one head or residual branch (`if name.startswith("head")`, `m.bn3.weight`).
+
+`EmptyParameter`: `nn.Parameter(torch.empty(...))` / `nn.Parameter(torch.Tensor(n, m))`,
+with whether anything in the file initializes it afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from trainlint.facts.collect import CallInfo, ClassInfo
+from trainlint.facts.flow import calls_within
+from trainlint.names import dotted
+
+if TYPE_CHECKING:
+    from trainlint.facts import FileFacts
+
+_INIT = "torch.nn.init."
+CONSTANT_INIT_FUNCTIONS = frozenset(_INIT + n for n in ("zeros_", "ones_", "constant_", "zeros", "ones", "constant"))
+CONSTANT_INIT_METHODS = frozenset({"fill_", "zero_"})
+PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+EMPTY_ALLOCATIONS = frozenset({"torch.empty"})
+#: Legacy constructors: `torch.Tensor(3, 4)` allocates uninitialized memory; `torch.Tensor([1, 2])` copies data.
+LEGACY_CONSTRUCTORS = frozenset(
+    {"torch.Tensor", "torch.FloatTensor", "torch.DoubleTensor", "torch.HalfTensor", "torch.cuda.FloatTensor"}
+)
+_SIZE_NAME = re.compile(r"(dim|size|feature|channel|num|^n_|^n[A-Z]|hidden|in_|out_|len|head|class|width|height|depth|units)", re.I)
+
+
+@dataclass(frozen=True)
+class Guard:
+    test: cst.BaseExpression
+    positive: bool  # inside the body (True) or the else branch (False)
+
+
+@dataclass(eq=False)
+class ConstantInit:
+    call: cst.Call
+    tensor: cst.BaseExpression  # what is filled, `.data` stripped
+    #: The ifs and fors around the call within its function, outermost first.
+    context: tuple["Guard | cst.For", ...]
+
+
+@dataclass(eq=False)
+class EmptyParameter:
+    call: cst.Call  # the allocation (`torch.empty(...)`)
+    parameter: cst.Call  # the nn.Parameter(...) around it
+    attr: str | None  # `self.<attr> = nn.Parameter(...)`
+    cls: ClassInfo | None
+
+
+def _strip_data(expr: cst.BaseExpression) -> cst.BaseExpression:
+    while isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+        expr = expr.value
+    return expr
+
+
+def _filled_tensor(call: CallInfo) -> cst.BaseExpression | None:
+    node = call.node
+    if call.qualname in CONSTANT_INIT_FUNCTIONS:
+        if node.args and node.args[0].keyword is None:
+            return _strip_data(node.args[0].value)
+        return None
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value in CONSTANT_INIT_METHODS:
+        return _strip_data(node.func.value)
+    return None
+
+
+class _GuardWalker:
+    """Records the ifs and fors around chosen calls, per function (a walk over
+    statements only: the expressions are searched for the chosen calls alone)."""
+
+    def __init__(self, wanted: dict[int, cst.BaseExpression]) -> None:
+        self.wanted = wanted
+        self.found: list[ConstantInit] = []
+
+    def statements(self, statements, context: tuple) -> None:
+        for stmt in statements:
+            self.statement(stmt, context)
+
+    def block(self, block: cst.BaseSuite, context: tuple) -> None:
+        if isinstance(block, cst.IndentedBlock):
+            self.statements(block.body, context)
+        else:
+            self.calls(block, context)
+
+    def calls(self, node: cst.CSTNode, context: tuple) -> None:
+        # `zeros_(w) if cond else normal_(w)`: conditional, never "every layer"
+        for call in calls_within(node, skip=(cst.Lambda, cst.FunctionDef, cst.IfExp)):
+            tensor = self.wanted.get(id(call))
+            if tensor is not None:
+                self.found.append(ConstantInit(call, tensor, context))
+
+    def statement(self, stmt: cst.CSTNode, context: tuple) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            self.calls(stmt, context)
+        elif isinstance(stmt, cst.If):
+            self.calls(stmt.test, context)
+            self.block(stmt.body, context + (Guard(stmt.test, True),))
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.If):
+                self.statement(orelse, context + (Guard(stmt.test, False),))
+            elif isinstance(orelse, cst.Else):
+                self.block(orelse.body, context + (Guard(stmt.test, False),))
+        elif isinstance(stmt, cst.For):
+            self.calls(stmt.iter, context)
+            self.block(stmt.body, context + (stmt,))
+            if stmt.orelse:
+                self.block(stmt.orelse.body, context)
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            self.block(stmt.body, ())
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            self.block(stmt.body, context)
+            for handler in stmt.handlers:
+                self.block(handler.body, context)
+            for extra in (stmt.orelse, stmt.finalbody):
+                if extra:
+                    self.block(extra.body, context)
+        elif isinstance(stmt, (cst.While, cst.With)):
+            for item in getattr(stmt, "items", ()):
+                self.calls(item, context)
+            if isinstance(stmt, cst.While):
+                self.calls(stmt.test, context)
+            self.block(stmt.body, context)
+        elif isinstance(stmt, cst.Match):
+            for case in stmt.cases:
+                self.block(case.body, context + (Guard(case.pattern, True),))
+
+
+def constant_inits(facts: "FileFacts") -> list[ConstantInit]:
+    wanted = {}
+    for call in facts.collected.calls:
+        tensor = _filled_tensor(call)
+        if tensor is not None:
+            wanted[id(call.node)] = tensor
+    if not wanted:
+        return []
+    walker = _GuardWalker(wanted)
+    walker.statements(facts.module.body, ())
+    return walker.found
+
+
+# uninitialized parameters ---------------------------------------------------------------
+def _is_allocation(facts: "FileFacts", expr: cst.BaseExpression) -> bool:
+    if not isinstance(expr, cst.Call):
+        return False
+    qualname = facts.qualname(expr.func)
+    if qualname in EMPTY_ALLOCATIONS:
+        return True
+    if qualname in LEGACY_CONSTRUCTORS:
+        args = [a for a in expr.args if a.keyword is None]
+        if not args or any(a.star for a in args):
+            return False
+        if len(args) > 1:
+            return all(_size_like(a.value, loose=True) for a in args)
+        return _size_like(args[0].value, loose=False)
+    return False
+
+
+def _size_like(expr: cst.BaseExpression, *, loose: bool) -> bool:
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, cst.BinaryOperation):
+        return _size_like(expr.left, loose=True) and _size_like(expr.right, loose=True)
+    name = dotted(expr)
+    if name is None:
+        return False
+    return loose or bool(_SIZE_NAME.search(name.rsplit(".", 1)[-1]))
+
+
+def empty_parameters(facts: "FileFacts") -> list[EmptyParameter]:
+    found = []
+    for call in facts.collected.calls:
+        if call.qualname not in PARAMETER or not call.node.args:
+            continue
+        inner = call.node.args[0].value
+        if not _is_allocation(facts, inner):
+            continue
+        found.append(EmptyParameter(inner, call.node, _assigned_attr(facts, call), _class_of(call)))
+    return found
+
+
+def _class_of(call: CallInfo) -> ClassInfo | None:
+    function = call.function
+    while function is not None and function.cls is None:
+        function = function.parent
+    return function.cls if function else None
+
+
+def _assigned_attr(facts: "FileFacts", call: CallInfo) -> str | None:
+    for assign in facts.assigns_in(call.function.node if call.function else None):
+        node = assign.node
+        value = node.value if isinstance(node, cst.Assign) else None
+        if isinstance(value, cst.IfExp):  # `nn.Parameter(...) if use_pos_embed else None`
+            value = value.body if value.body is call.node else value.orelse
+        if value is call.node:
+            for target in node.targets:
+                if isinstance(target.target, cst.Attribute):
+                    return target.target.attr.value
+    return _register_parameter_name(facts, call)
+
+
+def _register_parameter_name(facts: "FileFacts", call: CallInfo) -> str | None:
+    for other in facts.calls_in(call.function.node if call.function else None):
+        node = other.node
+        if (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "register_parameter"
+            and len(node.args) >= 2
+            and node.args[1].value is call.node
+            and isinstance(node.args[0].value, cst.SimpleString)
+            and isinstance(node.args[0].value.evaluated_value, str)
+        ):
+            return node.args[0].value.evaluated_value
+    return None
+
+
+def initialized_attributes(facts: "FileFacts") -> frozenset[str]:
+    """Attribute names that some call of the file fills with values: the first argument
+    of an init function (`nn.init.xavier_uniform_(self.w)`, `trunc_normal_(m.pos_embed)`),
+    the receiver of an in-place method (`self.w.data.uniform_(-s, s)`, `.copy_(...)`)."""
+    names = set()
+    for call in facts.collected.calls:
+        node = call.node
+        func_name = dotted(node.func) or ""
+        last = func_name.rsplit(".", 1)[-1]
+        if node.args and (last.endswith("_") or "init" in last.lower()):
+            target = _strip_data(node.args[0].value)
+            if isinstance(target, cst.Attribute):
+                names.add(target.attr.value)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value.endswith("_"):
+            receiver = _strip_data(node.func.value)
+            if isinstance(receiver, cst.Attribute):
+                names.add(receiver.attr.value)
+    for assign in facts.collected.assigns:
+        node = assign.node
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        for target in targets:
+            if isinstance(target, cst.Attribute) and target.attr.value == "data" and isinstance(target.value, cst.Attribute):
+                names.add(target.value.attr.value)
+    return frozenset(names)
+
+
+def initializes_itself(facts: "FileFacts", cls: ClassInfo) -> bool:
+    """A class with its own init method (reset_parameters, _init_weights, ...), or one that
+    runs an init function over its modules (`self.apply(...)`): assume it covers everything."""
+    for name in cls.methods:
+        lowered = name.lower()
+        if name != "__init__" and ("init" in lowered or "reset" in lowered):
+            return True
+    for method in cls.methods.values():
+        for call in facts.calls_in(method):
+            name = dotted(call.node.func) or ""
+            if name in ("self.apply",) or name.endswith("named_apply"):
+                return True
+    return False
+
+
+__all__ = [
+    "ConstantInit",
+    "EmptyParameter",
+    "constant_inits",
+    "empty_parameters",
+    "initialized_attributes",
+    "initializes_itself",
+]

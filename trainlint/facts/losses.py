@@ -1,0 +1,115 @@
+"""The losses a file computes, and what was fed to them.
+
+Each use of a loss, as a loss object (`criterion = nn.CrossEntropyLoss(...)` then
+`criterion(out, y)`, also `self.criterion`) or as a function (`F.cross_entropy(out, y)`),
+with the Values (see flow.py) of its input and target: which model's output, through
+which activation, whether the target holds class indices or one-hot rows.
+
+    for use in facts.losses.uses:
+        if use.kind == "bce" and use.input.activation == "softmax": ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from trainlint.facts.collect import FunctionInfo
+from trainlint.facts.flow import LOSS_CLASSES, LOSS_FUNCTIONS, UNKNOWN, Flow, Value, argument
+
+if TYPE_CHECKING:
+    from trainlint.facts import FileFacts
+
+#: What each loss kind is called in messages.
+LOSS_NAMES = {
+    "cross_entropy": "CrossEntropyLoss",
+    "bce": "BCELoss",
+    "bce_logits": "BCEWithLogitsLoss",
+    "nll": "NLLLoss",
+    "mse": "MSELoss",
+}
+
+
+@dataclass(eq=False)
+class LossUse:
+    kind: str  # "cross_entropy", "bce", "bce_logits", "nll", "mse"
+    call: cst.Call  # the call that computes the loss
+    input: Value
+    target: Value
+    function: FunctionInfo | None
+    #: The call that holds the loss's options: the loss object's constructor, or the functional call.
+    options: cst.Call | None
+    #: How the code spells the loss (`criterion`, `F.cross_entropy`, `self.loss_fn`).
+    spelled: str
+    input_code: str
+
+    def option(self, keyword: str) -> cst.BaseExpression | None:
+        if self.options is None:
+            return None
+        for arg in self.options.args:
+            if arg.keyword is not None and arg.keyword.value == keyword:
+                return arg.value
+        return None
+
+    @property
+    def loss_name(self) -> str:
+        return LOSS_NAMES[self.kind]
+
+    @property
+    def fed(self) -> str:
+        """The start of a message: "CrossEntropyLoss (`criterion`) is fed `probs`"."""
+        return f"{self.loss_name} (`{self.spelled}`) is fed `{self.input_code}`"
+
+
+class LossFacts:
+    def __init__(self, facts: "FileFacts") -> None:
+        self.facts = facts
+        self.flow = Flow(facts)
+
+    def head(self, cls) -> Value:
+        """The module value of a class of this file (see heads.py)."""
+        return self.flow.class_head(cls)
+
+    @cached_property
+    def uses(self) -> list[LossUse]:
+        """Every loss computed in the file, in source order."""
+        calls = self.facts.collected.calls
+        if not any(c.qualname in LOSS_CLASSES or c.qualname in LOSS_FUNCTIONS for c in calls):
+            return []
+        uses = []
+        for call in calls:
+            node = call.node
+            kind = LOSS_FUNCTIONS.get(call.qualname or "")
+            options: cst.Call | None = node
+            scope, order, path = self.flow.scope_of_call(call)
+            if kind is None:
+                if not node.args or not isinstance(node.func, (cst.Name, cst.Attribute, cst.Call)):
+                    continue
+                callee = self.flow.value(node.func, scope, order, path)
+                if callee.kind != "loss":
+                    continue
+                kind, options = callee.loss, callee.constructor
+            first = argument(node, 0, "input")
+            uses.append(
+                LossUse(
+                    kind=kind,
+                    call=node,
+                    input=self.flow.value(first, scope, order, path),
+                    target=self.flow.value(argument(node, 1, "target"), scope, order, path),
+                    function=call.function,
+                    options=options,
+                    spelled=self.facts.code(node.func),
+                    input_code=self.facts.code(first) if first is not None else "",
+                )
+            )
+        return uses
+
+
+def build_loss_facts(facts: "FileFacts") -> LossFacts:
+    return LossFacts(facts)
+
+
+__all__ = ["LossFacts", "LossUse", "LOSS_NAMES", "build_loss_facts", "UNKNOWN"]

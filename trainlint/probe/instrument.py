@@ -1,0 +1,988 @@
+"""The instrumentation that runs inside the probed process (imports torch).
+
+Everything is installed globally, without editing the user's script:
+
+- ``Optimizer.__init__`` is wrapped (every optimizer, the user's subclasses included, is
+  known by weak reference) and the global optimizer step pre/post hooks count steps and
+  read each param group's learning rate; ``Optimizer.step`` itself is overridden by every
+  subclass, so patching it would do nothing.
+- ``Tensor.backward`` and ``torch.autograd.backward`` are wrapped (with a re-entry guard:
+  the first calls the second). Before backward the loss's autograd graph is walked to its
+  leaves (every tensor that gets a gradient, parameters built inside ``forward()``
+  included); right after it the per-layer gradient norms are read (before any clipping).
+  A hand-written ``p -= lr * p.grad`` loop fires no step hook: then backward calls count.
+- A global module forward hook (never a backward hook: those break ``ReLU(inplace=True)``)
+  records the call order, non-finite outputs and dead/saturated units of activations.
+- ``DataLoader.__iter__`` is wrapped: input mean/std/min/max and the label histogram of
+  the first batches.
+- ``torch.save`` / checkpoint writes through ``open`` go to a temporary folder.
+
+The probe stops the script after N optimizer steps from inside the step hook: the
+report is written first, then the process ends with ``os._exit`` (a bare ``except:`` in
+the script cannot swallow that).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+import warnings
+import weakref
+
+import torch
+from torch.utils.weak import WeakIdKeyDictionary
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
+ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
+WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
+                 "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Bilinear")
+MAX_EVENTS = 60
+MAX_LOSS_FN_CALLS = 3
+
+
+def _finite(x: float) -> bool:
+    return not (math.isnan(x) or math.isinf(x))
+
+
+def _num(x: float) -> float | str:
+    """JSON has no NaN/Inf: keep them as strings."""
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+class Probe:
+    def __init__(self, *, steps: int | None, report_path: str | None, project_root: str, script: str,
+                 checkpoint_dir: str | None = None, max_batches: int = 8, progress_fd: int | None = None,
+                 rank: int = 0, world_size: int = 1) -> None:
+        self.max_steps = steps
+        self.report_path = report_path
+        self.project_root = os.path.realpath(project_root)
+        self.script = os.path.realpath(script)
+        self.checkpoint_dir = checkpoint_dir
+        self.max_batches = max_batches
+        self.progress = os.fdopen(progress_fd, "w", buffering=1) if progress_fd is not None else None
+        self.rank = rank
+        self.world_size = world_size
+        self.started = time.perf_counter()
+        self.lock = threading.RLock()
+        self.done = False
+        self._in_backward = False
+        self._installed = False
+
+        # what is measured
+        self.optimizers: list[weakref.ref] = []
+        self.optimizer_info: list[dict] = []
+        self.optimizer_steps = 0
+        self.backward_calls = 0
+        self.step_times: list[float] = []
+        self.losses: list[float] = []
+        self.grad_norms: list[float] = []
+        self.layer_norms: dict[str, list] = {}  # name -> [(iteration, norm)]
+        self.layer_info: dict[str, dict] = {}  # name -> kind, shape, site, order
+        self.layer_order: list[str] = []
+        self.ratios: list[float] = []
+        self.zero_rows: dict[str, list[float]] = {}
+        self.activations: dict[str, dict] = {}
+        self.nonfinite_loss: dict | None = None
+        self.nonfinite_grad: dict | None = None
+        self.nonfinite_activation: dict | None = None
+        self.not_optimized: dict[str, dict] = {}
+        self.reached = WeakIdKeyDictionary()
+        self.lrs: list[list[float]] = []
+        self.loaders: list[dict] = []
+        self._loader_ids = WeakIdKeyDictionary()
+        self.loss_fns: list[dict] = []
+        self._loss_fn_calls: dict[str, int] = {}
+        self.events: list[str] = []
+        self.grad_carried_over: list[dict] = []
+        self.steps_without_grad: list[int] = []
+        self.optimizers_after_first_step = 0
+        self.scheduler_warnings: list[str] = []
+        self.redirected: list[dict] = []
+        self._redirect_map: dict[str, str] = {}
+        self.constant_weights: list[str] = []
+        self.huge_weights: list[str] = []
+        self._weights_checked = False
+        self._step_since_backward = False
+        self.backward_site: dict | None = None
+        self.loader_sites = WeakIdKeyDictionary()
+
+        # per-iteration scratch, cleared after every backward
+        self._order: dict[int, int] = {}
+        self._called: dict[int, torch.nn.Module] = {}
+        self._act_stats: list[tuple[int, str, object]] = []
+        self._finite_checks: list[tuple[int, object, object]] = []
+
+        self.modules = weakref.WeakSet()
+        self.sites = WeakIdKeyDictionary()
+        self._names = WeakIdKeyDictionary()
+        self._module_names = WeakIdKeyDictionary()
+        self.param_owners = WeakIdKeyDictionary()
+        self.trained_types: set[type] = set()
+        self.stored_graphs: dict[str, dict] = {}
+
+        self._user_files: dict[str, bool] = {}
+        self._lib_prefixes = tuple({os.path.realpath(p) + os.sep for p in (
+            sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(torch.__file__),
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))))})
+
+    # ------------------------------------------------------------------ sites
+    def _is_user_file(self, filename: str) -> bool:
+        known = self._user_files.get(filename)
+        if known is None:
+            if not filename or filename.startswith("<"):
+                known = False
+            else:
+                real = os.path.realpath(filename)
+                known = not (real.startswith(self._lib_prefixes) or "site-packages" in real or "dist-packages" in real)
+            self._user_files[filename] = known
+        return known
+
+    def _site(self, skip_self: object = None) -> dict | None:
+        frame = sys._getframe(2)
+        while frame is not None:
+            code = frame.f_code
+            if skip_self is not None and code.co_name == "__init__" and frame.f_locals.get("self") is skip_self:
+                frame = frame.f_back
+                continue
+            if self._is_user_file(code.co_filename):
+                return {"file": os.path.realpath(code.co_filename), "line": frame.f_lineno}
+            frame = frame.f_back
+        return None
+
+    # ------------------------------------------------------------------ install
+    def install(self) -> None:
+        if self._installed:
+            return
+        self._installed = True
+        probe = self
+        import torch.optim.optimizer as optim_mod
+
+        # optimizers
+        original_init = torch.optim.Optimizer.__init__
+
+        def optimizer_init(opt, *args, **kwargs):
+            original_init(opt, *args, **kwargs)
+            if not getattr(opt, "_trainlint_seen", False):
+                probe._on_optimizer(opt)
+
+        torch.optim.Optimizer.__init__ = optimizer_init
+        optim_mod.register_optimizer_step_pre_hook(self._step_pre)
+        optim_mod.register_optimizer_step_post_hook(self._step_post)
+
+        original_zero_grad = torch.optim.Optimizer.zero_grad
+
+        def optimizer_zero_grad(opt, *args, **kwargs):
+            probe._event("zero_grad")
+            return original_zero_grad(opt, *args, **kwargs)
+
+        torch.optim.Optimizer.zero_grad = optimizer_zero_grad
+        module_zero_grad = torch.nn.Module.zero_grad
+
+        def model_zero_grad(module, *args, **kwargs):
+            probe._event("zero_grad")
+            return module_zero_grad(module, *args, **kwargs)
+
+        torch.nn.Module.zero_grad = model_zero_grad
+
+        # backward
+        tensor_backward = torch.Tensor.backward
+        autograd_backward = torch.autograd.backward
+
+        def patched_tensor_backward(tensor, *args, **kwargs):
+            if probe._in_backward or probe.done:
+                return tensor_backward(tensor, *args, **kwargs)
+            return probe._backward(tensor, lambda: tensor_backward(tensor, *args, **kwargs))
+
+        def patched_autograd_backward(tensors, *args, **kwargs):
+            if probe._in_backward or probe.done:
+                return autograd_backward(tensors, *args, **kwargs)
+            first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
+            if not isinstance(first, torch.Tensor):
+                return autograd_backward(tensors, *args, **kwargs)
+            return probe._backward(first, lambda: autograd_backward(tensors, *args, **kwargs))
+
+        torch.Tensor.backward = patched_tensor_backward
+        torch.autograd.backward = patched_autograd_backward
+
+        # modules
+        module_init = torch.nn.Module.__init__
+
+        def patched_module_init(module, *args, **kwargs):
+            module_init(module, *args, **kwargs)
+            try:
+                probe.modules.add(module)
+                site = probe._site(skip_self=module)
+                if site is not None:
+                    probe.sites[module] = site
+            except Exception:  # never break the user's model
+                pass
+
+        torch.nn.Module.__init__ = patched_module_init
+        torch.nn.modules.module.register_module_forward_hook(self._forward_hook)
+
+        # clipping
+        import torch.nn.utils as nn_utils
+        import torch.nn.utils.clip_grad as clip_mod
+
+        for name in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm"):
+            original = getattr(clip_mod, name, None)
+            if original is None:
+                continue
+
+            def make(original):
+                def clip(*args, **kwargs):
+                    probe._event("clip")
+                    return original(*args, **kwargs)
+
+                return clip
+
+            wrapped = make(original)
+            setattr(clip_mod, name, wrapped)
+            if getattr(nn_utils, name, None) is original:
+                setattr(nn_utils, name, wrapped)
+
+        # loss functions (nn.CrossEntropyLoss.forward calls F.cross_entropy through the module)
+        import torch.nn.functional as F
+
+        for name in ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
+            original = getattr(F, name)
+
+            def make_loss(name, original):
+                def loss_fn(input, target, *args, **kwargs):
+                    out = original(input, target, *args, **kwargs)
+                    if probe._loss_fn_calls.get(name, 0) < MAX_LOSS_FN_CALLS and torch.is_grad_enabled() \
+                            and not probe.done:
+                        probe._loss_fn_calls[name] = probe._loss_fn_calls.get(name, 0) + 1
+                        probe._on_loss_fn(name, input, target, out)
+                    return out
+
+                loss_fn.__wrapped__ = original
+                return loss_fn
+
+            setattr(F, name, make_loss(name, original))
+
+        # data
+        from torch.utils.data import DataLoader
+
+        loader_iter = DataLoader.__iter__
+        loader_init = DataLoader.__init__
+
+        def patched_loader_init(loader, *args, **kwargs):
+            loader_init(loader, *args, **kwargs)
+            try:
+                site = probe._site(skip_self=loader)
+                if site is not None:
+                    probe.loader_sites[loader] = site
+            except Exception:
+                pass
+
+        DataLoader.__init__ = patched_loader_init
+
+        def patched_iter(loader):
+            inner = loader_iter(loader)
+            if probe.done:
+                return inner
+            return _LoaderIter(probe, loader, inner)
+
+        DataLoader.__iter__ = patched_iter
+
+        # checkpoints
+        if self.checkpoint_dir:
+            self._install_redirects()
+
+        # scheduler warnings (lr_scheduler.step() before optimizer.step())
+        original_showwarning = warnings.showwarning
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):
+            text = str(message)
+            if "lr_scheduler.step()" in text and len(probe.scheduler_warnings) < 5:
+                probe.scheduler_warnings.append(text.split("\n")[0][:300])
+            return original_showwarning(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = showwarning
+
+    def _install_redirects(self) -> None:
+        probe = self
+        original_save = torch.save
+        original_load = torch.load
+        original_open = builtins.open
+
+        def target(path) -> str | None:
+            if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes):
+                return os.path.realpath(os.fspath(path))
+            return None
+
+        def redirect(path: str) -> str:
+            if path in probe._redirect_map:
+                return probe._redirect_map[path]
+            new = os.path.join(probe.checkpoint_dir, f"{len(probe._redirect_map)}-{os.path.basename(path)}")
+            probe._redirect_map[path] = new
+            probe.redirected.append({"path": path, "to": new})
+            return new
+
+        def save(obj, f, *args, **kwargs):
+            path = target(f)
+            if path is not None:
+                f = redirect(path)
+            return original_save(obj, f, *args, **kwargs)
+
+        def load(f, *args, **kwargs):
+            path = target(f)
+            if path is not None and path in probe._redirect_map:
+                f = probe._redirect_map[path]
+            return original_load(f, *args, **kwargs)
+
+        def open_(file, mode="r", *args, **kwargs):
+            path = target(file) if isinstance(file, (str, os.PathLike)) else None
+            if path is not None:
+                if any(c in mode for c in "wax+") and path.lower().endswith(CHECKPOINT_SUFFIXES) \
+                        and path.startswith(probe.project_root + os.sep):
+                    file = redirect(path)
+                elif path in probe._redirect_map:
+                    file = probe._redirect_map[path]
+            return original_open(file, mode, *args, **kwargs)
+
+        torch.save = save
+        torch.load = load
+        builtins.open = open_
+        io.open = open_
+
+    # ------------------------------------------------------------------ events
+    def _event(self, name: str) -> None:
+        if len(self.events) < MAX_EVENTS and not self.done:
+            self.events.append(name)
+
+    def _on_optimizer(self, opt) -> None:
+        opt._trainlint_seen = True
+        with self.lock:
+            self.optimizers.append(weakref.ref(opt))
+            if self.optimizer_steps > 0:
+                self.optimizers_after_first_step += 1
+            if len(self.optimizer_info) < 20:
+                self.optimizer_info.append({
+                    "type": type(opt).__name__,
+                    "site": self._site(),
+                    "created_after_step": self.optimizer_steps,
+                    "groups": [{"params": len(g["params"]), "lr": _lr(g)} for g in opt.param_groups],
+                })
+
+    def _live_optimizers(self) -> list:
+        return [o for o in (r() for r in self.optimizers) if o is not None]
+
+    def _step_pre(self, opt, args, kwargs) -> None:
+        if self.done:
+            return
+        self._event("step")
+        if opt is self._first_optimizer():
+            self.lrs.append([_lr(g) for g in opt.param_groups])
+        if self.optimizer_steps < 5:
+            params = [p for g in opt.param_groups for p in g["params"] if p.requires_grad]
+            if params and self.backward_calls > 0:
+                grads = [p.grad for p in params if p.grad is not None]
+                if not grads or not any(bool(g.any()) for g in grads):
+                    self.steps_without_grad.append(self.optimizer_steps + 1)
+        if not self._weights_checked and self.backward_calls > 0:
+            self._weights_checked = True
+            self._check_weights(opt)
+
+    def _first_optimizer(self):
+        live = self._live_optimizers()
+        return live[0] if live else None
+
+    def _step_post(self, opt, args, kwargs) -> None:
+        if self.done:
+            return
+        self.optimizer_steps += 1
+        self._step_since_backward = True
+        self.step_times.append(time.perf_counter())
+        self._send_progress()
+        if self.max_steps is not None and self.optimizer_steps >= self.max_steps:
+            self.stop("steps")
+
+    def _check_weights(self, opt) -> None:
+        names = self._name_map()
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if p.dim() < 2 or p.numel() < 2:
+                    continue
+                data = p.detach()
+                name = names.get(p) or f"<{tuple(p.shape)}>"
+                if not bool(torch.isfinite(data).all()) or float(data.abs().max()) > 1e6:
+                    self.huge_weights.append(name)
+                elif float(data.float().std()) == 0.0:
+                    self.constant_weights.append(name)
+
+    # ------------------------------------------------------------------ names
+    def _name_map(self) -> WeakIdKeyDictionary:
+        """parameter -> qualified name. The model (the root module holding most optimized parameters) gives
+        plain names (`layer1.0.weight`); any other root, e.g. a layer built in forward() and never attached,
+        is named after its class and where it was built (`<Conv2d built at net.py:17>.weight`)."""
+        optimized = {id(p) for o in self._live_optimizers() for g in o.param_groups for p in g["params"]}
+        modules = list(self.modules)
+        children = {id(c) for m in modules for c in m.children()}
+        roots = []
+        for m in modules:
+            if id(m) in children:
+                continue
+            params = list(m.parameters())
+            if params:
+                roots.append((sum(1 for p in params if id(p) in optimized), len(params), m))
+        roots.sort(key=lambda r: (-r[0], -r[1]))
+        fresh = WeakIdKeyDictionary()
+        for i, (_, _, root) in enumerate(roots):
+            if i == 0:
+                prefix = ""
+            else:
+                site = self.sites.get(root)
+                prefix = f"<{type(root).__name__}{' built at ' + _short(site) if site else ''}>."
+            for name, p in root.named_parameters(remove_duplicate=False):
+                if p not in fresh:
+                    fresh[p] = prefix + name
+        self._names = fresh
+        return fresh
+
+    def _param_name(self, p) -> str | None:
+        name = self._names.get(p)
+        if name is None:
+            name = self._name_map().get(p)
+        return name
+
+    def _module_name(self, module) -> str:
+        cached = self._module_names.get(module)
+        if cached is None:
+            cached = self._module_names[module] = self._find_module_name(module)
+        return cached
+
+    def _find_module_name(self, module) -> str:
+        for name, p in module.named_parameters(recurse=False):
+            full = self._param_name(p)
+            if full:
+                return full.rsplit(".", 1)[0] if "." in full else type(module).__name__
+        modules = list(self.modules)
+        children = {id(c) for m in modules for c in m.children()}
+        for root in (m for m in modules if id(m) not in children):
+            for name, m in root.named_modules():
+                if m is module and name:
+                    return name
+        return type(module).__name__
+
+    # ------------------------------------------------------------------ forward
+    def _forward_hook(self, module, inputs, output) -> None:
+        if self.done or not torch.is_grad_enabled():
+            return
+        key = id(module)
+        if key not in self._order:
+            self._order[key] = len(self._order)
+            self._called[key] = module
+        if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
+            return
+        if self.nonfinite_activation is None:
+            first_in = next((t for t in inputs if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
+            # a sum is non-finite when any element is (or it overflows): 40x cheaper than isfinite().all()
+            out_ok = torch.isfinite(output.detach().sum())
+            in_ok = torch.isfinite(first_in.detach().sum()) if first_in is not None else None
+            self._finite_checks.append((key, out_ok, in_ok))
+        kind = ACTIVATIONS.get(type(module).__name__)
+        if kind is None:
+            return
+        out = output.detach()
+        if kind == "relu":
+            if out.dim() < 2 or out.shape[0] < 8:  # with a tiny batch, "zero for every sample" is chance
+                return
+            stat = (out.flatten(1).amax(dim=0) <= 0).float().mean()  # zero for every sample of the batch
+        elif kind == "sigmoid":
+            stat = ((out < 0.01) | (out > 0.99)).float().mean()
+        else:
+            stat = (out.abs() > 0.99).float().mean()
+        self._act_stats.append((key, kind, stat))
+
+    # ------------------------------------------------------------------ backward
+    def _backward(self, loss, call):
+        self._in_backward = True
+        try:
+            pre = self._before_backward(loss)
+        except Exception:
+            pre = None
+        try:
+            result = call()
+        finally:
+            self._in_backward = False
+        if pre is not None:
+            try:
+                self._after_backward(pre)
+            except Exception as exc:  # a probe bug must not look like the script's
+                self._internal_error(exc)
+        if self.max_steps is not None and not self._live_optimizers() and self.backward_calls >= self.max_steps:
+            self.stop("steps")
+        return result
+
+    def _before_backward(self, loss) -> dict:
+        self._event("backward")
+        if self.backward_site is None:
+            self.backward_site = self._site()
+        value = float(loss.detach().float().mean()) if loss.numel() >= 1 else float("nan")
+        leaves = []
+        seen = set()
+        stack = [loss.grad_fn] if loss.grad_fn is not None else []
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if variable is not None:
+                leaves.append(variable)
+                continue
+            stack.extend(n for n, _ in node.next_functions)
+        carried = None
+        if self._step_since_backward and len(self.grad_carried_over) < 3:
+            params = [p for o in self._live_optimizers() for g in o.param_groups for p in g["params"]]
+            with_grad = [p for p in params if p.grad is not None]
+            if params and with_grad:
+                nonzero = sum(1 for p in with_grad if bool(p.grad.any()))
+                if nonzero:
+                    carried = {"iteration": self.backward_calls + 1, "params": nonzero, "of": len(params)}
+        return {"loss": value, "leaves": leaves, "carried": carried}
+
+    def _after_backward(self, pre: dict) -> None:
+        with self.lock:
+            self.backward_calls += 1
+            iteration = self.backward_calls
+            self._step_since_backward = False
+            if pre["carried"]:
+                self.grad_carried_over.append(pre["carried"])
+            self.losses.append(pre["loss"])
+            if not _finite(pre["loss"]) and self.nonfinite_loss is None:
+                self.nonfinite_loss = {"iteration": iteration, "value": _num(pre["loss"])}
+            self._resolve_forward(iteration)
+            leaves = [t for t in pre["leaves"] if t.grad is not None]
+            optimized = {id(p) for o in self._live_optimizers() for g in o.param_groups for p in g["params"]}
+            has_optimizer = bool(self._live_optimizers())
+            owner = {}
+            for key, module in self._called.items():
+                self.trained_types.add(type(module))
+                if len(self.stored_graphs) < 50 and iteration <= 3:
+                    self._stored_graphs(module)
+                for pname, p in module._parameters.items():
+                    if p is not None:
+                        owner[id(p)] = module
+                        if p not in self.param_owners:
+                            site = self.sites.get(module)
+                            where = f" built at {_short(site)}" if site else ""
+                            self.param_owners[p] = f"<{type(module).__name__}{where}>.{pname}"
+            layers: dict[str, list] = {}
+            for t in pre["leaves"]:
+                if isinstance(t, torch.nn.Parameter):
+                    self.reached[t] = True
+            grads = []
+            for t in leaves:
+                if not isinstance(t, torch.nn.Parameter):
+                    continue
+                name = self._param_name(t)
+                module = owner.get(id(t))
+                if name is None:
+                    kind = type(module).__name__ if module is not None else "tensor"
+                    site = self.sites.get(module) if module is not None else None
+                    where = f" built at {_short(site)}" if site else ""
+                    name = f"<{kind}{where}>.{'weight' if t.dim() >= 2 else 'param'}{tuple(t.shape)}"
+                if has_optimizer and id(t) not in optimized:
+                    entry = self.not_optimized.setdefault(name, {
+                        "name": name, "shape": list(t.shape), "numel": t.numel(),
+                        "module": type(module).__name__ if module is not None else None,
+                        "module_args": _module_args(module),
+                        "site": self.sites.get(module) if module is not None else None,
+                        "iterations": 0,
+                    })
+                    entry["iterations"] += 1
+                layer = name.rsplit(".", 1)[0] if "." in name else name
+                if layer not in self.layer_info:
+                    self.layer_info[layer] = {
+                        "module": type(module).__name__ if module is not None else None,
+                        "site": self.sites.get(module) if module is not None else None,
+                    }
+                order = self._order.get(id(module), 10**6) if module is not None else 10**6
+                layers.setdefault(layer, [order, [], None])[1].append(t.grad)
+                if (module is not None and type(module).__name__ in WEIGHT_LAYERS and t.dim() >= 2
+                        and name.endswith("weight")):
+                    layers[layer][2] = t.grad
+                grads.append(t.grad)
+            if not grads:
+                self._clear_step()
+                self._send_progress()
+                return
+            names = sorted(layers, key=lambda n: layers[n][0])
+            norms = _to_list([torch.linalg.vector_norm(torch.stack(
+                [torch.linalg.vector_norm(_dense(g).float()) for g in layers[n][1]])) for n in names])
+            weight_names = [n for n in names if layers[n][2] is not None and not layers[n][2].is_sparse]
+            rows_t = [(layers[n][2].detach().flatten(1).abs().sum(1) == 0).float().mean() for n in weight_names]
+            rows = _to_list(rows_t)
+            total = math.sqrt(sum(x * x for x in norms)) if all(_finite(x) for x in norms) else float("nan")
+            self.grad_norms.append(total)
+            for n, v in zip(names, norms):
+                self.layer_norms.setdefault(n, []).append((iteration, v))
+                if n not in self.layer_order:
+                    self.layer_order.append(n)
+            for n, v in zip(weight_names, rows):
+                self.zero_rows.setdefault(n, []).append(v)
+            if len(weight_names) >= 2:
+                first = norms[names.index(weight_names[0])]
+                last = norms[names.index(weight_names[-1])]
+                if _finite(first) and _finite(last) and last > 0:
+                    self.ratios.append(first / last)
+                    self.ratio_layers = (weight_names[0], weight_names[-1])
+            if self.nonfinite_grad is None:
+                bad = [n for n, v in zip(names, norms) if not _finite(v)]
+                if bad:
+                    self.nonfinite_grad = {"iteration": iteration, "layers": bad[:5], "count": len(bad)}
+            self._clear_step()
+            self._send_progress()
+
+    def _stored_graphs(self, module) -> None:
+        """Plain attributes of a module holding a tensor with an autograd graph (kept alive until the next call)."""
+        for attr, value in vars(module).items():
+            if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+                key = f"{type(module).__qualname__}.{attr}"
+                if key not in self.stored_graphs:
+                    self.stored_graphs[key] = {"class": type(module).__qualname__, "attr": attr,
+                                               "shape": list(value.shape),
+                                               "bytes": value.numel() * value.element_size()}
+
+    def _resolve_forward(self, iteration: int) -> None:
+        if self._finite_checks and self.nonfinite_activation is None:
+            flags = _to_list([c[1] for c in self._finite_checks])
+            for (key, _, in_ok), ok in zip(self._finite_checks, flags):
+                if not ok:
+                    module = self._called.get(key)
+                    inputs_finite = bool(in_ok) if in_ok is not None else None
+                    self.nonfinite_activation = {
+                        "iteration": iteration,
+                        "module": self._module_name(module) if module is not None else "?",
+                        "type": type(module).__name__,
+                        "site": self.sites.get(module) if module is not None else None,
+                        "inputs_finite": inputs_finite,
+                    }
+                    break
+        if self._act_stats:
+            values = _to_list([s[2] for s in self._act_stats])
+            for (key, kind, _), value in zip(self._act_stats, values):
+                module = self._called.get(key)
+                if module is None:
+                    continue
+                name = self._module_name(module)
+                entry = self.activations.setdefault(name, {
+                    "kind": kind, "type": type(module).__name__, "site": self.sites.get(module), "values": []})
+                entry["values"].append(value)
+
+    def _clear_step(self) -> None:
+        self._order = {}
+        self._called = {}
+        self._act_stats = []
+        self._finite_checks = []
+
+    # ------------------------------------------------------------------ losses and data
+    def _on_loss_fn(self, name: str, input, target, out) -> None:
+        try:
+            x = input.detach().float()
+            entry = {"fn": name, "site": self._site(), "shape": list(x.shape), "iteration": self.backward_calls + 1}
+            entry["loss"] = _num(float(out.detach().float().mean())) if out.numel() else None
+            entry["min"] = _num(float(x.min())) if x.numel() else None
+            entry["max"] = _num(float(x.max())) if x.numel() else None
+            if x.dim() >= 2 and x.shape[1] > 1:
+                entry["classes"] = int(x.shape[1])
+                sums = x.sum(dim=1)
+                entry["row_sum_mean"] = _num(float(sums.mean()))
+                entry["row_sum_dev"] = _num(float((sums - 1).abs().max()))
+                entry["exp_row_sum_dev"] = _num(float((x.exp().sum(dim=1) - 1).abs().max()))
+            if isinstance(target, torch.Tensor):
+                entry["target_dtype"] = str(target.dtype).replace("torch.", "")
+            self.loss_fns.append(entry)
+        except Exception:
+            pass
+
+    def _on_batch(self, record: dict, batch) -> None:
+        x, y = _split_batch(batch)
+        stats: dict = {}
+        if x is not None:
+            xf = x.detach().float()
+            if xf.numel() > 1:
+                stats.update(mean=_num(float(xf.mean())), std=_num(float(xf.std())), min=_num(float(xf.min())),
+                             max=_num(float(xf.max())), dtype=str(x.dtype).replace("torch.", ""),
+                             shape=list(x.shape))
+        if y is not None:
+            yy = y.detach().flatten().to("cpu")
+            if yy.numel() and int(yy.min()) >= 0 and int(yy.max()) < 100000:
+                counts = torch.bincount(yy.long())
+                hist = {str(i): int(c) for i, c in enumerate(counts.tolist()) if c}
+                stats["labels"] = hist
+        stats["backward_before"] = self.backward_calls
+        record["batches"].append(stats)
+
+    # ------------------------------------------------------------------ reporting
+    def _send_progress(self) -> None:
+        if self.progress is None or self.rank != 0:
+            return
+        try:
+            loss = self.losses[-1] if self.losses else None
+            self.progress.write(json.dumps({"steps": self.optimizer_steps, "backward": self.backward_calls,
+                                            "loss": _num(loss) if loss is not None else None}) + "\n")
+        except Exception:
+            pass
+
+    def _internal_error(self, exc: BaseException) -> None:
+        if not hasattr(self, "internal_errors"):
+            self.internal_errors = []
+        if len(self.internal_errors) < 3:
+            self.internal_errors.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
+
+    def trained_classes(self) -> list[dict]:
+        """The user's module classes that ran forward in a training step: {file, name, line}."""
+        out = []
+        for cls in list(self.trained_types):
+            path = getattr(sys.modules.get(cls.__module__), "__file__", None)
+            if not path or not self._is_user_file(path):
+                continue
+            out.append({"file": os.path.realpath(path), "name": cls.__qualname__})
+        return sorted(out, key=lambda c: (c["file"], c["name"]))
+
+    def project_files(self) -> list[str]:
+        files = set()
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if not path or not path.endswith(".py"):
+                continue
+            real = os.path.realpath(path)
+            if real.startswith(self.project_root + os.sep) and self._is_user_file(real):
+                files.add(real)
+        files.add(self.script)
+        return sorted(files)
+
+    def report(self, stopped: str, **extra) -> dict:
+        with self.lock:
+            device = "cpu"
+            try:
+                for o in self._live_optimizers():
+                    for g in o.param_groups:
+                        if g["params"]:
+                            p = g["params"][0]
+                            device = str(p.device)
+                            if p.device.type == "cuda":
+                                device += f" ({torch.cuda.get_device_name(p.device)})"
+                            raise StopIteration
+            except StopIteration:
+                pass
+            optimized = []
+            for o in self._live_optimizers():
+                for g in o.param_groups:
+                    optimized.extend(g["params"])
+            names = self._name_map() if optimized else {}
+            without = []
+            if self.backward_calls:
+                seen = set()
+                for p in optimized:
+                    if id(p) in seen or not p.requires_grad:
+                        continue
+                    seen.add(id(p))
+                    if p not in self.reached:
+                        without.append({"name": names.get(p) or self.param_owners.get(p) or f"<{tuple(p.shape)}>", "shape": list(p.shape),
+                                        "numel": p.numel()})
+            times = self.step_times
+            return {
+                "version": 1,
+                "rank": self.rank,
+                "world_size": self.world_size,
+                "script": self.script,
+                "stopped": stopped,
+                "torch": torch.__version__,
+                "device": device,
+                "cuda_available": torch.cuda.is_available(),
+                "wall_s": time.perf_counter() - self.started,
+                "step_s": (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
+                "max_steps": self.max_steps,
+                "optimizer_steps": self.optimizer_steps,
+                "backward_calls": self.backward_calls,
+                "optimizers": self.optimizer_info,
+                "backward_site": self.backward_site,
+                "optimizers_after_first_step": self.optimizers_after_first_step,
+                "losses": [_num(x) for x in self.losses],
+                "grad_norms": [_num(x) for x in self.grad_norms],
+                "layers": [{"name": n, **self.layer_info.get(n, {}),
+                            "norms": [_num(v) for _, v in self.layer_norms[n]],
+                            "zero_rows": self.zero_rows.get(n)} for n in self.layer_order],
+                "ratios": self.ratios,
+                "ratio_layers": list(getattr(self, "ratio_layers", ()) or ()),
+                "activations": [{"name": n, **{k: v for k, v in a.items()}} for n, a in self.activations.items()],
+                "nonfinite_loss": self.nonfinite_loss,
+                "nonfinite_grad": self.nonfinite_grad,
+                "nonfinite_activation": self.nonfinite_activation,
+                "not_optimized": list(self.not_optimized.values()),
+                "without_grad": without,
+                "lrs": self.lrs,
+                "loaders": self.loaders,
+                "loss_fns": self.loss_fns,
+                "events": self.events,
+                "grad_carried_over": self.grad_carried_over,
+                "steps_without_grad": self.steps_without_grad,
+                "constant_weights": self.constant_weights,
+                "huge_weights": self.huge_weights,
+                "scheduler_warnings": self.scheduler_warnings,
+                "redirected": self.redirected,
+                "project_files": self.project_files(),
+                "trained_classes": self.trained_classes(),
+                "stored_graphs": list(self.stored_graphs.values()),
+                "internal_errors": getattr(self, "internal_errors", []),
+                **extra,
+            }
+
+    def write_report(self, stopped: str, **extra) -> None:
+        if self.report_path is None:
+            return
+        for _ in range(3):  # the timer thread may race the script's thread
+            try:
+                data = self.report(stopped, **extra)
+                text = json.dumps(data, default=str)
+                break
+            except RuntimeError:
+                time.sleep(0.01)
+        else:
+            text = json.dumps({"version": 1, "rank": self.rank, "stopped": stopped, "script": self.script,
+                               "internal_errors": ["could not serialize the measurements"]})
+        tmp = self.report_path + ".tmp"
+        with io.FileIO(tmp, "w") as fh:
+            fh.write(text.encode("utf-8"))
+        os.replace(tmp, self.report_path)
+
+    def stop(self, reason: str, **extra) -> None:
+        """Write the report and end the process now (a bare `except:` cannot swallow it)."""
+        with self.lock:
+            if self.done:
+                return
+            self.done = True
+            try:
+                self.write_report(reason, **extra)
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                except Exception:
+                    pass
+                os._exit(0)
+
+
+class _LoaderIter:
+    """Wraps a DataLoader iterator: statistics of the first batches, then out of the way."""
+
+    def __init__(self, probe: Probe, loader, inner) -> None:
+        self._probe = probe
+        self._inner = inner
+        self._seen = 0
+        record = probe._loader_ids.get(loader)
+        if record is None:
+            sampler = getattr(loader, "sampler", None)
+            record = {
+                "site": probe.loader_sites.get(loader) or probe._site(),
+                "sampler": type(sampler).__name__ if sampler is not None else None,
+                "batch_size": getattr(loader, "batch_size", None),
+                "dataset": type(getattr(loader, "dataset", None)).__name__,
+                "batches": [],
+            }
+            if len(probe.loaders) < 10:
+                probe.loaders.append(record)
+            probe._loader_ids[loader] = record
+        self._record = record
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = next(self._inner)
+        probe = self._probe
+        if len(self._record["batches"]) < probe.max_batches and not probe.done:
+            try:
+                probe._on_batch(self._record, batch)
+            except Exception:
+                pass
+        return batch
+
+    def __len__(self):
+        return len(self._inner)
+
+    def __getattr__(self, name):
+        if name in ("_inner", "_probe", "_record", "_seen"):  # during copy/unpickle
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def _split_batch(batch):
+    """(inputs, labels) of a batch: tuples/lists (x, y, ...), dicts with usual keys, or a tensor."""
+    if isinstance(batch, torch.Tensor):
+        return (batch if batch.is_floating_point() else None), None
+    if isinstance(batch, dict):
+        x = next((batch[k] for k in ("pixel_values", "input", "inputs", "x", "image", "images", "features")
+                  if isinstance(batch.get(k), torch.Tensor)), None)
+        if x is None:
+            x = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.is_floating_point()), None)
+        y = next((batch[k] for k in ("labels", "label", "target", "targets", "y")
+                  if isinstance(batch.get(k), torch.Tensor)), None)
+    elif isinstance(batch, (list, tuple)) and batch:
+        x = batch[0] if isinstance(batch[0], torch.Tensor) else None
+        y = batch[1] if len(batch) > 1 and isinstance(batch[1], torch.Tensor) else None
+    else:
+        return None, None
+    if x is not None and not x.is_floating_point():
+        x = x if x.dtype == torch.uint8 else None  # raw image bytes count; token ids do not
+    if y is not None and (y.is_floating_point() or y.is_complex() or y.dim() != 1):
+        y = None
+    return x, y
+
+
+def _to_list(scalars: list) -> list:
+    """0-d tensors -> Python numbers with one device sync per device, not one per tensor."""
+    if not scalars:
+        return []
+    by_device: dict = {}
+    for i, t in enumerate(scalars):
+        by_device.setdefault(t.device, []).append(i)
+    out: list = [None] * len(scalars)
+    for indexes in by_device.values():
+        for i, v in zip(indexes, torch.stack([scalars[i].float() for i in indexes]).tolist()):
+            out[i] = v
+    return out
+
+
+def _dense(grad):
+    return grad.coalesce().values() if grad.is_sparse else grad.detach()
+
+
+def _lr(group: dict) -> float | None:
+    lr = group.get("lr")
+    try:
+        return float(lr)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(site: dict | None) -> str:
+    if not site:
+        return "?"
+    return f"{os.path.basename(site['file'])}:{site['line']}"
+
+
+def _module_args(module) -> str | None:
+    if module is None:
+        return None
+    try:
+        text = module.extra_repr()
+    except Exception:
+        return None
+    return text[:80] if text else None

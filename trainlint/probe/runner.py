@@ -1,0 +1,299 @@
+"""The parent side: start the probed child, watch it, always clean up, read its report.
+
+Never imports torch: `import trainlint.probe` works without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trainlint.finding import Finding
+from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
+from trainlint.probe.thresholds import Thresholds, load_thresholds
+
+if TYPE_CHECKING:
+    from trainlint.config import Config
+
+INSTALL_HINT = "the probe needs PyTorch: pip install 'trainlint[probe]'"
+
+#: Environment switches that keep logging services from writing or uploading during the probe.
+QUIET_ENV = {
+    "WANDB_MODE": "disabled",
+    "WANDB_DISABLED": "true",
+    "WANDB_SILENT": "true",
+    "NEPTUNE_MODE": "debug",
+    "COMET_AUTO_LOG_DISABLE": "1",
+    "CLEARML_OFFLINE_MODE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DISABLE_MLFLOW_INTEGRATION": "TRUE",
+    "PYTHONUNBUFFERED": "1",
+    "TRAINLINT_PROBE": "1",
+}
+GRACE_S = 10.0
+
+
+class ProbeUnavailable(Exception):
+    """torch is not installed in this interpreter."""
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+@dataclass
+class ProbeResult:
+    script: str
+    args: list[str]
+    report: dict | None
+    ranks: list[dict]
+    runtime: list[Finding] = field(default_factory=list)
+    static: list[Finding] = field(default_factory=list)
+    wall_s: float = 0.0
+    returncode: int | None = None
+    output_tail: str = ""
+    problem: str | None = None  # why there is no (complete) measurement
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.runtime + self.static
+
+    @property
+    def failed(self) -> bool:
+        """Exit code 1: a runtime finding or a confirmed static finding."""
+        return bool(self.runtime) or any(f.details.get("verdict") == "confirmed" for f in self.static)
+
+    def summary(self) -> dict:
+        r = self.report or {}
+        loaders = [ld for ld in r.get("loaders", [])]
+        verdicts: dict[str, int] = {}
+        for f in self.static:
+            verdicts[f.details["verdict"]] = verdicts.get(f.details["verdict"], 0) + 1
+        return {
+            "script": self.script,
+            "args": self.args,
+            "stopped": r.get("stopped", "no-report"),
+            "problem": self.problem,
+            "exit_code": r.get("exit_code"),
+            "exception": r.get("exception"),
+            "device": r.get("device"),
+            "cuda_available": r.get("cuda_available"),
+            "torch": r.get("torch"),
+            "world_size": r.get("world_size", 1),
+            "ranks": [{"rank": x.get("rank"), "stopped": x.get("stopped"), "optimizer_steps": x.get("optimizer_steps"),
+                       "backward_calls": x.get("backward_calls")} for x in self.ranks],
+            "max_steps": r.get("max_steps"),
+            "optimizer_steps": r.get("optimizer_steps", 0),
+            "backward_calls": r.get("backward_calls", 0),
+            "wall_s": round(self.wall_s, 3),
+            "child_wall_s": r.get("wall_s"),
+            "step_s": r.get("step_s"),
+            "losses": r.get("losses", []),
+            "grad_norms": r.get("grad_norms", []),
+            "learning_rates": r.get("lrs", [])[:1] + r.get("lrs", [])[-1:] if r.get("lrs") else [],
+            "layers": [{"name": x["name"], "module": x.get("module"), "norms": x.get("norms", [])}
+                       for x in r.get("layers", [])],
+            "loaders": [{"sampler": ld.get("sampler"), "batch_size": ld.get("batch_size"),
+                         "batches": ld.get("batches", [])} for ld in loaders],
+            "redirected_writes": [x["path"] for x in r.get("redirected", [])],
+            "runtime_findings": len(self.runtime),
+            "verdicts": verdicts,
+            "thresholds": self.thresholds.to_json(),
+            "internal_errors": r.get("internal_errors", []),
+            "output_tail": self.output_tail if (self.problem or r.get("stopped") == "exception") else "",
+        }
+
+    def to_json(self) -> dict:
+        findings = []
+        for f in self.findings:
+            item = f.to_json()
+            item.update({"kind": f.details.get("kind"), "verdict": f.details.get("verdict"),
+                         "verdict_message": f.details.get("verdict_message"),
+                         "measurement": f.details.get("measurement", {})})
+            findings.append(item)
+        return {"findings": findings, "summary": self.summary()}
+
+
+def _child_command(script: Path, args: Sequence[str], *, steps: int, timeout: float, report_dir: str,
+                   checkpoint_dir: str, project_root: Path, max_batches: int, nproc_per_node: int | None) -> list[str]:
+    child = ["--steps", str(steps), "--timeout", str(timeout), "--report-dir", report_dir,
+             "--checkpoint-dir", checkpoint_dir, "--project-root", str(project_root), "--max-batches", str(max_batches),
+             "--", str(script), *args]
+    if nproc_per_node:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc_per_node),
+                "-m", "trainlint.probe._child", *child]
+    return [sys.executable, "-m", "trainlint.probe._child", *child]
+
+
+def project_root_for(script: Path) -> Path:
+    """The folder whose files the script may overwrite: the config root or git root above it, else its folder."""
+    from trainlint.config import find_config_file
+
+    config = find_config_file(script.parent)
+    if config is not None:
+        return config.parent.resolve()
+    for directory in (script.parent.resolve(), *script.parent.resolve().parents):
+        if (directory / ".git").exists():
+            return directory
+    return script.parent.resolve()
+
+
+def _kill_group(pgid: int) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        if sig == signal.SIGTERM:
+            time.sleep(0.3)
+
+
+def run_probe(
+    script: str | Path,
+    args: Sequence[str] = (),
+    *,
+    steps: int = 20,
+    timeout: float = 300.0,
+    nproc_per_node: int | None = None,
+    thresholds: Thresholds | None = None,
+    static: bool = True,
+    config_path: Path | None = None,
+    config: "Config | None" = None,
+    on_progress: Callable[[dict], None] | None = None,
+    cwd: str | Path | None = None,
+) -> ProbeResult:
+    """Run SCRIPT with ARGS for `steps` optimizer steps (or `timeout` seconds) under instrumentation.
+
+    Returns the runtime findings and the verdicts on the static findings of the script and
+    the project files it imported. `config` (else the file at `config_path`, else the one
+    found above the script) selects the runtime findings, sets their severity and, unless
+    `thresholds` is given, their thresholds, as it does for static rules. The language
+    server calls this through `python -m trainlint probe FILE --output-format json` in a
+    subprocess.
+    """
+    if not torch_available():
+        raise ProbeUnavailable(INSTALL_HINT)
+    from trainlint.config import load_config
+
+    script = Path(script)
+    # module names are relative to the script's folder (its sys.path[0]) unless a config file sets the root
+    config = config if config is not None else load_config(config_path, start=script.resolve().parent)
+    thresholds = thresholds or load_thresholds(config)
+    started = time.perf_counter()
+    tmp = tempfile.mkdtemp(prefix="trainlint-probe-")
+    report_dir = os.path.join(tmp, "report")
+    checkpoint_dir = os.path.join(tmp, "checkpoints")
+    os.makedirs(report_dir)
+    os.makedirs(checkpoint_dir)
+    log_path = os.path.join(tmp, "output.log")
+    root = project_root_for(script.resolve())
+    command = _child_command(script.resolve(), list(args), steps=steps, timeout=timeout, report_dir=report_dir,
+                             checkpoint_dir=checkpoint_dir, project_root=root, max_batches=thresholds.max_batches,
+                             nproc_per_node=nproc_per_node)
+    env = {**os.environ, **QUIET_ENV}
+    read_fd, write_fd = os.pipe()
+    env["TRAINLINT_PROBE_PROGRESS_FD"] = str(write_fd)
+    returncode = None
+    problem = None
+    try:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       env=env, cwd=cwd, start_new_session=True, pass_fds=(write_fd,))
+        os.close(write_fd)
+        write_fd = -1
+        reader = threading.Thread(target=_read_progress, args=(read_fd, on_progress), daemon=True)
+        reader.start()
+        try:
+            # the child stops itself at `timeout`; the grace covers writing the report
+            returncode = process.wait(timeout=timeout + GRACE_S)
+        except subprocess.TimeoutExpired:
+            problem = f"the script did not stop within {timeout:g} s (+{GRACE_S:g} s grace) and was killed"
+        finally:
+            _kill_group(process.pid)  # DataLoader workers, torchrun ranks: the whole group
+            if returncode is None:
+                try:
+                    returncode = process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        reader.join(timeout=2)
+        ranks = _read_reports(report_dir)
+        tail = _tail(log_path)
+        report = next((r for r in ranks if r.get("rank") == 0), ranks[0] if ranks else None)
+        if report is None and problem is None:
+            problem = (f"the script ended (exit code {returncode}) before the probe could write a report"
+                       " (os._exit, a crash in native code, or killed)")
+        result = ProbeResult(str(script), list(args), report, ranks, wall_s=0.0, returncode=returncode,
+                             output_tail=tail, problem=problem, thresholds=thresholds)
+        if report is not None:
+            m = Measurements(report, thresholds)
+            result.runtime = runtime_findings(m, str(script.resolve()), config)
+            if static:
+                files = [Path(p) for p in report.get("project_files", []) if os.path.isfile(p)]
+                files = [script.resolve()] + [f for f in files if f != script.resolve()]
+                result.static = [verdict_for(f, m) for f in static_findings(files, config)]
+        elif static:
+            result.static = []
+        result.wall_s = time.perf_counter() - started
+        return result
+    finally:
+        if write_fd >= 0:
+            os.close(write_fd)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def static_findings(files: list[Path], config: "Config") -> list[Finding]:
+    """The engine's findings on the script and the project files it imported (TL0xx excluded)."""
+    from trainlint.project import check_paths
+
+    run = check_paths(files, config)
+    return [f for f in run.findings if not f.code.startswith("TL0")]
+
+
+def _read_progress(fd: int, callback: Callable[[dict], None] | None) -> None:
+    with os.fdopen(fd, "r", errors="replace") as stream:
+        for line in stream:
+            if callback is None:
+                continue
+            try:
+                callback(json.loads(line))
+            except Exception:
+                pass
+
+
+def _read_reports(report_dir: str) -> list[dict]:
+    reports = []
+    for name in sorted(os.listdir(report_dir)):
+        if name.startswith("rank") and name.endswith(".json"):
+            try:
+                with open(os.path.join(report_dir, name), encoding="utf-8") as fh:
+                    reports.append(json.load(fh))
+            except (OSError, ValueError):
+                continue
+    reports.sort(key=lambda r: r.get("rank", 0))
+    return reports
+
+
+def _tail(path: str, lines: int = 25) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 20000))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
