@@ -222,6 +222,16 @@ def probe(
                              plot=plot, nproc_per_node=nproc_per_node, thresholds=threshold, config=config))
 
 
+@app.command("server")
+def server_command(
+    config: Annotated[Optional[Path], typer.Option("--config", help="Use this pyproject.toml or trainlint.toml instead of discovering one.")] = None,
+) -> None:
+    """Start the language server on stdin/stdout, for editors (VS Code, Neovim, Helix, ...)."""
+    from trainlint.server import serve
+
+    serve(config)
+
+
 def main() -> None:
     try:
         app()

@@ -17,6 +17,7 @@ from trainlint.facts import FileFacts
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
 from trainlint.source import FileProblem, decode_source, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
 from trainlint.registry import rules_by_code
 from trainlint.rule import Report, Rule
@@ -217,7 +218,8 @@ class Engine:
         from libcst.metadata import MetadataWrapper, PositionProvider  # ~15 ms of imports a clean file never needs
 
         try:
-            positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            wanted = [r.node for r in reports] + [x.old for r in reports if r.fix for x in r.fix.replacements]
+            positions = node_ranges(facts.module, wanted)
         except RecursionError:
             return [self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to locate findings", path)]
         findings = []

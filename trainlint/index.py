@@ -7,6 +7,7 @@ between worker processes and into the cache.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,13 +88,20 @@ class ProjectIndex:
                 # `from models import Net`, re-exported by models/__init__.py
                 matching = [s for s in candidates if ("." + s.module).rpartition(".")[0].endswith(tail)]
             candidates = matching
+        if not candidates:
+            return None
         if len(candidates) == 1:
             return candidates[0]
         if near:
-            folder = near.rsplit("/", 1)[0] if "/" in near else ""
-            beside = [s for s in candidates if (s.path.rsplit("/", 1)[0] if "/" in s.path else "") == folder]
-            if len(beside) == 1:
-                return beside[0]
+            # as Python would resolve it for a script: the copy nearest to the importing file
+            # (examples/buggy/train.py imports examples/buggy/models/net.py, not examples/fixed's)
+            def shared(s: ClassSummary) -> int:
+                return len(os.path.commonprefix([s.path.split("/"), near.split("/")]))
+
+            best = max(shared(s) for s in candidates)
+            nearest = [s for s in candidates if shared(s) == best]
+            if len(nearest) == 1:
+                return nearest[0]
         return None
 
     def is_module_class(self, qualname: str, *, near: str = "", _seen: frozenset[str] = frozenset()) -> bool:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
+
+from trainlint.finding import Edit, Location
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -34,12 +38,10 @@ class Suppressions:
         return codes is None or code in codes
 
 
-def add_noqa_edit(source: str, row: int, code: str) -> "Edit | None":
+def add_noqa_edit(source: str, row: int, code: str) -> Edit | None:
     """The edit that suppresses `code` on `row` with a `# noqa: CODE` comment; None when the row
     already suppresses it, or when a comment there would change the code (the line ends inside
     a string or with a backslash continuation)."""
-    from trainlint.finding import Edit, Location
-
     lines = _LINES.findall(source)  # rows as LibCST counts them: \r\n, \r or \n
     if not 1 <= row <= len(lines):
         return None
@@ -61,9 +63,6 @@ def add_noqa_edit(source: str, row: int, code: str) -> "Edit | None":
 
 def _ends_inside_token(source: str, row: int) -> bool:
     """Whether the end of `row` lies inside a token (a triple-quoted string, an f-string)."""
-    import io
-    import tokenize
-
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             if token.start[0] > row:

@@ -64,6 +64,19 @@ def _plain(value: object) -> bool:
     return True
 
 
+def _attributes(rule: type) -> dict:
+    attributes = {}
+    for name in dir(rule):
+        if not name.startswith("_"):
+            value = getattr(rule, name)
+            if not callable(value) and _plain(value):
+                attributes[name] = value.value if name == "severity" else value
+    return attributes
+
+
+_DISCOVER = all_rules
+
+
 @lru_cache(maxsize=1)
 def catalog() -> tuple[RuleInfo, ...]:
     """Every rule's plain attributes. A run of the same build wrote them down in the user
@@ -72,6 +85,8 @@ def catalog() -> tuple[RuleInfo, ...]:
     import os
 
     path = None
+    if all_rules is not _DISCOVER:  # rules added by a plugin or a test: ask them, write nothing
+        return tuple(RuleInfo(_attributes(rule)) for rule in all_rules())
     try:
         import platformdirs
 
@@ -82,16 +97,7 @@ def catalog() -> tuple[RuleInfo, ...]:
             return tuple(RuleInfo(item) for item in json.load(handle))
     except (OSError, ValueError, ImportError):
         pass
-    items = []
-    for rule in all_rules():
-        attributes = {}
-        for name in dir(rule):
-            if name.startswith("_"):
-                continue
-            value = getattr(rule, name)
-            if not callable(value) and _plain(value):
-                attributes[name] = value.value if name == "severity" else value
-        items.append(attributes)
+    items = [_attributes(rule) for rule in all_rules()]
     if path is not None:
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)

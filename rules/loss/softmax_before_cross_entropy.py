@@ -9,16 +9,16 @@ class SoftmaxBeforeCrossEntropy(Rule):
     """
     ## What it does
     Finds `nn.CrossEntropyLoss` / `F.cross_entropy` fed a tensor that already went
-    through `softmax` or `log_softmax`: in the training script itself, or in the
-    model's `forward()` (also when the model is defined in another file).
+    through `softmax`: in the training script itself, or in the model's `forward()`
+    (also when the model is defined in another file).
 
     ## Why is this bad?
     `CrossEntropyLoss` applies `log_softmax` to its input itself. Fed probabilities,
     it computes the softmax of values squeezed into [0, 1]: the predicted distribution
     can never become confident, the loss stays near log(C) and the gradients are tiny,
     so training crawls or stalls (seed 004: a ResNet whose head ends in `F.softmax`
-    trained with `CrossEntropyLoss`; seed 001 §4). A `log_softmax` before it is applied
-    twice, which is harmless numerically but usually means `NLLLoss` was intended.
+    trained with `CrossEntropyLoss`; seed 001 §4). A `log_softmax` before it is not
+    reported: log_softmax of log-probabilities changes nothing, so training is correct.
 
     ## How to fix
     Return raw logits from the model and give them to `CrossEntropyLoss`. Apply
@@ -90,6 +90,20 @@ class SoftmaxBeforeCrossEntropy(Rule):
         Bad(
             """
             import torch.nn as nn
+            import torch.nn.functional as F
+
+            model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+            for x, y in loader:
+                probs = F.softmax(model(x), dim=1)
+                loss = F.cross_entropy(probs, y)
+            """,
+            7,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            import torch.nn as nn
 
             model = nn.Sequential(
                 nn.Flatten(),
@@ -102,10 +116,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
             for x, y in loader:
                 loss = loss_fn(model(x), y)
             """,
-            12,
+            note="redundant but correct: log_softmax of log-probabilities is the identity",
         ),
-    ]
-    good = [
         Good(
             """
             import torch.nn as nn
@@ -167,13 +179,5 @@ class SoftmaxBeforeCrossEntropy(Rule):
                     f"{use.fed}, already a softmax "
                     f"({use.input.origin}): it applies log_softmax itself, so the probabilities are squashed "
                     "twice and the gradients vanish; feed it the logits",
-                    first_line_only=True,
-                )
-            elif activation == "log_softmax":
-                yield self.report(
-                    use.call,
-                    f"{use.fed}, already a log_softmax "
-                    f"({use.input.origin}): it applies log_softmax again; use nn.NLLLoss on log-probabilities "
-                    "or feed it the logits",
                     first_line_only=True,
                 )

@@ -155,6 +155,28 @@ class ModuleCreatedInForward(Rule):
                     return self.net(x)
             """
         ),
+        Good(
+            """
+            import torch.nn as nn
+
+            class NetWrapper(nn.Module):
+                def __init__(self, net, projection_size):
+                    super().__init__()
+                    self.net = net
+                    self.projection_size = projection_size
+                    self.projector = None
+
+                def _get_projector(self, hidden):
+                    if self.projector is None:
+                        self.projector = nn.Linear(hidden.shape[-1], self.projection_size).to(hidden)
+                    return self.projector
+
+                def forward(self, x):
+                    embed = self.net(x).flatten(1)
+                    return self._get_projector(embed)(embed)
+            """,
+            note="built once, lazily (BYOL/DINO run one forward before creating the optimizer)",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:

@@ -63,6 +63,15 @@ class AssignInfo:
     function: FunctionInfo | None
     loops: tuple[LoopNode, ...]
 
+    @property
+    def targets(self) -> list[cst.BaseExpression]:
+        """What `=` binds (`a = b = v` binds two); empty for `+=` and the like."""
+        if isinstance(self.node, cst.Assign):
+            return [t.target for t in self.node.targets]
+        if isinstance(self.node, cst.AnnAssign):
+            return [self.node.target]
+        return []
+
 
 @dataclass(eq=False)
 class LoopInfo:

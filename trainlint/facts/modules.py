@@ -130,13 +130,21 @@ class ModuleClass:
 
     @cached_property
     def constructed_in_forward(self) -> list[CallInfo]:
-        """Module constructors called while forward() runs (seed 004's nn.Conv2d)."""
-        return [
-            call
-            for func in self.forward_functions
-            for call in self.facts.calls_in(func)
-            if self.facts.is_module_class(call.qualname)
-        ]
+        """Module constructors called on every forward() (seed 004's nn.Conv2d).
+
+        Lazy construction that happens once is left out: a method behind a caching
+        decorator (`@singleton("projector")`, `@lru_cache`), or a constructor under
+        `if self.x is None:` / `if not hasattr(self, "x"):`. Models that build a layer
+        lazily run one forward before creating the optimizer (BYOL, DINO).
+        """
+        found = []
+        for func in self.forward_functions:
+            calls = [c for c in self.facts.calls_in(func) if self.facts.is_module_class(c.qualname)]
+            if not calls or any(_caching_decorator(d) for d in func.decorators):
+                continue
+            lazy = _calls_under_lazy_guards(func)
+            found.extend(c for c in calls if id(c.node) not in lazy)
+        return found
 
     @cached_property
     def stored_in_forward(self) -> list[StoredOnSelf]:
@@ -158,25 +166,86 @@ class ModuleClass:
 
     @cached_property
     def has_parameters(self) -> bool:
-        """Whether instances own weights: a layer with parameters or an nn.Parameter."""
-        if any(self.facts.class_has_parameters(layer.qualname) for layer in self.layers.values()):
-            return True
-        return any(
-            call.qualname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
-            for func in self.init_functions
-            for call in self.facts.calls_in(func)
-        )
+        """Whether instances own weights: __init__ (or a builder it calls) constructs a layer
+        with parameters or an nn.Parameter, however the layers are then stored."""
+        in_progress = self.facts.__dict__.setdefault("_has_parameters_in_progress", set())
+        if self.name in in_progress:
+            return False  # a class that builds itself: decided by its other layers
+        in_progress.add(self.name)
+        try:
+            return any(
+                call.qualname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
+                or self.facts.class_has_parameters(call.qualname)
+                for func in self._init_and_builders()
+                for call in self.facts.calls_in(func)
+            )
+        finally:
+            in_progress.discard(self.name)
+
+    def _init_and_builders(self) -> list[cst.FunctionDef]:
+        """__init__'s methods plus the file's top-level functions they call (layer builders)."""
+        builders = {f.name: f.node for f in self.facts.collected.functions if f.cls is None and f.parent is None}
+        order = list(self.init_functions)
+        seen = {id(f) for f in order}
+        i = 0
+        while i < len(order):
+            for call in self.facts.calls_in(order[i]):
+                target = builders.get(dotted(call.node.func) or "")
+                if target is not None and id(target) not in seen:
+                    seen.add(id(target))
+                    order.append(target)
+            i += 1
+        return order
 
     def summary(self) -> ClassSummary:
         from trainlint.facts.heads import head_facts
+        from trainlint.facts.loops import class_behaves_differently_in_eval
 
         return ClassSummary(
             name=self.name,
             path=self.facts.path,
             module=self.facts.module_name,
             bases=self.info.base_names,
-            facts={"has_parameters": self.has_parameters, **head_facts(self)},
+            facts={
+                "has_parameters": self.has_parameters,
+                "mode_dependent": class_behaves_differently_in_eval(self.facts, self.name),
+                **head_facts(self),
+            },
         )
+
+
+def _caching_decorator(decorator: cst.Decorator) -> bool:
+    """Any decorator but torch's own (`@torch.no_grad()`, `@torch.jit.ignore`) may cache the result."""
+    target = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+    return not (dotted(target) or "").startswith("torch.")
+
+
+def _is_lazy_guard(test: cst.BaseExpression) -> bool:
+    """`x is None`, `not hasattr(self, "x")`, `"x" not in self.__dict__`, `not self.built`."""
+    code = cst.Module([]).code_for_node(test)
+    return " is None" in code or "hasattr(" in code or " not in " in code or code.startswith("not self.")
+
+
+def _calls_under_lazy_guards(func: cst.FunctionDef) -> set[int]:
+    found: set[int] = set()
+
+    class Guards(cst.CSTVisitor):
+        depth = 0
+
+        def visit_If(self, node: cst.If) -> None:
+            if _is_lazy_guard(node.test):
+                self.depth += 1
+
+        def leave_If(self, node: cst.If) -> None:
+            if _is_lazy_guard(node.test):
+                self.depth -= 1
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if self.depth:
+                found.add(id(node))
+
+    func.visit(Guards())
+    return found
 
 
 def _self_attr(target: cst.BaseExpression) -> str | None:

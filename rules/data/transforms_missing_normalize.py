@@ -1,0 +1,187 @@
+from collections.abc import Iterator
+
+from trainlint.facts import FileFacts
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+
+class TransformsMissingNormalize(Rule):
+    """
+    ## What it does
+    Finds a torchvision transform pipeline (`transforms.Compose` or `transforms.v2.Compose`)
+    that turns images into float tensors (`ToTensor`, `ToDtype`, `ConvertImageDtype`) but
+    never normalizes them, given to an image dataset (a torchvision dataset, `ImageFolder`,
+    or the project's own dataset in a classification script).
+
+    It stays silent when the inputs are normalized elsewhere in the file: a `Normalize`
+    layer in the model, `(x - mean) / std` in `forward()` or the training loop, torchvision's
+    functional `normalize`; when a step's effect cannot be read (`Lambda`, the project's own
+    transforms); when the images are also the targets (autoencoders, GANs and
+    super-resolution, which save images or use BCE/MSE/L1 on them); and in inference scripts.
+
+    ## Why is this bad?
+    `ToTensor` scales pixels to [0, 1]: every input is positive, with a mean near 0.45
+    and the three channels on slightly different scales. The first layer's gradients
+    then share one sign per output unit, updates zig-zag, and deep networks train
+    slowly or not at all. Seed 000 §2.1 (a VGG16 that does not converge) puts
+    `transforms.Normalize` first among the data fixes; seed 001 §11 lists missing
+    normalization among the causes of a loss that does not fall. Pretrained weights
+    also expect the statistics they were trained with.
+
+    ## How to fix
+    Add `transforms.Normalize(mean, std)` after `ToTensor()` with the dataset's channel
+    statistics (ImageNet: `(0.485, 0.456, 0.406)`, `(0.229, 0.224, 0.225)`), in the
+    training and the evaluation pipeline alike, or normalize in the model's `forward()`.
+    """
+
+    code = "TL102"
+    name = "transforms-missing-normalize"
+    severity = Severity.WARNING
+    summary = "an image transform pipeline converts to float tensors but never normalizes"
+    seeds = ("000 §2.1", "001 §11")
+
+    bad = [
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+            from torchvision import datasets, transforms
+
+            train_transform = transforms.Compose([
+                transforms.RandomHorizontalFlip(),
+                transforms.ToTensor(),
+            ])
+            train_set = datasets.CIFAR10("data", train=True, transform=train_transform, download=True)
+            train_loader = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True)
+            criterion = nn.CrossEntropyLoss()
+            """,
+            5,
+        ),
+        Bad(
+            """
+            import torch
+            from torchvision import datasets
+            from torchvision.transforms import v2
+
+            def build_datasets(root):
+                train_tf = v2.Compose([v2.RandomResizedCrop(224), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+                val_tf = v2.Compose([v2.Resize(256), v2.CenterCrop(224), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+                return datasets.ImageFolder(f"{root}/train", train_tf), datasets.ImageFolder(f"{root}/val", val_tf)
+            """,
+            6,
+            7,
+        ),
+    ]
+    good = [
+        Good(
+            """
+            from torchvision import datasets, transforms
+
+            normalize = transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+            train_dataset = datasets.ImageFolder(
+                "imagenet/train",
+                transforms.Compose([
+                    transforms.RandomResizedCrop(224),
+                    transforms.RandomHorizontalFlip(),
+                    transforms.ToTensor(),
+                    normalize,
+                ]),
+            )
+            """,
+            note="Normalize kept in a variable, as pytorch/examples' ImageNet script does",
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+            from torchvision import datasets, transforms
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("mean", torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1))
+                    self.register_buffer("std", torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1))
+                    self.features = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+                    self.fc = nn.Linear(64, 10)
+
+                def forward(self, x):
+                    x = (x - self.mean) / self.std
+                    return self.fc(self.features(x).flatten(1))
+
+            train_set = datasets.CIFAR10("data", transform=transforms.Compose([transforms.ToTensor()]))
+            """,
+            note="normalization in the model",
+        ),
+        Good(
+            """
+            import torch
+            from torchvision import datasets, transforms
+
+            transform = transforms.Compose([transforms.ToTensor()])
+            loader = torch.utils.data.DataLoader(datasets.MNIST("data", transform=transform), batch_size=64, shuffle=True)
+            mean, std = 0.1307, 0.3081
+            for images, labels in loader:
+                images = (images - mean) / std
+                loss = model(images).cross_entropy(labels)
+                loss.backward()
+            """,
+            note="normalization in the loop",
+        ),
+        Good(
+            """
+            import torch.nn.functional as F
+            from torchvision import datasets, transforms
+            from torchvision.utils import save_image
+
+            dataset = datasets.MNIST("data", transform=transforms.Compose([transforms.ToTensor()]))
+
+            def loss_function(recon_x, x, mu, logvar):
+                bce = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
+                return bce - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
+            """,
+            note="a VAE: the pixels in [0, 1] are the targets",
+        ),
+        Good(
+            """
+            from torchvision import transforms
+
+            style_transform = transforms.Compose([
+                transforms.ToTensor(),
+                transforms.Lambda(lambda x: x.mul(255)),
+            ])
+            """,
+            note="a Lambda step whose effect cannot be read",
+        ),
+        Good(
+            """
+            import torch
+            from PIL import Image
+            from torchvision import transforms
+
+            transform = transforms.Compose([transforms.Resize(224), transforms.ToTensor()])
+            model = torch.load("model.pt")
+            model.eval()
+            with torch.no_grad():
+                print(model(transform(Image.open("cat.jpg")).unsqueeze(0)).argmax())
+            """,
+            note="an inference script",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        data = facts.data
+        if data.is_test_code:
+            return
+        for pipeline in data.pipelines:
+            if not pipeline.transparent or not pipeline.makes_float_tensors or pipeline.normalizes:
+                continue
+            if not any(d.is_image or (d.kind == "map" and data.classification_loss) for d in pipeline.datasets):
+                continue
+            if data.image_targets or data.is_inference_script or data.inputs_normalized_elsewhere:
+                continue
+            yield self.report(
+                pipeline.node,
+                "this transform pipeline turns images into [0, 1] tensors but never normalizes them; "
+                "add transforms.Normalize(mean, std) after ToTensor()",
+                first_line_only=True,
+            )

@@ -1,0 +1,512 @@
+"""The language server: one LanguageServer, one function per LSP feature, the engine underneath.
+
+Linting runs in one worker thread, so the event loop keeps answering hover and code
+action requests while a file is checked. A keystroke cancels the run that was waiting
+for the previous one; a run that finishes after the text moved on is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
+
+from trainlint import __version__
+from trainlint.config import Config, ConfigError, load_config
+from trainlint.docs import rule_markdown
+from trainlint.engine import SYNTAX_ERROR, Engine, FileResult
+from trainlint.finding import Finding, Severity
+from trainlint.project import module_name_for
+from trainlint.registry import rule_for
+from trainlint.server.actions import (
+    FIX_ALL_KIND,
+    disable_for_line,
+    fix_all,
+    fix_all_action,
+    fix_data,
+    quick_fix,
+    wants,
+)
+from trainlint.server.limits import CHECK_MAX_CHARS, LIVE_LINT_MAX_CHARS
+from trainlint.server.positions import Lines
+from trainlint.server.settings import ClientSettings
+from trainlint.server.workspace_index import WorkspaceIndex
+
+log = logging.getLogger("trainlint.server")
+
+SOURCE = "trainlint"
+CONFIG_NAMES = ("pyproject.toml", "trainlint.toml", ".trainlint.toml")
+
+SEVERITY = {
+    Severity.ERROR: types.DiagnosticSeverity.Error,
+    Severity.WARNING: types.DiagnosticSeverity.Warning,
+    Severity.INFO: types.DiagnosticSeverity.Information,
+}
+
+
+@dataclass
+class Published:
+    """What the client was last told about a document, for hover and code actions."""
+
+    version: int | None
+    diagnostics: list[types.Diagnostic] = field(default_factory=list)
+    #: Findings of the last text that parsed, with their line's text: kept while a
+    #: syntax error is being typed, as long as their line is unchanged.
+    good: list[tuple[Finding, str]] = field(default_factory=list)
+
+
+class TrainlintServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("trainlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.settings = ClientSettings()
+        #: `trainlint server --config FILE`: this file instead of the one found in the workspace.
+        self.config_path: Path | None = None
+        self.config = Config()
+        self.engine = Engine(self.config)
+        self.index = WorkspaceIndex()
+        self.published: dict[str, Published] = {}
+        self._pending: dict[str, asyncio.Task] = {}
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainlint-lint")
+
+    # -- errors go to the log, never to a crash or a pop-up --------------------
+    def report_server_error(self, error: Exception, source) -> None:
+        self.log_error(f"{type(error).__name__}: {error}")
+
+    def log_error(self, message: str) -> None:
+        log.error("%s", message)
+        try:
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=message))
+        except Exception:  # the client is gone; stderr has it
+            pass
+
+    def log_info(self, message: str) -> None:
+        log.info("%s", message)
+        try:
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=message))
+        except Exception:
+            pass
+
+    # -- workspace --------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        folders = list(self.workspace.folders.values())
+        if folders and folders[0].uri.startswith("file:"):
+            return Path(_fs_path(folders[0].uri))
+        if self.workspace.root_path:
+            return Path(self.workspace.root_path)
+        return Path.cwd()
+
+    def reload_config(self) -> None:
+        """Re-read [tool.trainlint] and apply the editor's settings; a bad config is logged, defaults used."""
+        root = self.root
+        try:
+            config = load_config(self.config_path, start=root if root.is_dir() else Path.cwd())
+        except ConfigError as exc:
+            self.log_error(f"trainlint: {exc}; using the default rules")
+            self._show(types.MessageType.Warning, f"trainlint: {exc}")
+            config = Config(root=root)
+        try:
+            config = self.settings.apply(config)
+        except ConfigError as exc:
+            self.log_error(f"trainlint settings: {exc}; ignoring the editor's settings")
+            self._show(types.MessageType.Warning, f"trainlint settings: {exc}")
+        self.config = config
+        self.engine = Engine(config)
+        self.log_info(
+            f"trainlint {__version__}: {len(self.engine.rules)} rules, config "
+            f"{config.source or 'defaults'}, root {config.root}"
+        )
+
+    def _show(self, kind: types.MessageType, message: str) -> None:
+        try:
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        except Exception:
+            pass
+
+    def document(self, uri: str) -> TextDocument | None:
+        """The open document, or None: requests for unknown documents get empty answers."""
+        return self.workspace.text_documents.get(unquote(uri))
+
+    # -- linting ------------------------------------------------------------------
+    def schedule(self, uri: str, *, delay: float | None = None) -> None:
+        pending = self._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        wait = self.settings.debounce_ms / 1000 if delay is None else delay
+        self._pending[uri] = asyncio.ensure_future(self._lint(uri, wait))
+
+    def schedule_all(self) -> None:
+        for uri in list(self.published) or [d.uri for d in self.workspace.text_documents.values()]:
+            self.schedule(uri, delay=0)
+
+    async def _lint(self, uri: str, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            document = self.document(uri)
+            if document is None:
+                return
+            version, source = document.version, document.source
+            if not self.settings.enable:
+                self.publish(uri, version, [], source)
+                return
+            engine, path = self.engine, document_path(document)
+            result = await asyncio.get_running_loop().run_in_executor(self._worker, self._check, engine, path, source)
+            current = self.document(uri)
+            if result is None or current is None or current.version != version:
+                return  # the text moved on; the run for the newer text is queued
+            self.publish(uri, version, result.findings, source)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            self.log_error(f"trainlint: checking {uri} failed:\n{traceback.format_exc()}")
+        finally:
+            if self._pending.get(uri) is asyncio.current_task():
+                del self._pending[uri]
+
+    def _check(self, engine: Engine, path: str, source: str) -> FileResult | None:
+        """Runs in the worker thread."""
+        if len(source) > CHECK_MAX_CHARS:
+            size = f"{len(source) / 1e6:.1f} MB"
+            return FileResult(path, engine.file_problem(
+                path, f"the file is too large to check in the editor ({size}, limit {CHECK_MAX_CHARS / 1e6:.1f} MB)"
+            ), source=source)
+        # A check allocates a whole CST; the collector's passes over it during the check
+        # were the slowest keystrokes (p95 CPU 145 -> 80-105 ms on a 330-line script).
+        # Garbage with cycles waits for the next collection the allocator triggers.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            module_name, package = module_name_for(Path(path), engine.config.root)
+            return engine.check_source(source, path, index=self.index.index, module_name=module_name, package=package)
+        except Exception:
+            self.log_error(f"trainlint: the engine failed on {path}:\n{traceback.format_exc()}")
+            return None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def publish(self, uri: str, version: int | None, findings: list[Finding], source: str) -> None:
+        lines = Lines(source, self.workspace.position_codec)
+        previous = self.published.get(uri)
+        syntax_error = any(f.code == SYNTAX_ERROR for f in findings)
+        if syntax_error and previous is not None:
+            # While a line is half typed, keep what was found in the lines that did not change.
+            findings = findings + [f for f, text in previous.good if lines.line(f.location.row - 1) == text and f.code != SYNTAX_ERROR]
+            good = previous.good
+        else:
+            good = [(f, lines.line(f.location.row - 1)) for f in findings]
+        diagnostics = [to_diagnostic(f, lines) for f in findings]
+        self.published[uri] = Published(version, diagnostics, good)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics)
+        )
+
+    def clear(self, uri: str) -> None:
+        pending = self._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        self.published.pop(uri, None)
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    async def in_worker(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+
+    async def update_index(self, path: str, text: str | None) -> bool:
+        engine, config = self.engine, self.config
+        try:
+            return await self.in_worker(self.index.update, engine, config, path, text)
+        except Exception:
+            self.log_error(f"trainlint: indexing {path} failed:\n{traceback.format_exc()}")
+            return False
+
+
+def to_diagnostic(finding: Finding, lines: Lines) -> types.Diagnostic:
+    data: dict = {"name": finding.name}
+    fix = fix_data(finding, lines)
+    if fix is not None:
+        data["fix"] = fix
+    return types.Diagnostic(
+        range=lines.range_to_lsp(finding.location, finding.end_location),
+        message=finding.message,
+        severity=SEVERITY.get(finding.severity, types.DiagnosticSeverity.Warning),
+        code=finding.code,
+        code_description=types.CodeDescription(href=finding.url),
+        source=SOURCE,
+        data=data,
+    )
+
+
+def document_path(document: TextDocument) -> str:
+    path = document.path or document.uri
+    try:
+        return str(Path(path).resolve()) if document.uri.startswith("file:") else path
+    except OSError:
+        return path
+
+
+def _fs_path(uri: str) -> str:
+    from pygls.uris import to_fs_path
+
+    return to_fs_path(uri) or unquote(uri.removeprefix("file://"))
+
+
+server = TrainlintServer()
+
+
+# -- lifecycle ---------------------------------------------------------------------
+@server.feature(types.INITIALIZE)
+def initialize(ls: TrainlintServer, params: types.InitializeParams) -> None:
+    ls.settings = ClientSettings.from_json(params.initialization_options)
+
+
+@server.feature(types.INITIALIZED)
+async def initialized(ls: TrainlintServer, params: types.InitializedParams) -> None:
+    await _pull_settings(ls)
+    ls.reload_config()
+    await _watch_config_files(ls)
+    ls.schedule_all()
+    root = ls.root
+    if root.is_dir() and root != Path("/"):
+        await _index_workspace(ls, root)
+
+
+async def _index_workspace(ls: TrainlintServer, root: Path) -> None:
+    """Index the workspace in a thread of its own, so open files are checked meanwhile
+    (with what is known so far); then swap the index in and check them again."""
+    engine, config = ls.engine, ls.config
+    fresh = WorkspaceIndex()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainlint-index") as indexer:
+            count = await asyncio.get_running_loop().run_in_executor(indexer, fresh.scan, engine, config, root)
+        for document in list(ls.workspace.text_documents.values()):
+            # the editor's text, not the disk's, for the files being edited
+            await ls.in_worker(fresh.update, engine, config, document_path(document), document.source)
+    except Exception:
+        ls.log_error(f"trainlint: indexing {root} failed:\n{traceback.format_exc()}")
+        return
+    ls.index = fresh
+    ls.log_info(f"trainlint: indexed {len(fresh.index)} module classes in {count} files under {root}")
+    ls.schedule_all()
+
+
+async def _pull_settings(ls: TrainlintServer) -> None:
+    workspace = ls.client_capabilities.workspace
+    if workspace is None or not workspace.configuration:
+        return
+    try:
+        items = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="trainlint")])
+        )
+    except Exception as exc:
+        ls.log_error(f"trainlint: workspace/configuration failed: {exc}")
+        return
+    if items and isinstance(items[0], dict):
+        ls.settings = ClientSettings.from_json(items[0])
+
+
+async def _watch_config_files(ls: TrainlintServer) -> None:
+    """Ask the client to tell us when config files or Python files change on disk."""
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    patterns = [f"**/{name}" for name in CONFIG_NAMES] + ["**/*.py"]
+    options = types.DidChangeWatchedFilesRegistrationOptions(
+        watchers=[types.FileSystemWatcher(glob_pattern=p) for p in patterns]
+    )
+    try:
+        await ls.client_register_capability_async(
+            types.RegistrationParams(
+                registrations=[
+                    types.Registration(
+                        id="trainlint-watched-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES, register_options=options
+                    )
+                ]
+            )
+        )
+    except Exception as exc:
+        ls.log_error(f"trainlint: could not register file watchers: {exc}")
+
+
+@server.feature(types.SHUTDOWN)
+def shutdown(ls: TrainlintServer, params: None) -> None:
+    for task in ls._pending.values():
+        task.cancel()
+    ls._worker.shutdown(wait=False, cancel_futures=True)
+
+
+# -- documents -----------------------------------------------------------------------
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+async def did_open(ls: TrainlintServer, params: types.DidOpenTextDocumentParams) -> None:
+    await _check_and_index(ls, params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: TrainlintServer, params: types.DidChangeTextDocumentParams) -> None:
+    document = ls.document(params.text_document.uri)
+    if document is not None and len(document.source) <= LIVE_LINT_MAX_CHARS:
+        ls.schedule(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+async def did_save(ls: TrainlintServer, params: types.DidSaveTextDocumentParams) -> None:
+    await _check_and_index(ls, params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: TrainlintServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.clear(params.text_document.uri)
+
+
+async def _check_and_index(ls: TrainlintServer, uri: str) -> None:
+    """Check now; the file's classes enter the index (typing changes them only on save)."""
+    ls.schedule(uri, delay=0)
+    document = ls.document(uri)
+    if document is not None and await ls.update_index(document_path(document), document.source):
+        _relint_others(ls, uri)
+
+
+def _relint_others(ls: TrainlintServer, uri: str) -> None:
+    """Another file's classes changed: what this file's rules know about them did too."""
+    for other in list(ls.published):
+        if other != uri:
+            ls.schedule(other, delay=0)
+
+
+# -- configuration ---------------------------------------------------------------------
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+async def did_change_configuration(ls: TrainlintServer, params: types.DidChangeConfigurationParams) -> None:
+    raw = params.settings
+    if isinstance(raw, dict) and ("trainlint" in raw or "settings" in raw):
+        ls.settings = ClientSettings.from_json(raw)
+    else:
+        await _pull_settings(ls)
+    ls.reload_config()
+    ls.schedule_all()
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+async def did_change_watched_files(ls: TrainlintServer, params: types.DidChangeWatchedFilesParams) -> None:
+    config_changed = index_changed = False
+    for change in params.changes:
+        path = _fs_path(change.uri)
+        name = Path(path).name
+        if name in CONFIG_NAMES:
+            config_changed = True
+        elif name.endswith(".py") and ls.document(change.uri) is None:
+            # An open document is indexed from the editor's text, not the disk's.
+            text = None
+            if change.type != types.FileChangeType.Deleted:
+                try:
+                    text = Path(path).read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    text = None
+            index_changed |= await ls.update_index(str(Path(path).resolve()), text)
+    if config_changed:
+        ls.reload_config()
+    if config_changed or index_changed:
+        ls.schedule_all()
+
+
+# -- hover and code actions ---------------------------------------------------------------
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+def hover(ls: TrainlintServer, params: types.HoverParams) -> types.Hover | None:
+    published = ls.published.get(params.text_document.uri)
+    if published is None or ls.document(params.text_document.uri) is None:
+        return None
+    position = (params.position.line, params.position.character)
+    under = [
+        d for d in published.diagnostics
+        if (d.range.start.line, d.range.start.character) <= position <= (d.range.end.line, d.range.end.character)
+    ]
+    docs: list[str] = []
+    for diagnostic in under:
+        rule = rule_for(str(diagnostic.code))
+        if rule is not None:
+            text = rule_markdown(rule)
+            if text not in docs:
+                docs.append(text)
+    if not docs:
+        return None
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n---\n\n".join(docs)),
+        range=under[0].range,
+    )
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=True),
+)
+async def code_action(ls: TrainlintServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    uri = params.text_document.uri
+    document = ls.document(uri)
+    if document is None:
+        return None
+    source = document.source
+    lines = Lines(source, ls.workspace.position_codec)
+    only = [str(kind.value if hasattr(kind, "value") else kind) for kind in params.context.only or []] or None
+    actions: list[types.CodeAction] = []
+    if wants(types.CodeActionKind.QuickFix.value, only):
+        for diagnostic in params.context.diagnostics:
+            if diagnostic.source != SOURCE:
+                continue
+            for action in (quick_fix(uri, diagnostic), disable_for_line(uri, diagnostic, lines)):
+                if action is not None:
+                    actions.append(action)
+    published = ls.published.get(uri)
+    fixable = published is not None and any(isinstance(d.data, dict) and d.data.get("fix") for d in published.diagnostics)
+    if fixable and wants(FIX_ALL_KIND, only):
+        # The light bulb asks on every cursor move; fixing the whole file each time would
+        # delay the next keystroke's check, so the edit is computed when the action is chosen.
+        if _resolves_edits(ls):
+            actions.append(fix_all_action(uri, None, None))
+        elif only:
+            action = await _fixed_file(ls, uri)
+            if action is not None:
+                actions.append(action)
+    return actions
+
+
+def _resolves_edits(ls: TrainlintServer) -> bool:
+    text = ls.client_capabilities.text_document
+    support = text.code_action.resolve_support if text and text.code_action else None
+    return support is not None and "edit" in support.properties
+
+
+async def _fixed_file(ls: TrainlintServer, uri: str) -> types.CodeAction | None:
+    document = ls.document(uri)
+    if document is None:
+        return None
+    source, engine, path = document.source, ls.engine, document_path(document)
+    fixed = await ls.in_worker(fix_all, lambda text: ls._check(engine, path, text) or FileResult(path), source)
+    if fixed == source:
+        return None
+    return fix_all_action(uri, fixed, Lines(source, ls.workspace.position_codec))
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def resolve_code_action(ls: TrainlintServer, action: types.CodeAction) -> types.CodeAction:
+    uri = action.data.get("uri") if isinstance(action.data, dict) else None
+    if action.kind == FIX_ALL_KIND and isinstance(uri, str) and action.edit is None:
+        resolved = await _fixed_file(ls, uri)
+        action.edit = resolved.edit if resolved is not None else types.WorkspaceEdit(changes={uri: []})
+    return action
+
+
+def serve(config_path: Path | None = None) -> None:
+    """Speak LSP on stdin/stdout until the client says exit."""
+    server.config_path = config_path.resolve() if config_path else None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("pygls").setLevel(logging.WARNING)  # it logs every message at INFO
+    server.start_io()

@@ -1,0 +1,49 @@
+"""The data rules on the bundled example project, through the command line a user runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from trainlint.cli import app
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DATA_CODES = "TL101,TL102,TL103,TL104"
+
+
+def _findings(path: Path) -> list[dict]:
+    result = CliRunner().invoke(app, ["check", "--select", DATA_CODES, "--output-format", "json", str(path)])
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def test_buggy_project_reports_the_seed_data_bugs_exactly_there():
+    # tests/test_examples.py checks that each bug is reported; here: on which line, and nothing else
+    found = {(Path(f["filename"]).name, f["location"]["row"], f["code"]) for f in _findings(EXAMPLES / "buggy")}
+    assert found == {
+        ("data.py", 6, "TL102"),  # train_transform: ToTensor, no Normalize
+        ("data.py", 11, "TL102"),  # val_transform: the same
+        ("data.py", 12, "TL104"),  # RandomCrop in the validation pipeline
+        ("data.py", 20, "TL101"),  # train_loader without shuffle
+        ("train_resnet.py", 13, "TL101"),  # DataLoader(TensorDataset(...)) without shuffle
+    }
+
+
+def test_unsafe_shuffle_fix_is_offered():
+    [finding] = [f for f in _findings(EXAMPLES / "buggy" / "train_resnet.py") if f["code"] == "TL101"]
+    assert finding["fix"]["applicability"] == "unsafe"
+    assert [e["content"] for e in finding["fix"]["edits"]] == ["32, shuffle=True"]
+    assert "shuffle" in finding["message"] and "train_loader" in finding["message"]
+
+
+def test_batch_size_one_is_off_by_default(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch\n"
+        "train_loader = torch.utils.data.DataLoader(train_set, batch_size=1, shuffle=True)\n"
+    )
+    result = CliRunner().invoke(app, ["check", "--output-format", "json", str(script)])
+    assert json.loads(result.stdout) == []
+    assert [f["code"] for f in _findings(script)] == ["TL103"]

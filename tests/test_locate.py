@@ -1,0 +1,66 @@
+"""trainlint.locate gives the ranges LibCST's PositionProvider gives, for every node."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from trainlint.locate import node_ranges
+
+SOURCES = [
+    textwrap.dedent(
+        """\
+        # a comment owned by the first statement
+        import torch.nn as nn
+
+
+        @torch.no_grad()
+        class Net(nn.Module):  # trailing comment
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(
+                    3, 16, 3,
+                    padding=1,
+                )
+
+            def forward(self, x):
+                \"\"\"Docstring with 𝔞 and шаг.\"\"\"
+                if x is None: return (x)
+                return self.conv(x) + \\
+                    1
+        """
+    ),
+    "x = 1\r\ny = [\r\n    2,\r\n]\r\n",
+    "lambda: (yield)\n",
+    "",
+    "print(1)",  # no trailing newline
+]
+
+
+class _All(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.nodes: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.nodes.append(node)
+        return True
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_same_ranges_as_position_provider(source):
+    module = cst.parse_module(source)
+    collector = _All()
+    module.visit(collector)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    ours = node_ranges(module, collector.nodes)
+    assert [ours.get(n) for n in collector.nodes] == [expected.get(n) for n in collector.nodes]
+
+
+def test_only_the_asked_nodes():
+    module = cst.parse_module("a = 1\nb = 2\n")
+    second = module.body[1]
+    assert list(node_ranges(module, [second])) == [second]
+    assert node_ranges(module, [second])[second].start.line == 2

@@ -1,0 +1,84 @@
+"""Whether a name, a string or a set of clues says training or evaluation.
+
+`train_loader`, `trainset`, `split="train"` say training; `val_loader`, `transform_test`,
+`def evaluate` say evaluation. Clues come in levels (the object's own name first, then
+what it is built from, where it lives, how it is used); `decide` weighs them. Shared by
+the data facts and by any rule that must tell a training loop from an evaluation one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["train", "eval"]
+TRAIN: Role = "train"
+EVAL: Role = "eval"
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[A-Z]+")
+_EVAL_PREFIXES = ("val", "test", "eval", "infer", "predict", "holdout")
+_NOT_EVAL = ("value", "values", "valu")
+
+
+def split_words(name: str) -> list[str]:
+    """`trainLoader_v2` -> ["train", "Loader", "v"]."""
+    return _WORD.findall(name)
+
+
+def word_roles(text: str | None) -> set[Role]:
+    """`train_loader` -> {train}; `valloader`, `transform_test` -> {eval}; `loader` -> {};
+    `eval_train_loader` -> {train, eval}."""
+    roles: set[Role] = set()
+    for word in _WORD.findall(text or ""):
+        word = word.lower()
+        if word == "tta":
+            return {TRAIN, EVAL}  # test-time augmentation is random on purpose
+        if word.startswith("train"):
+            roles.add(TRAIN)
+        elif (word.startswith(_EVAL_PREFIXES) and not word.startswith(_NOT_EVAL)) or word in ("dev", "pred"):
+            roles.add(EVAL)
+    return roles
+
+
+def word_role(text: str | None) -> Role | None:
+    roles = word_roles(text)
+    return roles.pop() if len(roles) == 1 else None
+
+
+def word_evidence(text: str | None, level: int, reason: str) -> list[Evidence]:
+    """What a name or string says: nothing, one role, or a contest (role None)."""
+    roles = word_roles(text)
+    if not roles:
+        return []
+    return [Evidence(level, roles.pop() if len(roles) == 1 else None, reason)]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    level: int
+    role: Role | None  # None: this level holds contradicting evidence
+    reason: str
+
+
+def decide(evidence: list[Evidence]) -> Evidence | None:
+    """The evidence that decides the role; None when there is none or it is contested.
+
+    A training role read from anything but the object's own name is vetoed by any
+    evaluation evidence further down (a loader over `train_set` built in `evaluate()`
+    scores the training set). An evaluation role is not vetoed by a `def train()`
+    around it: training functions build their validation loaders too.
+    """
+    if not evidence:
+        return None
+    evidence = sorted(evidence, key=lambda e: e.level)
+    first = evidence[0]
+    roles = {e.role for e in evidence if e.level == first.level}
+    if len(roles) != 1 or None in roles:
+        return None
+    if first.role == TRAIN and first.level > 1 and any(e.role != TRAIN for e in evidence):
+        return None
+    return first
+
+
+__all__ = ["Role", "TRAIN", "EVAL", "Evidence", "decide", "split_words", "word_role", "word_roles", "word_evidence"]
