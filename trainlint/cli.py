@@ -71,6 +71,13 @@ def check(
     show_source: Annotated[bool, typer.Option("--show-source/--no-show-source", help="Show the source lines of each finding (text output).")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only, no summary.")] = False,
     output_file: Annotated[Optional[Path], typer.Option("--output-file", "-o", help="Write the report to a file instead of stdout.")] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Apply the safe fixes, then report what is left.")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="With --fix/--diff/--fix-only: apply the unsafe fixes too.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Print the fixes as a unified diff; write nothing (exit 1 if there is something to fix).")] = False,
+    fix_only: Annotated[bool, typer.Option("--fix-only", help="Apply fixes; do not report what is left (exit 0).")] = False,
+    add_noqa: Annotated[bool, typer.Option("--add-noqa", help="Add `# noqa: CODE` comments to the lines of all findings.")] = False,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores; 1: serial].")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache (.trainlint_cache/).")] = False,
     probe_script: Annotated[Optional[Path], typer.Option("--probe", help="Run this script for a few steps and give each finding a verdict (as `trainlint probe`).")] = None,
 ) -> None:
     """Check Python files for training bugs."""
@@ -81,7 +88,6 @@ def check(
     from trainlint.config import ConfigError
     from trainlint.project import PathNotFound, check_paths
     from trainlint.report import write_report
-    from trainlint.report.text import write_statistics
 
     targets = paths or [Path(".")]
     try:
@@ -95,23 +101,31 @@ def check(
             cfg = cfg.with_overrides(ignore=cfg.ignore + _split(ignore))
         if extend_select:
             cfg = cfg.with_overrides(extend_select=cfg.extend_select + _split(extend_select))
-        run = check_paths(targets, cfg)
+        run = check_paths(targets, cfg, jobs=jobs, cache=not no_cache)
     except ConfigError as exc:
         raise _fail(str(exc))
     except PathNotFound as exc:
         raise _fail(f"{exc}: no such file or directory")
+    if fix or fix_only or diff or add_noqa:
+        from trainlint.fix import run_fix_options
+
+        done = run_fix_options(run, fix_only=fix_only, diff=diff, add_noqa=add_noqa, unsafe=unsafe_fixes)
+        if done is not None:
+            raise typer.Exit(done)
 
     findings = run.findings
     stream = output_file.open("w", encoding="utf-8") if output_file else sys.stdout
     try:
         if statistics:
+            from trainlint.report.text import write_statistics
+
             write_statistics(findings, stream)
         else:
             if quiet and output_format in (OutputFormat.text, OutputFormat.concise):
                 from trainlint.report.text import write_text
 
                 write_text(findings, run.sources(), stream, show_source=False, color=None if not output_file else False)
-            else:
+            elif findings or output_format not in (OutputFormat.text, OutputFormat.concise):
                 write_report(output_format.value, findings, run.sources(), stream, show_source=show_source,
                              color=False if output_file else None)
         if not findings and output_format in (OutputFormat.text, OutputFormat.concise) and not quiet and not statistics:

@@ -54,9 +54,9 @@ class Config:
 
     # selection -----------------------------------------------------------------
     def selected_codes(self) -> frozenset[str]:
-        from trainlint.registry import all_rules
+        from trainlint.registry import catalog as rule_catalog
 
-        catalog = all_rules()
+        catalog = rule_catalog()
         if self.select is None:
             chosen = {r.code for r in catalog if r.default_enabled or r.runs_on_symptoms}
         else:
@@ -113,10 +113,10 @@ def _glob_match(pattern: str, relative: str) -> bool:
 
 def expand_selectors(selectors: tuple[str, ...] | list[str], key: str) -> list[str]:
     """`ALL`, a full code, a prefix (`TL2`) or a rule name -> the codes it selects."""
-    from trainlint.registry import all_rules
+    from trainlint.registry import catalog
 
-    codes = [r.code for r in all_rules()]
-    names = {r.name: r.code for r in all_rules()}
+    codes = [r.code for r in catalog()]
+    names = {r.name: r.code for r in catalog()}
     out: list[str] = []
     for raw in selectors:
         selector = str(raw).strip()
@@ -240,7 +240,7 @@ def config_from_table(table: dict[str, Any], *, root: Path, source: Path | None 
 
 def parse_rule_settings(raw: Any, where: str = "") -> dict[str, dict[str, Any]]:
     """[tool.trainlint.rules.TL201] min-depth = 6 -> {"TL201": {"min-depth": 6}}, checked."""
-    from trainlint.registry import rule_for
+    from trainlint.registry import rule_info_for as rule_for
 
     if not isinstance(raw, dict):
         raise ConfigError(f"`rules`{where} must be a table of [rules.CODE] tables")

@@ -8,13 +8,14 @@ rule that raises becomes one TL001 finding; neither stops the run.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 import libcst as cst
 
 from trainlint.config import Config
 from trainlint.facts import FileFacts
-from trainlint.finding import Edit, Finding, Fix, Location, Severity
+from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
+from trainlint.source import FileProblem, decode_source, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
@@ -30,44 +31,6 @@ MAX_FILE_BYTES = 2_000_000
 # CPython refuses more than 200 nested brackets; LibCST parses them, so ask CPython.
 _DEEP_BRACKETS = re.compile(r"(?:[(\[{]\s*){200}")
 
-_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-
-
-@dataclass
-class FileResult:
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    summaries: list[ClassSummary] = field(default_factory=list)
-    source: str | None = None
-
-
-class FileProblem(Exception):
-    """The file cannot be analysed; the message says why, at a position."""
-
-    def __init__(self, message: str, row: int = 1, column: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.row = row
-        self.column = column
-
-
-def decode_source(data: bytes) -> str:
-    """Decode as Python does: a PEP 263 coding cookie in the first two lines, else UTF-8."""
-    encoding = "utf-8"
-    for line in data.split(b"\n", 2)[:2]:
-        match = _CODING.match(line)
-        if match:
-            encoding = match.group(1).decode("ascii", "replace")
-            break
-    if data.startswith(b"\xef\xbb\xbf"):
-        data, encoding = data[3:], "utf-8"
-    try:
-        return data.decode(encoding)
-    except LookupError:
-        raise FileProblem(f"unknown source encoding {encoding!r}") from None
-    except UnicodeDecodeError as exc:
-        row = data[: exc.start].count(b"\n") + 1
-        raise FileProblem(f"cannot decode the file as {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}", row) from None
 
 
 def parse(source: str) -> cst.Module:
@@ -111,7 +74,8 @@ def _python_syntax_error(source: str) -> FileProblem | None:
 class Engine:
     """Checks files against the rules a config selects."""
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, rules: Iterable[type[Rule]] = ()) -> None:
+        """`rules`: extra rule classes, outside the catalog, that run on every file (for tests)."""
         self.config = config or Config()
         catalog = rules_by_code()
         self.rules: dict[str, Rule] = {
@@ -121,6 +85,12 @@ class Engine:
         }
         for code, rule in self.rules.items():
             rule.selected = self.config.explicitly_selects(code)
+        self.extra_codes = frozenset(rule.code for rule in rules)
+        for rule in rules:
+            self.rules[rule.code] = rule(self.config.rule_settings.get(rule.code))
+
+    def codes_for(self, path: str) -> frozenset[str]:
+        return self.config.codes_for(path) | self.extra_codes
 
     # ------------------------------------------------------------------------
     def check_source(
@@ -131,26 +101,38 @@ class Engine:
         index: ProjectIndex | None = None,
         module_name: str = "",
         package: str = "",
+        summarize: bool = False,
     ) -> FileResult:
+        """Findings for one file; with `summarize`, also its classes for the project index, from
+        the same parse. Summaries are read against `index`: pass an empty one (as the project
+        run does) for the index-free summaries that summarize_source gives."""
         result = FileResult(path)
-        codes = self.config.codes_for(path)
+        codes = self.codes_for(path)
+        whole_file = False
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
             suppressions = Suppressions(text)
-            if suppressions.whole_file:
+            whole_file = suppressions.whole_file
+            if whole_file and not summarize:
                 return result
             module = parse(text)
         except FileProblem as problem:
-            if SYNTAX_ERROR in codes:
+            if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
             return result
 
         try:
             facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index)
+            if summarize:
+                from trainlint.facts.modules import summarize as summarize_facts
+
+                result.summaries = summarize_facts(facts)
         except RecursionError:
-            if SYNTAX_ERROR in codes:
+            if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
+            return result
+        if whole_file:
             return result
 
         reports: list[Report] = []
@@ -171,6 +153,32 @@ class Engine:
         findings = self._locate(reports, facts, path) + crashes
         result.findings = [f for f in findings if not suppressions.suppresses(f.code, f.location.row)]
         result.findings.sort(key=Finding.sort_key)
+        return result
+
+    def check_syntax_only(self, source: str | bytes, path: str) -> FileResult:
+        """For a file the text gate keeps out of the analysis (no sign of torch): only TL000,
+        from CPython's own parser, which is several times cheaper than LibCST's."""
+        import ast
+
+        result = FileResult(path)
+        if SYNTAX_ERROR not in self.codes_for(path):
+            return result
+        try:
+            text = decode_source(source) if isinstance(source, bytes) else source
+            result.source = text
+            if "\x00" in text or len(text) > MAX_FILE_BYTES:
+                parse(text)  # the same message as for an analysed file
+            compile(text, path, "exec", ast.PyCF_ONLY_AST)
+        except FileProblem as problem:
+            result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
+        except SyntaxError as exc:
+            result.findings.append(
+                self._engine_finding(SYNTAX_ERROR, f"syntax error: {exc.msg}", path, exc.lineno or 1, exc.offset or 1)
+            )
+        except (RecursionError, MemoryError, ValueError):
+            result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
+        if result.findings and Suppressions(result.source or "").whole_file:
+            result.findings = []
         return result
 
     def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
@@ -194,7 +202,7 @@ class Engine:
 
     def file_problem(self, path: str, message: str, row: int = 1, column: int = 1) -> list[Finding]:
         """A TL000 finding for a file that cannot be analysed, if TL000 is selected for it."""
-        if SYNTAX_ERROR not in self.config.codes_for(path):
+        if SYNTAX_ERROR not in self.codes_for(path):
             return []
         return [self._engine_finding(SYNTAX_ERROR, message, path, row, column)]
 
@@ -207,6 +215,8 @@ class Engine:
         """Positions are computed only for files that have findings: they cost more than the parse."""
         if not reports:
             return []
+        from libcst.metadata import MetadataWrapper, PositionProvider  # ~15 ms of imports a clean file never needs
+
         try:
             wanted = [r.node for r in reports] + [x.old for r in reports if r.fix for x in r.fix.replacements]
             positions = node_ranges(facts.module, wanted)

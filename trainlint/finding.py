@@ -99,3 +99,13 @@ DOCS_BASE_URL = "https://github.com/trainlint/trainlint/blob/main/docs/rules.md"
 def docs_url(code: str, name: str) -> str:
     """The rule's section in docs/rules.md (GitHub's anchor for `## TL202 module-created-in-forward`)."""
     return f"{DOCS_BASE_URL}#{code.lower()}-{name}"
+
+
+@dataclass
+class FileResult:
+    """One file's findings (and its classes for the project index, when asked)."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    summaries: list = field(default_factory=list)  # of trainlint.index.ClassSummary
+    source: str | None = None

@@ -1,22 +1,51 @@
-"""Applying fixes: text edits from findings, checked by re-parsing before anything is written."""
+"""Applying fixes: text edits from findings, checked by re-parsing before anything is written.
+
+A fix never loses code. Each pass applies the non-overlapping fixes of one check, then
+the result is parsed again and checked again: if it does not parse, or a fixed finding
+is reported again at the same place, the file keeps its original text and the caller
+gets a diagnostic. Passes repeat until nothing is left to fix (at most MAX_PASSES), so
+fixing a second time changes nothing. Writes are atomic and keep the file's encoding,
+BOM, line endings and permissions.
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trainlint.finding import Edit, Location
+from trainlint.finding import Applicability, Edit, Finding, Location
+
+if TYPE_CHECKING:
+    from trainlint.engine import Engine, FileResult
+    from trainlint.index import ProjectIndex
+
+MAX_PASSES = 5
+
+# LibCST (and so every Location) counts \r\n, \r and \n as line ends.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _offsets(source: str) -> list[int]:
-    starts = [0]
-    for i, ch in enumerate(source):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
+    return [0] + [m.end() for m in _LINE_END.finditer(source)]
 
 
 def _offset(starts: list[int], location: Location) -> int:
     return starts[location.row - 1] + location.column - 1
+
+
+def newline_of(source: str) -> str:
+    match = _LINE_END.search(source)
+    return match.group() if match else "\n"
+
+
+def _spans(starts: list[int], edits: Iterable[Edit]) -> list[tuple[int, int, str]]:
+    return [(_offset(starts, e.location), _offset(starts, e.end_location), e.content) for e in edits]
 
 
 def apply_edits(source: str, edits: Iterable[Edit]) -> str:
@@ -24,12 +53,7 @@ def apply_edits(source: str, edits: Iterable[Edit]) -> str:
 
     An edit that overlaps one already applied is skipped; the next fix pass gets it.
     """
-    starts = _offsets(source)
-    spans = sorted(
-        ((_offset(starts, e.location), _offset(starts, e.end_location), e.content) for e in edits),
-        key=lambda span: (span[0], span[1]),
-        reverse=True,
-    )
+    spans = sorted(_spans(_offsets(source), edits), key=lambda span: (span[0], span[1]), reverse=True)
     out = source
     lowest = len(source) + 1
     for start, end, content in spans:
@@ -38,3 +62,234 @@ def apply_edits(source: str, edits: Iterable[Edit]) -> str:
         out = out[:start] + content + out[end:]
         lowest = start
     return out
+
+
+def wanted(finding: Finding, unsafe: bool) -> bool:
+    return finding.fix is not None and (unsafe or finding.fix.applicability is Applicability.SAFE)
+
+
+def _overlap(start: int, end: int, start2: int, end2: int) -> bool:
+    """Two spans conflict when they overlap; an insertion also conflicts with an edit it touches."""
+    if start == end or start2 == end2:
+        return max(start, start2) <= min(end, end2)
+    return start < end2 and start2 < end
+
+
+def apply_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tuple[Finding, int]]]:
+    """Apply whole fixes in source order, skipping one that overlaps a fix already taken.
+
+    Returns the new text and, per applied fix, where its finding starts in the new text
+    (an offset), so a re-check can tell whether the same finding is still there.
+    """
+    starts = _offsets(source)
+    newline = newline_of(source)
+    taken: list[tuple[int, int]] = []
+    chosen: list[tuple[Finding, list[tuple[int, int, str]]]] = []
+    for finding in sorted((f for f in findings if f.fix is not None), key=Finding.sort_key):
+        spans = _spans(starts, finding.fix.edits)
+        if any(_overlap(s, e, s2, e2) for s, e, _ in spans for s2, e2 in taken):
+            continue
+        if newline != "\n":
+            spans = [(s, e, _LINE_END.sub(newline, c)) for s, e, c in spans]
+        taken.extend((s, e) for s, e, _ in spans)
+        chosen.append((finding, spans))
+    edits = sorted((span for _, spans in chosen for span in spans), key=lambda sp: (sp[0], sp[1]))
+    pieces, last = [], 0
+    for start, end, content in edits:
+        pieces.append(source[last:start])
+        pieces.append(content)
+        last = end
+    pieces.append(source[last:])
+    out = "".join(pieces)
+
+    def moved(offset: int) -> int:
+        shift = 0
+        for start, end, content in edits:
+            if start > offset:
+                break
+            if end > offset:  # the finding's start was rewritten: it is now where the edit is
+                return start + shift
+            shift += len(content) - (end - start)
+        return offset + shift
+
+    return out, [(finding, moved(_offset(starts, finding.location))) for finding, _ in chosen]
+
+
+@dataclass
+class FixOutcome:
+    """What fixing one file's text gave: the new text, the fixes applied, what is left."""
+
+    path: str
+    original: str
+    fixed: str
+    applied: int = 0
+    result: "FileResult | None" = None  # the check of `fixed` (or of `original` when refused)
+    problem: str | None = None  # why the fixes were refused and the text kept
+    applied_codes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed != self.original
+
+
+def fix_text(
+    engine: "Engine",
+    text: str,
+    path: str,
+    *,
+    unsafe: bool = False,
+    index: "ProjectIndex | None" = None,
+    module_name: str = "",
+    package: str = "",
+    first: "FileResult | None" = None,
+) -> FixOutcome:
+    """Fix `text` until stable; `first` is its check, when the caller has it already."""
+    from trainlint.engine import FileProblem, parse
+
+    def check(source: str) -> "FileResult":
+        return engine.check_source(source, path, index=index, module_name=module_name, package=package)
+
+    current = first if first is not None else check(text)
+    outcome = FixOutcome(path, text, text, result=current)
+    source = text
+    for _ in range(MAX_PASSES):
+        fixable = [f for f in current.findings if wanted(f, unsafe)]
+        if not fixable:
+            break
+        candidate, applied = apply_fixes(source, fixable)
+        if candidate == source:
+            break
+        if text.endswith(("\n", "\r")) and not candidate.endswith(("\n", "\r")):
+            candidate += newline_of(text)
+        try:
+            parse(candidate)
+        except FileProblem as problem:
+            codes = ", ".join(sorted({f.code for f, _ in applied}))
+            return _refused(outcome, f"the fix for {codes} would give code that does not parse ({problem.message})")
+        after = check(candidate)
+        starts = _offsets(candidate)
+        again = {(f.code, _offset(starts, f.location)) for f in after.findings}
+        repeated = sorted({f.code for f, where in applied if (f.code, where) in again})
+        if repeated:
+            return _refused(outcome, f"the fix for {', '.join(repeated)} does not remove the finding it fixes")
+        outcome.applied += len(applied)
+        outcome.applied_codes.extend(f.code for f, _ in applied)
+        source, current = candidate, after
+    outcome.fixed = source
+    outcome.result = current
+    return outcome
+
+
+def _refused(outcome: FixOutcome, why: str) -> FixOutcome:
+    outcome.fixed = outcome.original
+    outcome.applied = 0
+    outcome.applied_codes = []
+    outcome.problem = f"{outcome.path}: not fixed, file left unchanged: {why}"
+    return outcome
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}"
+        )
+    )
+
+
+def encode_like(text: str, original: bytes) -> bytes:
+    """`text` in the encoding (and BOM) of the file's original bytes."""
+    from trainlint.source import source_encoding
+
+    encoding, bom = source_encoding(original)
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding)
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Replace the file's content in one step: a crash leaves the old file or the new, never half.
+
+    The temporary file lives in the same folder (os.replace cannot cross file systems) and
+    gets the original's permission bits; a symlink is followed, so the link stays a link.
+    """
+    target = Path(os.path.realpath(path))
+    mode = target.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".trainlint-tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_fixed(path: str | Path, outcome: FixOutcome, original: bytes) -> str | None:
+    """Write a fixed text back; returns a diagnostic instead when it cannot be written."""
+    try:
+        data = encode_like(outcome.fixed, original)
+    except (UnicodeEncodeError, LookupError) as exc:
+        return f"{outcome.path}: not fixed, file left unchanged: the fixed text cannot be encoded ({exc})"
+    try:
+        if Path(path).read_bytes() != original:
+            return f"{outcome.path}: not fixed, file left unchanged: it changed while being checked"
+        write_atomic(path, data)
+    except OSError as exc:
+        return f"{outcome.path}: not fixed: {exc}"
+    return None
+
+
+def add_noqa_text(text: str, findings: Iterable[Finding]) -> tuple[str, int]:
+    """`text` with a `# noqa: CODE` on the line of each finding; refused (unchanged, 0) if the
+    comments would change the program, which Python's AST of both texts tells."""
+    import ast
+
+    from trainlint.noqa import add_noqa_edit
+
+    out, added = text, 0
+    for row, code in sorted({(f.location.row, f.code) for f in findings if f.code != "TL000"}):
+        edit = add_noqa_edit(out, row, code)
+        if edit is not None:
+            out = apply_edits(out, [edit])
+            added += 1
+    if not added:
+        return text, 0
+    try:
+        same = ast.dump(ast.parse(text)) == ast.dump(ast.parse(out))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        same = False
+    return (out, added) if same else (text, 0)
+
+
+def run_fix_options(run, *, fix_only: bool, diff: bool, add_noqa: bool, unsafe: bool) -> int | None:
+    """The CLI's --fix/--fix-only/--diff/--add-noqa on a checked run. Returns the exit code
+    when the command is done, None when the remaining findings are to be reported (--fix)."""
+    import sys
+
+    from trainlint.project import add_noqa_run, fix_run
+
+    if add_noqa:
+        added = add_noqa_run(run)
+        for problem in run.problems:
+            print(f"trainlint: warning: {problem}", file=sys.stderr)
+        print(f"Added {added} noqa comment{'s' * (added != 1)}.", file=sys.stderr)
+        return 0
+    fix_run(run, unsafe=unsafe, write=not diff)
+    for problem in run.problems:
+        print(f"trainlint: warning: {problem}", file=sys.stderr)
+    if diff:
+        for outcome in run.fixes:
+            sys.stdout.write(unified_diff(outcome.path, outcome.original, outcome.fixed))
+        count = sum(o.applied for o in run.fixes)
+        if count:
+            print(f"Would fix {count} finding{'s' * (count != 1)}.", file=sys.stderr)
+        return 1 if run.fixes else 0
+    count = sum(o.applied for o in run.fixes)
+    if count:
+        files = len(run.fixes)
+        print(f"Fixed {count} finding{'s' * (count != 1)} in {files} file{'s' * (files != 1)}.", file=sys.stderr)
+    return 0 if fix_only else None

@@ -9,6 +9,7 @@ import tokenize
 from trainlint.finding import Edit, Location
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?", re.IGNORECASE)
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _FILE_NOQA = re.compile(r"^\s*#\s*trainlint:\s*noqa\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -38,38 +39,38 @@ class Suppressions:
 
 
 def add_noqa_edit(source: str, row: int, code: str) -> Edit | None:
-    """The edit that makes `# noqa` on line `row` (1-based) also suppress `code`.
-
-    Extends an existing `# noqa: A` to `# noqa: A, CODE`, else appends `  # noqa: CODE`.
-    None when nothing is needed (a bare `# noqa`, or the code is already listed) or when
-    a comment cannot go on that line: it ends in a backslash, or in a string that goes on
-    to the next line.
-    """
-    lines = source.split("\n")
+    """The edit that suppresses `code` on `row` with a `# noqa: CODE` comment; None when the row
+    already suppresses it, or when a comment there would change the code (the line ends inside
+    a string or with a backslash continuation)."""
+    lines = _LINES.findall(source)  # rows as LibCST counts them: \r\n, \r or \n
     if not 1 <= row <= len(lines):
         return None
-    line = lines[row - 1].rstrip("\r")
-    match = _NOQA.search(line) if "#" in line else None
+    line = lines[row - 1]
+    body = line.rstrip("\r\n")
+    match = _NOQA.search(body) if "#" in body else None
     if match is not None:
-        listed = match.group("codes")
-        if listed is None or code.upper() in {c.upper() for c in re.split(r"[\s,]+", listed) if c}:
+        codes = match.group("codes")
+        if codes is None or code.upper() in {c.upper() for c in re.split(r"[\s,]+", codes)}:
             return None
         at = Location(row, match.end("codes") + 1)
         return Edit(f", {code}", at, at)
-    body = line.rstrip()
-    if body.endswith("\\") or not _comment_fits(body):
+    if body.endswith("\\") or _ends_inside_token(source, row):
         return None
-    at = Location(row, len(body) + 1)
-    return Edit(f"  # noqa: {code}" if body else f"# noqa: {code}", at, Location(row, len(line) + 1))
+    stripped = body.rstrip()
+    comment = f"  # noqa: {code}" if stripped else f"# noqa: {code}"
+    return Edit(comment, Location(row, len(stripped) + 1), Location(row, len(body) + 1))
 
 
-def _comment_fits(line: str) -> bool:
-    """Whether a comment appended to this line is read as a comment, not as string text."""
-    marker = "# noqa: TL000"
+def _ends_inside_token(source: str, row: int) -> bool:
+    """Whether the end of `row` lies inside a token (a triple-quoted string, an f-string)."""
     try:
-        for token in tokenize.generate_tokens(io.StringIO(f"{line}  {marker}\n").readline):
-            if token.type == tokenize.COMMENT:
-                return token.string.endswith(marker)
-    except (tokenize.TokenError, SyntaxError):
-        return False
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.start[0] > row:
+                return False
+            if token.start[0] <= row < token.end[0] and token.type not in (tokenize.NL, tokenize.NEWLINE):
+                return True
+    except tokenize.TokenError as exc:  # unfinished source: only an open string is a problem
+        return "string" in str(exc)
+    except SyntaxError:
+        return True
     return False

@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pathspec
 
 from trainlint.config import Config
-from trainlint.engine import Engine, FileResult
-from trainlint.finding import Finding
+from trainlint.finding import FileResult, Finding
 from trainlint.index import ProjectIndex
+
+if TYPE_CHECKING:
+    from trainlint.engine import Engine
+    from trainlint.fix import FixOutcome
 
 
 class PathNotFound(Exception):
@@ -22,6 +27,16 @@ class PathNotFound(Exception):
 @dataclass
 class RunResult:
     files: list[FileResult] = field(default_factory=list)
+    #: How many files were parsed (the rest came from the cache or stopped at the text gate).
+    parsed: int = 0
+    cached: int = 0
+    #: Fixes: per changed (or refused) file, what fixing gave; diagnostics for refused fixes.
+    fixes: list["FixOutcome"] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    index: ProjectIndex = field(default_factory=ProjectIndex, repr=False)
+    engine: "Engine | None" = field(default=None, repr=False)
+    #: Per file: [path, shown, bytes or the read error, (module, package), digest, cache entry].
+    items: list = field(default_factory=list, repr=False)
 
     @property
     def findings(self) -> list[Finding]:
@@ -60,8 +75,9 @@ def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
         if not path.exists():
             raise PathNotFound(str(raw))
         if path.is_file():
-            if not excluded.match_file(config.relative(path)) and path.resolve() not in seen_files:
-                seen_files.add(path.resolve())
+            st = path.stat()
+            if not excluded.match_file(config.relative(path)) and (st.st_dev, st.st_ino) not in seen_files:
+                seen_files.add((st.st_dev, st.st_ino))
                 yield path
             continue
         yield from _walk(path, config, excluded, seen_dirs, seen_files)
@@ -69,17 +85,21 @@ def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
 
 def _walk(top: Path, config: Config, excluded: pathspec.PathSpec, seen_dirs: set, seen_files: set) -> Iterator[Path]:
     # (dir, gitignore specs that apply to it: list of (base, spec))
-    stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec]]]] = [(top, _parent_gitignores(top, config))]
+    # (dir, its path relative to the config root, the gitignore specs that apply to it)
+    top_rel = config.relative(top)
+    stack: list[tuple[Path, str, list[tuple[Path, pathspec.PathSpec]]]] = [
+        (top, "" if top_rel == "." else top_rel + "/", _parent_gitignores(top, config))
+    ]
     while stack:
-        directory, ignores = stack.pop()
+        directory, prefix, ignores = stack.pop()
         try:
             st = directory.stat()
         except OSError:
             continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:
+        dev = st.st_dev
+        if (dev, st.st_ino) in seen_dirs:
             continue
-        seen_dirs.add(key)
+        seen_dirs.add((dev, st.st_ino))
         if config.respect_gitignore:
             own = _gitignore_spec(directory)
             if own is not None:
@@ -95,17 +115,21 @@ def _walk(top: Path, config: Config, excluded: pathspec.PathSpec, seen_dirs: set
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            rel = config.relative(path) + ("/" if is_dir else "")
+            rel = prefix + entry.name + ("/" if is_dir else "")
             if excluded.match_file(rel) or excluded.match_file(entry.name + ("/" if is_dir else "")):
                 continue
             if any(_ignored(base, spec, path, is_dir) for base, spec in ignores):
                 continue
             if is_dir:
-                subdirs.append((path, ignores))
+                subdirs.append((path, rel, ignores))
             elif entry.name.endswith(".py"):
-                resolved = path.resolve()
-                if resolved not in seen_files:
-                    seen_files.add(resolved)
+                try:  # the inode from scandir is free; a symlink's target needs a stat
+                    st = entry.stat() if entry.is_symlink() else None
+                    key = (st.st_dev, st.st_ino) if st else (dev, entry.inode())
+                except OSError:
+                    continue
+                if key not in seen_files:
+                    seen_files.add(key)
                     yield path
         stack.extend(reversed(subdirs))
 
@@ -150,7 +174,7 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
         directory = directory.parent
     package = ".".join(package_parts)
     try:
-        rel = path.relative_to(root.resolve()).with_suffix("")
+        rel = path.relative_to(_realpath(str(root))).with_suffix("")
         dotted_parts = [p for p in rel.parts if p != "__init__"]
     except ValueError:
         dotted_parts = package_parts + parts
@@ -159,41 +183,281 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
 
 # the run ------------------------------------------------------------------------
 def display_path(path: Path) -> str:
+    absolute = os.path.abspath(path)
+    cwd = _realpath(os.getcwd())
+    if absolute == cwd or absolute.startswith(cwd + os.sep):
+        return Path(absolute[len(cwd) + 1 :]).as_posix()
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return path.resolve().relative_to(cwd).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+@lru_cache(maxsize=16)
+def _realpath(path: str) -> str:
+    return os.path.realpath(path)
 
 
 def read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def check_paths(paths: Iterable[str | Path], config: Config, engine: Engine | None = None) -> RunResult:
-    engine = engine or Engine(config)
-    files = list(discover(paths, config))
-    root = config.root
-    contents: dict[Path, bytes | Exception] = {}
-    for path in files:
+# The text gate: rules are about torch training code; a file with none of these words
+# cannot hold what they look for (its TL000 still comes from CPython's parser).
+TORCH_SIGNS = (b"torch", b"lightning")
+
+
+def needs_analysis(data: bytes) -> bool:
+    # A class deriving from a project module class may not mention torch ("Module" is
+    # the former phase-1 test for classes worth summarising).
+    return any(sign in data for sign in TORCH_SIGNS) or (b"class " in data and b"Module" in data)
+
+
+# Work below a pool's granularity: forking workers costs more than checking serially.
+SERIAL_BYTES = 48 * 1024
+
+_WORKER: dict = {}
+
+
+def _analyse(task: tuple) -> tuple:
+    """One file in a worker: (findings, summaries, lookups, opaque) from one parse."""
+    from trainlint.cache import RecordingIndex
+
+    data, shown, module_name, package, summarize = task
+    engine: "Engine" = _WORKER["engine"]
+    if not needs_analysis(data):
+        return engine.check_syntax_only(data, shown).findings, [], (), False, False
+    index = RecordingIndex(_WORKER.get("index"))
+    result = engine.check_source(data, shown, index=index, module_name=module_name, package=package, summarize=summarize)
+    return result.findings, result.summaries, index.lookups(), index.opaque, True
+
+
+def _run_tasks(engine: "Engine", tasks: list[tuple], jobs: int, index: ProjectIndex | None) -> list[tuple]:
+    _WORKER["engine"], _WORKER["index"] = engine, index
+    try:
+        total = sum(len(t[0]) for t in tasks)
+        if jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES:
+            return [_analyse(t) for t in tasks]
+        import multiprocessing
+
+        # fork: workers inherit the engine, the rules (even ones defined in a test) and the index.
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        if context.get_start_method() != "fork":
+            return [_analyse(t) for t in tasks]
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))  # big files first: even finish
+        out: list = [None] * len(tasks)
         try:
-            contents[path] = read_bytes(path)
-        except OSError as exc:
-            contents[path] = exc
-    index = ProjectIndex()
-    names = {path: module_name_for(path, root) for path in files}
-    for path in files:
-        data = contents[path]
-        # Only files that define classes can add to the index; the text test is far cheaper than a parse.
-        if isinstance(data, bytes) and b"class " in data and (b"torch" in data or b"Module" in data):
-            for summary in engine.summarize_source(data, display_path(path), module_name=names[path][0], package=names[path][1]):
-                index.add(summary)
+            # An executor, not multiprocessing.Pool: a worker that dies (a crash in native
+            # code) breaks the run with an error instead of hanging it.
+            with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
+                chunk = max(1, min(16, len(tasks) // (jobs * 8)))
+                for i, value in zip(order, pool.map(_analyse, [tasks[i] for i in order], chunksize=chunk)):
+                    out[i] = value
+        except BrokenProcessPool:
+            out = [value if value is not None else _analyse(task) for value, task in zip(out, tasks)]
+        return out
+    finally:
+        _WORKER.clear()
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_paths(
+    paths: Iterable[str | Path],
+    config: Config,
+    engine: "Engine | None" = None,
+    *,
+    jobs: int | None = None,
+    cache: bool = False,
+) -> RunResult:
+    """Check files: index their classes, then their findings; one parse per file where the
+    index does not change the answer, none for a file the cache already knows."""
+    from trainlint import cache as cache_mod
+
+    made: list = [engine]
+
+    def get_engine() -> "Engine":
+        # Built (and LibCST imported) only when some file must be analysed: not on a warm run.
+        if made[0] is None:
+            from trainlint.engine import Engine
+
+            made[0] = Engine(config)
+        return made[0]
+
+    extra = engine.extra_codes if engine is not None else frozenset()
+    jobs = jobs or default_jobs()
+    files = list(discover(paths, config))
+    store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
+
     run = RunResult()
+    items = []  # per file: [shown, data|exc, names, digest, entry]
     for path in files:
-        data = contents[path]
         shown = display_path(path)
+        try:
+            data: bytes | Exception = read_bytes(path)
+        except OSError as exc:
+            data = exc
+        items.append([path, shown, data, module_name_for(path, config.root), None, None])
+
+    # Phase A: summaries (and, in the same parse, findings against an empty index).
+    first: dict[int, tuple] = {}
+    deferred: set[int] = set()
+    tasks, where = [], []
+    for i, (path, shown, data, names, _, _) in enumerate(items):
         if isinstance(data, Exception):
-            run.files.append(FileResult(shown, engine.file_problem(shown, f"cannot read the file: {data}")))
             continue
-        module_name, package = names[path]
-        run.files.append(engine.check_source(data, shown, index=index, module_name=module_name, package=package))
+        h = cache_mod.digest(data)
+        items[i][4] = h
+        key = os.path.abspath(path)
+        entry = store.get(key) if store else None
+        if entry is not None and entry.matches(shown, h, *names) and entry.summaries is not None:
+            items[i][5] = entry
+            continue
+        if b"class " not in data:
+            # It adds nothing to the index: check it once, in phase B, against the whole index.
+            items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], ())
+            deferred.add(i)
+            continue
+        tasks.append((data, shown, names[0], names[1], True))
+        where.append(i)
+    for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
+        first[i] = value
+        path, shown, data, names, h, _ = items[i]
+        items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], tuple(value[1]))
+        if store:
+            store.put(os.path.abspath(path), items[i][5])
+        run.parsed += value[4]
+
+    index = ProjectIndex()
+    for item in items:
+        if item[5] is not None:
+            for summary in item[5].summaries:
+                index.add(summary)
+    whole = cache_mod.index_fingerprint(index) if (store or first) else ""
+
+    # Phase B: findings valid for the whole index; re-check only where its answers differ.
+    keys: dict[frozenset[str], str] = {}
+
+    def config_key(shown: str) -> str:
+        codes = config.codes_for(shown) | extra
+        if codes not in keys:
+            keys[codes] = cache_mod.config_key(config, codes, engine)
+        return keys[codes]
+
+    findings: dict[int, list[Finding]] = {}
+    tasks, where = [], []
+    for i, (path, shown, data, names, h, entry) in enumerate(items):
+        if isinstance(data, Exception):
+            findings[i] = get_engine().file_problem(shown, f"cannot read the file: {data}")
+            continue
+        ckey = config_key(shown)
+        if i in first:
+            found, _, lookups, opaque, _ = first[i]
+            if not opaque and cache_mod.same_answers(index, lookups):
+                findings[i] = found
+                entry.remember(cache_mod.Result(ckey, lookups, None, tuple(found)))
+                continue
+        elif i not in deferred:
+            hit = entry.result_for(ckey, index, whole)
+            if hit is not None:
+                findings[i] = list(hit.findings)
+                run.cached += 1
+                continue
+        tasks.append((data, shown, names[0], names[1], False))
+        where.append(i)
+    for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, index) if tasks else ()):
+        found, _, lookups, opaque, parsed = value
+        run.parsed += parsed and i not in first
+        findings[i] = found
+        items[i][5].remember(cache_mod.Result(
+            config_key(items[i][1]), lookups, whole if opaque else None, tuple(found)
+        ))
+        if store:
+            store.put(os.path.abspath(items[i][0]), items[i][5])
+    if store:
+        for i in (*first, *deferred):
+            store.put(os.path.abspath(items[i][0]), items[i][5])
+        store.save()
+
+    for i, (path, shown, data, names, h, entry) in enumerate(items):
+        result = FileResult(shown, findings[i])
+        if findings[i] and isinstance(data, bytes):
+            from trainlint.source import FileProblem, decode_source
+
+            try:
+                result.source = decode_source(data)
+            except FileProblem:
+                pass
+        run.files.append(result)
+    run.index, run.items = index, items
+    run.engine = made[0] if made[0] is not None else _LazyEngine(get_engine)
     return run
+
+
+class _LazyEngine:
+    """The run's engine, built on first use (fixing needs it; a warm report does not)."""
+
+    def __init__(self, make) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str):
+        return getattr(self._make(), name)
+
+
+def fix_run(run: RunResult, *, unsafe: bool = False, write: bool = True) -> RunResult:
+    """Fix the files of a run that have fixable findings; the run's findings become what is left."""
+    from trainlint.engine import FileProblem, decode_source
+    from trainlint.fix import fix_text, wanted, write_fixed
+
+    engine = run.engine
+    for n, (path, shown, data, names, _, _) in enumerate(run.items):
+        result = run.files[n]
+        if not isinstance(data, bytes) or not any(wanted(f, unsafe) for f in result.findings):
+            continue
+        try:
+            text = decode_source(data)
+        except FileProblem:
+            continue
+        first = engine.check_source(text, shown, index=run.index, module_name=names[0], package=names[1])
+        outcome = fix_text(engine, text, shown, unsafe=unsafe, index=run.index, module_name=names[0],
+                           package=names[1], first=first)
+        if outcome.problem:
+            run.problems.append(outcome.problem)
+        if outcome.changed:
+            run.fixes.append(outcome)
+            if write:
+                problem = write_fixed(path, outcome, data)
+                if problem:
+                    run.problems.append(problem)
+                    continue
+            run.files[n] = outcome.result
+    return run
+
+
+def add_noqa_run(run: RunResult) -> int:
+    """Suppress every finding of a run with `# noqa: CODE` on its line; returns how many were added."""
+    from trainlint.fix import add_noqa_text, encode_like, write_atomic
+
+    added = 0
+    for n, (path, shown, data, _, _, _) in enumerate(run.items):
+        result = run.files[n]
+        if not result.findings or result.source is None or not isinstance(data, bytes):
+            continue
+        text, count = add_noqa_text(result.source, result.findings)
+        if not count:
+            continue
+        try:
+            write_atomic(path, encode_like(text, data))
+        except (OSError, UnicodeEncodeError) as exc:
+            run.problems.append(f"{shown}: noqa comments not added: {exc}")
+            continue
+        added += count
+    return added

@@ -5,14 +5,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from trainlint.rule import Rule
+if TYPE_CHECKING:  # importing the Rule base imports LibCST, which catalog() lets a warm run skip
+    from trainlint.rule import Rule
 
 RULES_PACKAGE = "trainlint.rules"
 
 
 @lru_cache(maxsize=1)
-def all_rules() -> tuple[type[Rule], ...]:
+def all_rules() -> tuple[type["Rule"], ...]:
+    from trainlint.rule import Rule
+
     package = importlib.import_module(RULES_PACKAGE)
     found: dict[str, type[Rule]] = {}
     for info in pkgutil.walk_packages(package.__path__, RULES_PACKAGE + "."):
@@ -30,13 +34,85 @@ def all_rules() -> tuple[type[Rule], ...]:
     return tuple(sorted(found.values(), key=lambda r: r.code))
 
 
-def rules_by_code() -> dict[str, type[Rule]]:
+def rules_by_code() -> dict[str, type["Rule"]]:
     return {rule.code: rule for rule in all_rules()}
 
 
-def rule_for(code_or_name: str) -> type[Rule] | None:
+def rule_for(code_or_name: str) -> type["Rule"] | None:
     key = code_or_name.strip()
     for rule in all_rules():
+        if rule.code.upper() == key.upper() or rule.name == key:
+            return rule
+    return None
+
+
+class RuleInfo:
+    """A rule's plain class attributes (code, name, default_enabled, options, ...) without
+    its module: what config validation and selection read."""
+
+    def __init__(self, attributes: dict) -> None:
+        self.__dict__.update(attributes)
+
+
+def _plain(value: object) -> bool:
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _attributes(rule: type) -> dict:
+    attributes = {}
+    for name in dir(rule):
+        if not name.startswith("_"):
+            value = getattr(rule, name)
+            if not callable(value) and _plain(value):
+                attributes[name] = value.value if name == "severity" else value
+    return attributes
+
+
+_DISCOVER = all_rules
+
+
+@lru_cache(maxsize=1)
+def catalog() -> tuple[RuleInfo, ...]:
+    """Every rule's plain attributes. A run of the same build wrote them down in the user
+    cache, so a warm run reads them instead of importing the rules (and LibCST: ~160 ms)."""
+    import json
+    import os
+
+    path = None
+    if all_rules is not _DISCOVER:  # rules added by a plugin or a test: ask them, write nothing
+        return tuple(RuleInfo(_attributes(rule)) for rule in all_rules())
+    try:
+        import platformdirs
+
+        from trainlint.cache import tool_fingerprint
+
+        path = os.path.join(platformdirs.user_cache_dir("trainlint"), f"catalog-{tool_fingerprint()}.json")
+        with open(path, encoding="utf-8") as handle:
+            return tuple(RuleInfo(item) for item in json.load(handle))
+    except (OSError, ValueError, ImportError):
+        pass
+    items = [_attributes(rule) for rule in all_rules()]
+    if path is not None:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(items, handle)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return tuple(RuleInfo(item) for item in items)
+
+
+def rule_info_for(code_or_name: str) -> RuleInfo | None:
+    key = code_or_name.strip()
+    for rule in catalog():
         if rule.code.upper() == key.upper() or rule.name == key:
             return rule
     return None

@@ -1,0 +1,162 @@
+"""The cache, the process pool and the text gate never change what is reported: a warm run
+gives the cold run's findings without parsing, an edit in one file re-checks the files whose
+cross-file answers it changes, and N workers give what one gives."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from trainlint import project
+from trainlint.cache import CACHE_FOLDER
+from trainlint.config import Config
+from trainlint.project import check_paths
+
+MODELS = textwrap.dedent(
+    """\
+    import torch.nn as nn
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv = nn.Conv2d(c, c, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x)
+    """
+)
+NET = textwrap.dedent(
+    """\
+    import torch.nn as nn
+    from models import Block
+
+    class Net(nn.Module):
+        def forward(self, x):
+            return Block(x.shape[1])(x)
+    """
+)
+PLAIN = "def helper(x):\n    return x + 1\n"
+
+
+def _project(tmp_path):
+    (tmp_path / "models.py").write_text(MODELS)
+    (tmp_path / "net.py").write_text(NET)
+    (tmp_path / "util.py").write_text(PLAIN)
+
+
+def _check(tmp_path, cache=True, jobs=1, **config):
+    cfg = Config(root=tmp_path, **config)
+    return check_paths([tmp_path], cfg, jobs=jobs, cache=cache)
+
+
+def _rows(run):
+    return [(f.path.rsplit("/", 1)[-1], f.code, f.location.row) for f in run.findings]
+
+
+def test_warm_run_parses_nothing_and_reports_the_same(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path)
+    cold = _check(tmp_path)
+    assert _rows(cold) == [("net.py", "TL202", 6)]
+    assert cold.parsed == 2  # util.py has no sign of torch: the text gate keeps it out
+    warm = _check(tmp_path)
+    assert _rows(warm) == _rows(cold)
+    assert warm.parsed == 0 and warm.cached == 3
+    assert (tmp_path / CACHE_FOLDER / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_an_edit_that_changes_a_class_rechecks_the_files_that_use_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path)
+    _check(tmp_path)
+    (tmp_path / "models.py").write_text(MODELS.replace("nn.Conv2d(c, c, 3, padding=1)", "nn.ReLU()"))
+    run = _check(tmp_path)
+    assert _rows(run) == []  # Block has no weights any more: constructing it in forward is harmless
+    assert run.parsed == 2
+
+
+def test_an_edit_that_changes_no_class_rechecks_only_that_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path)
+    _check(tmp_path)
+    (tmp_path / "models.py").write_text(MODELS + "\n\ndef unrelated():\n    return 1\n")
+    run = _check(tmp_path)
+    assert _rows(run) == [("net.py", "TL202", 6)]
+    assert run.parsed == 1
+
+
+def test_a_config_change_is_a_cache_miss(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path)
+    _check(tmp_path)
+    run = _check(tmp_path, ignore=("TL202",))
+    assert _rows(run) == []
+    assert _rows(_check(tmp_path)) == [("net.py", "TL202", 6)]
+
+
+def test_no_cache_writes_nothing_and_a_broken_cache_is_a_miss(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path)
+    _check(tmp_path, cache=False)
+    assert not (tmp_path / CACHE_FOLDER).exists()
+    _check(tmp_path)
+    for pickle_file in (tmp_path / CACHE_FOLDER).glob("*.pickle"):
+        pickle_file.write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # and never executed
+    run = _check(tmp_path)
+    assert _rows(run) == [("net.py", "TL202", 6)] and run.parsed == 2
+
+
+def test_text_gate_still_reports_syntax_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    run = _check(tmp_path, cache=False)
+    assert _rows(run) == [("broken.py", "TL000", 1)]
+    assert run.parsed == 0
+
+
+def test_workers_report_what_one_process_reports(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project, "SERIAL_BYTES", 0)
+    _project(tmp_path)
+    for i in range(6):
+        (tmp_path / f"net{i}.py").write_text(NET)
+    (tmp_path / "broken.py").write_text("import torch\ndef f(:\n")
+    serial = _check(tmp_path, cache=False, jobs=1)
+    parallel = _check(tmp_path, cache=False, jobs=2)
+    assert _rows(parallel) == _rows(serial)
+    assert len(_rows(serial)) == 8
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_one_parse_per_file_when_the_index_does_not_matter(tmp_path, monkeypatch, jobs):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project, "SERIAL_BYTES", 0)
+    _project(tmp_path)
+    calls = []
+    from trainlint import engine as engine_mod
+
+    real_parse = engine_mod.parse
+    monkeypatch.setattr(engine_mod, "parse", lambda text: calls.append(1) or real_parse(text))
+    (tmp_path / "train.py").write_text("import torch\nfrom models import Block\n\nmodel = Block(3)\n")
+    # TL202 alone: a rule that reads the whole index (summaries()) makes every file depend on all of it
+    run = _check(tmp_path, cache=False, jobs=jobs, select=("TL202",))
+    assert _rows(run) == [("net.py", "TL202", 6)]
+    if jobs == 1:
+        # models.py once; train.py (no class: checked once, after the index) once; net.py twice:
+        # its answer about `models.Block` changed with the full index
+        assert len(calls) == 4
+
+
+def test_a_warm_run_imports_no_libcst(tmp_path):
+    """The cache answers everything, so the parser (~160 ms of imports) is never loaded."""
+    import subprocess
+    import sys
+
+    _project(tmp_path)
+    command = [sys.executable, "-X", "importtime", "-m", "trainlint", "check", "-q", "."]
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert "TL202" in first.stdout and " libcst" in first.stderr
+    warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert "TL202" in warm.stdout
+    assert " libcst" not in warm.stderr

@@ -1,0 +1,86 @@
+"""A fast read-only traversal of a LibCST tree, for the facts' visitors.
+
+`node.visit(visitor)` in LibCST rebuilds every node it passes (each
+`_visit_and_replace_children` constructs a new dataclass, validated in
+`__post_init__`), which on real code costs more than the parse itself: about 1.8 s
+against 1.1 s for the parse of a 4,900-line timm file. Facts only read the tree, so
+`walk` reads the children's fields in source order and calls the visitor's
+`visit_<Node>` / `leave_<Node>` methods as LibCST would (a `visit_` returning False
+skips the children; `leave_` is called anyway).
+
+It skips trivia: whitespace, comments, parentheses, commas, colons, operators' tokens.
+A visitor that needs those must use LibCST's own `visit`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import libcst as cst
+
+# Source order of the children, where LibCST's dataclass field order differs from it
+# (read from each node's _visit_and_replace_children; tests/test_walk.py checks it).
+SOURCE_ORDER: dict[str, tuple[str, ...]] = {
+    "Arg": ("keyword", "value"),
+    "ClassDef": ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    "ExceptHandler": ("type", "name", "body"),
+    "ExceptStarHandler": ("type", "name", "body"),
+    "FunctionDef": ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    "IfExp": ("body", "test", "orelse"),
+    "ImportFrom": ("relative", "module", "names"),
+    "MatchCase": ("pattern", "guard", "body"),
+    "Param": ("star", "name", "annotation", "default"),
+    "Parameters": ("posonly_params", "posonly_ind", "params", "star_arg", "kwonly_params", "star_kwarg"),
+    "TypeAlias": ("name", "type_parameters", "value"),
+    "Index": ("star", "value"),
+}
+
+TRIVIA_FIELDS = frozenset(
+    {
+        "lpar", "rpar", "lbrace", "rbrace", "lbracket", "rbracket", "comma", "semicolon", "equal", "colon",
+        "first_colon", "second_colon", "dot", "leading_lines", "lines_after_decorators", "header", "footer",
+        "indent", "trailing_whitespace", "leading_whitespace", "asynchronous", "operator", "whitespace",
+        "posonly_ind", "trailing_comma", "star",
+    }
+)
+
+_fields: dict[type, tuple[str, ...]] = {}
+_methods: dict[tuple[type, type], tuple[Any, Any]] = {}
+
+
+def child_fields(cls: type) -> tuple[str, ...]:
+    names = _fields.get(cls)
+    if names is None:
+        order = SOURCE_ORDER.get(cls.__name__) or tuple(f.name for f in dataclasses.fields(cls))
+        names = tuple(n for n in order if n not in TRIVIA_FIELDS and not n.startswith("whitespace"))
+        _fields[cls] = names
+    return names
+
+
+def walk(node: cst.CSTNode, visitor: Any) -> None:
+    """Visit `node` and its syntax children in source order with `visitor`'s visit_/leave_ methods."""
+    vtype = type(visitor)
+    CSTNode = cst.CSTNode
+
+    def go(node: cst.CSTNode) -> None:
+        cls = type(node)
+        key = (vtype, cls)
+        methods = _methods.get(key)
+        if methods is None:
+            methods = (getattr(vtype, "visit_" + cls.__name__, None), getattr(vtype, "leave_" + cls.__name__, None))
+            _methods[key] = methods
+        visit, leave = methods
+        if visit is None or visit(visitor, node) is not False:
+            for name in _fields.get(cls) or child_fields(cls):
+                value = getattr(node, name)
+                if isinstance(value, CSTNode):
+                    go(value)
+                elif type(value) is tuple or type(value) is list:
+                    for item in value:
+                        if isinstance(item, CSTNode):
+                            go(item)
+        if leave is not None:
+            leave(visitor, node)
+
+    go(node)

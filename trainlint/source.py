@@ -1,0 +1,45 @@
+"""Reading source files as Python does: bytes -> text, or a FileProblem that says why not.
+
+Kept apart from the engine (and LibCST) so that a run answered by the cache imports neither.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+class FileProblem(Exception):
+    """The file cannot be analysed; the message says why, at a position."""
+
+    def __init__(self, message: str, row: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+
+
+def source_encoding(data: bytes) -> tuple[str, bool]:
+    """(encoding, starts with a UTF-8 BOM), as Python reads source: PEP 263 cookie, else UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8", True
+    for line in data.split(b"\n", 2)[:2]:
+        match = _CODING.match(line)
+        if match:
+            return match.group(1).decode("ascii", "replace"), False
+    return "utf-8", False
+
+
+def decode_source(data: bytes) -> str:
+    """Decode as Python does: a PEP 263 coding cookie in the first two lines, else UTF-8."""
+    encoding, bom = source_encoding(data)
+    if bom:
+        data = data[3:]
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise FileProblem(f"unknown source encoding {encoding!r}") from None
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        raise FileProblem(f"cannot decode the file as {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}", row) from None
