@@ -115,3 +115,15 @@ def test_noqa_with_code_bare_and_file_level(project):
     project.write("d.py", "# trainlint: noqa\n" + SEED_004_MODEL)
     result = project.run("check", "--output-format", "json", ".")
     assert [f["filename"] for f in json.loads(result.output)] == ["c.py"]
+
+
+def test_a_folder_named_outside_the_project_is_checked_even_in_site_packages(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("env") / "lib" / "site-packages" / "pkg"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "model.py").write_text(SEED_004_MODEL.lstrip("\n"))
+    project.write("pyproject.toml", "[tool.trainlint]\n")
+    assert project.run("check", "--no-cache", str(elsewhere)).exit_code == 1
+    assert project.run("check", "--no-cache", str(elsewhere / "model.py")).exit_code == 1
+    # inside the project, the default excludes still apply to what is walked
+    project.write("venv/lib/site-packages/pkg/model.py", SEED_004_MODEL)
+    assert project.run("check", "--no-cache", ".").exit_code == 0

@@ -94,7 +94,7 @@ class Config:
         try:
             return p.resolve().relative_to(self.root.resolve()).as_posix()
         except (ValueError, OSError):
-            return p.as_posix()
+            return p.absolute().as_posix()  # outside the project: absolute, so callers can tell
 
     def with_overrides(self, **changes: Any) -> "Config":
         clean = {k: v for k, v in changes.items() if v is not None}

@@ -64,8 +64,10 @@ def _gitignore_spec(directory: Path) -> pathspec.PathSpec | None:
 def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
     """Python files under `paths`, minus excludes and .gitignore'd paths.
 
-    A file named explicitly is always checked (as ruff does), unless excluded by the
-    config; directories are walked once each, so symlink loops end.
+    A file named explicitly is checked unless the config excludes it (so pre-commit,
+    which names files, honours `exclude`); directories are walked once each, so symlink
+    loops end. Patterns are relative to the config's folder: a path outside it (a
+    site-packages elsewhere, named on purpose) is matched from the named folder down.
     """
     excluded = _spec([*config.exclude, *config.extend_exclude])
     seen_dirs: set[tuple[int, int]] = set()
@@ -76,7 +78,9 @@ def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
             raise PathNotFound(str(raw))
         if path.is_file():
             st = path.stat()
-            if not excluded.match_file(config.relative(path)) and (st.st_dev, st.st_ino) not in seen_files:
+            rel = config.relative(path)
+            outside = rel.startswith("/")
+            if (outside or not excluded.match_file(rel)) and (st.st_dev, st.st_ino) not in seen_files:
                 seen_files.add((st.st_dev, st.st_ino))
                 yield path
             continue
@@ -88,7 +92,7 @@ def _walk(top: Path, config: Config, excluded: pathspec.PathSpec, seen_dirs: set
     # (dir, its path relative to the config root, the gitignore specs that apply to it)
     top_rel = config.relative(top)
     stack: list[tuple[Path, str, list[tuple[Path, pathspec.PathSpec]]]] = [
-        (top, "" if top_rel == "." else top_rel + "/", _parent_gitignores(top, config))
+        (top, "" if top_rel == "." or top_rel.startswith("/") else top_rel + "/", _parent_gitignores(top, config))
     ]
     while stack:
         directory, prefix, ignores = stack.pop()

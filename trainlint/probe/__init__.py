@@ -10,9 +10,26 @@ or, in Python, ``run_probe("train.py", ["--epochs", "1"]).to_json()``. The JSON 
 documented in docs/probe.md.
 """
 
-from trainlint.probe.analyze import STATIC_EVIDENCE, runtime_rules
-from trainlint.probe.runner import INSTALL_HINT, ProbeResult, ProbeUnavailable, run_probe, torch_available
-from trainlint.probe.thresholds import Thresholds
+import importlib
+
+# Loaded on first use: the runtime rules import trainlint.probe.thresholds on every
+# `trainlint check`, which must not pay for the probe's runner and analysis.
+_LAZY = {
+    "STATIC_EVIDENCE": "trainlint.probe.analyze",
+    "runtime_rules": "trainlint.probe.analyze",
+    "INSTALL_HINT": "trainlint.probe.runner",
+    "ProbeResult": "trainlint.probe.runner",
+    "ProbeUnavailable": "trainlint.probe.runner",
+    "run_probe": "trainlint.probe.runner",
+    "torch_available": "trainlint.probe.runner",
+    "Thresholds": "trainlint.probe.thresholds",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def probe_command(path: str, args: list[str] | tuple[str, ...] = (), *, steps: int = 20, timeout: float = 300.0,
