@@ -44,6 +44,8 @@ FORMAT = 1
 KEEP_RESULTS = 4  # configs remembered per file (e.g. the editor's and the CLI's)
 
 Lookups = tuple[tuple[str, str, str], ...]  # (qualname, near, fingerprint of the answer)
+# A recorded question "does any project class inherit from NAME?" (not a qualified name).
+INHERITED = "<inherited>"
 
 
 def digest(data: bytes) -> bytes:
@@ -142,6 +144,15 @@ class RecordingIndex(ProjectIndex):
             self.asked[key] = summary_fingerprint(answer)
         return answer
 
+    def is_inherited(self, name: str) -> bool:
+        self._inside = True
+        try:
+            answer = ProjectIndex.is_inherited(self, name)
+        finally:
+            self._inside = False
+        self.asked.setdefault((INHERITED + name, ""), "1" if answer else "")
+        return answer
+
     def add(self, summary: ClassSummary) -> None:
         raise TypeError("a recording index is read-only")
 
@@ -164,6 +175,10 @@ def same_answers(index: ProjectIndex, lookups: Lookups) -> bool:
     """Whether `index` answers a file's recorded questions as before (cheap: by name first)."""
     by_name = index._by_name
     for qualname, near, fp in lookups:
+        if qualname.startswith(INHERITED):
+            if ("1" if index.is_inherited(qualname[len(INHERITED) :]) else "") != fp:
+                return False
+            continue
         name = qualname.rpartition(".")[2]
         if name not in by_name:
             if fp:

@@ -68,6 +68,12 @@ class ProjectIndex:
     def summaries(self) -> list[ClassSummary]:
         return [s for items in self._by_name.values() for s in items]
 
+    def is_inherited(self, name: str) -> bool:
+        """Whether some class of the project names `name` (by its last segment) as a base."""
+        return any(
+            base.rpartition(".")[2] == name for items in self._by_name.values() for s in items for base in s.bases
+        )
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_name.values())
 

@@ -183,9 +183,10 @@ class SubmoduleNeverUsed(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         inherited = {base.rsplit(".", 1)[-1] for info in facts.collected.classes for base in info.base_names}
-        inherited |= {base.rsplit(".", 1)[-1] for summary in facts.index.summaries() for base in summary.bases}
         for module_class in facts.module_classes:
-            if module_class.name in inherited or module_class.method("forward") is None:
+            if module_class.method("forward") is None or module_class.name in inherited:
+                continue
+            if facts.index.is_inherited(module_class.name):
                 continue
             if not all(base in MODULE_BASES for base in module_class.info.base_names):
                 continue  # a parent class may use the layer
