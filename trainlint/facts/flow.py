@@ -11,13 +11,14 @@ unknown, and rules stay silent on unknown values.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import libcst as cst
+
+from trainlint.facts.walk import children
 
 from trainlint.facts.collect import ClassInfo, FunctionInfo
 from trainlint.facts.torch_api import CONV, LINEAR
@@ -270,38 +271,17 @@ class Scope:
         return found, False
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _child_fields(kind: type) -> tuple[str, ...]:
-    fields = _FIELDS.get(kind)
-    if fields is None:
-        fields = _FIELDS[kind] = tuple(
-            f.name
-            for f in dataclasses.fields(kind)
-            if not f.name.startswith("whitespace") and f.name not in ("lpar", "rpar", "comma", "semicolon", "dot")
-        )
-    return fields
-
-
 def calls_within(node: cst.CSTNode, skip: tuple[type, ...] = (cst.Lambda, cst.FunctionDef)) -> Iterator[cst.Call]:
-    """The calls inside a node (not inside nested defs and lambdas), in no particular order.
-
-    A plain walk over the nodes' fields: LibCST's visitor rebuilds every node it passes,
-    which made this several times slower than the parse."""
+    """The calls inside a node (not inside nested defs and lambdas), in no particular order."""
     stack: list = [node]
     while stack:
         item = stack.pop()
-        if isinstance(item, skip):
+        kind = type(item)
+        if kind in skip:
             continue
-        if isinstance(item, cst.Call):
+        if kind is cst.Call:
             yield item
-        for name in _child_fields(type(item)):
-            value = getattr(item, name)
-            if isinstance(value, cst.CSTNode):
-                stack.append(value)
-            elif isinstance(value, (list, tuple)):
-                stack.extend(v for v in value if isinstance(v, cst.CSTNode))
+        stack.extend(children(item))
 
 
 def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path_of: dict) -> None:

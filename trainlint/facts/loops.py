@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import FunctionInfo
+from trainlint.facts.walk import children
 from trainlint.facts.torch_api import BATCH_NORM, WITH_PARAMETERS
 from trainlint.names import dotted
 
@@ -956,32 +957,16 @@ class _FlowWalker:
             loop.events.append(event)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_SKIP = (cst.BaseParenthesizableWhitespace, cst.Comma, cst.LeftParen, cst.RightParen, cst.Dot, cst.Name,
-         cst.SimpleString, cst.Integer, cst.Float, cst.Lambda, cst.AssignEqual, cst.LeftSquareBracket,
-         cst.RightSquareBracket, cst.Colon)
+# leaves and nodes that hold no call evaluated in the loop's iteration
+_NO_CALLS = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Lambda})
 
 
 def _calls_post_order(node: cst.CSTNode, out: list[cst.Call]) -> None:
-    """The calls inside an expression in evaluation order (arguments before the call).
-
-    A plain walk over the dataclass fields: LibCST's visitor rebuilds every node it
-    visits, which made this the most expensive part of the loop facts."""
-    fields = _FIELDS.get(type(node))
-    if fields is None:
-        fields = _FIELDS[type(node)] = tuple(
-            name for name in node.__dataclass_fields__ if not name.startswith(("whitespace", "lpar", "rpar"))
-        )
-    for name in fields:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            if not isinstance(value, _SKIP):
-                _calls_post_order(value, out)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, cst.CSTNode) and not isinstance(item, _SKIP):
-                    _calls_post_order(item, out)
-    if isinstance(node, cst.Call):
+    """The calls inside an expression in evaluation order (arguments before the call)."""
+    for child in children(node):
+        if type(child) not in _NO_CALLS:
+            _calls_post_order(child, out)
+    if type(node) is cst.Call:
         out.append(node)
 
 

@@ -58,10 +58,34 @@ def child_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+_is_node: dict[type, bool] = {}
+
+
+def is_node(value: Any) -> bool:
+    """isinstance(value, cst.CSTNode), by type: CSTNode is an ABC, and ABC checks were a
+    fifth of the facts' time on real code."""
+    kind = type(value)
+    known = _is_node.get(kind)
+    if known is None:
+        known = _is_node[kind] = issubclass(kind, cst.CSTNode)
+    return known
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The syntax children of a node in source order, trivia left out."""
+    out: list[cst.CSTNode] = []
+    for name in _fields.get(type(node)) or child_fields(type(node)):
+        value = getattr(node, name)
+        if is_node(value):
+            out.append(value)
+        elif type(value) is tuple or type(value) is list:
+            out.extend(item for item in value if is_node(item))
+    return out
+
+
 def walk(node: cst.CSTNode, visitor: Any) -> None:
     """Visit `node` and its syntax children in source order with `visitor`'s visit_/leave_ methods."""
     vtype = type(visitor)
-    CSTNode = cst.CSTNode
 
     def go(node: cst.CSTNode) -> None:
         cls = type(node)
@@ -72,14 +96,8 @@ def walk(node: cst.CSTNode, visitor: Any) -> None:
             _methods[key] = methods
         visit, leave = methods
         if visit is None or visit(visitor, node) is not False:
-            for name in _fields.get(cls) or child_fields(cls):
-                value = getattr(node, name)
-                if isinstance(value, CSTNode):
-                    go(value)
-                elif type(value) is tuple or type(value) is list:
-                    for item in value:
-                        if isinstance(item, CSTNode):
-                            go(item)
+            for child in children(node):
+                go(child)
         if leave is not None:
             leave(visitor, node)
 
