@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from trainlint.entry import EXIT_USAGE, run_check
+
 app = typer.Typer(
     name="trainlint",
     help="Find the bugs that keep PyTorch training from converging, before the GPU-day is spent.",
@@ -20,8 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class OutputFormat(str, Enum):
@@ -41,21 +41,6 @@ class ListFormat(str, Enum):
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"trainlint: error: {message}", err=True)
     return typer.Exit(EXIT_USAGE)
-
-
-def _split(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
-    """`--select TL1,TL2 --select TL3` -> ("TL1", "TL2", "TL3")."""
-    if values is None:
-        return None
-    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
-
-
-def load_effective_config(config_path: Optional[Path], paths: list[Path], **overrides):
-    from trainlint.config import load_config
-
-    start = paths[0] if paths else Path.cwd()
-    config = load_config(config_path, start=start if start.exists() else Path.cwd())
-    return config.with_overrides(**overrides)
 
 
 @app.command()
@@ -85,55 +70,12 @@ def check(
         from trainlint.probe.output import run_cli
 
         raise typer.Exit(run_cli(probe_script, [], output_format="json" if output_format is OutputFormat.json else "text", config=config))
-    from trainlint.config import ConfigError
-    from trainlint.project import PathNotFound, check_paths
-    from trainlint.report import write_report
-
-    targets = paths or [Path(".")]
-    try:
-        cfg = load_effective_config(
-            config,
-            targets,
-            select=_split(select),
-        )
-        # --ignore and --extend-select add to what the config says, as in ruff
-        if ignore:
-            cfg = cfg.with_overrides(ignore=cfg.ignore + _split(ignore))
-        if extend_select:
-            cfg = cfg.with_overrides(extend_select=cfg.extend_select + _split(extend_select))
-        run = check_paths(targets, cfg, jobs=jobs, cache=not no_cache)
-    except ConfigError as exc:
-        raise _fail(str(exc))
-    except PathNotFound as exc:
-        raise _fail(f"{exc}: no such file or directory")
-    if fix or fix_only or diff or add_noqa:
-        from trainlint.fix import run_fix_options
-
-        done = run_fix_options(run, fix_only=fix_only, diff=diff, add_noqa=add_noqa, unsafe=unsafe_fixes)
-        if done is not None:
-            raise typer.Exit(done)
-
-    findings = run.findings
-    stream = output_file.open("w", encoding="utf-8") if output_file else sys.stdout
-    try:
-        if statistics:
-            from trainlint.report.text import write_statistics
-
-            write_statistics(findings, stream)
-        else:
-            if quiet and output_format in (OutputFormat.text, OutputFormat.concise):
-                from trainlint.report.text import write_text
-
-                write_text(findings, run.sources(), stream, show_source=False, color=None if not output_file else False)
-            elif findings or output_format not in (OutputFormat.text, OutputFormat.concise):
-                write_report(output_format.value, findings, run.sources(), stream, show_source=show_source,
-                             color=False if output_file else None)
-        if not findings and output_format in (OutputFormat.text, OutputFormat.concise) and not quiet and not statistics:
-            typer.echo("All checks passed!", file=stream)
-    finally:
-        if output_file:
-            stream.close()
-    raise typer.Exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN)
+    raise typer.Exit(run_check(
+        paths, select=select, ignore=ignore, extend_select=extend_select, output_format=output_format.value,
+        statistics=statistics, exit_zero=exit_zero, config=config, show_source=show_source, quiet=quiet,
+        output_file=output_file, fix=fix, unsafe_fixes=unsafe_fixes, diff=diff, fix_only=fix_only,
+        add_noqa=add_noqa, jobs=jobs, no_cache=no_cache,
+    ))
 
 
 @app.command("rule")

@@ -12,11 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 from trainlint.finding import Severity
 
 CONFIG_FILES = ("trainlint.toml", ".trainlint.toml", "pyproject.toml")
@@ -134,6 +129,15 @@ def expand_selectors(selectors: tuple[str, ...] | list[str], key: str) -> list[s
 
 
 # loading ---------------------------------------------------------------------
+def _toml():
+    """tomllib, imported when there is a file to read (~3 ms a run without one saves)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    return tomllib
+
+
 def find_config_file(start: Path) -> Path | None:
     """The nearest trainlint.toml, or pyproject.toml that has a [tool.trainlint] table."""
     start = start.resolve()
@@ -145,6 +149,7 @@ def find_config_file(start: Path) -> Path | None:
                 continue
             if name != "pyproject.toml":
                 return candidate
+            tomllib = _toml()
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -162,6 +167,7 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
             return Config(root=(start or Path.cwd()).resolve() if (start or Path.cwd()).is_dir() else Path.cwd())
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
+    tomllib = _toml()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -274,3 +280,9 @@ def _same_kind(default: Any, value: Any) -> bool:
     if isinstance(default, dict):
         return isinstance(value, dict)
     return isinstance(value, type(default))
+
+
+def __getattr__(name: str) -> Any:  # `from trainlint.config import tomllib` (the probe's thresholds) still works
+    if name == "tomllib":
+        return _toml()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

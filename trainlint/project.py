@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pathspec
 
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
@@ -47,16 +46,80 @@ class RunResult:
 
 
 # discovery ---------------------------------------------------------------------
-def _spec(patterns: Iterable[str]) -> pathspec.PathSpec:
-    return pathspec.GitIgnoreSpec.from_lines(list(patterns))
+# A pattern of names only (`build`, `*.egg-info/`, `.venv`): no slash inside, no negation,
+# no escapes, no `?`/`[...]`/`**`. A set of those matches a path exactly when one of them
+# matches one of its components (a trailing `/`: a folder component), as gitignore says;
+# SimpleSpec decides that without importing pathspec (~10 ms of a warm run).
+_SIMPLE_PATTERN = re.compile(r"[A-Za-z0-9_.*+@%~=,-]*[A-Za-z0-9_+@%~=,-][A-Za-z0-9_.*+@%~=,-]*/?")
 
 
-def _gitignore_spec(directory: Path) -> pathspec.PathSpec | None:
+class SimpleSpec:
+    """GitIgnoreSpec.from_lines(lines) for lines that are all blank, comments or simple
+    patterns (tests/test_project.py compares the two on many patterns and paths)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self._full = None
+        names, folders = [], []
+        for line in lines:
+            if line and not line.startswith("#"):
+                body = re.escape(line.rstrip("/")).replace(r"\*", "[^/]*")
+                (folders if line.endswith("/") else names).append(body)
+        self._names = re.compile("|".join(names)) if names else None
+        self._folders = re.compile("|".join(folders)) if folders else None
+
+    @classmethod
+    def for_lines(cls, lines: list[str]) -> "SimpleSpec | None":
+        for line in lines:
+            if line and not line.startswith("#") and (not _SIMPLE_PATTERN.fullmatch(line) or "**" in line):
+                return None
+        return cls(lines)
+
+    def match_file(self, file: str) -> bool:
+        if file.startswith(("/", "./")) or "\\" in file or os.sep != "/":
+            return self._pathspec().match_file(file)
+        parts = file.split("/")
+        last = len(parts) - 1
+        if file.endswith("/"):
+            parts.pop()
+            last += 1  # every remaining component is a folder
+        for n, part in enumerate(parts):
+            if part in ("", ".", ".."):
+                return self._pathspec().match_file(file)
+            if self._names is not None and self._names.fullmatch(part):
+                return True
+            if self._folders is not None and n < last and self._folders.fullmatch(part):
+                return True
+        return False
+
+    def _pathspec(self):
+        if self._full is None:
+            import pathspec
+
+            self._full = pathspec.GitIgnoreSpec.from_lines(self.lines)
+        return self._full
+
+
+def _gitignore(lines: list[str]):
+    """A matcher for gitignore lines: pathspec's GitIgnoreSpec, or the same answers cheaper."""
+    simple = SimpleSpec.for_lines(lines)
+    if simple is not None:
+        return simple
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _spec(patterns: Iterable[str]):
+    return _gitignore(list(patterns))
+
+
+def _gitignore_spec(directory: Path):
     ignore_file = directory / ".gitignore"
     if not ignore_file.is_file():
         return None
     try:
-        return pathspec.GitIgnoreSpec.from_lines(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines())
+        return _gitignore(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines())
     except (OSError, ValueError):
         return None
 
@@ -87,11 +150,11 @@ def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
         yield from _walk(path, config, excluded, seen_dirs, seen_files)
 
 
-def _walk(top: Path, config: Config, excluded: pathspec.PathSpec, seen_dirs: set, seen_files: set) -> Iterator[Path]:
+def _walk(top: Path, config: Config, excluded, seen_dirs: set, seen_files: set) -> Iterator[Path]:
     # (dir, gitignore specs that apply to it: list of (base, spec))
     # (dir, its path relative to the config root, the gitignore specs that apply to it)
     top_rel = config.relative(top)
-    stack: list[tuple[Path, str, list[tuple[Path, pathspec.PathSpec]]]] = [
+    stack: list[tuple[Path, str, list[tuple[Path, object]]]] = [
         (top, "" if top_rel == "." or top_rel.startswith("/") else top_rel + "/", _parent_gitignores(top, config))
     ]
     while stack:
@@ -138,7 +201,7 @@ def _walk(top: Path, config: Config, excluded: pathspec.PathSpec, seen_dirs: set
         stack.extend(reversed(subdirs))
 
 
-def _ignored(base: Path, spec: pathspec.PathSpec, path: Path, is_dir: bool) -> bool:
+def _ignored(base: Path, spec, path: Path, is_dir: bool) -> bool:
     try:
         rel = path.relative_to(base).as_posix()
     except ValueError:
@@ -146,7 +209,7 @@ def _ignored(base: Path, spec: pathspec.PathSpec, path: Path, is_dir: bool) -> b
     return spec.match_file(rel + ("/" if is_dir else ""))
 
 
-def _parent_gitignores(top: Path, config: Config) -> list[tuple[Path, pathspec.PathSpec]]:
+def _parent_gitignores(top: Path, config: Config) -> list[tuple[Path, object]]:
     """.gitignore files above a checked folder, up to the repository root, apply too."""
     if not config.respect_gitignore:
         return []
@@ -171,11 +234,7 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
     """
     path = path.resolve()
     parts = [path.stem] if path.stem != "__init__" else []
-    directory = path.parent
-    package_parts: list[str] = []
-    while (directory / "__init__.py").is_file():
-        package_parts.insert(0, directory.name)
-        directory = directory.parent
+    package_parts = list(_package_parts(str(path.parent)))
     package = ".".join(package_parts)
     try:
         rel = path.relative_to(_realpath(str(root))).with_suffix("")
@@ -183,6 +242,18 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
     except ValueError:
         dotted_parts = package_parts + parts
     return ".".join(dotted_parts), package
+
+
+@lru_cache(maxsize=256)
+def _package_parts(directory: str) -> tuple[str, ...]:
+    """The package names from the outermost folder with __init__.py down to `directory`
+    (one stat per folder per run, not per file)."""
+    if not os.path.isfile(os.path.join(directory, "__init__.py")):
+        return ()
+    parent = os.path.dirname(directory)
+    if parent == directory:
+        return (os.path.basename(directory),)
+    return (*_package_parts(parent), os.path.basename(directory))
 
 
 # the run ------------------------------------------------------------------------
@@ -302,6 +373,7 @@ def check_paths(
     store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
 
     run = RunResult()
+    _package_parts.cache_clear()  # folders' __init__.py are looked at afresh each run (the server runs many)
     items = []  # per file: [shown, data|exc, names, digest, entry]
     for path in files:
         shown = display_path(path)

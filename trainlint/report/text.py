@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TextIO
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from trainlint.finding import Finding, Severity
+
+if TYPE_CHECKING:  # rich is imported when findings are printed, not for --statistics or a clean run
+    from rich.console import Console
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 CONTEXT_LINES = 1
 
 
-def _console(out: TextIO, color: bool | None) -> Console:
+def _console(out: TextIO, color: bool | None) -> "Console":
+    from rich.console import Console
+
     return Console(file=out, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True,
                    emoji=False, markup=False)
 
 
 def write_text(findings: list[Finding], sources: dict[str, str], out: TextIO, *, show_source: bool = True,
                color: bool | None = None) -> None:
+    from rich.text import Text
+
     console = _console(out, color)
     lines_cache: dict[str, list[str]] = {}
     for f in findings:
@@ -46,7 +50,9 @@ def write_text(findings: list[Finding], sources: dict[str, str], out: TextIO, *,
         console.print(Text(summary, style="bold"))
 
 
-def _frame(console: Console, f: Finding, lines: list[str]) -> None:
+def _frame(console: "Console", f: Finding, lines: list[str]) -> None:
+    from rich.text import Text
+
     first = max(1, f.location.row - CONTEXT_LINES)
     last = min(len(lines), f.location.row + CONTEXT_LINES)
     width = len(str(last))

@@ -1,0 +1,66 @@
+"""The cheap gitignore matcher of discovery gives pathspec's answers, and the fast `check` parser
+falls back to typer for everything it does not know."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pathspec
+import pytest
+
+from trainlint.entry import parse_check
+from trainlint.project import SimpleSpec, _gitignore
+
+NAMES = ["build", "dist", ".venv", "venv", "__pycache__", "*.egg-info", "*.py", "a*b", "x.y", "node_modules", "data-1"]
+
+
+def _paths(rng: random.Random) -> list[str]:
+    parts = ["build", "dist", "src", "a", "ab", "axb", "x.y", "m.py", ".venv", "pkg.egg-info", "data-1", "__pycache__", "b"]
+    out = ["", "build", "build/", "./build", "/build", "a//b", "a/./b", "a/../build", "."]
+    for _ in range(400):
+        path = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+        out.append(path + rng.choice(["", "/"]))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_simple_spec_agrees_with_pathspec(seed):
+    rng = random.Random(seed)
+    for _ in range(30):
+        lines = [rng.choice(NAMES) + rng.choice(["", "/"]) for _ in range(rng.randint(1, 5))]
+        lines += rng.sample(["", "# a comment", "#build"], rng.randint(0, 2))
+        rng.shuffle(lines)
+        simple = SimpleSpec.for_lines(lines)
+        assert simple is not None, lines
+        full = pathspec.GitIgnoreSpec.from_lines(lines)
+        for path in _paths(rng):
+            assert simple.match_file(path) == full.match_file(path), (lines, path)
+
+
+@pytest.mark.parametrize("line", ["!build", "a/b", "/build", "**/x", "x?", "[ab]", "a\\ b", "build ", " build", ".", "..", "*/"])
+def test_other_patterns_go_to_pathspec(line):
+    assert SimpleSpec.for_lines(["build", line]) is None
+    assert isinstance(_gitignore(["build", line]), pathspec.PathSpec)
+
+
+def test_default_excludes_are_simple():
+    from trainlint.config import DEFAULT_EXCLUDE
+
+    assert SimpleSpec.for_lines(list(DEFAULT_EXCLUDE)) is not None
+
+
+def test_parse_check_plain_options():
+    kwargs = parse_check(["--statistics", "--select", "TL1", "--select=TL2", "-q", "-j", "2", "a.py", "--output-format", "json", "src"])
+    assert kwargs == {"statistics": True, "select": ["TL1", "TL2"], "quiet": True, "jobs": 2,
+                      "output_format": "json", "paths": [Path("a.py"), Path("src")]}
+    assert parse_check([]) == {"paths": None}
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["-h"], ["--fix"], ["--diff", "x.py"], ["--probe", "t.py"], ["--", "x.py"], ["-"], ["-j0"], ["-j", "0"],
+    ["-j", "x"], ["--output-format", "xml"], ["--select"], ["--select", "--statistics"], ["-qj", "2"], ["--jobs=", "1"],
+    ["--unknown"], ["-o=x"],
+])
+def test_parse_check_defers_to_typer(args):
+    assert parse_check(args) is None
