@@ -64,3 +64,29 @@ def test_parse_check_plain_options():
 ])
 def test_parse_check_defers_to_typer(args):
     assert parse_check(args) is None
+
+
+@pytest.mark.parametrize("env", [{}, {"XDG_CACHE_HOME": "/tmp/xdg"}, {"XDG_CACHE_HOME": "rel"}, {"XDG_CACHE_HOME": ""}])
+def test_user_cache_dir_is_platformdirs(monkeypatch, env):
+    import platformdirs
+
+    from trainlint.registry import user_cache_dir
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert user_cache_dir() == platformdirs.user_cache_dir("trainlint")
+
+
+def test_resolve_is_path_resolve(tmp_path, monkeypatch):
+    from trainlint.project import _real_folder, _resolve
+
+    (tmp_path / "real" / "pkg").mkdir(parents=True)
+    (tmp_path / "real" / "pkg" / "m.py").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "f.py").symlink_to(tmp_path / "real" / "pkg" / "m.py")
+    monkeypatch.chdir(tmp_path)
+    for raw in ["link/pkg/m.py", "real/f.py", "link/f.py", "link/../real/pkg/m.py", "link/pkg/../f.py", "m.py", "link/pkg/",
+                str(tmp_path / "link" / "pkg" / "m.py"), "link/pkg/."]:
+        _real_folder.cache_clear()
+        assert _resolve(Path(raw)) == Path(raw).resolve(), raw

@@ -232,7 +232,7 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
     module name is the path relative to `root` so `models/net.py` is `models.net`
     even in a namespace package.
     """
-    path = path.resolve()
+    path = _resolve(path)
     parts = [path.stem] if path.stem != "__init__" else []
     package_parts = list(_package_parts(str(path.parent)))
     package = ".".join(package_parts)
@@ -242,6 +242,19 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
     except ValueError:
         dotted_parts = package_parts + parts
     return ".".join(dotted_parts), package
+
+
+def _resolve(path: Path) -> Path:
+    """path.resolve(), with one realpath per folder per run (a file that is a link: its own)."""
+    directory, name = os.path.split(os.fspath(path))
+    if name in ("", ".", "..") or os.path.islink(path):
+        return path.resolve()
+    return Path(os.path.join(_real_folder(directory or "."), name))
+
+
+@lru_cache(maxsize=256)
+def _real_folder(directory: str) -> str:
+    return os.path.realpath(directory)
 
 
 @lru_cache(maxsize=256)
@@ -373,7 +386,8 @@ def check_paths(
     store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
 
     run = RunResult()
-    _package_parts.cache_clear()  # folders' __init__.py are looked at afresh each run (the server runs many)
+    _package_parts.cache_clear()  # folders (links, __init__.py) are looked at afresh each run (the server runs many)
+    _real_folder.cache_clear()
     items = []  # per file: [shown, data|exc, names, digest, entry]
     for path in files:
         shown = display_path(path)
