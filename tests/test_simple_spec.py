@@ -3,6 +3,7 @@ falls back to typer for everything it does not know."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -89,4 +90,43 @@ def test_resolve_is_path_resolve(tmp_path, monkeypatch):
     for raw in ["link/pkg/m.py", "real/f.py", "link/f.py", "link/../real/pkg/m.py", "link/pkg/../f.py", "m.py", "link/pkg/",
                 str(tmp_path / "link" / "pkg" / "m.py"), "link/pkg/."]:
         _real_folder.cache_clear()
-        assert _resolve(Path(raw)) == Path(raw).resolve(), raw
+        assert _resolve(Path(raw)) == str(Path(raw).resolve()), raw
+
+
+def _module_name_reference(path: Path, root: Path) -> tuple[str, str]:
+    """module_name_for as it was written with Paths (the string version must agree)."""
+    path = path.resolve()
+    parts = [path.stem] if path.stem != "__init__" else []
+    directory = path.parent
+    package_parts: list[str] = []
+    while (directory / "__init__.py").is_file():
+        package_parts.insert(0, directory.name)
+        directory = directory.parent
+    try:
+        rel = path.relative_to(os.path.realpath(str(root))).with_suffix("")
+        dotted = [p for p in rel.parts if p != "__init__"]
+    except ValueError:
+        dotted = package_parts + parts
+    return ".".join(dotted), ".".join(package_parts)
+
+
+def test_module_name_for_and_display_path(tmp_path, monkeypatch):
+    from trainlint import project
+
+    for folder in ["proj/pkg/sub", "proj/ns/deep", "other/pkg"]:
+        (tmp_path / folder).mkdir(parents=True)
+    for init in ["proj/pkg", "proj/pkg/sub", "other/pkg"]:
+        (tmp_path / init / "__init__.py").write_text("")
+    files = ["proj/pkg/__init__.py", "proj/pkg/sub/m.py", "proj/pkg/sub/a.b.py", "proj/ns/deep/.hidden.py",
+             "proj/ns/deep/x.", "proj/top.py", "other/pkg/o.py"]
+    for f in files:
+        (tmp_path / f).write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "proj")
+    monkeypatch.chdir(tmp_path)
+    roots = [tmp_path / "proj", tmp_path / "link", tmp_path, Path("proj"), tmp_path / "proj" / "top.py", Path("/")]
+    for root in roots:
+        for raw in files + ["link/pkg/sub/m.py", str(tmp_path / "link" / "top.py")]:
+            project._package_parts.cache_clear()
+            project._real_folder.cache_clear()
+            assert project.module_name_for(Path(raw), root) == _module_name_reference(Path(raw), root), (raw, root)
+            assert project.display_path(Path(raw)) == Path(os.path.abspath(raw)).relative_to(tmp_path).as_posix()

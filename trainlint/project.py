@@ -232,24 +232,38 @@ def module_name_for(path: Path, root: Path) -> tuple[str, str]:
     module name is the path relative to `root` so `models/net.py` is `models.net`
     even in a namespace package.
     """
-    path = _resolve(path)
-    parts = [path.stem] if path.stem != "__init__" else []
-    package_parts = list(_package_parts(str(path.parent)))
+    real = _resolve(path)  # strings, not Paths: this runs per file on a warm run
+    directory, name = os.path.split(real)
+    stem = _stem(name)
+    parts = [stem] if stem != "__init__" else []
+    package_parts = list(_package_parts(directory))
     package = ".".join(package_parts)
-    try:
-        rel = path.relative_to(_realpath(str(root))).with_suffix("")
-        dotted_parts = [p for p in rel.parts if p != "__init__"]
-    except ValueError:
-        dotted_parts = package_parts + parts
+    base = _realpath(str(root))
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if real.startswith(prefix) and len(real) > len(prefix):  # Path.relative_to(root).with_suffix("")
+        rel = real[len(prefix) :].split(os.sep)
+        rel[-1] = _stem(rel[-1])
+        dotted_parts = [p for p in rel if p != "__init__"]
+    else:
+        try:
+            dotted_parts = [p for p in Path(real).relative_to(base).with_suffix("").parts if p != "__init__"]
+        except ValueError:
+            dotted_parts = package_parts + parts
     return ".".join(dotted_parts), package
 
 
-def _resolve(path: Path) -> Path:
-    """path.resolve(), with one realpath per folder per run (a file that is a link: its own)."""
+def _stem(name: str) -> str:
+    """PurePath(name).stem."""
+    i = name.rfind(".")
+    return name[:i] if 0 < i < len(name) - 1 else name
+
+
+def _resolve(path: Path) -> str:
+    """str(path.resolve()), with one realpath per folder per run (a file that is a link: its own)."""
     directory, name = os.path.split(os.fspath(path))
     if name in ("", ".", "..") or os.path.islink(path):
-        return path.resolve()
-    return Path(os.path.join(_real_folder(directory or "."), name))
+        return str(path.resolve())
+    return os.path.join(_real_folder(directory or "."), name)
 
 
 @lru_cache(maxsize=256)
@@ -274,7 +288,8 @@ def display_path(path: Path) -> str:
     absolute = os.path.abspath(path)
     cwd = _realpath(os.getcwd())
     if absolute == cwd or absolute.startswith(cwd + os.sep):
-        return Path(absolute[len(cwd) + 1 :]).as_posix()
+        rel = absolute[len(cwd) + 1 :]  # abspath is normalised: this is Path(rel).as_posix()
+        return rel.replace(os.sep, "/") if rel else "."
     try:
         return path.resolve().relative_to(cwd).as_posix()
     except ValueError:
