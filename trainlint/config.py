@@ -164,7 +164,8 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
     if path is None:
         path = find_config_file(start or Path.cwd())
         if path is None:
-            return Config(root=(start or Path.cwd()).resolve() if (start or Path.cwd()).is_dir() else Path.cwd())
+            # no config file: the project is the current folder, as for ruff (the cache lives there)
+            return Config(root=Path.cwd().resolve())
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     tomllib = _toml()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
-from trainlint.finding import Finding, Severity
+from trainlint.finding import Applicability, Finding, Severity
 
 if TYPE_CHECKING:  # rich is imported when findings are printed, not for --statistics or a clean run
     from rich.console import Console
@@ -69,14 +69,15 @@ def _frame(console: "Console", f: Finding, lines: list[str]) -> None:
 
 
 def write_statistics(findings: list[Finding], out: TextIO) -> None:
-    """`COUNT<TAB>CODE<TAB>[*] name`, most frequent first, as ruff's --statistics prints it."""
+    """`COUNT<TAB>CODE<TAB>[*] name`, most frequent first, as ruff's --statistics prints it
+    ([*] when `--fix` would fix some of them: safe fixes only)."""
     counts: Counter = Counter()
     names: dict[str, str] = {}
     fixable: set[str] = set()
     for f in findings:
         counts[f.code] += 1
         names[f.code] = f.name
-        if f.fix is not None:
+        if f.fix is not None and f.fix.applicability is Applicability.SAFE:
             fixable.add(f.code)
     for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         out.write(f"{n}\t{code}\t{'[*] ' if code in fixable else ''}{names[code]}\n")
