@@ -64,3 +64,17 @@ def test_only_the_asked_nodes():
     second = module.body[1]
     assert list(node_ranges(module, [second])) == [second]
     assert node_ranges(module, [second])[second].start.line == 2
+
+
+@pytest.mark.parametrize("source", SOURCES + ["x = 1\nx = 1\ndef f():\n    return 1\n\n\nx = 1\n"])
+def test_from_the_text_same_ranges(source):
+    """With the text, only the statements holding the nodes are generated: same ranges,
+    one node at a time (repeated statements included) and all at once."""
+    module = cst.parse_module(source)
+    collector = _All()
+    module.visit(collector)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    for node in collector.nodes:
+        assert node_ranges(module, [node], source).get(node) == expected.get(node)
+    ours = node_ranges(module, collector.nodes, source)
+    assert [ours.get(n) for n in collector.nodes] == [expected.get(n) for n in collector.nodes]

@@ -219,7 +219,7 @@ class Engine:
 
         try:
             wanted = [r.node for r in reports] + [x.old for r in reports if r.fix for x in r.fix.replacements]
-            positions = node_ranges(facts.module, wanted)
+            positions = node_ranges(facts.module, wanted, facts.source)
         except RecursionError:
             return [self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to locate findings", path)]
         findings = []

@@ -21,6 +21,8 @@ import libcst as cst
 from libcst._nodes.internal import CodegenState
 from libcst._position import CodePosition, CodeRange
 
+from trainlint.facts.walk import children
+
 _NEWLINE = re.compile(r"\r\n?|\n")
 
 
@@ -70,11 +72,23 @@ class _OffsetState(CodegenState):
             self.spans[node] = (start, end)
 
 
-def node_ranges(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[cst.CSTNode, CodeRange]:
-    """The range of each of `nodes` (1-based lines, 0-based columns, as PositionProvider)."""
-    state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
-    module._codegen(state)
-    code = "".join(state.tokens)
+def node_ranges(
+    module: cst.Module, nodes: Iterable[cst.CSTNode], source: str | None = None
+) -> dict[cst.CSTNode, CodeRange]:
+    """The range of each of `nodes` (1-based lines, 0-based columns, as PositionProvider).
+
+    With `source` (the text `module` was parsed from), only the top-level statements that
+    hold one of `nodes` are generated, each placed in the text where its code occurs once
+    (the module's code is the text); anything else generates the whole module."""
+    nodes = list(nodes)
+    found = _statement_spans(module, nodes, source) if source is not None else None
+    if found is None:
+        state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
+        module._codegen(state)
+        code = "".join(state.tokens)
+        spans = state.spans
+    else:
+        code, spans = source, found
     line_starts = [0] + [m.end() for m in _NEWLINE.finditer(code)]
 
     def position(offset: int) -> CodePosition:
@@ -83,7 +97,56 @@ def node_ranges(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[cst.CS
 
     out = {}
     for node in nodes:
-        span = state.spans.get(node)
+        span = spans.get(node)
         if span is not None:
             out[node] = CodeRange(position(span[0]), position(span[1]))
     return out
+
+
+def _statement_spans(module: cst.Module, nodes: list[cst.CSTNode], source: str) -> dict | None:
+    """Offsets of `nodes` from generating only the top-level statements that hold them;
+    None when a node is outside every statement or a statement's code is not unique in
+    the text after the previous one (the caller then generates the whole module)."""
+    if not module.has_trailing_newline or not nodes:
+        return None
+    wanted = {id(node) for node in nodes}
+    holders: list[int] = []
+    left = len(wanted)
+    for i, stmt in enumerate(module.body):
+        hits = _count_within(stmt, wanted)
+        if hits:
+            holders.append(i)
+            left -= hits
+            if left <= 0:
+                break
+    if left > 0:
+        return None
+    spans: dict = {}
+    cursor = 0
+    for i in holders:
+        state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
+        module.body[i]._codegen(state)
+        code = "".join(state.tokens)
+        at = source.find(code, cursor)
+        if at < 0 or source.find(code, at + 1) >= 0:
+            return None
+        for node, (start, end) in state.spans.items():
+            if id(node) in wanted:
+                spans[node] = (start + at, end + at)
+        cursor = at + len(code)
+    return spans
+
+
+def _count_within(root: cst.CSTNode, wanted: set[int]) -> int:
+    """How many distinct nodes of `wanted` are `root` or under it."""
+    count = 0
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        key = id(node)
+        if key in wanted and key not in seen:
+            seen.add(key)
+            count += 1
+        stack.extend(children(node))
+    return count
