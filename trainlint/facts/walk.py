@@ -15,6 +15,7 @@ A visitor that needs those must use LibCST's own `visit`.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Any
 
 import libcst as cst
@@ -71,15 +72,39 @@ def is_node(value: Any) -> bool:
     return known
 
 
+_getters: dict[type, Any] = {}
+
+
+def _getter(cls: type) -> Any:
+    """One C call that reads all of a class's child fields, as a tuple."""
+    names = child_fields(cls)
+    if not names:
+        getter: Any = lambda node: ()  # noqa: E731
+    elif len(names) == 1:
+        one = operator.attrgetter(names[0])
+        getter = lambda node: (one(node),)  # noqa: E731
+    else:
+        getter = operator.attrgetter(*names)
+    _getters[cls] = getter
+    return getter
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The syntax children of a node in source order, trivia left out."""
     out: list[cst.CSTNode] = []
-    for name in _fields.get(type(node)) or child_fields(type(node)):
-        value = getattr(node, name)
-        if is_node(value):
+    kinds = _is_node
+    for value in (_getters.get(type(node)) or _getter(type(node)))(node):
+        kind = type(value)
+        known = kinds.get(kind)
+        if known is None:
+            known = is_node(value)
+        if known:
             out.append(value)
-        elif type(value) is tuple or type(value) is list:
-            out.extend(item for item in value if is_node(item))
+        elif kind is tuple or kind is list:
+            for item in value:
+                known = kinds.get(type(item))
+                if known or (known is None and is_node(item)):
+                    out.append(item)
     return out
 
 
