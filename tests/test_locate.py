@@ -66,7 +66,15 @@ def test_only_the_asked_nodes():
     assert node_ranges(module, [second])[second].start.line == 2
 
 
-@pytest.mark.parametrize("source", SOURCES + ["x = 1\nx = 1\ndef f():\n    return 1\n\n\nx = 1\n"])
+NESTED = [
+    "x = 1\nx = 1\ndef f():\n    return 1\n\n\nx = 1\n",
+    "def f(x):\n    x = 1\n    # c\n    x = 1\n    if x:\n        x = 1\n      # deeper\n    else:\n        for i in x:\n            x = 1\n    return x\n\n\ndef g(x):\n    x = 1\n    return x\n",
+    "class A:\n\tdef f(self):\n\t\ttry:\n\t\t\tpass\n\t\texcept E as e:  # t\n\t\t\traise\n\t\tfinally:\n\t\t\tx = 1\n",
+    "if a:\n  b = 1\nelif c:\n        d = [\n 1]\nwhile x: y = 2\n",
+]
+
+
+@pytest.mark.parametrize("source", SOURCES + NESTED)
 def test_from_the_text_same_ranges(source):
     """With the text, only the statements holding the nodes are generated: same ranges,
     one node at a time (repeated statements included) and all at once."""

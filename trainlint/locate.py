@@ -104,49 +104,62 @@ def node_ranges(
 
 
 def _statement_spans(module: cst.Module, nodes: list[cst.CSTNode], source: str) -> dict | None:
-    """Offsets of `nodes` from generating only the top-level statements that hold them;
-    None when a node is outside every statement or a statement's code is not unique in
-    the text after the previous one (the caller then generates the whole module)."""
+    """Offsets of `nodes` from generating only the innermost statements that hold them (an
+    enclosing one where a statement's code is not unique in the rest of the text); None
+    when a node is outside every statement or no enclosing statement is unique (the
+    caller then generates the whole module)."""
     if not module.has_trailing_newline or not nodes:
         return None
     wanted = {id(node) for node in nodes}
-    holders: list[int] = []
-    left = len(wanted)
-    for i, stmt in enumerate(module.body):
-        hits = _count_within(stmt, wanted)
-        if hits:
-            holders.append(i)
-            left -= hits
-            if left <= 0:
-                break
-    if left > 0:
+    chains = _chains(module, wanted)
+    if len(chains) < len(wanted):
         return None
+    holders: dict[int, tuple] = {}
+    for chain in chains:
+        holders.setdefault(id(chain[-1][0]), chain)
     spans: dict = {}
     cursor = 0
-    for i in holders:
-        state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
-        module.body[i]._codegen(state)
-        code = "".join(state.tokens)
-        at = source.find(code, cursor)
-        if at < 0 or source.find(code, at + 1) >= 0:
+    last: int | None = None  # the statement placed last: later holders inside it are done
+    for chain in sorted(holders.values(), key=lambda chain: chain[-1][2]):
+        if last is not None and any(id(stmt) == last for stmt, _, _ in chain):
+            continue
+        for stmt, indent, _ in reversed(chain):
+            state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
+            state.indent_tokens = list(indent)
+            stmt._codegen(state)
+            code = "".join(state.tokens)
+            at = source.find(code, cursor)
+            if at >= 0 and source.find(code, at + 1) < 0:
+                break
+        else:
             return None
         for node, (start, end) in state.spans.items():
             if id(node) in wanted:
                 spans[node] = (start + at, end + at)
         cursor = at + len(code)
+        last = id(stmt)
     return spans
 
 
-def _count_within(root: cst.CSTNode, wanted: set[int]) -> int:
-    """How many distinct nodes of `wanted` are `root` or under it."""
-    count = 0
-    stack = [root]
-    seen: set[int] = set()
+def _chains(module: cst.Module, wanted: set[int]) -> list[tuple]:
+    """For each node of `wanted` found, its enclosing statements, outermost first, each as
+    (statement, the indentation it is generated under, its place in source order)."""
+    found: dict[int, tuple] = {}
+    order = 0
+    # (node, the chain of statements around it, the indentation if node is a block's statement)
+    stack: list = [(stmt, (), ()) for stmt in reversed(module.body)]
     while stack:
-        node = stack.pop()
-        key = id(node)
-        if key in wanted and key not in seen:
-            seen.add(key)
-            count += 1
-        stack.extend(children(node))
-    return count
+        node, chain, indent = stack.pop()
+        if indent is not None:
+            order += 1
+            chain = chain + ((node, indent, order),)
+        if id(node) in wanted and id(node) not in found:
+            found[id(node)] = chain
+            if len(found) == len(wanted):
+                break
+        if type(node) is cst.IndentedBlock:
+            inner = chain[-1][1] + (module.default_indent if node.indent is None else node.indent,)
+            stack.extend((stmt, chain, inner) for stmt in reversed(node.body))
+        else:
+            stack.extend((child, chain, None) for child in reversed(children(node)))
+    return list(found.values())
