@@ -111,6 +111,8 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
 def walk(node: cst.CSTNode, visitor: Any) -> None:
     """Visit `node` and its syntax children in source order with `visitor`'s visit_/leave_ methods."""
     vtype = type(visitor)
+    getters = _getters
+    kinds = _is_node
 
     def go(node: cst.CSTNode) -> None:
         cls = type(node)
@@ -121,8 +123,19 @@ def walk(node: cst.CSTNode, visitor: Any) -> None:
             _methods[key] = methods
         visit, leave = methods
         if visit is None or visit(visitor, node) is not False:
-            for child in children(node):
-                go(child)
+            # children(node), inlined: this runs once per node of every file
+            for value in (getters.get(cls) or _getter(cls))(node):
+                kind = type(value)
+                known = kinds.get(kind)
+                if known is None:
+                    known = is_node(value)
+                if known:
+                    go(value)
+                elif kind is tuple or kind is list:
+                    for item in value:
+                        known = kinds.get(type(item))
+                        if known or (known is None and is_node(item)):
+                            go(item)
         if leave is not None:
             leave(visitor, node)
 
