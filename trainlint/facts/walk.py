@@ -53,8 +53,9 @@ _methods: dict[tuple[type, type], tuple[Any, Any]] = {}
 def child_fields(cls: type) -> tuple[str, ...]:
     names = _fields.get(cls)
     if names is None:
+        text = {f.name for f in dataclasses.fields(cls) if f.type is str or f.type == "str"}  # Name.value: never a node
         order = SOURCE_ORDER.get(cls.__name__) or tuple(f.name for f in dataclasses.fields(cls))
-        names = tuple(n for n in order if n not in TRIVIA_FIELDS and not n.startswith("whitespace"))
+        names = tuple(n for n in order if n not in TRIVIA_FIELDS and not n.startswith("whitespace") and n not in text)
         _fields[cls] = names
     return names
 
@@ -79,7 +80,7 @@ def _getter(cls: type) -> Any:
     """One C call that reads all of a class's child fields, as a tuple."""
     names = child_fields(cls)
     if not names:
-        getter: Any = lambda node: ()  # noqa: E731
+        getter: Any = None  # a leaf: Name, Integer, SimpleString, ...
     elif len(names) == 1:
         one = operator.attrgetter(names[0])
         getter = lambda node: (one(node),)  # noqa: E731
@@ -93,7 +94,12 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The syntax children of a node in source order, trivia left out."""
     out: list[cst.CSTNode] = []
     kinds = _is_node
-    for value in (_getters.get(type(node)) or _getter(type(node)))(node):
+    getter = _getters.get(type(node), _getter)
+    if getter is _getter:
+        getter = _getter(type(node))
+    if getter is None:
+        return out
+    for value in getter(node):
         kind = type(value)
         known = kinds.get(kind)
         if known is None:
@@ -124,7 +130,10 @@ def walk(node: cst.CSTNode, visitor: Any) -> None:
         visit, leave = methods
         if visit is None or visit(visitor, node) is not False:
             # children(node), inlined: this runs once per node of every file
-            for value in (getters.get(cls) or _getter(cls))(node):
+            getter = getters.get(cls, _getter)
+            if getter is _getter:
+                getter = _getter(cls)
+            for value in getter(node) if getter is not None else ():
                 kind = type(value)
                 known = kinds.get(kind)
                 if known is None:
