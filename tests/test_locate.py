@@ -64,3 +64,25 @@ def test_only_the_asked_nodes():
     second = module.body[1]
     assert list(node_ranges(module, [second])) == [second]
     assert node_ranges(module, [second])[second].start.line == 2
+
+
+NESTED = [
+    "x = 1\nx = 1\ndef f():\n    return 1\n\n\nx = 1\n",
+    "def f(x):\n    x = 1\n    # c\n    x = 1\n    if x:\n        x = 1\n      # deeper\n    else:\n        for i in x:\n            x = 1\n    return x\n\n\ndef g(x):\n    x = 1\n    return x\n",
+    "class A:\n\tdef f(self):\n\t\ttry:\n\t\t\tpass\n\t\texcept E as e:  # t\n\t\t\traise\n\t\tfinally:\n\t\t\tx = 1\n",
+    "if a:\n  b = 1\nelif c:\n        d = [\n 1]\nwhile x: y = 2\n",
+]
+
+
+@pytest.mark.parametrize("source", SOURCES + NESTED)
+def test_from_the_text_same_ranges(source):
+    """With the text, only the statements holding the nodes are generated: same ranges,
+    one node at a time (repeated statements included) and all at once."""
+    module = cst.parse_module(source)
+    collector = _All()
+    module.visit(collector)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    for node in collector.nodes:
+        assert node_ranges(module, [node], source).get(node) == expected.get(node)
+    ours = node_ranges(module, collector.nodes, source)
+    assert [ours.get(n) for n in collector.nodes] == [expected.get(n) for n in collector.nodes]

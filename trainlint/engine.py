@@ -7,10 +7,12 @@ rule that raises becomes one TL001 finding; neither stops the run.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable
 
 import libcst as cst
+from libcst._nodes.base import CSTNode
 
 from trainlint.config import Config
 from trainlint.facts import FileFacts
@@ -31,6 +33,15 @@ MAX_FILE_BYTES = 2_000_000
 # CPython refuses more than 200 nested brackets; LibCST parses them, so ask CPython.
 _DEEP_BRACKETS = re.compile(r"(?:[(\[{]\s*){200}")
 
+# Every LibCST node validates itself when built (CSTNode.__post_init__); the parser's
+# own nodes come from its grammar, and checking them again was a quarter of the parse.
+# LibCST's source says as much ("avoid validating the tree when parsing a file").
+_VALIDATE = CSTNode.__post_init__
+
+
+def _trust(self: CSTNode) -> None:
+    """The parser built this node from its grammar: nothing to validate."""
+
 
 
 def parse(source: str) -> cst.Module:
@@ -47,7 +58,11 @@ def parse(source: str) -> cst.Module:
         if refused is not None:
             raise refused
     try:
-        return cst.parse_module(source)
+        CSTNode.__post_init__ = _trust  # type: ignore[method-assign]
+        try:
+            return cst.parse_module(source)
+        finally:
+            CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign]
     except cst.ParserSyntaxError as exc:
         raise _python_syntax_error(source) or FileProblem(
             f"syntax error: {exc.message}", exc.editor_line, exc.editor_column
@@ -106,6 +121,27 @@ class Engine:
         """Findings for one file; with `summarize`, also its classes for the project index, from
         the same parse. Summaries are read against `index`: pass an empty one (as the project
         run does) for the index-free summaries that summarize_source gives."""
+        # The tree is some ten thousand objects without cycles (freed by reference counts);
+        # the cyclic collector walking them mid-check was most of the slowest re-lints.
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _check_source(
+        self,
+        source: str | bytes,
+        path: str,
+        *,
+        index: ProjectIndex | None,
+        module_name: str,
+        package: str,
+        summarize: bool,
+    ) -> FileResult:
         result = FileResult(path)
         codes = self.codes_for(path)
         whole_file = False
@@ -219,7 +255,7 @@ class Engine:
 
         try:
             wanted = [r.node for r in reports] + [x.old for r in reports if r.fix for x in r.fix.replacements]
-            positions = node_ranges(facts.module, wanted)
+            positions = node_ranges(facts.module, wanted, facts.source)
         except RecursionError:
             return [self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to locate findings", path)]
         findings = []

@@ -37,11 +37,15 @@ def canonical(qualname: str) -> str:
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """`a.b.c` for a Name/Attribute chain, None for anything else (calls, subscripts)."""
+    # type() and not isinstance: LibCST's classes are ABCs, whose isinstance is slow, and
+    # Name/Attribute have no subclasses.
+    if type(node) is cst.Name:
+        return node.value
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
+    while type(node) is cst.Attribute:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None

@@ -15,6 +15,7 @@ A visitor that needs those must use LibCST's own `visit`.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Any
 
 import libcst as cst
@@ -52,8 +53,9 @@ _methods: dict[tuple[type, type], tuple[Any, Any]] = {}
 def child_fields(cls: type) -> tuple[str, ...]:
     names = _fields.get(cls)
     if names is None:
+        text = {f.name for f in dataclasses.fields(cls) if f.type is str or f.type == "str"}  # Name.value: never a node
         order = SOURCE_ORDER.get(cls.__name__) or tuple(f.name for f in dataclasses.fields(cls))
-        names = tuple(n for n in order if n not in TRIVIA_FIELDS and not n.startswith("whitespace"))
+        names = tuple(n for n in order if n not in TRIVIA_FIELDS and not n.startswith("whitespace") and n not in text)
         _fields[cls] = names
     return names
 
@@ -71,21 +73,52 @@ def is_node(value: Any) -> bool:
     return known
 
 
+_getters: dict[type, Any] = {}
+
+
+def _getter(cls: type) -> Any:
+    """One C call that reads all of a class's child fields, as a tuple."""
+    names = child_fields(cls)
+    if not names:
+        getter: Any = None  # a leaf: Name, Integer, SimpleString, ...
+    elif len(names) == 1:
+        one = operator.attrgetter(names[0])
+        getter = lambda node: (one(node),)  # noqa: E731
+    else:
+        getter = operator.attrgetter(*names)
+    _getters[cls] = getter
+    return getter
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The syntax children of a node in source order, trivia left out."""
     out: list[cst.CSTNode] = []
-    for name in _fields.get(type(node)) or child_fields(type(node)):
-        value = getattr(node, name)
-        if is_node(value):
+    kinds = _is_node
+    getter = _getters.get(type(node), _getter)
+    if getter is _getter:
+        getter = _getter(type(node))
+    if getter is None:
+        return out
+    for value in getter(node):
+        kind = type(value)
+        known = kinds.get(kind)
+        if known is None:
+            known = is_node(value)
+        if known:
             out.append(value)
-        elif type(value) is tuple or type(value) is list:
-            out.extend(item for item in value if is_node(item))
+        elif kind is tuple or kind is list:
+            for item in value:
+                known = kinds.get(type(item))
+                if known or (known is None and is_node(item)):
+                    out.append(item)
     return out
 
 
 def walk(node: cst.CSTNode, visitor: Any) -> None:
     """Visit `node` and its syntax children in source order with `visitor`'s visit_/leave_ methods."""
     vtype = type(visitor)
+    getters = _getters
+    kinds = _is_node
 
     def go(node: cst.CSTNode) -> None:
         cls = type(node)
@@ -96,8 +129,22 @@ def walk(node: cst.CSTNode, visitor: Any) -> None:
             _methods[key] = methods
         visit, leave = methods
         if visit is None or visit(visitor, node) is not False:
-            for child in children(node):
-                go(child)
+            # children(node), inlined: this runs once per node of every file
+            getter = getters.get(cls, _getter)
+            if getter is _getter:
+                getter = _getter(cls)
+            for value in getter(node) if getter is not None else ():
+                kind = type(value)
+                known = kinds.get(kind)
+                if known is None:
+                    known = is_node(value)
+                if known:
+                    go(value)
+                elif kind is tuple or kind is list:
+                    for item in value:
+                        known = kinds.get(type(item))
+                        if known or (known is None and is_node(item)):
+                            go(item)
         if leave is not None:
             leave(visitor, node)
 
