@@ -359,7 +359,13 @@ async def test_cross_file_model_class_is_known(client: LanguageClient, workspace
 async def test_config_reload_and_client_settings(client: LanguageClient, workspace: Path):
     uri = open_file(client, workspace / "train.py", BUGGY)
     assert codes(await published(client, uri, 1)) == ["TL202"]
-    assert any(r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES for r in getattr(client, "registrations", []))
+    # the server registers its file watchers once it has the client's settings, which
+    # may come after the first diagnostics
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not any(r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES for r in getattr(client, "registrations", [])):
+        assert loop.time() < deadline, "the server never registered its file watchers"
+        await asyncio.sleep(0.02)
 
     # pyproject.toml changes on disk: the rule is ignored
     (workspace / "pyproject.toml").write_text('[tool.trainlint]\nignore = ["TL202"]\n')
