@@ -1,6 +1,7 @@
 // "trainlint: Probe This File": runs `trainlint probe FILE --output-format json` (the
 // runtime probe: it runs a few training steps) and shows its verdicts as diagnostics.
 
+import * as path from 'path';
 import { Diagnostic, DiagnosticCollection, DiagnosticSeverity, Range, TextDocument, Uri, window } from 'vscode';
 import { log } from './log';
 import { run } from './python';
@@ -21,7 +22,9 @@ interface ProbeFinding {
     // eslint-disable-next-line @typescript-eslint/naming-convention
     end_location?: JsonLocation;
     url?: string;
-    verdict?: string;
+    verdict?: string | null;
+    // eslint-disable-next-line @typescript-eslint/naming-convention
+    verdict_message?: string | null;
     [extra: string]: unknown;
 }
 
@@ -44,9 +47,10 @@ function toRange(finding: ProbeFinding): Range {
 
 export function toDiagnostic(finding: ProbeFinding): Diagnostic {
     const verdict = typeof finding.verdict === 'string' ? `[${finding.verdict}] ` : '';
+    const measured = typeof finding.verdict_message === 'string' ? ` — ${finding.verdict_message}` : '';
     const diagnostic = new Diagnostic(
         toRange(finding),
-        `${verdict}${finding.message}`,
+        `${verdict}${finding.message}${measured}`,
         SEVERITY[finding.severity ?? 'warning'] ?? DiagnosticSeverity.Warning,
     );
     diagnostic.source = 'trainlint probe';
@@ -73,11 +77,13 @@ export async function probeFile(
     }
     let findings: ProbeFinding[];
     try {
+        // `{findings, summary}` (docs/probe.md); a bare list is accepted too
         const parsed = JSON.parse(result.stdout || 'null');
-        if (!Array.isArray(parsed)) {
-            throw new Error('the probe did not print a JSON list');
+        const list = Array.isArray(parsed) ? parsed : parsed?.findings;
+        if (!Array.isArray(list)) {
+            throw new Error('the probe did not print its JSON report');
         }
-        findings = parsed as ProbeFinding[];
+        findings = list as ProbeFinding[];
     } catch (error) {
         const detail = result.stderr.trim().split('\n').slice(-1)[0] || String(error);
         window.showErrorMessage(`trainlint probe failed: ${detail}`, 'Show Log').then((choice) => {
@@ -87,6 +93,18 @@ export async function probeFile(
         });
         return;
     }
-    collection.set(document.uri, findings.map(toDiagnostic));
+    // findings may point into other files of the project (the model's module): paths are
+    // relative to the folder the probe ran in
+    const byFile = new Map<string, Diagnostic[]>();
+    for (const finding of findings) {
+        const file = finding.filename
+            ? path.resolve(cwd ?? path.dirname(document.uri.fsPath), finding.filename)
+            : document.uri.fsPath;
+        byFile.set(file, [...(byFile.get(file) ?? []), toDiagnostic(finding)]);
+    }
+    collection.clear();
+    for (const [file, diagnostics] of byFile) {
+        collection.set(Uri.file(file), diagnostics);
+    }
     window.showInformationMessage(`trainlint probe: ${findings.length} verdict${findings.length === 1 ? '' : 's'}`);
 }
