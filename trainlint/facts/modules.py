@@ -34,16 +34,6 @@ class Layer:
 
 
 @dataclass(eq=False)
-class StoredOnSelf:
-    """`self.<attr> = <value>` executed inside forward() or a method it calls."""
-
-    attr: str
-    value: cst.BaseExpression
-    statement: cst.CSTNode
-    function: cst.FunctionDef
-
-
-@dataclass(eq=False)
 class ModuleClass:
     info: ClassInfo
     facts: "FileFacts" = field(repr=False)
@@ -145,24 +135,6 @@ class ModuleClass:
             lazy = _calls_under_lazy_guards(func)
             found.extend(c for c in calls if id(c.node) not in lazy)
         return found
-
-    @cached_property
-    def stored_in_forward(self) -> list[StoredOnSelf]:
-        stored = []
-        for func in self.forward_functions:
-            for assign in self.facts.assigns_in(func):
-                node = assign.node
-                if isinstance(node, cst.Assign):
-                    targets = [t.target for t in node.targets]
-                elif isinstance(node, cst.AnnAssign):
-                    targets = [node.target]
-                else:
-                    continue
-                for target in targets:
-                    attr = _self_attr(target)
-                    if attr is not None and node.value is not None:
-                        stored.append(StoredOnSelf(attr, node.value, node, func))
-        return stored
 
     @cached_property
     def has_parameters(self) -> bool:
@@ -271,4 +243,4 @@ def summarize(facts: "FileFacts") -> list[ClassSummary]:
     return [mc.summary() for mc in facts.module_classes if mc.info.outer is None]
 
 
-__all__ = ["Layer", "ModuleClass", "StoredOnSelf", "build_module_classes", "summarize", "has_parameters"]
+__all__ = ["Layer", "ModuleClass", "build_module_classes", "summarize", "has_parameters"]
