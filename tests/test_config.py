@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import SEED_004_MODEL
 
 
@@ -68,36 +70,22 @@ def test_pyi_files_are_not_read(project):
     assert project.run("check", ".").exit_code == 0
 
 
-def test_unknown_key_names_the_key(project):
-    project.write("pyproject.toml", '[tool.trainlint]\nselct = ["TL202"]\n')
+@pytest.mark.parametrize(
+    "pyproject, named",
+    [
+        ('[tool.trainlint]\nselct = ["TL202"]\n', "'selct'"),  # an unknown key
+        ('[tool.trainlint]\nignore = ["TL9999"]\n', "TL9999"),  # an unknown code
+        ("[tool.trainlint\nselect = \n", "not valid TOML"),
+        ("[tool.trainlint.rules.TL202]\ndepth = 3\n", "'depth'"),  # an unknown rule option
+    ],
+    ids=["unknown-key", "unknown-code", "bad-toml", "unknown-option"],
+)
+def test_config_error_is_a_usage_error_naming_the_problem(project, pyproject, named):
+    project.write("pyproject.toml", pyproject)
     project.write("model.py", SEED_004_MODEL)
     result = project.run("check", ".")
     assert result.exit_code == 2
-    assert "'selct'" in result.output
-
-
-def test_unknown_code_in_config(project):
-    project.write("pyproject.toml", '[tool.trainlint]\nignore = ["TL9999"]\n')
-    project.write("model.py", "import torch\n")
-    result = project.run("check", ".")
-    assert result.exit_code == 2
-    assert "TL9999" in result.output
-
-
-def test_bad_toml(project):
-    project.write("pyproject.toml", "[tool.trainlint\nselect = \n")
-    project.write("model.py", "import torch\n")
-    result = project.run("check", ".")
-    assert result.exit_code == 2
-    assert "not valid TOML" in result.output
-
-
-def test_unknown_rule_option(project):
-    project.write("pyproject.toml", "[tool.trainlint.rules.TL202]\ndepth = 3\n")
-    project.write("model.py", "import torch\n")
-    result = project.run("check", ".")
-    assert result.exit_code == 2
-    assert "'depth'" in result.output
+    assert named in result.output
 
 
 def test_noqa_with_code_bare_and_file_level(project):
