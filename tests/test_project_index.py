@@ -78,3 +78,24 @@ def test_subclass_of_a_project_module_is_a_module(project):
         ''',
     )
     assert _findings(project, ".") == [("models/head.py", 7, "TL202")]
+
+
+def test_checks_running_in_threads_at_once_do_not_share_an_engine(project):
+    # the language server and the probe run checks from several threads in one process
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trainlint.config import Config
+    from trainlint.project import check_paths
+
+    for i in range(6):
+        project.write(f"models/blocks{i}.py", BLOCK)
+        project.write(f"models/net{i}.py", NET.format(import_from=f"models.blocks{i}"))
+
+    def run(_):
+        result = check_paths([project.root], Config(root=project.root))
+        return sorted((f.path.rsplit("/", 1)[-1], f.location.row, f.code) for f in result.findings)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(run, range(12)))
+    expected = sorted((f"net{i}.py", 13, "TL202") for i in range(6))
+    assert all(r == expected for r in results)

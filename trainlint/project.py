@@ -319,51 +319,60 @@ def needs_analysis(data: bytes) -> bool:
 # Work below a pool's granularity: forking workers costs more than checking serially.
 SERIAL_BYTES = 48 * 1024
 
+# Set only inside pool workers (by the initializer): the parent never shares it, so
+# threads that run checks at once (the language server, the probe's verdicts) cannot
+# see each other's engine.
 _WORKER: dict = {}
 
 
-def _analyse(task: tuple) -> tuple:
-    """One file in a worker: (findings, summaries, lookups, opaque) from one parse."""
+def _analyse(task: tuple, engine: "Engine", base_index: ProjectIndex | None) -> tuple:
+    """One file: (findings, summaries, lookups, opaque, analysed) from one parse."""
     from trainlint.cache import RecordingIndex
 
     data, shown, module_name, package, summarize = task
-    engine: "Engine" = _WORKER["engine"]
     if not needs_analysis(data):
         return engine.check_syntax_only(data, shown).findings, [], (), False, False
-    index = RecordingIndex(_WORKER.get("index"))
+    index = RecordingIndex(base_index)
     result = engine.check_source(data, shown, index=index, module_name=module_name, package=package, summarize=summarize)
     return result.findings, result.summaries, index.lookups(), index.opaque, True
 
 
-def _run_tasks(engine: "Engine", tasks: list[tuple], jobs: int, index: ProjectIndex | None) -> list[tuple]:
+def _init_worker(engine: "Engine", index: ProjectIndex | None) -> None:
     _WORKER["engine"], _WORKER["index"] = engine, index
+
+
+def _analyse_in_worker(task: tuple) -> tuple:
+    return _analyse(task, _WORKER["engine"], _WORKER["index"])
+
+
+def _run_tasks(engine: "Engine", tasks: list[tuple], jobs: int, index: ProjectIndex | None) -> list[tuple]:
+    total = sum(len(t[0]) for t in tasks)
+    if jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES:
+        return [_analyse(t, engine, index) for t in tasks]
+    import multiprocessing
+
+    # fork: workers inherit the engine, the rules (even ones defined in a test) and the
+    # index through the initializer's arguments, which fork does not pickle.
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    if context.get_start_method() != "fork":
+        return [_analyse(t, engine, index) for t in tasks]
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))  # big files first: even finish
+    out: list = [None] * len(tasks)
     try:
-        total = sum(len(t[0]) for t in tasks)
-        if jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES:
-            return [_analyse(t) for t in tasks]
-        import multiprocessing
-
-        # fork: workers inherit the engine, the rules (even ones defined in a test) and the index.
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        if context.get_start_method() != "fork":
-            return [_analyse(t) for t in tasks]
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))  # big files first: even finish
-        out: list = [None] * len(tasks)
-        try:
-            # An executor, not multiprocessing.Pool: a worker that dies (a crash in native
-            # code) breaks the run with an error instead of hanging it.
-            with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
-                chunk = max(1, min(16, len(tasks) // (jobs * 8)))
-                for i, value in zip(order, pool.map(_analyse, [tasks[i] for i in order], chunksize=chunk)):
-                    out[i] = value
-        except BrokenProcessPool:
-            out = [value if value is not None else _analyse(task) for value, task in zip(out, tasks)]
-        return out
-    finally:
-        _WORKER.clear()
+        # An executor, not multiprocessing.Pool: a worker that dies (a crash in native
+        # code) breaks the run with an error instead of hanging it.
+        with ProcessPoolExecutor(
+            min(jobs, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(engine, index)
+        ) as pool:
+            chunk = max(1, min(16, len(tasks) // (jobs * 8)))
+            for i, value in zip(order, pool.map(_analyse_in_worker, [tasks[i] for i in order], chunksize=chunk)):
+                out[i] = value
+    except BrokenProcessPool:
+        out = [value if value is not None else _analyse(task, engine, index) for value, task in zip(out, tasks)]
+    return out
 
 
 def default_jobs() -> int:
