@@ -42,6 +42,7 @@ SCRIPTS = {
     "loop_bugs": (5, 120, None),
     "nan_module": (5, 120, None),
     "constant_inputs": (STEPS, 120, None),
+    "grad_reach": (4, 120, None),
     "probe_resnet": (5, 120, None),
 }
 #: Scripts that live outside tests/fixtures/probe/.
@@ -228,6 +229,18 @@ def test_black_images_are_constant_inputs(results):
 
 
 # how it runs ------------------------------------------------------------------------------
+@needs_torch
+@pytest.mark.probe
+def test_parameters_reached_are_read_from_their_gradients(results):
+    r = results["grad_reach"]
+    assert r.report["optimizer_steps"] == 4 and r.report["backward_calls"] == 8
+    f = runtime(r, "TL906")
+    assert sorted(f.details["measurement"]["parameters"]) == ["aux_head.bias", "aux_head.weight"]
+    assert codes(r) == {"TL906"}  # the frozen teacher is neither optimized nor reported
+    assert len(r.report["grad_norms"]) == 8 and all(n > 0 for n in r.report["grad_norms"])
+    assert not r.report["internal_errors"]
+
+
 @needs_torch
 @pytest.mark.probe
 def test_script_that_raises_gets_a_clear_report(results):

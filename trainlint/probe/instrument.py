@@ -512,7 +512,8 @@ class Probe:
         self._in_backward = True
         try:
             pre = self._before_backward(loss)
-        except Exception:
+        except Exception as exc:  # a probe bug must not look like the script's
+            self._internal_error(exc)
             pre = None
         try:
             result = call()
@@ -532,19 +533,6 @@ class Probe:
         if self.backward_site is None:
             self.backward_site = self._site()
         value = float(loss.detach().float().mean()) if loss.numel() >= 1 else float("nan")
-        leaves = []
-        seen = set()
-        stack = [loss.grad_fn] if loss.grad_fn is not None else []
-        while stack:
-            node = stack.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            variable = getattr(node, "variable", None)
-            if variable is not None:
-                leaves.append(variable)
-                continue
-            stack.extend(n for n, _ in node.next_functions)
         carried = None
         if self._step_since_backward and len(self.grad_carried_over) < 3:
             params = [p for o in self._live_optimizers() for g in o.param_groups for p in g["params"]]
@@ -553,7 +541,33 @@ class Probe:
                 nonzero = sum(1 for p in with_grad if bool(p.grad.any()))
                 if nonzero:
                     carried = {"iteration": self.backward_calls + 1, "params": nonzero, "of": len(params)}
-        return {"loss": value, "leaves": leaves, "carried": carried}
+        return {"loss": value, "grads_before": self._grads_before(), "carried": carried}
+
+    def _grads_before(self) -> list[tuple]:
+        """Every parameter the backward could reach, with its .grad and that grad's version.
+
+        Which parameters the loss reached is read from what backward() did to their .grad
+        (set, replaced or accumulated into in place), not from walking loss.grad_fn: how
+        autograd exposes a leaf's AccumulateGrad node in next_functions differs between
+        torch releases (2.11 showed none), while .grad is public API."""
+        seen: set[int] = set()
+        before = []
+
+        def add(p) -> None:
+            if id(p) not in seen and p.requires_grad:
+                seen.add(id(p))
+                grad = p.grad
+                before.append((p, grad, grad._version if grad is not None else None))
+
+        for o in self._live_optimizers():
+            for g in o.param_groups:
+                for p in g["params"]:
+                    add(p)
+        for module in list(self.modules):
+            for p in module._parameters.values():
+                if p is not None:
+                    add(p)
+        return before
 
     def _after_backward(self, pre: dict) -> None:
         with self.lock:
@@ -566,7 +580,8 @@ class Probe:
             if not _finite(pre["loss"]) and self.nonfinite_loss is None:
                 self.nonfinite_loss = {"iteration": iteration, "value": _num(pre["loss"])}
             self._resolve_forward(iteration)
-            leaves = [t for t in pre["leaves"] if t.grad is not None]
+            leaves = [p for p, grad, version in pre["grads_before"]
+                      if p.grad is not None and (p.grad is not grad or p.grad._version != version)]
             optimized = {id(p) for o in self._live_optimizers() for g in o.param_groups for p in g["params"]}
             has_optimizer = bool(self._live_optimizers())
             owner = {}
@@ -582,7 +597,7 @@ class Probe:
                             where = f" built at {_short(site)}" if site else ""
                             self.param_owners[p] = f"<{type(module).__name__}{where}>.{pname}"
             layers: dict[str, list] = {}
-            for t in pre["leaves"]:
+            for t in leaves:
                 if isinstance(t, torch.nn.Parameter):
                     self.reached[t] = True
             grads = []

@@ -93,6 +93,10 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
     measured = _measured_line(result)
     if measured:
         console.print(Text("Measured: " + measured, style="dim"))
+    for error in r.get("internal_errors") or []:
+        # the measurements above may be incomplete: say so instead of staying quiet
+        console.print(Text(f"trainlint's probe failed on a measurement (a trainlint bug, please report it): {error}",
+                           style="yellow"))
     redirected = r.get("redirected") or []
     if redirected:
         names = ", ".join(sorted({os.path.basename(x["path"]) for x in redirected}))
