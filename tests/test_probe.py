@@ -43,6 +43,7 @@ SCRIPTS = {
     "nan_module": (5, 120, None),
     "constant_inputs": (STEPS, 120, None),
     "grad_reach": (4, 120, None),
+    "cast_in_forward": (4, 120, None),
     "probe_resnet": (5, 120, None),
 }
 #: Scripts that live outside tests/fixtures/probe/.
@@ -166,9 +167,27 @@ def test_sorted_labels_without_shuffle(results):
 
 @needs_torch
 @pytest.mark.probe
+def test_layer_built_in_forward_dies_when_the_model_is_cast(results):
+    r = results["cast_in_forward"]
+    assert r.report["stopped"] == "exception" and r.report["backward_calls"] == 0
+    (tl202,) = static(r, "TL202")
+    assert tl202.details["verdict"] == "confirmed"
+    message = tl202.details["verdict_message"]
+    assert "inside the Linear(in_features=32, out_features=4, bias=True) built at cast_in_forward.py:20" in message
+    assert "float32" in message and "same dtype" in message
+    assert tl202.details["measurement"]["module"] == "Linear" and r.failed
+
+
+@needs_torch
+@pytest.mark.probe
 def test_seed_004_resnet_is_confirmed_with_numbers(results):
     r = results["resnet_seed004"]
     (tl202,) = [f for f in static(r, "TL202") if f.path.endswith("models/resnet.py")]
+    if os.environ.get("TRAINLINT_FIXTURE_DEVICE", "cpu").startswith("cuda"):
+        # on a GPU the shortcut conv forward() builds stays on the CPU: the first call dies
+        assert tl202.details["verdict"] == "confirmed" and r.report["stopped"] == "exception"
+        assert "Conv2d(16, 32" in tl202.details["verdict_message"] and "on cpu" in tl202.details["verdict_message"]
+        return
     assert tl202.details["verdict"] == "confirmed"
     assert {"adjBlock.weight", "adjBlock.bias"} <= set(tl202.details["measurement"]["parameters"])
     assert tl202.details["measurement"]["numel"] > 0

@@ -36,6 +36,22 @@ def _user_frame(tb, probe) -> dict | None:
     return found
 
 
+def _raising_module(tb, probe) -> dict | None:
+    """The innermost module on the traceback that the user's code built (it has a build site)."""
+    found = None
+    for frame, _ in traceback.walk_tb(tb):
+        module = frame.f_locals.get("self")
+        site = probe.sites.get(module) if module is not None else None
+        if site is not None:
+            from trainlint.probe.instrument import _module_args
+
+            params = [p for p in module.parameters(recurse=False)]
+            found = {"type": type(module).__name__, "args": _module_args(module), "site": site,
+                     "device": str(params[0].device) if params else None,
+                     "dtype": str(params[0].dtype).replace("torch.", "") if params else None}
+    return found
+
+
 def _traceback(exc: BaseException, script: str) -> str:
     """The script's part of the traceback (from its own frame on, not the probe's runpy frames)."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -93,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                 "type": type(exc).__name__,
                 "message": str(exc)[:500],
                 "site": _user_frame(exc.__traceback__, probe),
+                "module": _raising_module(exc.__traceback__, probe),
                 "traceback": _traceback(exc, script),
             },
         }

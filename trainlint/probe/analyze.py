@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +213,9 @@ class Measurements:
                         {"max_fraction": worst[0]})
 
     def not_optimized(self, site_file: str | None = None, rows: tuple[int, int] | None = None) -> Evidence:
+        crash = self.crash_in_module_built_at(site_file, rows)
+        if crash is not None:
+            return crash
         if not self.backward:
             return Evidence(False, message="no backward() call was made")
         if not self.has_optimizer:
@@ -239,6 +243,26 @@ class Measurements:
                 f"{max(e['iterations'] for e in entries)} of {self.backward} iterations")
         return Evidence(True, True, text, {"parameters": [e["name"] for e in entries], "count": len(entries),
                                            "numel": numel}, first.get("site"))
+
+    def crash_in_module_built_at(self, site_file: str | None, rows: tuple[int, int] | None) -> Evidence | None:
+        """The script died inside a module built at these lines, on a device or dtype mismatch.
+
+        A layer that forward() builds is no part of the model, so model.to("cuda") or
+        model.half() never reaches it: on the GPU the seed 004 ResNet dies at its first call."""
+        exc = self.r.get("exception") or {}
+        module = exc.get("module") or {}
+        site = module.get("site")
+        if (site is None or site_file is None or rows is None or not _same_file(site["file"], site_file)
+                or not rows[0] <= site["line"] <= rows[1] or not MISMATCH.search(exc.get("message", ""))):
+            return None
+        args = f"({module['args']})" if module.get("args") else ""
+        held = f" holds its weights on {module['device']} as {module['dtype']}" if module.get("device") else ""
+        message = exc["message"].splitlines()[0][:200]
+        text = (f"the script raised {exc['type']} inside the {module['type']}{args} built at {_where(site)}, which"
+                f"{held}: {message} — built in forward(), it is not part of the model, so moving or casting "
+                f"the model never reaches it")
+        return Evidence(True, True, text, {"exception": exc["type"], "module": module["type"],
+                                           "device": module.get("device"), "dtype": module.get("dtype")}, site)
 
     def without_grad(self) -> Evidence:
         if not self.backward or not self.has_optimizer:
@@ -470,6 +494,11 @@ def _assigned_attribute(path: str, row: int) -> str | None:
         return None
     match = re.match(r"\s*self\.(\w+)\s*(?::[^=]*)?=", line)
     return match.group(1) if match else None
+
+
+#: torch's messages for a layer's weights on another device or of another dtype than its input
+MISMATCH = re.compile(r"should be the same|same device|same dtype|share same datatype|expected scalar type",
+                      re.IGNORECASE)
 
 
 def _same_file(a: str, b: str) -> bool:
