@@ -2,17 +2,31 @@
 
 The built .vsix is installed into code-server with its own user-data, extensions and
 XDG folders; a workspace holding a buggy train.py is opened; the Problems panel must
-show the TL202 row; the screenshot is saved as docs/vscode-diagnostic.png.
+show the TL202 row; the screenshot is saved as docs/vscode-diagnostic.png. Then, in the
+same window (code-server's start is the slow part, so it starts once for the module):
+
+- `trainlint.interpreter` is changed (in the workspace's .vscode/settings.json: code-server
+  reads the user settings.json on disk only at start) to a Python without trainlint: the
+  server restarts with it, says "trainlint is not installed for ...", and its diagnostics
+  are gone; changed again, to a wrapper of this Python, the server restarts with that one
+  and TL202 returns;
+- a small CPU training script is written into the workspace and "trainlint: Probe This
+  File" is run from the command palette: the probe's TL905 and its confirmed TL202 show
+  in the Problems panel. The probe needs torch in this Python.
 
 `.ci/vscode-e2e` installs the tooling and builds the .vsix. Under CI (CI=true) missing
-tooling is a failure; locally the test is skipped with the command to run.
+tooling (or torch, for the probe) is a failure; locally the tests are skipped with the
+command to run.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +44,8 @@ PLAYWRIGHT = E2E / "node_modules" / "playwright-core"
 VSIX = ROOT / "vscode-extension" / "trainlint.vsix"
 DRIVER = Path(__file__).parent / "vscode_e2e" / "problems_panel.js"
 SCREENSHOT = ROOT / "docs" / "vscode-diagnostic.png"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 TRAIN_PY = textwrap.dedent(
     """\
@@ -53,6 +69,65 @@ TRAIN_PY = textwrap.dedent(
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     """
 )
+
+# Written into the workspace after the screenshot (so the explorer in it shows train.py
+# alone); the shape of tests/fixtures/probe/conv_in_forward.py: forward() builds a Conv2d
+# on every call, which the probe measures as TL905 and which confirms the static TL202.
+# 24 batches of 16 8x8 images: the probe stops at its 20 steps after ~3 s on a CPU.
+PROBE_PY = textwrap.dedent(
+    """\
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+
+    class Net(nn.Module):
+        def __init__(self, classes=5):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+            self.head = nn.Linear(32, classes)
+
+        def forward(self, x):
+            x = F.relu(self.conv1(x))
+            self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+            x = F.relu(self.conv2(x))
+            return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+    def main():
+        torch.manual_seed(0)
+        images = torch.randn(128, 3, 8, 8)
+        labels = torch.randint(0, 5, (128,))
+        loader = DataLoader(TensorDataset(images, labels), batch_size=16, shuffle=True)
+        model = Net()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        criterion = nn.CrossEntropyLoss()
+        for epoch in range(3):
+            for inputs, target in loader:
+                optimizer.zero_grad()
+                loss = criterion(model(inputs), target)
+                loss.backward()
+                optimizer.step()
+
+
+    if __name__ == "__main__":
+        main()
+    """
+)
+
+SETTINGS = {
+    "security.workspace.trust.enabled": False,
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False,
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "chat.disableAIFeatures": True,
+    "window.commandCenter": False,
+}
 
 
 def _tooling_missing() -> str | None:
@@ -86,16 +161,40 @@ def _wait_http(url: str, timeout: float, process: subprocess.Popen) -> None:
     raise AssertionError(f"code-server did not answer on {url}")
 
 
-@pytest.fixture
+def _kill_group(process: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(10)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
 def tooling():
     missing = _tooling_missing()
     if missing:
-        if os.environ.get("CI", "").lower() == "true":
+        if IN_CI:
             pytest.fail(f"{missing}: .ci/vscode-e2e must run before the tests in CI")
         pytest.skip(f"{missing}; run .ci/vscode-e2e to install code-server, chromium and build the .vsix")
 
 
-def test_problems_panel_shows_tl202(tooling, tmp_path: Path):
+def _interpreter(interpreter: list[str]) -> str:
+    return json.dumps({"trainlint.interpreter": interpreter}, indent=4)
+
+
+@pytest.fixture(scope="module")
+def vscode(tooling, tmp_path_factory):
+    """One code-server, one browser session: the screenshot, then every step of the plan.
+
+    Returns the driver's JSON ({"rows", "steps"}) plus what the tests need to judge it;
+    a failed step is judged by the test that owns it (the driver stops there).
+    """
+    tmp_path = tmp_path_factory.mktemp("vscode")
     home = tmp_path / "home"
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     env = {
@@ -106,29 +205,54 @@ def test_problems_panel_shows_tl202(tooling, tmp_path: Path):
         "XDG_CACHE_HOME": str(home / ".cache"),
         "XDG_RUNTIME_DIR": str(tmp_path / "run"),
     }
-    for folder in (home, user_data / "User", extensions, tmp_path / "run"):
+    for folder in (home, user_data / "User", extensions, tmp_path / "run", tmp_path / "bin"):
         folder.mkdir(parents=True, exist_ok=True)
-    (user_data / "User" / "settings.json").write_text(
-        json.dumps(
-            {
-                "trainlint.interpreter": [sys.executable],
-                "security.workspace.trust.enabled": False,
-                "workbench.startupEditor": "none",
-                "workbench.tips.enabled": False,
-                "workbench.enableExperiments": False,
-                "extensions.autoCheckUpdates": False,
-                "extensions.autoUpdate": False,
-                "telemetry.telemetryLevel": "off",
-                "update.mode": "none",
-                "chat.disableAIFeatures": True,
-                "window.commandCenter": False,
-            }
-        )
-    )
+    user_settings = {"trainlint.interpreter": [sys.executable], **SETTINGS}
+    (user_data / "User" / "settings.json").write_text(json.dumps(user_settings))
     project = tmp_path / "project"
     project.mkdir()
+    # written by the driver after the screenshot (the explorer in it shows no .vscode)
+    workspace_settings = project / ".vscode" / "settings.json"
     (project / "train.py").write_text(TRAIN_PY)
     (project / "pyproject.toml").write_text('[project]\nname = "demo"\n\n[tool.trainlint]\n')
+
+    # no site-packages, no PYTHONPATH, no cwd on sys.path: trainlint cannot be imported
+    without = [sys.executable, "-I", "-S"]
+    # this Python again, under another name, logging its calls: proof of who ran what
+    calls = tmp_path / "calls.log"
+    wrapper = tmp_path / "bin" / "python-again"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "$*" >> {shlex.quote(str(calls))}\nexec {shlex.quote(sys.executable)} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    probe_py = project / "probe_demo.py"
+    plan = [
+        {
+            "name": "without-trainlint",
+            "write": {"path": str(workspace_settings), "content": _interpreter(without)},
+            "notification": "trainlint is not installed for",
+            "noRow": "TL202",
+        },
+        {
+            "name": "back",
+            "write": {"path": str(workspace_settings), "content": _interpreter([str(wrapper)])},
+            "row": "TL202",
+        },
+    ]
+    if HAS_TORCH:
+        plan.append(
+            {
+                "name": "probe",
+                "write": {"path": str(probe_py), "content": PROBE_PY},
+                "open": probe_py.name,
+                "command": "trainlint: Probe This File",
+                "notification": "trainlint probe: ",
+                "row": "TL905",
+                "timeout": 120_000,
+            }
+        )
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
 
     common = [str(CODE_SERVER), "--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
     install = subprocess.run(
@@ -137,31 +261,87 @@ def test_problems_panel_shows_tl202(tooling, tmp_path: Path):
     assert install.returncode == 0, install.stdout + install.stderr
 
     port = _free_port()
+    server_log = (tmp_path / "code-server.log").open("w")
     server = subprocess.Popen(
         [
             *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry",
             "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
             str(project),
         ],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # its own process group: the extension host, the file watcher and the trainlint server
+        # it started go with it (they would linger for a while after code-server alone)
+        env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", 60, server)
         shot = tmp_path / "vscode-diagnostic.png"
         drive = subprocess.run(
-            ["node", str(DRIVER), f"http://127.0.0.1:{port}/?folder={project}", str(shot)],
-            env={**env, "PLAYWRIGHT_CORE": str(PLAYWRIGHT)}, capture_output=True, text=True, timeout=240,
+            ["node", str(DRIVER), f"http://127.0.0.1:{port}/?folder={project}", str(shot), str(plan_file)],
+            env={**env, "PLAYWRIGHT_CORE": str(PLAYWRIGHT)}, capture_output=True, text=True, timeout=420,
         )
-        assert drive.returncode == 0, f"{drive.stdout}\n{drive.stderr}\n(failure screenshot: {tmp_path})"
-        rows = json.loads(drive.stdout.strip().splitlines()[-1])
-        tl202 = [row for row in rows if "TL202" in row]
-        assert tl202, rows
-        assert "forward()" in tl202[0]
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copyfile(shot, SCREENSHOT)
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _kill_group(server)
+        server_log.close()
+    lines = drive.stdout.strip().splitlines()
+    result = json.loads(lines[-1]) if lines else {"rows": None, "steps": []}
+    failure = f"{drive.stdout}\n{drive.stderr}\n(failure screenshot, logs: {tmp_path})"
+    return {
+        **result,
+        "failure": None if drive.returncode == 0 else failure,
+        "screenshot": shot,
+        "calls": calls,
+        "without": " ".join(without),
+        "probe_py": str(probe_py),
+    }
+
+
+def _step(vscode, name: str) -> dict:
+    """The driver's record of a step that completed; the driver's failure otherwise."""
+    record = next((step for step in vscode["steps"] if step["name"] == name), None)
+    assert record is not None and "error" not in record, vscode["failure"] or vscode["steps"]
+    return record
+
+
+def _calls(vscode) -> list[str]:
+    calls = vscode["calls"]
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_problems_panel_shows_tl202(vscode):
+    rows = vscode["rows"]
+    assert rows is not None, vscode["failure"]
+    tl202 = [row for row in rows if "TL202" in row]
+    assert tl202, rows
+    assert "forward()" in tl202[0]
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    shutil.copyfile(vscode["screenshot"], SCREENSHOT)
+
+
+def test_interpreter_change_restarts_server(vscode):
+    # a Python without trainlint: the server is restarted with it, which fails loudly,
+    # and the old server's diagnostics are gone
+    without = _step(vscode, "without-trainlint")
+    message = f"trainlint is not installed for {vscode['without']}"
+    assert any(message in text for text in without["notifications"]), without
+    assert not [row for row in without["rows"] if "TL202" in row], without["rows"]
+    # back to a Python with trainlint (another path to it): the server runs with it
+    back = _step(vscode, "back")
+    tl202 = [row for row in back["rows"] if "TL202" in row]
+    assert tl202 and "forward()" in tl202[0], back["rows"]
+    assert any("-m trainlint server" in call for call in _calls(vscode)), _calls(vscode)
+
+
+def test_probe_this_file(vscode):
+    if not HAS_TORCH:
+        if IN_CI:
+            pytest.fail(f"torch is not installed for {sys.executable}: the probe needs it (pip install torch)")
+        pytest.skip(f"torch is not installed for {sys.executable}; the probe command needs it")
+    probe = _step(vscode, "probe")
+    rows = probe["rows"]
+    tl905 = [row for row in rows if "TL905" in row]
+    assert tl905 and "trainlint probe" in tl905[0] and "no optimizer param group" in tl905[0], rows
+    confirmed = [row for row in rows if "TL202" in row and "trainlint probe" in row]
+    assert confirmed and confirmed[0].startswith("[confirmed]"), rows
+    assert any(text.startswith("trainlint probe: ") for text in probe["notifications"]), probe
+    # the probe ran with the interpreter the server was restarted with
+    assert any(call.startswith("-m trainlint probe") and vscode["probe_py"] in call for call in _calls(vscode))

@@ -1,13 +1,66 @@
 // Drives code-server (VS Code in the browser) in Debian's chromium: opens train.py,
-// opens the Problems panel, waits for the trainlint row, saves a screenshot.
+// opens the Problems panel, waits for the trainlint row, saves a screenshot; then runs
+// the steps of an optional plan in the same window (one code-server start for all).
 //
-//   node problems_panel.js URL SCREENSHOT   (PLAYWRIGHT_CORE: path of playwright-core)
-// Prints the Problems panel's rows as JSON on success; exits 1 with a reason otherwise.
+//   node problems_panel.js URL SCREENSHOT [PLAN.json]   (PLAYWRIGHT_CORE: path of playwright-core)
+//
+// PLAN.json is a list of steps, each done in this order (every key optional):
+//   name             what the step is called in the output
+//   write            {path, content}: write a file (.vscode/settings.json, a new script)
+//   open             a file name: click it in the explorer once it shows there
+//   command          a command palette entry: F1, type it, Enter (the editor has the focus)
+//   notification     wait for a notification toast containing this text
+//   noRow            wait until no Problems panel row contains this text
+//   row              wait for a Problems panel row containing this text
+//   timeout          ms for each wait of the step (default 60000)
+// Prints one JSON line: {"rows": [Problems rows at the screenshot], "steps": [{name, rows,
+// notifications, ms, error?}]}; exits 1 when anything failed (the steps before it are in the
+// JSON, the failed one has "error"; the screenshot of the moment is saved as *-failed.png).
 
+const fs = require('fs');
+const path = require('path');
 const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
 
-const [url, screenshot] = process.argv.slice(2);
+const [url, screenshot, planFile] = process.argv.slice(2);
 const CODE = process.env.EXPECT_CODE || 'TL202';
+const plan = planFile ? JSON.parse(fs.readFileSync(planFile, 'utf8')) : [];
+
+const ROWS = '.markers-panel .monaco-list-row';
+const TOASTS = '.notifications-toasts .notification-list-item-message';
+
+async function runStep(page, step) {
+    const timeout = step.timeout || 60_000;
+    if (step.write) {
+        fs.mkdirSync(path.dirname(step.write.path), { recursive: true });
+        fs.writeFileSync(step.write.path, step.write.content);
+    }
+    if (step.open) {
+        const entry = page.locator('.explorer-folders-view .monaco-list-row', { hasText: step.open }).first();
+        await entry.waitFor({ timeout });
+        await entry.click();
+        await page.locator('.tabs-container .tab.active', { hasText: step.open }).waitFor({ timeout });
+    }
+    if (step.command) {
+        // the command's enablement reads the focused editor's language
+        await page.locator('.editor-group-container .monaco-editor .view-lines').first().click();
+        await page.keyboard.press('F1');
+        const input = page.locator('.quick-input-widget input');
+        await input.waitFor({ timeout });
+        await input.fill(`>${step.command}`);
+        const entry = page.locator('.quick-input-list .monaco-list-row', { hasText: step.command }).first();
+        await entry.waitFor({ timeout });
+        await page.keyboard.press('Enter');
+    }
+    if (step.notification) {
+        await page.locator(TOASTS, { hasText: step.notification }).first().waitFor({ timeout });
+    }
+    if (step.noRow) {
+        await page.locator(ROWS, { hasText: step.noRow }).first().waitFor({ state: 'detached', timeout });
+    }
+    if (step.row) {
+        await page.locator(ROWS, { hasText: step.row }).first().waitFor({ timeout });
+    }
+}
 
 (async () => {
     const browser = await chromium.launch({
@@ -17,6 +70,7 @@ const CODE = process.env.EXPECT_CODE || 'TL202';
             '--disable-background-networking', '--disable-component-update', '--disable-sync',
         ],
     });
+    const result = { rows: null, steps: [] };
     let page;
     try {
         page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -28,14 +82,29 @@ const CODE = process.env.EXPECT_CODE || 'TL202';
 
         await page.locator('.monaco-editor .view-lines').first().click();
         await page.keyboard.press('Control+Shift+M');
-        const row = page.locator('.markers-panel .monaco-list-row', { hasText: CODE }).first();
+        const row = page.locator(ROWS, { hasText: CODE }).first();
         await row.waitFor({ timeout: 90_000 });
 
         // let the squiggle render, then show the editor and the panel
         await page.waitForTimeout(1500);
         await page.screenshot({ path: screenshot });
-        const rows = await page.locator('.markers-panel .monaco-list-row').allInnerTexts();
-        console.log(JSON.stringify(rows));
+        result.rows = await page.locator(ROWS).allInnerTexts();
+
+        for (const step of plan) {
+            const record = { name: step.name, rows: null, notifications: null, ms: 0 };
+            result.steps.push(record);
+            const start = Date.now();
+            try {
+                await runStep(page, step);
+            } catch (error) {
+                record.error = String(error);
+                throw error;
+            } finally {
+                record.ms = Date.now() - start;
+                record.rows = await page.locator(ROWS).allInnerTexts().catch(() => null);
+                record.notifications = await page.locator(TOASTS).allInnerTexts().catch(() => null);
+            }
+        }
     } catch (error) {
         if (page) {
             await page.screenshot({ path: screenshot.replace(/\.png$/, '-failed.png') }).catch(() => {});
@@ -43,6 +112,7 @@ const CODE = process.env.EXPECT_CODE || 'TL202';
         console.error(String(error));
         process.exitCode = 1;
     } finally {
+        console.log(JSON.stringify(result));
         await browser.close();
     }
 })();

@@ -1,7 +1,7 @@
 // Wiring only: find Python, check trainlint is there, start the server, restart it
 // when the interpreter or its settings change. No lint logic lives in TypeScript.
 
-import { ExtensionContext, languages, window, workspace, commands } from 'vscode';
+import { ExtensionContext, commands, env, languages, window, workspace } from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import { log } from './common/log';
 import { probeFile } from './common/probe';
@@ -23,18 +23,22 @@ async function restart(): Promise<void> {
     if (check.code !== 0) {
         const install = `${interpreter.join(' ')} -m pip install trainlint`;
         log.error(`trainlint is not importable with ${interpreter.join(' ')}:\n${check.stderr}`);
-        const choice = await window.showErrorMessage(
-            `trainlint is not installed for ${interpreter.join(' ')}. Install it with: ${install}` +
-                ' (or pick another interpreter, or set trainlint.interpreter).',
-            'Copy Install Command',
-            'Show Log',
-        );
-        if (choice === 'Copy Install Command') {
-            const { env } = await import('vscode');
-            await env.clipboard.writeText(install);
-        } else if (choice === 'Show Log') {
-            log.show();
-        }
+        // not awaited: the message stays until it is dismissed, and the restart queue must
+        // not wait for that (a later interpreter change would never restart the server)
+        window
+            .showErrorMessage(
+                `trainlint is not installed for ${interpreter.join(' ')}. Install it with: ${install}` +
+                    ' (or pick another interpreter, or set trainlint.interpreter).',
+                'Copy Install Command',
+                'Show Log',
+            )
+            .then(async (choice) => {
+                if (choice === 'Copy Install Command') {
+                    await env.clipboard.writeText(install);
+                } else if (choice === 'Show Log') {
+                    log.show();
+                }
+            });
         return;
     }
     log.info(`trainlint ${check.stdout.trim()} found with ${interpreter.join(' ')}`);

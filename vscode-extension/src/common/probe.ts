@@ -67,9 +67,11 @@ export async function probeFile(
     if (document.isDirty) {
         await document.save();
     }
+    // the probe prints paths relative to the folder it ran in: run it where they are resolved
+    const folder = cwd ?? path.dirname(document.uri.fsPath);
     const result = await window.withProgress(
         { location: { viewId: 'workbench.panel.markers.view' }, title: 'trainlint probe' },
-        () => run(interpreter, ['-m', 'trainlint', 'probe', document.uri.fsPath, '--output-format', 'json'], cwd, 600_000),
+        () => run(interpreter, ['-m', 'trainlint', 'probe', document.uri.fsPath, '--output-format', 'json'], folder, 600_000),
     );
     log.info(`trainlint probe ${document.uri.fsPath}: exit ${result.code}`);
     if (result.stderr) {
@@ -97,9 +99,7 @@ export async function probeFile(
     // relative to the folder the probe ran in
     const byFile = new Map<string, Diagnostic[]>();
     for (const finding of findings) {
-        const file = finding.filename
-            ? path.resolve(cwd ?? path.dirname(document.uri.fsPath), finding.filename)
-            : document.uri.fsPath;
+        const file = finding.filename ? path.resolve(folder, finding.filename) : document.uri.fsPath;
         byFile.set(file, [...(byFile.get(file) ?? []), toDiagnostic(finding)]);
     }
     collection.clear();
