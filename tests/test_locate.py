@@ -37,6 +37,13 @@ SOURCES = [
     "lambda: (yield)\n",
     "",
     "print(1)",  # no trailing newline
+    # while typing at the end of a file: no trailing newline, in every shape
+    "x = 1\ny = 2",
+    "def f():\n    return 1",
+    "x = 1  # c",
+    "x = 1\n\n# end",
+    "import torch\nx = torch.zeros(1)  ",
+    "class A:\n    def f(self):\n        self.a = 1\n        self.a = 1",
 ]
 
 

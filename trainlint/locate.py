@@ -81,6 +81,9 @@ def node_ranges(
     hold one of `nodes` are generated, each placed in the text where its code occurs once
     (the module's code is the text); anything else generates the whole module."""
     nodes = list(nodes)
+    if source is not None and not module.has_trailing_newline:
+        # statements are generated with their newline; the whole-module path keeps it too
+        source += module.default_newline
     found = _statement_spans(module, nodes, source) if source is not None else None
     if found is None:
         state = _OffsetState(default_indent=module.default_indent, default_newline=module.default_newline)
@@ -108,7 +111,7 @@ def _statement_spans(module: cst.Module, nodes: list[cst.CSTNode], source: str) 
     enclosing one where a statement's code is not unique in the rest of the text); None
     when a node is outside every statement or no enclosing statement is unique (the
     caller then generates the whole module)."""
-    if not module.has_trailing_newline or not nodes:
+    if not nodes:
         return None
     wanted = {id(node) for node in nodes}
     chains = _chains(module, wanted)
