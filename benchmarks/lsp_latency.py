@@ -3,10 +3,13 @@
     python benchmarks/lsp_latency.py [--keystrokes 100]
 
 Opens benchmarks/data/train_330.py in a fresh server over stdio (debounce 0, so the
-figure is the server's work, not its wait), then types one character at a time into a
-comment and measures, per keystroke, the time from sending didChange to receiving the
-publishDiagnostics for that version. The engine's own time on the same texts is
-measured in-process for comparison. Prints p50/p95 in milliseconds.
+figure is the server's work, not its wait) and measures, per keystroke, the time from
+sending didChange to receiving the publishDiagnostics for that version, in two runs:
+typing one character at a time into a comment, and typing statements into the training
+loop (a new line, then one character at a time: many of those versions do not parse,
+`running = loss.` for one). The engine's own time on the comment texts is measured
+in-process for comparison, with a whole parse per keystroke (the command line's way) and
+with the document's reparser (the server's: trainlint.reparse). Prints p50/p95 in ms.
 """
 
 from __future__ import annotations
@@ -32,7 +35,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def server_latency(source: str, keystrokes: int) -> list[float]:
+STATEMENTS = ["running = loss.item() * cfg.accumulate", "seen = seen + images.size(0)", "last_lr = scheduler.get_last_lr()[0]"]
+LOOP_LINE = "        accs.update(accuracy(logits.detach(), targets), images.size(0))"
+
+
+def comment_keystrokes(source: str, keystrokes: int) -> list[tuple[int, int, str]]:
+    """(line, character, text inserted): one character at a time at the end of a comment."""
+    line = source.splitlines().index(ANCHOR)
+    return [(line, len(ANCHOR) + i, "s") for i in range(keystrokes)]
+
+
+def statement_keystrokes(source: str, keystrokes: int) -> list[tuple[int, int, str]]:
+    """Enter (with the editor's indentation), then a statement one character at a time, again."""
+    line = source.splitlines().index(LOOP_LINE)
+    column = len(LOOP_LINE)
+    edits: list[tuple[int, int, str]] = []
+    while len(edits) < keystrokes:
+        for statement in STATEMENTS:
+            edits.append((line, column, "\n        "))
+            line, column = line + 1, 8
+            for char in statement:
+                edits.append((line, column, char))
+                column += 1
+    return edits[:keystrokes]
+
+
+async def server_latency(source: str, edits: list[tuple[int, int, str]]) -> list[float]:
     client = LanguageClient("lsp-latency", "1")
     arrived: dict[int, float] = {}
     changed = asyncio.Event()
@@ -68,18 +96,16 @@ async def server_latency(source: str, keystrokes: int) -> list[float]:
             )
         )
         await wait_for(1)
-        line = source.splitlines().index(ANCHOR)
-        column = len(ANCHOR)
         latencies = []
-        for i in range(keystrokes):
+        for i, (line, character, typed) in enumerate(edits):
             version = i + 2
-            position = types.Position(line=line, character=column + i)
+            position = types.Position(line=line, character=character)
             sent = time.perf_counter()
             client.text_document_did_change(
                 types.DidChangeTextDocumentParams(
                     text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
                     content_changes=[
-                        types.TextDocumentContentChangePartial(range=types.Range(start=position, end=position), text="s")
+                        types.TextDocumentContentChangePartial(range=types.Range(start=position, end=position), text=typed)
                     ],
                 )
             )
@@ -90,16 +116,19 @@ async def server_latency(source: str, keystrokes: int) -> list[float]:
     return latencies
 
 
-def engine_latency(source: str, keystrokes: int) -> tuple[list[float], list[float]]:
+def engine_latency(source: str, keystrokes: int, reparse: bool) -> tuple[list[float], list[float]]:
     """Wall and CPU time of the engine alone; CPU time does not count other processes' turns."""
-    from trainlint.engine import Engine
+    from trainlint.engine import Engine, parse
+    from trainlint.reparse import Reparser
 
     engine = Engine()
+    reparser = Reparser(parse) if reparse else None
+    engine.check_source(source, str(SCRIPT), reparser=reparser)
     wall, cpu = [], []
     for i in range(keystrokes):
         text = source.replace(ANCHOR, ANCHOR + "s" * (i + 1))
         start, start_cpu = time.perf_counter(), time.thread_time()
-        engine.check_source(text, str(SCRIPT))
+        engine.check_source(text, str(SCRIPT), reparser=reparser)
         wall.append((time.perf_counter() - start) * 1000)
         cpu.append((time.thread_time() - start_cpu) * 1000)
     return wall, cpu
@@ -111,15 +140,19 @@ def main() -> None:
     args = parser.parse_args()
     source = SCRIPT.read_text()
     lines = source.count("\n")
-    engine, engine_cpu = engine_latency(source, args.keystrokes)
-    server = asyncio.run(server_latency(source, args.keystrokes))
+    whole, whole_cpu = engine_latency(source, args.keystrokes, reparse=False)
+    engine, engine_cpu = engine_latency(source, args.keystrokes, reparse=True)
+    comment = asyncio.run(server_latency(source, comment_keystrokes(source, args.keystrokes)))
+    code = asyncio.run(server_latency(source, statement_keystrokes(source, args.keystrokes)))
     print(f"re-lint after one keystroke, {lines}-line training script, {args.keystrokes} keystrokes")
     print("| measured | p50 ms | p95 ms | min ms |")
     print("|---|---|---|---|")
     rows = (
-        ("engine.check_source, CPU time", engine_cpu),
-        ("engine.check_source, wall time", engine),
-        ("didChange -> publishDiagnostics, wall time", server),
+        ("engine.check_source, whole parse, CPU time", whole_cpu),
+        ("engine.check_source, with the reparser, CPU time", engine_cpu),
+        ("engine.check_source, with the reparser, wall time", engine),
+        ("didChange -> publishDiagnostics, typing in a comment, wall time", comment),
+        ("didChange -> publishDiagnostics, typing statements in the loop, wall time", code),
     )
     for name, values in rows:
         print(f"| {name} | {statistics.median(values):.0f} | {percentile(values, 0.95):.0f} | {min(values):.0f} |")

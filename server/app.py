@@ -23,7 +23,8 @@ from pygls.workspace import TextDocument
 from trainlint import __version__
 from trainlint.config import Config, ConfigError, load_config
 from trainlint.docs import rule_markdown
-from trainlint.engine import SYNTAX_ERROR, Engine, FileResult
+from trainlint.engine import SYNTAX_ERROR, Engine, FileResult, parse
+from trainlint.reparse import Reparser
 from trainlint.finding import Finding, Severity
 from trainlint.project import module_name_for
 from trainlint.registry import rule_for
@@ -75,6 +76,8 @@ class TrainlintServer(LanguageServer):
         self.index = WorkspaceIndex()
         self.published: dict[str, Published] = {}
         self._pending: dict[str, asyncio.Task] = {}
+        #: per open document: the statements parsed for its earlier versions
+        self._reparsers: dict[str, Reparser] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainlint-lint")
 
     # -- errors go to the log, never to a crash or a pop-up --------------------
@@ -160,7 +163,9 @@ class TrainlintServer(LanguageServer):
                 self.publish(uri, version, [], source)
                 return
             engine, path = self.engine, document_path(document)
-            result = await asyncio.get_running_loop().run_in_executor(self._worker, self._check, engine, path, source)
+            reparser = self._reparsers.setdefault(uri, Reparser(parse))
+            result = await asyncio.get_running_loop().run_in_executor(
+                self._worker, self._check, engine, path, source, reparser)
             current = self.document(uri)
             if result is None or current is None or current.version != version:
                 return  # the text moved on; the run for the newer text is queued
@@ -173,8 +178,8 @@ class TrainlintServer(LanguageServer):
             if self._pending.get(uri) is asyncio.current_task():
                 del self._pending[uri]
 
-    def _check(self, engine: Engine, path: str, source: str) -> FileResult | None:
-        """Runs in the worker thread."""
+    def _check(self, engine: Engine, path: str, source: str, reparser: Reparser | None = None) -> FileResult | None:
+        """Runs in the worker thread (the only one that uses a document's reparser)."""
         if len(source) > CHECK_MAX_CHARS:
             size = f"{len(source) / 1e6:.1f} MB"
             return FileResult(path, engine.file_problem(
@@ -187,7 +192,8 @@ class TrainlintServer(LanguageServer):
         gc.disable()
         try:
             module_name, package = module_name_for(Path(path), engine.config.root)
-            return engine.check_source(source, path, index=self.index.index, module_name=module_name, package=package)
+            return engine.check_source(source, path, index=self.index.index, module_name=module_name, package=package,
+                                       reparser=reparser)
         except Exception:
             self.log_error(f"trainlint: the engine failed on {path}:\n{traceback.format_exc()}")
             return None
@@ -216,6 +222,7 @@ class TrainlintServer(LanguageServer):
         if pending is not None:
             pending.cancel()
         self.published.pop(uri, None)
+        self._reparsers.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     async def in_worker(self, fn, *args):

@@ -22,6 +22,7 @@ from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
 from trainlint.registry import rules_by_code
+from trainlint.reparse import Reparser
 from trainlint.rule import Report, Rule
 
 SYNTAX_ERROR = "TL000"
@@ -117,17 +118,21 @@ class Engine:
         module_name: str = "",
         package: str = "",
         summarize: bool = False,
+        reparser: Reparser | None = None,
     ) -> FileResult:
         """Findings for one file; with `summarize`, also its classes for the project index, from
         the same parse. Summaries are read against `index`: pass an empty one (as the project
-        run does) for the index-free summaries that summarize_source gives."""
+        run does) for the index-free summaries that summarize_source gives. An editor passes
+        the document's `reparser` (trainlint.reparse): the statements it parsed for earlier
+        versions of the text are not parsed again."""
         # The tree is some ten thousand objects without cycles (freed by reference counts);
         # the cyclic collector walking them mid-check was most of the slowest re-lints.
         collecting = gc.isenabled()
         if collecting:
             gc.disable()
         try:
-            return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize)
+            return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
+                                      reparser=reparser)
         finally:
             if collecting:
                 gc.enable()
@@ -141,6 +146,7 @@ class Engine:
         module_name: str,
         package: str,
         summarize: bool,
+        reparser: Reparser | None = None,
     ) -> FileResult:
         result = FileResult(path)
         codes = self.codes_for(path)
@@ -152,7 +158,7 @@ class Engine:
             whole_file = suppressions.whole_file
             if whole_file and not summarize:
                 return result
-            module = parse(text)
+            module = parse(text) if reparser is None else reparser.parse(text)
         except FileProblem as problem:
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
