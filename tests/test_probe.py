@@ -44,6 +44,7 @@ SCRIPTS = {
     "constant_inputs": (STEPS, 120, None),
     "grad_reach": (4, 120, None),
     "cast_in_forward": (4, 120, None),
+    "amp_overflow": (6, 120, None),
     "probe_resnet": (5, 120, None),
 }
 #: Scripts that live outside tests/fixtures/probe/.
@@ -167,6 +168,20 @@ def test_sorted_labels_without_shuffle(results):
 
 @needs_torch
 @pytest.mark.probe
+def test_mixed_precision_is_measured_unscaled(results):
+    """GradScaler multiplies the loss by its scale before backward(), and skips the steps
+    whose scaled gradients overflow: neither is a problem of the script."""
+    r = results["amp_overflow"]
+    report = r.report
+    assert codes(r) == set() and not r.failed
+    assert report["scaled"] and report["scaler_overflows"][:1] == [1]
+    assert report["optimizer_steps"] == 6 and report["backward_calls"] == 6 + len(report["scaler_overflows"])
+    assert all(40 < x < 50 for x in report["losses"][:3])  # 32 samples × ln 4, summed; not × the scale
+    assert report["grad_norms"] and max(report["grad_norms"]) < 1e3
+
+
+@needs_torch
+@pytest.mark.probe
 def test_layer_built_in_forward_dies_when_the_model_is_cast(results):
     r = results["cast_in_forward"]
     assert r.report["stopped"] == "exception" and r.report["backward_calls"] == 0
@@ -174,7 +189,9 @@ def test_layer_built_in_forward_dies_when_the_model_is_cast(results):
     assert tl202.details["verdict"] == "confirmed"
     message = tl202.details["verdict_message"]
     assert "inside the Linear(in_features=32, out_features=4, bias=True) built at cast_in_forward.py:20" in message
-    assert "float32" in message and "same dtype" in message
+    # the model went to float64 (and to the GPU under TRAINLINT_FIXTURE_DEVICE=cuda); the Linear stayed
+    assert "on cpu as float32" in message
+    assert ("same device" if r.report["device"].startswith("cuda") else "same dtype") in message
     assert tl202.details["measurement"]["module"] == "Linear" and r.failed
 
 

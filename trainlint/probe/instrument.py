@@ -105,6 +105,11 @@ class Probe:
         self._loss_fn_calls: dict[str, int] = {}
         self.events: list[str] = []
         self.grad_carried_over: list[dict] = []
+        # mixed precision: the loss GradScaler.scale() returned last, the loss it scaled, the scale
+        self._scaled: tuple | None = None
+        self.scaler_overflows: list[int] = []  # iterations whose scaled gradients overflowed
+        self.scaled = False  # a backward() ran on a GradScaler-scaled loss
+        self._last_device = None  # of the last loss backward() saw, else of the last module output
         self.steps_without_grad: list[int] = []
         self.optimizers_after_first_step = 0
         self.scheduler_warnings: list[str] = []
@@ -252,6 +257,23 @@ class Probe:
             if getattr(nn_utils, name, None) is original:
                 setattr(nn_utils, name, wrapped)
 
+        # mixed precision: backward() runs on the loss times the scaler's scale (65536 at
+        # first), and the scaler skips the steps whose scaled gradients overflow
+        try:
+            from torch.amp.grad_scaler import GradScaler
+        except ImportError:  # torch < 2.3
+            GradScaler = None
+        if GradScaler is not None:
+            original_scale = GradScaler.scale
+
+            def scale(scaler, outputs):
+                result = original_scale(scaler, outputs)
+                if isinstance(result, torch.Tensor) and result is not outputs and scaler._scale is not None:
+                    probe._scaled = (result, outputs, scaler._scale)
+                return result
+
+            GradScaler.scale = scale
+
         # loss functions (nn.CrossEntropyLoss.forward calls F.cross_entropy through the module)
         import torch.nn.functional as F
 
@@ -264,7 +286,11 @@ class Probe:
                     if probe._loss_fn_calls.get(name, 0) < MAX_LOSS_FN_CALLS and torch.is_grad_enabled() \
                             and not probe.done:
                         probe._loss_fn_calls[name] = probe._loss_fn_calls.get(name, 0) + 1
-                        probe._on_loss_fn(name, input, target, out)
+                        seen = out
+                        if kwargs.get("reduction") == "sum":  # the checks read the loss per sample
+                            with torch.no_grad():
+                                seen = original(input, target, *args, **{**kwargs, "reduction": "none"})
+                        probe._on_loss_fn(name, input, target, seen)
                     return out
 
                 loss_fn.__wrapped__ = original
@@ -487,6 +513,8 @@ class Probe:
             self._called[key] = module
         if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
             return
+        if not self.backward_calls:
+            self._last_device = output.device
         if self.nonfinite_activation is None:
             first_in = next((t for t in inputs if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
             # a sum is non-finite when any element is (or it overflows): 40x cheaper than isfinite().all()
@@ -532,7 +560,13 @@ class Probe:
         self._event("backward")
         if self.backward_site is None:
             self.backward_site = self._site()
+        scaled, self._scaled = self._scaled, None
+        scale = None
+        if scaled is not None and scaled[0] is loss:
+            scale, loss = float(scaled[2]), scaled[1]  # the loss as the script computed it
+            self.scaled = True
         value = float(loss.detach().float().mean()) if loss.numel() >= 1 else float("nan")
+        self._last_device = loss.device
         carried = None
         if self._step_since_backward and len(self.grad_carried_over) < 3:
             params = [p for o in self._live_optimizers() for g in o.param_groups for p in g["params"]]
@@ -541,7 +575,7 @@ class Probe:
                 nonzero = sum(1 for p in with_grad if bool(p.grad.any()))
                 if nonzero:
                     carried = {"iteration": self.backward_calls + 1, "params": nonzero, "of": len(params)}
-        return {"loss": value, "grads_before": self._grads_before(), "carried": carried}
+        return {"loss": value, "grads_before": self._grads_before(), "carried": carried, "scale": scale}
 
     def _grads_before(self) -> list[tuple]:
         """Every parameter the backward could reach, with its .grad and that grad's version.
@@ -637,8 +671,17 @@ class Probe:
                 self._send_progress()
                 return
             names = sorted(layers, key=lambda n: layers[n][0])
+            unscale = 1.0 / pre["scale"] if pre["scale"] else 1.0  # before squaring: scaled gradients overflow it
             norms = _to_list([torch.linalg.vector_norm(torch.stack(
-                [torch.linalg.vector_norm(_dense(g).float()) for g in layers[n][1]])) for n in names])
+                [torch.linalg.vector_norm(_dense(g).float() * unscale if unscale != 1.0 else _dense(g).float())
+                 for g in layers[n][1]])) for n in names])
+            if pre["scale"]:
+                if not all(_finite(x) for x in norms):
+                    # GradScaler skips this step and lowers its scale: mixed precision at work
+                    self.scaler_overflows.append(iteration)
+                    self._clear_step()
+                    self._send_progress()
+                    return
             weight_names = [n for n in names if layers[n][2] is not None and not layers[n][2].is_sparse]
             rows_t = [(layers[n][2].detach().flatten(1).abs().sum(1) == 0).float().mean() for n in weight_names]
             rows = _to_list(rows_t)
@@ -784,18 +827,13 @@ class Probe:
 
     def report(self, stopped: str, **extra) -> dict:
         with self.lock:
-            device = "cpu"
-            try:
-                for o in self._live_optimizers():
-                    for g in o.param_groups:
-                        if g["params"]:
-                            p = g["params"][0]
-                            device = str(p.device)
-                            if p.device.type == "cuda":
-                                device += f" ({torch.cuda.get_device_name(p.device)})"
-                            raise StopIteration
-            except StopIteration:
-                pass
+            # where training ran: the optimizer's parameters; once the script has returned or
+            # raised (the optimizer freed), the last loss backward() saw, else the last forward
+            where = next((g["params"][0].device for o in self._live_optimizers() for g in o.param_groups
+                          if g["params"]), None) or self._last_device or torch.device("cpu")
+            device = str(where)
+            if where.type == "cuda":
+                device += f" ({torch.cuda.get_device_name(where)})"
             optimized = []
             for o in self._live_optimizers():
                 for g in o.param_groups:
@@ -847,6 +885,8 @@ class Probe:
                 "loss_fns": self.loss_fns,
                 "events": self.events,
                 "grad_carried_over": self.grad_carried_over,
+                "scaler_overflows": self.scaler_overflows,
+                "scaled": self.scaled,
                 "steps_without_grad": self.steps_without_grad,
                 "constant_weights": self.constant_weights,
                 "huge_weights": self.huge_weights,

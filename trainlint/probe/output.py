@@ -123,6 +123,12 @@ def _measured_line(result: ProbeResult) -> str:
     norms = r.get("grad_norms") or []
     if norms:
         parts.append(f"gradient norm {fmt(norms[0])} → {fmt(norms[-1])}")
+    overflows = r.get("scaler_overflows") or []
+    if overflows:
+        parts.append(f"GradScaler skipped {len(overflows)} overflowing step{'s' if len(overflows) != 1 else ''} "
+                     "(loss and gradients shown unscaled)")
+    elif r.get("scaled"):
+        parts.append("loss and gradients shown unscaled")
     ratios = r.get("ratios") or []
     if ratios:
         import statistics

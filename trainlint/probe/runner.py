@@ -104,6 +104,7 @@ class ProbeResult:
             "step_s": r.get("step_s"),
             "losses": r.get("losses", []),
             "grad_norms": r.get("grad_norms", []),
+            "scaler_overflows": r.get("scaler_overflows", []),
             "learning_rates": r.get("lrs", [])[:1] + r.get("lrs", [])[-1:] if r.get("lrs") else [],
             "layers": [{"name": x["name"], "module": x.get("module"), "norms": x.get("norms", [])}
                        for x in r.get("layers", [])],
