@@ -4,12 +4,16 @@ cross-file answers it changes, and N workers give what one gives."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from trainlint import project
-from trainlint.cache import CACHE_FOLDER
+from trainlint.cache import CACHE_FOLDER, Cache
 from trainlint.config import Config
 from trainlint.project import check_paths
 
@@ -160,3 +164,31 @@ def test_a_warm_run_imports_no_libcst(tmp_path):
     warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert "TL202" in warm.stdout
     assert " libcst" not in warm.stderr
+
+
+def test_entries_of_deleted_files_are_dropped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path)
+    _check(tmp_path)
+    (tmp_path / "util.py").unlink()
+    (tmp_path / "net.py").write_text(NET + "\n# edited\n")  # a run that writes the cache
+    _check(tmp_path)
+    entries = Cache.open(tmp_path, None).entries
+    assert sorted(Path(key).name for key in entries) == ["models.py", "net.py"]
+
+
+def test_the_user_cache_keeps_the_rule_catalogs_of_recent_builds_only(tmp_path):
+    """Each build of trainlint writes its rule catalog once; old builds' are removed."""
+    cache = tmp_path / "xdg" / "trainlint"
+    cache.mkdir(parents=True)
+    for i in range(6):
+        stale = cache / f"catalog-{i:032x}.json"
+        stale.write_text("[]")
+        os.utime(stale, ns=(10**18 + i, 10**18 + i))
+    (tmp_path / "train.py").write_text("import torch\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    run = subprocess.run([sys.executable, "-m", "trainlint", "check", "--no-cache", "train.py"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    left = sorted(p.name for p in cache.glob("catalog-*.json"))
+    assert len(left) == 4 and f"catalog-{5:032x}.json" in left and f"catalog-{0:032x}.json" not in left

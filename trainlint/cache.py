@@ -313,6 +313,8 @@ class Cache:
                 entries = {**self._read(), **{k: self.entries[k] for k in self._changed}}
         except OSError:
             pass
+        # files deleted or renamed since they were checked: their entries would stay forever
+        entries = {key: entry for key, entry in entries.items() if os.path.isfile(key)}
         try:
             import tempfile
 

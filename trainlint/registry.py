@@ -120,9 +120,31 @@ def catalog() -> tuple[RuleInfo, ...]:
             with open(tmp, "w", encoding="utf-8") as handle:
                 json.dump(items, handle)
             os.replace(tmp, path)
+            _prune_catalogs(os.path.dirname(path))
         except OSError:
             pass
     return tuple(RuleInfo(item) for item in items)
+
+
+#: catalogs kept in the user cache: the builds used lately (two venvs, an upgrade), not every one
+KEEP_CATALOGS = 4
+
+
+def _prune_catalogs(folder: str) -> None:
+    import os
+
+    catalogs = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith("catalog-") and entry.name.endswith(".json"):
+            try:
+                catalogs.append((entry.stat().st_mtime_ns, entry.path))
+            except OSError:
+                continue
+    for _, stale in sorted(catalogs, reverse=True)[KEEP_CATALOGS:]:
+        try:
+            os.unlink(stale)
+        except OSError:
+            pass
 
 
 def rule_info_for(code_or_name: str) -> RuleInfo | None:
