@@ -122,3 +122,17 @@ def test_unreadable_file_permissions(project):
     path.chmod(0)
     result, findings = _check_json(project)
     assert findings[0]["code"] == "TL000"
+
+
+@pytest.mark.parametrize("gated", [True, False])  # without torch the text gate compiles it instead
+def test_python_s_syntax_warnings_stay_out_of_the_output(tmp_path, gated):
+    """`0x1for`, `"\\d"`: CPython warns while compiling; the file's syntax error is the one message."""
+    import subprocess
+    import sys
+
+    head = "" if gated else "import torch\n"
+    (tmp_path / "train.py").write_text(head + 'x = [0x1for i in range(3)]\npattern = "\\d+"\ndef f(:\n')
+    run = subprocess.run([sys.executable, "-m", "trainlint", "check", "--no-cache", "train.py"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "TL000" in run.stdout
+    assert "Warning" not in run.stdout + run.stderr, run.stdout + run.stderr

@@ -17,7 +17,7 @@ from libcst._nodes.base import CSTNode
 from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
-from trainlint.source import FileProblem, decode_source, source_encoding  # noqa: F401 - part of the engine's API
+from trainlint.source import FileProblem, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
@@ -76,10 +76,8 @@ def parse(source: str) -> cst.Module:
 
 def _python_syntax_error(source: str) -> FileProblem | None:
     """CPython's own message and position ("'(' was never closed"), clearer than LibCST's."""
-    import ast
-
     try:
-        ast.parse(source)
+        python_ast(source)
     except SyntaxError as exc:
         return FileProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1)
     except (RecursionError, MemoryError, ValueError):
@@ -200,8 +198,6 @@ class Engine:
     def check_syntax_only(self, source: str | bytes, path: str) -> FileResult:
         """For a file the text gate keeps out of the analysis (no sign of torch): only TL000,
         from CPython's own parser, which is several times cheaper than LibCST's."""
-        import ast
-
         result = FileResult(path)
         if SYNTAX_ERROR not in self.codes_for(path):
             return result
@@ -210,7 +206,7 @@ class Engine:
             result.source = text
             if "\x00" in text or len(text) > MAX_FILE_BYTES:
                 parse(text)  # the same message as for an analysed file
-            compile(text, path, "exec", ast.PyCF_ONLY_AST)
+            python_ast(text, path)
         except FileProblem as problem:
             result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
         except SyntaxError as exc:

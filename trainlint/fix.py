@@ -248,6 +248,8 @@ def add_noqa_text(text: str, findings: Iterable[Finding]) -> tuple[str, int]:
     comments would change the program, which Python's AST of both texts tells."""
     import ast
 
+    from trainlint.source import python_ast
+
     from trainlint.noqa import add_noqa_edit
 
     out, added = text, 0
@@ -259,7 +261,7 @@ def add_noqa_text(text: str, findings: Iterable[Finding]) -> tuple[str, int]:
     if not added:
         return text, 0
     try:
-        same = ast.dump(ast.parse(text)) == ast.dump(ast.parse(out))
+        same = ast.dump(python_ast(text)) == ast.dump(python_ast(out))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         same = False
     return (out, added) if same else (text, 0)

@@ -12,13 +12,13 @@ LibCST disagreeing on the syntax), the whole text is parsed as before.
 
 from __future__ import annotations
 
-import ast
-import warnings
 from collections.abc import Callable
 
 import libcst as cst
 
 from trainlint.facts.walk import children
+from trainlint.source import python_ast
+
 
 class Reparser:
     """One per open document: `parse(text)` reuses the chunks of the last text that parsed."""
@@ -66,9 +66,7 @@ def _chunk_texts(text: str) -> list[str] | None:
     after it; other comments and blank lines go with the next statement, the last statement
     takes the rest); None if CPython refuses the text."""
     try:
-        with warnings.catch_warnings():  # `1if x` and friends: LibCST's parse has its say
-            warnings.simplefilter("ignore")
-            tree = compile(text, "<reparse>", "exec", ast.PyCF_ONLY_AST)
+        tree = python_ast(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return None
     lines = text.splitlines(keepends=True)

@@ -43,3 +43,15 @@ def decode_source(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         row = data[: exc.start].count(b"\n") + 1
         raise FileProblem(f"cannot decode the file as {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}", row) from None
+
+
+def python_ast(text: str, filename: str = "<source>"):
+    """CPython's syntax tree of `text` (SyntaxError if it refuses it), without the
+    SyntaxWarnings compiling prints (`1if x`, invalid escapes): they are the file's matter,
+    and would land in trainlint's output or the editor's log."""
+    import ast
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(text, filename, "exec", ast.PyCF_ONLY_AST)
