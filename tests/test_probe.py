@@ -246,9 +246,12 @@ def test_loop_bugs_are_measured(results):
     assert carried.present and carried.numbers["params"] == carried.numbers["of"] == 4
     assert m.scheduler_order().present
     assert not m.step_without_grad().present
-    for code in ("TL401", "TL406"):  # once the loop rules land
-        for f in static(results["loop_bugs"], code):
-            assert f.details["verdict"] == "confirmed"
+    granularity = m.scheduler_granularity()  # StepLR(step_size=100) stepped every batch
+    assert granularity.present and granularity.numbers["calls"] >= granularity.numbers["optimizer_steps"] - 1
+    for code in ("TL401", "TL406", "TL409"):
+        (f,) = static(results["loop_bugs"], code)
+        assert f.details["verdict"] == "confirmed"
+    assert "StepLR.step() ran" in static(results["loop_bugs"], "TL409")[0].details["verdict_message"]
     healthy = Measurements(results["healthy"].report, Thresholds())
     assert not healthy.grad_carried().present and not healthy.scheduler_order().present
 
@@ -466,6 +469,22 @@ def test_verdicts_follow_the_measurements():
     exploding = Measurements(_report(losses=[2.0, 5.0, 80.0]), t)
     v = verdict_for(_static("TL408"), exploding)
     assert v.details["verdict"] == "confirmed" and v.details["measurement"]["growth"] == 40.0
+
+
+@pytest.mark.parametrize(
+    "scheduler, calls, verdict",
+    [
+        ("StepLR", 19, "confirmed"),  # per batch: step_size counts batches
+        ("StepLR", 0, "not confirmed"),  # per epoch, the probe stopped inside the first epoch
+        ("OneCycleLR", 20, "not confirmed"),  # per batch, as it must be
+        ("OneCycleLR", 0, "confirmed"),  # per epoch: the cycle never moves within an epoch
+        ("ReduceLROnPlateau", 0, "not observable"),  # not a scheduler TL409 is about
+    ],
+)
+def test_scheduler_granularity_verdicts(scheduler, calls, verdict):
+    report = _report(schedulers=[{"type": scheduler, "site": None, "created_after_step": 0, "calls": calls,
+                                  "steps": 20}])
+    assert verdict_for(_static("TL409"), Measurements(report, Thresholds())).details["verdict"] == verdict
 
 
 def test_model_findings_need_their_class_trained():

@@ -431,6 +431,33 @@ class Measurements:
             return Evidence(True, True, f"torch warned: {warnings[0]}", {"warning": warnings[0]})
         return Evidence(True, False, "torch did not warn that lr_scheduler.step() ran before optimizer.step()")
 
+    def scheduler_granularity(self) -> Evidence:
+        """How often each epoch- or batch-based scheduler was stepped per optimizer step."""
+        from trainlint.facts.loops import BATCH_SCHEDULERS, EPOCH_SCHEDULERS
+
+        known = [s for s in self.r.get("schedulers", []) if s["type"] in EPOCH_SCHEDULERS | BATCH_SCHEDULERS]
+        if not known:
+            return Evidence(False, message="no StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, OneCycleLR "
+                                           "or CyclicLR was built")
+        # a step() is often counted before or after its batch's optimizer step: one off is per batch
+        seen = [s for s in known if s["steps"] >= 3]
+        if not seen:
+            return Evidence(False, message=f"fewer than 3 optimizer steps after the {known[0]['type']} was built")
+        for s in seen:
+            every_batch = s["calls"] >= s["steps"] - 1
+            numbers = {"scheduler": s["type"], "calls": s["calls"], "optimizer_steps": s["steps"]}
+            if s["type"] in EPOCH_SCHEDULERS and every_batch:
+                return Evidence(True, True, f"{s['type']}.step() ran {s['calls']} times in {s['steps']} optimizer "
+                                            "steps: once per batch, so its period counts batches, not epochs",
+                                numbers, s.get("site"))
+            if s["type"] in BATCH_SCHEDULERS and s["calls"] == 0:
+                return Evidence(True, True, f"{s['type']}.step() did not run in {s['steps']} optimizer steps: "
+                                            "the learning rate stays where the cycle starts for the whole epoch",
+                                numbers, s.get("site"))
+        s = seen[0]
+        return Evidence(True, False, f"{s['type']}.step() ran {s['calls']} times in {s['steps']} optimizer steps",
+                        {"scheduler": s["type"], "calls": s["calls"], "optimizer_steps": s["steps"]})
+
     def optimizer_rebuilt(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
@@ -550,6 +577,7 @@ STATIC_EVIDENCE = {
     "TL402": "step_without_grad",
     "TL403": "exploding",
     "TL406": "scheduler_order",
+    "TL409": "scheduler_granularity",
     "TL408": "lr_effect",
     "TL411": "optimizer_rebuilt",
     "TL601": "constant_weights",

@@ -113,6 +113,8 @@ class Probe:
         self.steps_without_grad: list[int] = []
         self.optimizers_after_first_step = 0
         self.scheduler_warnings: list[str] = []
+        self.schedulers: list[dict] = []  # type, step() calls and optimizer steps seen, per scheduler
+        self._scheduler_refs: list[weakref.ref] = []
         self.redirected: list[dict] = []
         self._redirect_map: dict[str, str] = {}
         self.constant_weights: list[str] = []
@@ -256,6 +258,19 @@ class Probe:
             setattr(clip_mod, name, wrapped)
             if getattr(nn_utils, name, None) is original:
                 setattr(nn_utils, name, wrapped)
+
+        # LR schedulers: how often step() runs per optimizer step (LRScheduler counts its calls)
+        from torch.optim import lr_scheduler
+
+        base = getattr(lr_scheduler, "LRScheduler", None) or getattr(lr_scheduler, "_LRScheduler", None)
+        if base is not None:
+            scheduler_init = base.__init__
+
+            def patched_scheduler_init(scheduler, *args, **kwargs):
+                scheduler_init(scheduler, *args, **kwargs)
+                probe._on_scheduler(scheduler)
+
+            base.__init__ = patched_scheduler_init
 
         # mixed precision: backward() runs on the loss times the scaler's scale (65536 at
         # first), and the scaler skips the steps whose scaled gradients overflow
@@ -403,6 +418,20 @@ class Probe:
                     "groups": [{"params": len(g["params"]), "lr": _lr(g)} for g in opt.param_groups],
                 })
 
+    def _on_scheduler(self, scheduler) -> None:
+        with self.lock:
+            if len(self.schedulers) < 10 and not self.done:
+                self.schedulers.append({"type": type(scheduler).__name__, "site": self._site(),
+                                        "created_after_step": self.optimizer_steps, "calls": 0, "steps": 0})
+                self._scheduler_refs.append(weakref.ref(scheduler))
+
+    def _count_scheduler_steps(self) -> None:
+        for entry, ref in zip(self.schedulers, self._scheduler_refs):
+            scheduler = ref()
+            if scheduler is not None:
+                entry["calls"] = max(int(getattr(scheduler, "_step_count", 1)) - 1, 0)
+                entry["steps"] = self.optimizer_steps - entry["created_after_step"]
+
     def _live_optimizers(self) -> list:
         return [o for o in (r() for r in self.optimizers) if o is not None]
 
@@ -430,6 +459,7 @@ class Probe:
         if self.done:
             return
         self.optimizer_steps += 1
+        self._count_scheduler_steps()
         self._step_since_backward = True
         self.step_times.append(time.perf_counter())
         self._send_progress()
@@ -891,6 +921,7 @@ class Probe:
                 "constant_weights": self.constant_weights,
                 "huge_weights": self.huge_weights,
                 "scheduler_warnings": self.scheduler_warnings,
+                "schedulers": self.schedulers,
                 "redirected": self.redirected,
                 "project_files": self.project_files(),
                 "trained_classes": self.trained_classes(),
