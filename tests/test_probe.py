@@ -45,6 +45,7 @@ SCRIPTS = {
     "grad_reach": (4, 120, None),
     "cast_in_forward": (4, 120, None),
     "amp_overflow": (6, 120, None),
+    "tensorboard_logs": (5, 120, None),
     "probe_resnet": (5, 120, None),
 }
 #: Scripts that live outside tests/fixtures/probe/.
@@ -341,6 +342,17 @@ def test_checkpoints_are_redirected_and_removed(results):
     assert not (FIXTURES / "probe_checkpoint_test.pt").exists()
     assert not (FIXTURES / "probe_last_test.ckpt").exists()
     assert not os.path.exists(os.path.dirname(r.report["redirected"][0]["to"]))
+
+
+@needs_torch
+@pytest.mark.probe
+def test_tensorboard_runs_are_redirected_and_removed(results):
+    r = results["tensorboard_logs"]
+    assert r.report["stopped"] == "steps"
+    (entry,) = r.report["redirected"]
+    assert entry["kind"] == "tensorboard" and entry["path"] == str(FIXTURES / "probe_runs_test")
+    assert not (FIXTURES / "probe_runs_test").exists()
+    assert not os.path.exists(os.path.dirname(entry["to"]))
 
 
 @needs_torch

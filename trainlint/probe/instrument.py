@@ -399,6 +399,30 @@ class Probe:
         builtins.open = open_
         io.open = open_
 
+        # TensorBoard writers log to ./runs/<date> by default: a probe must leave no run behind.
+        # Patched when the script imports them (importing them here would cost a second).
+        _after_import({name: self._redirect_summary_writer
+                       for name in ("torch.utils.tensorboard.writer", "tensorboardX.writer")})
+
+    def _redirect_summary_writer(self, module) -> None:
+        cls = getattr(module, "SummaryWriter", None)
+        if cls is None:
+            return
+        original_init = cls.__init__
+        probe = self
+
+        def init(writer, *args, **kwargs):
+            # torch's first parameter is log_dir, tensorboardX's logdir (log_dir an alias)
+            given = args[0] if args else next((kwargs[k] for k in ("log_dir", "logdir") if kwargs.get(k)), None)
+            for key in ("log_dir", "logdir"):
+                kwargs.pop(key, None)
+            to = os.path.join(probe.checkpoint_dir, f"{len(probe.redirected)}-tensorboard")
+            where = os.path.realpath(os.fspath(given)) if given else os.path.join(os.getcwd(), "runs")
+            probe.redirected.append({"path": where, "to": to, "kind": "tensorboard"})
+            original_init(writer, to, *args[1:], **kwargs)
+
+        cls.__init__ = init
+
     # ------------------------------------------------------------------ events
     def _event(self, name: str) -> None:
         if len(self.events) < MAX_EVENTS and not self.done:
@@ -1007,6 +1031,41 @@ class _LoaderIter:
         if name in ("_inner", "_probe", "_record", "_seen"):  # during copy/unpickle
             raise AttributeError(name)
         return getattr(self._inner, name)
+
+
+class _AfterImport:
+    """A meta-path finder that runs a hook on a module right after it is first imported."""
+
+    def __init__(self, hooks: dict) -> None:
+        self.hooks = hooks
+
+    def find_spec(self, name, path, target=None):
+        hook = self.hooks.pop(name, None)
+        if hook is None:
+            return None
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)  # the other finders (this one no longer knows name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def run_then_hook(module):
+            exec_module(module)
+            try:
+                hook(module)
+            except Exception:  # never break the script's import
+                pass
+
+        spec.loader.exec_module = run_then_hook
+        return spec
+
+
+def _after_import(hooks: dict) -> None:
+    for name in [n for n in hooks if n in sys.modules]:
+        hooks.pop(name)(sys.modules[name])
+    if hooks:
+        sys.meta_path.insert(0, _AfterImport(hooks))
 
 
 def _split_batch(batch):

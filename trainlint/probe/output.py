@@ -100,8 +100,8 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
     redirected = r.get("redirected") or []
     if redirected:
         names = ", ".join(sorted({os.path.basename(x["path"]) for x in redirected}))
-        console.print(Text(f"{len(redirected)} checkpoint write(s) redirected to a temporary folder, removed "
-                           f"afterwards: {names}", style="dim"))
+        console.print(Text(f"{len(redirected)} checkpoint or TensorBoard write(s) redirected to a temporary folder, "
+                           f"removed afterwards: {names}", style="dim"))
     confirmed = sum(1 for f in result.static if f.details["verdict"] == CONFIRMED)
     if result.failed:
         parts = []
