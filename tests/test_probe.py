@@ -478,6 +478,12 @@ def test_verdicts_follow_the_measurements():
     never = Measurements(_report(backward_calls=0, optimizer_steps=0, losses=[], grad_norms=[], ratios=[]), t)
     assert verdict_for(_static("TL202"), never).details["verdict"] == "not observable"
     assert verdict_for(_static("TL408"), never).details["verdict"] == "not observable"
+    # gradients 18.7x their first value while the loss falls (pytorch/examples' LSTM language
+    # model on an H100): learning, not exploding; the same growth with a rising loss is
+    learning = Measurements(_report(losses=[7.6, 7.55, 7.5, 7.45, 7.4, 7.36], grad_norms=[0.094, 0.3, 1.76, 1.2, 0.9, 0.066]), t)
+    assert not learning.exploding().present and "growth, not explosion" in learning.exploding().message
+    diverging = Measurements(_report(losses=[7.6, 7.7, 7.9, 8.4, 9.0, 9.9], grad_norms=[0.094, 0.3, 1.76, 1.2, 0.9, 0.066]), t)
+    assert diverging.exploding().present
     exploding = Measurements(_report(losses=[2.0, 5.0, 80.0]), t)
     v = verdict_for(_static("TL408"), exploding)
     assert v.details["verdict"] == "confirmed" and v.details["measurement"]["growth"] == 40.0

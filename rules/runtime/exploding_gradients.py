@@ -9,7 +9,9 @@ class ExplodingGradients(Rule):
     Measured by `trainlint probe` while the script trains, never by `trainlint check`.
     Reads the total gradient norm over all parameters right after each `backward()`
     (before any clipping, which would hide it) and reports when it reaches `grad-growth`
-    times its value at the first iteration, or turns non-finite. The finding points at
+    times its value at the first iteration while the loss does not fall, or turns
+    non-finite. (Gradients that grow from a tiny first value while the loss falls are a
+    model leaving its initial plateau, as LSTMs do: not reported.) The finding points at
     the `backward()` call.
 
     ## Why is this bad?

@@ -137,7 +137,21 @@ class Measurements:
         nonfinite = any(not _finite(x) for x in norms)
         if nonfinite:
             text += "; then non-finite"
-        return Evidence(True, growth >= self.t.grad_growth or nonfinite, text, numbers, self.backward_site)
+        falling = self._loss_falls()
+        if growth >= self.t.grad_growth and falling and not nonfinite:
+            # an LSTM's gradients grow tenfold from a tiny start while it learns: not a divergence
+            text += f"; the loss fell meanwhile ({fmt(self.losses[0])} → {fmt(self.losses[-1])}): growth, not explosion"
+        numbers["loss_falls"] = falling
+        return Evidence(True, nonfinite or (growth >= self.t.grad_growth and not falling), text, numbers,
+                        self.backward_site)
+
+    def _loss_falls(self) -> bool:
+        """Whether the loss went down over the probed iterations (medians of the first and last three)."""
+        losses = self.losses
+        if len(losses) < 2 or not all(_finite(x) for x in losses):
+            return False
+        k = 3 if len(losses) >= 6 else 1
+        return statistics.median(losses[-k:]) < statistics.median(losses[:k])
 
     def loss_growth(self) -> Evidence:
         losses = self.losses
