@@ -129,6 +129,7 @@ class Probe:
         self._called: dict[int, torch.nn.Module] = {}
         self._act_stats: list[tuple[int, str, object]] = []
         self._finite_checks: list[tuple[int, object, object]] = []
+        self._output_sums: dict[int, tuple] = {}  # id(module output) -> (weak reference, its sum)
 
         self.modules = weakref.WeakSet()
         self.sites = WeakIdKeyDictionary()
@@ -571,10 +572,17 @@ class Probe:
             self._last_device = output.device
         if self.nonfinite_activation is None:
             first_in = next((t for t in inputs if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
-            # a sum is non-finite when any element is (or it overflows): 40x cheaper than isfinite().all()
-            out_ok = torch.isfinite(output.detach().sum())
-            in_ok = torch.isfinite(first_in.detach().sum()) if first_in is not None else None
-            self._finite_checks.append((key, out_ok, in_ok))
+            # a sum is non-finite when any element is: 40x cheaper than isfinite().all(); in float32,
+            # so that a large fp16 activation does not overflow the sum itself
+            out_sum = output.detach().sum(dtype=torch.float32)
+            in_sum = None
+            if first_in is not None:
+                # in a chain of layers the input is the last layer's output: its sum is known
+                known = self._output_sums.get(id(first_in))
+                in_sum = known[1] if known is not None and known[0]() is first_in \
+                    else first_in.detach().sum(dtype=torch.float32)
+            self._output_sums[id(output)] = (weakref.ref(output), out_sum)  # never keeps an activation alive
+            self._finite_checks.append((key, out_sum, in_sum))
         kind = ACTIVATIONS.get(type(module).__name__)
         if kind is None:
             return
@@ -619,7 +627,8 @@ class Probe:
         if scaled is not None and scaled[0] is loss:
             scale, loss = float(scaled[2]), scaled[1]  # the loss as the script computed it
             self.scaled = True
-        value = float(loss.detach().float().mean()) if loss.numel() >= 1 else float("nan")
+        # read back with the step's other numbers, in one synchronization
+        value = loss.detach().float().mean() if loss.numel() >= 1 else torch.tensor(float("nan"))
         self._last_device = loss.device
         carried = None
         if self._step_since_backward and len(self.grad_carried_over) < 3:
@@ -664,10 +673,6 @@ class Probe:
             self._step_since_backward = False
             if pre["carried"]:
                 self.grad_carried_over.append(pre["carried"])
-            self.losses.append(pre["loss"])
-            if not _finite(pre["loss"]) and self.nonfinite_loss is None:
-                self.nonfinite_loss = {"iteration": iteration, "value": _num(pre["loss"])}
-            self._resolve_forward(iteration)
             leaves = [p for p, grad, version in pre["grads_before"]
                       if p.grad is not None and (p.grad is not grad or p.grad._version != version)]
             optimized = {id(p) for o in self._live_optimizers() for g in o.param_groups for p in g["params"]}
@@ -715,20 +720,33 @@ class Probe:
                         "site": self.sites.get(module) if module is not None else None,
                     }
                 order = self._order.get(id(module), 10**6) if module is not None else 10**6
-                layers.setdefault(layer, [order, [], None])[1].append(t.grad)
+                layers.setdefault(layer, [order, [], None])[1].append(len(grads))
                 if (module is not None and type(module).__name__ in WEIGHT_LAYERS and t.dim() >= 2
                         and name.endswith("weight")):
                     layers[layer][2] = t.grad
                 grads.append(t.grad)
+            names = sorted(layers, key=lambda n: layers[n][0])
+            weight_names = [n for n in names if layers[n][2] is not None and not layers[n][2].is_sparse]
+            # every number of this step comes back in one synchronization per device
+            read = _Readback()
+            loss_at = read.add(pre["loss"])
+            checks = [(key, read.add(out), read.add(inp)) for key, out, inp in self._finite_checks] \
+                if self.nonfinite_activation is None else []
+            stats = [(key, kind, read.add(stat)) for key, kind, stat in self._act_stats]
+            norms_at = [read.add(n) for n in _grad_norms(grads, 1.0 / pre["scale"] if pre["scale"] else None)]
+            rows_at = [read.add((layers[n][2].flatten(1).count_nonzero(1) == 0).sum()) for n in weight_names]
+            read.now()
+            loss = read[loss_at]
+            self.losses.append(loss)
+            if not _finite(loss) and self.nonfinite_loss is None:
+                self.nonfinite_loss = {"iteration": iteration, "value": _num(loss)}
+            self._resolve_forward(iteration, [(key, read[out], read[inp]) for key, out, inp in checks],
+                                  [(key, kind, read[at]) for key, kind, at in stats])
             if not grads:
                 self._clear_step()
                 self._send_progress()
                 return
-            names = sorted(layers, key=lambda n: layers[n][0])
-            unscale = 1.0 / pre["scale"] if pre["scale"] else 1.0  # before squaring: scaled gradients overflow it
-            norms = _to_list([torch.linalg.vector_norm(torch.stack(
-                [torch.linalg.vector_norm(_dense(g).float() * unscale if unscale != 1.0 else _dense(g).float())
-                 for g in layers[n][1]])) for n in names])
+            norms = [math.hypot(*(read[norms_at[i]] for i in layers[n][1])) for n in names]
             if pre["scale"]:
                 if not all(_finite(x) for x in norms):
                     # GradScaler skips this step and lowers its scale: mixed precision at work
@@ -736,9 +754,7 @@ class Probe:
                     self._clear_step()
                     self._send_progress()
                     return
-            weight_names = [n for n in names if layers[n][2] is not None and not layers[n][2].is_sparse]
-            rows_t = [(layers[n][2].detach().flatten(1).abs().sum(1) == 0).float().mean() for n in weight_names]
-            rows = _to_list(rows_t)
+            rows = [read[at] / layers[n][2].shape[0] for n, at in zip(weight_names, rows_at)]
             total = math.sqrt(sum(x * x for x in norms)) if all(_finite(x) for x in norms) else float("nan")
             self.grad_norms.append(total)
             for n, v in zip(names, norms):
@@ -770,13 +786,15 @@ class Probe:
                                                "shape": list(value.shape),
                                                "bytes": value.numel() * value.element_size()}
 
-    def _resolve_forward(self, iteration: int) -> None:
-        if self._finite_checks and self.nonfinite_activation is None:
-            flags = _to_list([c[1] for c in self._finite_checks])
-            for (key, _, in_ok), ok in zip(self._finite_checks, flags):
-                if not ok:
+    def _resolve_forward(self, iteration: int, checks: list, stats: list) -> None:
+        """The forward pass's numbers, read back: the first module whose output is non-finite
+        (checks: key, output sum, input sum or None), and the dead/saturated share of each
+        activation (stats: key, kind, share)."""
+        if self.nonfinite_activation is None:
+            for key, out_sum, in_sum in checks:
+                if not _finite(out_sum):
                     module = self._called.get(key)
-                    inputs_finite = bool(in_ok) if in_ok is not None else None
+                    inputs_finite = _finite(in_sum) if in_sum is not None else None
                     self.nonfinite_activation = {
                         "iteration": iteration,
                         "module": self._module_name(module) if module is not None else "?",
@@ -785,9 +803,8 @@ class Probe:
                         "inputs_finite": inputs_finite,
                     }
                     break
-        if self._act_stats:
-            values = _to_list([s[2] for s in self._act_stats])
-            for (key, kind, _), value in zip(self._act_stats, values):
+        if stats:
+            for key, kind, value in stats:
                 module = self._called.get(key)
                 if module is None:
                     continue
@@ -801,6 +818,7 @@ class Probe:
         self._called = {}
         self._act_stats = []
         self._finite_checks = []
+        self._output_sums = {}
 
     # ------------------------------------------------------------------ losses and data
     def _on_loss_fn(self, name: str, input, target, out) -> None:
@@ -1091,6 +1109,26 @@ def _split_batch(batch):
     return x, y
 
 
+class _Readback:
+    """0-d tensors gathered over a step, read back to Python numbers together (`now()`)."""
+
+    def __init__(self) -> None:
+        self._tensors: list = []
+        self._values: list = []
+
+    def add(self, tensor) -> int | None:
+        if tensor is None:
+            return None
+        self._tensors.append(tensor)
+        return len(self._tensors) - 1
+
+    def now(self) -> None:
+        self._values = _to_list(self._tensors)
+
+    def __getitem__(self, at: int | None):
+        return None if at is None else self._values[at]
+
+
 def _to_list(scalars: list) -> list:
     """0-d tensors -> Python numbers with one device sync per device, not one per tensor."""
     if not scalars:
@@ -1103,6 +1141,20 @@ def _to_list(scalars: list) -> list:
         for i, v in zip(indexes, torch.stack([scalars[i].float() for i in indexes]).tolist()):
             out[i] = v
     return out
+
+
+def _grad_norms(grads: list, unscale: float | None) -> list:
+    """The float32 2-norm of each gradient (of grad × unscale: scaled squares overflow float32),
+    as 0-d tensors, with one fused kernel per device and dtype where torch has it."""
+    dense = [_dense(g) for g in grads]
+    if unscale is not None:
+        dense = [g.float() * unscale for g in dense]
+    if not dense:
+        return []
+    try:
+        return list(torch._foreach_norm(dense, 2, dtype=torch.float32))
+    except (AttributeError, TypeError, RuntimeError):  # a torch without it, or odd tensors
+        return [torch.linalg.vector_norm(g.float()) for g in dense]
 
 
 def _dense(grad):
