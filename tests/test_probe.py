@@ -46,8 +46,12 @@ SCRIPTS = {
     "cast_in_forward": (4, 120, None),
     "amp_overflow": (6, 120, None),
     "tensorboard_logs": (5, 120, None),
+    "eval_in_train_mode": (2, 120, None),
+    "eval_mode_not_restored": (2, 120, None),
     "probe_resnet": (5, 120, None),
 }
+#: Scripts probed with --through-eval (on to their first evaluation pass).
+THROUGH_EVAL = {"eval_in_train_mode", "eval_mode_not_restored"}
 #: Scripts that live outside tests/fixtures/probe/.
 PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py"}
 
@@ -62,7 +66,7 @@ def results() -> dict[str, ProbeResult]:
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             futures = {name: pool.submit(run_probe, PATHS.get(name, FIXTURES / f"{name}.py"), [], steps=steps, timeout=timeout,
-                                         nproc_per_node=nproc)
+                                         nproc_per_node=nproc, through_eval=name in THROUGH_EVAL)
                        for name, (steps, timeout, nproc) in SCRIPTS.items()}
             return {name: future.result() for name, future in futures.items()}
     finally:
@@ -357,6 +361,30 @@ def test_tensorboard_runs_are_redirected_and_removed(results):
 
 @needs_torch
 @pytest.mark.probe
+def test_evaluation_in_training_mode_is_measured(results):
+    r = results["eval_in_train_mode"]
+    (tl501,) = static(r, "TL501")
+    assert tl501.details["verdict"] == "confirmed"
+    m = tl501.details["measurement"]
+    assert m["after_step"] == 4 and m["in_train_mode"] == m["forwards"] == 2  # 4 batches, then 2 val batches
+    assert m["mode_layers"] == ["BatchNorm1d", "Dropout"]
+    # --through-eval ran past --steps 2 to the evaluation and three steps after it
+    assert r.report["optimizer_steps"] == 7 and r.report["stopped"] == "steps"
+
+
+@needs_torch
+@pytest.mark.probe
+def test_training_in_eval_mode_after_the_evaluation_is_measured(results):
+    r = results["eval_mode_not_restored"]
+    (tl502,) = static(r, "TL502")
+    assert tl502.details["verdict"] == "confirmed"
+    assert tl502.details["measurement"]["in_eval_mode"] == tl502.details["measurement"]["training_forwards"] == 3
+    # the evaluation itself was in eval mode: TL501 has nothing to say
+    assert Measurements(r.report, Thresholds()).eval_mode().present is False
+
+
+@needs_torch
+@pytest.mark.probe
 def test_json_shape(results):
     data = json.loads(json.dumps(results["conv_in_forward"].to_json()))
     assert set(data) == {"findings", "summary"}
@@ -503,6 +531,29 @@ def test_scheduler_granularity_verdicts(scheduler, calls, verdict):
     report = _report(schedulers=[{"type": scheduler, "site": None, "created_after_step": 0, "calls": calls,
                                   "steps": 20}])
     assert verdict_for(_static("TL409"), Measurements(report, Thresholds())).details["verdict"] == verdict
+
+
+def _evaluated(in_train_mode: int, after: list[bool], layers=("BatchNorm1d", "Dropout"), through_eval=True) -> Measurements:
+    passes = [{"after_step": 4, "module": "Net", "forwards": 2, "in_train_mode": in_train_mode,
+               "mode_layers": list(layers)}] if in_train_mode >= 0 else []
+    return Measurements(_report(eval_passes=passes, after_eval=[{"after_step": 5, "training": t} for t in after],
+                                through_eval=through_eval), Thresholds())
+
+
+@pytest.mark.parametrize(
+    "measured, tl501, tl502",
+    [
+        (_evaluated(0, [True, True]), "not confirmed", "not confirmed"),  # eval() then train(): as it should be
+        (_evaluated(2, [True]), "confirmed", "not confirmed"),
+        (_evaluated(0, [False, False]), "not confirmed", "confirmed"),
+        (_evaluated(2, [True], layers=()), "not confirmed", "not confirmed"),  # no dropout/BN: mode is moot
+        (_evaluated(0, []), "not confirmed", "not observable"),  # stopped right after the evaluation
+        (_evaluated(-1, [], through_eval=False), "not observable", "not observable"),
+    ],
+)
+def test_eval_mode_verdicts(measured, tl501, tl502):
+    assert verdict_for(_static("TL501"), measured).details["verdict"] == tl501
+    assert verdict_for(_static("TL502"), measured).details["verdict"] == tl502
 
 
 def test_model_findings_need_their_class_trained():

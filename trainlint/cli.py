@@ -156,12 +156,14 @@ def probe(
     nproc_per_node: Annotated[Optional[int], typer.Option(help="Launch with torchrun and this many ranks.")] = None,
     threshold: Annotated[Optional[list[str]], typer.Option(help="Override a probe threshold: KEY=VALUE (see docs/probe.md).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="Use this pyproject.toml or trainlint.toml.")] = None,
+    through_eval: Annotated[bool, typer.Option("--through-eval", help="Run on past --steps to the first evaluation pass and 3 training steps after it (eval-mode rules TL501/TL502).")] = False,
 ) -> None:
     """Run SCRIPT for a few optimizer steps under instrumentation: measure, and confirm the static findings."""
     from trainlint.probe.output import run_cli
 
     raise typer.Exit(run_cli(script, list(ctx.args), steps=steps, timeout=timeout, output_format=output_format.value,
-                             plot=plot, nproc_per_node=nproc_per_node, thresholds=threshold, config=config))
+                             plot=plot, nproc_per_node=nproc_per_node, thresholds=threshold, config=config,
+                             through_eval=through_eval))
 
 
 @app.command("server")

@@ -22,6 +22,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--checkpoint-dir", default=None)
     parser.add_argument("--project-root", default=None)
     parser.add_argument("--max-batches", type=int, default=8)
+    parser.add_argument("--through-eval", action="store_true")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     return parser.parse_args(argv)
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     probe = Probe(steps=options.steps, report_path=report_path,
                   project_root=options.project_root or os.path.dirname(script), script=script,
                   checkpoint_dir=options.checkpoint_dir, max_batches=options.max_batches,
-                  progress_fd=progress_fd, rank=rank, world_size=world)
+                  progress_fd=progress_fd, rank=rank, world_size=world, through_eval=options.through_eval)
     probe.install()
     if options.timeout:
         timer = threading.Timer(max(1.0, options.timeout), probe.stop, args=("timeout",))

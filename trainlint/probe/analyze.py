@@ -472,6 +472,51 @@ class Measurements:
         return Evidence(True, False, f"{s['type']}.step() ran {s['calls']} times in {s['steps']} optimizer steps",
                         {"scheduler": s["type"], "calls": s["calls"], "optimizer_steps": s["steps"]})
 
+    def _evaluation(self) -> tuple[dict | None, str]:
+        """The first evaluation pass, or why there is none to judge."""
+        passes = self.r.get("eval_passes") or []
+        if passes:
+            return passes[0], ""
+        hint = "" if self.r.get("through_eval") else "; `trainlint probe --through-eval` runs on to the first one"
+        return None, f"no evaluation pass (the trained model under no_grad) ran in the probed steps{hint}"
+
+    def eval_mode(self) -> Evidence:
+        """TL501: the evaluation's forward passes ran in training mode."""
+        first, why = self._evaluation()
+        if first is None:
+            return Evidence(False, message=why)
+        where = f"the evaluation after step {first['after_step']}"
+        numbers = {"after_step": first["after_step"], "forwards": first["forwards"],
+                   "in_train_mode": first["in_train_mode"], "mode_layers": first["mode_layers"]}
+        if not first["mode_layers"]:
+            return Evidence(True, False, f"{where} ran in training mode, but the {first['module']} has no dropout or "
+                                         "batch norm: its mode changes nothing", numbers)
+        if not first["in_train_mode"]:
+            return Evidence(True, False, f"{where}: all {first['forwards']} forward passes ran in eval mode", numbers)
+        return Evidence(True, True, f"{where}: {first['in_train_mode']} of {first['forwards']} forward passes of the "
+                                    f"{first['module']} ran in training mode, so its {', '.join(first['mode_layers'])} "
+                                    "acted as in training (dropout on, batch statistics updated with evaluation data)",
+                        numbers)
+
+    def train_mode_restored(self) -> Evidence:
+        """TL502: training went on in eval mode after an evaluation."""
+        first, why = self._evaluation()
+        if first is None:
+            return Evidence(False, message=why)
+        after = self.r.get("after_eval") or []
+        if not after:
+            return Evidence(False, message=f"no training step ran after the evaluation after step {first['after_step']}")
+        frozen = sum(1 for a in after if not a["training"])
+        numbers = {"after_step": first["after_step"], "training_forwards": len(after), "in_eval_mode": frozen,
+                   "mode_layers": first["mode_layers"]}
+        if not frozen:
+            return Evidence(True, False, f"after the evaluation after step {first['after_step']}, all {len(after)} "
+                                         "training forward passes ran in training mode", numbers)
+        layers = f": its {', '.join(first['mode_layers'])} stay in inference behaviour" if first["mode_layers"] else ""
+        return Evidence(True, bool(first["mode_layers"]),
+                        f"after the evaluation after step {first['after_step']}, {frozen} of {len(after)} training "
+                        f"forward passes of the {first['module']} ran in eval mode{layers}", numbers)
+
     def optimizer_rebuilt(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
@@ -594,6 +639,8 @@ STATIC_EVIDENCE = {
     "TL409": "scheduler_granularity",
     "TL408": "lr_effect",
     "TL411": "optimizer_rebuilt",
+    "TL501": "eval_mode",
+    "TL502": "train_mode_restored",
     "TL601": "constant_weights",
     "TL602": "huge_weights",
 }

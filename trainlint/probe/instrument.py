@@ -39,6 +39,7 @@ import weakref
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+AFTER_EVAL_STEPS = 3  # training steps watched after the first evaluation (is train mode back?)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
 ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
 WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
@@ -63,8 +64,10 @@ def _num(x: float) -> float | str:
 class Probe:
     def __init__(self, *, steps: int | None, report_path: str | None, project_root: str, script: str,
                  checkpoint_dir: str | None = None, max_batches: int = 8, progress_fd: int | None = None,
-                 rank: int = 0, world_size: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, through_eval: bool = False) -> None:
         self.max_steps = steps
+        # run on past `steps` to the first evaluation pass and a few training steps after it
+        self.through_eval = through_eval
         self.report_path = report_path
         self.project_root = os.path.realpath(project_root)
         self.script = os.path.realpath(script)
@@ -110,6 +113,10 @@ class Probe:
         self.scaler_overflows: list[int] = []  # iterations whose scaled gradients overflowed
         self.scaled = False  # a backward() ran on a GradScaler-scaled loss
         self._last_device = None  # of the last loss backward() saw, else of the last module output
+        # evaluation: forward passes of a trained model under no_grad, and its mode in training after them
+        self.trained_roots = weakref.WeakSet()
+        self.eval_passes: list[dict] = []
+        self.after_eval: list[dict] = []
         self.steps_without_grad: list[int] = []
         self.optimizers_after_first_step = 0
         self.scheduler_warnings: list[str] = []
@@ -476,6 +483,14 @@ class Probe:
             self._weights_checked = True
             self._check_weights(opt)
 
+    def _evaluation_seen(self) -> bool:
+        """With through_eval: an evaluation pass ran, then AFTER_EVAL_STEPS more training steps."""
+        if not self.through_eval:
+            return True
+        if not self.eval_passes:
+            return False
+        return (self.optimizer_steps or self.backward_calls) >= self.eval_passes[0]["after_step"] + AFTER_EVAL_STEPS
+
     def _first_optimizer(self):
         live = self._live_optimizers()
         return live[0] if live else None
@@ -488,7 +503,7 @@ class Probe:
         self._step_since_backward = True
         self.step_times.append(time.perf_counter())
         self._send_progress()
-        if self.max_steps is not None and self.optimizer_steps >= self.max_steps:
+        if self.max_steps is not None and self.optimizer_steps >= self.max_steps and self._evaluation_seen():
             self.stop("steps")
 
     def _check_weights(self, opt) -> None:
@@ -560,8 +575,14 @@ class Probe:
 
     # ------------------------------------------------------------------ forward
     def _forward_hook(self, module, inputs, output) -> None:
-        if self.done or not torch.is_grad_enabled():
+        if self.done:
             return
+        if not torch.is_grad_enabled():
+            if module in self.trained_roots:
+                self._on_eval_forward(module)
+            return
+        if self.eval_passes and len(self.after_eval) < 20 and module in self.trained_roots:
+            self.after_eval.append({"after_step": self.optimizer_steps, "training": module.training})
         key = id(module)
         if key not in self._order:
             self._order[key] = len(self._order)
@@ -597,6 +618,18 @@ class Probe:
             stat = (out.abs() > 0.99).float().mean()
         self._act_stats.append((key, kind, stat))
 
+    def _on_eval_forward(self, module) -> None:
+        """The trained model ran under no_grad: an evaluation pass (one record per pass)."""
+        progress = self.optimizer_steps or self.backward_calls
+        if not self.eval_passes or self.eval_passes[-1]["after_step"] != progress:
+            if len(self.eval_passes) >= 10:
+                return
+            self.eval_passes.append({"after_step": progress, "module": type(module).__name__, "forwards": 0,
+                                     "in_train_mode": 0, "mode_layers": _mode_layers(module)})
+        record = self.eval_passes[-1]
+        record["forwards"] += 1
+        record["in_train_mode"] += bool(module.training)
+
     # ------------------------------------------------------------------ backward
     def _backward(self, loss, call):
         self._in_backward = True
@@ -614,7 +647,8 @@ class Probe:
                 self._after_backward(pre)
             except Exception as exc:  # a probe bug must not look like the script's
                 self._internal_error(exc)
-        if self.max_steps is not None and not self._live_optimizers() and self.backward_calls >= self.max_steps:
+        if (self.max_steps is not None and not self._live_optimizers() and self.backward_calls >= self.max_steps
+                and self._evaluation_seen()):
             self.stop("steps")
         return result
 
@@ -677,6 +711,12 @@ class Probe:
                       if p.grad is not None and (p.grad is not grad or p.grad._version != version)]
             optimized = {id(p) for o in self._live_optimizers() for g in o.param_groups for p in g["params"]}
             has_optimizer = bool(self._live_optimizers())
+            if iteration <= 3:
+                # the model: a called module with parameters that no other called module holds
+                held = {id(child) for m in self._called.values() for child in m.children()}
+                for m in self._called.values():
+                    if id(m) not in held and next(m.parameters(), None) is not None:
+                        self.trained_roots.add(m)
             owner = {}
             for key, module in self._called.items():
                 self.trained_types.add(type(module))
@@ -958,6 +998,9 @@ class Probe:
                 "events": self.events,
                 "grad_carried_over": self.grad_carried_over,
                 "scaler_overflows": self.scaler_overflows,
+                "through_eval": self.through_eval,
+                "eval_passes": self.eval_passes,
+                "after_eval": self.after_eval,
                 "scaled": self.scaled,
                 "steps_without_grad": self.steps_without_grad,
                 "constant_weights": self.constant_weights,
@@ -1084,6 +1127,14 @@ def _after_import(hooks: dict) -> None:
         hooks.pop(name)(sys.modules[name])
     if hooks:
         sys.meta_path.insert(0, _AfterImport(hooks))
+
+
+def _mode_layers(module) -> list[str]:
+    """The layer types in `module` whose output depends on train/eval mode."""
+    kinds = tuple(k for k in (getattr(torch.nn.modules.dropout, "_DropoutNd", None),
+                              getattr(torch.nn.modules.batchnorm, "_BatchNorm", None),
+                              getattr(torch.nn.modules.instancenorm, "_InstanceNorm", None)) if k is not None)
+    return sorted({type(m).__name__ for m in module.modules() if isinstance(m, kinds)})[:5]
 
 
 def _split_batch(batch):

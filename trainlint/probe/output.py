@@ -191,7 +191,7 @@ def write_plot(result: ProbeResult, path: Path) -> Path | None:
 
 def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 300.0, output_format: str = "text",
             plot: Path | None = None, nproc_per_node: int | None = None, thresholds: list[str] | None = None,
-            config: Path | None = None, static: bool = True) -> int:
+            config: Path | None = None, static: bool = True, through_eval: bool = False) -> int:
     """`trainlint probe`: 0 nothing found, 1 a runtime finding or a confirmed static finding, 2 usage error."""
     from trainlint.config import ConfigError, load_config
     from trainlint.probe.runner import ProbeUnavailable, run_probe, torch_available
@@ -213,7 +213,7 @@ def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 
     progress = _Progress(steps, script) if sys.stderr.isatty() else None
     try:
         result = run_probe(script, args, steps=steps, timeout=timeout, nproc_per_node=nproc_per_node,
-                           thresholds=limits, static=static, config=settings,
+                           thresholds=limits, static=static, config=settings, through_eval=through_eval,
                            on_progress=progress.update if progress else None)
     except ProbeUnavailable as exc:
         print(f"trainlint: error: {exc}", file=sys.stderr)

@@ -105,6 +105,7 @@ class ProbeResult:
             "losses": r.get("losses", []),
             "grad_norms": r.get("grad_norms", []),
             "scaler_overflows": r.get("scaler_overflows", []),
+            "eval_passes": r.get("eval_passes", []),
             "learning_rates": r.get("lrs", [])[:1] + r.get("lrs", [])[-1:] if r.get("lrs") else [],
             "layers": [{"name": x["name"], "module": x.get("module"), "norms": x.get("norms", [])}
                        for x in r.get("layers", [])],
@@ -130,10 +131,11 @@ class ProbeResult:
 
 
 def _child_command(script: Path, args: Sequence[str], *, steps: int, timeout: float, report_dir: str,
-                   checkpoint_dir: str, project_root: Path, max_batches: int, nproc_per_node: int | None) -> list[str]:
+                   checkpoint_dir: str, project_root: Path, max_batches: int, nproc_per_node: int | None,
+                   through_eval: bool = False) -> list[str]:
     child = ["--steps", str(steps), "--timeout", str(timeout), "--report-dir", report_dir,
              "--checkpoint-dir", checkpoint_dir, "--project-root", str(project_root), "--max-batches", str(max_batches),
-             "--", str(script), *args]
+             *(["--through-eval"] if through_eval else []), "--", str(script), *args]
     if nproc_per_node:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc_per_node),
                 "-m", "trainlint.probe._child", *child]
@@ -176,8 +178,10 @@ def run_probe(
     config: "Config | None" = None,
     on_progress: Callable[[dict], None] | None = None,
     cwd: str | Path | None = None,
+    through_eval: bool = False,
 ) -> ProbeResult:
-    """Run SCRIPT with ARGS for `steps` optimizer steps (or `timeout` seconds) under instrumentation.
+    """Run SCRIPT with ARGS for `steps` optimizer steps (or `timeout` seconds) under instrumentation;
+    with `through_eval`, on to the first evaluation pass and a few training steps after it.
 
     Returns the runtime findings and the verdicts on the static findings of the script and
     the project files it imported. `config` (else the file at `config_path`, else the one
@@ -204,7 +208,7 @@ def run_probe(
     root = project_root_for(script.resolve())
     command = _child_command(script.resolve(), list(args), steps=steps, timeout=timeout, report_dir=report_dir,
                              checkpoint_dir=checkpoint_dir, project_root=root, max_batches=thresholds.max_batches,
-                             nproc_per_node=nproc_per_node)
+                             nproc_per_node=nproc_per_node, through_eval=through_eval)
     env = {**os.environ, **QUIET_ENV}
     read_fd, write_fd = os.pipe()
     env["TRAINLINT_PROBE_PROGRESS_FD"] = str(write_fd)
