@@ -868,6 +868,11 @@ class _FlowWalker:
             target = receiver if attr == "zero_grad" else receiver.rsplit(".grad", 1)[0]
             self._emit(ZERO_GRAD, call, ctx, target=self._rename(target, ctx))
             return
+        if isinstance(func, cst.Name) and func.value == "zero_grad":
+            # an imported helper that clears a parameter list: `zero_grad(self.model_params)`
+            # (improved-diffusion's fp16_util); one of this file is followed above
+            self._emit(ZERO_GRAD, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
+            return
         if (attr in _CLIP_NAMES) or _last(qualname) in _CLIP_NAMES:
             self._emit(CLIP, call, ctx, target=self._rename(receiver, ctx))
             return
