@@ -19,7 +19,9 @@ class LearningRateOutOfRange(Rule):
     ## What it does
     Finds an optimizer built with a literal learning rate (directly, or through a name
     bound once to a literal in the same scope) far outside the usual range of that
-    optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`.
+    optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`. `lr=0` in a file that assigns
+    the learning rate itself (`param_group["lr"] = ...`, `adjust_learning_rate(...)`) is a
+    placeholder and is not reported.
 
     ## Why is this bad?
     Adaptive optimizers normalize the step size: with Adam the learning rate is roughly
@@ -111,6 +113,22 @@ class LearningRateOutOfRange(Rule):
             optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
             """
         ),
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(params_groups, lr=0, momentum=0.9)  # lr is set by scheduler
+            lr_schedule = cosine_scheduler(args.lr, args.min_lr, args.epochs, len(data_loader))
+            for it, (images, _) in enumerate(data_loader):
+                for param_group in optimizer.param_groups:
+                    param_group["lr"] = lr_schedule[it]
+                loss = model(images).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            """,
+            note="DINO main_dino.py: lr=0 is a placeholder, the schedule assigns the LR every step",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -129,6 +147,8 @@ class LearningRateOutOfRange(Rule):
                 lr = constants.get((scope, lr_node.value), constants.get((0, lr_node.value)))
             if lr is None:
                 continue
+            if lr == 0 and facts.loops.sets_lr:
+                continue  # `SGD(params, lr=0)  # lr is set by scheduler`: a placeholder the schedule overwrites
             low, high = self.settings[family]
             if not (low <= lr <= high):
                 yield self.report(
