@@ -131,6 +131,40 @@ def test_advice_rules_report_a_symptom_without_selection():
     assert sorted(codes) == [("TL403", 12), ("TL404", 12)]
 
 
+def test_the_overflow_check_of_fp16_loss_scaling_is_no_symptom():
+    # improved-diffusion train_util.py: skipping a step on inf/NaN gradients and lowering the
+    # loss scale is what GradScaler does; it says nothing about diverging updates
+    codes = _codes(
+        """
+        import torch as th
+        from torch.optim import AdamW
+
+        class TrainLoop:
+            def __init__(self, model, data, lr):
+                self.model = model
+                self.data = data
+                self.model_params = list(model.parameters())
+                self.opt = AdamW(self.model_params, lr=lr)
+                self.lg_loss_scale = 20.0
+
+            def run_loop(self):
+                for batch in self.data:
+                    self.opt.zero_grad()
+                    loss = self.model(batch).mean()
+                    (loss * 2 ** self.lg_loss_scale).backward()
+                    self.optimize_fp16()
+
+            def optimize_fp16(self):
+                if any(not th.isfinite(p.grad).all() for p in self.model_params):
+                    self.lg_loss_scale -= 1
+                    return
+                self.opt.step()
+                self.lg_loss_scale += 0.001
+        """
+    )
+    assert [c for c in codes if c[0] == "TL403"] == []
+
+
 def test_buggy_example_reports_the_seed_loop_problems_and_fixed_is_clean():
     engine = Engine(Config(select=("TL4", "TL5")))
     vgg = engine.check_source((EXAMPLES / "buggy" / "train_vgg.py").read_text(), "train_vgg.py").findings
