@@ -9,7 +9,7 @@ from trainlint.finding import Applicability, Severity
 from trainlint.names import dotted
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
-_NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt", re.I)
+_NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt|loader|sampler|dataset|(^|_)dl$", re.I)
 _SAVES = re.compile(r"save|dump|write|upload|log", re.I)
 
 
@@ -184,6 +184,23 @@ class StateDictAliasCheckpoint(Rule):
                     save(converted_state, path)
             """,
             note="litgpt thunder_fsdp.py: one state dict per object of a checkpoint being assembled",
+        ),
+        Good(
+            """
+            import torch
+
+            def check_stateful_dataloader(accelerator, prepared_dl):
+                untrained_batches = []
+                save_step = 2
+                for step, batch in enumerate(prepared_dl):
+                    if step == save_step:
+                        state_dict = prepared_dl.state_dict()
+                    if step > save_step:
+                        untrained_batches.append(batch)
+                prepared_dl.load_state_dict(state_dict)
+                assert list(prepared_dl) == untrained_batches
+            """,
+            note="accelerate test_distributed_data_loop.py: a data loader's position, not weights",
         ),
     ]
 
