@@ -3,8 +3,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.data import is_test_path
-from trainlint.facts.inits import CONSTANT_INIT_FUNCTIONS, ConstantInit, Guard, constant_inits
+from trainlint.facts.inits import CONSTANT_INIT_FUNCTIONS, ConstantInit, Guard, constant_inits, in_untrained_test
 from trainlint.facts.torch_api import is_weight_layer
 from trainlint.finding import Severity
 from trainlint.names import dotted
@@ -317,7 +316,7 @@ def _for_training(facts: FileFacts, init: ConstantInit) -> bool:
         name = function.name.lower() if function else ""
         if "init" not in name and "reset" not in name:
             return False
-    if function is not None and _untrained_test(facts, function):
+    if in_untrained_test(facts, function):
         return False
     if function is not None and function.cls is not None:
         return True
@@ -336,15 +335,3 @@ def _for_training(facts: FileFacts, init: ConstantInit) -> bool:
             return True
     return False
 
-
-def _untrained_test(facts: FileFacts, function) -> bool:
-    """A unit test that sets weights to known values to check outputs and trains nothing
-    (`def test_lora_mqa_gqa(): for p in attn.linear.parameters(): zeros_(p)`)."""
-    while function.parent is not None:
-        function = function.parent
-    if not function.name.startswith("test") or not is_test_path(facts.path):
-        return False
-    trains = ("backward", "step", "manual_backward")
-    return not any(
-        isinstance(c.node.func, cst.Attribute) and c.node.func.attr.value in trains for c in facts.calls_in(function.node)
-    )
