@@ -131,6 +131,37 @@ def test_advice_rules_report_a_symptom_without_selection():
     assert sorted(codes) == [("TL403", 12), ("TL404", 12)]
 
 
+def test_advice_on_symptoms_is_not_given_in_tests_unless_selected():
+    # accelerate src/accelerate/test_utils/scripts/test_script.py: mock_training() runs SGD at
+    # lr=0.1 for 3 epochs on a toy regression to compare against a baseline
+    source = textwrap.dedent(
+        """
+        import torch
+
+        def mock_training(length, batch_size, generator):
+            train_set = RegressionDataset(length=length, seed=42)
+            train_dl = generate_baseline_dataloader(train_set, generator, batch_size)
+            model = RegressionModel()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(3):
+                for batch in train_dl:
+                    model.zero_grad()
+                    loss = torch.nn.functional.mse_loss(model(batch["x"]), batch["y"])
+                    loss.backward()
+                    optimizer.step()
+            return train_set, model
+        """
+    ).lstrip("\n")
+
+    def codes(path: str, config: Config) -> list[str]:
+        return [f.code for f in Engine(config).check_source(source, path).findings]
+
+    assert "TL404" in codes("train.py", Config())
+    assert "TL404" not in codes("src/accelerate/test_utils/scripts/test_script.py", Config())
+    assert "TL404" not in codes("tests/test_training.py", Config())
+    assert "TL404" in codes("tests/test_training.py", Config(extend_select=("TL404",)))
+
+
 def test_the_overflow_check_of_fp16_loss_scaling_is_no_symptom():
     # improved-diffusion train_util.py: skipping a step on inf/NaN gradients and lowering the
     # loss scale is what GradScaler does; it says nothing about diverging updates
