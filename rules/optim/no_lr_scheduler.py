@@ -15,7 +15,7 @@ class NoLrScheduler(Rule):
     Finds an optimizer stepped in a training loop with a fixed learning rate: no
     `torch.optim.lr_scheduler` (or other scheduler object) in the file, no write to
     `param_groups[...]["lr"]`, no LR helper (`adjust_learning_rate(...)`,
-    `get_lr(it)`).
+    `get_lr(it)`), and no schedule-free optimizer (`schedulefree.AdamWScheduleFree`).
 
     This is advice, and it is off by default. It reports everywhere when the
     configuration selects it (`select` or `extend-select` naming TL404, its prefix or
@@ -129,12 +129,35 @@ class NoLrScheduler(Rule):
             """,
             note="a Noam schedule",
         ),
+        Good(
+            """
+            import schedulefree
+            import torch
+
+            def training_function(model, train_dataloader, accelerator, lr, num_epochs):
+                optimizer = schedulefree.AdamWScheduleFree(model.parameters(), lr=lr, warmup_steps=100)
+                for epoch in range(num_epochs):
+                    model.train()
+                    optimizer.train()
+                    for step, batch in enumerate(train_dataloader):
+                        outputs = model(**batch)
+                        loss = outputs.loss
+                        accelerator.backward(loss)
+                        optimizer.step()
+                        optimizer.zero_grad()
+                    model.eval()
+                    optimizer.eval()
+            """,
+            note="accelerate examples/by_feature/schedule_free.py: the optimizer needs no schedule",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         loops = facts.loops
         if loops.schedulers or loops.has_manual_lr:
             return
+        if any("ScheduleFree" in (call.qualname or "") for call in facts.collected.calls):
+            return  # schedule-free optimizers (AdamWScheduleFree, SGDScheduleFree) replace the schedule
         if any(e.kind in (SCHED_STEP, LR_UPDATE) for flow in loops.flows for e in flow.events):
             return
         symptom = "" if self.selected else _symptom(facts)
