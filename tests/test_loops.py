@@ -159,7 +159,19 @@ def test_advice_on_symptoms_is_not_given_in_tests_unless_selected():
     assert "TL404" in codes("train.py", Config())
     assert "TL404" not in codes("src/accelerate/test_utils/scripts/test_script.py", Config())
     assert "TL404" not in codes("tests/test_training.py", Config())
+    assert "TL404" in codes("tests/fixtures/probe/train_sgd.py", Config())  # a training script, not a test
     assert "TL404" in codes("tests/test_training.py", Config(extend_select=("TL404",)))
+
+
+def test_learning_rate_range_is_not_checked_in_test_modules_only():
+    source = "import torch\n\noptimizer = torch.optim.SGD(model.parameters(), lr=3.0)\n"
+
+    def codes(path: str) -> list[str]:
+        return [f.code for f in Engine(Config()).check_source(source, path).findings]
+
+    assert "TL408" not in codes("tests/test_scheduler.py")
+    assert "TL408" in codes("tests/fixtures/probe/exploding.py")  # the probe's fixture scripts train
+    assert "TL408" in codes("/home/me/test/project/train.py")
 
 
 def test_the_overflow_check_of_fp16_loss_scaling_is_no_symptom():

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.data import is_test_path
+from trainlint.facts.data import is_test_module
 from trainlint.facts.loops import is_optimizer_class, keyword, literal_number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
@@ -22,8 +22,8 @@ class LearningRateOutOfRange(Rule):
     bound once to a literal in the same scope) far outside the usual range of that
     optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`. `lr=0` in a file that assigns
     the learning rate itself (`param_group["lr"] = ...`, `adjust_learning_rate(...)`) is a
-    placeholder and is not reported, nor are test files (`tests/`, `test_*.py`), which pick
-    round learning rates to check schedules, not to converge.
+    placeholder and is not reported, nor are test modules (`test_*.py`, `*_test.py`,
+    `conftest.py`), which pick round learning rates to check schedules, not to converge.
 
     ## Why is this bad?
     Adaptive optimizers normalize the step size: with Adam the learning rate is roughly
@@ -151,7 +151,7 @@ class LearningRateOutOfRange(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        if is_test_path(facts.path):
+        if is_test_module(facts.path):
             return  # tests pick round learning rates to check schedules and bookkeeping, not convergence
         constants = _constants(facts)
         for call in facts.collected.calls:

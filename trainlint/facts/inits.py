@@ -278,9 +278,9 @@ def in_untrained_test(facts: FileFacts, function: FunctionInfo | None) -> bool:
         function = function.parent
     if not function.name.startswith("test"):
         return False
-    from trainlint.facts.data import is_test_path
+    from trainlint.facts.data import is_test_module
 
-    if not is_test_path(facts.path):
+    if not is_test_module(facts.path):
         return False
     return not any(
         isinstance(c.node.func, cst.Attribute) and c.node.func.attr.value in _TRAINS for c in facts.calls_in(function.node)
