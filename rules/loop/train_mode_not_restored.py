@@ -78,6 +78,22 @@ class TrainModeNotRestored(Rule):
             """,
             4,
         ),
+        Bad(
+            """
+            import torch
+            from evaluation import evaluate
+
+            for epoch in range(epochs):
+                model.eval()
+                evaluate(model, val_loader)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            5,
+            note="eval() in the epoch loop's own body, before an evaluation in another file",
+        ),
     ]
     good = [
         Good(
@@ -222,10 +238,11 @@ def _trains(event: Event, model: str) -> bool:
 
 
 def _eval_mode_on_purpose(loop: Loop, model: str) -> bool:
-    """The training code itself puts the model in eval mode right before its training loop,
-    in the function that writes that loop (MoCo's linear probe: "it is not legitimate to
-    change any part of the pre-trained model", BatchNorm statistics included): training in
-    eval mode is the intent, not a forgotten train()."""
+    """The training function itself puts the model in eval mode right before its training
+    loop, outside any loop of its own (MoCo's linear probe: "it is not legitimate to change
+    any part of the pre-trained model", BatchNorm statistics included): training in eval
+    mode is the intent, not a forgotten train(). An eval() written in the epoch loop's own
+    body (`model.eval(); evaluate(...)` then the batches) is still reported."""
     events = loop.events
     for i, event in enumerate(events):
         if event.kind != EVAL or not same_model(event.target, model):
@@ -237,6 +254,7 @@ def _eval_mode_on_purpose(loop: Loop, model: str) -> bool:
             and following.loop.function is event.function
             and all(l in following.loops for l in event.loops)
             and following.loop not in event.loops
+            and all(l.function is not event.function for l in event.loops)
         ):
             return True
     return False
