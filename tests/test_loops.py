@@ -131,6 +131,83 @@ def test_advice_rules_report_a_symptom_without_selection():
     assert sorted(codes) == [("TL403", 12), ("TL404", 12)]
 
 
+def test_advice_on_symptoms_is_not_given_in_tests_unless_selected():
+    # accelerate src/accelerate/test_utils/scripts/test_script.py: mock_training() runs SGD at
+    # lr=0.1 for 3 epochs on a toy regression to compare against a baseline
+    source = textwrap.dedent(
+        """
+        import torch
+
+        def mock_training(length, batch_size, generator):
+            train_set = RegressionDataset(length=length, seed=42)
+            train_dl = generate_baseline_dataloader(train_set, generator, batch_size)
+            model = RegressionModel()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(3):
+                for batch in train_dl:
+                    model.zero_grad()
+                    loss = torch.nn.functional.mse_loss(model(batch["x"]), batch["y"])
+                    loss.backward()
+                    optimizer.step()
+            return train_set, model
+        """
+    ).lstrip("\n")
+
+    def codes(path: str, config: Config) -> list[str]:
+        return [f.code for f in Engine(config).check_source(source, path).findings]
+
+    assert "TL404" in codes("train.py", Config())
+    assert "TL404" not in codes("src/accelerate/test_utils/scripts/test_script.py", Config())
+    assert "TL404" not in codes("tests/test_training.py", Config())
+    assert "TL404" in codes("tests/fixtures/probe/train_sgd.py", Config())  # a training script, not a test
+    assert "TL404" in codes("tests/test_training.py", Config(extend_select=("TL404",)))
+
+
+def test_learning_rate_range_is_not_checked_in_test_modules_only():
+    source = "import torch\n\noptimizer = torch.optim.SGD(model.parameters(), lr=3.0)\n"
+
+    def codes(path: str) -> list[str]:
+        return [f.code for f in Engine(Config()).check_source(source, path).findings]
+
+    assert "TL408" not in codes("tests/test_scheduler.py")
+    assert "TL408" in codes("tests/fixtures/probe/exploding.py")  # the probe's fixture scripts train
+    assert "TL408" in codes("/home/me/test/project/train.py")
+
+
+def test_the_overflow_check_of_fp16_loss_scaling_is_no_symptom():
+    # improved-diffusion train_util.py: skipping a step on inf/NaN gradients and lowering the
+    # loss scale is what GradScaler does; it says nothing about diverging updates
+    codes = _codes(
+        """
+        import torch as th
+        from torch.optim import AdamW
+
+        class TrainLoop:
+            def __init__(self, model, data, lr):
+                self.model = model
+                self.data = data
+                self.model_params = list(model.parameters())
+                self.opt = AdamW(self.model_params, lr=lr)
+                self.lg_loss_scale = 20.0
+
+            def run_loop(self):
+                for batch in self.data:
+                    self.opt.zero_grad()
+                    loss = self.model(batch).mean()
+                    (loss * 2 ** self.lg_loss_scale).backward()
+                    self.optimize_fp16()
+
+            def optimize_fp16(self):
+                if any(not th.isfinite(p.grad).all() for p in self.model_params):
+                    self.lg_loss_scale -= 1
+                    return
+                self.opt.step()
+                self.lg_loss_scale += 0.001
+        """
+    )
+    assert [c for c in codes if c[0] == "TL403"] == []
+
+
 def test_buggy_example_reports_the_seed_loop_problems_and_fixed_is_clean():
     engine = Engine(Config(select=("TL4", "TL5")))
     vgg = engine.check_source((EXAMPLES / "buggy" / "train_vgg.py").read_text(), "train_vgg.py").findings

@@ -16,6 +16,7 @@ from libcst._nodes.base import CSTNode
 
 from trainlint.config import Config
 from trainlint.facts import FileFacts
+from trainlint.facts.data import is_test_module
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
 from trainlint.source import FileProblem, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
@@ -181,6 +182,8 @@ class Engine:
             rule = self.rules.get(code)
             if rule is None or rule.engine_reported or rule.runtime:
                 continue
+            if rule.runs_on_symptoms and not rule.selected and is_test_module(path):
+                continue  # tests train toy models for a few steps: advice on convergence is noise there
             try:
                 reports.extend(rule.check(facts))
             except Exception as exc:  # a rule's bug must not hide the other rules' findings

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.inits import CONSTANT_INIT_FUNCTIONS, ConstantInit, Guard, constant_inits
+from trainlint.facts.inits import CONSTANT_INIT_FUNCTIONS, ConstantInit, Guard, constant_inits, in_untrained_test
 from trainlint.facts.torch_api import is_weight_layer
 from trainlint.finding import Severity
 from trainlint.names import dotted
@@ -189,6 +189,26 @@ class ConstantWeightInit(Rule):
             """,
             note="zeroing a model before loading weights (torch's FSDP tests): not an init",
         ),
+        Good(
+            """
+            import torch
+            from litgpt.lora import GPT as LoRAGPT
+
+            def test_lora_mqa_gqa():
+                model = LoRAGPT(config)
+                attn = model.transformer.h[0].attn.qkv
+                for p in attn.linear.parameters():
+                    torch.nn.init.zeros_(p)
+                torch.nn.init.ones_(attn.lora_B)
+                out = attn(torch.randn(2, 30, 8))
+                assert torch.count_nonzero(out[:, :, non_lora_ind]) == 0
+
+            def test_lora_script(tmp_path):
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            """,
+            filename="tests/test_lora.py",
+            note="litgpt tests/test_lora.py: a unit test sets known weights to check outputs, nothing is trained",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -296,6 +316,8 @@ def _for_training(facts: FileFacts, init: ConstantInit) -> bool:
         name = function.name.lower() if function else ""
         if "init" not in name and "reset" not in name:
             return False
+    if in_untrained_test(facts, function):
+        return False
     if function is not None and function.cls is not None:
         return True
     for other in facts.collected.calls:
@@ -312,3 +334,4 @@ def _for_training(facts: FileFacts, init: ConstantInit) -> bool:
         ):
             return True
     return False
+

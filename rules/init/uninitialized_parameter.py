@@ -1,7 +1,7 @@
 from collections.abc import Iterator
 
 from trainlint.facts import FileFacts
-from trainlint.facts.inits import empty_parameters, initialized_attributes, initializes_itself
+from trainlint.facts.inits import empty_parameters, in_untrained_test, initialized_attributes, initializes_itself
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -152,6 +152,30 @@ class UninitializedParameter(Rule):
             """,
             note="a placeholder no method reads (torch's own test fixtures)",
         ),
+        Good(
+            """
+            import torch
+
+            class HooksModelTester(unittest.TestCase):
+                def test_nested_hook(self):
+                    class MyLinear(torch.nn.Module):
+                        def __init__(self, device=None, dtype=None):
+                            super().__init__()
+                            self.centroid = torch.nn.Embedding(1, 2)
+                            self.indices = torch.nn.Parameter(torch.empty((1, 2, 2), device=device, dtype=dtype))
+
+                        def forward(self, x):
+                            x = torch.abs(x + self.indices).long()
+                            return (self.centroid.weight + x.sum(-1)).reshape(x.shape[:-1])
+
+                    model = MyLinear()
+                    model.save_pretrained(check_point)
+                    reloaded = load_checkpoint_and_dispatch(MyLinear(), checkpoint=check_point)
+                    torch.testing.assert_close(reloaded(x), model(x))
+            """,
+            filename="tests/test_accelerator.py",
+            note="accelerate tests/test_accelerator.py: a fixture class in a unit test that trains nothing",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -163,7 +187,8 @@ class UninitializedParameter(Rule):
             if parameter.attr is None or parameter.attr in initialized:
                 continue
             if parameter.cls is not None and (
-                initializes_itself(facts, parameter.cls)
+                in_untrained_test(facts, parameter.cls.outer)
+                or initializes_itself(facts, parameter.cls)
                 or not _plain_module(facts, parameter.cls)
                 or not _used(facts, parameter)
             ):

@@ -128,6 +128,33 @@ class LossAccumulatedWithGraph(Rule):
             """,
             note="no graph under no_grad",
         ),
+        Good(
+            """
+            import torch.nn.functional as F
+
+            def test_distributed_sync_multiple_fwd(accelerator):
+                model, ddp_model, dataloader = get_training_setup(accelerator)
+                losses = []
+                num_iterations = 3
+                for iteration in range(num_iterations):
+                    ddp_input, ddp_target = next(iter(dataloader)).values()
+                    step_model(model, ddp_input, ddp_target, accelerator)
+                    with accelerator.no_sync(ddp_model):
+                        ddp_output = ddp_model(ddp_input)
+                        loss = F.mse_loss(ddp_output, ddp_target)
+                        losses.append(loss)
+                for iteration in range(num_iterations):
+                    loss = losses[iteration]
+                    accelerator.backward(loss)
+
+            def step_model(model, input, target, accelerator):
+                model.train()
+                output = model(input)
+                loss = F.mse_loss(output, target.to(output.device))
+                accelerator.backward(loss)
+            """,
+            note="accelerate test_sync.py: the losses are kept to backpropagate them later",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -209,7 +236,27 @@ def _reset_in_iteration(flow: Flow, loop: Loop, event: Event) -> bool:
 
 
 def _backpropagated(flow: Flow, name: str) -> bool:
-    return any(e.kind == BACKWARD and e.value is not None and dotted(e.value) == name for e in flow.events)
+    """backward() runs on the total, or later on the tensors it collected (`losses.append(loss)`,
+    then `accelerator.backward(losses[i])` or `for loss in losses: loss.backward()`): the
+    graphs are kept because they are needed."""
+    for e in flow.events:
+        if e.kind != BACKWARD or e.value is None:
+            continue
+        if dotted(e.value) == name or _indexes(e.value, name):
+            return True
+        value = dotted(e.value)
+        if value is None or "." in value:
+            continue
+        bound = flow.binding_of(value, e)
+        if bound is not None and bound.value is not None and _indexes(bound.value, name):
+            return True
+        if any(value in l.target_names and l.iterable is not None and dotted(l.iterable) == name for l in e.loops):
+            return True
+    return False
+
+
+def _indexes(value: cst.BaseExpression, name: str) -> bool:
+    return isinstance(value, cst.Subscript) and dotted(value.value) == name
 
 
 def _used_as_tensor(facts: FileFacts, flow: Flow, name: str) -> bool:

@@ -166,6 +166,38 @@ class MissingZeroGrad(Rule):
             """,
             note="ignite: the engine runs the loop",
         ),
+        Good(
+            """
+            from torch.optim import AdamW
+
+            from .fp16_util import zero_grad
+
+            class TrainLoop:
+                def __init__(self, model, diffusion, data, lr):
+                    self.model_params = list(model.parameters())
+                    self.opt = AdamW(self.model_params, lr=lr)
+
+                def run_loop(self):
+                    while True:
+                        batch, cond = next(self.data)
+                        self.run_step(batch, cond)
+
+                def run_step(self, batch, cond):
+                    self.forward_backward(batch, cond)
+                    self.optimize_normal()
+
+                def forward_backward(self, batch, cond):
+                    zero_grad(self.model_params)
+                    for i in range(0, batch.shape[0], self.microbatch):
+                        loss = self.diffusion.training_losses(self.ddp_model, batch[i : i + self.microbatch])
+                        loss.backward()
+
+                def optimize_normal(self):
+                    self._anneal_lr()
+                    self.opt.step()
+            """,
+            note="improved-diffusion train_util.py: an imported helper clears the parameters' gradients",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:

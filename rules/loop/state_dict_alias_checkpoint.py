@@ -9,7 +9,7 @@ from trainlint.finding import Applicability, Severity
 from trainlint.names import dotted
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
-_NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt", re.I)
+_NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt|loader|sampler|dataset|(^|_)dl$", re.I)
 _SAVES = re.compile(r"save|dump|write|upload|log", re.I)
 
 
@@ -132,6 +132,76 @@ class StateDictAliasCheckpoint(Rule):
                 opt_state = optimizer.state_dict()
             """
         ),
+        Good(
+            """
+            import torch
+
+            def save_lora_checkpoint(fabric, model, file_path):
+                cpu_state_dict = {}
+                sharded_sd = model.state_dict()
+                for param_name, param in sharded_sd.items():
+                    if "lora_" not in param_name:
+                        continue
+                    cpu_state_dict[param_name] = param.cpu()
+                if fabric.is_global_zero:
+                    torch.save({"model": cpu_state_dict}, file_path)
+
+            def fit(fabric, model, optimizer, train_dataloader, out_dir):
+                for iter_num, batch in enumerate(train_dataloader):
+                    loss = model(batch).loss
+                    fabric.backward(loss)
+                    optimizer.step()
+                    optimizer.zero_grad()
+                    if iter_num % 1000 == 0:
+                        save_lora_checkpoint(fabric, model, out_dir / "lit_model.pth.lora")
+            """,
+            note="litgpt finetune/lora.py: a local of a save helper, gone when it returns",
+        ),
+        Good(
+            """
+            from torch.nn import Module
+            from torch.optim import Optimizer
+
+            def _get_state_dict(state, options, rank):
+                converted_state = {}
+                metadata = {}
+                for key, obj in state.items():
+                    if isinstance(obj, Module):
+                        converted = get_model_state_dict(obj, options, rank)
+                        target_dict = converted_state
+                    elif isinstance(obj, Optimizer):
+                        converted = obj.state_dict()
+                        target_dict = converted_state
+                    else:
+                        converted = obj
+                        target_dict = metadata
+                    target_dict[key] = converted
+                return converted_state, metadata
+
+            class Strategy:
+                def save_checkpoint(self, path, state):
+                    converted_state, metadata = _get_state_dict(state, self.options, self.local_rank)
+                    save(converted_state, path)
+            """,
+            note="litgpt thunder_fsdp.py: one state dict per object of a checkpoint being assembled",
+        ),
+        Good(
+            """
+            import torch
+
+            def check_stateful_dataloader(accelerator, prepared_dl):
+                untrained_batches = []
+                save_step = 2
+                for step, batch in enumerate(prepared_dl):
+                    if step == save_step:
+                        state_dict = prepared_dl.state_dict()
+                    if step > save_step:
+                        untrained_batches.append(batch)
+                prepared_dl.load_state_dict(state_dict)
+                assert list(prepared_dl) == untrained_batches
+            """,
+            note="accelerate test_distributed_data_loop.py: a data loader's position, not weights",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -140,6 +210,8 @@ class StateDictAliasCheckpoint(Rule):
         for flow in facts.loops.flows:
             for event in flow.events:
                 if event.kind == BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
+                    if _owner_is_loop_variable(event) or _dies_in_helper(event):
+                        continue
                     candidates[id(event.value)] = (event.target, event.value, event.function)
         # anywhere, when the name says it is kept as the best weights
         for assign in facts.collected.assigns:
@@ -166,6 +238,79 @@ def _is_state_dict_call(value) -> bool:
         return False
     owner = dotted(value.func.value)
     return owner is not None and not _NOT_A_MODEL.search(owner.rsplit(".", 1)[-1])
+
+
+def _owner_is_loop_variable(event) -> bool:
+    """`for key, obj in state.items(): converted = obj.state_dict()`: each iteration converts
+    another object (a checkpoint being assembled), not the same model's weights kept across steps."""
+    owner = dotted(event.value.func.value) or ""
+    root = owner.split(".", 1)[0]
+    return any(not loop.is_training and root in loop.target_names for loop in event.loops)
+
+
+def _dies_in_helper(event) -> bool:
+    """A plain local of a helper that the loop calls, only read there (`sd.items()`, `sd[k]`),
+    in a helper that returns nothing and stores nothing on an object: the reference ends when
+    the helper returns, nothing is kept across steps
+    (`def save_lora_checkpoint(...): sd = model.state_dict(); for k, v in sd.items(): ...`)."""
+    function, target = event.function, event.target
+    if function is None or "." in target or any(loop.function is function for loop in event.loops):
+        return False
+    visitor = _Reads(target)
+    function.visit(visitor)
+    return visitor.bound and not visitor.escapes
+
+
+class _Reads(cst.CSTVisitor):
+    """Whether `name` is used only through `name.items()/keys()/values()` and `name[...]`, in
+    code that returns no value and assigns no attribute."""
+
+    _READERS = frozenset({"items", "keys", "values"})
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.allowed: set[int] = set()
+        self.bound = False
+        self.escapes = False
+
+    def _is_name(self, node) -> bool:
+        return isinstance(node, cst.Name) and node.value == self.name
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if self._is_name(node.target):
+            self.allowed.add(id(node.target))
+            self.bound = True
+        stored = node.target
+        while isinstance(stored, cst.Subscript):
+            stored = stored.value
+        if isinstance(stored, cst.Attribute):
+            self.escapes = True  # self.best = ..., self.weights[k] = ...
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self._is_name(node.value) and node.attr.value in self._READERS:
+            self.allowed.add(id(node.value))
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if self._is_name(node.value):
+            self.allowed.add(id(node.value))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None and not (isinstance(node.value, cst.Name) and node.value.value == "None"):
+            self.escapes = True
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.escapes = True
+
+    def visit_Global(self, node: cst.Global) -> None:
+        if any(n.name.value == self.name for n in node.names):
+            self.escapes = True
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.visit_Global(node)  # type: ignore[arg-type]
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name and id(node) not in self.allowed:
+            self.escapes = True
 
 
 def _saved(facts: FileFacts, function: cst.FunctionDef | None, target: str) -> bool:

@@ -78,6 +78,22 @@ class TrainModeNotRestored(Rule):
             """,
             4,
         ),
+        Bad(
+            """
+            import torch
+            from evaluation import evaluate
+
+            for epoch in range(epochs):
+                model.eval()
+                evaluate(model, val_loader)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            5,
+            note="eval() in the epoch loop's own body, before an evaluation in another file",
+        ),
     ]
     good = [
         Good(
@@ -149,6 +165,40 @@ class TrainModeNotRestored(Rule):
             """,
             note="the transfer-learning tutorial's phase loop",
         ),
+        Good(
+            """
+            import torch
+
+            def train(train_loader, model, criterion, optimizer, epoch, args):
+                \"\"\"
+                Switch to eval mode:
+                Under the protocol of linear classification on frozen features/models,
+                it is not legitimate to change any part of the pre-trained model.
+                BatchNorm in train mode may revise running mean/std (even if it receives
+                no gradient), which are part of the model parameters too.
+                \"\"\"
+                model.eval()
+                for i, (images, target) in enumerate(train_loader):
+                    output = model(images)
+                    loss = criterion(output, target)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+
+            def validate(val_loader, model, criterion, args):
+                model.eval()
+                with torch.no_grad():
+                    for i, (images, target) in enumerate(val_loader):
+                        loss = criterion(model(images), target)
+
+            def main_worker(args):
+                model = models.resnet50()
+                for epoch in range(args.start_epoch, args.epochs):
+                    train(train_loader, model, criterion, optimizer, epoch, args)
+                    acc1 = validate(val_loader, model, criterion, args)
+            """,
+            note="MoCo main_lincls.py: a linear probe trains the frozen backbone in eval mode on purpose",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -172,7 +222,39 @@ def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
     model = eval_event.target
     if any(e.kind == TRAIN for e in loop.events):  # on any name: it may be an alias of the model
         return False
+    if _eval_mode_on_purpose(loop, model):
+        return False
     return any(
         e.kind == FORWARD and same_model(e.target, model) and not e.no_grad and e.loop is not None and e.loop.is_training
         for e in loop.events
     )
+
+
+def _trains(event: Event, model: str) -> bool:
+    return (
+        event.kind == FORWARD and same_model(event.target, model) and not event.no_grad
+        and event.loop is not None and event.loop.is_training
+    )
+
+
+def _eval_mode_on_purpose(loop: Loop, model: str) -> bool:
+    """The training function itself puts the model in eval mode right before its training
+    loop, outside any loop of its own (MoCo's linear probe: "it is not legitimate to change
+    any part of the pre-trained model", BatchNorm statistics included): training in eval
+    mode is the intent, not a forgotten train(). An eval() written in the epoch loop's own
+    body (`model.eval(); evaluate(...)` then the batches) is still reported."""
+    events = loop.events
+    for i, event in enumerate(events):
+        if event.kind != EVAL or not same_model(event.target, model):
+            continue
+        following = next((e for e in events[i + 1 :] if e.kind == FORWARD and same_model(e.target, model)), None)
+        if (
+            following is not None
+            and _trains(following, model)
+            and following.loop.function is event.function
+            and all(l in following.loops for l in event.loops)
+            and following.loop not in event.loops
+            and all(l.function is not event.function for l in event.loops)
+        ):
+            return True
+    return False

@@ -179,12 +179,39 @@ class SubmoduleNeverUsed(Rule):
             """,
             note="a tied weight",
         ),
+        Good(
+            """
+            import torch
+
+            class Submodule(torch.nn.Module):
+                def __init__(self, h: int):
+                    super().__init__()
+                    self.l = torch.nn.Linear(4, h * 2, bias=False)
+
+                def forward(self, x):
+                    # defined just because preprocessing fails otherwise
+                    ...
+
+            class MyModel(torch.nn.Module):
+                def __init__(self, h: int):
+                    super().__init__()
+                    self.register_buffer("buf", torch.tensor(0))
+                    self.l = torch.nn.Linear(2, h)
+                    self.inner = Submodule(h)
+
+                def forward(self):
+                    # defined just because preprocessing fails otherwise
+                    ...
+            """,
+            note="litgpt tests/ext_thunder: a fixture whose forward() is a stub computes nothing",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         inherited = {base.rsplit(".", 1)[-1] for info in facts.collected.classes for base in info.base_names}
         for module_class in facts.module_classes:
-            if module_class.method("forward") is None or module_class.name in inherited:
+            forward = module_class.method("forward")
+            if forward is None or module_class.name in inherited or _is_stub(forward):
                 continue
             if facts.index.is_inherited(module_class.name):
                 continue
@@ -227,6 +254,32 @@ class SubmoduleNeverUsed(Rule):
                 "never get a gradient (and DDP fails on unused parameters); call it in forward() or delete it",
                 first_line_only=True,
             )
+
+
+def _is_stub(function: cst.FunctionDef) -> bool:
+    """`def forward(self): ...` / `pass` / `raise NotImplementedError`: the class computes nothing
+    (a test fixture that only holds parameters, an abstract base), so no layer is "unused"."""
+    body = function.body
+    if not isinstance(body, cst.IndentedBlock):
+        statements = [body]
+    else:
+        statements = list(body.body)
+    smalls = []
+    for stmt in statements:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            return False
+        smalls.extend(stmt.body)
+    for small in smalls:
+        if isinstance(small, cst.Pass):
+            continue
+        if isinstance(small, cst.Expr) and isinstance(small.value, (cst.Ellipsis, cst.SimpleString, cst.ConcatenatedString)):
+            continue
+        if isinstance(small, cst.Raise) and small.exc is not None:
+            exc = small.exc.func if isinstance(small.exc, cst.Call) else small.exc
+            if isinstance(exc, cst.Name) and exc.value == "NotImplementedError":
+                continue
+        return False
+    return True
 
 
 def _class_text(source: str, name: str) -> str:

@@ -3,6 +3,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
+from trainlint.facts.data import is_test_module
 from trainlint.facts.loops import is_optimizer_class, keyword, literal_number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
@@ -19,7 +20,10 @@ class LearningRateOutOfRange(Rule):
     ## What it does
     Finds an optimizer built with a literal learning rate (directly, or through a name
     bound once to a literal in the same scope) far outside the usual range of that
-    optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`.
+    optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`. `lr=0` in a file that assigns
+    the learning rate itself (`param_group["lr"] = ...`, `adjust_learning_rate(...)`) is a
+    placeholder and is not reported, nor are test modules (`test_*.py`, `*_test.py`,
+    `conftest.py`), which pick round learning rates to check schedules, not to converge.
 
     ## Why is this bad?
     Adaptive optimizers normalize the step size: with Adam the learning rate is roughly
@@ -111,9 +115,44 @@ class LearningRateOutOfRange(Rule):
             optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
             """
         ),
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(params_groups, lr=0, momentum=0.9)  # lr is set by scheduler
+            lr_schedule = cosine_scheduler(args.lr, args.min_lr, args.epochs, len(data_loader))
+            for it, (images, _) in enumerate(data_loader):
+                for param_group in optimizer.param_groups:
+                    param_group["lr"] = lr_schedule[it]
+                loss = model(images).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            """,
+            note="DINO main_dino.py: lr=0 is a placeholder, the schedule assigns the LR every step",
+        ),
+        Good(
+            """
+            import torch
+            from accelerate import Accelerator
+
+            def lambda_test(num_processes=2, step_scheduler_with_optimizer=True):
+                accelerator = Accelerator(step_scheduler_with_optimizer=step_scheduler_with_optimizer)
+                model = torch.nn.Linear(2, 4)
+                optimizer = torch.optim.AdamW(model.parameters(), lr=1.0)
+                scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda n: 1 - n / 10)
+                model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+                scheduler.step()
+                assert scheduler.get_last_lr()[0] == 1.0 - num_processes / 10
+            """,
+            filename="tests/test_scheduler.py",
+            note="accelerate tests/test_scheduler.py: a round lr=1.0 makes the schedule's values easy to check",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
+        if is_test_module(facts.path):
+            return  # tests pick round learning rates to check schedules and bookkeeping, not convergence
         constants = _constants(facts)
         for call in facts.collected.calls:
             qualname = call.qualname
@@ -129,6 +168,8 @@ class LearningRateOutOfRange(Rule):
                 lr = constants.get((scope, lr_node.value), constants.get((0, lr_node.value)))
             if lr is None:
                 continue
+            if lr == 0 and facts.loops.sets_lr:
+                continue  # `SGD(params, lr=0)  # lr is set by scheduler`: a placeholder the schedule overwrites
             low, high = self.settings[family]
             if not (low <= lr <= high):
                 yield self.report(

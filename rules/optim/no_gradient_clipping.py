@@ -1,8 +1,11 @@
 from collections.abc import Iterator
 
+import libcst as cst
+
 from trainlint.facts import FileFacts
 from trainlint.facts.loops import CLIP, STEP
 from trainlint.facts.torch_api import RECURRENT
+from trainlint.names import dotted
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -20,7 +23,8 @@ class NoGradientClipping(Rule):
     its name). Without that it reports only a loop whose file shows a symptom that
     clipping addresses: the script guards its loss or gradients against NaN/Inf
     (`torch.isnan(loss)`, `math.isfinite(loss.item())`, ...), which is what diverging
-    updates produce, or it builds
+    updates produce (not the overflow test of hand-written fp16 loss scaling, next to a
+    change of the loss scale: overflows are expected there), or it builds
     recurrent layers (`nn.LSTM`, `nn.GRU`, `nn.RNN`), whose gradients explode through
     time.
 
@@ -125,7 +129,7 @@ class NoGradientClipping(Rule):
 def _symptom(facts: FileFacts) -> str:
     for call in facts.collected.calls:
         name = (call.qualname or "").rsplit(".", 1)[-1]
-        if name in _NON_FINITE_CHECKS and _about_training(facts, call.node):
+        if name in _NON_FINITE_CHECKS and _about_training(facts, call.node) and not _loss_scaling(facts, call):
             return " while the script guards against NaN/Inf values"
         if call.qualname in RECURRENT:
             return f" in a script with recurrent layers ({name})"
@@ -136,3 +140,17 @@ def _about_training(facts: FileFacts, call) -> bool:
     """`torch.isnan(loss)`, `math.isfinite(grad_norm)`, `loss.isnan()`: a check on the loss or gradients."""
     text = facts.code(call).lower()
     return "loss" in text or "grad" in text
+
+
+def _loss_scaling(facts: FileFacts, call) -> bool:
+    """The check is the overflow test of hand-written fp16 loss scaling: its function also
+    changes the loss scale (`if any(not th.isfinite(p.grad).all() ...): self.lg_loss_scale -= 1`,
+    improved-diffusion). Overflows are expected there, as inside GradScaler: no sign of divergence."""
+    if call.function is None:
+        return False
+    for assign in facts.assigns_in(call.function.node):
+        node = assign.node
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        if any("loss_scale" in (dotted(t) or "").lower() for t in targets):
+            return True
+    return False

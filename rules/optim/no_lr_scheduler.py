@@ -15,7 +15,9 @@ class NoLrScheduler(Rule):
     Finds an optimizer stepped in a training loop with a fixed learning rate: no
     `torch.optim.lr_scheduler` (or other scheduler object) in the file, no write to
     `param_groups[...]["lr"]`, no LR helper (`adjust_learning_rate(...)`,
-    `get_lr(it)`).
+    `get_lr(it)`), and no schedule-free optimizer (`schedulefree.AdamWScheduleFree`). A
+    loop stepping an optimizer that its function receives as a parameter, in a file that
+    builds none, is left alone: the caller's file owns the schedule.
 
     This is advice, and it is off by default. It reports everywhere when the
     configuration selects it (`select` or `extend-select` naming TL404, its prefix or
@@ -129,12 +131,52 @@ class NoLrScheduler(Rule):
             """,
             note="a Noam schedule",
         ),
+        Good(
+            """
+            import schedulefree
+            import torch
+
+            def training_function(model, train_dataloader, accelerator, lr, num_epochs):
+                optimizer = schedulefree.AdamWScheduleFree(model.parameters(), lr=lr, warmup_steps=100)
+                for epoch in range(num_epochs):
+                    model.train()
+                    optimizer.train()
+                    for step, batch in enumerate(train_dataloader):
+                        outputs = model(**batch)
+                        loss = outputs.loss
+                        accelerator.backward(loss)
+                        optimizer.step()
+                        optimizer.zero_grad()
+                    model.eval()
+                    optimizer.eval()
+            """,
+            note="accelerate examples/by_feature/schedule_free.py: the optimizer needs no schedule",
+        ),
+        Good(
+            """
+            import torch
+
+            def train_one_epoch(model, criterion, data_loader, optimizer, device, epoch, max_norm=0):
+                model.train()
+                for samples, targets in data_loader:
+                    outputs = model(samples.to(device))
+                    losses = criterion(outputs, targets)
+                    optimizer.zero_grad()
+                    losses.backward()
+                    if max_norm > 0:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                    optimizer.step()
+            """,
+            note="DETR engine.py: the optimizer comes from main.py, which builds and steps the StepLR",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         loops = facts.loops
         if loops.schedulers or loops.has_manual_lr:
             return
+        if any("ScheduleFree" in (call.qualname or "") for call in facts.collected.calls):
+            return  # schedule-free optimizers (AdamWScheduleFree, SGDScheduleFree) replace the schedule
         if any(e.kind in (SCHED_STEP, LR_UPDATE) for flow in loops.flows for e in flow.events):
             return
         symptom = "" if self.selected else _symptom(facts)
@@ -143,6 +185,8 @@ class NoLrScheduler(Rule):
         for flow in loops.root_flows:
             for loop in flow.training_loops:
                 step = next(e for e in flow.own_events(loop) if e.kind == STEP)
+                if not loops.optimizers and _is_parameter(flow.root, step.target):
+                    continue  # `train_one_epoch(model, ..., optimizer)`: the caller, in another file, owns the schedule
                 yield self.report(
                     step.node,
                     f"`{step.target}` trains with a fixed learning rate{symptom}: the loss stalls around the "
@@ -158,3 +202,10 @@ def _symptom(facts: FileFacts) -> str:
         if optimizer.type_name == "SGD" and optimizer.lr is not None and optimizer.lr >= 0.1:
             return f" (SGD at lr={optimizer.lr:g}, which converges only when decayed)"
     return ""
+
+
+def _is_parameter(function, name: str | None) -> bool:
+    if function is None or not name or "." in name:  # `self.optimizer` is the object's own
+        return False
+    params = function.params
+    return any(p.name.value == name for p in (*params.params, *params.kwonly_params, *params.posonly_params))

@@ -854,6 +854,14 @@ def is_test_path(path: str) -> bool:
     )
 
 
+def is_test_module(path: str) -> bool:
+    """A test module by its own name (`test_*.py`, `*_test.py`, `conftest.py`), wherever it
+    lives: unlike is_test_path, a training script kept under tests/ (a fixture the test
+    suite runs) or a project checked out below a folder called `test` does not count."""
+    stem = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return stem.startswith("test_") or stem.endswith("_test.py") or stem == "conftest.py"
+
+
 # small syntax helpers ---------------------------------------------------------
 def _target_name(target: cst.BaseExpression) -> str | None:
     if isinstance(target, cst.Name):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from trainlint.facts.collect import CallInfo, ClassInfo
+from trainlint.facts.collect import CallInfo, ClassInfo, FunctionInfo
 from trainlint.facts.flow import calls_within
 from trainlint.names import dotted
 
@@ -265,11 +265,34 @@ def initializes_itself(facts: "FileFacts", cls: ClassInfo) -> bool:
     return False
 
 
+_TRAINS = frozenset({"backward", "step", "manual_backward"})
+
+
+def in_untrained_test(facts: FileFacts, function: FunctionInfo | None) -> bool:
+    """Code inside a unit test (a `test*` function in a test file, at any depth) that trains
+    nothing: weights there are known test values or placeholders, not a starting point for
+    training (`def test_lora_mqa_gqa(): ... zeros_(p)`, a fixture class defined in a test)."""
+    if function is None:
+        return False
+    while function.parent is not None:
+        function = function.parent
+    if not function.name.startswith("test"):
+        return False
+    from trainlint.facts.data import is_test_module
+
+    if not is_test_module(facts.path):
+        return False
+    return not any(
+        isinstance(c.node.func, cst.Attribute) and c.node.func.attr.value in _TRAINS for c in facts.calls_in(function.node)
+    )
+
+
 __all__ = [
     "ConstantInit",
     "EmptyParameter",
     "constant_inits",
     "empty_parameters",
+    "in_untrained_test",
     "initialized_attributes",
     "initializes_itself",
 ]

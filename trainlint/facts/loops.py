@@ -28,7 +28,9 @@
   training loop outside its nested training loops.
 - `optimizers` / `schedulers`: dotted name -> `Optimizer` / `Scheduler` (type, call,
   literal lr and weight decay; scheduler kind "epoch", "batch", "plateau" or "other"),
-  from every assignment in the file; `model_types`: model name -> its class.
+  from every assignment in the file; `model_types`: model name -> its class;
+  `has_manual_lr` (any LR change: schedulers, `param_group["lr"]` writes, LR helpers),
+  `sets_lr` (the LR is assigned outright: writes and LR helpers, not schedulers).
 - `evaluation_loop(loop)`, `same_model(a, b)`, `behaves_differently_in_eval(facts, model)`
   (dropout/BatchNorm: True unless the class is known not to have them; the project index
   is asked through `ClassSummary.facts["mode_dependent"]`, which
@@ -383,6 +385,9 @@ class LoopFacts:
     schedulers: dict[str, Scheduler]
     #: lr updates anywhere in the file (param_groups writes, LR helper calls, schedulers built)
     has_manual_lr: bool = False
+    #: the learning rate is assigned outright somewhere in the file (`param_group["lr"] = ...`,
+    #: an LR helper such as `adjust_learning_rate(...)`): the constructor's lr may be a placeholder
+    sets_lr: bool = False
     #: model name -> the class it was built from (`model = Net().to(device)` -> "train.Net")
     model_types: dict[str, str] = field(default_factory=dict)
 
@@ -477,6 +482,7 @@ class _Builder:
         self.losses: set[str] = set()
         self.scalers: set[str] = set()
         self.has_manual_lr = False
+        self.sets_lr = False
         self._types()
         self.inlined: set[int] = set()
 
@@ -489,7 +495,7 @@ class _Builder:
             value = node.value
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             if isinstance(node, cst.Assign) and self._is_lr_write(targets):
-                self.has_manual_lr = True
+                self.has_manual_lr = self.sets_lr = True
             if not isinstance(value, cst.Call):
                 continue
             call = value
@@ -522,7 +528,7 @@ class _Builder:
             func = call.node.func
             name = _last(dotted(func))
             if name and _LR_HELPER.search(name):
-                self.has_manual_lr = True
+                self.has_manual_lr = self.sets_lr = True
 
     def _is_lr_write(self, targets: list[cst.BaseExpression]) -> bool:
         # param_group["lr"] = ..., optimizer.param_groups[0]["lr"] = ...
@@ -603,7 +609,9 @@ class _Builder:
         for flow in flows:
             if flow.root is not None and id(flow.root) in self.inlined:
                 flow.inlined = True
-        return LoopFacts(flows, self.optimizers, self.schedulers, self.has_manual_lr, self.model_types)
+        return LoopFacts(
+            flows, self.optimizers, self.schedulers, has_manual_lr=self.has_manual_lr, sets_lr=self.sets_lr, model_types=self.model_types
+        )
 
     def decorated_no_grad(self, node: cst.FunctionDef) -> bool:
         for decorator in node.decorators:
@@ -867,6 +875,11 @@ class _FlowWalker:
         if attr == "zero_grad" or (attr == "zero_" and receiver is not None and receiver.endswith((".grad", ".grad.data"))):
             target = receiver if attr == "zero_grad" else receiver.rsplit(".grad", 1)[0]
             self._emit(ZERO_GRAD, call, ctx, target=self._rename(target, ctx))
+            return
+        if isinstance(func, cst.Name) and func.value == "zero_grad":
+            # an imported helper that clears a parameter list: `zero_grad(self.model_params)`
+            # (improved-diffusion's fp16_util); one of this file is followed above
+            self._emit(ZERO_GRAD, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
             return
         if (attr in _CLIP_NAMES) or _last(qualname) in _CLIP_NAMES:
             self._emit(CLIP, call, ctx, target=self._rename(receiver, ctx))
