@@ -47,3 +47,29 @@ def test_batch_size_one_is_off_by_default(tmp_path):
     result = CliRunner().invoke(app, ["check", "--output-format", "json", str(script)])
     assert json.loads(result.stdout) == []
     assert [f["code"] for f in _findings(script)] == ["TL103"]
+
+
+def test_a_project_below_a_folder_called_test_is_not_test_code(tmp_path, monkeypatch):
+    """Test code is exempt from the data rules; a project checked out in ~/test/ is not test code."""
+    project = tmp_path / "test" / "proj"
+    (project / "tests").mkdir(parents=True)
+    loader = (
+        "import torch\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n\n"
+        "train_loader = DataLoader(TensorDataset(torch.randn(64, 3), torch.randint(0, 2, (64,))), batch_size=32)\n"
+        "model = torch.nn.Linear(3, 2)\n"
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for x, y in train_loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    torch.nn.functional.cross_entropy(model(x), y).backward()\n"
+        "    optimizer.step()\n"
+    )
+    (project / "train.py").write_text(loader)
+    (project / "tests" / "loaders.py").write_text(loader)  # a helper of the test suite
+    (project / "pyproject.toml").write_text("[tool.trainlint]\n")
+    monkeypatch.chdir(tmp_path)
+    found = {(Path(f["filename"]).name, f["code"]) for f in _findings(project)}
+    assert found == {("train.py", "TL101")}
+    # a file of a tests/ folder checked from outside the project: its folder still says so
+    (project / "pyproject.toml").unlink()
+    assert _findings(project / "tests" / "loaders.py") == []

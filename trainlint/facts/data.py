@@ -24,9 +24,10 @@ the role stays unknown and the rules stay silent.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
@@ -376,7 +377,7 @@ class _Builder:
         self.contexts: dict[int, list[str]] = {}
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
         self.datasets: dict[int, Dataset] = {}
-        self.is_test_code = is_test_path(facts.path)
+        self.is_test_code = is_test_path(facts.path, facts.module_name)
 
     # entry -------------------------------------------------------------------
     def build(self) -> DataFacts:
@@ -845,13 +846,35 @@ class _Builder:
         return with_backward & with_step
 
 
-def is_test_path(path: str) -> bool:
-    path = "/" + path.replace("\\", "/")
-    stem = path.rsplit("/", 1)[-1]
-    return (
-        "/tests/" in path or "/test/" in path or stem.startswith("test_") or stem.endswith("_test.py")
-        or stem == "conftest.py"
-    )
+def is_test_path(path: str, module_name: str = "") -> bool:
+    """Test code: a test module by its name, or any file under a `tests`/`test` folder of its
+    project. The folders are read below the project the file belongs to (the nearest folder
+    above it with a pyproject.toml, setup.py, setup.cfg or .git), else from the module's
+    dotted name: a project checked out below a folder called `test` is not all test code."""
+    if is_test_module(path):
+        return True
+    real = os.path.realpath(path)
+    project = _project_folder(os.path.dirname(real))
+    if project:
+        folders = os.path.relpath(os.path.dirname(real), project).replace("\\", "/").split("/")
+    else:
+        folders = module_name.split(".")[:-1] or [os.path.basename(os.path.dirname(real))]
+    return any(folder in ("tests", "test") for folder in folders)
+
+
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+@lru_cache(maxsize=4096)
+def _project_folder(directory: str) -> str:
+    """The nearest folder at or above `directory` that holds a project marker; "" if none."""
+    while True:
+        if any(os.path.exists(os.path.join(directory, marker)) for marker in _PROJECT_MARKERS):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return ""
+        directory = parent
 
 
 def is_test_module(path: str) -> bool:
