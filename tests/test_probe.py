@@ -46,6 +46,7 @@ SCRIPTS = {
     "cast_in_forward": (4, 120, None),
     "amp_overflow": (6, 120, None),
     "tensorboard_logs": (5, 120, None),
+    "amp_double_step": (6, 120, None),
     "eval_in_train_mode": (2, 120, None),
     "eval_mode_not_restored": (2, 120, None),
     "probe_resnet": (5, 120, None),
@@ -357,6 +358,17 @@ def test_tensorboard_runs_are_redirected_and_removed(results):
     assert entry["kind"] == "tensorboard" and entry["path"] == str(FIXTURES / "probe_runs_test")
     assert not (FIXTURES / "probe_runs_test").exists()
     assert not os.path.exists(os.path.dirname(entry["to"]))
+
+
+@needs_torch
+@pytest.mark.probe
+def test_double_optimizer_step_is_measured(results):
+    r = results["amp_double_step"]
+    (tl414,) = static(r, "TL414")
+    assert tl414.details["verdict"] == "confirmed"
+    assert "SGD.step() ran again on the gradients of backward() call 1" in tl414.details["verdict_message"]
+    # the healthy loop steps once per backward
+    assert not Measurements(results["healthy"].report, Thresholds()).double_step().present
 
 
 @needs_torch

@@ -517,6 +517,18 @@ class Measurements:
                         f"after the evaluation after step {first['after_step']}, {frozen} of {len(after)} training "
                         f"forward passes of the {first['module']} ran in eval mode{layers}", numbers)
 
+    def double_step(self) -> Evidence:
+        """TL414: an optimizer stepped twice on the gradients of one backward()."""
+        if self.steps < 1:
+            return Evidence(False, message="no optimizer step was made")
+        doubles = self.r.get("double_steps") or []
+        if not doubles:
+            return Evidence(True, False, f"each of the {self.steps} optimizer steps followed a backward() of its own")
+        first = doubles[0]
+        return Evidence(True, True, f"{first['optimizer']}.step() ran again on the gradients of backward() call "
+                                    f"{first['backward']} (optimizer step {first['step']}; {len(doubles)} time(s)): "
+                                    "the same update applied twice", {"double_steps": len(doubles), **first})
+
     def optimizer_rebuilt(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
@@ -639,6 +651,7 @@ STATIC_EVIDENCE = {
     "TL409": "scheduler_granularity",
     "TL408": "lr_effect",
     "TL411": "optimizer_rebuilt",
+    "TL414": "double_step",
     "TL501": "eval_mode",
     "TL502": "train_mode_restored",
     "TL601": "constant_weights",

@@ -120,6 +120,7 @@ class Probe:
         self.steps_without_grad: list[int] = []
         self.optimizers_after_first_step = 0
         self.scheduler_warnings: list[str] = []
+        self.double_steps: list[dict] = []  # an optimizer stepped again with no backward() since its last step
         self.schedulers: list[dict] = []  # type, step() calls and optimizer steps seen, per scheduler
         self._scheduler_refs: list[weakref.ref] = []
         self.redirected: list[dict] = []
@@ -471,6 +472,12 @@ class Probe:
         if self.done:
             return
         self._event("step")
+        if getattr(opt, "_trainlint_stepped_at", None) == self.backward_calls > 0 and len(self.double_steps) < 10 \
+                and any(p.grad is not None for g in opt.param_groups for p in g["params"]):
+            # stepped again on the gradients of the same backward()
+            self.double_steps.append({"optimizer": type(opt).__name__, "backward": self.backward_calls,
+                                      "step": self.optimizer_steps + 1})
+        opt._trainlint_stepped_at = self.backward_calls
         if opt is self._first_optimizer():
             self.lrs.append([_lr(g) for g in opt.param_groups])
         if self.optimizer_steps < 5:
@@ -1007,6 +1014,7 @@ class Probe:
                 "huge_weights": self.huge_weights,
                 "scheduler_warnings": self.scheduler_warnings,
                 "schedulers": self.schedulers,
+                "double_steps": self.double_steps,
                 "redirected": self.redirected,
                 "project_files": self.project_files(),
                 "trained_classes": self.trained_classes(),
