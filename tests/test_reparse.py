@@ -159,3 +159,13 @@ def test_findings_are_the_same_as_without_the_reparser():
         for version in (text, text.replace("\n\n\n", "\n\n\n# typed\n", 1)):
             expected = engine.check_source(version, str(path)).findings
             assert engine.check_source(version, str(path), reparser=reparser).findings == expected
+
+
+def test_the_size_limit_holds_with_a_reparser():
+    """A generated file over the limit is one TL000, in the editor's path too."""
+    from trainlint.engine import MAX_FILE_BYTES
+
+    statement = "w = torch.nn.Linear(3, 3)  # " + "x" * 60 + "\n"
+    text = "import torch\n" + statement * (MAX_FILE_BYTES // len(statement) + 10)
+    result = Engine().check_source(text, "generated.py", reparser=Reparser(parse))
+    assert [f.code for f in result.findings] == ["TL000"] and "too large" in result.findings[0].message

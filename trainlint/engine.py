@@ -157,7 +157,8 @@ class Engine:
             whole_file = suppressions.whole_file
             if whole_file and not summarize:
                 return result
-            module = parse(text) if reparser is None else reparser.parse(text)
+            # parse() refuses a file over the size limit; chunks of it would each pass
+            module = reparser.parse(text) if reparser is not None and len(text) <= MAX_FILE_BYTES else parse(text)
         except FileProblem as problem:
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
