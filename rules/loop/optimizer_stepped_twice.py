@@ -125,7 +125,7 @@ class OptimizerSteppedTwice(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for flow in facts.loops.root_flows:
             for loop in flow.loops:
-                stepped: dict[str, object] = {}  # optimizer -> its unconditional step since the last backward
+                stepped: set[str] = set()  # optimizers stepped unconditionally since the last backward
                 for event in loop.direct_events:
                     if event.kind in (BACKWARD, ZERO_GRAD):
                         stepped.clear()
@@ -141,4 +141,4 @@ class OptimizerSteppedTwice(Rule):
                             first_line_only=True,
                         )
                         continue
-                    stepped[event.target] = event
+                    stepped.add(event.target)
