@@ -1,1 +1,4 @@
-"""init rules."""
+"""TL6: initialization — constant weights, parameters never initialized."""
+
+PREFIX = "TL6"
+TITLE = "initialization"
