@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 import libcst as cst
 from libcst._nodes.base import CSTNode
@@ -22,6 +23,7 @@ from trainlint.source import FileProblem, decode_source, python_ast, source_enco
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
+from trainlint.notebook import findings_in_cells, is_notebook, read_notebook
 from trainlint.registry import rules_by_code
 from trainlint.reparse import Reparser
 from trainlint.rule import Report, Rule
@@ -130,6 +132,9 @@ class Engine:
         if collecting:
             gc.disable()
         try:
+            if is_notebook(path):
+                return self._check_notebook(source, path, index=index, module_name=module_name, package=package,
+                                            summarize=summarize)
             return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
                                       reparser=reparser)
         finally:
@@ -146,6 +151,7 @@ class Engine:
         package: str,
         summarize: bool,
         reparser: Reparser | None = None,
+        whole_file_noqa: bool | None = None,
     ) -> FileResult:
         result = FileResult(path)
         codes = self.codes_for(path)
@@ -154,7 +160,7 @@ class Engine:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
             suppressions = Suppressions(text)
-            whole_file = suppressions.whole_file
+            whole_file = suppressions.whole_file if whole_file_noqa is None else whole_file_noqa
             if whole_file and not summarize:
                 return result
             # parse() refuses a file over the size limit; chunks of it would each pass
@@ -199,12 +205,43 @@ class Engine:
         result.findings.sort(key=Finding.sort_key)
         return result
 
+    def _check_notebook(self, source: str | bytes, path: str, **check) -> FileResult:
+        """A notebook: its code cells checked as one module (trainlint.notebook), the findings
+        placed in their cells. A notebook that cannot be read is one TL000; a cell that does
+        not parse is one TL000 on that cell, and the module holds the other cells."""
+        try:
+            notebook = read_notebook(source)
+        except FileProblem as problem:
+            result = FileResult(path, self.file_problem(path, problem.message, problem.row, problem.column))
+            result.source = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+            return result
+        if not notebook.is_python:
+            return FileResult(path, source=notebook.raw)
+        first = notebook.first_code_cell()
+        whole_file = first is not None and Suppressions(first.text).whole_file  # as ruff: in the first code cell
+        result = self._check_source(notebook.text, path, whole_file_noqa=whole_file, **check)
+        result.summaries = []  # a .py never imports a notebook: its classes stay out of the project index
+        result.source = notebook.raw
+        if whole_file:
+            return result
+        findings = findings_in_cells(notebook, result.findings)
+        for cell in notebook.cells:
+            if cell.problem is not None:
+                findings.extend(
+                    replace(finding, cell=cell.number)
+                    for finding in self.file_problem(path, cell.problem.message, cell.problem.row, cell.problem.column)
+                )
+        result.findings = sorted(findings, key=Finding.sort_key)
+        return result
+
     def check_syntax_only(self, source: str | bytes, path: str) -> FileResult:
         """For a file the text gate keeps out of the analysis (no sign of torch): only TL000,
         from CPython's own parser, which is several times cheaper than LibCST's."""
         result = FileResult(path)
         if SYNTAX_ERROR not in self.codes_for(path):
             return result
+        if is_notebook(path):
+            return self._notebook_syntax_only(source, path)
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
@@ -223,10 +260,27 @@ class Engine:
             result.findings = []
         return result
 
+    def _notebook_syntax_only(self, source: str | bytes, path: str) -> FileResult:
+        try:
+            notebook = read_notebook(source)
+        except FileProblem as problem:
+            return FileResult(path, self.file_problem(path, problem.message, problem.row, problem.column))
+        result = FileResult(path, source=notebook.raw)
+        first = notebook.first_code_cell()
+        if first is not None and Suppressions(first.text).whole_file:
+            return result
+        for cell in notebook.cells:
+            if cell.problem is not None:
+                problem = self.file_problem(path, cell.problem.message, cell.problem.row, cell.problem.column)
+                result.findings.extend(replace(finding, cell=cell.number) for finding in problem)
+        return result
+
     def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
         """The file's nn.Module classes for the project index; [] if it cannot be parsed."""
         from trainlint.facts.modules import summarize
 
+        if is_notebook(path):
+            return []  # a .py never imports a notebook
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             module = parse(text)

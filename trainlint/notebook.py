@@ -112,6 +112,26 @@ class Notebook:
     def first_code_cell(self) -> Cell | None:
         return self.cells[0] if self.cells else None
 
+    def file_position(self, number: int, row: int, column: int) -> tuple[int, int] | None:
+        """(row, column) in the notebook's JSON text of a position in cell `number`: where a
+        GitHub annotation or a SARIF viewer, which show the file, can point."""
+        cell = self.cell(number)
+        span = self._spans.get(number)
+        if cell is None or span is None:
+            return None
+        lines = cell.source.splitlines(keepends=True)
+        offset = sum(len(line) for line in lines[: row - 1]) + column - 1
+        ensure_ascii = _escapes_non_ascii(self.raw)
+        at = 0  # the cell text offset where the current element starts
+        for quote, content in _string_elements(self.raw, *span):
+            if offset < at + len(content) or offset == at + len(content) and not content.endswith("\n"):
+                escaped = json.dumps(content[: max(offset - at, 0)], ensure_ascii=ensure_ascii)[1:-1]
+                where = quote + 1 + len(escaped)
+                line_start = self.raw.rfind("\n", 0, where) + 1
+                return self.raw.count("\n", 0, where) + 1, where - line_start + 1
+            at += len(content)
+        return None
+
     # writing back ---------------------------------------------------------------
     def split(self, text: str, edits: list[tuple[int, int, int]] = ()) -> list[str]:
         """The cells' analysed texts in a module `text` made from this one's by `edits`
@@ -434,6 +454,24 @@ def _members(raw: str, i: int, decoder: json.JSONDecoder):
     return [(key, s, e) for key, (s, e) in found.items()]
 
 
+def _string_elements(raw: str, start: int, end: int) -> list[tuple[int, str]]:
+    """(offset of the opening quote, decoded text) of each string of the JSON value at
+    raw[start:end]: a string, or a list of strings."""
+    from json.decoder import scanstring
+
+    out = []
+    i = start + 1 if raw[start] == "[" else start
+    while i < end:
+        i = _skip(raw, i)
+        if raw[i] != '"':
+            i += 1  # a comma or the closing bracket
+            continue
+        text, after = scanstring(raw, i + 1)
+        out.append((i, text))
+        i = after
+    return out
+
+
 def _skip(raw: str, i: int) -> int:
     return _WHITESPACE.match(raw, i).end()
 
@@ -466,3 +504,75 @@ def _escapes_non_ascii(raw: str) -> bool:
     if not raw.isascii():
         return False
     return bool(re.search(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])", raw))
+
+
+# findings between the module and the cells ---------------------------------------
+def is_notebook(path: str) -> bool:
+    return path.endswith(NOTEBOOK_SUFFIX)
+
+
+def findings_in_cells(notebook: Notebook, findings: list) -> list:
+    """Findings located in the module, located in the cells (`cell` set, rows in the cell)."""
+    from dataclasses import replace
+
+    from trainlint.finding import Location
+
+    def place(location: Location, cell: int | None = None) -> tuple[int, Location]:
+        number, row, column = notebook.locate(location.row, location.column)
+        if cell is not None and number != cell:  # an end past its cell: the end of the cell
+            last = notebook.cell(cell)
+            return cell, Location(max(last.rows, 1), len(last.text.splitlines()[-1]) + 1 if last.rows else 1)
+        return number, Location(row, column)
+
+    out = []
+    for finding in findings:
+        if finding.cell is not None:
+            out.append(finding)
+            continue
+        number, start = place(finding.location)
+        _, end = place(finding.end_location, number)
+        fix = finding.fix
+        if fix is not None:
+            edits = []
+            for edit in fix.edits:
+                at, edit_start = place(edit.location)
+                _, edit_end = place(edit.end_location, at)
+                edits.append(replace(edit, location=edit_start, end_location=edit_end, cell=at))
+            fix = replace(fix, edits=tuple(edits))
+        out.append(replace(finding, location=start, end_location=end, fix=fix, cell=number))
+    return out
+
+
+def findings_in_module(notebook: Notebook, findings: list) -> list:
+    """The inverse of findings_in_cells, for the fixes and noqa comments made in the module;
+    a finding in a cell that is not in the module (a syntax error's TL000) is left out."""
+    from dataclasses import replace
+
+    from trainlint.finding import Location
+
+    def place(location: Location, cell: int) -> Location | None:
+        row = notebook.module_row(cell, location.row)
+        return Location(row, location.column) if row is not None else None
+
+    out = []
+    for finding in findings:
+        if finding.cell is None:
+            out.append(finding)
+            continue
+        start, end = place(finding.location, finding.cell), place(finding.end_location, finding.cell)
+        if start is None or end is None:
+            continue
+        fix = finding.fix
+        if fix is not None:
+            edits = []
+            for edit in fix.edits:
+                edit_start, edit_end = place(edit.location, edit.cell), place(edit.end_location, edit.cell)
+                if edit_start is None or edit_end is None:
+                    break
+                edits.append(replace(edit, location=edit_start, end_location=edit_end, cell=None))
+            else:
+                fix = replace(fix, edits=tuple(edits))
+            if len(edits) != len(fix.edits):
+                fix = None
+        out.append(replace(finding, location=start, end_location=end, fix=fix, cell=None))
+    return out

@@ -18,11 +18,11 @@ def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out
     elif fmt == "sarif":
         from trainlint.report.sarif import write_sarif
 
-        write_sarif(findings, out)
+        write_sarif(findings, out, sources)
     elif fmt == "github":
         from trainlint.report.github import write_github
 
-        write_github(findings, out)
+        write_github(findings, out, sources)
     else:
         from trainlint.report.text import write_text
 

@@ -12,8 +12,10 @@ _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def sarif_document(findings: list[Finding]) -> dict:
+def sarif_document(findings: list[Finding], sources: dict[str, str] | None = None) -> dict:
+    """`sources` (path -> text) lets a notebook's findings point into its JSON text."""
     from trainlint.docs import rule_markdown
+    from trainlint.report.places import FilePlaces, cell_prefix
     from trainlint.registry import all_rules
 
     rules = list(all_rules())
@@ -32,27 +34,35 @@ def sarif_document(findings: list[Finding]) -> dict:
         for rule in rules
     ]
     results = []
+    places = FilePlaces(sources)
     for f in findings:
+        start, end = places.region(f)
         result = {
             "ruleId": f.code,
             "ruleIndex": order.get(f.code, 0),
             "level": _LEVEL[f.severity],
-            "message": {"text": f"{f.code} {f.message}"},
+            "message": {"text": f"{cell_prefix(f)}{f.code} {f.message}"},
             "locations": [
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
                         "region": {
-                            "startLine": f.location.row,
-                            "startColumn": f.location.column,
-                            "endLine": f.end_location.row,
-                            "endColumn": f.end_location.column,
+                            "startLine": start.row,
+                            "startColumn": start.column,
+                            "endLine": end.row,
+                            "endColumn": end.column,
                         },
                     }
                 }
             ],
         }
-        if f.fix is not None:
+        if f.cell is not None:
+            result["properties"] = {
+                "cell": f.cell,
+                "cellRegion": {"startLine": f.location.row, "startColumn": f.location.column,
+                               "endLine": f.end_location.row, "endColumn": f.end_location.column},
+            }
+        if f.fix is not None and f.cell is None:  # a notebook's fix edits its cells, not lines of its JSON
             result["fixes"] = [
                 {
                     "description": {"text": f.fix.message},
@@ -95,6 +105,6 @@ def sarif_document(findings: list[Finding]) -> dict:
     }
 
 
-def write_sarif(findings: list[Finding], out: TextIO) -> None:
-    json.dump(sarif_document(findings), out, indent=2, ensure_ascii=False)
+def write_sarif(findings: list[Finding], out: TextIO, sources: dict[str, str] | None = None) -> None:
+    json.dump(sarif_document(findings, sources), out, indent=2, ensure_ascii=False)
     out.write("\n")
