@@ -8,7 +8,7 @@ import json
 import pytest
 from notebooks import cell, code_notebook, dumps, notebook
 
-from trainlint.notebook import read_notebook
+from trainlint.notebook import cell_diff, read_notebook
 from trainlint.source import FileProblem
 
 
@@ -238,3 +238,41 @@ def test_a_repeated_source_key_counts_as_json_reads_it():
     out = _edit(nb, "b = 2", "b = 3")
     assert json.loads(out)["cells"][0]["source"] == "b = 3"
     assert out.count('"source": "a = 1"') == 1
+
+
+def test_edits_that_add_no_row_are_split_by_rows():
+    nb = read_notebook(code_notebook("%time y = f(x)\nx = 1", "md:text", "z = 2"))
+    text = nb.text.replace("x = 1\n", "x = 1  # noqa: TL101\n").replace("z = 2\n", "z = 2  # noqa\n")
+    out = json.loads(nb.with_text(text))
+    assert [c["source"] for c in out["cells"]] == [["%time y = f(x)\n", "x = 1  # noqa: TL101"], ["text"], ["z = 2  # noqa"]]
+    with pytest.raises(FileProblem, match="number of rows"):
+        nb.with_text(nb.text + "extra = 1\n")
+
+
+def test_rows_are_counted_at_newlines_only():
+    source = "a = '\x0c'\nb = '\u2028'\nc = 2"
+    nb = read_notebook(code_notebook(source))
+    assert nb.cells[0].rows == 3 and nb.cells[0].problem is None
+    assert nb.locate(3, 1) == (1, 3, 1)
+    assert json.loads(nb.with_text(nb.text.replace("c = 2", "c = 3")))["cells"][0]["source"][-1] == "c = 3"
+
+
+def test_the_diff_shows_each_changed_cell_as_ruff_does():
+    before = code_notebook("x = 1", "md:text", "y = 2\nz = 3")
+    nb = read_notebook(before)
+    after = nb.with_text(nb.text.replace("z = 3", "z = 4"))
+    assert cell_diff("nb.ipynb", before, after) == (
+        "--- nb.ipynb:cell 3\n+++ nb.ipynb:cell 3\n@@ -1,2 +1,2 @@\n y = 2\n-z = 3\n+z = 4\n"
+    )
+    assert cell_diff("nb.ipynb", before, before) == ""
+
+
+def test_a_position_in_a_cell_is_found_in_the_file():
+    raw = dumps(RICH)
+    nb = read_notebook(raw)
+    lines = raw.splitlines()
+    row, column = nb.file_position(3, 3, 5)
+    assert lines[row - 1][column - 1:].startswith('torch.nn.Softmax(dim=1),\\n"')
+    row, column = nb.file_position(2, 1, 1)  # the first character of the cell
+    assert lines[row - 1][column - 1:].startswith("%matplotlib")
+    assert nb.file_position(1, 1, 1) is None  # a markdown cell is not in the module

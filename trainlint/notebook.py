@@ -34,7 +34,7 @@ _COMPOUND = re.compile(r"(?:async|class|def|elif|else|except|finally|for|if|matc
 # `files = !ls`, `t = %timeit -o f()`: the value is a magic.
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(?=[!%][^=])")
 _HELP = re.compile(r"^\s*(?:\?\??\s*[\w.]+|[\w.]+\s*\?\??|%(?:pinfo2?|psearch)\b.*)\s*$")
-_LINE_END = re.compile(r"\r\n|\r|\n")
+_ROW = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
 @dataclass
@@ -119,7 +119,7 @@ class Notebook:
         span = self._spans.get(number)
         if cell is None or span is None:
             return None
-        lines = cell.source.splitlines(keepends=True)
+        lines = _lines(cell.source)
         offset = sum(len(line) for line in lines[: row - 1]) + column - 1
         ensure_ascii = _escapes_non_ascii(self.raw)
         at = 0  # the cell text offset where the current element starts
@@ -160,8 +160,8 @@ class Notebook:
             return cell.source
         if cell.problem is not None:
             raise FileProblem(f"a fix would change cell {cell.number}, which does not parse")
-        old = cell.text.splitlines(keepends=True)
-        new = text.splitlines(keepends=True)
+        old = _lines(cell.text)
+        new = _lines(text)
         restored = _restore_lines(old, new, cell.rewritten)
         out = "".join(restored)
         if not cell.source.endswith("\n") and out.endswith("\n"):
@@ -183,10 +183,30 @@ class Notebook:
         pieces.append(self.raw[last:])
         return "".join(pieces)
 
-    def with_text(self, text: str, edits: list[tuple[int, int, int]] = ()) -> str:
-        """The file's JSON text for a module `text` (see split)."""
-        parts = self.split(text, edits)
+    def split_rows(self, text: str) -> list[str]:
+        """The cells' analysed texts in a module `text` whose edits added or removed no row
+        (noqa comments): each cell keeps its number of rows."""
+        lines = _lines(text)
+        if len(lines) != sum(part.count("\n") for part in self._parts):
+            raise FileProblem("the edits changed the number of rows")
+        out, at = [], 0
+        for part in self._parts:
+            rows = part.count("\n")
+            out.append("".join(lines[at:at + rows]))
+            at += rows
+        return out
+
+    def with_text(self, text: str, edits: list[tuple[int, int, int]] | None = None) -> str:
+        """The file's JSON text for a module `text` made by `edits` (see split); without
+        edits, by edits that changed no row count (see split_rows)."""
+        parts = self.split_rows(text) if edits is None else self.split(text, edits)
         return self.with_sources({cell.number: self.cell_source(cell, part) for cell, part in zip(self.cells, parts)})
+
+
+def _lines(text: str) -> list[str]:
+    """The rows of `text` with their ends, counted as the module counts them: by `\\n`
+    (str.splitlines also breaks at form feeds and other separators)."""
+    return _ROW.findall(text)
 
 
 def _module_part(cell: Cell) -> str:
@@ -327,7 +347,7 @@ def _syntax_problem(text: str) -> FileProblem | None:
 def _analysed_text(source: str) -> tuple[str, dict[int, str], str | None]:
     """(the cell's text with IPython syntax neutralized, the rewritten rows' originals, why
     the cell is not Python or None)."""
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     rewritten: dict[int, str] = {}
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
@@ -506,6 +526,26 @@ def _escapes_non_ascii(raw: str) -> bool:
     return bool(re.search(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])", raw))
 
 
+def cell_diff(path: str, before: str, after: str) -> str:
+    """A unified diff of each cell whose source changed between two JSON texts of a
+    notebook, headed `path:cell N` as ruff shows it."""
+    import difflib
+
+    old, new = read_notebook(before), read_notebook(after)
+    out = []
+    for cell in old.cells:
+        changed = new.cell(cell.number)
+        if changed is None or changed.source == cell.source:
+            continue
+        name = f"{path}:cell {cell.number}"
+        a, b = cell.source.splitlines(keepends=True), changed.source.splitlines(keepends=True)
+        for lines in (a, b):
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+        out.extend(difflib.unified_diff(a, b, fromfile=name, tofile=name))
+    return "".join(out)
+
+
 # findings between the module and the cells ---------------------------------------
 def is_notebook(path: str) -> bool:
     return path.endswith(NOTEBOOK_SUFFIX)
@@ -521,7 +561,7 @@ def findings_in_cells(notebook: Notebook, findings: list) -> list:
         number, row, column = notebook.locate(location.row, location.column)
         if cell is not None and number != cell:  # an end past its cell: the end of the cell
             last = notebook.cell(cell)
-            return cell, Location(max(last.rows, 1), len(last.text.splitlines()[-1]) + 1 if last.rows else 1)
+            return cell, Location(max(last.rows, 1), len(_lines(last.text)[-1].rstrip("\n")) + 1 if last.rows else 1)
         return number, Location(row, column)
 
     out = []
