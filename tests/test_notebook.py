@@ -32,19 +32,19 @@ def test_empty_cells_take_no_rows():
 @pytest.mark.parametrize(
     "line, analysed",
     [
-        ("%matplotlib inline", "#matplotlib inline"),
-        ("!pip install torch", "#pip install torch"),
-        ("  !ls", "  #ls"),
-        ("?model", "#model"),
-        ("model?", "#odel?"),
-        ("torch.nn.Linear??", "#orch.nn.Linear??"),
-        ("%pinfo model", "#pinfo model"),
+        ("%matplotlib inline", "0#atplotlib inline"),
+        ("!pip install torch", "0#ip install torch"),
+        ("?model", "0#odel"),
+        ("torch.*Tensor?", "0#rch.*Tensor?"),
+        ("model?", "0#del?"),
+        ("torch.nn.Linear??", "0#rch.nn.Linear??"),
+        ("%pinfo model", "0#info model"),
         ("%time x = f()", "if 1: x = f()"),
         ("%timeit -n 10 -r 3 f(x)", "if 1:              f(x)"),
-        ("%time for i in range(3): f(i)", "#time for i in range(3): f(i)"),
+        ("%time for i in range(3): f(i)", "0#ime for i in range(3): f(i)"),
         ("files = !ls data", "files = ...     "),
         ("t = %timeit -o f()", "t = ...           "),
-        ("%load_ext autoreload", "#load_ext autoreload"),
+        ("%load_ext autoreload", "0#oad_ext autoreload"),
     ],
 )
 def test_ipython_syntax_is_neutralized_in_place(line, analysed):
@@ -55,6 +55,26 @@ def test_ipython_syntax_is_neutralized_in_place(line, analysed):
     assert nb.cells[0].problem is None
 
 
+def test_a_magic_inside_a_block_keeps_its_indentation():
+    nb = read_notebook(code_notebook("for f in files:\n    !cp $f backup/\n    %time g(f)"))
+    assert nb.text == "for f in files:\n    0#p $f backup/\n    if 1: g(f)\n"
+
+
+def test_an_indented_cell_is_read_as_ipython_reads_it():
+    # IPython removes the first row's indentation from every row that has it
+    source = " # Make sure we have a GPU\n device = 'cuda'\n if device:\n     !nvidia-smi\n\n device"
+    nb = read_notebook(code_notebook("import torch", source))
+    assert nb.cells[1].problem is None
+    assert nb.text.splitlines()[1:] == ["# Make sure we have a GPU", "device = 'cuda'", "if device:", "    0#vidia-smi", "", "device"]
+    assert nb.locate(3, 8) == (2, 2, 9)  # `=` is in column 9 of the cell as written
+    # written back: unchanged rows as they were, changed and new rows with the indentation
+    at = nb.text.index("device = 'cuda'")
+    out = nb.with_text(nb.text[:at] + "import os\n" + nb.text[at:].replace("'cuda'", "'cpu'", 1), [
+        (at, at, len("import os\n")), (at + 9, at + 15, 5)])
+    assert json.loads(out)["cells"][1]["source"] == [
+        " # Make sure we have a GPU\n", " import os\n", " device = 'cpu'\n", " if device:\n", "     !nvidia-smi\n", "\n", " device"]
+
+
 def test_python_code_is_not_taken_for_ipython_syntax():
     source = "a = b != c\nd = e % 2\nx = {'k': 1}  # what?\nif a != 1:\n    pass\n"
     nb = read_notebook(code_notebook(source))
@@ -63,7 +83,7 @@ def test_python_code_is_not_taken_for_ipython_syntax():
 
 def test_a_magic_continued_with_a_backslash_is_neutralized_on_every_row():
     nb = read_notebook(code_notebook("!pip install torch \\\n    torchvision\nimport torch"))
-    assert nb.text.splitlines() == ["#pip install torch \\", "    #orchvision", "import torch"]
+    assert nb.text.splitlines() == ["0#ip install torch \\", "    #orchvision", "import torch"]
     assert nb.cells[0].problem is None
 
 
@@ -71,7 +91,7 @@ def test_cells_in_another_language_are_left_out():
     nb = read_notebook(code_notebook("%%bash\nls -la", "%%writefile train.py\nimport torch\nx = (", "%%time\nx = 1", "y = 2"))
     assert [c.number for c in nb.cells] == [3, 4]
     assert nb.skipped == [(1, "cell magic %%bash"), (2, "cell magic %%writefile")]
-    assert nb.text == "#%time\nx = 1\ny = 2\n"
+    assert nb.text == "0#time\nx = 1\ny = 2\n"
 
 
 @pytest.mark.parametrize("language", ["R", "julia"])
@@ -212,7 +232,7 @@ def test_an_edit_across_two_cells_is_refused():
 def test_an_edit_of_the_ipython_syntax_itself_is_refused():
     nb = read_notebook(code_notebook("%matplotlib inline\nx = 1"))
     with pytest.raises(FileProblem, match="IPython"):
-        _edit(nb, "#matplotlib inline", "# matplotlib inline")
+        _edit(nb, "0#atplotlib inline", "0# matplotlib inline")
 
 
 def test_a_cell_without_a_final_newline_keeps_none():

@@ -33,7 +33,8 @@ _TIMEIT_ARGUMENT_OPTIONS = frozenset("nrp")  # -n 10, -r3, -p 5 take a value
 _COMPOUND = re.compile(r"(?:async|class|def|elif|else|except|finally|for|if|match|try|while|with)\b|@")
 # `files = !ls`, `t = %timeit -o f()`: the value is a magic.
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(?=[!%][^=])")
-_HELP = re.compile(r"^\s*(?:\?\??\s*[\w.]+|[\w.]+\s*\?\??|%(?:pinfo2?|psearch)\b.*)\s*$")
+_HELP = re.compile(r"^\s*(?:\?\??\s*[\w.*]+|[\w.*]+\s*\?\??|%(?:pinfo2?|psearch)\b.*)\s*$")
+_INDENT = re.compile(r"[ \t]*")
 _ROW = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
@@ -50,6 +51,16 @@ class Cell:
     problem: FileProblem | None = None  # a syntax error, at its row and column in the cell
     #: the source value was a JSON string, not a list of lines
     as_string: bool = False
+    #: the indentation of an indented first row, which IPython removes from every row that
+    #: starts with it (`leading_indent`); the analysis sees those rows without it
+    indent: str = ""
+    indented: frozenset[int] = frozenset()
+
+    def column_in_cell(self, row: int, column: int) -> int:
+        return column + len(self.indent) if row in self.indented else column
+
+    def column_in_module(self, row: int, column: int) -> int:
+        return column - len(self.indent) if row in self.indented else column
 
     @property
     def rows(self) -> int:
@@ -97,7 +108,8 @@ class Notebook:
             # past the end of the module: the end of the last cell
             cell = next(c for c in reversed(self.cells) if c.rows or c is self.cells[0])
             return cell.number, max(cell.rows, 1), column if row == cell.start_row + max(cell.rows, 1) - 1 else 1
-        return cell.number, row - cell.start_row + 1, column
+        row = row - cell.start_row + 1
+        return cell.number, row, cell.column_in_cell(row, column)
 
     def module_row(self, number: int, row: int) -> int | None:
         """The module row of `row` in cell `number`; None for a cell that is not analysed."""
@@ -162,7 +174,7 @@ class Notebook:
             raise FileProblem(f"a fix would change cell {cell.number}, which does not parse")
         old = _lines(cell.text)
         new = _lines(text)
-        restored = _restore_lines(old, new, cell.rewritten)
+        restored = _restore_lines(old, new, cell)
         out = "".join(restored)
         if not cell.source.endswith("\n") and out.endswith("\n"):
             out = out[:-1]
@@ -213,36 +225,51 @@ def _module_part(cell: Cell) -> str:
     return "\n" * cell.rows if cell.problem else cell.text
 
 
-def _restore_lines(old: list[str], new: list[str], rewritten: dict[int, str]) -> list[str]:
-    """`new` with each rewritten line that is still there put back as it was written."""
-    if not rewritten:
+def _restore_lines(old: list[str], new: list[str], cell: Cell) -> list[str]:
+    """`new` with each rewritten line that is still there put back as it was written, and
+    the cell's leading indentation given back to the rows IPython took it from."""
+    if not cell.rewritten:
         return new
     import difflib
+
+    def written(row: int) -> tuple[str, bool]:
+        """(the original row less the cell's indentation, whether it held IPython syntax)."""
+        original = cell.rewritten[row]
+        base = original[len(cell.indent):] if row in cell.indented else original
+        return base, base != old[row - 1].rstrip("\r\n")
+
+    def indented(line: str, row: int | None) -> str:
+        if row in cell.indented or row is None and cell.indent and line.strip():
+            return cell.indent + line
+        return line
 
     out: list[str] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for op, a0, a1, b0, b1 in matcher.get_opcodes():
         if op == "equal":
             for k in range(a1 - a0):
-                original = rewritten.get(a0 + k + 1)
+                original = cell.rewritten.get(a0 + k + 1)
                 out.append(original + _ending(new[b0 + k]) if original is not None else new[b0 + k])
             continue
-        touched = [row for row in range(a0 + 1, a1 + 1) if row in rewritten]
+        touched = [row for row in range(a0 + 1, a1 + 1) if row in cell.rewritten and written(row)[1]]
         if op == "replace" and a1 - a0 == b1 - b0:
             for k in range(a1 - a0):
-                original = rewritten.get(a0 + k + 1)
-                if original is None:
-                    out.append(new[b0 + k])
+                row, line = a0 + k + 1, new[b0 + k]
+                if row not in cell.rewritten:
+                    out.append(line)
                     continue
-                analysed = old[a0 + k].rstrip("\r\n")
-                kept = _kept_prefix(analysed, original)
-                if not new[b0 + k].startswith(analysed[:kept]):
-                    raise FileProblem("a fix would change a line with IPython syntax")
-                out.append(original[:kept] + new[b0 + k][kept:])
+                base, magic = written(row)
+                if magic:
+                    analysed = old[row - 1].rstrip("\r\n")
+                    kept = _kept_prefix(analysed, base)
+                    if not line.startswith(analysed[:kept]):
+                        raise FileProblem("a fix would change a line with IPython syntax")
+                    line = base[:kept] + line[kept:]
+                out.append(indented(line, row))
             continue
         if touched and op != "delete":
             raise FileProblem("a fix would change a line with IPython syntax")
-        out.extend(new[b0:b1])
+        out.extend(indented(line, None) for line in new[b0:b1])
     return out
 
 
@@ -254,7 +281,7 @@ def _kept_prefix(analysed: str, original: str) -> int:
         if a != b:
             break
         common += 1
-    if analysed.lstrip().startswith("#"):
+    if analysed.lstrip().startswith(("#", "0#")) or analysed.strip() == "0":  # the whole row stood for it
         return len(analysed)
     return len(analysed) - common
 
@@ -308,11 +335,11 @@ def read_notebook(data: bytes | str) -> Notebook:
             raise FileProblem(f"the source of cell {number} is not a string or a list of strings")
         if language != "python":
             continue
-        text, rewritten, why = _analysed_text(source)
+        text, rewritten, why, indent, indented = _analysed_text(source)
         if why is not None:
             skipped.append((number, why))
             continue
-        cell = Cell(number, source, text, row, rewritten, as_string=isinstance(value, str))
+        cell = Cell(number, source, text, row, rewritten, as_string=isinstance(value, str), indent=indent, indented=indented)
         cell.problem = _syntax_problem(text)
         analysed.append(cell)
         row += cell.rows
@@ -344,37 +371,47 @@ def _syntax_problem(text: str) -> FileProblem | None:
     return None
 
 
-def _analysed_text(source: str) -> tuple[str, dict[int, str], str | None]:
+def _analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, frozenset[int]]:
     """(the cell's text with IPython syntax neutralized, the rewritten rows' originals, why
-    the cell is not Python or None)."""
+    the cell is not Python or None, the indentation taken off, the rows it was taken from)."""
     lines = _lines(source)
     rewritten: dict[int, str] = {}
+    indent = _INDENT.match(lines[0]).group() if lines else ""
+    indented = set()
+    if indent:  # as IPython's leading_indent: the first row's indentation off every row that has it
+        for i, line in enumerate(lines):
+            if line.startswith(indent):
+                rewritten[i + 1] = line.rstrip("\r\n")
+                lines[i] = line[len(indent):]
+                indented.add(i + 1)
+    done = set()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
         name = lines[first].lstrip()[2:].split(None, 1)[0] if lines[first].strip() != "%%" else ""
         if name not in PYTHON_CELL_MAGICS:
-            return "", {}, f"cell magic %%{name}"
-        rewritten[first + 1] = lines[first].rstrip("\r\n")
+            return "", {}, f"cell magic %%{name}", "", frozenset()
+        rewritten.setdefault(first + 1, lines[first].rstrip("\r\n"))
         lines[first] = _comment(lines[first])
+        done.add(first + 1)
     continued = False
     for i, line in enumerate(lines):
-        if i + 1 in rewritten:
+        if i + 1 in done:
             continue
         body = line.rstrip("\r\n")
         if continued:  # the rows of a magic continued with a backslash
-            rewritten[i + 1] = body
-            lines[i] = _comment(line)
+            rewritten.setdefault(i + 1, body)
+            lines[i] = _continuation(line)
             continued = body.endswith("\\")
             continue
         new = _neutralized(body)
         if new is not None:
-            rewritten[i + 1] = body
+            rewritten.setdefault(i + 1, body)
             lines[i] = new + line[len(body):]
-            continued = body.endswith("\\") and new.lstrip().startswith("#")
+            continued = body.endswith("\\") and new.lstrip().startswith("0")
     text = "".join(lines)
     if text and not text.endswith(("\n", "\r")):
         text += "\n"
-    return text, rewritten, None
+    return text, rewritten, None, indent, frozenset(indented)
 
 
 def _neutralized(line: str) -> str | None:
@@ -420,7 +457,17 @@ def _magic_statement(name: str, rest: str) -> str | None:
 
 
 def _comment(line: str) -> str:
-    """The line as a comment of the same width: its first character becomes `#`."""
+    """The line as a statement of the same width that does nothing: `0#...` (a statement,
+    so a magic that is the only body of a block leaves the block valid)."""
+    stripped = line.lstrip()
+    indent = len(line) - len(stripped)
+    if not stripped:
+        return line
+    return line[:indent] + ("0#" + stripped[2:] if len(stripped) >= 2 else "0")
+
+
+def _continuation(line: str) -> str:
+    """A row that continues a magic (after a backslash), as a comment of the same width."""
     stripped = line.lstrip()
     indent = len(line) - len(stripped)
     return line[:indent] + "#" + stripped[1:] if stripped else line
@@ -590,9 +637,11 @@ def findings_in_module(notebook: Notebook, findings: list) -> list:
 
     from trainlint.finding import Location
 
-    def place(location: Location, cell: int) -> Location | None:
-        row = notebook.module_row(cell, location.row)
-        return Location(row, location.column) if row is not None else None
+    def place(location: Location, number: int) -> Location | None:
+        row = notebook.module_row(number, location.row)
+        if row is None:
+            return None
+        return Location(row, notebook.cell(number).column_in_module(location.row, location.column))
 
     out = []
     for finding in findings:
