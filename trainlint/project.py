@@ -565,7 +565,7 @@ def add_noqa_run(run: RunResult) -> int:
         result = run.files[n]
         if not result.findings or result.source is None or not isinstance(data, bytes):
             continue
-        text, count = add_noqa_text(result.source, result.findings)
+        text, count = add_noqa_text(result.source, result.findings, shown)
         if not count:
             continue
         try:
