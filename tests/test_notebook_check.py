@@ -172,3 +172,28 @@ def test_a_source_with_one_string_and_no_outputs_is_checked(project):
     document["cells"][0]["source"] = IMPORTS + "\n" + MODEL + "\n" + SETUP + "\n" + LOOP.replace("%%time\n", "")
     _write(project.root, "train.ipynb", dumps(document))
     assert any(f["code"] == "TL302" and f["cell"] == 1 for f in _json(project, "train.ipynb"))
+
+
+def test_folders_are_checked_with_their_notebooks_and_excludes_apply(project):
+    _write(project.root, "nbs/train.ipynb", _train_notebook())
+    _write(project.root, "nbs/.ipynb_checkpoints/train-checkpoint.ipynb", _train_notebook())  # Jupyter's autosave
+    _write(project.root, "old/train.ipynb", _train_notebook())
+    _write(project.root, "pyproject.toml", '[tool.trainlint]\nextend-exclude = ["old"]\n')
+    files = {f["filename"] for f in _json(project, ".")}
+    assert files == {"nbs/train.ipynb"}
+
+
+def test_the_cache_covers_notebooks(project):
+    from trainlint.config import load_config
+    from trainlint.project import check_paths
+
+    path = _write(project.root, "train.ipynb", _train_notebook())
+    config = load_config(start=project.root)
+    cold = check_paths([project.root], config, jobs=1, cache=True)
+    warm = check_paths([project.root], config, jobs=1, cache=True)
+    assert warm.parsed == 0 and warm.cached == 1
+    assert [(f.cell, f.code) for f in warm.findings] == [(f.cell, f.code) for f in cold.findings]
+    assert (6, "TL302") in [(f.cell, f.code) for f in warm.findings]
+    path.write_text(_train_notebook(model=MODEL.replace("F.softmax(self.fc(x), dim=1)", "self.fc(x)")))
+    edited = check_paths([project.root], config, jobs=1, cache=True)
+    assert edited.parsed == 1 and "TL302" not in {f.code for f in edited.findings}
