@@ -573,6 +573,18 @@ def _escapes_non_ascii(raw: str) -> bool:
     return bool(re.search(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])", raw))
 
 
+def notebook_text(cells: list[tuple[str, str]]) -> str:
+    """The JSON text of an nbformat 4 notebook of these (cell type, source) cells: how a
+    notebook an editor holds open, known by its cells' texts, is checked."""
+    items = []
+    for kind, source in cells:
+        item: dict = {"cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            item.update(execution_count=None, outputs=[])
+        items.append(item)
+    return json.dumps({"cells": items, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, ensure_ascii=False)
+
+
 def cell_diff(path: str, before: str, after: str) -> str:
     """A unified diff of each cell whose source changed between two JSON texts of a
     notebook, headed `path:cell N` as ruff shows it."""
