@@ -7,6 +7,8 @@ warning findings as false alarms, never infos."""
 from __future__ import annotations
 
 import importlib.util
+import io
+import subprocess
 import sys
 from pathlib import Path
 
@@ -97,3 +99,41 @@ def test_the_committed_manifest_parses_and_its_repros_exist():
     for entry in entries:
         if entry.kind == "repro":
             assert (ROOT / "benchmarks" / "bugs" / entry.file).is_file(), entry.id
+
+
+fetch = _load("fetch_benchmark", ROOT / "benchmarks" / "bugs" / "fetch.py")
+
+
+def _git(*args, cwd):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(cwd), "PATH": "/usr/bin:/bin"}, text=True)
+
+
+def test_fetch_writes_the_commits_python_files_from_a_bare_mirror_and_names_missing_mirrors(tmp_path):
+    work = tmp_path / "work"
+    (work / "pkg").mkdir(parents=True)
+    (work / "train.py").write_text("import torch\n")
+    (work / "pkg" / "model.py").write_text("MODEL = 1\n")
+    (work / "README.md").write_text("not python\n")
+    _git("init", "-q", cwd=work)
+    _git("add", ".", cwd=work)
+    _git("commit", "-q", "-m", "first", cwd=work)
+    (work / "train.py").write_text("import torch  # changed after the commit we want\n")
+    _git("commit", "-q", "-am", "second", cwd=work)
+    first = _git("rev-parse", "HEAD~1", cwd=work).stdout.strip()
+    mirrors = tmp_path / "mirrors"
+    _git("clone", "-q", "--bare", str(work), str(mirrors / "own+proj" / "repo"), cwd=tmp_path)
+
+    entries = manifest.parse(
+        f"{HEADER}\n"
+        f"a\trepo\tu\town/proj@{first}:train.py\t1\tTL401\tt\n"
+        f"b\tclean\tu\tother/gone@{COMMIT}:main.py\t-\t-\tt\n"
+    )
+    out = tmp_path / "snap"
+    problems = fetch.fetch(entries, out, mirrors, out=io.StringIO())
+    snapshot = out / entries[0].snapshot
+    assert (snapshot / "train.py").read_text() == "import torch\n"  # the commit's content, not HEAD's
+    assert (snapshot / "pkg" / "model.py").is_file() and not (snapshot / "README.md").exists()
+    assert (snapshot / ".git").is_dir()  # the project's root, as a clone has
+    assert problems == [f"missing mirror: other/gone (expected {mirrors / 'other+gone' / 'repo'})"]
