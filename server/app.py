@@ -65,6 +65,8 @@ class Published:
     #: Findings of the last text that parsed, with their line's text: kept while a
     #: syntax error is being typed, as long as their line is unchanged.
     good: list[tuple[Finding, str]] = field(default_factory=list)
+    #: The findings the diagnostics were made from.
+    findings: list[Finding] = field(default_factory=list)
 
 
 class TrainlintServer(LanguageServer):
@@ -194,13 +196,17 @@ class TrainlintServer(LanguageServer):
         if not self.settings.enable:
             findings: list[Finding] = []
         else:
-            result = await self.in_worker(self._check, self.engine, _fs_path(uri), snapshot.raw)
+            reparser = self._reparsers.setdefault(uri, Reparser(parse))  # parses the joined cells' module
+            result = await self.in_worker(self._check, self.engine, _fs_path(uri), snapshot.raw, reparser)
             current = self.workspace.get_notebook_document(notebook_uri=uri)
             if result is None or current is None or current.version != snapshot.version:
                 return  # the notebook moved on; the run for its newer version is queued
             findings = result.findings
         by_cell = snapshot.findings_by_cell(findings)
         for cell_uri, document in snapshot.cell_documents():
+            told = self.published.get(cell_uri)
+            if told is not None and told.version == document.version and told.findings == by_cell[cell_uri]:
+                continue  # a keystroke in one cell leaves the other cells' diagnostics as they were
             self.publish(cell_uri, document.version, by_cell[cell_uri], document.source)
 
     def _check(self, engine: Engine, path: str, source: str, reparser: Reparser | None = None) -> FileResult | None:
@@ -237,7 +243,7 @@ class TrainlintServer(LanguageServer):
         else:
             good = [(f, lines.line(f.location.row - 1)) for f in findings]
         diagnostics = [to_diagnostic(f, lines) for f in findings]
-        self.published[uri] = Published(version, diagnostics, good)
+        self.published[uri] = Published(version, diagnostics, good, findings)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics)
         )
@@ -421,9 +427,7 @@ def notebook_did_save(ls: TrainlintServer, params: types.DidSaveNotebookDocument
 
 @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
 def notebook_did_close(ls: TrainlintServer, params: types.DidCloseNotebookDocumentParams) -> None:
-    pending = ls._pending.pop(params.notebook_document.uri, None)
-    if pending is not None:
-        pending.cancel()
+    ls.clear(params.notebook_document.uri)
     for cell in params.cell_text_documents:
         ls.clear(cell.uri)
 

@@ -134,7 +134,7 @@ class Engine:
         try:
             if is_notebook(path):
                 return self._check_notebook(source, path, index=index, module_name=module_name, package=package,
-                                            summarize=summarize)
+                                            summarize=summarize, reparser=reparser)
             return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
                                       reparser=reparser)
         finally:
