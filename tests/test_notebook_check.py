@@ -6,16 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from notebooks import cell, code_notebook, dumps, notebook
+from notebooks import MODEL, cell, code_notebook, dumps, notebook
 
-MODEL = """\
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(784, 10)
-
-    def forward(self, x):
-        return F.softmax(self.fc(x), dim=1)"""
 LOOP = """\
 %%time
 for epoch in range(3):

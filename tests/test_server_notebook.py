@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from notebooks import MODEL
 from pytest_lsp import LanguageClient
 
 from test_server import apply_text_edits, client, codes, make_client, published, until, workspace  # noqa: F401
@@ -15,14 +16,6 @@ from test_server import apply_text_edits, client, codes, make_client, published,
 pytestmark = pytest.mark.asyncio
 
 IMPORTS = "%matplotlib inline\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F"
-MODEL = """\
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(784, 10)
-
-    def forward(self, x):
-        return F.softmax(self.fc(x), dim=1)"""
 TRAIN = """\
 model = Net()
 criterion = nn.CrossEntropyLoss()
