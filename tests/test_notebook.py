@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from notebooks import cell, code_notebook, dumps, notebook
 
 from trainlint.notebook import cell_diff, read_notebook
@@ -296,3 +298,32 @@ def test_a_position_in_a_cell_is_found_in_the_file():
     row, column = nb.file_position(2, 1, 1)  # the first character of the cell
     assert lines[row - 1][column - 1:].startswith("%matplotlib")
     assert nb.file_position(1, 1, 1) is None  # a markdown cell is not in the module
+
+
+def test_a_notebook_saved_with_crlf_keeps_them():
+    raw = dumps(RICH).replace("\n", "\r\n")
+    nb = read_notebook(raw.encode())
+    assert nb.with_text(nb.text) == raw
+    out = _edit(nb, "torch.nn.Softmax(dim=1)", "torch.nn.Identity()")
+    assert out.count("\n") == out.count("\r\n") == raw.count("\r\n")
+
+
+def test_a_notebook_with_a_bom_and_no_cells():
+    nb = read_notebook(b"\xef\xbb\xbf" + dumps(notebook()).encode())
+    assert nb.cells == [] and nb.text == ""
+
+
+PIECES = st.sampled_from(list("ab =(:)#%!?\n\t é\\'\"") + ["%time ", "!pip ", "%%bash\n", "  ", "\r\n", "x = 1\n"])
+SOURCES = st.lists(st.lists(PIECES, max_size=20).map("".join), max_size=6)
+
+
+@given(SOURCES, st.sampled_from([1, 2, None]))
+@settings(max_examples=150, deadline=None)
+def test_any_notebook_round_trips_byte_for_byte(sources, indent):
+    raw = dumps(notebook(*(cell("code", s, n) for n, s in enumerate(sources))), indent=indent)
+    nb = read_notebook(raw.encode())
+    assert nb.with_text(nb.text) == raw
+    assert nb.with_sources({c.number: c.source for c in nb.cells}) == raw
+    for c in nb.cells:  # every analysed row is in its cell, at the same place
+        for row in range(1, c.rows + 1):
+            assert nb.locate(c.start_row + row - 1, 1)[:2] == (c.number, row)

@@ -308,7 +308,7 @@ def read_notebook(data: bytes | str) -> Notebook:
     version = document.get("nbformat")
     if version is None:
         raise FileProblem("the notebook has no `nbformat` version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 4:
+    if not isinstance(version, (int, float)) or isinstance(version, bool) or version < 4:
         raise FileProblem(
             f"nbformat {version!r} notebooks are not supported (4 or later is); "
             "convert it with `jupyter nbconvert --to notebook --nbformat 4`"
@@ -558,7 +558,8 @@ def _format_source(source: str, raw: str, start: int, end: int, as_string: bool)
     base = base[: len(base) - len(base.lstrip())]  # the indentation of the `"source":` line
     unit = _indent_unit(raw)
     body = json.dumps(lines, ensure_ascii=ensure_ascii, indent=unit)
-    return body.replace("\n", "\n" + base)
+    newline = "\r\n" if "\r\n" in raw else "\n"  # a notebook saved on Windows
+    return body.replace("\n", newline + base)
 
 
 def _indent_unit(raw: str) -> str:
