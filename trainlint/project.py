@@ -262,15 +262,17 @@ def _package_parts(directory: str) -> tuple[str, ...]:
 
 
 # the run ------------------------------------------------------------------------
-def display_path(path: Path) -> str:
+def display_path(path: str | Path) -> str:
+    """A path as every face shows it: relative to the working folder when inside it, with `/`."""
     absolute = os.path.abspath(path)
     cwd = _realpath(os.getcwd())
     if absolute == cwd or absolute.startswith(cwd + os.sep):
         rel = absolute[len(cwd) + 1 :]  # abspath is normalised: this is Path(rel).as_posix()
         return rel.replace(os.sep, "/") if rel else "."
+    path = Path(path)
     try:
         return path.resolve().relative_to(cwd).as_posix()
-    except ValueError:
+    except (ValueError, OSError):
         return path.as_posix()
 
 
