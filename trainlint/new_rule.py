@@ -190,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     except ScaffoldError as problem:
         print(f"trainlint.new_rule: error: {problem}", file=sys.stderr)
         return 2
-    path.write_text(render(code, args[1], cls), encoding="utf-8")
+    try:
+        with open(path, "x", encoding="utf-8") as handle:  # "x": never over a module written meanwhile
+            handle.write(render(code, args[1], cls))
+    except OSError as exc:
+        print(f"trainlint.new_rule: error: cannot write {path}: {exc}", file=sys.stderr)
+        return 2
     group = code[:3]
     print(f"Wrote {_shown(path)}: {code} {args[1]} (class {cls}).")
     if not CODE.fullmatch(args[0].upper()).group(2):
