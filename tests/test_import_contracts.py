@@ -6,6 +6,7 @@ wheel installs it (rules/ and server/ inside trainlint/).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ CONTRACTS = {c["id"]: c for c in tomllib.loads((ROOT / "pyproject.toml").read_te
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    if importlib.util.find_spec("importlinter") is None:
+        pytest.fail("import-linter is not installed: pip install -e '.[test]'")
     env = {**os.environ, "COLUMNS": "400"}  # one contract per line: lint-imports wraps at the width
     return subprocess.run([sys.executable, str(root / ".ci" / "lint-imports")], capture_output=True, text=True,
                           env=env, timeout=300)
