@@ -126,8 +126,11 @@ class Engine:
         run does) for the index-free summaries that summarize_source gives. An editor passes
         the document's `reparser` (trainlint.reparse): the statements it parsed for earlier
         versions of the text are not parsed again."""
+        # The one place the cyclic collector is switched off (every face checks through here).
         # The tree is some ten thousand objects without cycles (freed by reference counts);
-        # the cyclic collector walking them mid-check was most of the slowest re-lints.
+        # the collector walking them mid-check was most of the slowest re-lints (editor p95
+        # CPU 145 -> 80-105 ms on a 330-line script). Garbage with cycles waits for the next
+        # collection the allocator triggers.
         collecting = gc.isenabled()
         if collecting:
             gc.disable()
