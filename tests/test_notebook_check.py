@@ -189,3 +189,9 @@ def test_the_cache_covers_notebooks(project):
     path.write_text(_train_notebook(model=MODEL.replace("F.softmax(self.fc(x), dim=1)", "self.fc(x)")))
     edited = check_paths([project.root], config, jobs=1, cache=True)
     assert edited.parsed == 1 and "TL302" not in {f.code for f in edited.findings}
+
+
+def test_per_file_ignores_match_notebooks(project):
+    _write(project.root, "nbs/train.ipynb", _train_notebook())
+    _write(project.root, "pyproject.toml", '[tool.trainlint.per-file-ignores]\n"*.ipynb" = ["TL302"]\n')
+    assert "TL302" not in {f["code"] for f in _json(project, ".")}

@@ -4,6 +4,7 @@ verdicts come back in their cells."""
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -14,19 +15,18 @@ from trainlint.probe.runner import run_probe, torch_available
 
 pytestmark = [pytest.mark.probe, pytest.mark.skipif(not torch_available(), reason="the probe needs torch")]
 
-MODEL = """\
-class Net(nn.Module):
-    def __init__(self, classes=5):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
-        self.head = nn.Linear(32, classes)
+FIXTURE = Path(__file__).parent / "fixtures" / "probe" / "conv_in_forward.py"
 
-    def forward(self, x):
-        x = F.relu(self.conv1(x))
-        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-        x = F.relu(self.conv2(x))
-        return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))"""
-CONV2_ROW = 9  # `self.conv2 = nn.Conv2d(...)`, row of the model cell (cell 4)
+
+def _model_cell() -> str:
+    """The fixture's Net (forward() builds a Conv2d on every call), as a notebook's model cell."""
+    text = FIXTURE.read_text()
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == "Net")
+    return ast.get_source_segment(text, node)
+
+
+MODEL = _model_cell()
+CONV2_ROW = 1 + next(i for i, line in enumerate(MODEL.splitlines()) if "self.conv2 =" in line)  # in cell 4
 
 
 def test_probe_runs_the_cells_in_order_and_reports_in_cells(tmp_path, monkeypatch):
