@@ -7,7 +7,7 @@
 The script's top-level statements are dealt into CELLS code cells (with a markdown cell
 between every two and `%matplotlib inline` in the first, as real notebooks have them), the
 notebook is written as Jupyter writes it, and the engine checks both texts in this process
-(best of REPEAT, all rules): printed are lines/s for each and their ratio.
+(best of REPEAT rounds in turns, all rules): printed are lines/s for each and their ratio.
 """
 
 from __future__ import annotations
@@ -62,13 +62,16 @@ def to_notebook(script: str, cells: int) -> str:
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def best(repeat: int, fn) -> float:
-    times = []
+def best(repeat: int, *fns) -> list[float]:
+    """The best time of each function over `repeat` rounds, the functions taking turns in
+    each round, so a change in the machine's load falls on both."""
+    times = [[] for _ in fns]
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for own, fn in zip(times, fns):
+            start = time.perf_counter()
+            fn()
+            own.append(time.perf_counter() - start)
+    return [min(own) for own in times]
 
 
 def main() -> int:
@@ -89,8 +92,8 @@ def main() -> int:
     rows = module.count("\n")
     engine = Engine(Config(select=["ALL"]))
     engine.check_source(module, "train.py")  # imports and first-use costs out of the timing
-    as_py = best(args.repeat, lambda: engine.check_source(module, "train.py"))
-    as_notebook = best(args.repeat, lambda: engine.check_source(raw, "train.ipynb"))
+    as_py, as_notebook = best(args.repeat, lambda: engine.check_source(module, "train.py"),
+                              lambda: engine.check_source(raw, "train.ipynb"))
     findings = len(engine.check_source(raw, "train.ipynb").findings), len(engine.check_source(module, "train.py").findings)
     code_cells = len(notebook.cells)
     print(f"{rows} lines; notebook of {code_cells} code cells ({len(json.loads(raw)['cells'])} cells), findings {findings[0]} (py {findings[1]})")
