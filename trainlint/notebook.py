@@ -145,26 +145,6 @@ class Notebook:
         return None
 
     # writing back ---------------------------------------------------------------
-    def split(self, text: str, edits: list[tuple[int, int, int]] = ()) -> list[str]:
-        """The cells' analysed texts in a module `text` made from this one's by `edits`
-        ((start offset, end offset, length of the new content) in this module's text):
-        each cell boundary moves by the edits before it. FileProblem when an edit spans
-        two cells."""
-        bounds = [0]
-        for part in self._parts:
-            bounds.append(bounds[-1] + len(part))
-        moved = []
-        for b in bounds:
-            shift = 0
-            for start, end, size in edits:
-                if start < b < end:
-                    raise FileProblem("a fix would change two cells at once")
-                if end <= b and not (start == end == b and b != bounds[-1]):
-                    shift += size - (end - start)
-            moved.append(b + shift)
-        moved[0], moved[-1] = 0, len(text)
-        return [text[a:z] for a, z in zip(moved, moved[1:])]
-
     def cell_source(self, cell: Cell, text: str) -> str:
         """The cell's source for its analysed `text`: the rows that were rewritten for the
         analysis get their IPython syntax back; FileProblem where an edit touched that syntax."""
@@ -208,10 +188,10 @@ class Notebook:
             at += rows
         return out
 
-    def with_text(self, text: str, edits: list[tuple[int, int, int]] | None = None) -> str:
-        """The file's JSON text for a module `text` made by `edits` (see split); without
-        edits, by edits that changed no row count (see split_rows)."""
-        parts = self.split_rows(text) if edits is None else self.split(text, edits)
+    def with_text(self, text: str) -> str:
+        """The file's JSON text for a module `text` made from this one's by edits that added
+        or removed no row (noqa comments; fixes edit the cells' sources, see trainlint.fix)."""
+        parts = self.split_rows(text)
         return self.with_sources({cell.number: self.cell_source(cell, part) for cell, part in zip(self.cells, parts)})
 
 
