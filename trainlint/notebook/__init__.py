@@ -2,14 +2,14 @@
 
 Code cells are joined in order, so the model built in cell 5 is known in the loop of
 cell 8; markdown and raw cells add nothing. IPython syntax is neutralized without moving
-anything else: `%matplotlib inline` and `!pip install x` become comments of the same
-width, `%time x = f()` becomes `if 1: x = f()`, so every other character keeps its row
+anything else (trainlint.notebook.ipython): `%matplotlib inline` becomes `0#atplotlib
+inline`, `%time x = f()` becomes `if 1: x = f()`, so every other character keeps its row
 and column and no rule needs to know it reads a notebook. Cells in another language
 (`%%bash`, `%%writefile`, ...) and cells that do not parse are left out of the module
 (their rows stay, blank), so one broken cell does not hide the findings of the others.
 
 Writing back replaces only the `source` values of the cells that changed, in place in the
-file's own JSON text: outputs, execution counts, ids, metadata, key order, indentation and
+file's own JSON text (trainlint.notebook.jsontext): outputs, execution counts, ids, metadata, key order, indentation and
 the final newline are the file's bytes, and an unchanged notebook gives its bytes back.
 ruff's `ruff_notebook` crate is the model (cell numbers count every cell, 1-based).
 """
@@ -17,25 +17,14 @@ ruff's `ruff_notebook` crate is the model (cell numbers count every cell, 1-base
 from __future__ import annotations
 
 import json
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from trainlint.source import FileProblem, python_ast
+from trainlint.notebook.ipython import analysed_text, syntax_width, text_rows
+from trainlint.notebook.jsontext import escapes_non_ascii, format_source, parse_with_spans, string_elements
+from trainlint.source import FileProblem
 
 NOTEBOOK_SUFFIX = ".ipynb"
-
-# Cell magics whose body is Python (IPython runs it as such); ruff keeps the same list.
-PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python", "python3", "pypy", "skip"})
-# Line magics followed by a statement that runs as written: `%time x = f()`.
-_STATEMENT_MAGICS = frozenset({"time", "timeit", "prun"})
-_TIMEIT_ARGUMENT_OPTIONS = frozenset("nrp")  # -n 10, -r3, -p 5 take a value
-_COMPOUND = re.compile(r"(?:async|class|def|elif|else|except|finally|for|if|match|try|while|with)\b|@")
-# `files = !ls`, `t = %timeit -o f()`: the value is a magic.
-_ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(?=[!%][^=])")
-_HELP = re.compile(r"^\s*(?:\?\??\s*[\w.*]+|[\w.*]+\s*\?\??|%(?:pinfo2?|psearch)\b.*)\s*$")
-_INDENT = re.compile(r"[ \t]*")
-_ROW = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
 @dataclass
@@ -131,11 +120,11 @@ class Notebook:
         span = self._spans.get(number)
         if cell is None or span is None:
             return None
-        lines = _lines(cell.source)
+        lines = text_rows(cell.source)
         offset = sum(len(line) for line in lines[: row - 1]) + column - 1
-        ensure_ascii = _escapes_non_ascii(self.raw)
+        ensure_ascii = escapes_non_ascii(self.raw)
         at = 0  # the cell text offset where the current element starts
-        for quote, content in _string_elements(self.raw, *span):
+        for quote, content in string_elements(self.raw, *span):
             if offset < at + len(content) or offset == at + len(content) and not content.endswith("\n"):
                 escaped = json.dumps(content[: max(offset - at, 0)], ensure_ascii=ensure_ascii)[1:-1]
                 where = quote + 1 + len(escaped)
@@ -152,9 +141,9 @@ class Notebook:
             return cell.source
         if cell.problem is not None:
             raise FileProblem(f"a fix would change cell {cell.number}, which does not parse")
-        old = _lines(cell.text)
-        new = _lines(text)
-        restored = _restore_lines(old, new, cell)
+        old = text_rows(cell.text)
+        new = text_rows(text)
+        restored = _restorerows(old, new, cell)
         out = "".join(restored)
         if not cell.source.endswith("\n") and out.endswith("\n"):
             out = out[:-1]
@@ -170,7 +159,7 @@ class Notebook:
                 continue
             start, end = self._spans[number]
             pieces.append(self.raw[last:start])
-            pieces.append(_format_source(sources[number], self.raw, start, end, cell.as_string))
+            pieces.append(format_source(sources[number], self.raw, start, end, cell.as_string))
             last = end
         pieces.append(self.raw[last:])
         return "".join(pieces)
@@ -178,7 +167,7 @@ class Notebook:
     def split_rows(self, text: str) -> list[str]:
         """The cells' analysed texts in a module `text` whose edits added or removed no row
         (noqa comments): each cell keeps its number of rows."""
-        lines = _lines(text)
+        lines = text_rows(text)
         if len(lines) != sum(part.count("\n") for part in self._parts):
             raise FileProblem("the edits changed the number of rows")
         out, at = [], 0
@@ -195,17 +184,11 @@ class Notebook:
         return self.with_sources({cell.number: self.cell_source(cell, part) for cell, part in zip(self.cells, parts)})
 
 
-def _lines(text: str) -> list[str]:
-    """The rows of `text` with their ends, counted as the module counts them: by `\\n`
-    (str.splitlines also breaks at form feeds and other separators)."""
-    return _ROW.findall(text)
-
-
 def _module_part(cell: Cell) -> str:
     return "\n" * cell.rows if cell.problem else cell.text
 
 
-def _restore_lines(old: list[str], new: list[str], cell: Cell) -> list[str]:
+def _restorerows(old: list[str], new: list[str], cell: Cell) -> list[str]:
     """`new` with each rewritten line that is still there put back as it was written, and
     the cell's leading indentation given back to the rows IPython took it from."""
     if not cell.rewritten:
@@ -241,7 +224,7 @@ def _restore_lines(old: list[str], new: list[str], cell: Cell) -> list[str]:
                 base, magic = written(row)
                 if magic:
                     analysed = old[row - 1].rstrip("\r\n")
-                    kept = _kept_prefix(analysed, base)
+                    kept = syntax_width(analysed, base)
                     if not line.startswith(analysed[:kept]):
                         raise FileProblem("a fix would change a line with IPython syntax")
                     line = base[:kept] + line[kept:]
@@ -251,19 +234,6 @@ def _restore_lines(old: list[str], new: list[str], cell: Cell) -> list[str]:
             raise FileProblem("a fix would change a line with IPython syntax")
         out.extend(indented(line, None) for line in new[b0:b1])
     return out
-
-
-def _kept_prefix(analysed: str, original: str) -> int:
-    """How much of an analysed line stands for IPython syntax: the part that differs from
-    the original (a statement magic's `if 1:` prefix, or a comment's whole line)."""
-    common = 0
-    for a, b in zip(analysed[::-1], original[::-1]):
-        if a != b:
-            break
-        common += 1
-    if analysed.lstrip().startswith(("#", "0#")) or analysed.strip() == "0":  # the whole row stood for it
-        return len(analysed)
-    return len(analysed) - common
 
 
 def _ending(line: str) -> str:
@@ -278,7 +248,7 @@ def read_notebook(data: bytes | str) -> Notebook:
     except UnicodeDecodeError as exc:
         raise FileProblem(f"cannot decode the notebook as UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
     try:
-        document, spans = _parse_with_spans(raw)
+        document, spans = parse_with_spans(raw)
     except json.JSONDecodeError as exc:
         raise FileProblem(f"the notebook is not valid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except RecursionError:
@@ -315,7 +285,7 @@ def read_notebook(data: bytes | str) -> Notebook:
             raise FileProblem(f"the source of cell {number} is not a string or a list of strings")
         if language != "python":
             continue
-        text, rewritten, why, indent, indented = _analysed_text(source)
+        text, rewritten, why, indent, indented = analysed_text(source)
         if why is not None:
             skipped.append((number, why))
             continue
@@ -349,209 +319,6 @@ def _syntax_problem(text: str) -> FileProblem | None:
     except (ValueError, RecursionError, MemoryError):
         return FileProblem("the cell cannot be parsed")
     return None
-
-
-def _analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, frozenset[int]]:
-    """(the cell's text with IPython syntax neutralized, the rewritten rows' originals, why
-    the cell is not Python or None, the indentation taken off, the rows it was taken from)."""
-    lines = _lines(source)
-    rewritten: dict[int, str] = {}
-    indent = _INDENT.match(lines[0]).group() if lines else ""
-    indented = set()
-    if indent:  # as IPython's leading_indent: the first row's indentation off every row that has it
-        for i, line in enumerate(lines):
-            if line.startswith(indent):
-                rewritten[i + 1] = line.rstrip("\r\n")
-                lines[i] = line[len(indent):]
-                indented.add(i + 1)
-    done = set()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        name = lines[first].lstrip()[2:].split(None, 1)[0] if lines[first].strip() != "%%" else ""
-        if name not in PYTHON_CELL_MAGICS:
-            return "", {}, f"cell magic %%{name}", "", frozenset()
-        rewritten.setdefault(first + 1, lines[first].rstrip("\r\n"))
-        lines[first] = _comment(lines[first])
-        done.add(first + 1)
-    continued = False
-    for i, line in enumerate(lines):
-        if i + 1 in done:
-            continue
-        body = line.rstrip("\r\n")
-        if continued:  # the rows of a magic continued with a backslash
-            rewritten.setdefault(i + 1, body)
-            lines[i] = _continuation(line)
-            continued = body.endswith("\\")
-            continue
-        new = _neutralized(body)
-        if new is not None:
-            rewritten.setdefault(i + 1, body)
-            lines[i] = new + line[len(body):]
-            continued = body.endswith("\\") and new.lstrip().startswith("0")
-    text = "".join(lines)
-    if text and not text.endswith(("\n", "\r")):
-        text += "\n"
-    return text, rewritten, None, indent, frozenset(indented)
-
-
-def _neutralized(line: str) -> str | None:
-    """The line with its IPython syntax made Python of the same width; None if it has none."""
-    stripped = line.lstrip()
-    if not stripped or stripped[0] not in "%!?" and "?" not in stripped and "=" not in stripped:
-        return None
-    if _HELP.match(line):
-        return _comment(line)
-    indent = line[: len(line) - len(stripped)]
-    if stripped.startswith("!") and not stripped.startswith("!="):
-        return _comment(line)
-    if stripped.startswith("%"):
-        name, _, rest = stripped[1:].partition(" ")
-        statement = _magic_statement(name.strip("%"), rest) if not stripped.startswith("%%") else None
-        if statement is not None:
-            prefix = len(stripped) - len(statement)
-            if prefix >= len("if 1:") + 1:
-                return indent + "if 1:".ljust(prefix) + statement
-        return _comment(line)
-    assigned = _ASSIGNED_MAGIC.match(line)
-    if assigned:
-        target = assigned.group(1)
-        return target + "...".ljust(len(line) - len(target))
-    return None
-
-
-def _magic_statement(name: str, rest: str) -> str | None:
-    """The statement after `%time`/`%timeit [-n 10 -r 3]`/`%prun`, if it is a simple one."""
-    if name not in _STATEMENT_MAGICS:
-        return None
-    words = rest.split(" ")
-    i = 0
-    while i < len(words) and (not words[i] or words[i].startswith("-")):
-        word = words[i]
-        if len(word) == 2 and word[1] in _TIMEIT_ARGUMENT_OPTIONS:
-            i += 1  # the option's value is the next word
-        i += 1
-    statement = " ".join(words[i:]).strip()
-    if not statement or _COMPOUND.match(statement):
-        return None
-    return statement
-
-
-def _comment(line: str) -> str:
-    """The line as a statement of the same width that does nothing: `0#...` (a statement,
-    so a magic that is the only body of a block leaves the block valid)."""
-    stripped = line.lstrip()
-    indent = len(line) - len(stripped)
-    if not stripped:
-        return line
-    return line[:indent] + ("0#" + stripped[2:] if len(stripped) >= 2 else "0")
-
-
-def _continuation(line: str) -> str:
-    """A row that continues a magic (after a backslash), as a comment of the same width."""
-    stripped = line.lstrip()
-    indent = len(line) - len(stripped)
-    return line[:indent] + "#" + stripped[1:] if stripped else line
-
-
-# JSON with the positions of the cells' sources --------------------------------
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _parse_with_spans(raw: str) -> tuple[object, dict[int, tuple[int, int]]]:
-    """json.loads(raw), and the (start, end) of the `source` value of each cell (by number)
-    in `raw`, found by walking the top object and the cells list by hand; every value is
-    decoded by the json module itself."""
-    decoder = json.JSONDecoder()
-    document = decoder.decode(raw)  # the errors, with their positions, are json's own
-    spans: dict[int, tuple[int, int]] = {}
-    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
-        return document, spans
-    for key, start, end in _members(raw, _skip(raw, 0), decoder):
-        if key == "cells":
-            number = 0
-            i = _skip(raw, start + 1)  # after "["
-            while raw[i] != "]":
-                number += 1
-                _, after = decoder.raw_decode(raw, i)
-                if raw[i] == "{":
-                    for cell_key, s, e in _members(raw, i, decoder):
-                        if cell_key == "source":
-                            spans[number] = (s, e)
-                i = _skip(raw, after)
-                if raw[i] == ",":
-                    i = _skip(raw, i + 1)
-    return document, spans
-
-
-def _members(raw: str, i: int, decoder: json.JSONDecoder):
-    """(key, value start, value end) of each member of the object that starts at `i`
-    (the last one of a repeated key, as json.loads keeps)."""
-    from json.decoder import scanstring
-
-    found = {}
-    i = _skip(raw, i + 1)
-    while raw[i] != "}":
-        key, i = scanstring(raw, i + 1)
-        i = _skip(raw, _skip(raw, i) + 1)  # past ":"
-        _, end = decoder.raw_decode(raw, i)
-        found[key] = (i, end)
-        i = _skip(raw, end)
-        if raw[i] == ",":
-            i = _skip(raw, i + 1)
-    return [(key, s, e) for key, (s, e) in found.items()]
-
-
-def _string_elements(raw: str, start: int, end: int) -> list[tuple[int, str]]:
-    """(offset of the opening quote, decoded text) of each string of the JSON value at
-    raw[start:end]: a string, or a list of strings."""
-    from json.decoder import scanstring
-
-    out = []
-    i = start + 1 if raw[start] == "[" else start
-    while i < end:
-        i = _skip(raw, i)
-        if raw[i] != '"':
-            i += 1  # a comma or the closing bracket
-            continue
-        text, after = scanstring(raw, i + 1)
-        out.append((i, text))
-        i = after
-    return out
-
-
-def _skip(raw: str, i: int) -> int:
-    return _WHITESPACE.match(raw, i).end()
-
-
-def _format_source(source: str, raw: str, start: int, end: int, as_string: bool) -> str:
-    """`source` as a JSON value written the way the file wrote the one at raw[start:end]:
-    a list of lines (nbformat's form) or a string, with the file's indentation and escapes."""
-    ensure_ascii = _escapes_non_ascii(raw)
-    if as_string:
-        return json.dumps(source, ensure_ascii=ensure_ascii)
-    lines = source.splitlines(keepends=True)
-    if "\n" not in raw.strip() or not lines:  # a one-line file, or an empty list
-        compact = not re.search(r'":\s', raw[:500])
-        return json.dumps(lines, ensure_ascii=ensure_ascii, separators=(",", ":") if compact else (", ", ": "))
-    line_start = raw.rfind("\n", 0, start) + 1
-    base = raw[line_start:start]
-    base = base[: len(base) - len(base.lstrip())]  # the indentation of the `"source":` line
-    unit = _indent_unit(raw)
-    body = json.dumps(lines, ensure_ascii=ensure_ascii, indent=unit)
-    newline = "\r\n" if "\r\n" in raw else "\n"  # a notebook saved on Windows
-    return body.replace("\n", newline + base)
-
-
-def _indent_unit(raw: str) -> str:
-    match = re.search(r"\n([ \t]+)\S", raw)
-    return match.group(1) if match else " "
-
-
-def _escapes_non_ascii(raw: str) -> bool:
-    """Whether the file writes non-ASCII characters as \\u escapes (json.dumps' default)."""
-    if not raw.isascii():
-        return False
-    return bool(re.search(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])", raw))
 
 
 def notebook_text(cells: list[tuple[str, str]]) -> str:
@@ -601,7 +368,7 @@ def findings_in_cells(notebook: Notebook, findings: list) -> list:
         number, row, column = notebook.locate(location.row, location.column)
         if cell is not None and number != cell:  # an end past its cell: the end of the cell
             last = notebook.cell(cell)
-            return cell, Location(max(last.rows, 1), len(_lines(last.text)[-1].rstrip("\n")) + 1 if last.rows else 1)
+            return cell, Location(max(last.rows, 1), len(text_rows(last.text)[-1].rstrip("\n")) + 1 if last.rows else 1)
         return number, Location(row, column)
 
     out = []
