@@ -4,7 +4,7 @@ import libcst as cst
 
 from trainlint.facts import FileFacts
 from trainlint.facts.inits import CONSTANT_INIT_FUNCTIONS, ConstantInit, Guard, constant_inits, in_untrained_test
-from trainlint.facts.torch_api import is_weight_layer
+from trainlint.facts.vocabulary import is_weight_layer
 from trainlint.finding import Severity
 from trainlint.names import dotted
 from trainlint.rule import Bad, Good, Report, Rule

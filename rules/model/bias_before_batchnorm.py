@@ -3,7 +3,9 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.stacks import BIAS_POSITION, WEIGHT, Element, has_bias, keyword, positional
+from trainlint.facts.stacks import WEIGHT, Element, has_bias
+from trainlint.facts.syntax import keyword_arg, positional
+from trainlint.facts.vocabulary import BIAS_POSITION
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -175,7 +177,7 @@ def _without_bias(element: Element) -> cst.Call | None:
     call = element.call
     assert call is not None
     false = cst.Name("False")
-    arg = keyword(call, "bias")
+    arg = keyword_arg(call, "bias")
     if arg is not None:
         return call.with_deep_changes(arg, value=false)
     args = list(call.args)

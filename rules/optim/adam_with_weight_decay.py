@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.loops import keyword, literal_number
+from trainlint.facts.syntax import argument, number
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -88,8 +88,8 @@ class AdamWithWeightDecay(Rule):
         for call in facts.collected.calls:
             if call.qualname != "torch.optim.Adam":
                 continue
-            decay_node = keyword(call.node, "weight_decay", 4)
-            decay = literal_number(decay_node)
+            decay_node = argument(call.node, "weight_decay", 4)
+            decay = number(decay_node)
             if decay is None or decay <= 0:
                 continue
             func = call.node.func

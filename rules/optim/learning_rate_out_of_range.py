@@ -4,7 +4,8 @@ import libcst as cst
 
 from trainlint.facts import FileFacts
 from trainlint.facts.data import is_test_module
-from trainlint.facts.loops import is_optimizer_class, keyword, literal_number
+from trainlint.facts.loops import is_optimizer_class
+from trainlint.facts.syntax import argument, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -161,8 +162,8 @@ class LearningRateOutOfRange(Rule):
             family = _FAMILY.get(qualname.rsplit(".", 1)[-1])
             if family is None:
                 continue
-            lr_node = keyword(call.node, "lr", 1)
-            lr = literal_number(lr_node)
+            lr_node = argument(call.node, "lr", 1)
+            lr = number(lr_node)
             if lr is None and isinstance(lr_node, cst.Name) and not _is_parameter(call.function, lr_node.value):
                 scope = id(call.function.node) if call.function else 0
                 lr = constants.get((scope, lr_node.value), constants.get((0, lr_node.value)))
@@ -191,7 +192,7 @@ def _constants(facts: FileFacts) -> dict[tuple[int, str], float | None]:
             if isinstance(target, cst.Name):
                 key = (scope, target.value)
                 counts[key] = counts.get(key, 0) + 1
-                value = literal_number(node.value) if not isinstance(node, cst.AugAssign) else None
+                value = number(node.value) if not isinstance(node, cst.AugAssign) else None
                 if value is not None:
                     values[key] = value
     # a name bound in a function hides the module's constant
@@ -210,4 +211,4 @@ def _is_parameter(function, name: str) -> bool:
 
 
 def _shown(facts: FileFacts, node: cst.BaseExpression, value: float) -> str:
-    return facts.code(node) if literal_number(node) is not None else f"{node.value} = {value:g}"
+    return facts.code(node) if number(node) is not None else f"{node.value} = {value:g}"

@@ -4,7 +4,7 @@ import libcst as cst
 
 from trainlint.facts import FileFacts
 from trainlint.facts.loops import CLIP, STEP
-from trainlint.facts.torch_api import RECURRENT
+from trainlint.facts.vocabulary import RECURRENT
 from trainlint.names import dotted
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule

@@ -4,7 +4,8 @@ from collections.abc import Iterator
 import libcst as cst
 
 from trainlint.facts import FileFacts
-from trainlint.facts.loops import SCHED_STEP, Event, Loop, Scheduler, keyword, literal_number
+from trainlint.facts.loops import SCHED_STEP, Event, Loop, Scheduler
+from trainlint.facts.syntax import argument, keyword, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -199,10 +200,10 @@ def _per_epoch(event: Event, training: list[Loop]) -> bool:
 
 def _counted_in_epochs(scheduler: Scheduler) -> bool:
     if scheduler.type_name == "ExponentialLR":
-        gamma = literal_number(keyword(scheduler.call, "gamma", 1))
+        gamma = number(argument(scheduler.call, "gamma", 1))
         return gamma is not None and gamma < 0.99
     name, position = _PERIOD[scheduler.type_name]
-    period = keyword(scheduler.call, name, position)
+    period = argument(scheduler.call, name, position)
     if period is None:
         return False
     code = cst.Module([]).code_for_node(period)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import AssignInfo, CallInfo, Collected, collect
-from trainlint.facts.torch_api import has_parameters
+from trainlint.facts.vocabulary import has_parameters
 from trainlint.index import ProjectIndex, is_torch_module_class, MODULE_BASES
 from trainlint.names import ImportTable
 

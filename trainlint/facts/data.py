@@ -34,75 +34,19 @@ import libcst as cst
 
 from trainlint.facts.collect import CallInfo, FunctionInfo
 from trainlint.facts.roles import EVAL, TRAIN, Evidence, Role, decide, split_words, word_evidence
-from trainlint.names import dotted
+from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, method_name, number, string
+from trainlint.facts.vocabulary import (
+    COLOR_JITTER, COMPOSE, DATALOADER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, HF_LOAD_DATASET,
+    IMAGE_TARGET_CALLS, CLASSIFICATION_LOSSES, INFERENCE_CALLS, INPUT_NORM_LAYERS, ITERABLE_BASES, ITERABLE_PACKAGES,
+    MAP_DATASETS, NESTING, NO_GRAD, NORMALIZE_FUNCTIONS, NORMALIZING, OPAQUE_STEPS, RANDOM_AUGMENTATIONS,
+    RANDOM_CALL_PREFIXES, SELF_NORMALIZING_MODELS, TO_TENSOR, TORCHVISION_DATASETS, TRANSFORMS, VIDEO_DATASETS,
+)
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
 
 Kind = Literal["map", "iterable"]
 
-DATALOADER = "torch.utils.data.DataLoader"
-COMPOSE = frozenset({"torchvision.transforms.Compose"})
-TRANSFORMS = "torchvision.transforms."
-
-# Datasets whose items come from __getitem__ (a sampler can reorder them).
-MAP_DATASETS = frozenset(
-    "torch.utils.data." + n
-    for n in ("Dataset", "TensorDataset", "ConcatDataset", "Subset", "random_split", "StackDataset")
-)
-ITERABLE_BASES = frozenset(
-    {
-        "torch.utils.data.IterableDataset",
-        "torch.utils.data.ChainDataset",
-        "torch.utils.data.IterDataPipe",
-        "torch.utils.data.datapipes.datapipe.IterDataPipe",
-        "torchdata.datapipes.iter.IterDataPipe",
-    }
-)
-# Libraries whose datasets are streams: a DataLoader cannot shuffle them.
-ITERABLE_PACKAGES = ("torchtext.datasets.", "torchdata.", "webdataset.", "wds.", "streaming.")
-VIDEO_DATASETS = frozenset(
-    "torchvision.datasets." + n for n in ("Kinetics", "Kinetics400", "HMDB51", "UCF101", "MovingMNIST")
-)
-
-FLOAT_CONVERSIONS = frozenset(TRANSFORMS + n for n in ("ToTensor", "ToDtype", "ConvertImageDtype", "ToImageTensor"))
-NORMALIZING = frozenset(TRANSFORMS + n for n in ("Normalize",))
-# Steps whose effect cannot be read from the pipeline: they may well normalize.
-OPAQUE_STEPS = frozenset(TRANSFORMS + n for n in ("Lambda",))
-RANDOM_AUGMENTATIONS = frozenset(
-    TRANSFORMS + n
-    for n in (
-        "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-        "RandomAffine", "RandomPerspective", "ColorJitter", "RandomGrayscale", "RandomErasing", "RandomApply",
-        "RandomChoice", "RandomOrder", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
-        "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast",
-        "RandomEqualize", "ElasticTransform", "RandomIoUCrop", "RandomZoomOut", "RandomPhotometricDistort",
-        "RandomShortestSize", "RandomResize", "ScaleJitter", "RandomChannelPermutation", "CutMix", "MixUp",
-    )
-)
-# Containers whose inner transforms are steps of the same pipeline.
-NESTING = frozenset(TRANSFORMS + n for n in ("Compose", "RandomApply", "RandomChoice", "RandomOrder"))
-
-# Losses and outputs of tasks whose targets are the images themselves (autoencoders,
-# GANs, super-resolution): there, pixels in [0, 1] are the point, not an oversight.
-IMAGE_TARGET_CALLS = frozenset(
-    {
-        "torchvision.utils.save_image", "torchvision.utils.make_grid", "torch.nn.BCELoss",
-        "torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy",
-        "torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.MSELoss", "torch.nn.functional.mse_loss",
-        "torch.nn.L1Loss", "torch.nn.functional.l1_loss", "torch.nn.SmoothL1Loss",
-    }
-)
-CLASSIFICATION_LOSSES = frozenset(
-    {
-        "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.functional.cross_entropy",
-        "torch.nn.functional.nll_loss",
-    }
-)
-NORMALIZE_FUNCTIONS = frozenset(
-    {"torchvision.transforms.functional.normalize", "torchvision.transforms.Normalize", "kornia.enhance.Normalize",
-     "kornia.augmentation.Normalize", "kornia.enhance.normalize"}
-)
 # Methods of dataset objects (Hugging Face datasets, WebDataset) that return a dataset of the same kind.
 DATASET_METHODS = frozenset(
     {"map", "filter", "select", "shuffle", "with_format", "with_transform", "set_format", "remove_columns",
@@ -112,18 +56,8 @@ DATASET_METHODS = frozenset(
 # Calls that rebuild a DataLoader with a sampler of their own.
 RESAMPLING_CALLS = frozenset({"make_private", "make_private_with_epsilon", "from_data_loader"})
 INFERENCE_METHODS = frozenset({"eval", "load_state_dict", "from_pretrained"})
-INFERENCE_CALLS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.jit.load"})
-# torchvision's detection models normalize their inputs themselves (GeneralizedRCNNTransform).
-SELF_NORMALIZING_MODELS = ("torchvision.models.detection.",)
-INPUT_NORM_LAYERS = frozenset(
-    "torch.nn." + n for n in ("BatchNorm2d", "InstanceNorm2d", "SyncBatchNorm", "LazyBatchNorm2d")
-)
-RANDOM_CALL_PREFIXES = (
-    "random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand", "torch.multinomial",
-)
 
 TRANSFORM_KEYWORDS = frozenset({"transform", "transforms", "target_transform"})
-FOLDER_DATASETS = frozenset({"torchvision.datasets.ImageFolder", "torchvision.datasets.DatasetFolder"})
 # Keyword arguments of dataset constructors that name the split; only literal values count
 # (`train=is_train` says nothing).
 SPLIT_KEYWORDS = frozenset({"train", "training", "is_train", "split", "image_set", "subset", "mode", "phase", "stage"})
@@ -179,10 +113,10 @@ class Step:
     def makes_float(self) -> bool:
         if self.qualname not in FLOAT_CONVERSIONS:
             return False
-        if self.qualname == TRANSFORMS + "ToTensor" or self.call is None:
+        if self.qualname == TO_TENSOR or self.call is None:
             return True
         # ToDtype(torch.float32, scale=True), ConvertImageDtype(torch.float); not ToDtype(torch.uint8)
-        dtype = _keyword(self.call, "dtype")
+        dtype = keyword(self.call, "dtype")
         if dtype is None and self.call.args and self.call.args[0].keyword is None:
             dtype = self.call.args[0].value
         name = dotted(dtype) if dtype is not None else None
@@ -193,9 +127,9 @@ class Step:
         if self.qualname not in RANDOM_AUGMENTATIONS or self.call is None:
             return False
         for arg in self.call.args:
-            if arg.keyword is not None and arg.keyword.value == "p" and _number(arg.value) == 0:
+            if arg.keyword is not None and arg.keyword.value == "p" and number(arg.value) == 0:
                 return False
-        if self.qualname == TRANSFORMS + "ColorJitter" and not self.call.args:
+        if self.qualname == COLOR_JITTER and not self.call.args:
             return False  # ColorJitter() changes nothing
         return True
 
@@ -259,8 +193,8 @@ class Loader(_Decided):
     def node(self) -> cst.Call:
         return self.call.node
 
-    def has_argument(self, keyword: str) -> bool:
-        return _keyword(self.node, keyword) is not None
+    def has_argument(self, name: str) -> bool:
+        return keyword(self.node, name) is not None
 
     @property
     def map_style(self) -> bool:
@@ -274,7 +208,7 @@ class Loader(_Decided):
     @property
     def order_irrelevant(self) -> bool:
         """The dataset draws or shuffles its samples itself, or yields whole batches (`batch_size=None`)."""
-        return any(d.samples_randomly for d in self.datasets) or _is_none(self.batch_size)
+        return any(d.samples_randomly for d in self.datasets) or is_none(self.batch_size)
 
     @property
     def over_constructed_data(self) -> bool:
@@ -311,7 +245,7 @@ class DataFacts:
                 return True
             if (call.qualname or "").startswith(SELF_NORMALIZING_MODELS):
                 return True
-            if call.qualname in INPUT_NORM_LAYERS and call.node.args and _number(call.node.args[0].value) in (1, 3):
+            if call.qualname in INPUT_NORM_LAYERS and call.node.args and number(call.node.args[0].value) in (1, 3):
                 return True  # nn.BatchNorm2d(3) as the model's first layer
             if _is_sub_div_chain(call.node):
                 return True
@@ -350,7 +284,7 @@ class DataFacts:
         if any("training_step" in c.methods for c in self.facts.collected.classes):
             return True
         return any(
-            _method_name(c.node) in ("backward", "fit") or (c.qualname or "").startswith("torch.optim.")
+            method_name(c.node) in ("backward", "fit") or (c.qualname or "").startswith("torch.optim.")
             for c in self.facts.collected.calls
         )
 
@@ -360,7 +294,7 @@ class DataFacts:
         if self.facts is None or self.trains:
             return False
         return any(
-            _method_name(c.node) in INFERENCE_METHODS or c.qualname in INFERENCE_CALLS
+            method_name(c.node) in INFERENCE_METHODS or c.qualname in INFERENCE_CALLS
             for c in self.facts.collected.calls
         )
 
@@ -450,7 +384,7 @@ class _Builder:
         elif isinstance(value, cst.Dict):
             for element in value.elements:
                 if isinstance(element, cst.DictElement):
-                    key = _string(element.key)
+                    key = string(element.key)
                     self._context(element.value, [key] if key is not None else names)
         elif isinstance(value, (cst.List, cst.Tuple, cst.Set)):
             for element in value.elements:
@@ -489,13 +423,13 @@ class _Builder:
         qualname = call.qualname
         if not qualname:
             return None, False
-        if qualname.startswith("torchvision.datasets.") or qualname in MAP_DATASETS:
+        if qualname.startswith(TORCHVISION_DATASETS) or qualname in MAP_DATASETS:
             return "map", False
         if qualname in ITERABLE_BASES or qualname.startswith(ITERABLE_PACKAGES):
             return "iterable", False
-        if qualname == "datasets.load_dataset":
-            streaming = _keyword(call.node, "streaming")
-            return ("iterable" if streaming is not None and not _is_false(streaming) else "map"), False
+        if qualname == HF_LOAD_DATASET:
+            streaming = keyword(call.node, "streaming")
+            return ("iterable" if streaming is not None and not is_false(streaming) else "map"), False
         return self._local_dataset_class(qualname)
 
     def _local_dataset_class(self, qualname: str, seen: frozenset[str] = frozenset()) -> tuple[Kind | None, bool]:
@@ -519,18 +453,18 @@ class _Builder:
         return kind, randomly
 
     def _has_transform_argument(self, call: CallInfo) -> bool:
-        return _keyword(call.node, "transform") is not None
+        return keyword(call.node, "transform") is not None
 
     def _dataset(self, call: CallInfo) -> Dataset:
         if id(call.node) in self.datasets:
             return self.datasets[id(call.node)]
         kind, randomly = self._dataset_kind_of_call(call)
-        shuffle = _keyword(call.node, "shuffle")
-        if shuffle is not None and not _is_false(shuffle):
+        shuffle = keyword(call.node, "shuffle")
+        if shuffle is not None and not is_false(shuffle):
             randomly = True  # the dataset shuffles itself (timm's NaFlex wrapper, many readers)
         qualname = call.qualname
         names = self.contexts.get(id(call.node), [])
-        is_tv = bool(qualname and qualname.startswith("torchvision.datasets."))
+        is_tv = bool(qualname and qualname.startswith(TORCHVISION_DATASETS))
         dataset = Dataset(
             node=call.node,
             qualname=qualname,
@@ -558,22 +492,22 @@ class _Builder:
     def _construction_evidence(self, call: CallInfo, level: int = 2) -> list[Evidence]:
         out = []
         for i, arg in enumerate(call.node.args):
-            keyword = arg.keyword.value if arg.keyword is not None else None
-            flag = _bool_literal(arg.value)
-            positional_train = keyword is None and i == 1 and (call.qualname or "").startswith("torchvision.datasets.")
-            if flag is not None and (keyword in ("train", "training", "is_train") or positional_train):
+            given = arg.keyword.value if arg.keyword is not None else None
+            flag = boolean(arg.value)
+            positional_train = given is None and i == 1 and (call.qualname or "").startswith(TORCHVISION_DATASETS)
+            if flag is not None and (given in ("train", "training", "is_train") or positional_train):
                 # CIFAR10(root, train=False) or MNIST(root, False): the second positional argument is `train`
-                out.append(Evidence(level, TRAIN if flag else EVAL, f"`{keyword or 'train'}={flag}`"))
+                out.append(Evidence(level, TRAIN if flag else EVAL, f"`{given or 'train'}={flag}`"))
                 continue
-            if keyword in SPLIT_KEYWORDS:
-                text = _string(arg.value)
+            if given in SPLIT_KEYWORDS:
+                text = string(arg.value)
                 if text is None and isinstance(arg.value, cst.FormattedString):
                     text = " ".join(_words_in(arg.value))  # split=f"train[:{n}%]"
-                out += word_evidence(text, level, f"`{keyword}={text!r}`")
+                out += word_evidence(text, level, f"`{given}={text!r}`")
                 continue
             # the pipeline's name says less than the split: `CIFAR10(train=False, transform=train_tf)` is test data
-            is_transform = keyword in TRANSFORM_KEYWORDS or (
-                keyword is None and i == 1 and call.qualname in FOLDER_DATASETS
+            is_transform = given in TRANSFORM_KEYWORDS or (
+                given is None and i == 1 and call.qualname in FOLDER_DATASETS
             )
             weight = level + 1 if is_transform else level
             for word in _words_in(arg.value):
@@ -607,18 +541,18 @@ class _Builder:
             call = self.calls_by_node.get(id(expr))
             if call is None:
                 return []
-            method = _method_name(expr)
+            method = method_name(expr)
             if method in DATASET_METHODS and self._dataset_kind_of_call(call)[0] is None:
                 # load_dataset(...).map(...), wds.WebDataset(urls).shuffle(1000): the receiver decides
                 return [self._chained(d, method) for d in self._datasets_of(expr.func.value, function, depth + 1)]
             dataset = self._dataset(call)
             inner: list[Dataset] = []
-            if call.qualname in ("torch.utils.data.Subset", "torch.utils.data.random_split") and expr.args:
+            if call.qualname in DATASET_VIEWS and expr.args:
                 inner = self._datasets_of(expr.args[0].value, function, depth + 1)
             return [dataset, *inner]
         if isinstance(expr, cst.Subscript):
             found = self._datasets_of(expr.value, function, depth + 1)
-            key = _string(expr.slice[0].slice.value) if isinstance(expr.slice[0].slice, cst.Index) else None
+            key = string(expr.slice[0].slice.value) if isinstance(expr.slice[0].slice, cst.Index) else None
             if key is None:
                 return found
             # tokenized["train"]: the key names the split
@@ -648,7 +582,7 @@ class _Builder:
         # the datasets that are given this pipeline, directly or through a name
         users = []
         for dataset in datasets:
-            transform = _keyword(dataset.node, "transform") if isinstance(dataset.node, cst.Call) else None
+            transform = keyword(dataset.node, "transform") if isinstance(dataset.node, cst.Call) else None
             if transform is None and isinstance(dataset.node, cst.Call) and dataset.qualname in FOLDER_DATASETS \
                     and len(dataset.node.args) > 1 and dataset.node.args[1].keyword is None:
                 transform = dataset.node.args[1].value
@@ -713,17 +647,9 @@ class _Builder:
     # loaders -------------------------------------------------------------------
     def _loader(self, call: CallInfo) -> Loader:
         node = call.node
-        positional = [a for a in node.args if a.keyword is None and not a.star]
         opaque = any(a.star for a in node.args)
-
-        def argument(name: str, position: int) -> cst.BaseExpression | None:
-            value = _keyword(node, name)
-            if value is None and len(positional) > position:
-                value = positional[position].value
-            return value
-
-        dataset = argument("dataset", 0)
-        shuffle_expr = argument("shuffle", 2)
+        dataset = argument(node, "dataset", 0)
+        shuffle_expr = argument(node, "shuffle", 2)
         shuffle: bool | str | None
         if shuffle_expr is None or (isinstance(shuffle_expr, cst.Name) and shuffle_expr.value == "None"):
             shuffle = None
@@ -731,8 +657,8 @@ class _Builder:
             shuffle = shuffle_expr.value == "True"
         else:
             shuffle = "unknown"
-        sampler = argument("sampler", 3)
-        batch_sampler = argument("batch_sampler", 4)
+        sampler = argument(node, "sampler", 3)
+        batch_sampler = argument(node, "batch_sampler", 4)
         names = self.contexts.get(id(node), [])
         datasets = self._datasets_of(dataset, call.function)
         loader = Loader(
@@ -741,9 +667,9 @@ class _Builder:
             dataset=dataset,
             datasets=datasets,
             shuffle=shuffle,
-            sampler=sampler is not None and not _is_none(sampler),
-            batch_sampler=batch_sampler is not None and not _is_none(batch_sampler),
-            batch_size=argument("batch_size", 1),
+            sampler=sampler is not None and not is_none(sampler),
+            batch_sampler=batch_sampler is not None and not is_none(batch_sampler),
+            batch_size=argument(node, "batch_size", 1),
             opaque=opaque,
         )
         evidence = _name_evidence(names, 1, "named")
@@ -806,7 +732,7 @@ class _Builder:
             for decorator in function.node.decorators:
                 expr = decorator.decorator
                 qualname = self.facts.qualname(expr.func if isinstance(expr, cst.Call) else expr)
-                if qualname in ("torch.no_grad", "torch.inference_mode"):
+                if qualname in NO_GRAD:
                     return True
         return False
 
@@ -838,7 +764,7 @@ class _Builder:
         # backward() alone also computes input gradients (adversarial attacks, saliency on test data)
         with_backward, with_step = set(), set()
         for c in self.facts.collected.calls:
-            method = _method_name(c.node)
+            method = method_name(c.node)
             if method == "backward":
                 with_backward.update(id(loop) for loop in c.loops)
             elif method == "step":
@@ -893,16 +819,10 @@ def _target_name(target: cst.BaseExpression) -> str | None:
         return target.attr.value
     if isinstance(target, cst.Subscript):
         if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
-            key = _string(target.slice[0].slice.value)
+            key = string(target.slice[0].slice.value)
             return key if key is not None else MIXED
     return None
 
-
-def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
 
 
 def _list_elements(expr: cst.BaseExpression | None) -> list | None:
@@ -911,37 +831,10 @@ def _list_elements(expr: cst.BaseExpression | None) -> list | None:
     return None
 
 
-def _string(expr: cst.BaseExpression | None) -> str | None:
-    if isinstance(expr, cst.SimpleString):
-        return expr.evaluated_value if isinstance(expr.evaluated_value, str) else None
-    if isinstance(expr, cst.ConcatenatedString):
-        left, right = _string(expr.left), _string(expr.right)
-        return None if left is None or right is None else left + right
-    return None
 
 
-def _number(expr: cst.BaseExpression) -> float | None:
-    if isinstance(expr, (cst.Integer, cst.Float)):
-        return float(expr.evaluated_value)
-    return None
 
 
-def _is_none(expr: cst.BaseExpression | None) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
-
-
-def _bool_literal(expr: cst.BaseExpression) -> bool | None:
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
-        return expr.value == "True"
-    return None
-
-
-def _is_false(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "False"
-
-
-def _method_name(call: cst.Call) -> str | None:
-    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
 
 def _words_in(expr: cst.BaseExpression, depth: int = 0) -> list[str]:
@@ -952,7 +845,7 @@ def _words_in(expr: cst.BaseExpression, depth: int = 0) -> list[str]:
         name = dotted(expr)
         return [name.rsplit(".", 1)[-1]] if name else []
     if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
-        text = _string(expr)
+        text = string(expr)
         return [w for w in re.split(r"[^A-Za-z]+", text) if w] if text else []
     if isinstance(expr, cst.FormattedString):
         return [w for part in expr.parts if isinstance(part, cst.FormattedStringText)
@@ -1039,8 +932,8 @@ class _NormalizationFinder(cst.CSTVisitor):
             isinstance(node.operator, cst.Subtract)
             and isinstance(node.left, cst.BinaryOperation)
             and isinstance(node.left.operator, cst.Multiply)
-            and any(_number(side) == 2 for side in (node.left.left, node.left.right))
-            and _number(node.right) == 1
+            and any(number(side) == 2 for side in (node.left.left, node.left.right))
+            and number(node.right) == 1
         ):
             self.found = True
         return True

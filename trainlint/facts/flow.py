@@ -21,65 +21,15 @@ import libcst as cst
 from trainlint.facts.walk import children
 
 from trainlint.facts.collect import ClassInfo, FunctionInfo
-from trainlint.facts.torch_api import CONV, LINEAR
-from trainlint.names import dotted
+from trainlint.facts.syntax import dotted, exact_argument, integer_or_name
+from trainlint.facts.vocabulary import (
+    ACTIVATION_FUNCTIONS, ACTIVATION_METHODS, ACTIVATION_MODULES, CONV, INDEX_TARGET_FUNCTIONS, INDEX_TARGET_METHODS,
+    LINEAR, LOSS_CLASS_KINDS, MODEL_WRAPPERS, MODULE_METHODS, NEUTRAL_FUNCTIONS, NEUTRAL_METHODS, NEUTRAL_MODULES,
+    ONE_HOT,
+)
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
-
-_F = "torch.nn.functional."
-
-#: Activation functions -> the name rules use for the activation.
-ACTIVATION_FUNCTIONS = {
-    "torch.softmax": "softmax", _F + "softmax": "softmax", "torch.special.softmax": "softmax",
-    "torch.log_softmax": "log_softmax", _F + "log_softmax": "log_softmax", "torch.special.log_softmax": "log_softmax",
-    "torch.sigmoid": "sigmoid", _F + "sigmoid": "sigmoid", "torch.special.expit": "sigmoid",
-    "torch.relu": "relu", _F + "relu": "relu", "torch.relu_": "relu", _F + "relu_": "relu",
-    _F + "relu6": "relu6", _F + "softplus": "softplus",
-    "torch.tanh": "tanh", _F + "tanh": "tanh",
-}
-ACTIVATION_METHODS = {
-    "softmax": "softmax", "log_softmax": "log_softmax", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
-    "relu": "relu", "relu_": "relu", "tanh": "tanh",
-}
-ACTIVATION_MODULES = {
-    "torch.nn.Softmax": "softmax", "torch.nn.LogSoftmax": "log_softmax", "torch.nn.Sigmoid": "sigmoid",
-    "torch.nn.ReLU": "relu", "torch.nn.ReLU6": "relu6", "torch.nn.Softplus": "softplus", "torch.nn.Tanh": "tanh",
-}
-#: Modules that pass a head's output through unchanged (as far as its meaning goes).
-NEUTRAL_MODULES = frozenset(
-    "torch.nn." + n for n in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten", "Identity", "Unflatten")
-)
-#: Tensor methods that keep what a tensor means (shape, dtype and device changes).
-NEUTRAL_METHODS = frozenset(
-    {
-        "view", "reshape", "squeeze", "unsqueeze", "flatten", "float", "double", "half", "bfloat16", "to", "cuda",
-        "cpu", "contiguous", "permute", "transpose", "clone", "detach", "type", "view_as", "reshape_as", "clamp",
-        "squeeze_", "unsqueeze_",
-    }
-)
-NEUTRAL_FUNCTIONS = frozenset({"torch.flatten", "torch.squeeze", "torch.unsqueeze", "torch.clamp", "torch.reshape"})
-#: Module methods that return the module itself.
-MODULE_METHODS = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16", "requires_grad_", "to_empty"})
-#: Wrappers whose first argument is the model they run.
-MODEL_WRAPPERS = frozenset(
-    {
-        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
-        "torch.nn.parallel.DDP", "DDP", "torch.compile", "torch.jit.script",
-    }
-)
-INDEX_TARGET_FUNCTIONS = frozenset({"torch.argmax", "torch.randint", "torch.randint_like"})
-INDEX_TARGET_METHODS = frozenset({"long", "argmax"})
-ONE_HOT = frozenset({_F + "one_hot"})
-
-LOSS_CLASSES = {
-    "torch.nn.CrossEntropyLoss": "cross_entropy", "torch.nn.BCELoss": "bce",
-    "torch.nn.BCEWithLogitsLoss": "bce_logits", "torch.nn.NLLLoss": "nll", "torch.nn.MSELoss": "mse",
-}
-LOSS_FUNCTIONS = {
-    _F + "cross_entropy": "cross_entropy", _F + "binary_cross_entropy": "bce",
-    _F + "binary_cross_entropy_with_logits": "bce_logits", _F + "nll_loss": "nll", _F + "mse_loss": "mse",
-}
 
 _MAX_DEPTH = 24
 
@@ -290,26 +240,6 @@ def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path
         path_of[id(call)] = path
 
 
-def literal(expr: cst.BaseExpression | None) -> int | str | None:
-    """An int literal as int, a name or attribute as its dotted text (`num_classes`)."""
-    if isinstance(expr, cst.Integer):
-        try:
-            return int(expr.value.replace("_", ""), 0)
-        except ValueError:
-            return None
-    if expr is not None:
-        return dotted(expr)
-    return None
-
-
-def argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None]
-    if any(a.star for a in positional[: position + 1]):
-        return None
-    return positional[position].value if position < len(positional) else None
 
 
 class Flow:
@@ -398,7 +328,7 @@ class Flow:
         for call in self.facts.collected.calls:
             if dotted(call.node.func) != info.name:
                 continue
-            arg = argument(call.node, position, name)
+            arg = exact_argument(call.node, name, position)
             if arg is None:
                 return UNKNOWN
             caller, order, path = self.scope_of_call(call)
@@ -437,7 +367,7 @@ class Flow:
     def _call(self, call: cst.Call, scope: Scope, order: int, path: tuple, depth: int) -> Value:
         func = call.func
         qualname = self.facts.qualname(func)
-        first = argument(call, 0, "input")
+        first = exact_argument(call, "input", 0)
         if qualname in ACTIVATION_FUNCTIONS:
             return self._activated(self.value(first, scope, order, path, depth), ACTIVATION_FUNCTIONS[qualname], call)
         if qualname in ("torch.log",):
@@ -446,10 +376,10 @@ class Flow:
         if qualname in NEUTRAL_FUNCTIONS:
             inner = self.value(first, scope, order, path, depth)
             return inner if inner.kind == "tensor" else UNKNOWN
-        if qualname in LOSS_CLASSES:
-            return Value(kind="loss", loss=LOSS_CLASSES[qualname], constructor=call)
+        if qualname in LOSS_CLASS_KINDS:
+            return Value(kind="loss", loss=LOSS_CLASS_KINDS[qualname], constructor=call)
         if qualname in MODEL_WRAPPERS:
-            inner = self.value(argument(call, 0, "module"), scope, order, path, depth)
+            inner = self.value(exact_argument(call, "module", 0), scope, order, path, depth)
             return inner if inner.kind == "module" else UNKNOWN
         if qualname in INDEX_TARGET_FUNCTIONS:
             return Value(kind="tensor", target="index")
@@ -541,12 +471,12 @@ def weight_layer_out(qualname: str, call: cst.Call | None) -> int | str | None:
         return None
     if qualname in LINEAR:
         if qualname == "torch.nn.LazyLinear":
-            return literal(argument(call, 0, "out_features"))
+            return integer_or_name(exact_argument(call, "out_features", 0))
         if qualname == "torch.nn.Bilinear":
-            return literal(argument(call, 2, "out_features"))
-        return literal(argument(call, 1, "out_features"))
+            return integer_or_name(exact_argument(call, "out_features", 2))
+        return integer_or_name(exact_argument(call, "out_features", 1))
     if qualname in CONV:
         if qualname.startswith("torch.nn.Lazy"):
-            return literal(argument(call, 0, "out_channels"))
-        return literal(argument(call, 1, "out_channels"))
+            return integer_or_name(exact_argument(call, "out_channels", 0))
+        return integer_or_name(exact_argument(call, "out_channels", 1))
     return None

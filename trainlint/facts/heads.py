@@ -18,16 +18,8 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from trainlint.facts.collect import ClassInfo
-from trainlint.facts.flow import (
-    ACTIVATION_MODULES,
-    NEUTRAL_MODULES,
-    UNKNOWN,
-    Flow,
-    Value,
-    merge,
-    weight_layer_out,
-)
-from trainlint.facts.torch_api import CONV, LINEAR
+from trainlint.facts.flow import UNKNOWN, Flow, Value, merge, weight_layer_out
+from trainlint.facts.vocabulary import ACTIVATION_MODULES, CONV, LINEAR, NEUTRAL_MODULES
 from trainlint.index import ClassSummary
 
 if TYPE_CHECKING:

@@ -19,20 +19,14 @@ import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo, FunctionInfo
 from trainlint.facts.flow import calls_within
-from trainlint.names import dotted
+from trainlint.facts.syntax import dotted
+from trainlint.facts.vocabulary import (
+    CONSTANT_INIT_FUNCTIONS, CONSTANT_INIT_METHODS, EMPTY_ALLOCATIONS, LEGACY_CONSTRUCTORS, PARAMETER,
+)
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
 
-_INIT = "torch.nn.init."
-CONSTANT_INIT_FUNCTIONS = frozenset(_INIT + n for n in ("zeros_", "ones_", "constant_", "zeros", "ones", "constant"))
-CONSTANT_INIT_METHODS = frozenset({"fill_", "zero_"})
-PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
-EMPTY_ALLOCATIONS = frozenset({"torch.empty"})
-#: Legacy constructors: `torch.Tensor(3, 4)` allocates uninitialized memory; `torch.Tensor([1, 2])` copies data.
-LEGACY_CONSTRUCTORS = frozenset(
-    {"torch.Tensor", "torch.FloatTensor", "torch.DoubleTensor", "torch.HalfTensor", "torch.cuda.FloatTensor"}
-)
 _SIZE_NAME = re.compile(r"(dim|size|feature|channel|num|^n_|^n[A-Z]|hidden|in_|out_|len|head|class|width|height|depth|units)", re.I)
 
 

@@ -52,8 +52,11 @@ import libcst as cst
 
 from trainlint.facts.collect import FunctionInfo
 from trainlint.facts.walk import children
-from trainlint.facts.torch_api import BATCH_NORM, WITH_PARAMETERS
-from trainlint.names import dotted
+from trainlint.facts.syntax import argument, dotted, keyword, last_name, number
+from trainlint.facts.vocabulary import (
+    BATCH_NORM, BATCH_SCHEDULERS, CLIP_NAMES, EPOCH_SCHEDULERS, FUNCTIONAL_LOSSES, GRAD_MODE, OPTIMIZER_CLASS_NAMES,
+    PARALLEL_WRAPPER_NAMES, PLATEAU_SCHEDULERS, WITH_PARAMETERS,
+)
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -83,24 +86,8 @@ _RELEVANT_ATTRS = frozenset(
     }
 )
 
-EPOCH_SCHEDULERS = frozenset({"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"})
-BATCH_SCHEDULERS = frozenset({"OneCycleLR", "CyclicLR"})
-PLATEAU_SCHEDULERS = frozenset({"ReduceLROnPlateau"})
-
-_LOSS_FUNCTIONS = frozenset(
-    {
-        "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-        "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "ctc_loss",
-        "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss",
-        "hinge_embedding_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
-        "multi_margin_loss", "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-    }
-)
-_CLIP_NAMES = frozenset(
-    {"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value", "clip_gradients", "dispatch_clip_grad"}
-)
-_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.autograd.no_grad",
-                      "torch.autograd.grad_mode.no_grad", "torch.autograd.set_grad_enabled"})
+#: A loss function of any library, by torch's names for them (`losses.cross_entropy`, `my_kl_div`).
+_LOSS_FUNCTION_NAMES = tuple(sorted(last_name(q) for q in FUNCTIONAL_LOSSES))
 _MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$", re.I)
 _OPTIMIZER_NAME = re.compile(r"optim|^opt($|_|[a-z]?\d*$)|_opt($|_|[a-z]?\d*$)", re.I)
 _SCHEDULER_NAME = re.compile(r"sched|^lr_?s|warmup", re.I)
@@ -305,8 +292,7 @@ def behaves_differently_in_eval(facts: "FileFacts", model: str | None) -> bool:
 
 
 def _is_wrapper(qualname: str) -> bool:
-    last = qualname.rsplit(".", 1)[-1]
-    return last in ("DataParallel", "DistributedDataParallel", "FullyShardedDataParallel", "DDP", "FSDP")
+    return last_name(qualname) in PARALLEL_WRAPPER_NAMES
 
 
 def class_behaves_differently_in_eval(facts: "FileFacts", class_name: str) -> bool:
@@ -368,12 +354,11 @@ class Scheduler:
 
     @property
     def kind(self) -> str:
-        t = self.type_name
-        if t in EPOCH_SCHEDULERS:
+        if self.qualname in EPOCH_SCHEDULERS:
             return "epoch"
-        if t in BATCH_SCHEDULERS:
+        if self.qualname in BATCH_SCHEDULERS:
             return "batch"
-        if t in PLATEAU_SCHEDULERS:
+        if self.qualname in PLATEAU_SCHEDULERS:
             return "plateau"
         return "other"
 
@@ -406,43 +391,17 @@ class LoopFacts:
 
 
 # ----------------------------------------------------------------------------------
-def literal_number(node: cst.BaseExpression | None) -> float | None:
-    if node is None:
-        return None
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        value = literal_number(node.expression)
-        return -value if value is not None else None
-    if isinstance(node, (cst.Integer, cst.Float)):
-        try:
-            return float(node.evaluated_value)
-        except (ValueError, OverflowError):
-            return None
-    return None
 
-
-def keyword(call: cst.Call, name: str, position: int | None = None) -> cst.BaseExpression | None:
-    for i, arg in enumerate(call.args):
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    if position is not None:
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        if len(positional) > position:
-            return positional[position].value
-    return None
-
-
-def _last(name: str | None) -> str:
-    return name.rsplit(".", 1)[-1] if name else ""
 
 
 def is_optimizer_class(qualname: str | None) -> bool:
     if not qualname:
         return False
     if qualname.startswith("torch.optim.") and "lr_scheduler" not in qualname and "swa_utils" not in qualname:
-        last = _last(qualname)
+        last = last_name(qualname)
         return last[:1].isupper() and last not in ("Optimizer",)
-    last = _last(qualname)
-    return last in ("AdamW", "Adam", "SGD", "Lion", "LAMB", "Lamb", "LARS", "Adafactor", "AdamP", "SGDP", "Lookahead") or (
+    last = last_name(qualname)
+    return last in OPTIMIZER_CLASS_NAMES or (
         last.endswith("Optimizer") and last != "Optimizer" and "." in qualname
     )
 
@@ -450,14 +409,14 @@ def is_optimizer_class(qualname: str | None) -> bool:
 def is_scheduler_class(qualname: str | None) -> bool:
     if not qualname:
         return False
-    last = _last(qualname)
+    last = last_name(qualname)
     if "lr_scheduler" in qualname and last[:1].isupper():
         return True
     return last.endswith(("LR", "Scheduler")) or bool(re.match(r"get_\w*schedule", last)) or last in ("create_scheduler", "create_scheduler_v2")
 
 
 def _is_loss_class(qualname: str | None) -> bool:
-    return bool(qualname) and _last(qualname).endswith("Loss")
+    return bool(qualname) and last_name(qualname).endswith("Loss")
 
 
 class _Builder:
@@ -516,9 +475,9 @@ class _Builder:
                         qualname = "?"  # one name, several scheduler types: the type is unknown
                     self.schedulers[name] = Scheduler(name, qualname or "", inner)
                     self.has_manual_lr = True
-                elif _is_loss_class(qualname) or (qualname or "").endswith(tuple(_LOSS_FUNCTIONS)):
+                elif _is_loss_class(qualname) or (qualname or "").endswith(_LOSS_FUNCTION_NAMES):
                     self.losses.add(name)
-                elif _last(qualname) in ("GradScaler",) or (qualname or "").endswith("GradScaler"):
+                elif last_name(qualname) in ("GradScaler",) or (qualname or "").endswith("GradScaler"):
                     self.scalers.add(name)
                 elif self.facts.is_module_class(qualname):
                     self.models.add(name)
@@ -526,7 +485,7 @@ class _Builder:
                         self.model_types.setdefault(name, qualname)
         for call in self.facts.collected.calls:
             func = call.node.func
-            name = _last(dotted(func))
+            name = last_name(dotted(func))
             if name and _LR_HELPER.search(name):
                 self.has_manual_lr = self.sets_lr = True
 
@@ -541,9 +500,9 @@ class _Builder:
         return False
 
     def _optimizer(self, name: str, qualname: str, call: cst.Call) -> Optimizer:
-        lr_node = keyword(call, "lr", 1)
+        lr_node = argument(call, "lr", 1)
         wd_node = keyword(call, "weight_decay")
-        return Optimizer(name, qualname, call, literal_number(lr_node), lr_node, literal_number(wd_node), wd_node)
+        return Optimizer(name, qualname, call, number(lr_node), lr_node, number(wd_node), wd_node)
 
     # classification of names ---------------------------------------------------
     def is_optimizer(self, name: str | None) -> bool:
@@ -553,7 +512,7 @@ class _Builder:
             return True
         if name in self.schedulers or name in self.models:
             return False
-        return bool(_OPTIMIZER_NAME.search(_last(name)))
+        return bool(_OPTIMIZER_NAME.search(last_name(name)))
 
     def is_scheduler(self, name: str | None) -> bool:
         if not name:
@@ -562,7 +521,7 @@ class _Builder:
             return True
         if name in self.optimizers:
             return False
-        return bool(_SCHEDULER_NAME.search(_last(name)))
+        return bool(_SCHEDULER_NAME.search(last_name(name)))
 
     def is_model(self, name: str | None) -> bool:
         if not name or name == "self":
@@ -573,7 +532,7 @@ class _Builder:
             return False
         if self.names.is_imported(name.split(".", 1)[0]):
             return False
-        return bool(_MODEL_NAME.search(_last(name)))
+        return bool(_MODEL_NAME.search(last_name(name)))
 
     def is_loss_call(self, call: cst.Call, callee: str | None) -> bool:
         if callee is None:
@@ -581,10 +540,9 @@ class _Builder:
         if callee in self.losses:
             return True
         qualname = self.facts.qualname(call.func)
-        last = _last(qualname)
-        if qualname and qualname.startswith("torch.nn.functional.") and last in _LOSS_FUNCTIONS:
+        if qualname in FUNCTIONAL_LOSSES:
             return True
-        low = _last(callee).lower()
+        low = last_name(callee).lower()
         return "criterion" in low or low in ("loss_fn", "loss_func", "lossfn", "loss_function", "compute_loss") or (
             low.endswith("_loss") and not low.startswith(("get_", "log_", "print_", "plot_", "save_", "estimate_"))
         )
@@ -618,7 +576,7 @@ class _Builder:
             expr = decorator.decorator
             if isinstance(expr, cst.Call):
                 expr = expr.func
-            if self.facts.qualname(expr) in _NO_GRAD:
+            if self.facts.qualname(expr) in GRAD_MODE:
                 return True
         return False
 
@@ -742,7 +700,7 @@ class _FlowWalker:
             for item in stmt.items:
                 self._expr(item.item, ctx)
                 expr = item.item.func if isinstance(item.item, cst.Call) else item.item
-                if self.b.facts.qualname(expr) in _NO_GRAD:
+                if self.b.facts.qualname(expr) in GRAD_MODE:
                     no_grad = True
             self._suite(stmt.body, ctx.child(no_grad=no_grad))
         elif isinstance(stmt, cst.Try) or type(stmt).__name__ == "TryStar":
@@ -881,7 +839,7 @@ class _FlowWalker:
             # (improved-diffusion's fp16_util); one of this file is followed above
             self._emit(ZERO_GRAD, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
             return
-        if (attr in _CLIP_NAMES) or _last(qualname) in _CLIP_NAMES:
+        if (attr in CLIP_NAMES) or last_name(qualname) in CLIP_NAMES:
             self._emit(CLIP, call, ctx, target=self._rename(receiver, ctx))
             return
         if attr == "unscale_":
@@ -889,7 +847,7 @@ class _FlowWalker:
             return
         if attr == "step":
             name = self._rename(receiver, ctx)
-            if receiver is not None and (receiver in b.scalers or _SCALER_NAME.search(_last(receiver))):
+            if receiver is not None and (receiver in b.scalers or _SCALER_NAME.search(last_name(receiver))):
                 if positional:
                     self._emit(STEP, call, ctx, target=self._rename(dotted(positional[0]), ctx))
                 return
@@ -918,7 +876,7 @@ class _FlowWalker:
         if is_optimizer_class(qualname):
             self._emit(OPTIMIZER_BUILT, call, ctx)
             return
-        if callee is not None and _LR_HELPER.search(_last(callee)):
+        if callee is not None and _LR_HELPER.search(last_name(callee)):
             self._emit(LR_UPDATE, call, ctx)
             return
         if b.is_loss_call(call, callee):
@@ -988,7 +946,7 @@ def _is_tensor_expr(node: cst.BaseExpression, builder: _Builder) -> bool:
     name = dotted(node)
     if name is None:
         return True  # (a + b).backward(g), out.sum().backward(...)
-    low = _last(name).lower()
+    low = last_name(name).lower()
     return not any(k in low for k in ("accelerator", "fabric", "engine", "scaler", "trainer", "runner", "manager", "strategy", "model"))
 
 
@@ -997,9 +955,8 @@ def build_loop_facts(facts: "FileFacts") -> LoopFacts:
 
 
 __all__ = [
-    "build_loop_facts", "behaves_differently_in_eval", "class_behaves_differently_in_eval", "same_model", "evaluation_loop", "LoopFacts", "Flow", "Loop", "Event", "Optimizer", "Scheduler", "literal_number", "keyword",
+    "build_loop_facts", "behaves_differently_in_eval", "class_behaves_differently_in_eval", "same_model", "evaluation_loop", "LoopFacts", "Flow", "Loop", "Event", "Optimizer", "Scheduler",
     "is_optimizer_class", "is_scheduler_class",
     "FORWARD", "LOSS", "BACKWARD", "CLIP", "UNSCALE", "STEP", "ZERO_GRAD", "SCHED_STEP", "TRAIN", "EVAL",
-    "ACCUMULATE", "BIND", "OPTIMIZER_BUILT", "MODEL_BUILT", "LR_UPDATE", "EPOCH_SCHEDULERS", "BATCH_SCHEDULERS",
-    "PLATEAU_SCHEDULERS",
+    "ACCUMULATE", "BIND", "OPTIMIZER_BUILT", "MODEL_BUILT", "LR_UPDATE",
 ]

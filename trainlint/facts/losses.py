@@ -18,20 +18,12 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import FunctionInfo
-from trainlint.facts.flow import LOSS_CLASSES, LOSS_FUNCTIONS, UNKNOWN, Flow, Value, argument
+from trainlint.facts.flow import UNKNOWN, Flow, Value
+from trainlint.facts.syntax import exact_argument, keyword
+from trainlint.facts.vocabulary import LOSS_CLASS_KINDS, LOSS_FUNCTION_KINDS, LOSS_NAMES
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
-
-#: What each loss kind is called in messages.
-LOSS_NAMES = {
-    "cross_entropy": "CrossEntropyLoss",
-    "bce": "BCELoss",
-    "bce_logits": "BCEWithLogitsLoss",
-    "nll": "NLLLoss",
-    "mse": "MSELoss",
-}
-
 
 @dataclass(eq=False)
 class LossUse:
@@ -46,13 +38,8 @@ class LossUse:
     spelled: str
     input_code: str
 
-    def option(self, keyword: str) -> cst.BaseExpression | None:
-        if self.options is None:
-            return None
-        for arg in self.options.args:
-            if arg.keyword is not None and arg.keyword.value == keyword:
-                return arg.value
-        return None
+    def option(self, name: str) -> cst.BaseExpression | None:
+        return None if self.options is None else keyword(self.options, name)
 
     @property
     def loss_name(self) -> str:
@@ -77,12 +64,12 @@ class LossFacts:
     def uses(self) -> list[LossUse]:
         """Every loss computed in the file, in source order."""
         calls = self.facts.collected.calls
-        if not any(c.qualname in LOSS_CLASSES or c.qualname in LOSS_FUNCTIONS for c in calls):
+        if not any(c.qualname in LOSS_CLASS_KINDS or c.qualname in LOSS_FUNCTION_KINDS for c in calls):
             return []
         uses = []
         for call in calls:
             node = call.node
-            kind = LOSS_FUNCTIONS.get(call.qualname or "")
+            kind = LOSS_FUNCTION_KINDS.get(call.qualname or "")
             options: cst.Call | None = node
             scope, order, path = self.flow.scope_of_call(call)
             if kind is None:
@@ -92,13 +79,13 @@ class LossFacts:
                 if callee.kind != "loss":
                     continue
                 kind, options = callee.loss, callee.constructor
-            first = argument(node, 0, "input")
+            first = exact_argument(node, "input", 0)
             uses.append(
                 LossUse(
                     kind=kind,
                     call=node,
                     input=self.flow.value(first, scope, order, path),
-                    target=self.flow.value(argument(node, 1, "target"), scope, order, path),
+                    target=self.flow.value(exact_argument(node, "target", 1), scope, order, path),
                     function=call.function,
                     options=options,
                     spelled=self.facts.code(node.func),
@@ -112,4 +99,4 @@ def build_loss_facts(facts: "FileFacts") -> LossFacts:
     return LossFacts(facts)
 
 
-__all__ = ["LossFacts", "LossUse", "LOSS_NAMES", "build_loss_facts", "UNKNOWN"]
+__all__ = ["LossFacts", "LossUse", "build_loss_facts"]

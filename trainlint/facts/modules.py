@@ -13,7 +13,7 @@ import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo
 from trainlint.facts.stacks import Flow, Seq
-from trainlint.facts.torch_api import has_parameters
+from trainlint.facts.vocabulary import PARAMETER
 from trainlint.index import ClassSummary
 from trainlint.names import dotted
 
@@ -146,7 +146,7 @@ class ModuleClass:
         in_progress.add(self.name)
         try:
             return any(
-                call.qualname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
+                call.qualname in PARAMETER
                 or self.facts.class_has_parameters(call.qualname)
                 for func in self._init_and_builders()
                 for call in self.facts.calls_in(func)
@@ -243,4 +243,4 @@ def summarize(facts: "FileFacts") -> list[ClassSummary]:
     return [mc.summary() for mc in facts.module_classes if mc.info.outer is None]
 
 
-__all__ = ["Layer", "ModuleClass", "build_module_classes", "summarize", "has_parameters"]
+__all__ = ["Layer", "ModuleClass", "build_module_classes", "summarize"]

@@ -24,8 +24,12 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import libcst as cst
 
-from trainlint.facts.torch_api import BATCH_NORM, CONV, LINEAR, NORM, SQUASHING_FUNCTIONS, _nn
-from trainlint.names import dotted
+from trainlint.facts.syntax import dotted, is_number, keyword_arg, literal_value, positional
+from trainlint.facts.vocabulary import (
+    BATCH_NORM, BIAS_POSITION, CONV, GATING_FUNCTIONS, GATING_METHODS, GRAPHLESS, GRAPHLESS_CALLS, LINEAR, MODULE_LIST,
+    NO_GRAD, NORM, SEQUENTIAL, SET_GRAD_ENABLED, SQUASHING_FUNCTIONS, SQUASHING_METHODS, SQUASHING_MODULES,
+    WEIGHT_WRAPPERS,
+)
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -37,45 +41,6 @@ SQUASH = "squash"  # sigmoid, tanh and their hard variants
 NORM_KIND = "norm"
 OTHER = "other"
 
-#: Activations that saturate on both sides: gradients vanish through a deep stack of them.
-SQUASHING_MODULES = _nn("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh", "Softsign")
-SQUASHING_METHODS = frozenset({"sigmoid", "tanh", "sigmoid_", "tanh_"})
-_SQUASHING_FUNCS = SQUASHING_FUNCTIONS | {"torch.nn.functional.softsign"}
-#: Operations that multiply their operands: a squashed input to them is a gate.
-GATING_FUNCTIONS = frozenset(
-    {
-        "torch.mul", "torch.multiply", "torch.matmul", "torch.bmm", "torch.mm", "torch.einsum",
-        "torch.baddbmm", "torch.addcmul", "torch.where", "torch.lerp",
-        "torch.nn.functional.scaled_dot_product_attention",
-    }
-)
-GATING_METHODS = frozenset({"mul", "mul_", "matmul", "bmm", "mm", "addcmul", "addcmul_", "lerp", "lerp_", "masked_fill"})
-#: Attributes and methods of a tensor that carry no autograd graph.
-GRAPHLESS = frozenset(
-    {
-        "detach", "detach_", "item", "tolist", "numpy", "size", "dim", "numel", "shape", "data", "dtype", "argmax",
-        "argmin", "argsort", "isfinite", "isnan", "isinf", "all", "any", "new_zeros", "new_ones", "new_empty",
-        "new_full", "new_tensor", "zero_", "get_device", "type", "is_contiguous", "is_floating_point",
-        "device", "ndim", "is_cuda", "requires_grad", "nelement", "element_size", "stride", "data_ptr",
-    }
-)
-#: Calls whose result carries no autograd graph, whatever their arguments.
-GRAPHLESS_CALLS = frozenset(
-    {
-        "len", "int", "float", "bool", "str", "isinstance", "range", "print", "hasattr", "getattr", "type", "id",
-        "enumerate", "zip", "tuple", "list", "dict", "set", "sorted", "round", "repr", "format",
-        "torch.zeros_like", "torch.ones_like", "torch.empty_like", "torch.full_like", "torch.rand_like",
-        "torch.randn_like", "torch.randint_like", "torch.is_tensor", "torch.numel", "torch.is_floating_point",
-        "torch.argmax", "torch.argmin", "torch.argsort", "torch.isfinite", "torch.isnan", "torch.isinf",
-        "torch.is_grad_enabled", "torch.no_grad", "torch.inference_mode", "torch.autocast",
-    }
-)
-WEIGHT_WRAPPERS = frozenset(
-    {
-        "torch.nn.utils.spectral_norm", "torch.nn.utils.weight_norm",
-        "torch.nn.utils.parametrizations.spectral_norm", "torch.nn.utils.parametrizations.weight_norm",
-    }
-)
 _ORDERED_DICTS = frozenset({"collections.OrderedDict", "OrderedDict", "dict"})
 _MAX_UNROLL = 64
 _MAX_INLINE = 4
@@ -122,25 +87,7 @@ def _unknown(node: cst.CSTNode) -> Seq:
     return (Element(OTHER, None, node),)
 
 
-def _literal(node: cst.BaseExpression):
-    """The Python value of a literal expression, or raise ValueError."""
-    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.Name, cst.UnaryOperation, cst.List, cst.Tuple, cst.Dict, cst.ConcatenatedString)):
-        try:
-            return ast.literal_eval(cst.Module([]).code_for_node(node))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            pass
-    raise ValueError
 
-
-def positional(call: cst.Call) -> list[cst.BaseExpression]:
-    return [a.value for a in call.args if a.keyword is None and not a.star]
-
-
-def keyword(call: cst.Call, name: str) -> cst.Arg | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,7 +133,7 @@ class Stacks:
             self._walked_module = True
             self.walk(self.facts.module.body, _Scope())
         for call in self.facts.collected.calls:
-            if call.qualname == "torch.nn.Sequential" and id(call.node) not in self.sequentials:
+            if call.qualname == SEQUENTIAL and id(call.node) not in self.sequentials:
                 func = call.function.node if call.function else None
                 if func is not None and id(func) not in self._walked:
                     self._walked.add(id(func))
@@ -278,7 +225,7 @@ class Stacks:
         """The values a loop runs over, when the source says so."""
         if isinstance(node, cst.Call) and dotted(node.func) == "range":
             try:
-                bounds = [_literal(a) for a in positional(node)]
+                bounds = [literal_value(a) for a in positional(node)]
                 return list(range(*bounds))[:_MAX_UNROLL]
             except (ValueError, TypeError):
                 return None
@@ -292,14 +239,14 @@ class Stacks:
         elif isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value in self._constants:
             # cfg[name] over a module-level dict of configs: the shortest one is the lower bound
             try:
-                table = _literal(self._constants[node.value.value])
+                table = literal_value(self._constants[node.value.value])
             except ValueError:
                 return None
             if isinstance(table, dict) and table and all(isinstance(v, (list, tuple)) for v in table.values()):
                 return list(min(table.values(), key=len))
             return None
         try:
-            value = _literal(expr)
+            value = literal_value(expr)
         except ValueError:
             return None
         return list(value) if isinstance(value, (list, tuple)) else None
@@ -343,7 +290,7 @@ class Stacks:
             left = scope.consts[test.left.value]
             comparison = test.comparisons[0]
             try:
-                right = _literal(comparison.comparator)
+                right = literal_value(comparison.comparator)
             except ValueError:
                 return None
             op = comparison.operator
@@ -391,7 +338,7 @@ class Stacks:
             elif isinstance(node.operator, cst.Multiply):
                 left = self.seq(node.left, scope)
                 try:
-                    times = _literal(node.right)
+                    times = literal_value(node.right)
                 except ValueError:
                     times = 1
                 if left is not None and isinstance(times, int):
@@ -407,7 +354,7 @@ class Stacks:
     def _call(self, call: cst.Call, scope: _Scope) -> Seq | None:
         facts = self.facts
         qualname = facts.qualname(call.func)
-        if qualname == "torch.nn.Sequential":
+        if qualname == SEQUENTIAL:
             out: Seq = ()
             for arg in call.args:
                 if arg.keyword is not None:
@@ -424,7 +371,7 @@ class Stacks:
             if known is None or _weights(out) > _weights(known[1]):
                 self.sequentials[id(call)] = (call, out)
             return out
-        if qualname in ("torch.nn.ModuleList",):
+        if qualname == MODULE_LIST:
             args = positional(call)
             return (self.seq(args[0], scope) or _unknown(args[0])) if args else ()
         if qualname in WEIGHT_WRAPPERS:
@@ -446,16 +393,16 @@ class Stacks:
             return scope.consts[node.value]
         if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value in self._constants:
             try:
-                table = _literal(self._constants[node.value.value])
+                table = literal_value(self._constants[node.value.value])
                 index = node.slice[0].slice
-                key = _literal(index.value) if isinstance(index, cst.Index) else None
+                key = literal_value(index.value) if isinstance(index, cst.Index) else None
                 return table[key]
             except (ValueError, KeyError, IndexError, TypeError):
                 return None
         if isinstance(node, cst.Name) and node.value in self._constants:
             node = self._constants[node.value]
         try:
-            return _literal(node)
+            return literal_value(node)
         except ValueError:
             return None
 
@@ -682,7 +629,7 @@ class Flow:
             key = dotted(small.target)
             current = env.get(key) if key else None
             if isinstance(small.operator, (cst.MultiplyAssign, cst.MatrixMultiplyAssign)):
-                if not _is_number(small.value):
+                if not is_number(small.value):
                     self._gate(current)
                     self._gate(value)
                 result = current if current is not None else value
@@ -758,9 +705,9 @@ class Flow:
         self._use(right)
         op = node.operator
         if isinstance(op, (cst.Multiply, cst.MatrixMultiply)):
-            if _is_number(node.left):
+            if is_number(node.left):
                 return right
-            if _is_number(node.right):
+            if is_number(node.right):
                 return left
             self._gate(left)
             self._gate(right)
@@ -820,7 +767,7 @@ class Flow:
         qualname = self.facts.qualname(func)
         if qualname in GRAPHLESS_CALLS:
             return None
-        if qualname in _SQUASHING_FUNCS:
+        if qualname in SQUASHING_FUNCTIONS:
             return (first or ()) + (Element(SQUASH, qualname, call),)
         if qualname in GATING_FUNCTIONS:
             for path in arg_paths:
@@ -872,19 +819,14 @@ def _longest(paths: Sequence[Path | None]) -> Path | None:
     return max(known, key=lambda p: (sum(e.has_weights for e in p), len(p)))
 
 
-def _is_number(node: cst.BaseExpression) -> bool:
-    if isinstance(node, cst.UnaryOperation):
-        node = node.expression
-    return isinstance(node, (cst.Integer, cst.Float))
-
 
 def _no_grad(facts: "FileFacts", node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Call):
         qualname = facts.qualname(node.func)
-        if qualname == "torch.set_grad_enabled":
+        if qualname == SET_GRAD_ENABLED:
             args = positional(node)
             return bool(args) and isinstance(args[0], cst.Name) and args[0].value == "False"
-        return qualname in ("torch.no_grad", "torch.inference_mode")
+        return qualname in NO_GRAD
     return False
 
 
@@ -913,16 +855,6 @@ __all__ = [
 ]
 
 
-#: Position of `bias` among the positional parameters of torch's weight layers.
-BIAS_POSITION = {
-    **{f"torch.nn.{n}": 7 for n in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")},
-    **{f"torch.nn.{n}": 6 for n in ("LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d")},
-    "torch.nn.Linear": 2,
-    "torch.nn.LazyLinear": 1,
-    "torch.nn.Bilinear": 3,
-}
-
-
 def has_bias(element: Element) -> bool | None:
     """Whether a Conv/Linear element is built with a bias; None when the source does not say."""
     call = element.call
@@ -930,7 +862,7 @@ def has_bias(element: Element) -> bool | None:
         return None
     if any(arg.star for arg in call.args):
         return None
-    arg = keyword(call, "bias")
+    arg = keyword_arg(call, "bias")
     if arg is None:
         args = positional(call)
         position = BIAS_POSITION[element.qualname]
