@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.data import FOLDER_DATASETS, TRAIN
+from trainlint.facts import DataRole, FOLDER_DATASETS, FileFacts
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -260,7 +259,7 @@ class DataloaderNoShuffle(Rule):
         if data.is_inference_script or data.is_test_code or data.carries_state_across_batches:
             return
         for loader in data.loaders:
-            if loader.role != TRAIN or loader.opaque or loader.iterable or loader.order_irrelevant:
+            if loader.role != DataRole.TRAIN or loader.opaque or loader.iterable or loader.order_irrelevant:
                 continue
             if loader.decision.level > 2 and not loader.map_style:
                 continue  # known to train only from where it is used: its dataset may be a stream

@@ -2,10 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.stacks import WEIGHT, Element, has_bias
-from trainlint.facts.syntax import keyword_arg, positional
-from trainlint.facts.vocabulary import BIAS_POSITION
+from trainlint.facts import BIAS_POSITION, Element, ElementKind, FileFacts, has_bias, keyword_arg, positional
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -147,14 +144,14 @@ class BiasBeforeBatchNorm(Rule):
         stacks = [seq for _, seq in facts.stacks.all_sequentials()]
         for module_class in facts.module_classes:
             stacks.extend(module_class.stacks.values())
-            for key, used_by in module_class.flow.consumers.items():
+            for key, used_by in module_class.forward_paths.consumers.items():
                 consumers.setdefault(key, []).extend(used_by)
         for seq in stacks:
             for element, after in zip(seq, seq[1:]):
-                if element.kind == WEIGHT and element.call is not None:
+                if element.kind == ElementKind.WEIGHT and element.call is not None:
                     layers[id(element.call)] = element
                     consumers.setdefault(id(element.call), []).append(after)
-            if seq and seq[-1].kind == WEIGHT and seq[-1].call is not None:
+            if seq and seq[-1].kind == ElementKind.WEIGHT and seq[-1].call is not None:
                 layers[id(seq[-1].call)] = seq[-1]
         for key, element in layers.items():
             used_by = consumers.get(key)

@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.syntax import argument, number
+from trainlint.facts import FileFacts, argument, number
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -85,7 +84,7 @@ class AdamWithWeightDecay(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        for call in facts.collected.calls:
+        for call in facts.calls:
             if call.qualname != "torch.optim.Adam":
                 continue
             decay_node = argument(call.node, "weight_decay", 4)

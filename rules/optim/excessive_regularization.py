@@ -2,9 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.syntax import argument, number
-from trainlint.facts.vocabulary import CONV
+from trainlint.facts import CONV, FileFacts, argument, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -125,7 +123,7 @@ class ExcessiveRegularization(Rule):
                 )
 
     def _dropouts(self, facts: FileFacts):
-        for call in facts.collected.calls:
+        for call in facts.calls:
             if call.qualname != "torch.nn.Sequential":
                 continue
             after_conv = False

@@ -2,10 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.data import is_test_module
-from trainlint.facts.loops import is_optimizer_class
-from trainlint.facts.syntax import argument, number
+from trainlint.facts import FileFacts, argument, is_optimizer_class, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -152,10 +149,10 @@ class LearningRateOutOfRange(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        if is_test_module(facts.path):
+        if facts.is_test_module:
             return  # tests pick round learning rates to check schedules and bookkeeping, not convergence
         constants = _constants(facts)
-        for call in facts.collected.calls:
+        for call in facts.calls:
             qualname = call.qualname
             if not qualname or not qualname.startswith("torch.optim.") or not is_optimizer_class(qualname):
                 continue
@@ -184,7 +181,7 @@ def _constants(facts: FileFacts) -> dict[tuple[int, str], float | None]:
     """Names bound exactly once to a number literal, per scope (function id, or 0 for the module)."""
     counts: dict[tuple[int, str], int] = {}
     values: dict[tuple[int, str], float] = {}
-    for assign in facts.collected.assigns:
+    for assign in facts.assigns:
         node = assign.node
         scope = id(assign.function.node) if assign.function else 0
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]

@@ -3,9 +3,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import SCHED_STEP, Event, Loop, Scheduler
-from trainlint.facts.syntax import argument, keyword, number
+from trainlint.facts import Event, EventKind, FileFacts, Loop, Scheduler, SchedulerKind, argument, keyword, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -166,18 +164,18 @@ class SchedulerStepGranularity(Rule):
         for flow in facts.loops.root_flows:
             training = flow.training_loops
             for event in flow.events:
-                if event.kind != SCHED_STEP or event.loop is None:
+                if event.kind != EventKind.SCHED_STEP or event.loop is None:
                     continue
                 scheduler = schedulers.get(event.target or "")
                 if scheduler is None:
                     continue
-                if scheduler.kind == "epoch" and _per_batch(event, training) and _counted_in_epochs(scheduler):
+                if scheduler.kind == SchedulerKind.EPOCH and _per_batch(event, training) and _counted_in_epochs(scheduler):
                     yield self.report(
                         event.node,
                         f"`{event.target}` is a {scheduler.type_name} whose period is counted in epochs, but it is "
                         "stepped every batch: step it after the batch loop",
                     )
-                elif scheduler.kind == "batch" and _per_epoch(event, training) and _counted_in_batches(scheduler):
+                elif scheduler.kind == SchedulerKind.BATCH and _per_epoch(event, training) and _counted_in_batches(scheduler):
                     yield self.report(
                         event.node,
                         f"`{event.target}` is a {scheduler.type_name} built for per-batch steps, but it is stepped "

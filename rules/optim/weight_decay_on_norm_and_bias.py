@@ -2,9 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import is_optimizer_class
-from trainlint.facts.syntax import argument, keyword, number
+from trainlint.facts import FileFacts, argument, is_optimizer_class, keyword, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -82,7 +80,7 @@ class WeightDecayOnNormAndBias(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        for call in facts.collected.calls:
+        for call in facts.calls:
             qualname = call.qualname
             if not qualname or not qualname.startswith("torch.optim.") or not is_optimizer_class(qualname):
                 continue

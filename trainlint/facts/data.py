@@ -24,16 +24,16 @@ the role stays unknown and the rules stay silent.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, FunctionInfo
-from trainlint.facts.roles import EVAL, TRAIN, Evidence, Role, decide, split_words, word_evidence
+from trainlint.facts.kinds import DataRole
+from trainlint.facts.roles import RoleEvidence, decide, split_words, word_evidence
 from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, method_name, number, string
 from trainlint.facts.vocabulary import (
     COLOR_JITTER, COMPOSE, DATALOADER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, HF_LOAD_DATASET,
@@ -62,11 +62,11 @@ TRANSFORM_KEYWORDS = frozenset({"transform", "transforms", "target_transform"})
 # (`train=is_train` says nothing).
 SPLIT_KEYWORDS = frozenset({"train", "training", "is_train", "split", "image_set", "subset", "mode", "phase", "stage"})
 
-def _name_evidence(names: list[str] | None, level: int, what: str) -> list[Evidence]:
+def _name_evidence(names: list[str] | None, level: int, what: str) -> list[RoleEvidence]:
     if names is None:
         return []
     if names == [MIXED]:
-        return [Evidence(level, None, "built for several splits")]
+        return [RoleEvidence(level, None, "built for several splits")]
     return [e for name in names for e in word_evidence(name, level, f"{what} `{name}`")]
 
 
@@ -76,14 +76,14 @@ MIXED = "\0mixed"  # the name context of an object built in a comprehension over
 class _Decided:
     """A dataset, pipeline or loader: serves training or evaluation, as its evidence says."""
 
-    evidence: list[Evidence]
+    evidence: list[RoleEvidence]
 
     @cached_property
-    def decision(self) -> Evidence | None:
+    def decision(self) -> RoleEvidence | None:
         return decide(self.evidence)
 
     @property
-    def role(self) -> Role | None:
+    def role(self) -> DataRole | None:
         return self.decision.role if self.decision else None
 
     @property
@@ -100,7 +100,7 @@ class Dataset(_Decided):
     #: a local Dataset whose __getitem__ draws random samples: its order does not matter
     samples_randomly: bool = False
     is_image: bool = False
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[RoleEvidence] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -142,7 +142,7 @@ class Pipeline(_Decided):
     transparent: bool
     names: list[str] = field(default_factory=list)
     datasets: list[Dataset] = field(default_factory=list)
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[RoleEvidence] = field(default_factory=list)
 
     @property
     def node(self) -> cst.Call:
@@ -164,10 +164,10 @@ class Pipeline(_Decided):
     def evaluation_reason(self) -> str | None:
         """Why this pipeline transforms evaluation data, or None: its role, or a dataset of
         validation/test data it is given to (a shared or training pipeline used for test data)."""
-        if self.role == EVAL:
+        if self.role == DataRole.EVAL:
             return self.role_reason
         for dataset in self.datasets:
-            if dataset.role == EVAL:
+            if dataset.role == DataRole.EVAL:
                 return f"given to a dataset {dataset.role_reason}"
         return None
 
@@ -185,7 +185,7 @@ class Loader(_Decided):
     batch_size: cst.BaseExpression | None
     #: `**kwargs`/`*args` in the call: any argument may be hidden there
     opaque: bool
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[RoleEvidence] = field(default_factory=list)
     #: a call that rebuilds the loader with its own sampler (Opacus' Poisson sampling)
     resampled_by: str | None = None
 
@@ -311,7 +311,7 @@ class _Builder:
         self.contexts: dict[int, list[str]] = {}
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
         self.datasets: dict[int, Dataset] = {}
-        self.is_test_code = is_test_path(facts.path, facts.module_name)
+        self.is_test_code = facts.test_code
 
     # entry -------------------------------------------------------------------
     def build(self) -> DataFacts:
@@ -433,7 +433,7 @@ class _Builder:
         return self._local_dataset_class(qualname)
 
     def _local_dataset_class(self, qualname: str, seen: frozenset[str] = frozenset()) -> tuple[Kind | None, bool]:
-        info = self.facts._local_class(qualname)
+        info = self.facts.local_class(qualname)
         if info is None or qualname in seen:
             return None, False
         kind: Kind | None = None
@@ -489,7 +489,7 @@ class _Builder:
             return replace(dataset, samples_randomly=True)
         return dataset
 
-    def _construction_evidence(self, call: CallInfo, level: int = 2) -> list[Evidence]:
+    def _construction_evidence(self, call: CallInfo, level: int = 2) -> list[RoleEvidence]:
         out = []
         for i, arg in enumerate(call.node.args):
             given = arg.keyword.value if arg.keyword is not None else None
@@ -497,7 +497,7 @@ class _Builder:
             positional_train = given is None and i == 1 and (call.qualname or "").startswith(TORCHVISION_DATASETS)
             if flag is not None and (given in ("train", "training", "is_train") or positional_train):
                 # CIFAR10(root, train=False) or MNIST(root, False): the second positional argument is `train`
-                out.append(Evidence(level, TRAIN if flag else EVAL, f"`{given or 'train'}={flag}`"))
+                out.append(RoleEvidence(level, DataRole.TRAIN if flag else DataRole.EVAL, f"`{given or 'train'}={flag}`"))
                 continue
             if given in SPLIT_KEYWORDS:
                 text = string(arg.value)
@@ -514,7 +514,7 @@ class _Builder:
                 out += word_evidence(word, weight, f"built from `{word}`")
         return out
 
-    def _function_evidence(self, function: FunctionInfo | None, level: int) -> list[Evidence]:
+    def _function_evidence(self, function: FunctionInfo | None, level: int) -> list[RoleEvidence]:
         if self.is_test_code:
             return []  # `def test_random_crop()` tests code; it does not evaluate a model
         while function is not None:
@@ -524,12 +524,12 @@ class _Builder:
             function = function.parent
         return []
 
-    def _file_evidence(self, level: int) -> list[Evidence]:
+    def _file_evidence(self, level: int) -> list[RoleEvidence]:
         if self.is_test_code:
             return []
         stem = self.facts.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
         # a file named train.py also builds its validation loaders: only eval.py/test.py count
-        return [e for e in word_evidence(stem, level, f"in `{stem}.py`") if e.role == EVAL]
+        return [e for e in word_evidence(stem, level, f"in `{stem}.py`") if e.role == DataRole.EVAL]
 
     def _datasets_of(
         self, expr: cst.BaseExpression | None, function: FunctionInfo | None, depth: int = 0
@@ -595,7 +595,7 @@ class _Builder:
                 users.append(dataset)
         evidence = _name_evidence(names, 1, "named")
         for dataset in users:
-            evidence += [Evidence(2, e.role, f"used by a dataset {e.reason}") for e in dataset.evidence if e.level <= 2]
+            evidence += [RoleEvidence(2, e.role, f"used by a dataset {e.reason}") for e in dataset.evidence if e.level <= 2]
         evidence += self._function_evidence(call.function, 3)
         return Pipeline(call, steps, transparent, names, users, evidence)
 
@@ -674,14 +674,14 @@ class _Builder:
         )
         evidence = _name_evidence(names, 1, "named")
         for d in datasets:
-            evidence += [Evidence(2, e.role, f"its dataset is {e.reason}") for e in d.evidence if e.level <= 2]
+            evidence += [RoleEvidence(2, e.role, f"its dataset is {e.reason}") for e in d.evidence if e.level <= 2]
         evidence += self._function_evidence(call.function, 3)
         evidence += self._usage_evidence(call, loader)
         evidence += self._file_evidence(5)
         loader.evidence = evidence
         return loader
 
-    def _usage_evidence(self, call: CallInfo, loader: Loader) -> list[Evidence]:
+    def _usage_evidence(self, call: CallInfo, loader: Loader) -> list[RoleEvidence]:
         bound = {self._bound_name(call)} - {None}
         if not bound:
             return []
@@ -696,7 +696,7 @@ class _Builder:
                     continue
                 iterated = True
                 if id(loop.node) in self._training_loops:
-                    out.append(Evidence(4, TRAIN, "iterated in a loop that calls backward() and step()"))
+                    out.append(RoleEvidence(4, DataRole.TRAIN, "iterated in a loop that calls backward() and step()"))
         for other in self.facts.collected.calls:
             if other is call or not self._same_scope(call.function, other.function):
                 continue
@@ -709,16 +709,16 @@ class _Builder:
                 if callee.rsplit(".", 1)[-1] in RESAMPLING_CALLS:
                     loader.resampled_by = callee
                 if self._without_grad(callee, call.function):
-                    out.append(Evidence(4, EVAL, f"passed to `{callee}()`, which runs without gradients"))
+                    out.append(RoleEvidence(4, DataRole.EVAL, f"passed to `{callee}()`, which runs without gradients"))
                 else:
                     out += word_evidence(callee.rsplit(".", 1)[-1], 4, f"passed to `{callee}()`")
         if peeks and not others and not iterated:
             # `images, _ = next(iter(loader))`: one batch to look at, nothing is trained on it
-            out.append(Evidence(0, None, "only one batch is taken"))
+            out.append(RoleEvidence(0, None, "only one batch is taken"))
         uses = {e.role for e in out if e.level == 4}
-        if uses == {EVAL}:
+        if uses == {DataRole.EVAL}:
             # named `train_...` but only ever evaluated on (features, training accuracy)
-            out.append(Evidence(0, EVAL, next(e.reason for e in out if e.level == 4)))
+            out.append(RoleEvidence(0, DataRole.EVAL, next(e.reason for e in out if e.level == 4)))
         return out
 
     def _without_grad(self, callee: str, caller: FunctionInfo | None) -> bool:
@@ -770,45 +770,6 @@ class _Builder:
             elif method == "step":
                 with_step.update(id(loop) for loop in c.loops)
         return with_backward & with_step
-
-
-def is_test_path(path: str, module_name: str = "") -> bool:
-    """Test code: a test module by its name, or any file under a `tests`/`test` folder of its
-    project. The folders are read below the project the file belongs to (the nearest folder
-    above it with a pyproject.toml, setup.py, setup.cfg or .git), else from the module's
-    dotted name: a project checked out below a folder called `test` is not all test code."""
-    if is_test_module(path):
-        return True
-    real = os.path.realpath(path)
-    project = _project_folder(os.path.dirname(real))
-    if project:
-        folders = os.path.relpath(os.path.dirname(real), project).replace("\\", "/").split("/")
-    else:
-        folders = module_name.split(".")[:-1] or [os.path.basename(os.path.dirname(real))]
-    return any(folder in ("tests", "test") for folder in folders)
-
-
-_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
-
-
-@lru_cache(maxsize=4096)
-def _project_folder(directory: str) -> str:
-    """The nearest folder at or above `directory` that holds a project marker; "" if none."""
-    while True:
-        if any(os.path.exists(os.path.join(directory, marker)) for marker in _PROJECT_MARKERS):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return ""
-        directory = parent
-
-
-def is_test_module(path: str) -> bool:
-    """A test module by its own name (`test_*.py`, `*_test.py`, `conftest.py`), wherever it
-    lives: unlike is_test_path, a training script kept under tests/ (a fixture the test
-    suite runs) or a project checked out below a folder called `test` does not count."""
-    stem = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return stem.startswith("test_") or stem.endswith("_test.py") or stem == "conftest.py"
 
 
 # small syntax helpers ---------------------------------------------------------
@@ -954,7 +915,4 @@ def _is_subtraction_of_statistic(expr: cst.BaseExpression) -> bool:
     )
 
 
-__all__ = [
-    "DataFacts", "Dataset", "Evidence", "Loader", "Pipeline", "Step", "Role", "TRAIN", "EVAL",
-    "build_data_facts",
-]
+__all__ = ["DataFacts", "Dataset", "Loader", "Pipeline", "Step", "build_data_facts"]

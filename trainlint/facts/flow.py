@@ -11,22 +11,22 @@ unknown, and rules stay silent on unknown values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from trainlint.facts.walk import children
-
 from trainlint.facts.collect import ClassInfo, FunctionInfo
-from trainlint.facts.syntax import dotted, exact_argument, integer_or_name
+from trainlint.facts.heads import head_from_summary, head_of_layer, short_layer_name, weight_layer_out
+from trainlint.facts.syntax import dotted, exact_argument
+from trainlint.facts.values import UNKNOWN, Value, merge
 from trainlint.facts.vocabulary import (
     ACTIVATION_FUNCTIONS, ACTIVATION_METHODS, ACTIVATION_MODULES, CONV, INDEX_TARGET_FUNCTIONS, INDEX_TARGET_METHODS,
     LINEAR, LOSS_CLASS_KINDS, MODEL_WRAPPERS, MODULE_METHODS, NEUTRAL_FUNCTIONS, NEUTRAL_METHODS, NEUTRAL_MODULES,
-    ONE_HOT,
+    ONE_HOT, SEQUENTIAL,
 )
+from trainlint.facts.walk import calls_within
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -36,43 +36,6 @@ _MAX_DEPTH = 24
 #: The value of a `for` loop's target (`for images, labels in loader:`): an element of
 #: a batch, which as a loss target holds the data set's labels.
 BATCH = cst.Name("__batch__")
-
-
-@dataclass(frozen=True)
-class Value:
-    """What an expression is, as far as the loss rules care.
-
-    kind: "tensor", "module" (calling it gives a tensor described by the same
-    fields), "loss" (a loss object), or "unknown".
-    activation: the last activation the tensor went through ("softmax",
-    "log_softmax", "sigmoid", "relu", ...), "" for the raw output of a weight layer
-    (logits), None when unknown.
-    """
-
-    kind: str = "unknown"
-    activation: str | None = None
-    out_features: int | str | None = None
-    layer: str | None = None
-    target: str | None = None  # "index" (class indices), "onehot", or "batch" (from a loop over a loader)
-    loss: str | None = None
-    constructor: cst.Call | None = field(default=None, compare=False)
-    #: Where the activation came from, for messages ("the head of Net (models/net.py)").
-    origin: str = field(default="", compare=False)
-
-    @property
-    def known(self) -> bool:
-        return self.kind != "unknown"
-
-
-UNKNOWN = Value()
-
-
-def merge(values: list[Value]) -> Value:
-    """One value for several possible definitions: only what they all agree on."""
-    if not values:
-        return UNKNOWN
-    first = values[0]
-    return first if all(v == first for v in values[1:]) else UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -221,19 +184,6 @@ class Scope:
         return found, False
 
 
-def calls_within(node: cst.CSTNode, skip: tuple[type, ...] = (cst.Lambda, cst.FunctionDef)) -> Iterator[cst.Call]:
-    """The calls inside a node (not inside nested defs and lambdas), in no particular order."""
-    stack: list = [node]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind in skip:
-            continue
-        if kind is cst.Call:
-            yield item
-        stack.extend(children(item))
-
-
 def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path_of: dict) -> None:
     for call in calls_within(node):
         order_of[id(call)] = order
@@ -242,7 +192,7 @@ def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path
 
 
 
-class Flow:
+class ValueFlow:
     """Evaluates expressions of one file to Values; caches scopes and module heads."""
 
     def __init__(self, facts: "FileFacts") -> None:
@@ -442,13 +392,11 @@ class Flow:
 
     # module heads ---------------------------------------------------------------------
     def module_value(self, qualname: str, call: cst.Call | None, depth: int = 0) -> Value:
-        from trainlint.facts.heads import head_of_layer, head_of_sequential, head_from_summary
-
-        if qualname == "torch.nn.Sequential" and call is not None:
-            return head_of_sequential(self, call, depth)
+        if qualname == SEQUENTIAL and call is not None:
+            return self._sequential_head(call, depth)
         if qualname.startswith("torch.nn."):
             return head_of_layer(qualname, call)
-        local = self.facts._local_class(qualname)
+        local = self.facts.local_class(qualname)
         if local is not None:
             return self.class_head(local, depth)
         summary = self.facts.index.lookup(qualname, near=self.facts.path)
@@ -459,24 +407,66 @@ class Flow:
     def class_head(self, cls: ClassInfo, depth: int = 0) -> Value:
         key = id(cls.node)
         if key not in self._class_heads:
-            from trainlint.facts.heads import head_of_class
-
             self._class_heads[key] = Value(kind="module")  # recursion: unknown head
-            self._class_heads[key] = head_of_class(self, cls, depth)
+            self._class_heads[key] = self._class_head(cls, depth)
         return self._class_heads[key]
 
+    def _sequential_head(self, call: cst.Call, depth: int = 0) -> Value:
+        """`nn.Sequential(..., nn.Linear(256, 10), nn.Softmax(dim=1))`: read from the end."""
+        activation: str | None = None
+        origin = ""
+        for arg in reversed(call.args):
+            if arg.star or arg.keyword is not None or not isinstance(arg.value, cst.Call):
+                return Value(kind="module")
+            qualname = self.facts.qualname(arg.value.func) or ""
+            if qualname in NEUTRAL_MODULES:
+                continue
+            if qualname in ACTIVATION_MODULES:
+                if activation is None:
+                    activation = ACTIVATION_MODULES[qualname]
+                    origin = f"`{self.facts.code(arg.value.func)}` at the end of an nn.Sequential"
+                continue
+            if qualname in LINEAR or qualname in CONV:
+                return Value(
+                    kind="module",
+                    activation=activation if activation is not None else "",
+                    out_features=weight_layer_out(qualname, arg.value),
+                    layer=qualname,
+                    origin=origin,
+                )
+            if activation is not None:
+                # an activation after a block whose own output is unknown (a project module)
+                inner = self.value(arg.value, self.scope(None), 1 << 30, (), depth + 1)
+                return Value(kind="module", activation=activation, out_features=inner.out_features, layer=inner.layer, origin=origin)
+            inner = self.value(arg.value, self.scope(None), 1 << 30, (), depth + 1)
+            return inner if inner.kind == "module" else Value(kind="module")
+        return Value(kind="module", activation=activation, origin=origin) if activation else Value(kind="module")
 
-def weight_layer_out(qualname: str, call: cst.Call | None) -> int | str | None:
-    if call is None:
-        return None
-    if qualname in LINEAR:
-        if qualname == "torch.nn.LazyLinear":
-            return integer_or_name(exact_argument(call, "out_features", 0))
-        if qualname == "torch.nn.Bilinear":
-            return integer_or_name(exact_argument(call, "out_features", 2))
-        return integer_or_name(exact_argument(call, "out_features", 1))
-    if qualname in CONV:
-        if qualname.startswith("torch.nn.Lazy"):
-            return integer_or_name(exact_argument(call, "out_channels", 0))
-        return integer_or_name(exact_argument(call, "out_channels", 1))
-    return None
+
+    def _class_head(self, cls: ClassInfo, depth: int = 0) -> Value:
+        """The module value of a class of this file: what its forward() returns."""
+        forward = cls.methods.get("forward")
+        if forward is None:
+            return Value(kind="module")
+        info = next((f for f in self.facts.collected.functions if f.node is forward), None)
+        scope = self.scope(info)
+        if not scope.returns:
+            return Value(kind="module")
+        outputs = merge([self.value(expr, scope, order, (), depth + 1) for expr, order in scope.returns])
+        if outputs.kind != "tensor" or outputs.activation is None:
+            return Value(kind="module")
+        where = f" in {self.facts.path}" if self.facts.path else ""
+        if outputs.activation:
+            origin = f"{cls.name}.forward(){where} ends in {outputs.activation}"
+        else:
+            origin = f"{cls.name}.forward(){where} returns the raw outputs of {short_layer_name(outputs.layer)}"
+        return Value(
+            kind="module",
+            activation=outputs.activation,
+            out_features=outputs.out_features,
+            layer=outputs.layer,
+            origin=origin,
+        )
+
+
+__all__ = ["BATCH", "Scope", "ValueFlow"]

@@ -2,7 +2,7 @@
 
 `facts.loops` (a `LoopFacts`) is built the first time a rule asks. What it offers:
 
-- `flows`: one `Flow` per function (and one for the module body) that runs a loop,
+- `flows`: one `LoopEvents` per function (and one for the module body) that runs a loop,
   directly or through a helper of the same file. A flow is the function's events in
   execution order; calls to helpers of the same file (`train_one_epoch(...)`,
   `self.evaluate()`) are followed and their events inlined, with the helper's
@@ -11,7 +11,7 @@
   also inlined into a caller: rules that need the caller's context (was `model.eval()`
   called before?) read the caller's flow and skip this one.
 - `root_flows`: the flows that are not inlined anywhere (entry points).
-- `Flow.loops`: the `Loop`s of the flow, outer before inner; `loop.events` are the
+- `LoopEvents.loops`: the `Loop`s of the flow, outer before inner; `loop.events` are the
   events of one iteration (nested loops included), `loop.parent` the enclosing loop,
   `loop.is_training` (a backward or an optimizer step inside), `loop.training_loops`.
 - `Event`: `kind` (one of the constants below), `node` (the call or statement to report
@@ -21,10 +21,10 @@
   `Loop`s, outermost first), `guards` (enclosing `if`/`except` blocks), `no_grad`
   (inside `torch.no_grad()`/`inference_mode()`/`set_grad_enabled`), `via` (helper
   calls followed to reach it).
-- `Flow.value_of(name, before)`: the expression last bound to `name` before an event
+- `LoopEvents.value_of(name, before)`: the expression last bound to `name` before an event
   (simple data flow: `out = model(x); probs = F.softmax(out); loss = ce(probs, y)`).
-- `Flow.training_loops`: loops whose iteration runs a backward and an optimizer step
-  (events of nested training loops not counted); `Flow.own_events(loop)` the events of a
+- `LoopEvents.training_loops`: loops whose iteration runs a backward and an optimizer step
+  (events of nested training loops not counted); `LoopEvents.own_events(loop)` the events of a
   training loop outside its nested training loops.
 - `optimizers` / `schedulers`: dotted name -> `Optimizer` / `Scheduler` (type, call,
   literal lr and weight decay; scheduler kind "epoch", "batch", "plateau" or "other"),
@@ -52,6 +52,7 @@ import libcst as cst
 
 from trainlint.facts.collect import FunctionInfo
 from trainlint.facts.walk import children
+from trainlint.facts.kinds import EventKind, SchedulerKind
 from trainlint.facts.syntax import argument, dotted, keyword, last_name, number
 from trainlint.facts.vocabulary import (
     BATCH_NORM, BATCH_SCHEDULERS, CLIP_NAMES, EPOCH_SCHEDULERS, FUNCTIONAL_LOSSES, GRAD_MODE, OPTIMIZER_CLASS_NAMES,
@@ -60,22 +61,6 @@ from trainlint.facts.vocabulary import (
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
-
-FORWARD = "forward"
-LOSS = "loss"
-BACKWARD = "backward"
-CLIP = "clip"
-UNSCALE = "unscale"
-STEP = "step"
-ZERO_GRAD = "zero_grad"
-SCHED_STEP = "scheduler_step"
-TRAIN = "train"
-EVAL = "eval"
-ACCUMULATE = "accumulate"
-BIND = "bind"
-OPTIMIZER_BUILT = "optimizer_built"
-MODEL_BUILT = "model_built"
-LR_UPDATE = "lr_update"  # param_groups[...]["lr"] = ..., or a helper that sets the LR
 
 _MAX_INLINE_DEPTH = 4
 #: Calls that make a function worth walking as a flow.
@@ -123,16 +108,16 @@ class Loop:
             loop = loop.parent
         return tuple(reversed(out))
 
-    def kinds(self) -> set[str]:
+    def kinds(self) -> set[EventKind]:
         return {e.kind for e in self.events}
 
     @cached_property
     def is_training(self) -> bool:
-        return any(e.kind in (BACKWARD, STEP) for e in self.events)
+        return any(e.kind in (EventKind.BACKWARD, EventKind.STEP) for e in self.events)
 
     @property
     def steps(self) -> list["Event"]:
-        return [e for e in self.events if e.kind == STEP]
+        return [e for e in self.events if e.kind == EventKind.STEP]
 
     @property
     def direct_events(self) -> list["Event"]:
@@ -174,13 +159,10 @@ class Loop:
         self.node.target.visit(_Names())
         return tuple(out)
 
-    def contains(self, other: "Loop") -> bool:
-        return other is self or self in other.ancestors
-
 
 @dataclass(eq=False)
 class Event:
-    kind: str
+    kind: EventKind
     node: cst.CSTNode
     target: str | None = None
     value: cst.BaseExpression | None = None
@@ -204,7 +186,7 @@ class Event:
 
 
 @dataclass(eq=False)
-class Flow:
+class LoopEvents:
     root: cst.FunctionDef | None  # None: the module body
     events: list[Event] = field(default_factory=list)
     loops: list[Loop] = field(default_factory=list)
@@ -214,13 +196,13 @@ class Flow:
     def value_of(self, name: str, before: Event) -> cst.BaseExpression | None:
         """What `name` was last bound to before `before` in this flow (None if unknown)."""
         for event in reversed(self.events[: before.index]):
-            if event.kind == BIND and event.target == name:
+            if event.kind == EventKind.BIND and event.target == name:
                 return event.value
         return None
 
     def binding_of(self, name: str, before: Event) -> Event | None:
         for event in reversed(self.events[: before.index]):
-            if event.kind == BIND and event.target == name:
+            if event.kind == EventKind.BIND and event.target == name:
                 return event
         return None
 
@@ -234,7 +216,7 @@ class Flow:
         for loop in reversed(self.loops):  # inner loops first
             inner = [t for t in training if loop in t.ancestors]
             kinds = {e.kind for e in loop.events if not any(e.in_loop(t) for t in inner)}
-            if BACKWARD in kinds and STEP in kinds:
+            if EventKind.BACKWARD in kinds and EventKind.STEP in kinds:
                 training.append(loop)
         return list(reversed(training))
 
@@ -260,14 +242,14 @@ def evaluation_loop(loop: Loop) -> bool:
     Loops over training data under no_grad (BatchNorm recalibration, feature extraction)
     and generation loops over `range(...)` are not evaluation loops.
     """
-    if loop.is_training or not any(e.kind == FORWARD for e in loop.events):
+    if loop.is_training or not any(e.kind == EventKind.FORWARD for e in loop.events):
         return False
     names = loop.iterable_names
     if not names or "train" in names:
         return False
     if _EVAL_DATA.search(names):
         return True
-    forwards = [e for e in loop.events if e.kind == FORWARD]
+    forwards = [e for e in loop.events if e.kind == EventKind.FORWARD]
     return "range" not in names.split() and all(e.no_grad for e in forwards)
 
 
@@ -302,7 +284,7 @@ def class_behaves_differently_in_eval(facts: "FileFacts", class_name: str) -> bo
 
 def _class_mode_dependent(facts: "FileFacts", qualname: str, seen: set[str]) -> bool:
     local = facts.local_module_classes.get(qualname.rsplit(".", 1)[-1])
-    if local is None or not facts._local_class(qualname):
+    if local is None or not facts.local_class(qualname):
         summary = facts.index.lookup(qualname, near=facts.path)
         if summary is not None and summary.facts.get("mode_dependent") is False:
             return False
@@ -353,19 +335,19 @@ class Scheduler:
         return self.qualname.rsplit(".", 1)[-1]
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> SchedulerKind:
         if self.qualname in EPOCH_SCHEDULERS:
-            return "epoch"
+            return SchedulerKind.EPOCH
         if self.qualname in BATCH_SCHEDULERS:
-            return "batch"
+            return SchedulerKind.BATCH
         if self.qualname in PLATEAU_SCHEDULERS:
-            return "plateau"
-        return "other"
+            return SchedulerKind.PLATEAU
+        return SchedulerKind.OTHER
 
 
 @dataclass(eq=False)
 class LoopFacts:
-    flows: list[Flow]
+    flows: list[LoopEvents]
     optimizers: dict[str, Optimizer]
     schedulers: dict[str, Scheduler]
     #: lr updates anywhere in the file (param_groups writes, LR helper calls, schedulers built)
@@ -377,14 +359,10 @@ class LoopFacts:
     model_types: dict[str, str] = field(default_factory=dict)
 
     @property
-    def root_flows(self) -> list[Flow]:
+    def root_flows(self) -> list[LoopEvents]:
         return [f for f in self.flows if not f.inlined]
 
-    def all_loops(self) -> Iterator[Loop]:
-        for flow in self.flows:
-            yield from flow.loops
-
-    def training_loops(self) -> Iterator[tuple[Flow, Loop]]:
+    def training_loops(self) -> Iterator[tuple[LoopEvents, Loop]]:
         for flow in self.flows:
             for loop in flow.training_loops:
                 yield flow, loop
@@ -550,19 +528,19 @@ class _Builder:
     # flows --------------------------------------------------------------------------
     def build(self) -> LoopFacts:
         reach = self._reaching_loops()
-        flows: list[Flow] = []
-        module_flow = Flow(root=None)
+        flows: list[LoopEvents] = []
+        module_flow = LoopEvents(root=None)
         module_needed = (
             any(l.function is None for l in self.facts.collected.loops) or any(id(f) in reach for f in self._callees_of(None))
         ) and (self._relevant(None) or any(id(f) in self._relevant_ids for f in self._callees_of(None)))
         if module_needed:
-            _FlowWalker(self, module_flow).walk_body(self.facts.module.body)
+            _EventWalker(self, module_flow).walk_body(self.facts.module.body)
             flows.append(module_flow)
         for info in self.facts.collected.functions:
             if id(info.node) not in reach:
                 continue
-            flow = Flow(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node))
-            _FlowWalker(self, flow).walk_function(info.node)
+            flow = LoopEvents(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node))
+            _EventWalker(self, flow).walk_function(info.node)
             flows.append(flow)
         for flow in flows:
             if flow.root is not None and id(flow.root) in self.inlined:
@@ -657,8 +635,8 @@ class _Context:
         return _Context(**values)
 
 
-class _FlowWalker:
-    def __init__(self, builder: _Builder, flow: Flow) -> None:
+class _EventWalker:
+    def __init__(self, builder: _Builder, flow: LoopEvents) -> None:
         self.b = builder
         self.flow = flow
 
@@ -749,16 +727,16 @@ class _FlowWalker:
             if name is None and isinstance(small.target, cst.Subscript):
                 name = cst.Module([]).code_for_node(small.target)  # stats[0] += loss
             if isinstance(small.operator, cst.AddAssign) and name is not None:
-                self._emit(ACCUMULATE, small, ctx, target=name, value=small.value)
+                self._emit(EventKind.ACCUMULATE, small, ctx, target=name, value=small.value)
         elif isinstance(small, cst.Return) and small.value is not None:
             self._expr(small.value, ctx)
 
     def _assign_target(self, target: cst.BaseExpression, value: cst.BaseExpression, stmt: cst.CSTNode, ctx: _Context) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "grad" and isinstance(value, cst.Name) and value.value == "None":
-            self._emit(ZERO_GRAD, stmt, ctx, target=dotted(target.value))
+            self._emit(EventKind.ZERO_GRAD, stmt, ctx, target=dotted(target.value))
             return
         if self.b._is_lr_write([target]):
-            self._emit(LR_UPDATE, stmt, ctx)
+            self._emit(EventKind.LR_UPDATE, stmt, ctx)
             return
         name = dotted(target)
         if name is None:
@@ -766,7 +744,7 @@ class _FlowWalker:
                 for element in target.elements:
                     sub = dotted(element.value)
                     if sub is not None:
-                        self._emit(BIND, stmt, ctx, target=sub, value=None)
+                        self._emit(EventKind.BIND, stmt, ctx, target=sub, value=None)
             return
         # total = total + loss
         if (
@@ -774,8 +752,8 @@ class _FlowWalker:
             and isinstance(value.operator, cst.Add)
             and dotted(value.left) == name
         ):
-            self._emit(ACCUMULATE, stmt, ctx, target=name, value=value.right)
-        self._emit(BIND, stmt, ctx, target=name, value=value)
+            self._emit(EventKind.ACCUMULATE, stmt, ctx, target=name, value=value.right)
+        self._emit(EventKind.BIND, stmt, ctx, target=name, value=value)
 
     # expressions: calls in evaluation order ---------------------------------------------------
     def _expr(self, expr: cst.BaseExpression, ctx: _Context) -> None:
@@ -815,81 +793,81 @@ class _FlowWalker:
             if receiver is not None and b.names.is_imported(receiver.split(".", 1)[0]):
                 # torch.autograd.backward(loss); dist_autograd.backward(ctx, [loss]) keeps its gradients apart
                 if qualname == "torch.autograd.backward" and positional:
-                    self._emit(BACKWARD, call, ctx, value=positional[0])
+                    self._emit(EventKind.BACKWARD, call, ctx, value=positional[0])
                 return
             if positional and not _is_tensor_expr(func.value, b):
                 # accelerator.backward(loss), fabric.backward(loss), self.manual_backward
-                self._emit(BACKWARD, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
+                self._emit(EventKind.BACKWARD, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
                 return
             loss = func.value
             inner = loss
             if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "scale" and inner.args:
                 loss = inner.args[0].value
-            self._emit(BACKWARD, call, ctx, value=loss)
+            self._emit(EventKind.BACKWARD, call, ctx, value=loss)
             return
         if attr == "manual_backward" and positional:
-            self._emit(BACKWARD, call, ctx, value=positional[0])
+            self._emit(EventKind.BACKWARD, call, ctx, value=positional[0])
             return
         if attr == "zero_grad" or (attr == "zero_" and receiver is not None and receiver.endswith((".grad", ".grad.data"))):
             target = receiver if attr == "zero_grad" else receiver.rsplit(".grad", 1)[0]
-            self._emit(ZERO_GRAD, call, ctx, target=self._rename(target, ctx))
+            self._emit(EventKind.ZERO_GRAD, call, ctx, target=self._rename(target, ctx))
             return
         if isinstance(func, cst.Name) and func.value == "zero_grad":
             # an imported helper that clears a parameter list: `zero_grad(self.model_params)`
             # (improved-diffusion's fp16_util); one of this file is followed above
-            self._emit(ZERO_GRAD, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
+            self._emit(EventKind.ZERO_GRAD, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
             return
         if (attr in CLIP_NAMES) or last_name(qualname) in CLIP_NAMES:
-            self._emit(CLIP, call, ctx, target=self._rename(receiver, ctx))
+            self._emit(EventKind.CLIP, call, ctx, target=self._rename(receiver, ctx))
             return
         if attr == "unscale_":
-            self._emit(UNSCALE, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
+            self._emit(EventKind.UNSCALE, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
             return
         if attr == "step":
             name = self._rename(receiver, ctx)
             if receiver is not None and (receiver in b.scalers or _SCALER_NAME.search(last_name(receiver))):
                 if positional:
-                    self._emit(STEP, call, ctx, target=self._rename(dotted(positional[0]), ctx))
+                    self._emit(EventKind.STEP, call, ctx, target=self._rename(dotted(positional[0]), ctx))
                 return
             if b.is_scheduler(receiver) or b.is_scheduler(name):
-                self._emit(SCHED_STEP, call, ctx, target=name)
+                self._emit(EventKind.SCHED_STEP, call, ctx, target=name)
                 return
             if b.is_optimizer(receiver) or b.is_optimizer(name):
-                self._emit(STEP, call, ctx, target=name)
+                self._emit(EventKind.STEP, call, ctx, target=name)
             return
         if attr == "step_update" and receiver is not None:
-            self._emit(SCHED_STEP, call, ctx, target=self._rename(receiver, ctx))
+            self._emit(EventKind.SCHED_STEP, call, ctx, target=self._rename(receiver, ctx))
             return
         if attr in ("train", "eval") and receiver is not None and "trainer" not in receiver.lower():
             if attr == "eval" and not call.args:
-                self._emit(EVAL, call, ctx, target=self._rename(receiver, ctx))
+                self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
             elif attr == "train":
                 mode = positional[0] if positional else keyword(call, "mode")
                 if isinstance(mode, cst.Name) and mode.value == "False":
-                    self._emit(EVAL, call, ctx, target=self._rename(receiver, ctx))
+                    self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
                 elif mode is None or (isinstance(mode, cst.Name) and mode.value == "True"):
-                    self._emit(TRAIN, call, ctx, target=self._rename(receiver, ctx))
+                    self._emit(EventKind.TRAIN, call, ctx, target=self._rename(receiver, ctx))
                 else:
                     # model.train(is_training): either
-                    self._emit(TRAIN, call, ctx, target=self._rename(receiver, ctx), value=mode)
+                    self._emit(EventKind.TRAIN, call, ctx, target=self._rename(receiver, ctx), value=mode)
             return
         if is_optimizer_class(qualname):
-            self._emit(OPTIMIZER_BUILT, call, ctx)
+            self._emit(EventKind.OPTIMIZER_BUILT, call, ctx)
             return
         if callee is not None and _LR_HELPER.search(last_name(callee)):
-            self._emit(LR_UPDATE, call, ctx)
+            self._emit(EventKind.LR_UPDATE, call, ctx)
             return
         if b.is_loss_call(call, callee):
-            self._emit(LOSS, call, ctx, target=self._rename(callee, ctx))
+            self._emit(EventKind.LOSS, call, ctx, target=self._rename(callee, ctx))
             return
         if attr == "append" and positional:
-            self._emit(ACCUMULATE, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
+            self._emit(EventKind.ACCUMULATE, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
             return
         if qualname and b.facts.is_module_class(qualname) and not _is_loss_class(qualname):
-            self._emit(MODEL_BUILT, call, ctx)
+            self._emit(EventKind.MODEL_BUILT, call, ctx)
             return
         if callee is not None and b.is_model(callee) and not _is_loss_class(qualname):
-            self._emit(FORWARD, call, ctx, target=self._rename(callee, ctx))
+            self._emit(EventKind.FORWARD, call, ctx, target=self._rename(callee, ctx))
             return
 
     def _inline(self, call: cst.Call, helper: cst.FunctionDef, ctx: _Context) -> None:
@@ -915,7 +893,7 @@ class _FlowWalker:
         inner = ctx.child(via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),))
         self._suite(helper.body, inner)
 
-    def _emit(self, kind: str, node: cst.CSTNode, ctx: _Context, target: str | None = None, value=None) -> None:
+    def _emit(self, kind: EventKind, node: cst.CSTNode, ctx: _Context, target: str | None = None, value=None) -> None:
         loops: list[Loop] = []
         loop = ctx.loop
         while loop is not None:
@@ -955,8 +933,7 @@ def build_loop_facts(facts: "FileFacts") -> LoopFacts:
 
 
 __all__ = [
-    "build_loop_facts", "behaves_differently_in_eval", "class_behaves_differently_in_eval", "same_model", "evaluation_loop", "LoopFacts", "Flow", "Loop", "Event", "Optimizer", "Scheduler",
-    "is_optimizer_class", "is_scheduler_class",
-    "FORWARD", "LOSS", "BACKWARD", "CLIP", "UNSCALE", "STEP", "ZERO_GRAD", "SCHED_STEP", "TRAIN", "EVAL",
-    "ACCUMULATE", "BIND", "OPTIMIZER_BUILT", "MODEL_BUILT", "LR_UPDATE",
+    "build_loop_facts", "behaves_differently_in_eval", "class_behaves_differently_in_eval", "same_model",
+    "evaluation_loop", "LoopFacts", "LoopEvents", "Loop", "Event", "Optimizer", "Scheduler", "is_optimizer_class",
+    "is_scheduler_class",
 ]

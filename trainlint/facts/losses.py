@@ -2,7 +2,7 @@
 
 Each use of a loss, as a loss object (`criterion = nn.CrossEntropyLoss(...)` then
 `criterion(out, y)`, also `self.criterion`) or as a function (`F.cross_entropy(out, y)`),
-with the Values (see flow.py) of its input and target: which model's output, through
+with the Values (see values.py, flow.py) of its input and target: which model's output, through
 which activation, whether the target holds class indices or one-hot rows.
 
     for use in facts.losses.uses:
@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import FunctionInfo
-from trainlint.facts.flow import UNKNOWN, Flow, Value
+from trainlint.facts.flow import ValueFlow
+from trainlint.facts.values import Value
 from trainlint.facts.syntax import exact_argument, keyword
 from trainlint.facts.vocabulary import LOSS_CLASS_KINDS, LOSS_FUNCTION_KINDS, LOSS_NAMES
 
@@ -54,7 +55,7 @@ class LossUse:
 class LossFacts:
     def __init__(self, facts: "FileFacts") -> None:
         self.facts = facts
-        self.flow = Flow(facts)
+        self.flow = ValueFlow(facts)
 
     def head(self, cls) -> Value:
         """The module value of a class of this file (see heads.py)."""
@@ -95,8 +96,4 @@ class LossFacts:
         return uses
 
 
-def build_loss_facts(facts: "FileFacts") -> LossFacts:
-    return LossFacts(facts)
-
-
-__all__ = ["LossFacts", "LossUse", "build_loss_facts"]
+__all__ = ["LossFacts", "LossUse"]

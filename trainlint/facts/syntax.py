@@ -9,6 +9,7 @@ imports are resolved (that is `FileFacts.qualname`), no names are followed.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 
 import libcst as cst
 
@@ -58,6 +59,16 @@ def exact_argument(call: cst.Call, name: str, position: int) -> cst.BaseExpressi
     if any(a.star for a in given[: position + 1]):
         return None
     return given[position].value if position < len(given) else None
+
+
+def body_of(node: cst.CSTNode) -> Sequence[cst.CSTNode]:
+    """The statements of a def's, loop's, if's or with's body (a one-line body as one line)."""
+    block = getattr(node, "body", None)
+    if isinstance(block, cst.IndentedBlock):
+        return block.body
+    if isinstance(block, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(block.body)]
+    return []
 
 
 def method_name(call: cst.Call) -> str | None:
@@ -143,6 +154,6 @@ def literal_value(node: cst.BaseExpression) -> object:
 
 
 __all__ = [
-    "argument", "boolean", "dotted", "exact_argument", "integer_or_name", "is_false", "is_none", "is_number",
+    "argument", "body_of", "boolean", "dotted", "exact_argument", "integer_or_name", "is_false", "is_none", "is_number",
     "keyword", "keyword_arg", "last_name", "literal_value", "method_name", "number", "positional", "string",
 ]
