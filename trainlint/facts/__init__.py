@@ -18,7 +18,8 @@ from functools import cached_property
 import libcst as cst
 
 from trainlint.facts.collect import AssignInfo, CallInfo, ClassInfo, Collected, FunctionInfo, LoopInfo, collect
-from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step, build_data_facts
+from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step
+from trainlint.facts.data_builder import build_data_facts
 from trainlint.facts.forward import ForwardPath, ForwardPaths, Store
 from trainlint.facts.inits import ConstantInit, EmptyParameter, Guard, InitFacts
 from trainlint.facts.kinds import DataRole, ElementKind, EventKind, SchedulerKind
@@ -29,14 +30,14 @@ from trainlint.facts.loops import (
     LoopFacts,
     Optimizer,
     Scheduler,
-    behaves_differently_in_eval,
-    build_loop_facts,
     evaluation_loop,
     is_optimizer_class,
     is_scheduler_class,
     same_model,
 )
+from trainlint.facts.loop_builder import build_loop_facts
 from trainlint.facts.losses import LossFacts, LossUse
+from trainlint.facts.modes import behaves_differently_in_eval
 from trainlint.facts.modules import Layer, ModuleClass, build_module_classes
 from trainlint.facts.roles import RoleEvidence
 from trainlint.facts.stacks import Element, Seq, Stacks, has_bias

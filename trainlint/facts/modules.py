@@ -14,7 +14,7 @@ import libcst as cst
 from trainlint.facts.collect import CallInfo, ClassInfo
 from trainlint.facts.forward import ForwardPaths
 from trainlint.facts.heads import head_facts
-from trainlint.facts.loops import class_behaves_differently_in_eval
+from trainlint.facts.modes import class_behaves_differently_in_eval
 from trainlint.facts.stacks import Seq
 from trainlint.facts.vocabulary import PARAMETER
 from trainlint.index import MODULE_BASES, ClassSummary
