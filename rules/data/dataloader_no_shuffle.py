@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import DataRole, FOLDER_DATASETS, FileFacts
+from trainlint.facts import DataRole, FileFacts
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -270,7 +270,7 @@ class DataloaderNoShuffle(Rule):
             how = "shuffle=False" if loader.shuffle is False else "no shuffle or sampler"
             sorted_note = (
                 " (ImageFolder lists its images class by class, so batches hold one class)"
-                if any(d.qualname in FOLDER_DATASETS for d in loader.datasets) else ""
+                if any(d.from_folders for d in loader.datasets) else ""
             )
             yield self.report(
                 loader.node,

@@ -57,9 +57,7 @@ from trainlint.facts.syntax import (
 from trainlint.facts.values import Value
 from trainlint.facts.vocabulary import (
     BIAS_POSITION,
-    CONSTANT_INIT_FUNCTIONS,
     CONV,
-    FOLDER_DATASETS,
     RECURRENT,
     has_parameters,
     is_weight_layer,
@@ -247,7 +245,7 @@ __all__ = [
     # questions about names and loops
     "evaluation_loop", "has_bias", "is_optimizer_class", "is_scheduler_class", "is_weight_layer", "same_model",
     # torch's names rules match on
-    "BIAS_POSITION", "CONSTANT_INIT_FUNCTIONS", "CONV", "FOLDER_DATASETS", "RECURRENT",
+    "BIAS_POSITION", "CONV", "RECURRENT",
     # reading syntax
     "argument", "boolean", "dotted", "is_none", "keyword", "keyword_arg", "last_name", "method_name", "number",
     "positional", "string",

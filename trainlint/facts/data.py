@@ -36,7 +36,7 @@ from trainlint.facts.normalization import NormalizationFinder, is_sub_div_chain
 from trainlint.facts.roles import RoleEvidence, decide
 from trainlint.facts.syntax import dotted, is_none, keyword, method_name, number
 from trainlint.facts.vocabulary import (
-    CLASSIFICATION_LOSSES, COLOR_JITTER, FLOAT_CONVERSIONS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
+    CLASSIFICATION_LOSSES, COLOR_JITTER, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
     NORMALIZE_FUNCTIONS, NORMALIZING, RANDOM_AUGMENTATIONS, SELF_NORMALIZING_MODELS, TO_TENSOR,
 )
 
@@ -77,6 +77,11 @@ class Dataset(_Decided):
     samples_randomly: bool = False
     is_image: bool = False
     evidence: list[RoleEvidence] = field(default_factory=list)
+
+    @property
+    def from_folders(self) -> bool:
+        """An ImageFolder/DatasetFolder: it lists its samples class by class, folder by folder."""
+        return self.qualname in FOLDER_DATASETS
 
 
 @dataclass(eq=False)
