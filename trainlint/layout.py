@@ -42,6 +42,11 @@ def _project_folder(directory: str) -> str:
         directory = parent
 
 
+def forget_folders() -> None:
+    """Look at the folders afresh (a long-lived process, such as the server, runs many checks)."""
+    _project_folder.cache_clear()
+
+
 def is_test_module(path: str) -> bool:
     """A test module by its own name (`test_*.py`, `*_test.py`, `conftest.py`), wherever it
     lives: unlike is_test_path, a training script kept under tests/ (a fixture the test
@@ -50,4 +55,4 @@ def is_test_module(path: str) -> bool:
     return stem.startswith("test_") or stem.endswith("_test.py") or stem == "conftest.py"
 
 
-__all__ = ["is_test_module", "is_test_path"]
+__all__ = ["forget_folders", "is_test_module", "is_test_path"]

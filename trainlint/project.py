@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
 from trainlint.index import ProjectIndex
+from trainlint.layout import forget_folders, is_test_path
 
 if TYPE_CHECKING:
     from trainlint.engine import Engine
@@ -329,11 +330,12 @@ def _analyse(task: tuple, engine: "Engine", base_index: ProjectIndex | None) -> 
     """One file: (findings, summaries, lookups, opaque, analysed) from one parse."""
     from trainlint.cache import RecordingIndex
 
-    data, shown, module_name, package, summarize = task
+    data, shown, module_name, package, test_code, summarize = task
     if not needs_analysis(data):
         return engine.check_syntax_only(data, shown).findings, [], (), False, False
     index = RecordingIndex(base_index)
-    result = engine.check_source(data, shown, index=index, module_name=module_name, package=package, summarize=summarize)
+    result = engine.check_source(data, shown, index=index, module_name=module_name, package=package, summarize=summarize,
+                                 test_code=test_code)
     return result.findings, result.summaries, index.lookups(), index.opaque, True
 
 
@@ -412,6 +414,7 @@ def check_paths(
     run = RunResult()
     _package_parts.cache_clear()  # folders (links, __init__.py) are looked at afresh each run (the server runs many)
     _real_folder.cache_clear()
+    forget_folders()
     items = []  # per file: [shown, data|exc, names, digest, entry]
     for path in files:
         shown = display_path(path)
@@ -419,7 +422,9 @@ def check_paths(
             data: bytes | Exception = read_bytes(path)
         except OSError as exc:
             data = exc
-        items.append([path, shown, data, module_name_for(path, config.root), None, None])
+        module_name, package = module_name_for(path, config.root)
+        # (module name, package, test code): what the file's facts are given besides its text
+        items.append([path, shown, data, (module_name, package, is_test_path(os.fspath(path), module_name)), None, None])
 
     # Phase A: summaries (and, in the same parse, findings against an empty index).
     first: dict[int, tuple] = {}
@@ -437,15 +442,15 @@ def check_paths(
             continue
         if b"class " not in data:
             # It adds nothing to the index: check it once, in phase B, against the whole index.
-            items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], ())
+            items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], (), test_code=names[2])
             deferred.add(i)
             continue
-        tasks.append((data, shown, names[0], names[1], True))
+        tasks.append((data, shown, *names, True))
         where.append(i)
     for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
         first[i] = value
         path, shown, data, names, h, _ = items[i]
-        items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], tuple(value[1]))
+        items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], tuple(value[1]), test_code=names[2])
         if store:
             store.put(os.path.abspath(path), items[i][5])
         run.parsed += value[4]
@@ -485,7 +490,7 @@ def check_paths(
                 findings[i] = list(hit.findings)
                 run.cached += 1
                 continue
-        tasks.append((data, shown, names[0], names[1], False))
+        tasks.append((data, shown, *names, False))
         where.append(i)
     for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, index) if tasks else ()):
         found, _, lookups, opaque, parsed = value
@@ -540,7 +545,8 @@ def fix_run(run: RunResult, *, unsafe: bool = False, write: bool = True) -> RunR
             text = decode_source(data)
         except FileProblem:
             continue
-        first = engine.check_source(text, shown, index=run.index, module_name=names[0], package=names[1])
+        first = engine.check_source(text, shown, index=run.index, module_name=names[0], package=names[1],
+                                   test_code=names[2])
         outcome = fix_text(engine, text, shown, unsafe=unsafe, index=run.index, module_name=names[0],
                            package=names[1], first=first)
         if outcome.problem:
