@@ -11,6 +11,18 @@ from trainlint.cli import app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DATA_CODES = "TL101,TL102,TL103,TL104"
+# A training script whose loader is not shuffled: TL101 unless the file is test code.
+_UNSHUFFLED_TRAINING = (
+    "import torch\n"
+    "from torch.utils.data import DataLoader, TensorDataset\n\n"
+    "train_loader = DataLoader(TensorDataset(torch.randn(64, 3), torch.randint(0, 2, (64,))), batch_size=32)\n"
+    "model = torch.nn.Linear(3, 2)\n"
+    "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+    "for x, y in train_loader:\n"
+    "    optimizer.zero_grad()\n"
+    "    torch.nn.functional.cross_entropy(model(x), y).backward()\n"
+    "    optimizer.step()\n"
+)
 
 
 def _findings(path: Path) -> list[dict]:
@@ -53,17 +65,7 @@ def test_a_project_below_a_folder_called_test_is_not_test_code(tmp_path, monkeyp
     """Test code is exempt from the data rules; a project checked out in ~/test/ is not test code."""
     project = tmp_path / "test" / "proj"
     (project / "tests").mkdir(parents=True)
-    loader = (
-        "import torch\n"
-        "from torch.utils.data import DataLoader, TensorDataset\n\n"
-        "train_loader = DataLoader(TensorDataset(torch.randn(64, 3), torch.randint(0, 2, (64,))), batch_size=32)\n"
-        "model = torch.nn.Linear(3, 2)\n"
-        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-        "for x, y in train_loader:\n"
-        "    optimizer.zero_grad()\n"
-        "    torch.nn.functional.cross_entropy(model(x), y).backward()\n"
-        "    optimizer.step()\n"
-    )
+    loader = _UNSHUFFLED_TRAINING
     (project / "train.py").write_text(loader)
     (project / "tests" / "loaders.py").write_text(loader)  # a helper of the test suite
     (project / "pyproject.toml").write_text("[tool.trainlint]\n")
@@ -81,17 +83,7 @@ def test_whether_a_file_is_test_code_is_part_of_the_cache_key(tmp_path, monkeypa
     ~/test/), the cached findings of an unchanged file must not be reused."""
     project = tmp_path / "test" / "proj"
     project.mkdir(parents=True)
-    (project / "train.py").write_text(
-        "import torch\n"
-        "from torch.utils.data import DataLoader, TensorDataset\n\n"
-        "train_loader = DataLoader(TensorDataset(torch.randn(64, 3), torch.randint(0, 2, (64,))), batch_size=32)\n"
-        "model = torch.nn.Linear(3, 2)\n"
-        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-        "for x, y in train_loader:\n"
-        "    optimizer.zero_grad()\n"
-        "    torch.nn.functional.cross_entropy(model(x), y).backward()\n"
-        "    optimizer.step()\n"
-    )
+    (project / "train.py").write_text(_UNSHUFFLED_TRAINING)
     (project / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
 

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import DataRole, FileFacts
+from trainlint.facts import DataRole, FileFacts, argument
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -281,12 +281,9 @@ class DataloaderNoShuffle(Rule):
             )
 
     def _fix(self, facts: FileFacts, call: cst.Call):
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == "shuffle":
-                return self.fix("set shuffle=True", Replacement(arg.value, "True"))
-        positional = [a for a in call.args if a.keyword is None]
-        if len(positional) > 2:
-            return self.fix("set shuffle=True", Replacement(positional[2].value, "True"))
+        shuffle = argument(call, "shuffle", 2)
+        if shuffle is not None:
+            return self.fix("set shuffle=True", Replacement(shuffle, "True"))
         if not call.args:
             return None
         last = call.args[-1].value

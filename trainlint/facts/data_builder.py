@@ -331,10 +331,9 @@ class _Builder:
         # the datasets that are given this pipeline, directly or through a name
         users = []
         for dataset in datasets:
-            transform = keyword(dataset.node, "transform") if isinstance(dataset.node, cst.Call) else None
-            if transform is None and isinstance(dataset.node, cst.Call) and dataset.qualname in FOLDER_DATASETS \
-                    and len(dataset.node.args) > 1 and dataset.node.args[1].keyword is None:
-                transform = dataset.node.args[1].value
+            # ImageFolder(root, transform): the transform is its second parameter
+            position = 1 if dataset.from_folders else None
+            transform = argument(dataset.node, "transform", position) if isinstance(dataset.node, cst.Call) else None
             if transform is None:
                 continue
             ds_call = self.calls_by_node.get(id(dataset.node))

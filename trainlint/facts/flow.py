@@ -19,7 +19,7 @@ import libcst as cst
 
 from trainlint.facts.collect import ClassInfo, FunctionInfo
 from trainlint.facts.heads import head_from_summary, head_of_layer, short_layer_name, weight_layer_out
-from trainlint.facts.syntax import dotted, exact_argument
+from trainlint.facts.syntax import argument, dotted
 from trainlint.facts.values import UNKNOWN, Value, merge
 from trainlint.facts.vocabulary import (
     ACTIVATION_FUNCTIONS, ACTIVATION_METHODS, ACTIVATION_MODULES, CONV, INDEX_TARGET_FUNCTIONS, INDEX_TARGET_METHODS,
@@ -278,7 +278,7 @@ class ValueFlow:
         for call in self.facts.collected.calls:
             if dotted(call.node.func) != info.name:
                 continue
-            arg = exact_argument(call.node, name, position)
+            arg = argument(call.node, name, position)
             if arg is None:
                 return UNKNOWN
             caller, order, path = self.scope_of_call(call)
@@ -317,7 +317,7 @@ class ValueFlow:
     def _call(self, call: cst.Call, scope: Scope, order: int, path: tuple, depth: int) -> Value:
         func = call.func
         qualname = self.facts.qualname(func)
-        first = exact_argument(call, "input", 0)
+        first = argument(call, "input", 0)
         if qualname in ACTIVATION_FUNCTIONS:
             return self._activated(self.value(first, scope, order, path, depth), ACTIVATION_FUNCTIONS[qualname], call)
         if qualname in ("torch.log",):
@@ -329,7 +329,7 @@ class ValueFlow:
         if qualname in LOSS_CLASS_KINDS:
             return Value(kind="loss", loss=LOSS_CLASS_KINDS[qualname], constructor=call)
         if qualname in MODEL_WRAPPERS:
-            inner = self.value(exact_argument(call, "module", 0), scope, order, path, depth)
+            inner = self.value(argument(call, "module", 0), scope, order, path, depth)
             return inner if inner.kind == "module" else UNKNOWN
         if qualname in INDEX_TARGET_FUNCTIONS:
             return Value(kind="tensor", target="index")

@@ -17,7 +17,7 @@ from typing import Any
 
 import libcst as cst
 
-from trainlint.facts.syntax import exact_argument, integer_or_name
+from trainlint.facts.syntax import argument, integer_or_name
 from trainlint.facts.values import Value
 from trainlint.facts.vocabulary import ACTIVATION_MODULES, CONV, LINEAR, NEUTRAL_MODULES
 from trainlint.index import ClassSummary
@@ -83,14 +83,14 @@ def weight_layer_out(qualname: str, call: cst.Call | None) -> int | str | None:
         return None
     if qualname in LINEAR:
         if qualname == "torch.nn.LazyLinear":
-            return integer_or_name(exact_argument(call, "out_features", 0))
+            return integer_or_name(argument(call, "out_features", 0))
         if qualname == "torch.nn.Bilinear":
-            return integer_or_name(exact_argument(call, "out_features", 2))
-        return integer_or_name(exact_argument(call, "out_features", 1))
+            return integer_or_name(argument(call, "out_features", 2))
+        return integer_or_name(argument(call, "out_features", 1))
     if qualname in CONV:
         if qualname.startswith("torch.nn.Lazy"):
-            return integer_or_name(exact_argument(call, "out_channels", 0))
-        return integer_or_name(exact_argument(call, "out_channels", 1))
+            return integer_or_name(argument(call, "out_channels", 0))
+        return integer_or_name(argument(call, "out_channels", 1))
     return None
 
 

@@ -18,6 +18,7 @@ from trainlint.facts.loops import (
 )
 from trainlint.facts.modes import is_parallel_wrapper
 from trainlint.facts.syntax import argument, dotted, keyword, last_name, number
+from trainlint.facts.syntax import positional as positional_values
 from trainlint.facts.vocabulary import CLIP_NAMES, FUNCTIONAL_LOSSES, GRAD_MODE
 from trainlint.facts.walk import children
 
@@ -427,7 +428,7 @@ class _EventWalker:
         attr = func.attr.value if isinstance(func, cst.Attribute) else None
         receiver = dotted(func.value) if isinstance(func, cst.Attribute) else None
         qualname = b.facts.qualname(func)
-        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        positional = positional_values(call)
         # helpers of this file are followed
         helper = b.resolve_helper(call, ctx.function)
         if (

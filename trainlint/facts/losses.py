@@ -20,7 +20,7 @@ import libcst as cst
 from trainlint.facts.collect import FunctionInfo
 from trainlint.facts.flow import ValueFlow
 from trainlint.facts.values import Value
-from trainlint.facts.syntax import exact_argument, keyword
+from trainlint.facts.syntax import argument, keyword
 from trainlint.facts.vocabulary import LOSS_CLASS_KINDS, LOSS_FUNCTION_KINDS, LOSS_NAMES
 
 if TYPE_CHECKING:
@@ -80,13 +80,13 @@ class LossFacts:
                 if callee.kind != "loss":
                     continue
                 kind, options = callee.loss, callee.constructor
-            first = exact_argument(node, "input", 0)
+            first = argument(node, "input", 0)
             uses.append(
                 LossUse(
                     kind=kind,
                     call=node,
                     input=self.flow.value(first, scope, order, path),
-                    target=self.flow.value(exact_argument(node, "target", 1), scope, order, path),
+                    target=self.flow.value(argument(node, "target", 1), scope, order, path),
                     function=call.function,
                     options=options,
                     spelled=self.facts.code(node.func),

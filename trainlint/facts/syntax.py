@@ -40,20 +40,10 @@ def positional(call: cst.Call) -> list[cst.BaseExpression]:
 
 def argument(call: cst.Call, name: str, position: int | None = None) -> cst.BaseExpression | None:
     """A parameter's value: passed by keyword, else at its position among the positional
-    arguments (`*args` not counted); None when not given."""
+    arguments; None when not given, or when a `*args` comes at or before the position
+    (which value lands there cannot be read)."""
     value = keyword(call, name)
-    if value is None and position is not None:
-        values = positional(call)
-        if len(values) > position:
-            value = values[position]
-    return value
-
-
-def exact_argument(call: cst.Call, name: str, position: int) -> cst.BaseExpression | None:
-    """Like `argument`, but None when a `*args` comes at or before the position: which
-    value lands there cannot be read."""
-    value = keyword(call, name)
-    if value is not None:
+    if value is not None or position is None:
         return value
     given = [a for a in call.args if a.keyword is None]
     if any(a.star for a in given[: position + 1]):
@@ -154,6 +144,6 @@ def literal_value(node: cst.BaseExpression) -> object:
 
 
 __all__ = [
-    "argument", "body_of", "boolean", "dotted", "exact_argument", "integer_or_name", "is_false", "is_none", "is_number",
+    "argument", "body_of", "boolean", "dotted", "integer_or_name", "is_false", "is_none", "is_number",
     "keyword", "keyword_arg", "last_name", "literal_value", "method_name", "number", "positional", "string",
 ]
