@@ -3,7 +3,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import EventKind, FileFacts, dotted
+from trainlint.facts import EventKind, FileFacts, dotted, is_none
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -293,7 +293,7 @@ class _Reads(cst.CSTVisitor):
             self.allowed.add(id(node.value))
 
     def visit_Return(self, node: cst.Return) -> None:
-        if node.value is not None and not (isinstance(node.value, cst.Name) and node.value.value == "None"):
+        if node.value is not None and not is_none(node.value):
             self.escapes = True
 
     def visit_Yield(self, node: cst.Yield) -> None:

@@ -399,10 +399,10 @@ class _Builder:
         dataset = argument(node, "dataset", 0)
         shuffle_expr = argument(node, "shuffle", 2)
         shuffle: bool | str | None
-        if shuffle_expr is None or (isinstance(shuffle_expr, cst.Name) and shuffle_expr.value == "None"):
+        if shuffle_expr is None or is_none(shuffle_expr):
             shuffle = None
-        elif isinstance(shuffle_expr, cst.Name) and shuffle_expr.value in ("True", "False"):
-            shuffle = shuffle_expr.value == "True"
+        elif boolean(shuffle_expr) is not None:
+            shuffle = boolean(shuffle_expr)
         else:
             shuffle = "unknown"
         sampler = argument(node, "sampler", 3)

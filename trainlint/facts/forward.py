@@ -17,7 +17,7 @@ import libcst as cst
 
 from trainlint.facts.kinds import ElementKind
 from trainlint.facts.stacks import Element, Seq
-from trainlint.facts.syntax import body_of, dotted, is_number, positional
+from trainlint.facts.syntax import body_of, dotted, is_false, is_number, positional
 from trainlint.facts.vocabulary import (
     GATING_FUNCTIONS, GATING_METHODS, GRAPHLESS, GRAPHLESS_CALLS, NO_GRAD, SET_GRAD_ENABLED, SQUASHING_FUNCTIONS,
     SQUASHING_METHODS,
@@ -361,7 +361,7 @@ def _no_grad(facts: "FileFacts", node: cst.BaseExpression) -> bool:
         qualname = facts.qualname(node.func)
         if qualname == SET_GRAD_ENABLED:
             args = positional(node)
-            return bool(args) and isinstance(args[0], cst.Name) and args[0].value == "False"
+            return bool(args) and is_false(args[0])
         return qualname in NO_GRAD
     return False
 

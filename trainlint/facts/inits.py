@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo, FunctionInfo
-from trainlint.facts.syntax import dotted
-from trainlint.facts.walk import calls_within
+from trainlint.facts.syntax import dotted, string
 from trainlint.facts.vocabulary import (
     CONSTANT_INIT_FUNCTIONS, CONSTANT_INIT_METHODS, EMPTY_ALLOCATIONS, LEGACY_CONSTRUCTORS, PARAMETER,
 )
+from trainlint.facts.walk import calls_within
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -219,10 +219,9 @@ def _register_parameter_name(facts: "FileFacts", call: CallInfo) -> str | None:
             and node.func.attr.value == "register_parameter"
             and len(node.args) >= 2
             and node.args[1].value is call.node
-            and isinstance(node.args[0].value, cst.SimpleString)
-            and isinstance(node.args[0].value.evaluated_value, str)
+            and string(node.args[0].value) is not None
         ):
-            return node.args[0].value.evaluated_value
+            return string(node.args[0].value)
     return None
 
 

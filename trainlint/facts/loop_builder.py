@@ -17,7 +17,7 @@ from trainlint.facts.loops import (
     Event, Loop, LoopEvents, LoopFacts, Optimizer, Scheduler, is_optimizer_class, is_scheduler_class,
 )
 from trainlint.facts.modes import is_parallel_wrapper
-from trainlint.facts.syntax import argument, dotted, keyword, last_name, number
+from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, last_name, number, string
 from trainlint.facts.syntax import positional as positional_values
 from trainlint.facts.vocabulary import CLIP_NAMES, FUNCTIONAL_LOSSES, GRAD_MODE
 from trainlint.facts.walk import children
@@ -122,9 +122,8 @@ class _Builder:
         for target in targets:
             if isinstance(target, cst.Subscript) and len(target.slice) == 1:
                 index = target.slice[0].slice
-                if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
-                    if index.value.evaluated_value in ("lr", "learning_rate"):
-                        return True
+                if isinstance(index, cst.Index) and string(index.value) in ("lr", "learning_rate"):
+                    return True
         return False
 
     def _optimizer(self, name: str, qualname: str, call: cst.Call) -> Optimizer:
@@ -382,7 +381,7 @@ class _EventWalker:
             self._expr(small.value, ctx)
 
     def _assign_target(self, target: cst.BaseExpression, value: cst.BaseExpression, stmt: cst.CSTNode, ctx: _Context) -> None:
-        if isinstance(target, cst.Attribute) and target.attr.value == "grad" and isinstance(value, cst.Name) and value.value == "None":
+        if isinstance(target, cst.Attribute) and target.attr.value == "grad" and is_none(value):
             self._emit(EventKind.ZERO_GRAD, stmt, ctx, target=dotted(target.value))
             return
         if self.b._is_lr_write([target]):
@@ -493,9 +492,9 @@ class _EventWalker:
                 self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
             elif attr == "train":
                 mode = positional[0] if positional else keyword(call, "mode")
-                if isinstance(mode, cst.Name) and mode.value == "False":
+                if is_false(mode):
                     self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
-                elif mode is None or (isinstance(mode, cst.Name) and mode.value == "True"):
+                elif mode is None or boolean(mode) is True:
                     self._emit(EventKind.TRAIN, call, ctx, target=self._rename(receiver, ctx))
                 else:
                     # model.train(is_training): either

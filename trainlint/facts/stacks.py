@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import libcst as cst
 
 from trainlint.facts.kinds import ElementKind
-from trainlint.facts.syntax import body_of, dotted, keyword_arg, literal_value, positional
+from trainlint.facts.syntax import body_of, boolean, dotted, keyword_arg, literal_value, positional
 from trainlint.facts.vocabulary import (
     BATCH_NORM, BIAS_POSITION, CONV, LINEAR, MODULE_LIST, NORM, SEQUENTIAL, SQUASHING_MODULES, WEIGHT_WRAPPERS,
 )
@@ -488,9 +488,7 @@ def has_bias(element: Element) -> bool | None:
         value = args[position]
     else:
         value = arg.value
-    if isinstance(value, cst.Name) and value.value in ("True", "False"):
-        return value.value == "True"
-    return None
+    return boolean(value)
 
 
 __all__ = ["Element", "Seq", "Stacks", "element_for", "has_bias"]
