@@ -16,9 +16,9 @@ from trainlint.facts.forward import ForwardPaths
 from trainlint.facts.heads import head_facts
 from trainlint.facts.modes import class_behaves_differently_in_eval
 from trainlint.facts.stacks import Seq
+from trainlint.facts.syntax import dotted
 from trainlint.facts.vocabulary import PARAMETER
 from trainlint.index import MODULE_BASES, ClassSummary
-from trainlint.names import dotted
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
