@@ -7,6 +7,9 @@ assignments (the definitions that reach the use; branches that disagree give
 "unknown"), `self.x` attributes, parameters (through the calls of the function in
 the same file), and the return values of the file's functions. Anything else is
 unknown, and rules stay silent on unknown values.
+
+`ValueFlow` evaluates expressions to `Value`s (values.py); it also reads the heads of
+the file's module classes and nn.Sequentials (what calling the model gives).
 """
 
 from __future__ import annotations

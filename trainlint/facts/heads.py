@@ -7,6 +7,10 @@ where the classifier is an `nn.Sequential` ending in `nn.Softmax`), or from the
 arguments of an `nn.Sequential(...)` built in the training script. A model whose head
 cannot be read has an unknown head, and the loss rules say nothing about it.
 
+The value flow (flow.py: `ValueFlow.class_head`) reads the heads of this file's classes
+and Sequentials; this module holds what needs no flow: the head of a torch layer, and
+heads as the project index carries them.
+
 Heads travel between files in the project index as
 `{"final_activation": "softmax" | "none", "out_features": 10, "last_layer": "torch.nn.Linear"}`.
 """
