@@ -50,7 +50,12 @@ SCRIPTS = {
     "eval_in_train_mode": (2, 120, None),
     "eval_mode_not_restored": (2, 120, None),
     "probe_resnet": (5, 120, None),
+    "sigmoid_cnn_unseeded": (STEPS, 120, None),
+    "masked_lr": (20, 120, None),
+    "dropout_cnn": (20, 120, None),
 }
+#: Scripts whose findings depend on the clock (stopped by the time limit): never compared run to run.
+TIMED = {"hang"}
 #: Scripts probed with --through-eval (on to their first evaluation pass).
 THROUGH_EVAL = {"eval_in_train_mode", "eval_mode_not_restored"}
 #: Scripts that live outside tests/fixtures/probe/.
@@ -59,22 +64,33 @@ PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "
 needs_torch = pytest.mark.skipif(not torch_available(), reason="the probe needs torch")
 
 
-@pytest.fixture(scope="module")
-def results() -> dict[str, ProbeResult]:
-    """Every fixture probed once, concurrently (each is a child process)."""
+def _probe_all(names) -> dict[str, ProbeResult]:
+    """These fixtures probed concurrently (each is a child process)."""
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # small models: threads only contend
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             futures = {name: pool.submit(run_probe, PATHS.get(name, FIXTURES / f"{name}.py"), [], steps=steps, timeout=timeout,
                                          nproc_per_node=nproc, through_eval=name in THROUGH_EVAL)
-                       for name, (steps, timeout, nproc) in SCRIPTS.items()}
+                       for name, (steps, timeout, nproc) in SCRIPTS.items() if name in names}
             return {name: future.result() for name, future in futures.items()}
     finally:
         if env_threads is None:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = env_threads
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, ProbeResult]:
+    """Every fixture probed once."""
+    return _probe_all(SCRIPTS)
+
+
+@pytest.fixture(scope="module")
+def second_results() -> dict[str, ProbeResult]:
+    """Every fixture that the clock does not stop, probed a second time."""
+    return _probe_all(set(SCRIPTS) - TIMED)
 
 
 def codes(result: ProbeResult) -> set[str]:
@@ -274,6 +290,45 @@ def test_black_images_are_constant_inputs(results):
 
 
 # how it runs ------------------------------------------------------------------------------
+def _outcome(result: ProbeResult) -> list[tuple]:
+    """What a user reads from a probe: every finding with its message, verdict and numbers."""
+    return sorted((f.code, f.path, f.location.row, f.message, str(f.details.get("verdict")),
+                   str(f.details.get("verdict_message")), json.dumps(f.details.get("measurement"), sort_keys=True,
+                                                                     default=str))
+                  for f in result.findings)
+
+
+@needs_torch
+@pytest.mark.probe
+def test_two_probes_of_a_script_agree(results, second_results):
+    """The child seeds random, numpy and torch before the script starts: a script that seeds
+    nothing (sigmoid_cnn_unseeded) gives the same numbers, findings and verdicts twice."""
+    for name, second in second_results.items():
+        first = results[name]
+        assert _outcome(first) == _outcome(second), name
+        assert (first.report or {}).get("losses") == (second.report or {}).get("losses"), name
+    unseeded = results["sigmoid_cnn_unseeded"]
+    assert unseeded.report["stopped"] == "steps" and {v.details["verdict"] for v in static(unseeded, "TL201")} == {
+        "confirmed"}
+
+
+@needs_torch
+@pytest.mark.probe
+def test_the_script_s_own_seed_wins(tmp_path):
+    script = tmp_path / "draw.py"
+    script.write_text("import random, sys\nimport numpy, torch\n"
+                      "first = (random.random(), float(numpy.random.rand()), float(torch.rand(1)))\n"
+                      "torch.manual_seed(123)\n"
+                      "print('DRAW', first, float(torch.rand(1)), flush=True)\nsys.exit(0)\n")
+    runs = [run_probe(script, [], steps=1, timeout=60, static=False) for _ in range(2)]
+    draws = [r.output_tail.split("DRAW ")[1].splitlines()[0] for r in runs]
+    assert draws[0] == draws[1]
+    import torch
+
+    torch.manual_seed(123)
+    assert draws[0].endswith(str(float(torch.rand(1))))
+
+
 @needs_torch
 @pytest.mark.probe
 def test_parameters_reached_are_read_from_their_gradients(results):

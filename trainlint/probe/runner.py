@@ -210,6 +210,8 @@ def run_probe(
                              checkpoint_dir=checkpoint_dir, project_root=root, max_batches=thresholds.max_batches,
                              nproc_per_node=nproc_per_node, through_eval=through_eval)
     env = {**os.environ, **QUIET_ENV}
+    # set and dict orders of the script fixed too (the child seeds its random generators itself)
+    env.setdefault("PYTHONHASHSEED", "0")
     read_fd, write_fd = os.pipe()
     env["TRAINLINT_PROBE_PROGRESS_FD"] = str(write_fd)
     returncode = None
