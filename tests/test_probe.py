@@ -280,6 +280,57 @@ def test_loop_bugs_are_measured(results):
 
 @needs_torch
 @pytest.mark.probe
+def test_each_step_s_own_gradient_is_measured(results):
+    """SGD lr=5 and no zero_grad(): from the fifth step on every backward adds exactly 0,
+    while .grad keeps the stale sum of the first four. The norms are each step's own, so the
+    stall is seen, TL408 is confirmed by it and the accumulation by TL401."""
+    r = results["masked_lr"]
+    norms = r.report["grad_norms"]
+    assert max(norms[:4]) > 100 and norms[-6:] == [0.0] * 6
+    verdicts = {f.code: f.details["verdict"] for f in r.static}
+    assert verdicts["TL408"] == verdicts["TL401"] == "confirmed"
+    from trainlint.probe.output import _measured_line
+
+    assert "gradients accumulate in .grad" in _measured_line(r)
+    assert "gradients accumulate" not in _measured_line(results["healthy"])
+
+
+@needs_torch
+@pytest.mark.probe
+def test_stalled_training_is_named_with_its_cause(results):
+    r = results["masked_lr"]
+    f = runtime(r, "TL912")
+    m = f.details["measurement"]
+    assert m["grad_norm"] == 0 and m["loss_change"] == 0 and abs(m["loss"] - 2.3026) < 1e-3
+    assert "likely cause: a learning rate far out of range (TL408" in f.message
+    assert [c["code"] for c in f.details["causes"]] == ["TL408"]
+    assert "backward()" in _line(f)
+    for name, result in results.items():
+        if name not in ("masked_lr",):
+            assert "TL912" not in codes(result), name
+
+
+def test_stall_confirms_the_static_findings_that_explain_it():
+    flat = [2.3026] * 8
+    m = Measurements(_report(losses=[2.29, 3.1, 2.5, 2.3026] + flat, grad_norms=[0.8, 30.0, 12.0, 0.0] + [0.0] * 8),
+                     Thresholds())
+    assert m.stalled().present
+    v = verdict_for(_static("TL302"), m)  # no cross_entropy call was recorded, yet the stall it predicts was
+    assert v.details["verdict"] == "confirmed" and "training stalled (TL912)" in v.details["verdict_message"]
+    assert verdict_for(_static("TL401"), m).details["verdict"] != "confirmed"  # not a cause of a stall
+    # a run that learned and converged: a flat loss far below its start is not a stall
+    done = Measurements(_report(losses=[2.3, 1.0, 0.1] + [1e-4] * 9, grad_norms=[1.0, 0.5, 0.1] + [1e-6] * 9),
+                        Thresholds())
+    assert not done.stalled().present and "converged" in done.stalled().message
+    # a loss that still moves is not stalled, however small the gradients
+    moving = Measurements(_report(losses=[2.3 - 0.01 * i for i in range(12)], grad_norms=[1.0] + [1e-5] * 11),
+                          Thresholds())
+    assert not moving.stalled().present
+    assert not Measurements(_report(losses=[2.0] * 4, grad_norms=[0.0] * 4), Thresholds()).stalled().observable
+
+
+@needs_torch
+@pytest.mark.probe
 def test_black_images_are_constant_inputs(results):
     r = results["constant_inputs"]
     f = runtime(r, "TL911")
@@ -702,7 +753,7 @@ def test_runtime_rules_are_the_registry_s(tmp_path):
     from trainlint.probe.analyze import RUNTIME_CHECKS, runtime_rules
 
     rules = runtime_rules()
-    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 12)] == list(RUNTIME_CHECKS)
+    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 13)] == list(RUNTIME_CHECKS)
     assert rules["TL901"].severity is Severity.ERROR
     assert all(r.severity is Severity.WARNING for code, r in rules.items() if code != "TL901")
     owned = {key for r in rules.values() for key in r.options}

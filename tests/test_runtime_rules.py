@@ -13,7 +13,7 @@ from trainlint.engine import Engine
 from trainlint.finding import Finding, Location, Severity
 from trainlint.registry import rule_for, rules_by_code
 
-RUNTIME = {f"TL9{i:02d}" for i in range(1, 12)}
+RUNTIME = {f"TL9{i:02d}" for i in range(1, 13)}
 
 
 def test_runtime_rules_are_registered_but_never_run_statically(monkeypatch):

@@ -181,6 +181,36 @@ class Measurements:
         return Evidence(True, change < 0.005, f"loss {fmt(losses[0])} → {fmt(losses[-1])} over {len(losses)} "
                         f"iterations ({fmt(change * 100)}% change)", {"change": change}, self.backward_site)
 
+    def stalled(self) -> Evidence:
+        """TL912: the loss has stopped moving and each step's own gradient has collapsed."""
+        losses, norms = self.losses, self.grad_norms
+        n = min(len(losses), len(norms))
+        window = min(10, max(4, n // 3))
+        if n < window + 2:
+            return Evidence(False, message=f"{n} iteration(s) with a loss and a gradient")
+        last_losses, last_norms = losses[-window:], norms[-window:]
+        if not all(_finite(x) for x in last_losses + last_norms):
+            return Evidence(True, False, "non-finite loss or gradient in the last iterations (TL901's)")
+        finite_norms = [x for x in norms if _finite(x)]
+        peak = max(finite_norms)
+        at = norms.index(peak) + 1
+        level = statistics.fmean(last_losses)
+        change = (max(last_losses) - min(last_losses)) / max(abs(level), 1e-12)
+        top = max(last_norms)
+        first = losses[0]
+        learned = _finite(first) and first > 0 and level < 0.5 * first
+        numbers = {"window": window, "iterations": n, "loss": level, "loss_change": change, "grad_norm": top,
+                   "peak_grad_norm": peak, "peak_at": at, "first_loss": first,
+                   "thresholds": {"loss_change": self.t.stall_loss_change, "grad_ratio": self.t.stall_grad_ratio}}
+        text = (f"over the last {window} of {n} iterations the loss stayed at {fmt(level)} "
+                f"({fmt(change * 100)}% change, threshold {fmt(self.t.stall_loss_change * 100)}%) and each step's own "
+                f"gradient norm was at most {fmt(top)} (the run's largest: {fmt(peak)} at iteration {at}; "
+                f"threshold {fmt(self.t.stall_grad_ratio)}× it)")
+        present = change <= self.t.stall_loss_change and top <= self.t.stall_grad_ratio * peak and not learned
+        if learned and change <= self.t.stall_loss_change:
+            text += f"; the loss fell from {fmt(first)} first: converged, not stalled"
+        return Evidence(True, present, text, numbers, self.backward_site)
+
     def vanishing(self) -> Evidence:
         ratios = [x for x in self.r.get("ratios", []) if _finite(x)]
         if not ratios:
@@ -576,6 +606,9 @@ class Measurements:
         hit = next((e for e in observable if e.present), None)
         if hit is not None:
             return Evidence(True, True, lr_text + hit.message, hit.numbers, hit.site)
+        stalled = self.stalled()
+        if stalled.present:
+            return Evidence(True, True, lr_text + "training stalled: " + stalled.message, stalled.numbers, stalled.site)
         flat = self.loss_flat()
         if flat.present:
             return Evidence(True, True, lr_text + "the loss does not move: " + flat.message, flat.numbers, flat.site)
@@ -627,6 +660,16 @@ RUNTIME_CHECKS = {
     "TL909": "inputs",
     "TL910": "shuffle",
     "TL911": "constant_inputs",
+    "TL912": "stalled",
+}
+
+#: Static findings that explain a stalled training (TL912): it names them, and confirms them.
+STALL_CAUSES = {
+    "TL302": "softmax before cross-entropy",
+    "TL408": "a learning rate far out of range",
+    "TL201": "a saturated sigmoid stack",
+    "TL102": "unnormalized inputs",
+    "TL306": "a non-negative activation on the logits",
 }
 
 #: static code -> the measurement that confirms it. A code not listed is "not observable".
@@ -796,6 +839,10 @@ def verdict_for(finding: Finding, m: Measurements) -> Finding:
             evidence = fn(os.path.abspath(finding.path), finding.location.row)
         else:
             evidence = fn()
+        if finding.code in STALL_CAUSES and not (evidence.observable and evidence.present):
+            stalled = m.stalled()
+            if stalled.present:  # the symptom it predicts, measured as TL912
+                evidence = Evidence(True, True, "training stalled (TL912): " + stalled.message, stalled.numbers)
         if not evidence.observable:
             verdict, text, numbers = NOT_OBSERVABLE, evidence.message, evidence.numbers
         else:
@@ -804,3 +851,22 @@ def verdict_for(finding: Finding, m: Measurements) -> Finding:
     details = {"kind": "static", "verdict": verdict, "verdict_message": text, "measurement": numbers}
     return Finding(finding.code, finding.name, finding.severity, finding.message, finding.path, finding.location,
                    finding.end_location, finding.fix, details=details)
+
+
+def explain_stall(runtime: list[Finding], static: list[Finding]) -> list[Finding]:
+    """The runtime findings with TL912's message naming the static findings that explain the stall."""
+    causes = [f for f in static if f.code in STALL_CAUSES]
+    if not causes:
+        return runtime
+    out = []
+    for f in runtime:
+        if f.code == "TL912":
+            named = "; ".join(f"{STALL_CAUSES[c.code]} ({c.code} {c.name} at {os.path.basename(c.path)}:"
+                              f"{c.location.row})" for c in causes[:3])
+            more = f" and {len(causes) - 3} more" if len(causes) > 3 else ""
+            details = {**f.details, "causes": [{"code": c.code, "path": c.path, "line": c.location.row}
+                                               for c in causes]}
+            f = Finding(f.code, f.name, f.severity, f"{f.message}; likely cause: {named}{more}", f.path, f.location,
+                        f.end_location, f.fix, details=details)
+        out.append(f)
+    return out

@@ -138,6 +138,7 @@ class Probe:
         self._act_stats: list[tuple[int, str, object]] = []
         self._finite_checks: list[tuple[int, object, object]] = []
         self._output_sums: dict[int, tuple] = {}  # id(module output) -> (weak reference, its sum)
+        self._zeroed: set[int] = set()  # ids of the parameters zero_grad() cleared since the last backward
 
         self.modules = weakref.WeakSet()
         self.sites = WeakIdKeyDictionary()
@@ -200,6 +201,7 @@ class Probe:
 
         def optimizer_zero_grad(opt, *args, **kwargs):
             probe._event("zero_grad")
+            probe._on_zero_grad(p for g in opt.param_groups for p in g["params"])
             return original_zero_grad(opt, *args, **kwargs)
 
         torch.optim.Optimizer.zero_grad = optimizer_zero_grad
@@ -207,6 +209,7 @@ class Probe:
 
         def model_zero_grad(module, *args, **kwargs):
             probe._event("zero_grad")
+            probe._on_zero_grad(module.parameters())
             return module_zero_grad(module, *args, **kwargs)
 
         torch.nn.Module.zero_grad = model_zero_grad
@@ -436,6 +439,12 @@ class Probe:
     def _event(self, name: str) -> None:
         if len(self.events) < MAX_EVENTS and not self.done:
             self.events.append(name)
+
+    def _on_zero_grad(self, params) -> None:
+        """These parameters' gradients are cleared (None or zeros) until the next backward:
+        what it leaves in .grad is its own, no copy of the old gradient is needed."""
+        if not self.done:
+            self._zeroed.update(id(p) for p in params)
 
     def _on_optimizer(self, opt) -> None:
         opt._trainlint_seen = True
@@ -682,20 +691,25 @@ class Probe:
         return {"loss": value, "grads_before": self._grads_before(), "carried": carried, "scale": scale}
 
     def _grads_before(self) -> list[tuple]:
-        """Every parameter the backward could reach, with its .grad and that grad's version.
+        """Every parameter the backward could reach, with its .grad, that grad's version and
+        a copy of it where backward() will add to an older gradient (None where it is cleared).
 
         Which parameters the loss reached is read from what backward() did to their .grad
         (set, replaced or accumulated into in place), not from walking loss.grad_fn: how
         autograd exposes a leaf's AccumulateGrad node in next_functions differs between
-        torch releases (2.11 showed none), while .grad is public API."""
+        torch releases (2.11 showed none), while .grad is public API. The copy gives each
+        backward's own gradient (.grad minus it): without zero_grad() the .grad holds the
+        stale sum of every earlier one, and its norm says nothing about this step."""
         seen: set[int] = set()
         before = []
+        zeroed, self._zeroed = self._zeroed, set()
 
         def add(p) -> None:
             if id(p) not in seen and p.requires_grad:
                 seen.add(id(p))
                 grad = p.grad
-                before.append((p, grad, grad._version if grad is not None else None))
+                old = grad.detach().clone() if grad is not None and id(p) not in zeroed else None
+                before.append((p, grad, grad._version if grad is not None else None, old))
 
         for o in self._live_optimizers():
             for g in o.param_groups:
@@ -714,8 +728,9 @@ class Probe:
             self._step_since_backward = False
             if pre["carried"]:
                 self.grad_carried_over.append(pre["carried"])
-            leaves = [p for p, grad, version in pre["grads_before"]
+            leaves = [p for p, grad, version, _ in pre["grads_before"]
                       if p.grad is not None and (p.grad is not grad or p.grad._version != version)]
+            older = {id(p): old for p, _, _, old in pre["grads_before"] if old is not None}
             optimized = {id(p) for o in self._live_optimizers() for g in o.param_groups for p in g["params"]}
             has_optimizer = bool(self._live_optimizers())
             if iteration <= 3:
@@ -744,6 +759,7 @@ class Probe:
             for t in leaves:
                 if not isinstance(t, torch.nn.Parameter):
                     continue
+                own = _own_gradient(t.grad, older.get(id(t)))
                 name = self._param_name(t)
                 module = owner.get(id(t))
                 if name is None:
@@ -770,8 +786,8 @@ class Probe:
                 layers.setdefault(layer, [order, [], None])[1].append(len(grads))
                 if (module is not None and type(module).__name__ in WEIGHT_LAYERS and t.dim() >= 2
                         and name.endswith("weight")):
-                    layers[layer][2] = t.grad
-                grads.append(t.grad)
+                    layers[layer][2] = own
+                grads.append(own)
             names = sorted(layers, key=lambda n: layers[n][0])
             weight_names = [n for n in names if layers[n][2] is not None and not layers[n][2].is_sparse]
             # every number of this step comes back in one synchronization per device
@@ -1214,6 +1230,16 @@ def _grad_norms(grads: list, unscale: float | None) -> list:
         return list(torch._foreach_norm(dense, 2, dtype=torch.float32))
     except (AttributeError, TypeError, RuntimeError):  # a torch without it, or odd tensors
         return [torch.linalg.vector_norm(g.float()) for g in dense]
+
+
+def _own_gradient(grad, older):
+    """What this backward added to .grad: all of it, or the part above the older gradient."""
+    if older is None:
+        return grad
+    try:
+        return grad.detach() - older
+    except RuntimeError:  # layouts that do not subtract (sparse into dense): the sum it is
+        return grad
 
 
 def _dense(grad):

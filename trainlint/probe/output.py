@@ -123,6 +123,9 @@ def _measured_line(result: ProbeResult) -> str:
     norms = r.get("grad_norms") or []
     if norms:
         parts.append(f"gradient norm {fmt(norms[0])} → {fmt(norms[-1])}")
+        if r.get("grad_carried_over"):
+            # TL401's symptom: .grad holds the sum of every earlier backward's gradient
+            parts.append("gradients accumulate in .grad (never cleared): the norms are each backward's own gradient")
     overflows = r.get("scaler_overflows") or []
     if overflows:
         parts.append(f"GradScaler skipped {len(overflows)} overflowing step{'s' if len(overflows) != 1 else ''} "

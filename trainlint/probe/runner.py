@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding
-from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
+from trainlint.probe.analyze import Measurements, explain_stall, runtime_findings, verdict_for
 from trainlint.probe.thresholds import Thresholds, load_thresholds
 
 if TYPE_CHECKING:
@@ -252,6 +252,7 @@ def run_probe(
                 files = [Path(p) for p in report.get("project_files", []) if os.path.isfile(p)]
                 files = [script.resolve()] + [f for f in files if f != script.resolve()]
                 result.static = [verdict_for(f, m) for f in static_findings(files, config)]
+                result.runtime = explain_stall(result.runtime, result.static)
         elif static:
             result.static = []
         result.wall_s = time.perf_counter() - started

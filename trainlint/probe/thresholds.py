@@ -42,6 +42,10 @@ class Thresholds:
     single_class_batches: float = 0.5
     #: TL908: cross-entropy at the first iteration above this multiple of ln(number of classes).
     initial_loss_factor: float = 3.0
+    #: TL912: over the last probed iterations the loss moves less than this share of its value ...
+    stall_loss_change: float = 1e-3
+    #: ... and each step's own gradient norm is at most this share of the largest one of the run.
+    stall_grad_ratio: float = 1e-3
     #: How many batches of each DataLoader are inspected.
     max_batches: int = 8
 
