@@ -331,6 +331,41 @@ def test_stall_confirms_the_static_findings_that_explain_it():
 
 @needs_torch
 @pytest.mark.probe
+def test_dropout_zeros_are_not_dead_units(results):
+    r = results["dropout_cnn"]
+    assert r.report["stopped"] == "steps" and r.runtime == [] and not r.failed, [f.message for f in r.runtime]
+    fc1 = next(layer for layer in r.report["layers"] if layer["name"] == "fc1")
+    assert fc1["zero_rows"][:2] == ["nan", "nan"] and max(fc1["zero_rows"][2:]) < 0.5  # judged from the third batch
+
+
+@needs_torch
+def test_a_unit_is_dead_when_zero_for_every_sample_of_the_last_batches():
+    import torch
+
+    from trainlint.probe.instrument import DEAD_WINDOW, Probe, _active_units
+
+    probe = Probe(steps=None, report_path=None, project_root=".", script=__file__)
+    torch.manual_seed(0)
+    shares = []
+    for _ in range(DEAD_WINDOW + 2):
+        out = torch.relu(torch.randn(16, 64)) * (torch.rand(16, 64) > 0.5)  # dropout zeros half of them
+        out[:, :8] = 0  # eight units never fire
+        shares.append(float(probe._dead_share("fc", _active_units(out))))
+    assert all(s != s for s in shares[:DEAD_WINDOW - 1])  # not judged before the window is full
+    assert shares[-1] == 8 / 64
+    # ReLU before pooling: a channel with zero pixels is alive if any pixel of any sample fires
+    image = torch.zeros(8, 4, 6, 6)
+    image[0, :3, 2, 2] = 1.0
+    (channels,) = _active_units(image)
+    assert channels.tolist() == [True, True, True, False]
+    # (N, T, F) or (N, C, L): a unit counts as dead under both readings only
+    sequence = torch.zeros(8, 5, 7)
+    sequence[:, :, 0] = 1.0
+    assert [m.shape[0] for m in _active_units(sequence)] == [5, 7]
+
+
+@needs_torch
+@pytest.mark.probe
 def test_black_images_are_constant_inputs(results):
     r = results["constant_inputs"]
     f = runtime(r, "TL911")

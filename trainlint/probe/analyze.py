@@ -231,22 +231,26 @@ class Measurements:
             return Evidence(True, False, "not judged: the training inputs are constant (" + constant.message + ")")
         rows = []
         for act in self.r.get("activations", []):
-            values = act.get("values") or []
+            values = [_f(v) for v in act.get("values") or [] if _finite(v)]
             if values:
-                tail = values[-3:]
-                rows.append((sum(tail) / len(tail), f"`{act['name']}` ({act.get('type')})", act["kind"], act.get("site")))
+                # a ReLU's value already spans the last batches (dead: zero in every one of them);
+                # a saturation share is one batch's, averaged over the last three
+                share = values[-1] if act["kind"] == "relu" else statistics.fmean(values[-3:])
+                rows.append((share, f"`{act['name']}` ({act.get('type')})", act["kind"], act.get("site")))
         layers = self.r.get("layers", [])
         weight_layers = [layer for layer in layers if layer.get("zero_rows")]
         for layer in weight_layers[:-1]:  # the output layer's rows are the classes
-            tail = layer["zero_rows"][-3:]
-            rows.append((sum(tail) / len(tail), f"`{layer['name']}` ({layer.get('module')})", "zero-gradient",
-                         layer.get("site")))
+            values = [_f(v) for v in layer["zero_rows"] if _finite(v)]
+            if values:
+                rows.append((values[-1], f"`{layer['name']}` ({layer.get('module')})", "zero-gradient",
+                             layer.get("site")))
         if not rows:
             return Evidence(False, message="no activation module and no weight layer gradient was seen")
         bad = sorted((r for r in rows if r[0] >= self.t.dead_fraction), key=lambda r: -r[0])
         worst = max(rows, key=lambda r: r[0])
-        describe = {"relu": "dead (zero for the whole batch)", "sigmoid": "saturated (<0.01 or >0.99)",
-                    "tanh": "saturated (|x|>0.99)", "zero-gradient": "without gradient (dead units after it)"}
+        describe = {"relu": "dead (zero for every sample of the last 3 batches)",
+                    "sigmoid": "saturated (<0.01 or >0.99)", "tanh": "saturated (|x|>0.99)",
+                    "zero-gradient": "without gradient over the last 3 batches (dead units after it)"}
         if bad:
             head = bad[0]
             text = (f"{len(bad)} layer{'s' if len(bad) != 1 else ''} with ≥{fmt(self.t.dead_fraction * 100)}% units "

@@ -44,6 +44,9 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", "
 ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
 WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
                  "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Bilinear")
+#: A unit is dead when it is zero for every sample of this many consecutive batches (a
+#: dropout mask or an unlucky batch never silences a live unit that long).
+DEAD_WINDOW = 3
 MAX_EVENTS = 60
 MAX_LOSS_FN_CALLS = 3
 
@@ -136,6 +139,8 @@ class Probe:
         self._order: dict[int, int] = {}
         self._called: dict[int, torch.nn.Module] = {}
         self._act_stats: list[tuple[int, str, object]] = []
+        # per ReLU module / weight layer: which units were active in each of the last DEAD_WINDOW batches
+        self._alive: dict[object, list] = {}
         self._finite_checks: list[tuple[int, object, object]] = []
         self._output_sums: dict[int, tuple] = {}  # id(module output) -> (weak reference, its sum)
         self._zeroed: set[int] = set()  # ids of the parameters zero_grad() cleared since the last backward
@@ -627,12 +632,31 @@ class Probe:
         if kind == "relu":
             if out.dim() < 2 or out.shape[0] < 8:  # with a tiny batch, "zero for every sample" is chance
                 return
-            stat = (out.flatten(1).amax(dim=0) <= 0).float().mean()  # zero for every sample of the batch
+            stat = self._dead_share(("relu", key), _active_units(out))
         elif kind == "sigmoid":
             stat = ((out < 0.01) | (out > 0.99)).float().mean()
         else:
             stat = (out.abs() > 0.99).float().mean()
         self._act_stats.append((key, kind, stat))
+
+    def _dead_share(self, key, active: list):
+        """The share of units active in none of the last DEAD_WINDOW batches (a 0-d tensor, not
+        read back yet), the smallest over the readings of `active` (one bool mask per way of
+        telling units apart); NaN until the window is full."""
+        history = self._alive.get(key)
+        if history is None or len(history) != len(active) or any(h[0].shape != a.shape for h, a in zip(history, active)):
+            history = self._alive[key] = [[] for _ in active]
+        shares = []
+        for window, mask in zip(history, active):
+            window.append(mask)
+            del window[:-DEAD_WINDOW]
+            ever = window[0]
+            for other in window[1:]:
+                ever = ever | other
+            shares.append((~ever).float().mean())
+        if len(history[0]) < DEAD_WINDOW:
+            return torch.tensor(float("nan"))
+        return torch.stack(shares).amin() if len(shares) > 1 else shares[0]
 
     def _on_eval_forward(self, module) -> None:
         """The trained model ran under no_grad: an evaluation pass (one record per pass)."""
@@ -797,7 +821,9 @@ class Probe:
                 if self.nonfinite_activation is None else []
             stats = [(key, kind, read.add(stat)) for key, kind, stat in self._act_stats]
             norms_at = [read.add(n) for n in _grad_norms(grads, 1.0 / pre["scale"] if pre["scale"] else None)]
-            rows_at = [read.add((layers[n][2].flatten(1).count_nonzero(1) == 0).sum()) for n in weight_names]
+            # a row of a weight gradient is an output unit: dead when zero over the last batches
+            rows_at = [read.add(self._dead_share(("rows", n), [layers[n][2].flatten(1).count_nonzero(1) > 0]))
+                       for n in weight_names]
             read.now()
             loss = read[loss_at]
             self.losses.append(loss)
@@ -817,7 +843,7 @@ class Probe:
                     self._clear_step()
                     self._send_progress()
                     return
-            rows = [read[at] / layers[n][2].shape[0] for n, at in zip(weight_names, rows_at)]
+            rows = [read[at] for at in rows_at]
             total = math.sqrt(sum(x * x for x in norms)) if all(_finite(x) for x in norms) else float("nan")
             self.grad_norms.append(total)
             for n, v in zip(names, norms):
@@ -825,7 +851,7 @@ class Probe:
                 if n not in self.layer_order:
                     self.layer_order.append(n)
             for n, v in zip(weight_names, rows):
-                self.zero_rows.setdefault(n, []).append(v)
+                self.zero_rows.setdefault(n, []).append(_num(v))
             if len(weight_names) >= 2:
                 first = norms[names.index(weight_names[0])]
                 last = norms[names.index(weight_names[-1])]
@@ -874,7 +900,7 @@ class Probe:
                 name = self._module_name(module)
                 entry = self.activations.setdefault(name, {
                     "kind": kind, "type": type(module).__name__, "site": self.sites.get(module), "values": []})
-                entry["values"].append(value)
+                entry["values"].append(_num(value))
 
     def _clear_step(self) -> None:
         self._order = {}
@@ -1159,6 +1185,18 @@ def _mode_layers(module) -> list[str]:
                               getattr(torch.nn.modules.batchnorm, "_BatchNorm", None),
                               getattr(torch.nn.modules.instancenorm, "_InstanceNorm", None)) if k is not None)
     return sorted({type(m).__name__ for m in module.modules() if isinstance(m, kinds)})[:5]
+
+
+def _active_units(out) -> list:
+    """Which units of an activation were non-zero for some sample of the batch: one bool mask per
+    reading of its shape. A unit is a feature of (N, F), a channel of (N, C, H, W) or (N, C, D, H, W)
+    (a zero pixel before pooling is no dead unit), and either a channel or a feature of (N, C, L) /
+    (N, T, F), which the shape alone cannot tell apart (both are read; the smaller share counts)."""
+    if out.dim() == 2:
+        return [out.amax(dim=0) > 0]
+    if out.dim() == 3:
+        return [out.amax(dim=(0, 2)) > 0, out.amax(dim=(0, 1)) > 0]
+    return [out.transpose(0, 1).flatten(1).amax(dim=1) > 0]
 
 
 def _split_batch(batch):

@@ -28,8 +28,8 @@ class Thresholds:
     loss_growth: float = 10.0
     #: TL903: first-layer / last-layer gradient-norm ratio (median over iterations) below this.
     vanishing_ratio: float = 1e-4
-    #: TL904: share of a layer's units dead (ReLU zero for the whole batch, or zero weight-gradient rows)
-    #: or saturated (sigmoid < 0.01 or > 0.99, |tanh| > 0.99) over the last iterations.
+    #: TL904: share of a layer's units dead (ReLU zero for every sample of the last 3 batches, or weight-gradient
+    #: rows zero in each of them) or saturated (sigmoid < 0.01 or > 0.99, |tanh| > 0.99) over the last iterations.
     dead_fraction: float = 0.5
     #: TL909: |mean| of the training inputs above this, or their std above `input-std`.
     input_mean: float = 3.0
