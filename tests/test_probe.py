@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from trainlint.finding import Finding, Location, Severity
-from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
+from trainlint.probe.analyze import Measurements, fmt, runtime_findings, verdict_for
 from trainlint.probe.runner import ProbeResult, run_probe, torch_available
 from trainlint.config import ConfigError, config_from_table, load_config
 from trainlint.probe.thresholds import Thresholds, load_thresholds, parse_assignments
@@ -668,6 +668,39 @@ def test_verdicts_follow_the_measurements():
     exploding = Measurements(_report(losses=[2.0, 5.0, 80.0]), t)
     v = verdict_for(_static("TL408"), exploding)
     assert v.details["verdict"] == "confirmed" and v.details["measurement"]["growth"] == 40.0
+
+
+@pytest.mark.parametrize(
+    "ratio, verdict",
+    [
+        (9.1e-5, "confirmed"),  # below TL903's own threshold too
+        (1.8e-4, "confirmed"),  # above TL903's 1e-4, far below the healthy 0.02-3: the prediction holds
+        (3e-3, "inconclusive"),
+        (0.05, "not confirmed"),
+    ],
+)
+def test_a_static_finding_is_confirmed_by_weaker_evidence_than_the_runtime_rule_needs(ratio, verdict):
+    m = Measurements(_report(ratios=[ratio] * 8), Thresholds())
+    assert m.vanishing().present is (ratio < 1e-4)
+    v = verdict_for(_static("TL201"), m)
+    assert v.details["verdict"] == verdict
+    assert fmt(ratio) in v.details["verdict_message"] and "confirmed < 0.001, not confirmed >= 0.01" in v.details["verdict_message"]
+    assert (("TL903" in {f.code for f in runtime_findings(m, "train.py")}) is (ratio < 1e-4))
+
+
+def test_verdict_bands_are_configurable_and_read_every_number():
+    m = Measurements(_report(ratios=[3e-3] * 8), Thresholds().with_values({"vanishing-confirm": 5e-3}))
+    assert verdict_for(_static("TL204"), m).details["verdict"] == "confirmed"
+    batches = lambda mean, std: [{"sampler": "RandomSampler", "site": None, "batches": [  # noqa: E731
+        {"mean": mean, "std": std, "min": 0.0, "max": 1.0, "backward_before": i} for i in range(4)]}]
+    pixels = Measurements(_report(loaders=batches(0.45, 0.25)), Thresholds())  # ToTensor() without Normalize
+    assert not pixels.inputs().present and verdict_for(_static("TL102"), pixels).details["verdict"] == "confirmed"
+    centered = Measurements(_report(loaders=batches(0.02, 1.0)), Thresholds())
+    assert verdict_for(_static("TL102"), centered).details["verdict"] == "not confirmed"
+    unsure = Measurements(_report(loaders=batches(0.2, 1.0)), Thresholds())
+    assert verdict_for(_static("TL102"), unsure).details["verdict"] == "inconclusive"
+    assert verdict_for(_static("TL408"), Measurements(_report(losses=[2.0, 2.5, 4.0]), Thresholds())).details[
+        "verdict"] == "inconclusive"
 
 
 @pytest.mark.parametrize(

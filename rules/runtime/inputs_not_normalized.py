@@ -36,4 +36,5 @@ class InputsNotNormalized(Rule):
     summary = "first batches' input mean/std far from 0/1 (e.g. raw 0..255 pixels)"
     seeds = ("000 §2.1", "001 §11")
     runtime = True
-    options = Thresholds.defaults("input-mean", "input-std")
+    options = Thresholds.defaults("input-mean", "input-std", "input-mean-confirm", "input-mean-healthy",
+                                  "input-std-confirm", "input-std-healthy")

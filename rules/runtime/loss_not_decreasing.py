@@ -37,4 +37,4 @@ class LossNotDecreasing(Rule):
     summary = "loss rises over the probed steps (learning rate too high)"
     seeds = ("002 §1.1", "000 §2.4", "004")
     runtime = True
-    options = Thresholds.defaults("loss-growth")
+    options = Thresholds.defaults("loss-growth", "loss-growth-confirm", "loss-growth-healthy")

@@ -37,4 +37,4 @@ class VanishingGradients(Rule):
     summary = "first-layer gradient norm orders of magnitude below the last layer's"
     seeds = ("000 §2.3", "000 §2.5", "001 §4", "001 §7", "003 §10")
     runtime = True
-    options = Thresholds.defaults("vanishing-ratio")
+    options = Thresholds.defaults("vanishing-ratio", "vanishing-confirm", "vanishing-healthy")

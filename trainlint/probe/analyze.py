@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from trainlint.rule import Rule
 
 CONFIRMED, NOT_CONFIRMED, NOT_OBSERVABLE = "confirmed", "not confirmed", "not observable"
+#: The measurement lies between a static finding's confirm band and the healthy range.
+INCONCLUSIVE = "inconclusive"
 
 
 # numbers -------------------------------------------------------------------------
@@ -706,6 +708,74 @@ STATIC_EVIDENCE = {
 }
 
 
+@dataclass(frozen=True)
+class Band:
+    """How a static finding reads one measured number: past `confirm` the prediction holds,
+    on the healthy side of `healthy` it does not, in between the probe cannot tell."""
+
+    what: str
+    value: float
+    confirm: float
+    healthy: float
+
+    @property
+    def higher_is_worse(self) -> bool:
+        return self.confirm > self.healthy
+
+    def verdict(self) -> str:
+        v = self.value if self.higher_is_worse else -self.value
+        confirm, healthy = (self.confirm, self.healthy) if self.higher_is_worse else (-self.confirm, -self.healthy)
+        if not _finite(v):
+            return NOT_OBSERVABLE
+        return CONFIRMED if v >= confirm else NOT_CONFIRMED if v < healthy else INCONCLUSIVE
+
+    def describe(self) -> str:
+        side, other = (">=", "<") if self.higher_is_worse else ("<", ">=")
+        return (f"{self.what} {fmt(self.value)}: confirmed {side} {fmt(self.confirm)}, "
+                f"not confirmed {other} {fmt(self.healthy)}")
+
+
+def _vanishing_band(m: Measurements) -> list[Band]:
+    ratio = m.vanishing().numbers.get("ratio")
+    return [] if ratio is None else [Band("first/last gradient ratio", ratio, m.t.vanishing_confirm,
+                                          m.t.vanishing_healthy)]
+
+
+def _loss_growth_band(m: Measurements) -> list[Band]:
+    growth = m.loss_growth().numbers.get("growth")
+    return [] if growth is None else [Band("loss growth", growth, m.t.loss_growth_confirm, m.t.loss_growth_healthy)]
+
+
+def _inputs_band(m: Measurements) -> list[Band]:
+    numbers = m.inputs().numbers
+    if "mean" not in numbers:
+        return []
+    return [Band("input |mean|", abs(numbers["mean"]), m.t.input_mean_confirm, m.t.input_mean_healthy),
+            Band("input std", numbers["std"], m.t.input_std_confirm, m.t.input_std_healthy)]
+
+
+#: Static codes whose prediction is read on a continuous measurement, with a band each:
+#: the static finding is the prior, so weaker evidence than the runtime rule needs confirms it.
+STATIC_BANDS = {
+    "TL201": _vanishing_band,
+    "TL204": _vanishing_band,
+    "TL408": _loss_growth_band,
+    "TL102": _inputs_band,
+}
+
+_VERDICT_ORDER = (NOT_OBSERVABLE, NOT_CONFIRMED, INCONCLUSIVE, CONFIRMED)
+
+
+def banded_verdict(code: str, m: Measurements) -> tuple[str, str] | None:
+    """(verdict, why) from the code's bands, the strongest band deciding; None without a band."""
+    reader = STATIC_BANDS.get(code)
+    bands = reader(m) if reader else []
+    if not bands:
+        return None
+    verdict = max((b.verdict() for b in bands), key=_VERDICT_ORDER.index)
+    return verdict, "; ".join(b.describe() for b in bands)
+
+
 def _location(site: dict | None, fallback: str) -> tuple[str, Location, Location]:
     path = site["file"] if site else fallback
     row = site["line"] if site else 1
@@ -852,6 +922,11 @@ def verdict_for(finding: Finding, m: Measurements) -> Finding:
         else:
             verdict = CONFIRMED if evidence.present else NOT_CONFIRMED
             text, numbers = evidence.message, evidence.numbers
+            banded = banded_verdict(finding.code, m)
+            if banded is not None and banded[0] != NOT_OBSERVABLE:
+                verdict = CONFIRMED if evidence.present else banded[0]
+                text = f"{text} — for this finding, {banded[1]}"
+                numbers = {**numbers, "band": banded[1]}
     details = {"kind": "static", "verdict": verdict, "verdict_message": text, "measurement": numbers}
     return Finding(finding.code, finding.name, finding.severity, finding.message, finding.path, finding.location,
                    finding.end_location, finding.fix, details=details)

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from trainlint.probe.analyze import CONFIRMED, NOT_CONFIRMED, NOT_OBSERVABLE, display_path, fmt
+from trainlint.probe.analyze import CONFIRMED, INCONCLUSIVE, NOT_CONFIRMED, NOT_OBSERVABLE, display_path, fmt
 from trainlint.probe.runner import ProbeResult
 
-_VERDICT_STYLE = {CONFIRMED: "bold red", NOT_CONFIRMED: "green", NOT_OBSERVABLE: "dim"}
+_VERDICT_STYLE = {CONFIRMED: "bold red", INCONCLUSIVE: "yellow", NOT_CONFIRMED: "green", NOT_OBSERVABLE: "dim"}
 
 
 def stopped_text(result: ProbeResult) -> str:

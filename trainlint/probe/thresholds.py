@@ -46,6 +46,25 @@ class Thresholds:
     stall_loss_change: float = 1e-3
     #: ... and each step's own gradient norm is at most this share of the largest one of the run.
     stall_grad_ratio: float = 1e-3
+    # Verdict bands: a static finding predicts its symptom, so weaker evidence than the runtime
+    # rule's own threshold confirms it. Past `*-confirm` it is confirmed, on the healthy side of
+    # `*-healthy` not confirmed, and inconclusive between (docs/probe.md, "Verdicts").
+    #: TL201/TL204 (measured as TL903): the first/last gradient ratio below this confirms ...
+    vanishing_confirm: float = 1e-3
+    #: ... and from this up (healthy nets: 0.02-3) refutes.
+    vanishing_healthy: float = 1e-2
+    #: TL408 (measured as TL907): the loss reaching this multiple of its first value confirms ...
+    loss_growth_confirm: float = 3.0
+    #: ... and staying below this multiple refutes.
+    loss_growth_healthy: float = 1.5
+    #: TL102 (measured as TL909): |mean| of the training inputs from this up confirms (0..1 pixels: ~0.45) ...
+    input_mean_confirm: float = 0.3
+    #: ... and below this refutes (with the std inside the band below).
+    input_mean_healthy: float = 0.1
+    #: TL102: an input std from this up confirms ...
+    input_std_confirm: float = 3.0
+    #: ... and below this refutes.
+    input_std_healthy: float = 1.5
     #: How many batches of each DataLoader are inspected.
     max_batches: int = 8
 
