@@ -446,6 +446,29 @@ def test_script_that_exits_before_training(results):
     assert "data folder not found" in r.output_tail
     for f in r.static:
         assert f.details["verdict"] != "confirmed"
+    assert r.exit_code == 2 and r.to_json()["summary"]["not_measured"] == (
+        "the script exited (code 3) before its first training step")
+    assert results["raises"].exit_code == 0  # it raised after two steps: those were measured
+    assert results["cast_in_forward"].exit_code == 1  # raised before a step, yet TL202 is confirmed
+
+
+@needs_torch
+@pytest.mark.probe
+def test_a_script_that_raises_before_its_first_step_exits_2(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("import torch\n\n\ndef load():\n    raise FileNotFoundError('data/train.csv')\n\n\nload()\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    text = subprocess.run([sys.executable, "-m", "trainlint", "probe", str(script)], capture_output=True, text=True,
+                          env=env, timeout=180)
+    assert text.returncode == 2, text.stdout + text.stderr
+    assert "FileNotFoundError: data/train.csv" in text.stdout and "line 5, in load" in text.stdout
+    assert "Nothing measured: the script raised FileNotFoundError before its first training step" in text.stdout
+    data = json.loads(subprocess.run([sys.executable, "-m", "trainlint", "probe", str(script), "--output-format",
+                                      "json"], capture_output=True, text=True, env=env, timeout=180).stdout)
+    summary = data["summary"]
+    assert summary["measured"] is False and summary["probe_exit_code"] == 2
+    assert summary["not_measured"] == "the script raised FileNotFoundError before its first training step"
+    assert summary["exception"]["type"] == "FileNotFoundError"
 
 
 @needs_torch
@@ -584,7 +607,7 @@ def test_check_probe_option():
     from trainlint.cli import app
 
     result = CliRunner().invoke(app, ["check", "--probe", str(FIXTURES / "exits.py")])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2, result.output  # nothing measured
     assert "the script exited (code 3)" in result.output and "data folder not found" in result.output
 
 

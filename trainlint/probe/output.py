@@ -110,7 +110,9 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
         if confirmed:
             parts.append(f"{confirmed} static finding{'s' if confirmed != 1 else ''} confirmed")
         console.print(Text("Found " + ", ".join(parts) + ".", style="bold"))
-    elif result.report is not None and r.get("backward_calls"):
+    elif result.not_measured:
+        console.print(Text(f"Nothing measured: {result.not_measured} (exit code 2).", style="bold yellow"))
+    else:
         console.print(Text("No runtime problem measured; no static finding confirmed.", style="bold green"))
 
 
@@ -195,7 +197,8 @@ def write_plot(result: ProbeResult, path: Path) -> Path | None:
 def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 300.0, output_format: str = "text",
             plot: Path | None = None, nproc_per_node: int | None = None, thresholds: list[str] | None = None,
             config: Path | None = None, static: bool = True, through_eval: bool = False) -> int:
-    """`trainlint probe`: 0 nothing found, 1 a runtime finding or a confirmed static finding, 2 usage error."""
+    """`trainlint probe`: 0 nothing found, 1 a runtime finding or a confirmed static finding, 2 a usage error
+    or nothing measured (the script raised, exited or timed out before its first training step)."""
     from trainlint.config import ConfigError, load_config
     from trainlint.probe.runner import ProbeUnavailable, run_probe, torch_available
     from trainlint.probe.thresholds import load_thresholds, parse_assignments
@@ -232,7 +235,7 @@ def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 
         written = write_plot(result, plot)
         print(f"gradient-flow plot: {written}" if written else "no gradient was measured: no plot written",
               file=sys.stderr)
-    return 1 if result.failed else 0
+    return result.exit_code
 
 
 class _Progress:

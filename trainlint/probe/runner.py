@@ -77,6 +77,31 @@ class ProbeResult:
         """Exit code 1: a runtime finding or a confirmed static finding."""
         return bool(self.runtime) or any(f.details.get("verdict") == "confirmed" for f in self.static)
 
+    @property
+    def not_measured(self) -> str | None:
+        """Why the probe measured nothing (no training step ran), or None when it did."""
+        r = self.report
+        if r is None:
+            return self.problem or "the probe wrote no report"
+        if r.get("backward_calls"):
+            return None
+        stopped = r.get("stopped")
+        if stopped == "exception":
+            exc = r.get("exception") or {}
+            return f"the script raised {exc.get('type', 'an exception')} before its first training step"
+        if stopped == "exit":
+            return f"the script exited (code {r.get('exit_code')}) before its first training step"
+        if stopped == "timeout":
+            return "the time limit ran out before the script's first training step"
+        return "no training step (backward()) ran"
+
+    @property
+    def exit_code(self) -> int:
+        """0: nothing found; 1: a runtime finding or a confirmed static finding; 2: nothing measured."""
+        if self.failed:
+            return 1
+        return 2 if self.not_measured else 0
+
     def summary(self) -> dict:
         r = self.report or {}
         loaders = [ld for ld in r.get("loaders", [])]
@@ -88,6 +113,9 @@ class ProbeResult:
             "args": self.args,
             "stopped": r.get("stopped", "no-report"),
             "problem": self.problem,
+            "measured": self.not_measured is None,
+            "not_measured": self.not_measured,
+            "probe_exit_code": self.exit_code,
             "exit_code": r.get("exit_code"),
             "exception": r.get("exception"),
             "device": r.get("device"),
