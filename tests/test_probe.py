@@ -53,11 +53,13 @@ SCRIPTS = {
     "sigmoid_cnn_unseeded": (STEPS, 120, None),
     "masked_lr": (20, 120, None),
     "dropout_cnn": (20, 120, None),
+    "eval_with_grad": (2, 120, None),
+    "eval_with_grad_ok": (2, 120, None),
 }
 #: Scripts whose findings depend on the clock (stopped by the time limit): never compared run to run.
 TIMED = {"hang"}
 #: Scripts probed with --through-eval (on to their first evaluation pass).
-THROUGH_EVAL = {"eval_in_train_mode", "eval_mode_not_restored"}
+THROUGH_EVAL = {"eval_in_train_mode", "eval_mode_not_restored", "eval_with_grad", "eval_with_grad_ok"}
 #: Scripts that live outside tests/fixtures/probe/.
 PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py"}
 
@@ -557,6 +559,32 @@ def test_training_in_eval_mode_after_the_evaluation_is_measured(results):
     assert tl502.details["measurement"]["in_eval_mode"] == tl502.details["measurement"]["training_forwards"] == 3
     # the evaluation itself was in eval mode: TL501 has nothing to say
     assert Measurements(r.report, Thresholds()).eval_mode().present is False
+
+
+@needs_torch
+@pytest.mark.probe
+def test_an_evaluation_without_no_grad_is_measured(results):
+    """A forward pass of the trained model whose output gets no gradient from the next two
+    backward() calls is an evaluation, with or without no_grad."""
+    r = results["eval_with_grad"]
+    (tl501,) = static(r, "TL501")
+    assert tl501.details["verdict"] == "confirmed"
+    m = tl501.details["measurement"]
+    assert m["after_step"] == 4 and m["in_train_mode"] == m["forwards"] == 2
+    assert r.report["optimizer_steps"] == 7 and len(r.report["eval_passes"]) == 1
+    ok = Measurements(results["eval_with_grad_ok"].report, Thresholds())
+    assert ok.eval_mode().observable and not ok.eval_mode().present
+    assert ok.train_mode_restored().observable and not ok.train_mode_restored().present
+    assert results["eval_with_grad_ok"].exit_code == 0
+
+
+@needs_torch
+@pytest.mark.probe
+def test_layers_are_listed_in_forward_order(results):
+    """The layer forward() builds (after a warm-up forward without backward) sits where it runs."""
+    names = [layer["name"] for layer in results["probe_resnet"].report["layers"]]
+    assert names.index("conv2block.7") < names.index("adjBlock") < names.index("conv3block.0")
+    assert names[0] == "conv1block.0" and names[-1] == "linear_block.3"
 
 
 @needs_torch

@@ -136,7 +136,11 @@ class Probe:
         self.loader_sites = WeakIdKeyDictionary()
 
         # per-iteration scratch, cleared after every backward
-        self._order: dict[int, int] = {}
+        self._order: dict[int, int] = {}  # id(module) -> its position in the forward pass
+        self._position = 0
+        self._depth = 0  # of nested module calls, to tell a top-level call (a new forward pass)
+        self._pass_seen: set[int] = set()
+        self._layer_position: dict[str, int] = {}  # layer -> its position in the latest iteration it ran
         self._called: dict[int, torch.nn.Module] = {}
         self._act_stats: list[tuple[int, str, object]] = []
         # per ReLU module / weight layer: which units were active in each of the last DEAD_WINDOW batches
@@ -144,6 +148,7 @@ class Probe:
         self._finite_checks: list[tuple[int, object, object]] = []
         self._output_sums: dict[int, tuple] = {}  # id(module output) -> (weak reference, its sum)
         self._zeroed: set[int] = set()  # ids of the parameters zero_grad() cleared since the last backward
+        self._watched: list[dict] = []  # forward passes of the trained model with gradients on, not yet judged
 
         self.modules = weakref.WeakSet()
         self.sites = WeakIdKeyDictionary()
@@ -253,6 +258,7 @@ class Probe:
                 pass
 
         torch.nn.Module.__init__ = patched_module_init
+        torch.nn.modules.module.register_module_forward_pre_hook(self._forward_pre_hook)
         torch.nn.modules.module.register_module_forward_hook(self._forward_hook)
 
         # clipping
@@ -600,13 +606,17 @@ class Probe:
             return
         if not torch.is_grad_enabled():
             if module in self.trained_roots:
-                self._on_eval_forward(module)
+                self._on_eval_forward(module, module.training, self.optimizer_steps or self.backward_calls)
             return
-        if self.eval_passes and len(self.after_eval) < 20 and module in self.trained_roots:
-            self.after_eval.append({"after_step": self.optimizer_steps, "training": module.training})
+        if module in self.trained_roots:
+            if isinstance(output, torch.Tensor) and output.requires_grad:
+                self._watch_output(module, output)
+            elif self.eval_passes and len(self.after_eval) < 20:  # no tensor to watch: every such forward trains
+                self.after_eval.append({"after_step": self.optimizer_steps, "training": module.training})
         key = id(module)
-        if key not in self._order:
-            self._order[key] = len(self._order)
+        if self._depth:
+            self._depth -= 1
+        if key not in self._called:
             self._called[key] = module
         if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
             return
@@ -658,9 +668,58 @@ class Probe:
             return torch.tensor(float("nan"))
         return torch.stack(shares).amin() if len(shares) > 1 else shares[0]
 
-    def _on_eval_forward(self, module) -> None:
-        """The trained model ran under no_grad: an evaluation pass (one record per pass)."""
-        progress = self.optimizer_steps or self.backward_calls
+    def _watch_output(self, module, output) -> None:
+        """A forward pass of the trained model with gradients on: training if its output gets a
+        gradient, an evaluation (without no_grad) if two backward() calls pass without one
+        (a GAN's generator output gets its gradient one backward later, never two)."""
+        forward = {"training": module.training, "progress": self.optimizer_steps or self.backward_calls,
+                   "backward": self.backward_calls, "trained": False, "module": weakref.ref(module)}
+
+        def on_gradient(grad):
+            if not forward["trained"]:
+                forward["trained"] = True
+                if self.eval_passes and len(self.after_eval) < 20 and not self.done:
+                    self.after_eval.append({"after_step": forward["progress"], "training": forward["training"]})
+            return None
+
+        try:
+            output.register_hook(on_gradient)
+        except RuntimeError:  # a tensor that takes no hook: not judged
+            return
+        if len(self._watched) < 200:
+            self._watched.append(forward)
+
+    def _resolve_watched(self) -> None:
+        """The watched forward passes that two backward() calls passed without a gradient: evaluations."""
+        still = []
+        for forward in self._watched:
+            if forward["trained"]:
+                continue
+            if self.backward_calls >= forward["backward"] + 2:
+                root = forward["module"]()
+                if root is not None:
+                    self._on_eval_forward(root, forward["training"], forward["progress"])
+            else:
+                still.append(forward)
+        self._watched = still
+
+    def _forward_pre_hook(self, module, inputs) -> None:
+        """A module's position in the forward pass: the order of first calls within the latest
+        top-level call (a warm-up forward without backward() does not count)."""
+        if self.done or not torch.is_grad_enabled():
+            return
+        if self._depth == 0:
+            self._pass_seen = set()
+        self._depth += 1
+        key = id(module)
+        if key not in self._pass_seen:
+            self._pass_seen.add(key)
+            self._order[key] = self._position
+            self._position += 1
+
+    def _on_eval_forward(self, module, training: bool, progress: int) -> None:
+        """The trained model ran forward on data it is not trained on (under no_grad, or its output
+        never got a gradient): an evaluation pass (one record per pass)."""
         if not self.eval_passes or self.eval_passes[-1]["after_step"] != progress:
             if len(self.eval_passes) >= 10:
                 return
@@ -668,7 +727,7 @@ class Probe:
                                      "in_train_mode": 0, "mode_layers": _mode_layers(module)})
         record = self.eval_passes[-1]
         record["forwards"] += 1
-        record["in_train_mode"] += bool(module.training)
+        record["in_train_mode"] += bool(training)
 
     # ------------------------------------------------------------------ backward
     def _backward(self, loss, call):
@@ -752,6 +811,7 @@ class Probe:
             self._step_since_backward = False
             if pre["carried"]:
                 self.grad_carried_over.append(pre["carried"])
+            self._resolve_watched()
             leaves = [p for p, grad, version, _ in pre["grads_before"]
                       if p.grad is not None and (p.grad is not grad or p.grad._version != version)]
             older = {id(p): old for p, _, _, old in pre["grads_before"] if old is not None}
@@ -850,6 +910,7 @@ class Probe:
                 self.layer_norms.setdefault(n, []).append((iteration, v))
                 if n not in self.layer_order:
                     self.layer_order.append(n)
+                self._layer_position[n] = layers[n][0]
             for n, v in zip(weight_names, rows):
                 self.zero_rows.setdefault(n, []).append(_num(v))
             if len(weight_names) >= 2:
@@ -904,6 +965,8 @@ class Probe:
 
     def _clear_step(self) -> None:
         self._order = {}
+        self._position = 0
+        self._depth = 0
         self._called = {}
         self._act_stats = []
         self._finite_checks = []
@@ -963,6 +1026,10 @@ class Probe:
             self.internal_errors = []
         if len(self.internal_errors) < 3:
             self.internal_errors.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
+
+    def _layers_in_forward_order(self) -> list[str]:
+        """The layers in the order the forward pass calls them (input → output)."""
+        return sorted(self.layer_order, key=lambda n: self._layer_position.get(n, 10**9))
 
     def trained_classes(self) -> list[dict]:
         """The user's module classes that ran forward in a training step: {file, name, line}."""
@@ -1032,7 +1099,7 @@ class Probe:
                 "grad_norms": [_num(x) for x in self.grad_norms],
                 "layers": [{"name": n, **self.layer_info.get(n, {}),
                             "norms": [_num(v) for _, v in self.layer_norms[n]],
-                            "zero_rows": self.zero_rows.get(n)} for n in self.layer_order],
+                            "zero_rows": self.zero_rows.get(n)} for n in self._layers_in_forward_order()],
                 "ratios": self.ratios,
                 "ratio_layers": list(getattr(self, "ratio_layers", ()) or ()),
                 "activations": [{"name": n, **{k: v for k, v in a.items()}} for n, a in self.activations.items()],
