@@ -55,13 +55,17 @@ SCRIPTS = {
     "dropout_cnn": (20, 120, None),
     "eval_with_grad": (2, 120, None),
     "eval_with_grad_ok": (2, 120, None),
+    "gan_huge_lr": (20, 120, None),
 }
 #: Scripts whose findings depend on the clock (stopped by the time limit): never compared run to run.
 TIMED = {"hang"}
 #: Scripts probed with --through-eval (on to their first evaluation pass).
 THROUGH_EVAL = {"eval_in_train_mode", "eval_mode_not_restored", "eval_with_grad", "eval_with_grad_ok"}
 #: Scripts that live outside tests/fixtures/probe/.
-PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py"}
+BENCHMARK = Path(__file__).parent.parent / "benchmarks"
+PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py",
+         # two networks of equal size: which one is "the model" (plain layer names) must not change run to run
+         "gan_huge_lr": BENCHMARK / "probe_cases" / "gan_huge_lr.py"}
 
 needs_torch = pytest.mark.skipif(not torch_available(), reason="the probe needs torch")
 
@@ -650,6 +654,33 @@ def test_torchrun_two_cpu_ranks():
 
 
 # without a child process ---------------------------------------------------------------------
+def test_probe_benchmark_scores_findings_and_verdicts(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARK))
+    import probe_accuracy
+
+    cases = {c.name: c for c in probe_accuracy.load_cases([])}
+    assert len(cases) >= 12 and sum(c.healthy for c in cases.values()) >= 6
+    assert cases["cnn_sigmoid_deep"].runtime == {"TL903"} and cases["cnn_sigmoid_deep"].verdicts == {"TL201": "confirmed"}
+
+    def result(runtime, static, message="m"):
+        found = [Finding(code, "x", Severity.WARNING, message, "a.py", Location(1, 1), Location(1, 2),
+                         details={"verdict": None}) for code in runtime]
+        found += [Finding(code, "x", Severity.WARNING, "m", "a.py", Location(2, 1), Location(2, 2),
+                          details={"verdict": verdict}) for code, verdict in static]
+        return ProbeResult("a.py", [], {"stopped": "steps"}, [], runtime=found[:len(runtime)],
+                           static=found[len(runtime):], wall_s=1.0)
+
+    case = cases["cnn_sigmoid_deep"]
+    good = probe_accuracy.judge(case, [result(["TL903"], [("TL201", "confirmed")])] * 3)
+    assert (good.right, good.false, good.missed, good.verdicts_right, good.identical) == ({"TL903"}, set(), set(), 1, True)
+    bad = probe_accuracy.judge(case, [result(["TL904"], [("TL201", "inconclusive"), ("TL302", "confirmed")]),
+                                      result(["TL904"], [], message="other")])
+    assert bad.false == {"TL904", "TL302"} and bad.missed == {"TL903"} and not bad.identical
+    assert bad.verdicts_wrong == ["TL201: inconclusive"]
+    totals = probe_accuracy.totals([good, bad])
+    assert totals["right"] == 2 and totals["expected"] == 4 and totals["identical"] == 1
+
+
 def test_importing_trainlint_never_imports_torch():
     code = "import sys, trainlint.cli, trainlint.probe, trainlint.probe.output; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

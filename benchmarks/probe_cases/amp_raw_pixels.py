@@ -1,4 +1,4 @@
-# probe-expect: {"runtime": ["TL909"], "verdicts": {}}
+# probe-expect: {"runtime": ["TL903", "TL904", "TL908", "TL909"], "verdicts": {}}
 """Buggy mixed-precision loop: raw 0..255 pixel values go to the network, never scaled or
 normalized (autocast to bfloat16 on the CPU, float16 with a GradScaler on a GPU)."""
 

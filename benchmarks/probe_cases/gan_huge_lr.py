@@ -1,4 +1,4 @@
-# probe-expect: {"runtime": ["TL912"], "verdicts": {"TL408": "confirmed"}}
+# probe-expect: {"runtime": ["TL901", "TL902", "TL903", "TL904", "TL907"], "verdicts": {"TL408": "confirmed"}}
 """Buggy GAN: the discriminator's SGD learning rate is 50, far out of range: its ReLUs die
 within a few steps and both networks stop learning."""
 

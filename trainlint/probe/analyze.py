@@ -16,38 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding, Location
+from trainlint.probe.catalog import runtime_rules
+from trainlint.probe.numbers import as_float as _f
+from trainlint.probe.numbers import finite as _finite
+from trainlint.probe.numbers import fmt
 from trainlint.probe.thresholds import Thresholds
 
 if TYPE_CHECKING:
     from trainlint.config import Config
-    from trainlint.rule import Rule
 
 CONFIRMED, NOT_CONFIRMED, NOT_OBSERVABLE = "confirmed", "not confirmed", "not observable"
 #: The measurement lies between a static finding's confirm band and the healthy range.
 INCONCLUSIVE = "inconclusive"
-
-
-# numbers -------------------------------------------------------------------------
-def _f(x) -> float:
-    if isinstance(x, str):
-        return float(x)  # "nan", "inf"
-    return float(x) if x is not None else float("nan")
-
-
-def _finite(x) -> bool:
-    v = _f(x)
-    return not (math.isnan(v) or math.isinf(v))
-
-
-def fmt(x) -> str:
-    v = _f(x)
-    if math.isnan(v) or math.isinf(v):
-        return str(v)
-    if v == 0:
-        return "0"
-    if abs(v) >= 1e4 or abs(v) < 1e-3:
-        return f"{v:.1e}"
-    return f"{v:.3g}"
 
 
 @dataclass
@@ -607,8 +587,13 @@ class Measurements:
         observable = [e for e in parts if e.observable]
         if not observable:
             return Evidence(False, message="fewer than two iterations")
-        lrs = self.r.get("lrs") or []
-        lr_text = f"lr {', '.join(fmt(x) for x in lrs[0])}; " if lrs and lrs[0] else ""
+        optimizers = [o for o in self.r.get("optimizers") or [] if o.get("groups")]
+        if len(optimizers) > 1:  # say which optimizer has which rate (a GAN's two)
+            lr_text = "lr " + ", ".join(f"{', '.join(fmt(g['lr']) for g in o['groups'] if g.get('lr') is not None)} "
+                                        f"({o['type']})" for o in optimizers) + "; "
+        else:
+            lrs = self.r.get("lrs") or []
+            lr_text = f"lr {', '.join(fmt(x) for x in lrs[0])}; " if lrs and lrs[0] else ""
         hit = next((e for e in observable if e.present), None)
         if hit is not None:
             return Evidence(True, True, lr_text + hit.message, hit.numbers, hit.site)
@@ -808,13 +793,6 @@ def display_path(path: str) -> str:
         return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
     except (ValueError, OSError):
         return Path(path).as_posix()
-
-
-def runtime_rules() -> dict[str, type["Rule"]]:
-    """The runtime findings' rules (rules/runtime/): code, name, severity, docs and thresholds."""
-    from trainlint.registry import all_rules
-
-    return {rule.code: rule for rule in all_rules() if rule.runtime}
 
 
 def runtime_findings(m: Measurements, script: str, config: "Config | None" = None) -> list[Finding]:

@@ -39,6 +39,9 @@ import weakref
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from trainlint.probe.numbers import finite as _finite
+from trainlint.probe.numbers import to_json as _num
+
 AFTER_EVAL_STEPS = 3  # training steps watched after the first evaluation (is train mode back?)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
 ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
@@ -49,19 +52,6 @@ WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear", "LazyConv
 DEAD_WINDOW = 3
 MAX_EVENTS = 60
 MAX_LOSS_FN_CALLS = 3
-
-
-def _finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))
-
-
-def _num(x: float) -> float | str:
-    """JSON has no NaN/Inf: keep them as strings."""
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 class Probe:
@@ -151,6 +141,7 @@ class Probe:
         self._watched: list[dict] = []  # forward passes of the trained model with gradients on, not yet judged
 
         self.modules = weakref.WeakSet()
+        self._built = WeakIdKeyDictionary()  # module -> how many modules were built before it (a stable order)
         self.sites = WeakIdKeyDictionary()
         self._names = WeakIdKeyDictionary()
         self._module_names = WeakIdKeyDictionary()
@@ -251,6 +242,7 @@ class Probe:
             module_init(module, *args, **kwargs)
             try:
                 probe.modules.add(module)
+                probe._built[module] = len(probe._built)
                 site = probe._site(skip_self=module)
                 if site is not None:
                     probe.sites[module] = site
@@ -561,7 +553,8 @@ class Probe:
             params = list(m.parameters())
             if params:
                 roots.append((sum(1 for p in params if id(p) in optimized), len(params), m))
-        roots.sort(key=lambda r: (-r[0], -r[1]))
+        # ties (a GAN's two networks) go to the one built first: a WeakSet's order changes run to run
+        roots.sort(key=lambda r: (-r[0], -r[1], self._built.get(r[2], 0)))
         fresh = WeakIdKeyDictionary()
         for i, (_, _, root) in enumerate(roots):
             if i == 0:

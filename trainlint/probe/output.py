@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from trainlint.probe.analyze import CONFIRMED, INCONCLUSIVE, NOT_CONFIRMED, NOT_OBSERVABLE, display_path, fmt
+from trainlint.probe.analyze import CONFIRMED, INCONCLUSIVE, NOT_CONFIRMED, NOT_OBSERVABLE, display_path
+from trainlint.probe.numbers import fmt
 from trainlint.probe.runner import ProbeResult
 
 _VERDICT_STYLE = {CONFIRMED: "bold red", INCONCLUSIVE: "yellow", NOT_CONFIRMED: "green", NOT_OBSERVABLE: "dim"}

@@ -108,7 +108,7 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
 
 def load_thresholds(config: "Config", overrides: dict[str, Any] | None = None) -> Thresholds:
     """Defaults, then `[tool.trainlint.probe]` and the runtime rules' options of the config, then the overrides."""
-    from trainlint.probe.analyze import runtime_rules
+    from trainlint.probe.catalog import runtime_rules
 
     thresholds = Thresholds()
     where = f" in {config.source}" if config.source else ""
