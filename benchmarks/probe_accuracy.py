@@ -61,12 +61,29 @@ class Outcome:
     stopped: str = ""
 
 
-def load_cases(names: list[str]) -> list[Case]:
+#: Optional packages a case may need (it is skipped, and said so, where one is missing).
+OPTIONAL = ("lightning",)
+
+
+def missing_package(text: str) -> str | None:
+    import importlib.util
+
+    return next((name for name in OPTIONAL if f"import {name}" in text and importlib.util.find_spec(name) is None),
+                None)
+
+
+def load_cases(names: list[str], skipped: list[str] | None = None) -> list[Case]:
     cases = []
     for path in sorted(CASES.glob("*.py")):
         if names and path.stem not in names:
             continue
-        first = path.read_text(encoding="utf-8").splitlines()[0]
+        text = path.read_text(encoding="utf-8")
+        missing = missing_package(text)
+        if missing is not None:
+            if skipped is not None:
+                skipped.append(f"{path.stem} ({missing} is not installed)")
+            continue
+        first = text.splitlines()[0]
         if not first.startswith(MARK):
             raise SystemExit(f"{path}: the first line must be `{MARK} {{...}}`")
         expect = json.loads(first[len(MARK):])
@@ -155,7 +172,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the outcomes here")
     options = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # small models: threads only contend between cases
-    cases = load_cases(options.names)
+    skipped: list[str] = []
+    cases = load_cases(options.names, skipped)
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         outcomes = list(pool.map(lambda c: probe_case(c, options.runs, options.steps), cases))
     import torch
@@ -164,6 +182,8 @@ def main() -> int:
     print(f"probe accuracy: {len(cases)} cases, {options.runs} runs each, {options.steps} steps, "
           f"torch {torch.__version__}, {device}, {options.jobs} at once\n")
     print(table(outcomes, options.runs))
+    if skipped:
+        print(f"\nskipped: {', '.join(skipped)}")
     t = totals(outcomes)
     print(f"\n{t['right']} of {t['expected']} expected findings and verdicts right ({t['right_share']:.0%}); "
           f"{t['false']} false finding(s), {t['false_on_healthy']} on the {t['healthy']} healthy scripts; "
