@@ -302,6 +302,34 @@ def test_each_step_s_own_gradient_is_measured(results):
 
 
 @needs_torch
+def test_gradients_too_large_to_copy_are_read_as_their_sum(monkeypatch):
+    import weakref
+
+    import torch
+
+    import trainlint.probe.instrument as instrument
+
+    model = torch.nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.randn(2, 4)).sum().backward()  # .grad set, never cleared
+    probe = instrument.Probe(steps=None, report_path=None, project_root=".", script=__file__)
+    probe.optimizers.append(weakref.ref(optimizer))
+    copies = [old for _, _, _, old in probe._grads_before()]
+    assert all(old is not None for old in copies) and not probe.accumulated_grads_read
+    assert torch.equal(copies[0], model.weight.grad) and copies[0] is not model.weight.grad
+    probe._on_zero_grad(model.parameters())  # cleared since: nothing to copy
+    assert all(old is None for _, _, _, old in probe._grads_before())
+    monkeypatch.setattr(instrument, "MAX_GRAD_COPY_BYTES", 16)  # the bias fits, the weight does not
+    copies = [old for _, _, _, old in probe._grads_before()]
+    assert [c is None for c in copies] == [True, False] and probe.accumulated_grads_read
+    from trainlint.probe.output import _measured_line
+
+    result = ProbeResult("a.py", [], {"grad_norms": [1.0], "accumulated_grads_read": True,
+                                      "grad_copy_limit_bytes": 2 << 30}, [])
+    assert "too large to copy (> 2 GiB)" in _measured_line(result)
+
+
+@needs_torch
 @pytest.mark.probe
 def test_stalled_training_is_named_with_its_cause(results):
     r = results["masked_lr"]
@@ -333,6 +361,14 @@ def test_stall_confirms_the_static_findings_that_explain_it():
                           Thresholds())
     assert not moving.stalled().present
     assert not Measurements(_report(losses=[2.0] * 4, grad_norms=[0.0] * 4), Thresholds()).stalled().observable
+    from trainlint.probe.analyze import explain_stall
+
+    (named,) = explain_stall([Finding("TL912", "training-stalled", Severity.WARNING, "stalled", "train.py",
+                                      Location(9, 1), Location(9, 2), details={"kind": "runtime"})],
+                             [_static("TL201", row=3), _static("TL201", row=4), _static("TL408", row=7),
+                              _static("TL401", row=8)])
+    assert named.message == ("stalled; likely cause: a saturated sigmoid stack (TL201 x at train.py:3 and 1 more); "
+                             "a learning rate far out of range (TL408 x at train.py:7)")
 
 
 @needs_torch

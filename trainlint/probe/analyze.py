@@ -918,12 +918,16 @@ def explain_stall(runtime: list[Finding], static: list[Finding]) -> list[Finding
     out = []
     for f in runtime:
         if f.code == "TL912":
-            named = "; ".join(f"{STALL_CAUSES[c.code]} ({c.code} {c.name} at {os.path.basename(c.path)}:"
-                              f"{c.location.row})" for c in causes[:3])
-            more = f" and {len(causes) - 3} more" if len(causes) > 3 else ""
+            by_code: dict[str, list[Finding]] = {}
+            for c in causes:  # a sigmoid stack is one finding per layer: named once
+                by_code.setdefault(c.code, []).append(c)
+            named = "; ".join(
+                f"{STALL_CAUSES[code]} ({code} {found[0].name} at {os.path.basename(found[0].path)}:"
+                f"{found[0].location.row}{f' and {len(found) - 1} more' if len(found) > 1 else ''})"
+                for code, found in by_code.items())
             details = {**f.details, "causes": [{"code": c.code, "path": c.path, "line": c.location.row}
                                                for c in causes]}
-            f = Finding(f.code, f.name, f.severity, f"{f.message}; likely cause: {named}{more}", f.path, f.location,
+            f = Finding(f.code, f.name, f.severity, f"{f.message}; likely cause: {named}", f.path, f.location,
                         f.end_location, f.fix, details=details)
         out.append(f)
     return out

@@ -42,6 +42,9 @@ from torch.utils.weak import WeakIdKeyDictionary
 from trainlint.probe.numbers import finite as _finite
 from trainlint.probe.numbers import to_json as _num
 
+#: Gradients that backward() adds to are copied first (to measure what it added) up to this many
+#: bytes per backward; past it (a large model without zero_grad) the accumulated .grad is read.
+MAX_GRAD_COPY_BYTES = 2 << 30
 AFTER_EVAL_STEPS = 3  # training steps watched after the first evaluation (is train mode back?)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
 ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
@@ -138,6 +141,7 @@ class Probe:
         self._finite_checks: list[tuple[int, object, object]] = []
         self._output_sums: dict[int, tuple] = {}  # id(module output) -> (weak reference, its sum)
         self._zeroed: set[int] = set()  # ids of the parameters zero_grad() cleared since the last backward
+        self.accumulated_grads_read = False  # too large to copy: some gradients were read as .grad's sum
         self._watched: list[dict] = []  # forward passes of the trained model with gradients on, not yet judged
 
         self.modules = weakref.WeakSet()
@@ -779,12 +783,20 @@ class Probe:
         seen: set[int] = set()
         before = []
         zeroed, self._zeroed = self._zeroed, set()
+        budget = [MAX_GRAD_COPY_BYTES]
 
         def add(p) -> None:
             if id(p) not in seen and p.requires_grad:
                 seen.add(id(p))
                 grad = p.grad
-                old = grad.detach().clone() if grad is not None and id(p) not in zeroed else None
+                old = None
+                if grad is not None and id(p) not in zeroed:
+                    size = grad.numel() * grad.element_size()
+                    if size <= budget[0]:
+                        budget[0] -= size
+                        old = grad.detach().clone()
+                    elif not self.accumulated_grads_read:
+                        self.accumulated_grads_read = True  # said in the report: these norms are sums
                 before.append((p, grad, grad._version if grad is not None else None, old))
 
         for o in self._live_optimizers():
@@ -1106,6 +1118,8 @@ class Probe:
                 "loss_fns": self.loss_fns,
                 "events": self.events,
                 "grad_carried_over": self.grad_carried_over,
+                "accumulated_grads_read": self.accumulated_grads_read,
+                "grad_copy_limit_bytes": MAX_GRAD_COPY_BYTES,
                 "scaler_overflows": self.scaler_overflows,
                 "through_eval": self.through_eval,
                 "eval_passes": self.eval_passes,

@@ -126,7 +126,11 @@ def _measured_line(result: ProbeResult) -> str:
     norms = r.get("grad_norms") or []
     if norms:
         parts.append(f"gradient norm {fmt(norms[0])} → {fmt(norms[-1])}")
-        if r.get("grad_carried_over"):
+        if r.get("accumulated_grads_read"):
+            limit = (r.get("grad_copy_limit_bytes") or 0) / 2**30
+            parts.append(f"gradients accumulate in .grad and were too large to copy (> {fmt(limit)} GiB): "
+                         "the norms are their sums, not each backward's own")
+        elif r.get("grad_carried_over"):
             # TL401's symptom: .grad holds the sum of every earlier backward's gradient
             parts.append("gradients accumulate in .grad (never cleared): the norms are each backward's own gradient")
     overflows = r.get("scaler_overflows") or []
