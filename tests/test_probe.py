@@ -128,7 +128,7 @@ def test_healthy_script_reports_nothing(results):
     assert not r.failed
     losses = r.report["losses"]
     assert losses[-1] < losses[0]
-    assert 1e-2 < Measurements(r.report, Thresholds()).vanishing().numbers["ratio"] < 10
+    assert 1e-2 < Measurements(r.report, Thresholds()).measure("TL903").numbers["ratio"] < 10
 
 
 @needs_torch
@@ -136,7 +136,7 @@ def test_healthy_script_reports_nothing(results):
 def test_huge_learning_rate_explodes(results):
     r = results["exploding"]
     assert {"TL907", "TL902"} & codes(r) or "TL901" in codes(r)
-    growth = Measurements(r.report, Thresholds()).loss_growth()
+    growth = Measurements(r.report, Thresholds()).measure("TL907")
     assert growth.present and growth.numbers["growth"] > 10
     assert r.failed
     for f in static(r, "TL408"):  # once the optim rules land
@@ -161,7 +161,7 @@ def test_deep_sigmoid_stack_vanishes(results):
     r = results["sigmoid_deep"]
     f = runtime(r, "TL903")
     assert f.details["measurement"]["ratio"] < 1e-4
-    healthy = Measurements(results["healthy"].report, Thresholds()).vanishing().numbers["ratio"]
+    healthy = Measurements(results["healthy"].report, Thresholds()).measure("TL903").numbers["ratio"]
     assert f.details["measurement"]["ratio"] < healthy / 100
     for v in static(r, "TL201"):
         assert v.details["verdict"] == "confirmed"
@@ -190,7 +190,7 @@ def test_sorted_labels_without_shuffle(results):
     assert m["single_class_batches"] > m["batches"] / 2 and m["sampler"] == "SequentialSampler"
     for v in static(r, "TL101"):
         assert v.details["verdict"] == "confirmed"
-    healthy = Measurements(results["healthy"].report, Thresholds()).shuffle()
+    healthy = Measurements(results["healthy"].report, Thresholds()).measure("TL910")
     assert healthy.observable and not healthy.present and healthy.numbers["single_class_batches"] == 0
 
 
@@ -348,19 +348,19 @@ def test_stall_confirms_the_static_findings_that_explain_it():
     flat = [2.3026] * 8
     m = Measurements(_report(losses=[2.29, 3.1, 2.5, 2.3026] + flat, grad_norms=[0.8, 30.0, 12.0, 0.0] + [0.0] * 8),
                      Thresholds())
-    assert m.stalled().present
+    assert m.measure("TL912").present
     v = verdict_for(_static("TL302"), m)  # no cross_entropy call was recorded, yet the stall it predicts was
     assert v.details["verdict"] == "confirmed" and "training stalled (TL912)" in v.details["verdict_message"]
     assert verdict_for(_static("TL401"), m).details["verdict"] != "confirmed"  # not a cause of a stall
     # a run that learned and converged: a flat loss far below its start is not a stall
     done = Measurements(_report(losses=[2.3, 1.0, 0.1] + [1e-4] * 9, grad_norms=[1.0, 0.5, 0.1] + [1e-6] * 9),
                         Thresholds())
-    assert not done.stalled().present and "converged" in done.stalled().message
+    assert not done.measure("TL912").present and "converged" in done.measure("TL912").message
     # a loss that still moves is not stalled, however small the gradients
     moving = Measurements(_report(losses=[2.3 - 0.01 * i for i in range(12)], grad_norms=[1.0] + [1e-5] * 11),
                           Thresholds())
-    assert not moving.stalled().present
-    assert not Measurements(_report(losses=[2.0] * 4, grad_norms=[0.0] * 4), Thresholds()).stalled().observable
+    assert not moving.measure("TL912").present
+    assert not Measurements(_report(losses=[2.0] * 4, grad_norms=[0.0] * 4), Thresholds()).measure("TL912").observable
     from trainlint.probe.analyze import explain_stall
 
     (named,) = explain_stall([Finding("TL912", "training-stalled", Severity.WARNING, "stalled", "train.py",
@@ -780,9 +780,9 @@ def test_verdicts_follow_the_measurements():
     # gradients 18.7x their first value while the loss falls (pytorch/examples' LSTM language
     # model on an H100): learning, not exploding; the same growth with a rising loss is
     learning = Measurements(_report(losses=[7.6, 7.55, 7.5, 7.45, 7.4, 7.36], grad_norms=[0.094, 0.3, 1.76, 1.2, 0.9, 0.066]), t)
-    assert not learning.exploding().present and "growth, not explosion" in learning.exploding().message
+    assert not learning.measure("TL902").present and "growth, not explosion" in learning.measure("TL902").message
     diverging = Measurements(_report(losses=[7.6, 7.7, 7.9, 8.4, 9.0, 9.9], grad_norms=[0.094, 0.3, 1.76, 1.2, 0.9, 0.066]), t)
-    assert diverging.exploding().present
+    assert diverging.measure("TL902").present
     exploding = Measurements(_report(losses=[2.0, 5.0, 80.0]), t)
     v = verdict_for(_static("TL408"), exploding)
     assert v.details["verdict"] == "confirmed" and v.details["measurement"]["growth"] == 40.0
@@ -799,7 +799,7 @@ def test_verdicts_follow_the_measurements():
 )
 def test_a_static_finding_is_confirmed_by_weaker_evidence_than_the_runtime_rule_needs(ratio, verdict):
     m = Measurements(_report(ratios=[ratio] * 8), Thresholds())
-    assert m.vanishing().present is (ratio < 1e-4)
+    assert m.measure("TL903").present is (ratio < 1e-4)
     v = verdict_for(_static("TL201"), m)
     assert v.details["verdict"] == verdict
     assert fmt(ratio) in v.details["verdict_message"] and "confirmed < 0.001, not confirmed >= 0.01" in v.details["verdict_message"]
@@ -812,7 +812,7 @@ def test_verdict_bands_are_configurable_and_read_every_number():
     batches = lambda mean, std: [{"sampler": "RandomSampler", "site": None, "batches": [  # noqa: E731
         {"mean": mean, "std": std, "min": 0.0, "max": 1.0, "backward_before": i} for i in range(4)]}]
     pixels = Measurements(_report(loaders=batches(0.45, 0.25)), Thresholds())  # ToTensor() without Normalize
-    assert not pixels.inputs().present and verdict_for(_static("TL102"), pixels).details["verdict"] == "confirmed"
+    assert not pixels.measure("TL909").present and verdict_for(_static("TL102"), pixels).details["verdict"] == "confirmed"
     centered = Measurements(_report(loaders=batches(0.02, 1.0)), Thresholds())
     assert verdict_for(_static("TL102"), centered).details["verdict"] == "not confirmed"
     unsure = Measurements(_report(loaders=batches(0.2, 1.0)), Thresholds())
@@ -881,7 +881,7 @@ def test_softmax_fed_to_cross_entropy_is_measured():
              "site": None, "shape": [16, 7]}
     m = Measurements(_report(loss_fns=[probs]), Thresholds())
     assert verdict_for(_static("TL302"), m).details["verdict"] == "confirmed"
-    assert not m.initial_loss().present  # ln(7) = 1.95: probabilities hide the problem from TL908
+    assert not m.measure("TL908").present  # ln(7) = 1.95: probabilities hide the problem from TL908
     logits = dict(probs, min=-3.0, max=4.0, row_sum_dev=2.5, loss=30.0)
     m = Measurements(_report(loss_fns=[logits]), Thresholds())
     assert verdict_for(_static("TL302"), m).details["verdict"] == "not confirmed"
@@ -896,7 +896,7 @@ def test_noqa_silences_a_runtime_finding(tmp_path):
     loaders = [{"sampler": "RandomSampler", "site": site,
                 "batches": [dict(batch, backward_before=i) for i in range(4)]}]
     m = Measurements(_report(loaders=loaders), Thresholds())
-    assert m.inputs().present
+    assert m.measure("TL909").present
     assert "TL909" not in {f.code for f in runtime_findings(m, str(script))}
     script.write_text("import torch\nloader = make()\n")
     assert "TL909" in {f.code for f in runtime_findings(m, str(script))}
@@ -906,7 +906,7 @@ def test_eval_loader_before_training_is_not_a_training_loader():
     batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "labels": {"0": 32}, "backward_before": 0}
     loaders = [{"sampler": "SequentialSampler", "batches": [dict(batch) for _ in range(4)], "site": None}]
     m = Measurements(_report(loaders=loaders), Thresholds())
-    assert not m.inputs().observable and not m.shuffle().observable
+    assert not m.measure("TL909").observable and not m.measure("TL910").observable
 
 
 def _raw_pixels(script: Path) -> Measurements:
@@ -936,10 +936,14 @@ def test_config_selects_runtime_findings_and_sets_their_severity(tmp_path):
 
 
 def test_runtime_rules_are_the_registry_s(tmp_path):
-    from trainlint.probe.analyze import RUNTIME_CHECKS, runtime_rules
+    from trainlint.probe.catalog import runtime_rules
 
     rules = runtime_rules()
-    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 13)] == list(RUNTIME_CHECKS)
+    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 13)]
+    # each rule module owns its evidence: the runtime findings are the rules' own measure()
+    m = Measurements(_report(), Thresholds())
+    for code, rule in rules.items():
+        assert rule.measure.__module__ == rule.__module__ and m.measure(code) is m.measure(code)
     assert rules["TL901"].severity is Severity.ERROR
     assert all(r.severity is Severity.WARNING for code, r in rules.items() if code != "TL901")
     owned = {key for r in rules.values() for key in r.options}

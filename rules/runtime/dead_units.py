@@ -1,6 +1,47 @@
+import statistics
+
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import as_float, finite, fmt
 from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL904's evidence: what the probe measured for it."""
+    constant = m.measure("TL911")
+    if constant.observable and constant.present:  # identical inputs: units are all on or all off (TL911's echo)
+        return Evidence(True, False, "not judged: the training inputs are constant (" + constant.message + ")")
+    rows = []
+    for act in m.r.get("activations", []):
+        values = [as_float(v) for v in act.get("values") or [] if finite(v)]
+        if values:
+            # a ReLU's value already spans the last batches (dead: zero in every one of them);
+            # a saturation share is one batch's, averaged over the last three
+            share = values[-1] if act["kind"] == "relu" else statistics.fmean(values[-3:])
+            rows.append((share, f"`{act['name']}` ({act.get('type')})", act["kind"], act.get("site")))
+    layers = m.r.get("layers", [])
+    weight_layers = [layer for layer in layers if layer.get("zero_rows")]
+    for layer in weight_layers[:-1]:  # the output layer's rows are the classes
+        values = [as_float(v) for v in layer["zero_rows"] if finite(v)]
+        if values:
+            rows.append((values[-1], f"`{layer['name']}` ({layer.get('module')})", "zero-gradient",
+                         layer.get("site")))
+    if not rows:
+        return Evidence(False, message="no activation module and no weight layer gradient was seen")
+    bad = sorted((r for r in rows if r[0] >= m.t.dead_fraction), key=lambda r: -r[0])
+    worst = max(rows, key=lambda r: r[0])
+    describe = {"relu": "dead (zero for every sample of the last 3 batches)",
+                "sigmoid": "saturated (<0.01 or >0.99)", "tanh": "saturated (|x|>0.99)",
+                "zero-gradient": "without gradient over the last 3 batches (dead units after it)"}
+    if bad:
+        head = bad[0]
+        text = (f"{len(bad)} layer{'s' if len(bad) != 1 else ''} with ≥{fmt(m.t.dead_fraction * 100)}% units "
+                f"dead or saturated; worst: {head[1]} {fmt(head[0] * 100)}% {describe[head[2]]}")
+        return Evidence(True, True, text, {"layers": [{"name": b[1], "fraction": b[0], "kind": b[2]} for b in bad]},
+                        head[3])
+    return Evidence(True, False, f"at most {fmt(worst[0] * 100)}% units dead or saturated per layer ({worst[1]})",
+                    {"max_fraction": worst[0]})
 
 
 class DeadUnits(Rule):
@@ -45,3 +86,4 @@ class DeadUnits(Rule):
     seeds = ("001 §7", "003 §10")
     runtime = True
     options = Thresholds.defaults("dead-fraction")
+    measure = staticmethod(measure)

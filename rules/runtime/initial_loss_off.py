@@ -1,6 +1,27 @@
+import math
+
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import as_float, finite, fmt
 from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL908's evidence: what the probe measured for it."""
+    calls = [e for e in m.loss_calls("cross_entropy") if e.get("classes")]
+    if not calls:
+        return Evidence(False, message="no cross_entropy call with class scores was seen")
+    entry = calls[0]
+    classes = entry["classes"]
+    expected = math.log(classes)
+    loss = as_float(entry.get("loss"))
+    text = (f"cross-entropy at the first step {fmt(loss)} vs ln({classes}) = {fmt(expected)} "
+            f"(threshold {fmt(m.t.initial_loss_factor)}×)")
+    # a non-finite first loss is TL901's
+    present = finite(loss) and loss >= m.t.initial_loss_factor * expected and not m.probabilities(entry)
+    return Evidence(True, present, text, {"loss": loss, "classes": classes, "expected": expected},
+                    entry.get("site"))
 
 
 class InitialLossOff(Rule):
@@ -38,3 +59,4 @@ class InitialLossOff(Rule):
     seeds = ("001 §2", "003 §5")
     runtime = True
     options = Thresholds.defaults("initial-loss-factor")
+    measure = staticmethod(measure)

@@ -1,6 +1,26 @@
+import statistics
+
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import as_float, fmt
 from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL909's evidence: what the probe measured for it."""
+    batches, site = m.loader_summary()
+    if not batches:
+        return Evidence(False, message="no training DataLoader batch with float or uint8 inputs was seen")
+    mean = statistics.fmean(as_float(b["mean"]) for b in batches)
+    std = statistics.fmean(as_float(b["std"]) for b in batches)
+    low = min(as_float(b["min"]) for b in batches)
+    high = max(as_float(b["max"]) for b in batches)
+    text = (f"first {len(batches)} training batches: input mean {fmt(mean)}, std {fmt(std)}, range "
+            f"[{fmt(low)}, {fmt(high)}] (thresholds |mean| > {fmt(m.t.input_mean)}, std > {fmt(m.t.input_std)})")
+    present = abs(mean) > m.t.input_mean or std > m.t.input_std
+    return Evidence(True, present, text, {"mean": mean, "std": std, "min": low, "max": high, "batches": len(batches)},
+                    site)
 
 
 class InputsNotNormalized(Rule):
@@ -38,3 +58,4 @@ class InputsNotNormalized(Rule):
     runtime = True
     options = Thresholds.defaults("input-mean", "input-std", "input-mean-confirm", "input-mean-healthy",
                                   "input-std-confirm", "input-std-healthy")
+    measure = staticmethod(measure)

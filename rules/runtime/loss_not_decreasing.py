@@ -1,6 +1,30 @@
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import finite, fmt
 from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL907's evidence: what the probe measured for it."""
+    losses = m.losses
+    if len(losses) < 2:
+        return Evidence(False, message=f"{len(losses)} loss value(s)")
+    first = losses[0]
+    if not finite(first) or first <= 0:
+        return Evidence(True, False, f"first loss {fmt(first)}", {"first": first})
+    measured = [x for x in losses if finite(x)]
+    peak = max(measured)
+    growth = peak / first
+    at = losses.index(peak) + 1
+    nonfinite = len(measured) < len(losses)
+    numbers = {"first": first, "max": peak, "last": losses[-1], "growth": growth, "at_iteration": at,
+               "iterations": len(losses), "threshold": m.t.loss_growth}
+    text = (f"loss {fmt(first)} at iteration 1 → {fmt(peak)} at iteration {at} "
+            f"({fmt(growth)}× the first, threshold {fmt(m.t.loss_growth)}×); last {fmt(losses[-1])}")
+    if nonfinite:
+        text += ", then non-finite"
+    return Evidence(True, growth >= m.t.loss_growth or nonfinite, text, numbers, m.backward_site)
 
 
 class LossNotDecreasing(Rule):
@@ -38,3 +62,4 @@ class LossNotDecreasing(Rule):
     seeds = ("002 §1.1", "000 §2.4", "004")
     runtime = True
     options = Thresholds.defaults("loss-growth", "loss-growth-confirm", "loss-growth-healthy")
+    measure = staticmethod(measure)

@@ -1,6 +1,41 @@
+import statistics
+
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import finite, fmt
 from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL912: the loss has stopped moving and each step's own gradient has collapsed."""
+    losses, norms = m.losses, m.grad_norms
+    n = min(len(losses), len(norms))
+    window = min(10, max(4, n // 3))
+    if n < window + 2:
+        return Evidence(False, message=f"{n} iteration(s) with a loss and a gradient")
+    last_losses, last_norms = losses[-window:], norms[-window:]
+    if not all(finite(x) for x in last_losses + last_norms):
+        return Evidence(True, False, "non-finite loss or gradient in the last iterations (TL901's)")
+    finite_norms = [x for x in norms if finite(x)]
+    peak = max(finite_norms)
+    at = norms.index(peak) + 1
+    level = statistics.fmean(last_losses)
+    change = (max(last_losses) - min(last_losses)) / max(abs(level), 1e-12)
+    top = max(last_norms)
+    first = losses[0]
+    learned = finite(first) and first > 0 and level < 0.5 * first
+    numbers = {"window": window, "iterations": n, "loss": level, "loss_change": change, "grad_norm": top,
+               "peak_grad_norm": peak, "peak_at": at, "first_loss": first,
+               "thresholds": {"loss_change": m.t.stall_loss_change, "grad_ratio": m.t.stall_grad_ratio}}
+    text = (f"over the last {window} of {n} iterations the loss stayed at {fmt(level)} "
+            f"({fmt(change * 100)}% change, threshold {fmt(m.t.stall_loss_change * 100)}%) and each step's own "
+            f"gradient norm was at most {fmt(top)} (the run's largest: {fmt(peak)} at iteration {at}; "
+            f"threshold {fmt(m.t.stall_grad_ratio)}× it)")
+    present = change <= m.t.stall_loss_change and top <= m.t.stall_grad_ratio * peak and not learned
+    if learned and change <= m.t.stall_loss_change:
+        text += f"; the loss fell from {fmt(first)} first: converged, not stalled"
+    return Evidence(True, present, text, numbers, m.backward_site)
 
 
 class TrainingStalled(Rule):
@@ -43,3 +78,4 @@ class TrainingStalled(Rule):
     seeds = ()
     runtime = True
     options = Thresholds.defaults("stall-loss-change", "stall-grad-ratio")
+    measure = staticmethod(measure)
