@@ -1,21 +1,17 @@
-"""The instrumentation that runs inside the probed process (imports torch).
+"""What the probe measures, inside the probed process (imports torch).
 
-Everything is installed globally, without editing the user's script:
+The Probe holds the measurements and the handlers that take them; the patches that call
+the handlers are installed globally, without editing the user's script, one module per
+torch surface in trainlint/probe/hooks/ (optimizers and schedulers, autograd, modules,
+clipping, mixed precision, loss functions, DataLoader, files).
 
-- ``Optimizer.__init__`` is wrapped (every optimizer, the user's subclasses included, is
-  known by weak reference) and the global optimizer step pre/post hooks count steps and
-  read each param group's learning rate; ``Optimizer.step`` itself is overridden by every
-  subclass, so patching it would do nothing.
-- ``Tensor.backward`` and ``torch.autograd.backward`` are wrapped (with a re-entry guard:
-  the first calls the second). Before backward the loss's autograd graph is walked to its
-  leaves (every tensor that gets a gradient, parameters built inside ``forward()``
-  included); right after it the per-layer gradient norms are read (before any clipping).
-  A hand-written ``p -= lr * p.grad`` loop fires no step hook: then backward calls count.
-- A global module forward hook (never a backward hook: those break ``ReLU(inplace=True)``)
-  records the call order, non-finite outputs and dead/saturated units of activations.
-- ``DataLoader.__iter__`` is wrapped: input mean/std/min/max and the label histogram of
-  the first batches.
-- ``torch.save`` / checkpoint writes through ``open`` go to a temporary folder.
+- The optimizer step pre/post hooks count steps and read each param group's learning
+  rate; a hand-written ``p -= lr * p.grad`` loop fires no step hook: then backward calls count.
+- Around each backward: which parameters it reached (read from their ``.grad``), each
+  layer's own gradient norm (what this backward added), zero rows, NaN/Inf, the loss.
+- The global forward pre-hook and hook: layer order, non-finite outputs, dead/saturated
+  units of activations, evaluation passes.
+- DataLoader batches: input mean/std/min/max and the label histogram of the first ones.
 
 The probe stops the script after N optimizer steps from inside the step hook: the
 report is written first, then the process ends with ``os._exit`` (a bare ``except:`` in
@@ -24,7 +20,6 @@ the script cannot swallow that).
 
 from __future__ import annotations
 
-import builtins
 import io
 import json
 import math
@@ -33,12 +28,12 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 import weakref
 
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from trainlint.probe.hooks.data import split_batch
 from trainlint.probe.numbers import finite as _finite
 from trainlint.probe.numbers import to_json as _num
 
@@ -46,7 +41,6 @@ from trainlint.probe.numbers import to_json as _num
 #: bytes per backward; past it (a large model without zero_grad) the accumulated .grad is read.
 MAX_GRAD_COPY_BYTES = 2 << 30
 AFTER_EVAL_STEPS = 3  # training steps watched after the first evaluation (is train mode back?)
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
 ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
 WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
                  "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Bilinear")
@@ -54,7 +48,6 @@ WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear", "LazyConv
 #: dropout mask or an unlucky batch never silences a live unit that long).
 DEAD_WINDOW = 3
 MAX_EVENTS = 60
-MAX_LOSS_FN_CALLS = 3
 
 
 class Probe:
@@ -184,263 +177,13 @@ class Probe:
 
     # ------------------------------------------------------------------ install
     def install(self) -> None:
+        """Patch torch (trainlint/probe/hooks/, one module per surface), once."""
         if self._installed:
             return
         self._installed = True
-        probe = self
-        import torch.optim.optimizer as optim_mod
+        from trainlint.probe import hooks
 
-        # optimizers
-        original_init = torch.optim.Optimizer.__init__
-
-        def optimizer_init(opt, *args, **kwargs):
-            original_init(opt, *args, **kwargs)
-            if not getattr(opt, "_trainlint_seen", False):
-                probe._on_optimizer(opt)
-
-        torch.optim.Optimizer.__init__ = optimizer_init
-        optim_mod.register_optimizer_step_pre_hook(self._step_pre)
-        optim_mod.register_optimizer_step_post_hook(self._step_post)
-
-        original_zero_grad = torch.optim.Optimizer.zero_grad
-
-        def optimizer_zero_grad(opt, *args, **kwargs):
-            probe._event("zero_grad")
-            probe._on_zero_grad(p for g in opt.param_groups for p in g["params"])
-            return original_zero_grad(opt, *args, **kwargs)
-
-        torch.optim.Optimizer.zero_grad = optimizer_zero_grad
-        module_zero_grad = torch.nn.Module.zero_grad
-
-        def model_zero_grad(module, *args, **kwargs):
-            probe._event("zero_grad")
-            probe._on_zero_grad(module.parameters())
-            return module_zero_grad(module, *args, **kwargs)
-
-        torch.nn.Module.zero_grad = model_zero_grad
-
-        # backward
-        tensor_backward = torch.Tensor.backward
-        autograd_backward = torch.autograd.backward
-
-        def patched_tensor_backward(tensor, *args, **kwargs):
-            if probe._in_backward or probe.done:
-                return tensor_backward(tensor, *args, **kwargs)
-            return probe._backward(tensor, lambda: tensor_backward(tensor, *args, **kwargs))
-
-        def patched_autograd_backward(tensors, *args, **kwargs):
-            if probe._in_backward or probe.done:
-                return autograd_backward(tensors, *args, **kwargs)
-            first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
-            if not isinstance(first, torch.Tensor):
-                return autograd_backward(tensors, *args, **kwargs)
-            return probe._backward(first, lambda: autograd_backward(tensors, *args, **kwargs))
-
-        torch.Tensor.backward = patched_tensor_backward
-        torch.autograd.backward = patched_autograd_backward
-
-        # modules
-        module_init = torch.nn.Module.__init__
-
-        def patched_module_init(module, *args, **kwargs):
-            module_init(module, *args, **kwargs)
-            try:
-                probe.modules.add(module)
-                probe._built[module] = len(probe._built)
-                site = probe._site(skip_self=module)
-                if site is not None:
-                    probe.sites[module] = site
-            except Exception:  # never break the user's model
-                pass
-
-        torch.nn.Module.__init__ = patched_module_init
-        torch.nn.modules.module.register_module_forward_pre_hook(self._forward_pre_hook)
-        torch.nn.modules.module.register_module_forward_hook(self._forward_hook)
-
-        # clipping
-        import torch.nn.utils as nn_utils
-        import torch.nn.utils.clip_grad as clip_mod
-
-        for name in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm"):
-            original = getattr(clip_mod, name, None)
-            if original is None:
-                continue
-
-            def make(original):
-                def clip(*args, **kwargs):
-                    probe._event("clip")
-                    return original(*args, **kwargs)
-
-                return clip
-
-            wrapped = make(original)
-            setattr(clip_mod, name, wrapped)
-            if getattr(nn_utils, name, None) is original:
-                setattr(nn_utils, name, wrapped)
-
-        # LR schedulers: how often step() runs per optimizer step (LRScheduler counts its calls)
-        from torch.optim import lr_scheduler
-
-        base = getattr(lr_scheduler, "LRScheduler", None) or getattr(lr_scheduler, "_LRScheduler", None)
-        if base is not None:
-            scheduler_init = base.__init__
-
-            def patched_scheduler_init(scheduler, *args, **kwargs):
-                scheduler_init(scheduler, *args, **kwargs)
-                probe._on_scheduler(scheduler)
-
-            base.__init__ = patched_scheduler_init
-
-        # mixed precision: backward() runs on the loss times the scaler's scale (65536 at
-        # first), and the scaler skips the steps whose scaled gradients overflow
-        try:
-            from torch.amp.grad_scaler import GradScaler
-        except ImportError:  # torch < 2.3
-            GradScaler = None
-        if GradScaler is not None:
-            original_scale = GradScaler.scale
-
-            def scale(scaler, outputs):
-                result = original_scale(scaler, outputs)
-                if isinstance(result, torch.Tensor) and result is not outputs and scaler._scale is not None:
-                    probe._scaled = (result, outputs, scaler._scale)
-                return result
-
-            GradScaler.scale = scale
-
-        # loss functions (nn.CrossEntropyLoss.forward calls F.cross_entropy through the module)
-        import torch.nn.functional as F
-
-        for name in ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
-            original = getattr(F, name)
-
-            def make_loss(name, original):
-                def loss_fn(input, target, *args, **kwargs):
-                    out = original(input, target, *args, **kwargs)
-                    if probe._loss_fn_calls.get(name, 0) < MAX_LOSS_FN_CALLS and torch.is_grad_enabled() \
-                            and not probe.done:
-                        probe._loss_fn_calls[name] = probe._loss_fn_calls.get(name, 0) + 1
-                        seen = out
-                        if kwargs.get("reduction") == "sum":  # the checks read the loss per sample
-                            with torch.no_grad():
-                                seen = original(input, target, *args, **{**kwargs, "reduction": "none"})
-                        probe._on_loss_fn(name, input, target, seen)
-                    return out
-
-                loss_fn.__wrapped__ = original
-                return loss_fn
-
-            setattr(F, name, make_loss(name, original))
-
-        # data
-        from torch.utils.data import DataLoader
-
-        loader_iter = DataLoader.__iter__
-        loader_init = DataLoader.__init__
-
-        def patched_loader_init(loader, *args, **kwargs):
-            loader_init(loader, *args, **kwargs)
-            try:
-                site = probe._site(skip_self=loader)
-                if site is not None:
-                    probe.loader_sites[loader] = site
-            except Exception:
-                pass
-
-        DataLoader.__init__ = patched_loader_init
-
-        def patched_iter(loader):
-            inner = loader_iter(loader)
-            if probe.done:
-                return inner
-            return _LoaderIter(probe, loader, inner)
-
-        DataLoader.__iter__ = patched_iter
-
-        # checkpoints
-        if self.checkpoint_dir:
-            self._install_redirects()
-
-        # scheduler warnings (lr_scheduler.step() before optimizer.step())
-        original_showwarning = warnings.showwarning
-
-        def showwarning(message, category, filename, lineno, file=None, line=None):
-            text = str(message)
-            if "lr_scheduler.step()" in text and len(probe.scheduler_warnings) < 5:
-                probe.scheduler_warnings.append(text.split("\n")[0][:300])
-            return original_showwarning(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = showwarning
-
-    def _install_redirects(self) -> None:
-        probe = self
-        original_save = torch.save
-        original_load = torch.load
-        original_open = builtins.open
-
-        def target(path) -> str | None:
-            if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes):
-                return os.path.realpath(os.fspath(path))
-            return None
-
-        def redirect(path: str) -> str:
-            if path in probe._redirect_map:
-                return probe._redirect_map[path]
-            new = os.path.join(probe.checkpoint_dir, f"{len(probe._redirect_map)}-{os.path.basename(path)}")
-            probe._redirect_map[path] = new
-            probe.redirected.append({"path": path, "to": new})
-            return new
-
-        def save(obj, f, *args, **kwargs):
-            path = target(f)
-            if path is not None:
-                f = redirect(path)
-            return original_save(obj, f, *args, **kwargs)
-
-        def load(f, *args, **kwargs):
-            path = target(f)
-            if path is not None and path in probe._redirect_map:
-                f = probe._redirect_map[path]
-            return original_load(f, *args, **kwargs)
-
-        def open_(file, mode="r", *args, **kwargs):
-            path = target(file) if isinstance(file, (str, os.PathLike)) else None
-            if path is not None:
-                if any(c in mode for c in "wax+") and path.lower().endswith(CHECKPOINT_SUFFIXES) \
-                        and path.startswith(probe.project_root + os.sep):
-                    file = redirect(path)
-                elif path in probe._redirect_map:
-                    file = probe._redirect_map[path]
-            return original_open(file, mode, *args, **kwargs)
-
-        torch.save = save
-        torch.load = load
-        builtins.open = open_
-        io.open = open_
-
-        # TensorBoard writers log to ./runs/<date> by default: a probe must leave no run behind.
-        # Patched when the script imports them (importing them here would cost a second).
-        _after_import({name: self._redirect_summary_writer
-                       for name in ("torch.utils.tensorboard.writer", "tensorboardX.writer")})
-
-    def _redirect_summary_writer(self, module) -> None:
-        cls = getattr(module, "SummaryWriter", None)
-        if cls is None:
-            return
-        original_init = cls.__init__
-        probe = self
-
-        def init(writer, *args, **kwargs):
-            # torch's first parameter is log_dir, tensorboardX's logdir (log_dir an alias)
-            given = args[0] if args else next((kwargs[k] for k in ("log_dir", "logdir") if kwargs.get(k)), None)
-            for key in ("log_dir", "logdir"):
-                kwargs.pop(key, None)
-            to = os.path.join(probe.checkpoint_dir, f"{len(probe.redirected)}-tensorboard")
-            where = os.path.realpath(os.fspath(given)) if given else os.path.join(os.getcwd(), "runs")
-            probe.redirected.append({"path": where, "to": to, "kind": "tensorboard"})
-            original_init(writer, to, *args[1:], **kwargs)
-
-        cls.__init__ = init
+        hooks.install(self)
 
     # ------------------------------------------------------------------ events
     def _event(self, name: str) -> None:
@@ -998,7 +741,7 @@ class Probe:
             pass
 
     def _on_batch(self, record: dict, batch) -> None:
-        x, y = _split_batch(batch)
+        x, y = split_batch(batch)
         stats: dict = {}
         if x is not None:
             xf = x.detach().float()
@@ -1174,85 +917,6 @@ class Probe:
                 os._exit(0)
 
 
-class _LoaderIter:
-    """Wraps a DataLoader iterator: statistics of the first batches, then out of the way."""
-
-    def __init__(self, probe: Probe, loader, inner) -> None:
-        self._probe = probe
-        self._inner = inner
-        self._seen = 0
-        record = probe._loader_ids.get(loader)
-        if record is None:
-            sampler = getattr(loader, "sampler", None)
-            record = {
-                "site": probe.loader_sites.get(loader) or probe._site(),
-                "sampler": type(sampler).__name__ if sampler is not None else None,
-                "batch_size": getattr(loader, "batch_size", None),
-                "dataset": type(getattr(loader, "dataset", None)).__name__,
-                "batches": [],
-            }
-            if len(probe.loaders) < 10:
-                probe.loaders.append(record)
-            probe._loader_ids[loader] = record
-        self._record = record
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        batch = next(self._inner)
-        probe = self._probe
-        if len(self._record["batches"]) < probe.max_batches and not probe.done:
-            try:
-                probe._on_batch(self._record, batch)
-            except Exception:
-                pass
-        return batch
-
-    def __len__(self):
-        return len(self._inner)
-
-    def __getattr__(self, name):
-        if name in ("_inner", "_probe", "_record", "_seen"):  # during copy/unpickle
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-
-class _AfterImport:
-    """A meta-path finder that runs a hook on a module right after it is first imported."""
-
-    def __init__(self, hooks: dict) -> None:
-        self.hooks = hooks
-
-    def find_spec(self, name, path, target=None):
-        hook = self.hooks.pop(name, None)
-        if hook is None:
-            return None
-        import importlib.util
-
-        spec = importlib.util.find_spec(name)  # the other finders (this one no longer knows name)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def run_then_hook(module):
-            exec_module(module)
-            try:
-                hook(module)
-            except Exception:  # never break the script's import
-                pass
-
-        spec.loader.exec_module = run_then_hook
-        return spec
-
-
-def _after_import(hooks: dict) -> None:
-    for name in [n for n in hooks if n in sys.modules]:
-        hooks.pop(name)(sys.modules[name])
-    if hooks:
-        sys.meta_path.insert(0, _AfterImport(hooks))
-
-
 def _mode_layers(module) -> list[str]:
     """The layer types in `module` whose output depends on train/eval mode."""
     kinds = tuple(k for k in (getattr(torch.nn.modules.dropout, "_DropoutNd", None),
@@ -1271,29 +935,6 @@ def _active_units(out) -> list:
     if out.dim() == 3:
         return [out.amax(dim=(0, 2)) > 0, out.amax(dim=(0, 1)) > 0]
     return [out.transpose(0, 1).flatten(1).amax(dim=1) > 0]
-
-
-def _split_batch(batch):
-    """(inputs, labels) of a batch: tuples/lists (x, y, ...), dicts with usual keys, or a tensor."""
-    if isinstance(batch, torch.Tensor):
-        return (batch if batch.is_floating_point() else None), None
-    if isinstance(batch, dict):
-        x = next((batch[k] for k in ("pixel_values", "input", "inputs", "x", "image", "images", "features")
-                  if isinstance(batch.get(k), torch.Tensor)), None)
-        if x is None:
-            x = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.is_floating_point()), None)
-        y = next((batch[k] for k in ("labels", "label", "target", "targets", "y")
-                  if isinstance(batch.get(k), torch.Tensor)), None)
-    elif isinstance(batch, (list, tuple)) and batch:
-        x = batch[0] if isinstance(batch[0], torch.Tensor) else None
-        y = batch[1] if len(batch) > 1 and isinstance(batch[1], torch.Tensor) else None
-    else:
-        return None, None
-    if x is not None and not x.is_floating_point():
-        x = x if x.dtype == torch.uint8 else None  # raw image bytes count; token ids do not
-    if y is not None and (y.is_floating_point() or y.is_complex() or y.dim() != 1):
-        y = None
-    return x, y
 
 
 class _Readback:
