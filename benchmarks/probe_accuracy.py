@@ -101,7 +101,7 @@ def signature(result) -> list[tuple]:
 
 def judge(case: Case, results: list) -> Outcome:
     first = results[0]
-    out = Outcome(case, walls=[r.wall_s for r in results], stopped=(first.report or {}).get("stopped", "no report"))
+    out = Outcome(case, walls=[r.wall_s for r in results], stopped=first.report.stopped if first.report else "no report")
     got = {f.code for f in first.runtime}
     confirmed = {f.code for f in first.static if f.details.get("verdict") == "confirmed"}
     expected_confirmed = {code for code, verdict in case.verdicts.items() if verdict == "confirmed"}

@@ -20,6 +20,7 @@ import pytest
 from trainlint.finding import Finding, Location, Severity
 from trainlint.probe.analyze import Measurements, fmt, runtime_findings, verdict_for
 from trainlint.probe.runner import ProbeResult, run_probe, torch_available
+from trainlint.probe.schema import Report
 from trainlint.config import ConfigError, config_from_table, load_config
 from trainlint.probe.thresholds import Thresholds, load_thresholds, parse_assignments
 
@@ -122,11 +123,11 @@ def static(result: ProbeResult, code: str) -> list[Finding]:
 @pytest.mark.probe
 def test_healthy_script_reports_nothing(results):
     r = results["healthy"]
-    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == STEPS
+    assert r.report.stopped == "steps" and r.report.optimizer_steps == STEPS
     assert r.runtime == [], [(f.code, f.message) for f in r.runtime]
     assert not any(f.details["verdict"] == "confirmed" for f in r.static)
     assert not r.failed
-    losses = r.report["losses"]
+    losses = r.report.losses
     assert losses[-1] < losses[0]
     assert 1e-2 < Measurements(r.report, Thresholds()).measure("TL903").numbers["ratio"] < 10
 
@@ -202,24 +203,24 @@ def test_mixed_precision_is_measured_unscaled(results):
     r = results["amp_overflow"]
     report = r.report
     assert codes(r) == set() and not r.failed
-    assert report["scaled"] and report["scaler_overflows"][:1] == [1]
-    assert report["optimizer_steps"] == 6 and report["backward_calls"] == 6 + len(report["scaler_overflows"])
-    assert all(40 < x < 50 for x in report["losses"][:3])  # 32 samples × ln 4, summed; not × the scale
-    assert report["grad_norms"] and max(report["grad_norms"]) < 1e3
+    assert report.scaled and report.scaler_overflows[:1] == [1]
+    assert report.optimizer_steps == 6 and report.backward_calls == 6 + len(report.scaler_overflows)
+    assert all(40 < x < 50 for x in report.losses[:3])  # 32 samples × ln 4, summed; not × the scale
+    assert report.grad_norms and max(report.grad_norms) < 1e3
 
 
 @needs_torch
 @pytest.mark.probe
 def test_layer_built_in_forward_dies_when_the_model_is_cast(results):
     r = results["cast_in_forward"]
-    assert r.report["stopped"] == "exception" and r.report["backward_calls"] == 0
+    assert r.report.stopped == "exception" and r.report.backward_calls == 0
     (tl202,) = static(r, "TL202")
     assert tl202.details["verdict"] == "confirmed"
     message = tl202.details["verdict_message"]
     assert "inside the Linear(in_features=32, out_features=4, bias=True) built at cast_in_forward.py:20" in message
     # the model went to float64 (and to the GPU under TRAINLINT_FIXTURE_DEVICE=cuda); the Linear stayed
     assert "on cpu as float32" in message
-    assert ("same device" if r.report["device"].startswith("cuda") else "same dtype") in message
+    assert ("same device" if r.report.device.startswith("cuda") else "same dtype") in message
     assert tl202.details["measurement"]["module"] == "Linear" and r.failed
 
 
@@ -230,7 +231,7 @@ def test_seed_004_resnet_is_confirmed_with_numbers(results):
     (tl202,) = [f for f in static(r, "TL202") if f.path.endswith("models/resnet.py")]
     if os.environ.get("TRAINLINT_FIXTURE_DEVICE", "cpu").startswith("cuda"):
         # on a GPU the shortcut conv forward() builds stays on the CPU: the first call dies
-        assert tl202.details["verdict"] == "confirmed" and r.report["stopped"] == "exception"
+        assert tl202.details["verdict"] == "confirmed" and r.report.stopped == "exception"
         assert "Conv2d(16, 32" in tl202.details["verdict_message"] and "on cpu" in tl202.details["verdict_message"]
         return
     assert tl202.details["verdict"] == "confirmed"
@@ -249,7 +250,7 @@ def test_seed_004_resnet_is_confirmed_with_numbers(results):
 def test_bundled_example_confirms_tl202(results):
     """`trainlint probe examples/buggy/probe_resnet.py`, as docs/probe.md shows it."""
     r = results["probe_resnet"]
-    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == 5
+    assert r.report.stopped == "steps" and r.report.optimizer_steps == 5
     (tl202,) = static(r, "TL202")
     assert tl202.details["verdict"] == "confirmed" and tl202.path.endswith("models/resnet.py")
     assert sorted(tl202.details["measurement"]["parameters"]) == ["adjBlock.bias", "adjBlock.weight"]
@@ -291,7 +292,7 @@ def test_each_step_s_own_gradient_is_measured(results):
     while .grad keeps the stale sum of the first four. The norms are each step's own, so the
     stall is seen, TL408 is confirmed by it and the accumulation by TL401."""
     r = results["masked_lr"]
-    norms = r.report["grad_norms"]
+    norms = r.report.grad_norms
     assert max(norms[:4]) > 100 and norms[-6:] == [0.0] * 6
     verdicts = {f.code: f.details["verdict"] for f in r.static}
     assert verdicts["TL408"] == verdicts["TL401"] == "confirmed"
@@ -324,8 +325,8 @@ def test_gradients_too_large_to_copy_are_read_as_their_sum(monkeypatch):
     assert [c is None for c in copies] == [True, False] and probe.accumulated_grads_read
     from trainlint.probe.output import _measured_line
 
-    result = ProbeResult("a.py", [], {"grad_norms": [1.0], "accumulated_grads_read": True,
-                                      "grad_copy_limit_bytes": 2 << 30}, [])
+    result = ProbeResult("a.py", [], Report(grad_norms=[1.0], accumulated_grads_read=True,
+                                      grad_copy_limit_bytes=2 << 30), [])
     assert "too large to copy (> 2 GiB)" in _measured_line(result)
 
 
@@ -375,8 +376,8 @@ def test_stall_confirms_the_static_findings_that_explain_it():
 @pytest.mark.probe
 def test_dropout_zeros_are_not_dead_units(results):
     r = results["dropout_cnn"]
-    assert r.report["stopped"] == "steps" and r.runtime == [] and not r.failed, [f.message for f in r.runtime]
-    fc1 = next(layer for layer in r.report["layers"] if layer["name"] == "fc1")
+    assert r.report.stopped == "steps" and r.runtime == [] and not r.failed, [f.message for f in r.runtime]
+    fc1 = next(layer for layer in r.report.layers if layer["name"] == "fc1")
     assert fc1["zero_rows"][:2] == ["nan", "nan"] and max(fc1["zero_rows"][2:]) < 0.5  # judged from the third batch
 
 
@@ -434,9 +435,9 @@ def test_two_probes_of_a_script_agree(results, second_results):
     for name, second in second_results.items():
         first = results[name]
         assert _outcome(first) == _outcome(second), name
-        assert (first.report or {}).get("losses") == (second.report or {}).get("losses"), name
+        assert (first.report and first.report.losses) == (second.report and second.report.losses), name
     unseeded = results["sigmoid_cnn_unseeded"]
-    assert unseeded.report["stopped"] == "steps" and {v.details["verdict"] for v in static(unseeded, "TL201")} == {
+    assert unseeded.report.stopped == "steps" and {v.details["verdict"] for v in static(unseeded, "TL201")} == {
         "confirmed"}
 
 
@@ -461,30 +462,30 @@ def test_the_script_s_own_seed_wins(tmp_path):
 @pytest.mark.probe
 def test_parameters_reached_are_read_from_their_gradients(results):
     r = results["grad_reach"]
-    assert r.report["optimizer_steps"] == 4 and r.report["backward_calls"] == 8
+    assert r.report.optimizer_steps == 4 and r.report.backward_calls == 8
     f = runtime(r, "TL906")
     assert sorted(f.details["measurement"]["parameters"]) == ["aux_head.bias", "aux_head.weight"]
     assert codes(r) == {"TL906"}  # the frozen teacher is neither optimized nor reported
-    assert len(r.report["grad_norms"]) == 8 and all(n > 0 for n in r.report["grad_norms"])
-    assert not r.report["internal_errors"]
+    assert len(r.report.grad_norms) == 8 and all(n > 0 for n in r.report.grad_norms)
+    assert not r.report.internal_errors
 
 
 @needs_torch
 @pytest.mark.probe
 def test_script_that_raises_gets_a_clear_report(results):
     r = results["raises"]
-    assert r.report["stopped"] == "exception"
-    exc = r.report["exception"]
+    assert r.report.stopped == "exception"
+    exc = r.report.exception
     assert exc["type"] == "ValueError" and exc["site"]["line"] == 14
-    assert r.report["optimizer_steps"] == 2
+    assert r.report.optimizer_steps == 2
 
 
 @needs_torch
 @pytest.mark.probe
 def test_script_that_exits_before_training(results):
     r = results["exits"]
-    assert r.report["stopped"] == "exit" and r.report["exit_code"] == 3
-    assert r.report["backward_calls"] == 0 and r.runtime == []
+    assert r.report.stopped == "exit" and r.report.exit_code == 3
+    assert r.report.backward_calls == 0 and r.runtime == []
     assert "data folder not found" in r.output_tail
     for f in r.static:
         assert f.details["verdict"] != "confirmed"
@@ -517,14 +518,14 @@ def test_a_script_that_raises_before_its_first_step_exits_2(tmp_path):
 @pytest.mark.probe
 def test_bare_except_cannot_swallow_the_stop(results):
     r = results["swallow"]
-    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == 5
+    assert r.report.stopped == "steps" and r.report.optimizer_steps == 5
 
 
 @needs_torch
 @pytest.mark.probe
 def test_time_limit_ends_script_and_its_children(results):
     r = results["hang"]
-    assert r.report["stopped"] == "timeout"
+    assert r.report.stopped == "timeout"
     assert r.wall_s < 8 + 15
     pid = int(r.output_tail.split("helper pid ")[1].split()[0])
     assert _gone(pid)
@@ -547,20 +548,20 @@ def _gone(pid: int) -> bool:
 @pytest.mark.probe
 def test_checkpoints_are_redirected_and_removed(results):
     r = results["checkpoint"]
-    assert r.report["stopped"] == "steps"  # the script's torch.load of its own checkpoint worked
-    written = {os.path.basename(x["path"]) for x in r.report["redirected"]}
+    assert r.report.stopped == "steps"  # the script's torch.load of its own checkpoint worked
+    written = {os.path.basename(x["path"]) for x in r.report.redirected}
     assert written == {"probe_checkpoint_test.pt", "probe_last_test.ckpt"}
     assert not (FIXTURES / "probe_checkpoint_test.pt").exists()
     assert not (FIXTURES / "probe_last_test.ckpt").exists()
-    assert not os.path.exists(os.path.dirname(r.report["redirected"][0]["to"]))
+    assert not os.path.exists(os.path.dirname(r.report.redirected[0]["to"]))
 
 
 @needs_torch
 @pytest.mark.probe
 def test_tensorboard_runs_are_redirected_and_removed(results):
     r = results["tensorboard_logs"]
-    assert r.report["stopped"] == "steps"
-    (entry,) = r.report["redirected"]
+    assert r.report.stopped == "steps"
+    (entry,) = r.report.redirected
     assert entry["kind"] == "tensorboard" and entry["path"] == str(FIXTURES / "probe_runs_test")
     assert not (FIXTURES / "probe_runs_test").exists()
     assert not os.path.exists(os.path.dirname(entry["to"]))
@@ -587,7 +588,7 @@ def test_evaluation_in_training_mode_is_measured(results):
     assert m["after_step"] == 4 and m["in_train_mode"] == m["forwards"] == 2  # 4 batches, then 2 val batches
     assert m["mode_layers"] == ["BatchNorm1d", "Dropout"]
     # --through-eval ran past --steps 2 to the evaluation and three steps after it
-    assert r.report["optimizer_steps"] == 7 and r.report["stopped"] == "steps"
+    assert r.report.optimizer_steps == 7 and r.report.stopped == "steps"
 
 
 @needs_torch
@@ -611,7 +612,7 @@ def test_an_evaluation_without_no_grad_is_measured(results):
     assert tl501.details["verdict"] == "confirmed"
     m = tl501.details["measurement"]
     assert m["after_step"] == 4 and m["in_train_mode"] == m["forwards"] == 2
-    assert r.report["optimizer_steps"] == 7 and len(r.report["eval_passes"]) == 1
+    assert r.report.optimizer_steps == 7 and len(r.report.eval_passes) == 1
     ok = Measurements(results["eval_with_grad_ok"].report, Thresholds())
     assert ok.eval_mode().observable and not ok.eval_mode().present
     assert ok.train_mode_restored().observable and not ok.train_mode_restored().present
@@ -622,7 +623,7 @@ def test_an_evaluation_without_no_grad_is_measured(results):
 @pytest.mark.probe
 def test_layers_are_listed_in_forward_order(results):
     """The layer forward() builds (after a warm-up forward without backward) sits where it runs."""
-    names = [layer["name"] for layer in results["probe_resnet"].report["layers"]]
+    names = [layer["name"] for layer in results["probe_resnet"].report.layers]
     assert names.index("conv2block.7") < names.index("adjBlock") < names.index("conv3block.0")
     assert names[0] == "conv1block.0" and names[-1] == "linear_block.3"
 
@@ -683,9 +684,9 @@ def test_check_probe_option():
 @pytest.mark.probe
 def test_torchrun_two_cpu_ranks():
     r = run_probe(FIXTURES / "ddp.py", [], steps=4, timeout=150, nproc_per_node=2)
-    assert r.report is not None and r.report["world_size"] == 2
-    assert sorted(x["rank"] for x in r.ranks) == [0, 1]
-    assert all(x["optimizer_steps"] == 4 for x in r.ranks)
+    assert r.report is not None and r.report.world_size == 2
+    assert sorted(x.rank for x in r.ranks) == [0, 1]
+    assert all(x.optimizer_steps == 4 for x in r.ranks)
     assert r.runtime == []
 
 
@@ -703,7 +704,7 @@ def test_probe_benchmark_scores_findings_and_verdicts(monkeypatch):
                          details={"verdict": None}) for code in runtime]
         found += [Finding(code, "x", Severity.WARNING, "m", "a.py", Location(2, 1), Location(2, 2),
                           details={"verdict": verdict}) for code, verdict in static]
-        return ProbeResult("a.py", [], {"stopped": "steps"}, [], runtime=found[:len(runtime)],
+        return ProbeResult("a.py", [], Report(stopped="steps"), [], runtime=found[:len(runtime)],
                            static=found[len(runtime):], wall_s=1.0)
 
     case = cases["cnn_sigmoid_deep"]

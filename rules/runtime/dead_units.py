@@ -13,14 +13,14 @@ def measure(m: Measurements) -> Evidence:
     if constant.observable and constant.present:  # identical inputs: units are all on or all off (TL911's echo)
         return Evidence(True, False, "not judged: the training inputs are constant (" + constant.message + ")")
     rows = []
-    for act in m.r.get("activations", []):
+    for act in m.r.activations:
         values = [as_float(v) for v in act.get("values") or [] if finite(v)]
         if values:
             # a ReLU's value already spans the last batches (dead: zero in every one of them);
             # a saturation share is one batch's, averaged over the last three
             share = values[-1] if act["kind"] == "relu" else statistics.fmean(values[-3:])
             rows.append((share, f"`{act['name']}` ({act.get('type')})", act["kind"], act.get("site")))
-    layers = m.r.get("layers", [])
+    layers = m.r.layers
     weight_layers = [layer for layer in layers if layer.get("zero_rows")]
     for layer in weight_layers[:-1]:  # the output layer's rows are the classes
         values = [as_float(v) for v in layer["zero_rows"] if finite(v)]

@@ -8,9 +8,9 @@ def measure(m: Measurements) -> Evidence:
     """TL901's evidence: what the probe measured for it."""
     if not m.backward:
         return Evidence(False, message="no backward() call was made")
-    loss = m.r.get("nonfinite_loss")
-    grad = m.r.get("nonfinite_grad")
-    act = m.r.get("nonfinite_activation")
+    loss = m.r.nonfinite_loss
+    grad = m.r.nonfinite_grad
+    act = m.r.nonfinite_activation
     if not loss and not grad:
         finite_losses = [x for x in m.losses if finite(x)]
         return Evidence(True, message=f"loss and gradients finite over {m.backward} iterations"

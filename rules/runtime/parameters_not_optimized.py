@@ -12,7 +12,7 @@ def measure(m: Measurements, site_file: str | None = None, rows: tuple[int, int]
         return Evidence(False, message="no backward() call was made")
     if not m.has_optimizer:
         return Evidence(False, message="the script built no torch.optim optimizer")
-    entries = m.r.get("not_optimized", [])
+    entries = m.r.not_optimized
     if not entries:
         return Evidence(True, False, f"every parameter that received a gradient over {m.backward} iterations "
                                      "is in an optimizer param group")

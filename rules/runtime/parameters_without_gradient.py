@@ -7,7 +7,7 @@ def measure(m: Measurements) -> Evidence:
     """TL906's evidence: what the probe measured for it."""
     if not m.backward or not m.has_optimizer:
         return Evidence(False, message="no backward() call was made" if not m.backward else "no optimizer")
-    entries = m.r.get("without_grad", [])
+    entries = m.r.without_grad
     if not entries:
         return Evidence(True, False, f"every optimized parameter got a gradient within {m.backward} iterations")
     names = ", ".join(f"{e['name']} {shape(e['shape'])}" for e in entries[:4])

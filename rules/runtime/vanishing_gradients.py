@@ -9,12 +9,12 @@ from trainlint.rule import Rule
 
 def measure(m: Measurements) -> Evidence:
     """TL903's evidence: what the probe measured for it."""
-    ratios = [x for x in m.r.get("ratios", []) if finite(x)]
+    ratios = [x for x in m.r.ratios if finite(x)]
     if not ratios:
         return Evidence(False, message="fewer than two weight layers got gradients")
     median = statistics.median(ratios)
-    first, last = (m.r.get("ratio_layers") or ["first", "last"])[:2]
-    layers = {layer["name"]: layer for layer in m.r.get("layers", [])}
+    first, last = (m.r.ratio_layers or ["first", "last"])[:2]
+    layers = {layer["name"]: layer for layer in m.r.layers}
     text = (f"gradient norm of the first weight layer ({first}) / last ({last}): median {fmt(median)} over "
             f"{len(ratios)} iterations (threshold {fmt(m.t.vanishing_ratio)}; healthy nets: 0.02–3)")
     site = (layers.get(first) or {}).get("site")

@@ -259,7 +259,7 @@ def untrained_class(finding: Finding, m: Measurements) -> str | None:
     name = enclosing_class(os.path.abspath(finding.path), finding.location.row)
     if name is None:
         return None
-    trained = {(os.path.realpath(c["file"]), c["name"]) for c in m.r.get("trained_classes", [])}
+    trained = {(os.path.realpath(c["file"]), c["name"]) for c in m.r.trained_classes}
     return None if (os.path.realpath(os.path.abspath(finding.path)), name) in trained else name
 
 

@@ -36,6 +36,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 from trainlint.probe.hooks.data import split_batch
 from trainlint.probe.numbers import finite as _finite
 from trainlint.probe.numbers import to_json as _num
+from trainlint.probe.schema import Report
 
 #: Gradients that backward() adds to are copied first (to measure what it added) up to this many
 #: bytes per backward; past it (a large model without zero_grad) the accumulated .grad is read.
@@ -801,7 +802,7 @@ class Probe:
         files.add(self.script)
         return sorted(files)
 
-    def report(self, stopped: str, **extra) -> dict:
+    def report(self, stopped: str, **extra) -> Report:
         with self.lock:
             # where training ran: the optimizer's parameters; once the script has returned or
             # raised (the optimizer freed), the last loss backward() saw, else the last forward
@@ -826,75 +827,73 @@ class Probe:
                         without.append({"name": names.get(p) or self.param_owners.get(p) or f"<{tuple(p.shape)}>", "shape": list(p.shape),
                                         "numel": p.numel()})
             times = self.step_times
-            return {
-                "version": 1,
-                "rank": self.rank,
-                "world_size": self.world_size,
-                "script": self.script,
-                "stopped": stopped,
-                "torch": torch.__version__,
-                "device": device,
-                "cuda_available": torch.cuda.is_available(),
-                "wall_s": time.perf_counter() - self.started,
-                "step_s": (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
-                "max_steps": self.max_steps,
-                "optimizer_steps": self.optimizer_steps,
-                "backward_calls": self.backward_calls,
-                "optimizers": self.optimizer_info,
-                "backward_site": self.backward_site,
-                "optimizers_after_first_step": self.optimizers_after_first_step,
-                "losses": [_num(x) for x in self.losses],
-                "grad_norms": [_num(x) for x in self.grad_norms],
-                "layers": [{"name": n, **self.layer_info.get(n, {}),
+            return Report(
+                rank=self.rank,
+                world_size=self.world_size,
+                script=self.script,
+                stopped=stopped,
+                torch=torch.__version__,
+                device=device,
+                cuda_available=torch.cuda.is_available(),
+                wall_s=time.perf_counter() - self.started,
+                step_s=(times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
+                max_steps=self.max_steps,
+                optimizer_steps=self.optimizer_steps,
+                backward_calls=self.backward_calls,
+                optimizers=self.optimizer_info,
+                backward_site=self.backward_site,
+                optimizers_after_first_step=self.optimizers_after_first_step,
+                losses=[_num(x) for x in self.losses],
+                grad_norms=[_num(x) for x in self.grad_norms],
+                layers=[{"name": n, **self.layer_info.get(n, {}),
                             "norms": [_num(v) for _, v in self.layer_norms[n]],
                             "zero_rows": self.zero_rows.get(n)} for n in self._layers_in_forward_order()],
-                "ratios": self.ratios,
-                "ratio_layers": list(getattr(self, "ratio_layers", ()) or ()),
-                "activations": [{"name": n, **{k: v for k, v in a.items()}} for n, a in self.activations.items()],
-                "nonfinite_loss": self.nonfinite_loss,
-                "nonfinite_grad": self.nonfinite_grad,
-                "nonfinite_activation": self.nonfinite_activation,
-                "not_optimized": list(self.not_optimized.values()),
-                "without_grad": without,
-                "lrs": self.lrs,
-                "loaders": self.loaders,
-                "loss_fns": self.loss_fns,
-                "events": self.events,
-                "grad_carried_over": self.grad_carried_over,
-                "accumulated_grads_read": self.accumulated_grads_read,
-                "grad_copy_limit_bytes": MAX_GRAD_COPY_BYTES,
-                "scaler_overflows": self.scaler_overflows,
-                "through_eval": self.through_eval,
-                "eval_passes": self.eval_passes,
-                "after_eval": self.after_eval,
-                "scaled": self.scaled,
-                "steps_without_grad": self.steps_without_grad,
-                "constant_weights": self.constant_weights,
-                "huge_weights": self.huge_weights,
-                "scheduler_warnings": self.scheduler_warnings,
-                "schedulers": self.schedulers,
-                "double_steps": self.double_steps,
-                "redirected": self.redirected,
-                "project_files": self.project_files(),
-                "trained_classes": self.trained_classes(),
-                "stored_graphs": list(self.stored_graphs.values()),
-                "internal_errors": getattr(self, "internal_errors", []),
+                ratios=self.ratios,
+                ratio_layers=list(getattr(self, "ratio_layers", ()) or ()),
+                activations=[{"name": n, **{k: v for k, v in a.items()}} for n, a in self.activations.items()],
+                nonfinite_loss=self.nonfinite_loss,
+                nonfinite_grad=self.nonfinite_grad,
+                nonfinite_activation=self.nonfinite_activation,
+                not_optimized=list(self.not_optimized.values()),
+                without_grad=without,
+                lrs=self.lrs,
+                loaders=self.loaders,
+                loss_fns=self.loss_fns,
+                events=self.events,
+                grad_carried_over=self.grad_carried_over,
+                accumulated_grads_read=self.accumulated_grads_read,
+                grad_copy_limit_bytes=MAX_GRAD_COPY_BYTES,
+                scaler_overflows=self.scaler_overflows,
+                through_eval=self.through_eval,
+                eval_passes=self.eval_passes,
+                after_eval=self.after_eval,
+                scaled=self.scaled,
+                steps_without_grad=self.steps_without_grad,
+                constant_weights=self.constant_weights,
+                huge_weights=self.huge_weights,
+                scheduler_warnings=self.scheduler_warnings,
+                schedulers=self.schedulers,
+                double_steps=self.double_steps,
+                redirected=self.redirected,
+                project_files=self.project_files(),
+                trained_classes=self.trained_classes(),
+                stored_graphs=list(self.stored_graphs.values()),
+                internal_errors=getattr(self, "internal_errors", []),
                 **extra,
-            }
+            )
 
     def write_report(self, stopped: str, **extra) -> None:
         if self.report_path is None:
             return
         for _ in range(3):  # the timer thread may race the script's thread
             try:
-                data = self.report(stopped, **extra)
-                text = json.dumps(data, default=str)
+                text = json.dumps(self.report(stopped, **extra).to_json(), default=str)
                 break
-            except RuntimeError:
+            except (RuntimeError, TypeError):  # a race with the script's thread, or a field the schema lacks
                 time.sleep(0.01)
         else:
-            text = json.dumps({"version": 1, "rank": self.rank, "stopped": stopped, "script": self.script,
-                               "internal_errors": ["could not serialize the measurements"]})
+            text = json.dumps(Report(rank=self.rank, stopped=stopped, script=self.script,
+                                     internal_errors=["could not serialize the measurements"]).to_json())
         tmp = self.report_path + ".tmp"
         with io.FileIO(tmp, "w") as fh:
             fh.write(text.encode("utf-8"))

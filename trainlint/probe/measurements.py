@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainlint.probe.numbers import as_float, finite, fmt
+from trainlint.probe.schema import Report
 from trainlint.probe.thresholds import Thresholds
 
 
@@ -32,16 +33,18 @@ class Evidence:
 class Measurements:
     """The rank-0 report with the derived numbers every check and verdict reads."""
 
-    def __init__(self, report: dict, thresholds: Thresholds) -> None:
+    def __init__(self, report: Report | dict, thresholds: Thresholds) -> None:
+        if isinstance(report, dict):  # the JSON as the child wrote it
+            report = Report.from_json(report)
         self.r = report
         self.t = thresholds
-        self.backward = int(report.get("backward_calls") or 0)
-        self.steps = int(report.get("optimizer_steps") or 0)
-        self.has_optimizer = bool(report.get("optimizers"))
-        self.losses = [as_float(x) for x in report.get("losses", [])]
-        self.grad_norms = [as_float(x) for x in report.get("grad_norms", [])]
+        self.backward = report.backward_calls
+        self.steps = report.optimizer_steps
+        self.has_optimizer = bool(report.optimizers)
+        self.losses = [as_float(x) for x in report.losses]
+        self.grad_norms = [as_float(x) for x in report.grad_norms]
         self._evidence: dict[str, Evidence] = {}
-        self.train_loaders = [ld for ld in report.get("loaders", []) if self.is_training(ld)]
+        self.train_loaders = [ld for ld in report.loaders if self.is_training(ld)]
 
     def measure(self, code: str) -> Evidence:
         """The evidence of runtime rule `code` (rules/runtime/), computed once."""
@@ -56,17 +59,17 @@ class Measurements:
         marks = [b.get("backward_before", 0) for b in loader.get("batches", [])]
         if len(marks) >= 2:
             return marks[-1] > marks[0]
-        loaders = self.r.get("loaders", [])
+        loaders = self.r.loaders
         return len(marks) == 1 and len(loaders) == 1 and self.backward > marks[0]
 
     @property
     def optimizer_site(self) -> dict | None:
-        opts = self.r.get("optimizers") or []
+        opts = self.r.optimizers or []
         return opts[0].get("site") if opts else None
 
     @property
     def backward_site(self) -> dict | None:
-        return self.r.get("backward_site") or self.optimizer_site
+        return self.r.backward_site or self.optimizer_site
 
     def loss_falls(self) -> bool:
         """Whether the loss went down over the probed iterations (medians of the first and last three)."""
@@ -89,7 +92,7 @@ class Measurements:
 
         A layer that forward() builds is no part of the model, so model.to("cuda") or
         model.half() never reaches it: on the GPU the seed 004 ResNet dies at its first call."""
-        exc = self.r.get("exception") or {}
+        exc = self.r.exception or {}
         module = exc.get("module") or {}
         site = module.get("site")
         if (site is None or site_file is None or rows is None or not same_file(site["file"], site_file)
@@ -105,7 +108,7 @@ class Measurements:
                                            "device": module.get("device"), "dtype": module.get("dtype")}, site)
 
     def loss_calls(self, fn: str) -> list[dict]:
-        return [e for e in self.r.get("loss_fns", []) if e["fn"] == fn]
+        return [e for e in self.r.loss_fns if e["fn"] == fn]
 
     def probabilities(self, entry: dict) -> bool:
         return (entry.get("min") is not None and as_float(entry["min"]) >= 0 and as_float(entry.get("max", 2)) <= 1
@@ -172,7 +175,7 @@ class Measurements:
     def grad_carried(self) -> Evidence:
         if self.steps < 1 or self.backward < 2:
             return Evidence(False, message="fewer than two iterations with an optimizer step")
-        carried = self.r.get("grad_carried_over", [])
+        carried = self.r.grad_carried_over
         if carried:
             c = carried[0]
             return Evidence(True, True, f"at iteration {c['iteration']} backward() started with the previous "
@@ -183,7 +186,7 @@ class Measurements:
     def step_without_grad(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
-        bad = self.r.get("steps_without_grad", [])
+        bad = self.r.steps_without_grad
         if bad:
             return Evidence(True, True, f"optimizer.step() saw no gradient at all at step(s) {', '.join(map(str, bad))}",
                             {"steps": bad}, self.optimizer_site)
@@ -192,7 +195,7 @@ class Measurements:
     def scheduler_order(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
-        warnings = self.r.get("scheduler_warnings", [])
+        warnings = self.r.scheduler_warnings
         if warnings:
             return Evidence(True, True, f"torch warned: {warnings[0]}", {"warning": warnings[0]})
         return Evidence(True, False, "torch did not warn that lr_scheduler.step() ran before optimizer.step()")
@@ -201,7 +204,7 @@ class Measurements:
         """How often each epoch- or batch-based scheduler was stepped per optimizer step."""
         from trainlint.facts.loops import BATCH_SCHEDULERS, EPOCH_SCHEDULERS
 
-        known = [s for s in self.r.get("schedulers", []) if s["type"] in EPOCH_SCHEDULERS | BATCH_SCHEDULERS]
+        known = [s for s in self.r.schedulers if s["type"] in EPOCH_SCHEDULERS | BATCH_SCHEDULERS]
         if not known:
             return Evidence(False, message="no StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, OneCycleLR "
                                            "or CyclicLR was built")
@@ -226,10 +229,10 @@ class Measurements:
 
     def evaluation(self) -> tuple[dict | None, str]:
         """The first evaluation pass, or why there is none to judge."""
-        passes = self.r.get("eval_passes") or []
+        passes = self.r.eval_passes or []
         if passes:
             return passes[0], ""
-        hint = "" if self.r.get("through_eval") else "; `trainlint probe --through-eval` runs on to the first one"
+        hint = "" if self.r.through_eval else "; `trainlint probe --through-eval` runs on to the first one"
         return None, f"no evaluation pass (the trained model under no_grad) ran in the probed steps{hint}"
 
     def eval_mode(self) -> Evidence:
@@ -255,7 +258,7 @@ class Measurements:
         first, why = self.evaluation()
         if first is None:
             return Evidence(False, message=why)
-        after = self.r.get("after_eval") or []
+        after = self.r.after_eval or []
         if not after:
             return Evidence(False, message=f"no training step ran after the evaluation after step {first['after_step']}")
         frozen = sum(1 for a in after if not a["training"])
@@ -273,7 +276,7 @@ class Measurements:
         """TL414: an optimizer stepped twice on the gradients of one backward()."""
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
-        doubles = self.r.get("double_steps") or []
+        doubles = self.r.double_steps or []
         if not doubles:
             return Evidence(True, False, f"each of the {self.steps} optimizer steps followed a backward() of its own")
         first = doubles[0]
@@ -284,28 +287,28 @@ class Measurements:
     def optimizer_rebuilt(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
-        n = int(self.r.get("optimizers_after_first_step") or 0)
+        n = int(self.r.optimizers_after_first_step or 0)
         return Evidence(True, n > 0, f"{n} optimizer(s) built after the first step within {self.steps} steps",
                         {"rebuilt": n})
 
     def constant_weights(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
-        names = self.r.get("constant_weights", [])
+        names = self.r.constant_weights
         return Evidence(True, bool(names), f"{len(names)} weight tensor(s) constant at the first step"
                         + (f": {', '.join(names[:4])}" if names else ""), {"parameters": names})
 
     def huge_weights(self) -> Evidence:
         if self.steps < 1:
             return Evidence(False, message="no optimizer step was made")
-        names = self.r.get("huge_weights", [])
+        names = self.r.huge_weights
         return Evidence(True, bool(names), f"{len(names)} weight tensor(s) non-finite or > 1e6 at the first step"
                         + (f": {', '.join(names[:4])}" if names else ""), {"parameters": names})
 
     def stored_graph(self, path: str | None = None, row: int | None = None) -> Evidence:
         if not self.backward:
             return Evidence(False, message="no backward() call was made")
-        stored = self.r.get("stored_graphs", [])
+        stored = self.r.stored_graphs
         attr = _assigned_attribute(path, row) if path and row else None
         if attr is not None:
             stored = [s for s in stored if s["attr"] == attr]
@@ -323,12 +326,12 @@ class Measurements:
         observable = [e for e in parts if e.observable]
         if not observable:
             return Evidence(False, message="fewer than two iterations")
-        optimizers = [o for o in self.r.get("optimizers") or [] if o.get("groups")]
+        optimizers = [o for o in self.r.optimizers or [] if o.get("groups")]
         if len(optimizers) > 1:  # say which optimizer has which rate (a GAN's two)
             lr_text = "lr " + ", ".join(f"{', '.join(fmt(g['lr']) for g in o['groups'] if g.get('lr') is not None)} "
                                         f"({o['type']})" for o in optimizers) + "; "
         else:
-            lrs = self.r.get("lrs") or []
+            lrs = self.r.lrs or []
             lr_text = f"lr {', '.join(fmt(x) for x in lrs[0])}; " if lrs and lrs[0] else ""
         hit = next((e for e in observable if e.present), None)
         if hit is not None:

@@ -11,6 +11,7 @@ from typing import TextIO
 from trainlint.probe.analyze import CONFIRMED, INCONCLUSIVE, NOT_CONFIRMED, NOT_OBSERVABLE, display_path
 from trainlint.probe.numbers import fmt
 from trainlint.probe.runner import ProbeResult
+from trainlint.probe.schema import Report
 
 _VERDICT_STYLE = {CONFIRMED: "bold red", INCONCLUSIVE: "yellow", NOT_CONFIRMED: "green", NOT_OBSERVABLE: "dim"}
 
@@ -19,22 +20,22 @@ def stopped_text(result: ProbeResult) -> str:
     r = result.report
     if r is None:
         return result.problem or "no report"
-    steps, backward = r.get("optimizer_steps", 0), r.get("backward_calls", 0)
+    steps, backward = r.optimizer_steps, r.backward_calls
     done = f"{steps} optimizer step{'s' if steps != 1 else ''} ({backward} backward call{'s' if backward != 1 else ''})"
-    stopped = r.get("stopped")
+    stopped = r.stopped
     if stopped == "steps":
         how = f"stopped after {done}" if steps else f"stopped after {backward} backward calls (no torch.optim optimizer)"
     elif stopped == "timeout":
         how = f"stopped at the time limit after {done}"
     elif stopped == "exception":
-        exc = r.get("exception") or {}
+        exc = r.exception or {}
         site = exc.get("site")
         where = f" at {display_path(site['file'])}:{site['line']}" if site else ""
         message = (exc.get("message") or "").strip().splitlines()
         message = message[0][:200] if message else ""
         how = f"the script raised {exc.get('type')}: {message}{where} after {done}"
     else:
-        how = f"the script exited (code {r.get('exit_code')}) after {done}"
+        how = f"the script exited (code {r.exit_code}) after {done}"
     if result.problem:
         how += f"; {result.problem}"
     return how
@@ -48,23 +49,23 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
 
     console = Console(file=out, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True,
                       emoji=False, markup=False)
-    r = result.report or {}
-    device = r.get("device") or "?"
-    world = r.get("world_size") or 1
+    r = result.report or Report()
+    device = r.device or "?"
+    world = r.world_size or 1
     ranks = f", {world} ranks (rank 0 reports)" if world > 1 else ""
     console.print(Text(f"trainlint probe {display_path(result.script)}: {stopped_text(result)}, on {device}{ranks}, "
                        f"{result.wall_s:.1f} s", style="bold"))
-    exc = r.get("exception") or {}
+    exc = r.exception or {}
     if exc.get("traceback"):
         console.print(Text("the script's traceback (last frames):", style="dim"))
         for line in exc["traceback"].rstrip().splitlines()[-12:]:
             console.print(Text("  " + line, style="dim"))
-    elif result.report is None or (r.get("backward_calls", 0) == 0):
+    elif result.report is None or (r.backward_calls == 0):
         if result.output_tail.strip():
             console.print(Text("last lines of the script's output:", style="dim"))
             for line in result.output_tail.splitlines()[-15:]:
                 console.print(Text("  " + line, style="dim"))
-        if r and not r.get("backward_calls"):
+        if result.report is not None and not r.backward_calls:
             console.print(Text("backward() was never called: nothing to measure on gradients.", style="yellow"))
     console.print()
     sources = {}
@@ -94,11 +95,11 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
     measured = _measured_line(result)
     if measured:
         console.print(Text("Measured: " + measured, style="dim"))
-    for error in r.get("internal_errors") or []:
+    for error in r.internal_errors or []:
         # the measurements above may be incomplete: say so instead of staying quiet
         console.print(Text(f"trainlint's probe failed on a measurement (a trainlint bug, please report it): {error}",
                            style="yellow"))
-    redirected = r.get("redirected") or []
+    redirected = r.redirected or []
     if redirected:
         names = ", ".join(sorted({os.path.basename(x["path"]) for x in redirected}))
         console.print(Text(f"{len(redirected)} checkpoint or TensorBoard write(s) redirected to a temporary folder, "
@@ -118,37 +119,37 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
 
 
 def _measured_line(result: ProbeResult) -> str:
-    r = result.report or {}
+    r = result.report or Report()
     parts = []
-    losses = r.get("losses") or []
+    losses = r.losses or []
     if losses:
         parts.append(f"loss {fmt(losses[0])} → {fmt(losses[-1])} (iteration 1 → {len(losses)})")
-    norms = r.get("grad_norms") or []
+    norms = r.grad_norms or []
     if norms:
         parts.append(f"gradient norm {fmt(norms[0])} → {fmt(norms[-1])}")
-        if r.get("accumulated_grads_read"):
-            limit = (r.get("grad_copy_limit_bytes") or 0) / 2**30
+        if r.accumulated_grads_read:
+            limit = (r.grad_copy_limit_bytes or 0) / 2**30
             parts.append(f"gradients accumulate in .grad and were too large to copy (> {fmt(limit)} GiB): "
                          "the norms are their sums, not each backward's own")
-        elif r.get("grad_carried_over"):
+        elif r.grad_carried_over:
             # TL401's symptom: .grad holds the sum of every earlier backward's gradient
             parts.append("gradients accumulate in .grad (never cleared): the norms are each backward's own gradient")
-    overflows = r.get("scaler_overflows") or []
+    overflows = r.scaler_overflows or []
     if overflows:
         parts.append(f"GradScaler skipped {len(overflows)} overflowing step{'s' if len(overflows) != 1 else ''} "
                      "(loss and gradients shown unscaled)")
-    elif r.get("scaled"):
+    elif r.scaled:
         parts.append("loss and gradients shown unscaled")
-    ratios = r.get("ratios") or []
+    ratios = r.ratios or []
     if ratios:
         import statistics
 
         parts.append(f"first/last layer gradient ratio {fmt(statistics.median(ratios))}")
-    lrs = r.get("lrs") or []
+    lrs = r.lrs or []
     if lrs and lrs[-1]:
         parts.append("lr " + ", ".join(fmt(x) for x in lrs[-1]))
-    if r.get("step_s"):
-        parts.append(f"{r['step_s'] * 1000:.1f} ms/step")
+    if r.step_s:
+        parts.append(f"{r.step_s * 1000:.1f} ms/step")
     return "; ".join(parts)
 
 
@@ -159,7 +160,7 @@ def write_json(result: ProbeResult, out: TextIO) -> None:
 
 def write_plot(result: ProbeResult, path: Path) -> Path | None:
     """Mean and max gradient norm per layer (over the probed iterations), log scale: the gradient flow."""
-    layers = [x for x in (result.report or {}).get("layers", []) if x.get("norms")]
+    layers = [x for x in (result.report or Report()).layers if x.get("norms")]
     if not layers:
         return None
     import matplotlib
@@ -189,8 +190,8 @@ def write_plot(result: ProbeResult, path: Path) -> Path | None:
     ax.set_xticks(list(positions))
     ax.set_xticklabels(names, rotation=70, ha="right", fontsize=7)
     ax.set_ylabel("gradient norm per layer")
-    r = result.report or {}
-    ax.set_title(f"gradient flow: {os.path.basename(result.script)}, {r.get('backward_calls', 0)} iterations "
+    r = result.report or Report()
+    ax.set_title(f"gradient flow: {os.path.basename(result.script)}, {r.backward_calls} iterations "
                  "(input → output)")
     ax.legend()
     fig.tight_layout()
