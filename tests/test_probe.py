@@ -752,6 +752,14 @@ def test_thresholds_from_rule_options_probe_table_and_cli(tmp_path):
         load_config(start=tmp_path)
     with pytest.raises(ValueError, match="unknown probe threshold"):
         Thresholds().with_values({"no-such": 1})
+    # a runtime rule's options are its thresholds: the rule module declares them, nothing else
+    from trainlint.probe.catalog import runtime_rules
+
+    assert Thresholds().stall_grad_ratio == runtime_rules()["TL912"].options["stall-grad-ratio"]
+    t = Thresholds()
+    assert t.with_values({"grad-growth": "20"}).grad_growth == 20.0 and t.grad_growth == 10.0  # immutable
+    with pytest.raises(AttributeError):
+        t.grad_growth = 5.0
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_assignments(["grad-growth"])
 
@@ -948,7 +956,7 @@ def test_runtime_rules_are_the_registry_s(tmp_path):
     assert rules["TL901"].severity is Severity.ERROR
     assert all(r.severity is Severity.WARNING for code, r in rules.items() if code != "TL901")
     owned = {key for r in rules.values() for key in r.options}
-    assert owned | {"max-batches"} == set(Thresholds.keys())  # every threshold is a rule's option, or the probe's
+    assert owned | {"max-batches"} == set(Thresholds().keys())  # every threshold is a rule's option, or the probe's
     for rule in rules.values():
         for key, default in rule.options.items():
             assert getattr(Thresholds(), key.replace("-", "_")) == default

@@ -1,7 +1,6 @@
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
 from trainlint.probe.numbers import as_float, fmt
-from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
 
 
@@ -48,5 +47,7 @@ class ConstantInputs(Rule):
     summary = "the first batches' inputs have (near) zero variance"
     seeds = ("001 §10", "000 §2.1")
     runtime = True
-    options = Thresholds.defaults("constant-std")
+    options = {
+        "constant-std": 1e-6,  # the std of a training batch's inputs below this
+    }
     measure = staticmethod(measure)

@@ -3,7 +3,6 @@ import statistics
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
 from trainlint.probe.numbers import as_float, finite, fmt
-from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
 
 
@@ -85,5 +84,7 @@ class DeadUnits(Rule):
     summary = "a large fraction of ReLU outputs are zero for the whole batch, or sigmoid/tanh outputs saturated"
     seeds = ("001 §7", "003 §10")
     runtime = True
-    options = Thresholds.defaults("dead-fraction")
+    options = {
+        "dead-fraction": 0.5,  # the share of a layer's units dead or saturated
+    }
     measure = staticmethod(measure)

@@ -3,7 +3,6 @@ import math
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
 from trainlint.probe.numbers import as_float, finite, fmt
-from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
 
 
@@ -58,5 +57,7 @@ class InitialLossOff(Rule):
     summary = "cross-entropy at step 0 far from ln(num_classes)"
     seeds = ("001 §2", "003 §5")
     runtime = True
-    options = Thresholds.defaults("initial-loss-factor")
+    options = {
+        "initial-loss-factor": 3.0,  # cross-entropy at the first iteration above this multiple of ln(classes)
+    }
     measure = staticmethod(measure)

@@ -3,7 +3,6 @@ import statistics
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
 from trainlint.probe.numbers import as_float, fmt
-from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
 
 
@@ -56,6 +55,14 @@ class InputsNotNormalized(Rule):
     summary = "first batches' input mean/std far from 0/1 (e.g. raw 0..255 pixels)"
     seeds = ("000 §2.1", "001 §11")
     runtime = True
-    options = Thresholds.defaults("input-mean", "input-std", "input-mean-confirm", "input-mean-healthy",
-                                  "input-std-confirm", "input-std-healthy")
+    options = {
+        "input-mean": 3.0,  # |mean| of the training inputs above this ...
+        "input-std": 10.0,  # ... or their std above this
+        # verdict band of TL102: confirmed from this |mean| up (0..1 pixels: ~0.45) ...
+        "input-mean-confirm": 0.3,
+        # ... not confirmed below this (with the std below input-std-healthy), inconclusive between
+        "input-mean-healthy": 0.1,
+        "input-std-confirm": 3.0,  # TL102 confirmed from this std up ...
+        "input-std-healthy": 1.5,  # ... not confirmed below it
+    }
     measure = staticmethod(measure)

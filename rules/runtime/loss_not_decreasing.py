@@ -1,7 +1,6 @@
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
 from trainlint.probe.numbers import finite, fmt
-from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
 
 
@@ -61,5 +60,11 @@ class LossNotDecreasing(Rule):
     summary = "loss rises over the probed steps (learning rate too high)"
     seeds = ("002 §1.1", "000 §2.4", "004")
     runtime = True
-    options = Thresholds.defaults("loss-growth", "loss-growth-confirm", "loss-growth-healthy")
+    options = {
+        "loss-growth": 10.0,  # the loss reaches this multiple of its first value (3x: a healthy unshuffled run)
+        # verdict band of TL408 (docs/probe.md, "Verdicts"): confirmed from this growth up ...
+        "loss-growth-confirm": 3.0,
+        # ... not confirmed below this one, inconclusive between
+        "loss-growth-healthy": 1.5,
+    }
     measure = staticmethod(measure)

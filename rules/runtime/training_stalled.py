@@ -3,7 +3,6 @@ import statistics
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
 from trainlint.probe.numbers import finite, fmt
-from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
 
 
@@ -77,5 +76,8 @@ class TrainingStalled(Rule):
                "(near) zero; names the static finding that explains it")
     seeds = ()
     runtime = True
-    options = Thresholds.defaults("stall-loss-change", "stall-grad-ratio")
+    options = {
+        "stall-loss-change": 1e-3,  # over the last iterations the loss moves less than this share of its value ...
+        "stall-grad-ratio": 1e-3,  # ... and each step's own gradient norm is at most this share of the run's largest
+    }
     measure = staticmethod(measure)

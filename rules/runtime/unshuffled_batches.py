@@ -1,7 +1,6 @@
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
 from trainlint.probe.numbers import fmt
-from trainlint.probe.thresholds import Thresholds
 from trainlint.rule import Rule
 
 
@@ -62,5 +61,8 @@ class UnshuffledBatches(Rule):
     summary = "the first batches each hold a single class"
     seeds = ("000 §2.4", "001 §9", "003 §12")
     runtime = True
-    options = Thresholds.defaults("single-class-share", "single-class-batches")
+    options = {
+        "single-class-share": 0.9,  # a batch holds at least this share of one class ...
+        "single-class-batches": 0.5,  # ... in more than this share of the first training batches
+    }
     measure = staticmethod(measure)
