@@ -24,7 +24,7 @@ from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
 from trainlint.registry import rules_by_code
 from trainlint.reparse import Reparser
-from trainlint.rule import Report, Rule
+from trainlint.rule import Report, Rule, SuppressionFacts
 
 SYNTAX_ERROR = "TL000"
 RULE_CRASHED = "TL001"
@@ -179,25 +179,50 @@ class Engine:
 
         reports: list[Report] = []
         crashes: list[Finding] = []
+        ran = {code for code in (SYNTAX_ERROR, RULE_CRASHED) if code in codes}
+        later: list[Rule] = []
         for code in sorted(codes):
             rule = self.rules.get(code)
             if rule is None or rule.engine_reported or rule.runtime:
                 continue
+            if rule.reads_suppressions:
+                later.append(rule)
+                continue
             if rule.runs_on_symptoms and not rule.selected and is_test_module(path):
                 continue  # tests train toy models for a few steps: advice on convergence is noise there
+            ran.add(code)
             try:
                 reports.extend(rule.check(facts))
             except Exception as exc:  # a rule's bug must not hide the other rules' findings
-                if RULE_CRASHED in codes:
-                    crashes.append(
-                        self._engine_finding(
-                            RULE_CRASHED, f"rule {code} ({rule.name}) raised {type(exc).__name__}: {exc}", path
-                        )
-                    )
+                crashes.extend(self._crash(rule, exc, path, codes))
         findings = self._locate(reports, facts, path) + crashes
-        result.findings = [f for f in findings if not suppressions.suppresses(f.code, f.location.row)]
+        result.findings = suppressions.filter(findings)
+        if later and suppressions.by_row:
+            result.findings += self._check_suppressions(later, suppressions, ran, facts, path, codes)
         result.findings.sort(key=Finding.sort_key)
         return result
+
+    def _crash(self, rule: Rule, exc: Exception, path: str, codes: frozenset[str]) -> list[Finding]:
+        if RULE_CRASHED not in codes:
+            return []
+        message = f"rule {rule.code} ({rule.name}) raised {type(exc).__name__}: {exc}"
+        return [self._engine_finding(RULE_CRASHED, message, path)]
+
+    def _check_suppressions(self, rules: list[Rule], suppressions: Suppressions, ran: set[str], facts: FileFacts,
+                            path: str, codes: frozenset[str]) -> list[Finding]:
+        """The rules about `# noqa` comments, given what each comment suppressed; their own
+        findings can be suppressed too (`# noqa: TL002`), which counts as no use."""
+        known = SuppressionFacts(facts.source, tuple(suppressions.comments()), frozenset(ran),
+                                 frozenset(rules_by_code()))
+        reports: list[Report] = []
+        crashes: list[Finding] = []
+        for rule in rules:
+            try:
+                reports.extend(rule.check_suppressions(known))
+            except Exception as exc:
+                crashes.extend(self._crash(rule, exc, path, codes))
+        found = self._locate(reports, facts, path) + crashes
+        return [f for f in found if not suppressions.suppresses(f.code, f.location.row)]
 
     def check_syntax_only(self, source: str | bytes, path: str) -> FileResult:
         """For a file the text gate keeps out of the analysis (no sign of torch): only TL000,
@@ -260,18 +285,24 @@ class Engine:
         from libcst.metadata import MetadataWrapper, PositionProvider  # ~15 ms of imports a clean file never needs
 
         try:
-            wanted = [r.node for r in reports] + [x.old for r in reports if r.fix for x in r.fix.replacements]
-            positions = node_ranges(facts.module, wanted, facts.source)
+            wanted = [r.node for r in reports if r.node is not None]
+            wanted += [x.old for r in reports if r.fix for x in r.fix.replacements]
+            positions = node_ranges(facts.module, wanted, facts.source) if wanted else {}
         except RecursionError:
             return [self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to locate findings", path)]
         findings = []
         seen = set()
         for report in reports:
-            span = positions.get(report.node)
-            if span is None:
-                continue
-            start = Location(span.start.line, span.start.column + 1)
-            end = Location(span.end.line, span.end.column + 1)
+            if report.node is None:
+                if report.span is None:
+                    continue
+                start, end = report.span
+            else:
+                span = positions.get(report.node)
+                if span is None:
+                    continue
+                start = Location(span.start.line, span.start.column + 1)
+                end = Location(span.end.line, span.end.column + 1)
             if report.first_line_only and end.row != start.row:
                 line = facts.source.splitlines()[start.row - 1] if start.row <= facts.source.count("\n") + 1 else ""
                 end = Location(start.row, len(line.rstrip()) + 1)
@@ -282,7 +313,7 @@ class Engine:
             rule = self.rules[report.code]
             fix = None
             if report.fix is not None:
-                edits = []
+                edits = list(report.fix.edits)
                 for replacement in report.fix.replacements:
                     old = positions.get(replacement.old)
                     if old is None:

@@ -291,7 +291,7 @@ def run_fix_options(run, *, fix_only: bool, diff: bool, add_noqa: bool, unsafe: 
             print(f"Would fix {count} finding{'s' * (count != 1)}.", file=sys.stderr)
         return 1 if run.fixes else 0
     count = sum(o.applied for o in run.fixes)
-    if count:
+    if count and fix_only:  # --fix says it in the report's summary ("N fixed, M remaining")
         files = len(run.fixes)
         print(f"Fixed {count} finding{'s' * (count != 1)} in {files} file{'s' * (files != 1)}.", file=sys.stderr)
     return 0 if fix_only else None

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
-from trainlint.finding import Applicability, Severity
+from trainlint.finding import Applicability, Edit, Location, Severity
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
+    from trainlint.noqa import NoqaComment
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class FixProposal:
     message: str
     replacements: tuple[Replacement, ...]
     applicability: Applicability = Applicability.SAFE
+    #: Text edits, for what is not a node (a comment's text).
+    edits: tuple[Edit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,24 @@ class Report:
     """A rule's finding before the engine has located it in the text."""
 
     code: str
-    node: cst.CSTNode
+    node: cst.CSTNode | None
     message: str
     fix: FixProposal | None = None
     # Report on the first line of `node` only (e.g. a long call), not its whole range.
     first_line_only: bool = False
+    #: Where the finding is, for a report about text that is no node (node is None).
+    span: tuple[Location, Location] | None = None
+
+
+@dataclass(frozen=True)
+class SuppressionFacts:
+    """What the engine knows of a file's `# noqa` comments once every other rule has run:
+    which findings each one suppressed, which codes ran on the file, which codes exist."""
+
+    source: str
+    comments: tuple["NoqaComment", ...]
+    ran: frozenset[str]
+    known: frozenset[str]
 
 
 class Rule:
@@ -106,6 +122,9 @@ class Rule:
     good: ClassVar[list[Example]] = []
     #: Rules reported by the engine itself (TL000, TL001) have no check of their own.
     engine_reported: ClassVar[bool] = False
+    #: Rules about the suppression comments themselves: the engine calls check_suppressions()
+    #: after every other rule's findings were filtered through the file's `# noqa` comments.
+    reads_suppressions: ClassVar[bool] = False
     #: Runtime findings (TL9xx) are measured by `trainlint probe`, never by the static engine:
     #: they have no `check` and no static examples; their docs name the probe fixture that shows them.
     runtime: ClassVar[bool] = False
@@ -115,6 +134,10 @@ class Rule:
         self.selected = True
 
     def check(self, facts: "FileFacts") -> Iterator[Report]:
+        return iter(())
+
+    def check_suppressions(self, facts: SuppressionFacts) -> Iterator[Report]:
+        """For rules with reads_suppressions: reports with a `span` (and text-edit fixes)."""
         return iter(())
 
     def report(

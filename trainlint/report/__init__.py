@@ -10,7 +10,8 @@ FORMATS = ("text", "concise", "json", "sarif", "github")
 
 
 def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out: TextIO, *, show_source: bool = True,
-                 color: bool | None = None) -> None:
+                 color: bool | None = None, **summary) -> None:
+    """`summary`: write_text's unsafe_fixes and fixed, for the closing lines of the text formats."""
     if fmt == "json":
         from trainlint.report.json import write_json
 
@@ -18,7 +19,7 @@ def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out
     elif fmt == "sarif":
         from trainlint.report.sarif import write_sarif
 
-        write_sarif(findings, out)
+        write_sarif(findings, out, sources)
     elif fmt == "github":
         from trainlint.report.github import write_github
 
@@ -26,4 +27,4 @@ def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out
     else:
         from trainlint.report.text import write_text
 
-        write_text(findings, sources, out, show_source=show_source and fmt == "text", color=color)
+        write_text(findings, sources, out, show_source=show_source and fmt == "text", color=color, **summary)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+from collections import Counter
 from typing import TextIO
 
 from trainlint import __version__
@@ -12,7 +15,28 @@ _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def sarif_document(findings: list[Finding]) -> dict:
+def what_it_does(doc: str) -> str:
+    """The text of a rule doc's "## What it does" section (the whole doc if it has none)."""
+    match = re.search(r"^## What it does\s*\n(.*?)(?=^## |\Z)", doc, re.MULTILINE | re.DOTALL)
+    return " ".join((match.group(1) if match else doc).split())
+
+
+def fingerprints(findings: list[Finding], sources: dict[str, str]) -> list[str]:
+    """Per finding, a hash that survives edits elsewhere in the file: the rule, the path and the
+    stripped text of the finding's line (not its number), plus which occurrence of that triple it
+    is, so code scanning can tell a moved alert from a new one."""
+    seen: Counter = Counter()
+    out = []
+    for f in findings:
+        lines = sources.get(f.path, "").splitlines()
+        text = lines[f.location.row - 1].strip() if 0 < f.location.row <= len(lines) else ""
+        key = (f.code, f.path, text)
+        seen[key] += 1
+        out.append(hashlib.sha256(f"{f.code}\0{f.path}\0{text}\0{seen[key]}".encode()).hexdigest()[:32])
+    return out
+
+
+def sarif_document(findings: list[Finding], sources: dict[str, str] | None = None) -> dict:
     from trainlint.docs import rule_markdown
     from trainlint.registry import all_rules
 
@@ -23,7 +47,7 @@ def sarif_document(findings: list[Finding]) -> dict:
             "id": rule.code,
             "name": rule.name,
             "shortDescription": {"text": rule.summary},
-            "fullDescription": {"text": rule.doc().split("\n\n")[1] if "\n\n" in rule.doc() else rule.summary},
+            "fullDescription": {"text": what_it_does(rule.doc()) or rule.summary},
             "helpUri": docs_url(rule.code, rule.name),
             "help": {"text": rule.doc(), "markdown": rule_markdown(rule)},
             "defaultConfiguration": {"level": _LEVEL[rule.severity]},
@@ -32,7 +56,7 @@ def sarif_document(findings: list[Finding]) -> dict:
         for rule in rules
     ]
     results = []
-    for f in findings:
+    for f, fingerprint in zip(findings, fingerprints(findings, sources or {})):
         result = {
             "ruleId": f.code,
             "ruleIndex": order.get(f.code, 0),
@@ -51,6 +75,7 @@ def sarif_document(findings: list[Finding]) -> dict:
                     }
                 }
             ],
+            "partialFingerprints": {"trainlintFindingHash/v1": fingerprint},
         }
         if f.fix is not None:
             result["fixes"] = [
@@ -95,6 +120,6 @@ def sarif_document(findings: list[Finding]) -> dict:
     }
 
 
-def write_sarif(findings: list[Finding], out: TextIO) -> None:
-    json.dump(sarif_document(findings), out, indent=2, ensure_ascii=False)
+def write_sarif(findings: list[Finding], out: TextIO, sources: dict[str, str] | None = None) -> None:
+    json.dump(sarif_document(findings, sources), out, indent=2, ensure_ascii=False)
     out.write("\n")
