@@ -18,7 +18,7 @@ from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.facts.data import is_test_module
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
-from trainlint.source import FileProblem, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
+from trainlint.source import FileProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
@@ -46,7 +46,8 @@ def _trust(self: CSTNode) -> None:
 
 
 
-def parse(source: str) -> cst.Module:
+def refuse_unreadable(source: str) -> None:
+    """What no parser is asked about: a text over the size limit, or one with NUL bytes."""
     if len(source) > MAX_FILE_BYTES:
         raise FileProblem(
             f"the file is too large to analyse ({len(source) / 1e6:.1f} MB, the limit is {MAX_FILE_BYTES / 1e6:.0f} MB); "
@@ -55,6 +56,19 @@ def parse(source: str) -> cst.Module:
     if "\x00" in source:
         row = source[: source.index("\x00")].count("\n") + 1
         raise FileProblem("the file contains NUL bytes; it is not Python source", row)
+
+
+def parse_checked(source: str, path: str = "<source>", reparser: Reparser | None = None) -> cst.Module:
+    """The LibCST tree of a text CPython accepts (a FileProblem otherwise, with CPython's message):
+    LibCST's grammar takes some texts `python` refuses (`f(a=1, a=2)`, `def f(x, x)`), and a
+    file Python cannot run must get its TL000 from the command line and the editor alike."""
+    refuse_unreadable(source)
+    tree = cpython_tree(source, path)
+    return reparser.parse(source, tree) if reparser is not None else parse(source)
+
+
+def parse(source: str) -> cst.Module:
+    refuse_unreadable(source)
     if _DEEP_BRACKETS.search(source):
         refused = _python_syntax_error(source)
         if refused is not None:
@@ -157,8 +171,7 @@ class Engine:
             whole_file = suppressions.whole_file
             if whole_file and not summarize:
                 return result
-            # parse() refuses a file over the size limit; chunks of it would each pass
-            module = reparser.parse(text) if reparser is not None and len(text) <= MAX_FILE_BYTES else parse(text)
+            module = parse_checked(text, path, reparser)
         except FileProblem as problem:
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
@@ -233,17 +246,10 @@ class Engine:
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
-            if "\x00" in text or len(text) > MAX_FILE_BYTES:
-                parse(text)  # the same message as for an analysed file
-            python_ast(text, path)
+            refuse_unreadable(text)  # the same message as for an analysed file
+            cpython_tree(text, path)
         except FileProblem as problem:
             result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
-        except SyntaxError as exc:
-            result.findings.append(
-                self._engine_finding(SYNTAX_ERROR, f"syntax error: {exc.msg}", path, exc.lineno or 1, exc.offset or 1)
-            )
-        except (RecursionError, MemoryError, ValueError):
-            result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
         if result.findings and Suppressions(result.source or "").whole_file:
             result.findings = []
         return result

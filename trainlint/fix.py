@@ -144,7 +144,7 @@ def fix_text(
     first: "FileResult | None" = None,
 ) -> FixOutcome:
     """Fix `text` until stable; `first` is its check, when the caller has it already."""
-    from trainlint.engine import FileProblem, parse
+    from trainlint.engine import FileProblem, parse_checked
 
     def check(source: str) -> "FileResult":
         return engine.check_source(source, path, index=index, module_name=module_name, package=package)
@@ -162,7 +162,7 @@ def fix_text(
         if text.endswith(("\n", "\r")) and not candidate.endswith(("\n", "\r")):
             candidate += newline_of(text)
         try:
-            parse(candidate)
+            parse_checked(candidate, path)
         except FileProblem as problem:
             codes = ", ".join(sorted({f.code for f, _ in applied}))
             return _refused(outcome, f"the fix for {codes} would give code that does not parse ({problem.message})")

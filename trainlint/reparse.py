@@ -28,8 +28,9 @@ class Reparser:
         self._chunks: dict[str, _Chunk] = {}
         self.reused = 0  # chunks taken from the last parse: for tests and benchmarks
 
-    def parse(self, text: str) -> cst.Module:
-        texts = _chunk_texts(text)
+    def parse(self, text: str, tree=None) -> cst.Module:
+        """`tree`: CPython's syntax tree of `text`, when the caller has it already."""
+        texts = _chunk_texts(text, tree)
         if texts is None or len(texts) < 2:
             return self._parse_whole(text)
         chunks = []
@@ -61,14 +62,15 @@ class _Chunk:
         self.indent = module.default_indent if _has_indented_block(module) else None
 
 
-def _chunk_texts(text: str) -> list[str] | None:
+def _chunk_texts(text: str, tree=None) -> list[str] | None:
     """The text cut after each top-level statement's last line (with the indented comments
     after it; other comments and blank lines go with the next statement, the last statement
     takes the rest); None if CPython refuses the text."""
-    try:
-        tree = python_ast(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return None
+    if tree is None:
+        try:
+            tree = python_ast(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            return None
     lines = text.splitlines(keepends=True)
     if not tree.body:
         return [text]
