@@ -398,7 +398,7 @@ def vscode_in_repository(tooling, tmp_path_factory):
     (repository / "train.py").write_text(TRAIN_PY)
     installed = tmp_path / "installed"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(installed), str(ROOT)], capture_output=True, text=True, timeout=300)
+                          "--target", str(installed), str(repository)], capture_output=True, text=True, timeout=300)
     assert pip.returncode == 0, pip.stdout + pip.stderr
     assert (installed / "trainlint" / "server" / "app.py").is_file()
     # `-S`: no site.py, so no .pth and no editable install of this checkout; the wheel's files

@@ -329,7 +329,7 @@ class Engine:
                         Edit(content, Location(old.start.line, old.start.column + 1), Location(old.end.line, old.end.column + 1))
                     )
                 else:
-                    fix = Fix(report.fix.message, report.fix.applicability, tuple(edits))
+                    fix = Fix(report.fix.message, report.fix.applicability, tuple(edits), report.fix.names)
             findings.append(
                 Finding(report.code, rule.name, self._severity(report.code), report.message, path, start, end, fix)
             )

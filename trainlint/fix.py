@@ -81,6 +81,13 @@ def apply_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tup
     Returns the new text and, per applied fix, where its finding starts in the new text
     (an offset), so a re-check can tell whether the same finding is still there.
     """
+    out, applied, _ = place_fixes(source, findings)
+    return out, applied
+
+
+def place_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tuple[Finding, int]], dict]:
+    """apply_fixes, plus where each applied fix's edits landed: finding -> [(start, end)] offsets
+    of the new text that each edit wrote."""
     starts = _offsets(source)
     newline = newline_of(source)
     taken: list[tuple[int, int]] = []
@@ -95,9 +102,13 @@ def apply_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tup
         chosen.append((finding, spans))
     edits = sorted((span for _, spans in chosen for span in spans), key=lambda sp: (sp[0], sp[1]))
     pieces, last = [], 0
+    landed: dict[tuple[int, int], tuple[int, int]] = {}
+    shift = 0
     for start, end, content in edits:
         pieces.append(source[last:start])
         pieces.append(content)
+        landed[(start, end)] = (start + shift, start + shift + len(content))
+        shift += len(content) - (end - start)
         last = end
     pieces.append(source[last:])
     out = "".join(pieces)
@@ -112,7 +123,8 @@ def apply_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tup
             shift += len(content) - (end - start)
         return offset + shift
 
-    return out, [(finding, moved(_offset(starts, finding.location))) for finding, _ in chosen]
+    placed = {id(finding): [landed[(s, e)] for s, e, _ in spans] for finding, spans in chosen}
+    return out, [(finding, moved(_offset(starts, finding.location))) for finding, _ in chosen], placed
 
 
 @dataclass
@@ -156,7 +168,7 @@ def fix_text(
         fixable = [f for f in current.findings if wanted(f, unsafe)]
         if not fixable:
             break
-        candidate, applied = apply_fixes(source, fixable)
+        candidate, applied, placed = place_fixes(source, fixable)
         if candidate == source:
             break
         if text.endswith(("\n", "\r")) and not candidate.endswith(("\n", "\r")):
@@ -166,6 +178,9 @@ def fix_text(
         except FileProblem as problem:
             codes = ", ".join(sorted({f.code for f, _ in applied}))
             return _refused(outcome, f"the fix for {codes} would give code that does not parse ({problem.message})")
+        wrong = misread_names(candidate, [(f, placed[id(f)]) for f, _ in applied])
+        if wrong:
+            return _refused(outcome, "; ".join(wrong))
         after = check(candidate)
         starts = _offsets(candidate)
         again = {(f.code, _offset(starts, f.location)) for f in after.findings}
@@ -178,6 +193,26 @@ def fix_text(
     outcome.fixed = source
     outcome.result = current
     return outcome
+
+
+def misread_names(text: str, placed: list[tuple[Finding, list[tuple[int, int]]]]) -> list[str]:
+    """Why the names the fixes wrote (Fix.names) would not mean what the fixes meant in `text`,
+    the fixed module (trainlint.resolve reads it); empty when every one does."""
+    wanted = [(f, spans) for f, spans in placed if f.fix is not None and f.fix.names]
+    if not wanted:
+        return []
+    from trainlint.resolve import ModuleNames, names_in_span, resolves
+    from trainlint.source import python_ast
+
+    tree = python_ast(text)
+    names = ModuleNames(tree)
+    wrong = []
+    for finding, spans in wanted:
+        for spelled, qualname in finding.fix.names:
+            nodes = [node for start, end in spans for node in names_in_span(tree, text, start, end, spelled)]
+            if not nodes or not all(resolves(names, node, qualname) for node in nodes):
+                wrong.append(f"the fix for {finding.code} writes `{spelled}`, which would not mean `{qualname}` there")
+    return wrong
 
 
 def _refused(outcome: FixOutcome, why: str) -> FixOutcome:

@@ -75,6 +75,9 @@ class FixProposal:
     applicability: Applicability = Applicability.SAFE
     #: Text edits, for what is not a node (a comment's text).
     edits: tuple[Edit, ...] = ()
+    #: (spelling, qualified name) of each name the fix writes (trainlint.importer.Reference.names):
+    #: the fixer checks that each means that object in the fixed text.
+    names: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,10 @@ class Rule:
     ) -> Report:
         return Report(self.code, node, message or self.summary, fix, first_line_only)
 
-    def fix(self, message: str, *replacements: Replacement, applicability: Applicability | None = None) -> FixProposal:
-        return FixProposal(message, tuple(replacements), applicability or self.fix_applicability or Applicability.SAFE)
+    def fix(self, message: str, *replacements: Replacement, applicability: Applicability | None = None,
+            names: tuple[tuple[str, str], ...] = ()) -> FixProposal:
+        return FixProposal(message, tuple(replacements), applicability or self.fix_applicability or Applicability.SAFE,
+                           names=names)
 
     @classmethod
     def doc(cls) -> str:
