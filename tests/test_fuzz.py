@@ -56,3 +56,12 @@ def test_text_only_cpython_refuses_gets_the_same_tl000_everywhere(body):
     from fuzzcheck import cli_findings
 
     assert [f.code for f in cli_findings(data)] == ["TL000"]
+
+
+@pytest.mark.parametrize("depth", [150, 201, 5000])
+def test_deep_brackets_never_reach_a_parser_that_would_crash(depth):
+    """The long run's one crash: LibCST's native parser overflows the C stack (a segfault, no
+    exception) on thousands of nested brackets. trainlint asks CPython first, which refuses
+    more than 200; below that, LibCST parses them."""
+    data = ("import torch\nx = " + "(" * depth + "1" + ")" * depth + "\n").encode()
+    assert violations(data, before=b"import torch\nx = 1\n") == []
