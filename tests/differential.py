@@ -1,6 +1,6 @@
 """The differential check of fixes (tests/test_fix_names.py on small files, benchmarks/
-fix_differential.py on the corpora): apply every fix, safe and unsafe, as `--fix
---unsafe-fixes` does, pass by pass, and judge the result with CPython's own tools:
+fix_differential.py on the corpora): apply every fix, safe and unsafe, with `--fix
+--unsafe-fixes`'s own code, and judge each pass it accepts with CPython's own tools:
 
 - the fixed text compiles;
 - each name a fix wrote means the object the fix meant (trainlint.resolve, in the fixed text);
@@ -17,7 +17,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
-from trainlint.fix import _offsets, _spans, fix_text, misread_names, place_fixes, wanted
+from trainlint.fix import _offsets, _spans, fix_text, misread_names
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -93,39 +93,23 @@ def masked_dump(text: str, spans: list[tuple[int, int]]) -> str:
     return ast.dump(_Mask(text, tree, spans).visit(tree), include_attributes=False)
 
 
-def differential(engine, text: str, path: str, *, index=None, module_name: str = "", package: str = "",
-                 passes: int = 5) -> Differential:
-    """Fix `text` pass by pass as the fixer does and judge every pass; then the fixer's own run
-    must give the same text, and fixing that again must change nothing."""
+def differential(engine, text: str, path: str, *, index=None, module_name: str = "", package: str = "") -> Differential:
+    """Fix `text` as `--fix --unsafe-fixes` does and judge every pass the fixer accepted; then
+    the fixed text must compile and fixing it again must change nothing."""
     out = Differential()
 
-    def check(source: str):
-        return engine.check_source(source, path, index=index, module_name=module_name, package=package)
-
-    source, current = text, check(text)
-    for _ in range(passes):
-        fixable = [f for f in current.findings if wanted(f, True)]
-        if not fixable:
-            break
-        candidate, applied, placed = place_fixes(source, fixable)
-        if candidate == source:
-            break
-        if text.endswith(("\n", "\r")) and not candidate.endswith(("\n", "\r")):
-            break  # the fixer adds the newline back; judged on its own result below
-        problem = _compiles(candidate)
-        if problem is not None:
-            break  # the fixer refuses it (judged below: it must leave the file as it was)
-        starts = _offsets(source)
-        before = [span for f, _ in applied for span in [(s, e) for s, e, _ in _spans(starts, f.fix.edits)]]
-        after = [span for f, _ in applied for span in placed[id(f)]]
-        if masked_dump(source, before) != masked_dump(candidate, after):
+    def judge(before: str, after: str, applied: list, placed: dict) -> None:
+        starts = _offsets(before)
+        old = [(s, e) for f, _ in applied for s, e, _ in _spans(starts, f.fix.edits)]
+        new = [span for f, _ in applied for span in placed[id(f)]]
+        if masked_dump(before, old) != masked_dump(after, new):
             out.broken.append(f"{path}: the fixes for {sorted({f.code for f, _ in applied})} change code outside "
                               "the nodes they fix")
-        for wrong in misread_names(candidate, [(f, placed[id(f)]) for f, _ in applied]):
+        for wrong in misread_names(after, [(f, placed[id(f)]) for f, _ in applied]):
             out.broken.append(f"{path}: {wrong}")
-        source, current = candidate, check(candidate)
 
-    outcome = fix_text(engine, text, path, unsafe=True, index=index, module_name=module_name, package=package)
+    options = {"index": index, "module_name": module_name, "package": package}
+    outcome = fix_text(engine, text, path, unsafe=True, on_pass=judge, **options)
     if outcome.problem:
         out.refused.append(outcome.problem)
         if outcome.fixed != text:
@@ -136,10 +120,6 @@ def differential(engine, text: str, path: str, *, index=None, module_name: str =
         problem = _compiles(outcome.fixed)
         if problem is not None:
             out.broken.append(f"{path}: the fixed file does not compile: {problem}")
-        if outcome.fixed != source and not out.broken:
-            out.broken.append(f"{path}: the fixer's result is not the pass-by-pass result")
-        again = fix_text(engine, outcome.fixed, path, unsafe=True, index=index, module_name=module_name,
-                         package=package)
-        if again.changed:
+        if fix_text(engine, outcome.fixed, path, unsafe=True, **options).changed:
             out.broken.append(f"{path}: a second --fix changes the file again")
     return out

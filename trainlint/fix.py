@@ -14,7 +14,7 @@ import difflib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,8 +154,11 @@ def fix_text(
     module_name: str = "",
     package: str = "",
     first: "FileResult | None" = None,
+    on_pass: "Callable[[str, str, list, dict], None] | None" = None,
 ) -> FixOutcome:
-    """Fix `text` until stable; `first` is its check, when the caller has it already."""
+    """Fix `text` until stable; `first` is its check, when the caller has it already.
+    `on_pass(before, after, applied, placed)` sees each pass the fixer accepted (what
+    place_fixes gave), for the differential check of fixes (tests/differential.py)."""
     from trainlint.engine import FileProblem, parse_checked
 
     def check(source: str) -> "FileResult":
@@ -189,6 +192,8 @@ def fix_text(
             return _refused(outcome, f"the fix for {', '.join(repeated)} does not remove the finding it fixes")
         outcome.applied += len(applied)
         outcome.applied_codes.extend(f.code for f, _ in applied)
+        if on_pass is not None:
+            on_pass(source, candidate, applied, placed)
         source, current = candidate, after
     outcome.fixed = source
     outcome.result = current
