@@ -260,7 +260,7 @@ class Engine:
 
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
-            module = parse(text)
+            module = parse_checked(text, path)  # as the command line's index: nothing from a file Python refuses
             return summarize(FileFacts(path, text, module, module_name=module_name, package=package))
         except (FileProblem, RecursionError):
             return []
