@@ -164,3 +164,12 @@ def test_check_help_renders_the_default_of_jobs(project):
     result = _cli("check", "--help", cwd=project.root, COLUMNS="200")
     assert "[default: all cores; 1: serial]" in result.stdout
     assert "Worker processes ." not in result.stdout
+
+
+def test_show_settings_for_one_file_applies_its_per_file_ignores(project):
+    project.write("pyproject.toml", '[tool.trainlint.per-file-ignores]\n"tests/*" = ["TL2"]\n')
+    project.write("tests/test_model.py", "import torch\n")
+    result = project.run("check", "--show-settings", "tests/test_model.py")
+    assert "# rules that run for tests/test_model.py:" in result.output
+    enabled = json.loads(result.output.split("enabled = ", 1)[1])
+    assert "TL101" in enabled and not any(code.startswith("TL2") for code in enabled)

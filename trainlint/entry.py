@@ -111,7 +111,9 @@ def run_check(
         if show_settings:
             from trainlint.settings import settings_text
 
-            _echo(settings_text(cfg, Path(stdin_filename) if stdin and stdin_filename else None), sys.stdout)
+            one = Path(stdin_filename) if stdin and stdin_filename else (
+                targets[0] if len(targets) == 1 and targets[0].is_file() else None)
+            _echo(settings_text(cfg, one), sys.stdout)
             return EXIT_CLEAN
         if show_files:
             from trainlint.project import discover
@@ -156,7 +158,7 @@ def _report(findings, sources: dict, *, output_format: str, statistics: bool, ex
         if statistics:
             from trainlint.report.text import write_statistics
 
-            write_statistics(findings, out)
+            write_statistics(findings, out, unsafe_fixes=unsafe_fixes)
         elif quiet and plain:
             from trainlint.report.text import write_text
 

@@ -90,16 +90,16 @@ def _frame(console: "Console", f: Finding, lines: list[str]) -> None:
     console.print()
 
 
-def write_statistics(findings: list[Finding], out: TextIO) -> None:
+def write_statistics(findings: list[Finding], out: TextIO, *, unsafe_fixes: bool = False) -> None:
     """`COUNT<TAB>CODE<TAB>[*] name`, most frequent first, as ruff's --statistics prints it
-    ([*] when `--fix` would fix some of them: safe fixes only)."""
+    ([*] when `--fix` would fix some of them: safe fixes only, unless `--unsafe-fixes`)."""
     counts: Counter = Counter()
     names: dict[str, str] = {}
     fixable: set[str] = set()
     for f in findings:
         counts[f.code] += 1
         names[f.code] = f.name
-        if f.fix is not None and f.fix.applicability is Applicability.SAFE:
+        if applies(f, unsafe_fixes):
             fixable.add(f.code)
     for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         out.write(f"{n}\t{code}\t{'[*] ' if code in fixable else ''}{names[code]}\n")
