@@ -545,6 +545,7 @@ def fix_run(run: RunResult, *, unsafe: bool = False, write: bool = True) -> RunR
                            package=names[1], first=first)
         if outcome.problem:
             run.problems.append(outcome.problem)
+            run.files[n] = declined(result, unsafe)
         if outcome.changed:
             run.fixes.append(outcome)
             if write:
@@ -554,6 +555,17 @@ def fix_run(run: RunResult, *, unsafe: bool = False, write: bool = True) -> RunR
                     continue
             run.files[n] = outcome.result
     return run
+
+
+def declined(result: FileResult, unsafe: bool) -> FileResult:
+    """A file whose fixes --fix just refused: its findings without the fixes it refused, so the
+    report after --fix does not offer them again (the warning says why they were refused)."""
+    from dataclasses import replace
+
+    from trainlint.fix import wanted
+
+    findings = [replace(f, fix=None) if wanted(f, unsafe) else f for f in result.findings]
+    return FileResult(result.path, findings, result.summaries, result.source)
 
 
 def add_noqa_run(run: RunResult) -> int:
