@@ -50,16 +50,17 @@ def main() -> None:
         files = with_fix = applied = 0
         project_refused: list[str] = []
         project_broken: list[str] = []
-        for n, (path, shown, data, names, _, _) in enumerate(run.items):
+        for n, item in enumerate(run.items):
             files += 1
-            if not isinstance(data, bytes) or not any(f.fix is not None for f in run.files[n].findings):
+            if not isinstance(item.data, bytes) or not any(f.fix is not None for f in run.files[n].findings):
                 continue
             try:
-                text = decode_source(data)
+                text = decode_source(item.data)
             except FileProblem:
                 continue
             with_fix += 1
-            result = differential(run.engine, text, shown, index=run.index, module_name=names[0], package=names[1])
+            result = differential(run.engine, text, item.shown, index=run.index, module_name=item.module_name,
+                                  package=item.package)
             applied += sum(result.applied.values())
             applied_by_code.update(result.applied)
             project_refused += result.refused

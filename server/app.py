@@ -8,7 +8,6 @@ for the previous one; a run that finishes after the text moved on is dropped.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -185,11 +184,6 @@ class TrainlintServer(LanguageServer):
             return FileResult(path, engine.file_problem(
                 path, f"the file is too large to check in the editor ({size}, limit {CHECK_MAX_CHARS / 1e6:.1f} MB)"
             ), source=source)
-        # A check allocates a whole CST; the collector's passes over it during the check
-        # were the slowest keystrokes (p95 CPU 145 -> 80-105 ms on a 330-line script).
-        # Garbage with cycles waits for the next collection the allocator triggers.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
             module_name, package = module_name_for(Path(path), engine.config.root)
             return engine.check_source(source, path, index=self.index.index, module_name=module_name, package=package,
@@ -197,9 +191,6 @@ class TrainlintServer(LanguageServer):
         except Exception:
             self.log_error(f"trainlint: the engine failed on {path}:\n{traceback.format_exc()}")
             return None
-        finally:
-            if collecting:
-                gc.enable()
 
     def publish(self, uri: str, version: int | None, findings: list[Finding], source: str) -> None:
         lines = Lines(source, self.workspace.position_codec)

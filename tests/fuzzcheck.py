@@ -18,7 +18,7 @@ from functools import lru_cache
 from trainlint.config import Config
 from trainlint.engine import Engine, parse
 from trainlint.finding import Finding
-from trainlint.project import _analyse
+from trainlint.project import Task, _analyse
 from trainlint.reparse import Reparser
 from trainlint.source import FileProblem, decode_source
 
@@ -53,7 +53,7 @@ def _key(f: Finding) -> tuple:
 
 def cli_findings(data: bytes) -> list[Finding]:
     """What `trainlint check` finds in a file of these bytes (the run's per-file step)."""
-    return _analyse((data, PATH, "train", "", False), engine(), None)[0]
+    return _analyse(Task(data, PATH, "train", "", False), engine(), None).findings
 
 
 def editor_findings(text: str, before: str | None) -> list[Finding]:

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from trainlint import __version__
-from trainlint.entry import EXIT_USAGE, run_check
+from trainlint.entry import COLOR_CHOICES, EXIT_USAGE, OUTPUT_FORMATS, run_check
 
 app = typer.Typer(
     name="trainlint",
@@ -25,18 +25,11 @@ app = typer.Typer(
 )
 
 
-class OutputFormat(str, Enum):
-    text = "text"
-    concise = "concise"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
+# typer takes choices as an Enum; its members are entry's table, the fast parser's too
+OutputFormat = Enum("OutputFormat", [(name, name) for name in OUTPUT_FORMATS], type=str)
 
 
-class ColorChoice(str, Enum):
-    auto = "auto"
-    always = "always"
-    never = "never"
+ColorChoice = Enum("ColorChoice", [(name, name) for name in COLOR_CHOICES], type=str)
 
 
 class ListFormat(str, Enum):

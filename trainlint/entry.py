@@ -284,6 +284,9 @@ def main() -> None:
         args = sys.argv[1:]
         kwargs = parse_check(args[1:]) if args[:1] == ["check"] else None
         if kwargs is None:
+            # The one import back into the command line (trainlint.cli imports run_check from
+            # here): what this parser is not sure of goes to the typer app. Lazy, so the fast
+            # path never loads typer.
             from trainlint.cli import main as typer_main
 
             typer_main()

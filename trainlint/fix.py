@@ -24,6 +24,7 @@ from trainlint.finding import Applicability, Edit, Finding, Location
 if TYPE_CHECKING:
     from trainlint.engine import Engine, FileResult
     from trainlint.index import ProjectIndex
+    from trainlint.run import RunResult
 
 MAX_PASSES = 5
 
@@ -307,12 +308,71 @@ def add_noqa_text(text: str, findings: Iterable[Finding]) -> tuple[str, int]:
     return (out, added) if same else (text, 0)
 
 
-def run_fix_options(run, *, fix_only: bool, diff: bool, add_noqa: bool, unsafe: bool) -> int | None:
+def fix_run(run: "RunResult", *, unsafe: bool = False, write: bool = True) -> "RunResult":
+    """Fix the files of a run that have fixable findings; the run's findings become what is left."""
+    from trainlint.source import FileProblem, decode_source
+
+    engine = run.engine
+    for n, item in enumerate(run.items):
+        result = run.files[n]
+        if not isinstance(item.data, bytes) or not any(wanted(f, unsafe) for f in result.findings):
+            continue
+        try:
+            text = decode_source(item.data)
+        except FileProblem:
+            continue
+        first = engine.check_source(text, item.shown, index=run.index, module_name=item.module_name,
+                                    package=item.package)
+        outcome = fix_text(engine, text, item.shown, unsafe=unsafe, index=run.index, module_name=item.module_name,
+                           package=item.package, first=first)
+        if outcome.problem:
+            run.problems.append(outcome.problem)
+            run.files[n] = declined(result, unsafe)
+        if outcome.changed:
+            run.fixes.append(outcome)
+            if write:
+                problem = write_fixed(item.path, outcome, item.data)
+                if problem:
+                    run.problems.append(problem)
+                    continue
+            run.files[n] = outcome.result
+    return run
+
+
+def declined(result: "FileResult", unsafe: bool) -> "FileResult":
+    """A file whose fixes --fix just refused: its findings without the fixes it refused, so the
+    report after --fix does not offer them again (the warning says why they were refused)."""
+    from dataclasses import replace
+
+    from trainlint.finding import FileResult
+
+    findings = [replace(f, fix=None) if wanted(f, unsafe) else f for f in result.findings]
+    return FileResult(result.path, findings, result.summaries, result.source)
+
+
+def add_noqa_run(run: "RunResult") -> int:
+    """Suppress every finding of a run with `# noqa: CODE` on its line; returns how many were added."""
+    added = 0
+    for n, item in enumerate(run.items):
+        result = run.files[n]
+        if not result.findings or result.source is None or not isinstance(item.data, bytes):
+            continue
+        text, count = add_noqa_text(result.source, result.findings)
+        if not count:
+            continue
+        try:
+            write_atomic(item.path, encode_like(text, item.data))
+        except (OSError, UnicodeEncodeError) as exc:
+            run.problems.append(f"{item.shown}: noqa comments not added: {exc}")
+            continue
+        added += count
+    return added
+
+
+def run_fix_options(run: "RunResult", *, fix_only: bool, diff: bool, add_noqa: bool, unsafe: bool) -> int | None:
     """The CLI's --fix/--fix-only/--diff/--add-noqa on a checked run. Returns the exit code
     when the command is done, None when the remaining findings are to be reported (--fix)."""
     import sys
-
-    from trainlint.project import add_noqa_run, fix_run
 
     if add_noqa:
         added = add_noqa_run(run)

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 import libcst as cst
 
 from trainlint.resolve import ModuleNames, import_bindings, scope_bindings
-from trainlint.rule import Replacement
 
 
 @dataclass(frozen=True)
 class Reference:
-    """`text` to write where the object is used; `replacements` that add its import, if any;
-    `names`: (spelling, qualified name) of what the fix writes, for the fixer's check."""
+    """`text` to write where the object is used; `inserts`: (node, its new text) that add the
+    import, if any (a rule makes them Replacements); `names`: (spelling, qualified name) of
+    what the fix writes, for the fixer's check."""
 
     text: str
-    replacements: tuple[Replacement, ...] = ()
+    inserts: tuple[tuple[cst.CSTNode, str], ...] = ()
     names: tuple[tuple[str, str], ...] = ()
 
 
@@ -105,7 +105,7 @@ class Importer:
             return None
         index, statement = first
         spelled = qualname
-        insert = Replacement(statement, f"import {module_name}\n" + self.module.code_for_node(statement))
+        insert = (statement, f"import {module_name}\n" + self.module.code_for_node(statement))
         return Reference(spelled, (insert,), ((spelled, qualname),))
 
     def _imported_before(self, local: str, use_top: int) -> bool:

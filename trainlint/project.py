@@ -5,44 +5,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
-from trainlint.index import ProjectIndex
+from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.run import FileItem, RunResult
 
 if TYPE_CHECKING:
+    from trainlint.cache import Lookups
     from trainlint.engine import Engine
-    from trainlint.fix import FixOutcome
-
 
 class PathNotFound(Exception):
     pass
-
-
-@dataclass
-class RunResult:
-    files: list[FileResult] = field(default_factory=list)
-    #: How many files were parsed (the rest came from the cache or stopped at the text gate).
-    parsed: int = 0
-    cached: int = 0
-    #: Fixes: per changed (or refused) file, what fixing gave; diagnostics for refused fixes.
-    fixes: list["FixOutcome"] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    index: ProjectIndex = field(default_factory=ProjectIndex, repr=False)
-    engine: "Engine | None" = field(default=None, repr=False)
-    #: Per file: [path, shown, bytes or the read error, (module, package), digest, cache entry].
-    items: list = field(default_factory=list, repr=False)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return sorted((f for r in self.files for f in r.findings), key=Finding.sort_key)
-
-    def sources(self) -> dict[str, str]:
-        return {r.path: r.source for r in self.files if r.source is not None}
 
 
 # discovery ---------------------------------------------------------------------
@@ -284,15 +262,17 @@ def _package_parts(directory: str) -> tuple[str, ...]:
 
 
 # the run ------------------------------------------------------------------------
-def display_path(path: Path) -> str:
+def display_path(path: str | Path) -> str:
+    """A path as every face shows it: relative to the working folder when inside it, with `/`."""
     absolute = os.path.abspath(path)
     cwd = _realpath(os.getcwd())
     if absolute == cwd or absolute.startswith(cwd + os.sep):
         rel = absolute[len(cwd) + 1 :]  # abspath is normalised: this is Path(rel).as_posix()
         return rel.replace(os.sep, "/") if rel else "."
+    path = Path(path)
     try:
         return path.resolve().relative_to(cwd).as_posix()
-    except ValueError:
+    except (ValueError, OSError):
         return path.as_posix()
 
 
@@ -325,28 +305,50 @@ SERIAL_BYTES = 48 * 1024
 _WORKER: dict = {}
 
 
-def _analyse(task: tuple, engine: "Engine", base_index: ProjectIndex | None) -> tuple:
-    """One file: (findings, summaries, lookups, opaque, analysed) from one parse."""
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One file to analyse, in a pool worker or in this process."""
+
+    data: bytes
+    shown: str
+    module_name: str
+    package: str
+    summarize: bool  # phase A: also its classes for the project index, from the same parse
+
+
+@dataclass(slots=True)
+class Analysis:
+    """What analysing one file gave (a worker's answer)."""
+
+    findings: list[Finding]
+    summaries: list[ClassSummary]
+    lookups: "Lookups"  # the project-index questions the check asked, for the cache
+    opaque: bool  # the check read the index wholesale: its findings depend on all of it
+    parsed: bool  # LibCST parsed the file (False: the text gate kept it out)
+
+
+def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> Analysis:
+    """One file, from one parse."""
     from trainlint.cache import RecordingIndex
 
-    data, shown, module_name, package, summarize = task
-    if not needs_analysis(data):
-        return engine.check_syntax_only(data, shown).findings, [], (), False, False
+    if not needs_analysis(task.data):
+        return Analysis(engine.check_syntax_only(task.data, task.shown).findings, [], (), False, False)
     index = RecordingIndex(base_index)
-    result = engine.check_source(data, shown, index=index, module_name=module_name, package=package, summarize=summarize)
-    return result.findings, result.summaries, index.lookups(), index.opaque, True
+    result = engine.check_source(task.data, task.shown, index=index, module_name=task.module_name,
+                                 package=task.package, summarize=task.summarize)
+    return Analysis(result.findings, result.summaries, index.lookups(), index.opaque, True)
 
 
 def _init_worker(engine: "Engine", index: ProjectIndex | None) -> None:
     _WORKER["engine"], _WORKER["index"] = engine, index
 
 
-def _analyse_in_worker(task: tuple) -> tuple:
+def _analyse_in_worker(task: Task) -> Analysis:
     return _analyse(task, _WORKER["engine"], _WORKER["index"])
 
 
-def _run_tasks(engine: "Engine", tasks: list[tuple], jobs: int, index: ProjectIndex | None) -> list[tuple]:
-    total = sum(len(t[0]) for t in tasks)
+def _run_tasks(engine: "Engine", tasks: list[Task], jobs: int, index: ProjectIndex | None) -> list[Analysis]:
+    total = sum(len(t.data) for t in tasks)
     if jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES:
         return [_analyse(t, engine, index) for t in tasks]
     import multiprocessing
@@ -359,8 +361,8 @@ def _run_tasks(engine: "Engine", tasks: list[tuple], jobs: int, index: ProjectIn
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))  # big files first: even finish
-    out: list = [None] * len(tasks)
+    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i].data))  # big files first: even finish
+    out: list[Analysis | None] = [None] * len(tasks)
     try:
         # An executor, not multiprocessing.Pool: a worker that dies (a crash in native
         # code) breaks the run with an error instead of hanging it.
@@ -412,48 +414,48 @@ def check_paths(
     run = RunResult()
     _package_parts.cache_clear()  # folders (links, __init__.py) are looked at afresh each run (the server runs many)
     _real_folder.cache_clear()
-    items = []  # per file: [shown, data|exc, names, digest, entry]
+    items: list[FileItem] = []
     for path in files:
         shown = display_path(path)
         try:
-            data: bytes | Exception = read_bytes(path)
+            data: bytes | OSError = read_bytes(path)
         except OSError as exc:
             data = exc
-        items.append([path, shown, data, module_name_for(path, config.root), None, None])
+        items.append(FileItem(path, shown, data, *module_name_for(path, config.root)))
 
     # Phase A: summaries (and, in the same parse, findings against an empty index).
-    first: dict[int, tuple] = {}
+    first: dict[int, Analysis] = {}
     deferred: set[int] = set()
-    tasks, where = [], []
-    for i, (path, shown, data, names, _, _) in enumerate(items):
-        if isinstance(data, Exception):
+    tasks: list[Task] = []
+    where: list[int] = []
+    for i, item in enumerate(items):
+        if not isinstance(item.data, bytes):
             continue
-        h = cache_mod.digest(data)
-        items[i][4] = h
-        key = os.path.abspath(path)
-        entry = store.get(key) if store else None
-        if entry is not None and entry.matches(shown, h, *names) and entry.summaries is not None:
-            items[i][5] = entry
+        item.digest = cache_mod.digest(item.data)
+        entry = store.get(os.path.abspath(item.path)) if store else None
+        if entry is not None and entry.matches(item.shown, item.digest, item.module_name, item.package) \
+                and entry.summaries is not None:
+            item.entry = entry
             continue
-        if b"class " not in data:
+        if b"class " not in item.data:
             # It adds nothing to the index: check it once, in phase B, against the whole index.
-            items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], ())
+            item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, ())
             deferred.add(i)
             continue
-        tasks.append((data, shown, names[0], names[1], True))
+        tasks.append(Task(item.data, item.shown, item.module_name, item.package, summarize=True))
         where.append(i)
-    for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
-        first[i] = value
-        path, shown, data, names, h, _ = items[i]
-        items[i][5] = cache_mod.Entry(shown, h, names[0], names[1], tuple(value[1]))
+    for i, analysis in zip(where, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
+        first[i] = analysis
+        item = items[i]
+        item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, tuple(analysis.summaries))
         if store:
-            store.put(os.path.abspath(path), items[i][5])
-        run.parsed += value[4]
+            store.put(os.path.abspath(item.path), item.entry)
+        run.parsed += analysis.parsed
 
     index = ProjectIndex()
     for item in items:
-        if item[5] is not None:
-            for summary in item[5].summaries:
+        if item.entry is not None:
+            for summary in item.entry.summaries:
                 index.add(summary)
     whole = cache_mod.index_fingerprint(index) if (store or first) else ""
 
@@ -468,46 +470,46 @@ def check_paths(
 
     findings: dict[int, list[Finding]] = {}
     tasks, where = [], []
-    for i, (path, shown, data, names, h, entry) in enumerate(items):
-        if isinstance(data, Exception):
-            findings[i] = get_engine().file_problem(shown, f"cannot read the file: {data}")
+    for i, item in enumerate(items):
+        if not isinstance(item.data, bytes):
+            findings[i] = get_engine().file_problem(item.shown, f"cannot read the file: {item.data}")
             continue
-        ckey = config_key(shown)
+        ckey = config_key(item.shown)
         if i in first:
-            found, _, lookups, opaque, _ = first[i]
-            if not opaque and cache_mod.same_answers(index, lookups):
-                findings[i] = found
-                entry.remember(cache_mod.Result(ckey, lookups, None, tuple(found)))
+            analysis = first[i]
+            if not analysis.opaque and cache_mod.same_answers(index, analysis.lookups):
+                findings[i] = analysis.findings
+                item.entry.remember(cache_mod.Result(ckey, analysis.lookups, None, tuple(analysis.findings)))
                 continue
         elif i not in deferred:
-            hit = entry.result_for(ckey, index, whole)
+            hit = item.entry.result_for(ckey, index, whole)
             if hit is not None:
                 findings[i] = list(hit.findings)
                 run.cached += 1
                 continue
-        tasks.append((data, shown, names[0], names[1], False))
+        tasks.append(Task(item.data, item.shown, item.module_name, item.package, summarize=False))
         where.append(i)
-    for i, value in zip(where, _run_tasks(get_engine(), tasks, jobs, index) if tasks else ()):
-        found, _, lookups, opaque, parsed = value
-        run.parsed += parsed and i not in first
-        findings[i] = found
-        items[i][5].remember(cache_mod.Result(
-            config_key(items[i][1]), lookups, whole if opaque else None, tuple(found)
+    for i, analysis in zip(where, _run_tasks(get_engine(), tasks, jobs, index) if tasks else ()):
+        item = items[i]
+        run.parsed += analysis.parsed and i not in first
+        findings[i] = analysis.findings
+        item.entry.remember(cache_mod.Result(
+            config_key(item.shown), analysis.lookups, whole if analysis.opaque else None, tuple(analysis.findings)
         ))
         if store:
-            store.put(os.path.abspath(items[i][0]), items[i][5])
+            store.put(os.path.abspath(item.path), item.entry)
     if store:
         for i in (*first, *deferred):
-            store.put(os.path.abspath(items[i][0]), items[i][5])
+            store.put(os.path.abspath(items[i].path), items[i].entry)
         store.save()
 
-    for i, (path, shown, data, names, h, entry) in enumerate(items):
-        result = FileResult(shown, findings[i])
-        if findings[i] and isinstance(data, bytes):
+    for i, item in enumerate(items):
+        result = FileResult(item.shown, findings[i])
+        if findings[i] and isinstance(item.data, bytes):
             from trainlint.source import FileProblem, decode_source
 
             try:
-                result.source = decode_source(data)
+                result.source = decode_source(item.data)
             except FileProblem:
                 pass
         run.files.append(result)
@@ -524,66 +526,3 @@ class _LazyEngine:
 
     def __getattr__(self, name: str):
         return getattr(self._make(), name)
-
-
-def fix_run(run: RunResult, *, unsafe: bool = False, write: bool = True) -> RunResult:
-    """Fix the files of a run that have fixable findings; the run's findings become what is left."""
-    from trainlint.engine import FileProblem, decode_source
-    from trainlint.fix import fix_text, wanted, write_fixed
-
-    engine = run.engine
-    for n, (path, shown, data, names, _, _) in enumerate(run.items):
-        result = run.files[n]
-        if not isinstance(data, bytes) or not any(wanted(f, unsafe) for f in result.findings):
-            continue
-        try:
-            text = decode_source(data)
-        except FileProblem:
-            continue
-        first = engine.check_source(text, shown, index=run.index, module_name=names[0], package=names[1])
-        outcome = fix_text(engine, text, shown, unsafe=unsafe, index=run.index, module_name=names[0],
-                           package=names[1], first=first)
-        if outcome.problem:
-            run.problems.append(outcome.problem)
-            run.files[n] = declined(result, unsafe)
-        if outcome.changed:
-            run.fixes.append(outcome)
-            if write:
-                problem = write_fixed(path, outcome, data)
-                if problem:
-                    run.problems.append(problem)
-                    continue
-            run.files[n] = outcome.result
-    return run
-
-
-def declined(result: FileResult, unsafe: bool) -> FileResult:
-    """A file whose fixes --fix just refused: its findings without the fixes it refused, so the
-    report after --fix does not offer them again (the warning says why they were refused)."""
-    from dataclasses import replace
-
-    from trainlint.fix import wanted
-
-    findings = [replace(f, fix=None) if wanted(f, unsafe) else f for f in result.findings]
-    return FileResult(result.path, findings, result.summaries, result.source)
-
-
-def add_noqa_run(run: RunResult) -> int:
-    """Suppress every finding of a run with `# noqa: CODE` on its line; returns how many were added."""
-    from trainlint.fix import add_noqa_text, encode_like, write_atomic
-
-    added = 0
-    for n, (path, shown, data, _, _, _) in enumerate(run.items):
-        result = run.files[n]
-        if not result.findings or result.source is None or not isinstance(data, bytes):
-            continue
-        text, count = add_noqa_text(result.source, result.findings)
-        if not count:
-            continue
-        try:
-            write_atomic(path, encode_like(text, data))
-        except (OSError, UnicodeEncodeError) as exc:
-            run.problems.append(f"{shown}: noqa comments not added: {exc}")
-            continue
-        added += count
-    return added

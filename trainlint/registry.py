@@ -105,7 +105,7 @@ def catalog() -> tuple[RuleInfo, ...]:
     if all_rules is not _DISCOVER:  # rules added by a plugin or a test: ask them, write nothing
         return tuple(RuleInfo(_attributes(rule)) for rule in all_rules())
     try:
-        from trainlint.cache import tool_fingerprint
+        from trainlint.fingerprint import tool_fingerprint
 
         path = os.path.join(user_cache_dir(), f"catalog-{tool_fingerprint()}.json")
         with open(path, encoding="utf-8") as handle:

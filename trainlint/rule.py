@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import libcst as cst
 
 from trainlint.finding import Applicability, Edit, Location, Severity
+from trainlint.importer import Importer, Reference  # noqa: F401 - the rules' way to write a name in a fix
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -103,6 +104,8 @@ class SuppressionFacts:
     comments: tuple["NoqaComment", ...]
     ran: frozenset[str]
     known: frozenset[str]
+    #: codes of the runtime probe's findings: it reads the same comments
+    runtime: frozenset[str] = frozenset()
 
 
 class Rule:

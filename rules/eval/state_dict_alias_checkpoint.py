@@ -6,9 +6,8 @@ import libcst as cst
 from trainlint.facts import FileFacts
 from trainlint.facts.loops import BIND
 from trainlint.finding import Applicability, Severity
-from trainlint.importer import Importer
 from trainlint.names import dotted
-from trainlint.rule import Bad, FixProposal, Good, Replacement, Report, Rule
+from trainlint.rule import Bad, FixProposal, Good, Importer, Replacement, Report, Rule
 
 _NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt|loader|sampler|dataset|(^|_)dl$", re.I)
 _SAVES = re.compile(r"save|dump|write|upload|log", re.I)
@@ -240,7 +239,8 @@ class StateDictAliasCheckpoint(Rule):
         if reference is None:
             return None
         return self.fix("Copy the state dict with copy.deepcopy",
-                        Replacement(call, f"{reference.text}({facts.code(call)})"), *reference.replacements,
+                        Replacement(call, f"{reference.text}({facts.code(call)})"),
+                        *(Replacement(node, text) for node, text in reference.inserts),
                         names=reference.names)
 
 

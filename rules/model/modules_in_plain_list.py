@@ -5,9 +5,8 @@ import libcst as cst
 from trainlint.facts import FileFacts
 from trainlint.facts.modules import ModuleClass
 from trainlint.finding import Applicability, Severity
-from trainlint.importer import Importer
 from trainlint.names import dotted
-from trainlint.rule import Bad, Good, Replacement, Report, Rule
+from trainlint.rule import Bad, Good, Importer, Replacement, Report, Rule
 
 _REGISTERING = frozenset({"add_module", "register_module", "setattr", "register_parameter"})
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding, Location
 from trainlint.probe.thresholds import Thresholds
+from trainlint.project import display_path
 
 if TYPE_CHECKING:
     from trainlint.config import Config
@@ -684,13 +685,6 @@ def _suppressed(path: str, code: str, row: int) -> bool:
         return False
     suppressions = Suppressions(text)
     return suppressions.whole_file or suppressions.suppresses(code, row)
-
-
-def display_path(path: str) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except (ValueError, OSError):
-        return Path(path).as_posix()
 
 
 def runtime_rules() -> dict[str, type["Rule"]]:

@@ -1,12 +1,13 @@
-"""Output formats. Each writer takes the findings (and sources, for code frames) and a stream."""
+"""Output formats. Each writer takes the findings (and sources, for code frames) and a stream.
+
+The formats' names are one table, trainlint.entry.OUTPUT_FORMATS (the option parsers read it).
+"""
 
 from __future__ import annotations
 
 from typing import TextIO
 
 from trainlint.finding import Finding
-
-FORMATS = ("text", "concise", "json", "sarif", "github")
 
 
 def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out: TextIO, *, show_source: bool = True,
