@@ -171,7 +171,11 @@ SYNTHETIC = [
 ]
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "examples").rglob("*.py")), ids=lambda p: p.name)
+# the examples and the reproductions of real bugs (TL505's and TL207's fixes among them)
+REPO_FILES = sorted((ROOT / "examples").rglob("*.py")) + sorted((ROOT / "benchmarks" / "bugs" / "repro").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", REPO_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_differential_on_the_examples(path):
     result = differential(ALL, path.read_text(encoding="utf-8"), path.name)
     assert result.broken == [], result.broken
