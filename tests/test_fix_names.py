@@ -89,14 +89,17 @@ def test_the_issue_file_is_left_working():
     exec(compile(outcome.fixed, "train.py", "exec"), namespace)  # noqa: S102 - the fixed module runs
 
 
-class WritesCopyDeepcopy(Rule):
+class FixingTestRule(Rule):
     """## What it does\nTest rule.\n## Why is this bad?\nTest.\n## How to fix\nTest."""
 
+    severity = Severity.WARNING
+    fix_applicability = Applicability.SAFE
+
+
+class WritesCopyDeepcopy(FixingTestRule):
     code = "TL995"
     name = "test-writes-copy-deepcopy"
-    severity = Severity.WARNING
     summary = "writes copy.deepcopy without asking whether `copy` is the module"
-    fix_applicability = Applicability.SAFE
 
     def check(self, facts):
         for call in facts.collected.calls:
@@ -189,14 +192,10 @@ def test_differential_on_synthetic_files(text):
     assert result.applied, "nothing was fixed"
 
 
-class EscapesItsNode(Rule):
-    """## What it does\nTest rule.\n## Why is this bad?\nTest.\n## How to fix\nTest."""
-
+class EscapesItsNode(FixingTestRule):
     code = "TL996"
     name = "test-escapes-its-node"
-    severity = Severity.WARNING
     summary = "a replacement whose text reaches past the node it replaces"
-    fix_applicability = Applicability.SAFE
 
     def check(self, facts):
         for call in facts.collected.calls:
