@@ -53,7 +53,8 @@ def _key(f: Finding) -> tuple:
 
 def cli_findings(data: bytes) -> list[Finding]:
     """What `trainlint check` finds in a file of these bytes (the run's per-file step)."""
-    return _analyse(Task(data, PATH, "train", "", False), engine(), None).findings
+    task = Task(data, PATH, module_name="train", package="", test_code=False, summarize=False)
+    return _analyse(task, engine(), None).findings
 
 
 def editor_findings(text: str, before: str | None) -> list[Finding]:

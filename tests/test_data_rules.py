@@ -11,6 +11,18 @@ from trainlint.cli import app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DATA_CODES = "TL101,TL102,TL103,TL104"
+# A training script whose loader is not shuffled: TL101 unless the file is test code.
+_UNSHUFFLED_TRAINING = (
+    "import torch\n"
+    "from torch.utils.data import DataLoader, TensorDataset\n\n"
+    "train_loader = DataLoader(TensorDataset(torch.randn(64, 3), torch.randint(0, 2, (64,))), batch_size=32)\n"
+    "model = torch.nn.Linear(3, 2)\n"
+    "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+    "for x, y in train_loader:\n"
+    "    optimizer.zero_grad()\n"
+    "    torch.nn.functional.cross_entropy(model(x), y).backward()\n"
+    "    optimizer.step()\n"
+)
 
 
 def _findings(path: Path) -> list[dict]:
@@ -53,17 +65,7 @@ def test_a_project_below_a_folder_called_test_is_not_test_code(tmp_path, monkeyp
     """Test code is exempt from the data rules; a project checked out in ~/test/ is not test code."""
     project = tmp_path / "test" / "proj"
     (project / "tests").mkdir(parents=True)
-    loader = (
-        "import torch\n"
-        "from torch.utils.data import DataLoader, TensorDataset\n\n"
-        "train_loader = DataLoader(TensorDataset(torch.randn(64, 3), torch.randint(0, 2, (64,))), batch_size=32)\n"
-        "model = torch.nn.Linear(3, 2)\n"
-        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-        "for x, y in train_loader:\n"
-        "    optimizer.zero_grad()\n"
-        "    torch.nn.functional.cross_entropy(model(x), y).backward()\n"
-        "    optimizer.step()\n"
-    )
+    loader = _UNSHUFFLED_TRAINING
     (project / "train.py").write_text(loader)
     (project / "tests" / "loaders.py").write_text(loader)  # a helper of the test suite
     (project / "pyproject.toml").write_text("[tool.trainlint]\n")
@@ -73,3 +75,23 @@ def test_a_project_below_a_folder_called_test_is_not_test_code(tmp_path, monkeyp
     # a file of a tests/ folder checked from outside the project: its folder still says so
     (project / "pyproject.toml").unlink()
     assert _findings(project / "tests" / "loaders.py") == []
+
+
+def test_whether_a_file_is_test_code_is_part_of_the_cache_key(tmp_path, monkeypatch):
+    """The project layout decides which files are test code: when it changes (here the
+    `.git` that marks the project's root goes away, so the file is read as living in
+    ~/test/), the cached findings of an unchanged file must not be reused."""
+    project = tmp_path / "test" / "proj"
+    project.mkdir(parents=True)
+    (project / "train.py").write_text(_UNSHUFFLED_TRAINING)
+    (project / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def codes() -> list[str]:
+        result = CliRunner().invoke(app, ["check", "--select", DATA_CODES, "--output-format", "json", "test/proj"])
+        assert result.exit_code in (0, 1), result.output
+        return [f["code"] for f in json.loads(result.stdout)]
+
+    assert codes() == ["TL101"]  # a project of its own: its training loader is checked
+    (project / ".git").rmdir()
+    assert codes() == []  # now a file under a folder called `test`: test code, exempt

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from trainlint.config import Config
 from trainlint.engine import Engine, parse
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import BACKWARD, CLIP, EVAL, FORWARD, LOSS, SCHED_STEP, STEP, TRAIN, UNSCALE, ZERO_GRAD
+from trainlint.facts import EventKind, FileFacts, SchedulerKind
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -59,13 +58,41 @@ def test_events_of_one_iteration_in_order_through_a_helper():
     (main,) = [f for f in loops.root_flows if f.root is not None and f.root.name.value == "main"]
     (training,) = main.training_loops
     kinds = [e.kind for e in training.events if e.kind != "bind"]
-    assert kinds == [ZERO_GRAD, FORWARD, LOSS, BACKWARD, UNSCALE, CLIP, STEP, SCHED_STEP]
+    assert kinds == [EventKind.ZERO_GRAD, EventKind.FORWARD, EventKind.LOSS, EventKind.BACKWARD, EventKind.UNSCALE, EventKind.CLIP, EventKind.STEP, EventKind.SCHED_STEP]
     # the helper's parameters are renamed to the caller's arguments
-    assert {e.target for e in training.events if e.kind in (STEP, ZERO_GRAD)} == {"optimizer"}
-    assert [e.target for e in training.events if e.kind == SCHED_STEP] == ["scheduler"]
+    assert {e.target for e in training.events if e.kind in (EventKind.STEP, EventKind.ZERO_GRAD)} == {"optimizer"}
+    assert [e.target for e in training.events if e.kind == EventKind.SCHED_STEP] == ["scheduler"]
     assert training.parent is not None and training.parent.parent is None
-    assert [e.kind for e in main.events if e.kind in (TRAIN, EVAL)] == [TRAIN, EVAL]
+    assert [e.kind for e in main.events if e.kind in (EventKind.TRAIN, EventKind.EVAL)] == [EventKind.TRAIN, EventKind.EVAL]
     assert all(f.inlined for f in loops.flows if f.root is not None and f.root.name.value == "train_one_epoch")
+
+
+def test_scheduler_kinds_are_read_from_torch_qualified_names_however_imported():
+    """StepLR is an epoch scheduler whether written `lr_scheduler.StepLR`,
+    `torch.optim.lr_scheduler.StepLR` or imported by name; a project's own class that
+    happens to share a name of torch's is not known to count epochs."""
+    loops = _facts(
+        """
+        import torch
+        from torch.optim import lr_scheduler
+        from torch.optim.lr_scheduler import OneCycleLR as Cycle
+        from mylib.schedules import StepLR
+
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        by_module = lr_scheduler.StepLR(opt, 30)
+        by_path = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+        by_alias = Cycle(opt, max_lr=0.1, total_steps=100)
+        own = StepLR(opt, 30)
+        """
+    ).loops
+    kinds = {name: scheduler.kind for name, scheduler in loops.schedulers.items()}
+    assert kinds == {
+        "by_module": SchedulerKind.EPOCH,
+        "by_path": SchedulerKind.PLATEAU,
+        "by_alias": SchedulerKind.BATCH,
+        "own": SchedulerKind.OTHER,
+    }
+    assert str(SchedulerKind.EPOCH) == f"{SchedulerKind.EPOCH}" == "epoch"  # as messages print it
 
 
 def test_value_of_follows_simple_assignments():
@@ -83,7 +110,7 @@ def test_value_of_follows_simple_assignments():
         """
     )
     (flow,) = facts.loops.flows
-    backward = next(e for e in flow.events if e.kind == BACKWARD)
+    backward = next(e for e in flow.events if e.kind == EventKind.BACKWARD)
     assert facts.code(flow.value_of("loss", backward)) == "ce(probs, y)"
     assert facts.code(flow.value_of("probs", backward)) == "F.softmax(out, dim=1)"
     assert facts.code(flow.value_of("out", backward)) == "model(x)"

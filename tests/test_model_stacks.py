@@ -68,7 +68,7 @@ def test_forward_path_expands_sequentials_and_marks_gates():
         """
     )
     (block,) = facts.module_classes
-    flow = block.flow
+    flow = block.forward_paths
     assert len(flow.gates) == 1
     (path,) = flow.returns
     assert [e.kind for e in path][:2] == ["weight", "other"]
@@ -96,7 +96,7 @@ def test_stores_know_detach_and_no_grad():
         """
     )
     (net,) = facts.module_classes
-    stores = {s.attr: (s.tensor, s.guarded) for s in net.flow.stores}
+    stores = {s.attr: (s.tensor, s.guarded) for s in net.forward_paths.stores}
     assert stores == {
         "kept": (True, False),
         "detached": (False, False),

@@ -176,9 +176,13 @@ class Entry:
     package: str
     summaries: tuple[ClassSummary, ...] | None = None  # None: not summarised yet
     results: list[Result] = field(default_factory=list)
+    #: the file belongs to a test suite (trainlint.layout): an input of its facts
+    test_code: bool = False
 
-    def matches(self, shown: str, data_digest: bytes, module_name: str, package: str) -> bool:
-        return (self.shown, self.digest, self.module_name, self.package) == (shown, data_digest, module_name, package)
+    def matches(self, shown: str, data_digest: bytes, module_name: str, package: str, test_code: bool) -> bool:
+        return (self.shown, self.digest, self.module_name, self.package, self.test_code) == (
+            shown, data_digest, module_name, package, test_code
+        )
 
     def result_for(self, config: str, index: ProjectIndex, whole_index: str) -> Result | None:
         for result in self.results:

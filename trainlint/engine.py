@@ -16,10 +16,10 @@ from libcst._nodes.base import CSTNode
 
 from trainlint.config import Config
 from trainlint.facts import FileFacts
-from trainlint.facts.data import is_test_module
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
 from trainlint.source import FileProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.layout import is_test_module, is_test_path
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
 from trainlint.registry import rules_by_code
@@ -132,12 +132,15 @@ class Engine:
         package: str = "",
         summarize: bool = False,
         reparser: Reparser | None = None,
+        test_code: bool | None = None,
     ) -> FileResult:
         """Findings for one file; with `summarize`, also its classes for the project index, from
         the same parse. Summaries are read against `index`: pass an empty one (as the project
         run does) for the index-free summaries that summarize_source gives. An editor passes
         the document's `reparser` (trainlint.reparse): the statements it parsed for earlier
-        versions of the text are not parsed again."""
+        versions of the text are not parsed again. `test_code` says whether the file belongs
+        to a test suite (trainlint.layout.is_test_path, which the project run computes with
+        the file list); None: decided here from the path and the folders around it."""
         # The one place the cyclic collector is switched off (every face checks through here).
         # The tree is some ten thousand objects without cycles (freed by reference counts);
         # the collector walking them mid-check was most of the slowest re-lints (editor p95
@@ -147,8 +150,10 @@ class Engine:
         if collecting:
             gc.disable()
         try:
+            if test_code is None:
+                test_code = is_test_path(path, module_name)
             return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
-                                      reparser=reparser)
+                                      reparser=reparser, test_code=test_code)
         finally:
             if collecting:
                 gc.enable()
@@ -163,6 +168,7 @@ class Engine:
         package: str,
         summarize: bool,
         reparser: Reparser | None = None,
+        test_code: bool = False,
     ) -> FileResult:
         result = FileResult(path)
         codes = self.codes_for(path)
@@ -181,11 +187,9 @@ class Engine:
             return result
 
         try:
-            facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index)
+            facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index, test_code=test_code)
             if summarize:
-                from trainlint.facts.modules import summarize as summarize_facts
-
-                result.summaries = summarize_facts(facts)
+                result.summaries = facts.class_summaries()
         except RecursionError:
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
@@ -260,12 +264,10 @@ class Engine:
 
     def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
         """The file's nn.Module classes for the project index; [] if it cannot be parsed."""
-        from trainlint.facts.modules import summarize
-
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             module = parse_checked(text, path)  # as the command line's index: nothing from a file Python refuses
-            return summarize(FileFacts(path, text, module, module_name=module_name, package=package))
+            return FileFacts(path, text, module, module_name=module_name, package=package).class_summaries()
         except (FileProblem, RecursionError):
             return []
 

@@ -322,7 +322,7 @@ def fix_run(run: "RunResult", *, unsafe: bool = False, write: bool = True) -> "R
         except FileProblem:
             continue
         first = engine.check_source(text, item.shown, index=run.index, module_name=item.module_name,
-                                    package=item.package)
+                                    package=item.package, test_code=item.test_code)
         outcome = fix_text(engine, text, item.shown, unsafe=unsafe, index=run.index, module_name=item.module_name,
                            package=item.package, first=first)
         if outcome.problem:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
 from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.layout import forget_folders, is_test_path
 from trainlint.run import FileItem, RunResult
 
 if TYPE_CHECKING:
@@ -313,6 +314,7 @@ class Task:
     shown: str
     module_name: str
     package: str
+    test_code: bool
     summarize: bool  # phase A: also its classes for the project index, from the same parse
 
 
@@ -335,7 +337,7 @@ def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> A
         return Analysis(engine.check_syntax_only(task.data, task.shown).findings, [], (), False, False)
     index = RecordingIndex(base_index)
     result = engine.check_source(task.data, task.shown, index=index, module_name=task.module_name,
-                                 package=task.package, summarize=task.summarize)
+                                 package=task.package, summarize=task.summarize, test_code=task.test_code)
     return Analysis(result.findings, result.summaries, index.lookups(), index.opaque, True)
 
 
@@ -414,6 +416,7 @@ def check_paths(
     run = RunResult()
     _package_parts.cache_clear()  # folders (links, __init__.py) are looked at afresh each run (the server runs many)
     _real_folder.cache_clear()
+    forget_folders()
     items: list[FileItem] = []
     for path in files:
         shown = display_path(path)
@@ -421,7 +424,8 @@ def check_paths(
             data: bytes | OSError = read_bytes(path)
         except OSError as exc:
             data = exc
-        items.append(FileItem(path, shown, data, *module_name_for(path, config.root)))
+        module_name, package = module_name_for(path, config.root)
+        items.append(FileItem(path, shown, data, module_name, package, is_test_path(os.fspath(path), module_name)))
 
     # Phase A: summaries (and, in the same parse, findings against an empty index).
     first: dict[int, Analysis] = {}
@@ -433,21 +437,22 @@ def check_paths(
             continue
         item.digest = cache_mod.digest(item.data)
         entry = store.get(os.path.abspath(item.path)) if store else None
-        if entry is not None and entry.matches(item.shown, item.digest, item.module_name, item.package) \
+        if entry is not None and entry.matches(item.shown, item.digest, item.module_name, item.package, item.test_code) \
                 and entry.summaries is not None:
             item.entry = entry
             continue
         if b"class " not in item.data:
             # It adds nothing to the index: check it once, in phase B, against the whole index.
-            item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, ())
+            item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, (), test_code=item.test_code)
             deferred.add(i)
             continue
-        tasks.append(Task(item.data, item.shown, item.module_name, item.package, summarize=True))
+        tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=True))
         where.append(i)
     for i, analysis in zip(where, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
         first[i] = analysis
         item = items[i]
-        item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, tuple(analysis.summaries))
+        item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, tuple(analysis.summaries),
+                                     test_code=item.test_code)
         if store:
             store.put(os.path.abspath(item.path), item.entry)
         run.parsed += analysis.parsed
@@ -487,7 +492,7 @@ def check_paths(
                 findings[i] = list(hit.findings)
                 run.cached += 1
                 continue
-        tasks.append(Task(item.data, item.shown, item.module_name, item.package, summarize=False))
+        tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=False))
         where.append(i)
     for i, analysis in zip(where, _run_tasks(get_engine(), tasks, jobs, index) if tasks else ()):
         item = items[i]

@@ -26,6 +26,7 @@ class FileItem:
     data: bytes | OSError  # the file's bytes, or why they could not be read
     module_name: str
     package: str
+    test_code: bool  # the file belongs to a test suite (trainlint.layout): an input of its facts
     digest: bytes | None = None  # of `data`: with the names, what the cache knows the file by
     entry: "Entry | None" = None  # the cache's record of the file (made by the run when it had none)
 

@@ -38,6 +38,7 @@ def project_index(config: Config, engine, skip: Path | None, *, cache: bool) -> 
     """The classes of the project's files (all of config.root but `skip`, the file stdin stands
     for): from the cache where a file is unchanged, else from a parse of files that define some."""
     from trainlint import cache as cache_mod
+    from trainlint.layout import is_test_path
     from trainlint.project import discover, display_path, module_name_for, needs_analysis
 
     index = ProjectIndex()
@@ -57,11 +58,12 @@ def project_index(config: Config, engine, skip: Path | None, *, cache: bool) -> 
             continue
         shown = display_path(path)
         names = module_name_for(path, config.root)
+        test_code = is_test_path(key, names[0])
         h = cache_mod.digest(data)
         entry = store.get(key) if store else None
-        if entry is None or not entry.matches(shown, h, *names) or entry.summaries is None:
+        if entry is None or not entry.matches(shown, h, *names, test_code) or entry.summaries is None:
             summaries = engine.summarize_source(data, shown, module_name=names[0], package=names[1])
-            entry = cache_mod.Entry(shown, h, names[0], names[1], tuple(summaries))
+            entry = cache_mod.Entry(shown, h, names[0], names[1], tuple(summaries), test_code=test_code)
             if store:
                 store.put(key, entry)
         for summary in entry.summaries:

@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.data import TRAIN
+from trainlint.facts import DataRole, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -100,7 +99,7 @@ class BatchSizeOne(Rule):
             return  # a language model's batch of one holds thousands of tokens
         for loader in data.loaders:
             size = loader.batch_size
-            if loader.role != TRAIN or not isinstance(size, cst.Integer) or size.value != "1":
+            if loader.role != DataRole.TRAIN or not isinstance(size, cst.Integer) or size.value != "1":
                 continue
             if not loader.batch_sampler and not loader.has_argument("collate_fn"):
                 yield self.report(

@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.data import FOLDER_DATASETS, TRAIN
+from trainlint.facts import DataRole, FileFacts, argument
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -261,7 +260,7 @@ class DataloaderNoShuffle(Rule):
         if data.is_inference_script or data.is_test_code or data.carries_state_across_batches:
             return
         for loader in data.loaders:
-            if loader.role != TRAIN or loader.opaque or loader.iterable or loader.order_irrelevant:
+            if loader.role != DataRole.TRAIN or loader.opaque or loader.iterable or loader.order_irrelevant:
                 continue
             if loader.decision.level > 2 and not loader.map_style:
                 continue  # known to train only from where it is used: its dataset may be a stream
@@ -272,7 +271,7 @@ class DataloaderNoShuffle(Rule):
             how = "shuffle=False" if loader.shuffle is False else "no shuffle or sampler"
             sorted_note = (
                 " (ImageFolder lists its images class by class, so batches hold one class)"
-                if any(d.qualname in FOLDER_DATASETS for d in loader.datasets) else ""
+                if any(d.from_folders for d in loader.datasets) else ""
             )
             yield self.report(
                 loader.node,
@@ -283,12 +282,9 @@ class DataloaderNoShuffle(Rule):
             )
 
     def _fix(self, facts: FileFacts, call: cst.Call):
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == "shuffle":
-                return self.fix("set shuffle=True", Replacement(arg.value, "True"))
-        positional = [a for a in call.args if a.keyword is None]
-        if len(positional) > 2:
-            return self.fix("set shuffle=True", Replacement(positional[2].value, "True"))
+        shuffle = argument(call, "shuffle", 2)
+        if shuffle is not None:
+            return self.fix("set shuffle=True", Replacement(shuffle, "True"))
         if not call.args:
             return None
         last = call.args[-1].value

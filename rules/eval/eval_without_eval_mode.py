@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import EVAL, FORWARD, TRAIN, Flow, Loop, behaves_differently_in_eval, evaluation_loop, same_model
+from trainlint.facts import EventKind, FileFacts, Loop, LoopEvents, evaluation_loop, same_model
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -177,8 +176,8 @@ class EvalWithoutEvalMode(Rule):
             for loop in flow.loops:
                 if not evaluation_loop(loop) or (loop.parent is not None and evaluation_loop(loop.parent)):
                     continue
-                model = next(e.target for e in loop.events if e.kind == FORWARD)
-                if _in_train_mode(flow, loop, model) and behaves_differently_in_eval(facts, model):
+                model = next(e.target for e in loop.events if e.kind == EventKind.FORWARD)
+                if _in_train_mode(flow, loop, model) and facts.behaves_differently_in_eval(model):
                     yield self.report(
                         loop.node,
                         f"this evaluation loop runs `{model}` in training mode (dropout and BatchNorm behave as in "
@@ -187,14 +186,14 @@ class EvalWithoutEvalMode(Rule):
                     )
 
 
-def _in_train_mode(flow: Flow, loop: Loop, model: str) -> bool:
+def _in_train_mode(flow: LoopEvents, loop: Loop, model: str) -> bool:
     start = loop.events[0].index
     trained = False
     for event in reversed(flow.events[:start]):
-        if event.kind == EVAL:
+        if event.kind == EventKind.EVAL:
             return False  # eval() on any name: an alias of the model is switched too, often enough
-        if event.kind == TRAIN and same_model(event.target, model):
+        if event.kind == EventKind.TRAIN and same_model(event.target, model):
             return event.value is None
-        if event.kind == FORWARD and same_model(event.target, model) and any(l.is_training for l in event.loops):
+        if event.kind == EventKind.FORWARD and same_model(event.target, model) and any(l.is_training for l in event.loops):
             trained = True
     return trained

@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import FORWARD, evaluation_loop
+from trainlint.facts import EventKind, FileFacts, evaluation_loop
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -107,7 +106,7 @@ class EvalWithoutNoGrad(Rule):
             for loop in flow.loops:
                 if not evaluation_loop(loop) or (loop.parent is not None and evaluation_loop(loop.parent)):
                     continue
-                forwards = [e for e in loop.events if e.kind == FORWARD]
+                forwards = [e for e in loop.events if e.kind == EventKind.FORWARD]
                 if forwards and not any(e.no_grad for e in forwards):
                     yield self.report(
                         loop.node,

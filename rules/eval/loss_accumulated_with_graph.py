@@ -2,10 +2,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import ACCUMULATE, BACKWARD, LOSS, Event, Flow, Loop
+from trainlint.facts import Event, EventKind, FileFacts, Loop, LoopEvents, dotted
 from trainlint.finding import Applicability, Severity
-from trainlint.names import dotted
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
 # Calls that turn a tensor into a number or cut it from the graph.
@@ -160,10 +158,10 @@ class LossAccumulatedWithGraph(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for flow in facts.loops.root_flows:
             for loop in flow.loops:
-                if not any(e.kind == BACKWARD for e in loop.direct_events):
+                if not any(e.kind == EventKind.BACKWARD for e in loop.direct_events):
                     continue
                 for event in loop.events:
-                    if event.kind != ACCUMULATE or event.no_grad or event.target is None:
+                    if event.kind != EventKind.ACCUMULATE or event.no_grad or event.target is None:
                         continue
                     name = _loss_name(event.value)
                     if name is None or not _is_graph_loss(flow, loop, event, name):
@@ -200,7 +198,7 @@ def _name_node(value: cst.BaseExpression, name: str) -> cst.Name:
     return value.left if isinstance(value.left, cst.Name) and value.left.value == name else value.right
 
 
-def _is_graph_loss(flow: Flow, loop: Loop, event: Event, name: str) -> bool:
+def _is_graph_loss(flow: LoopEvents, loop: Loop, event: Event, name: str) -> bool:
     """The name holds the loss tensor that backward() runs on in this iteration."""
     binding = flow.binding_of(name, event)
     if binding is None or not binding.in_loop(loop):
@@ -213,15 +211,15 @@ def _is_graph_loss(flow: Flow, loop: Loop, event: Event, name: str) -> bool:
     if isinstance(value, cst.Attribute) and value.attr.value == "data":
         return False
     backward_on_name = any(
-        e.kind == BACKWARD and e.index > binding.index and e.value is not None and dotted(e.value) == name
+        e.kind == EventKind.BACKWARD and e.index > binding.index and e.value is not None and dotted(e.value) == name
         for e in loop.events
     )
-    return backward_on_name or (_binds_loss_call(flow, binding) and any(e.kind == BACKWARD for e in loop.events))
+    return backward_on_name or (_binds_loss_call(flow, binding) and any(e.kind == EventKind.BACKWARD for e in loop.events))
 
 
-def _binds_loss_call(flow: Flow, binding: Event) -> bool:
+def _binds_loss_call(flow: LoopEvents, binding: Event) -> bool:
     value = binding.value
-    return any(e.kind == LOSS and e.node is _outer_call(value) for e in flow.events[: binding.index])
+    return any(e.kind == EventKind.LOSS and e.node is _outer_call(value) for e in flow.events[: binding.index])
 
 
 def _outer_call(value):
@@ -230,17 +228,17 @@ def _outer_call(value):
     return value
 
 
-def _reset_in_iteration(flow: Flow, loop: Loop, event: Event) -> bool:
+def _reset_in_iteration(flow: LoopEvents, loop: Loop, event: Event) -> bool:
     binding = flow.binding_of(event.target, event)
     return binding is not None and binding.in_loop(loop)
 
 
-def _backpropagated(flow: Flow, name: str) -> bool:
+def _backpropagated(flow: LoopEvents, name: str) -> bool:
     """backward() runs on the total, or later on the tensors it collected (`losses.append(loss)`,
     then `accelerator.backward(losses[i])` or `for loss in losses: loss.backward()`): the
     graphs are kept because they are needed."""
     for e in flow.events:
-        if e.kind != BACKWARD or e.value is None:
+        if e.kind != EventKind.BACKWARD or e.value is None:
             continue
         if dotted(e.value) == name or _indexes(e.value, name):
             return True
@@ -259,6 +257,6 @@ def _indexes(value: cst.BaseExpression, name: str) -> bool:
     return isinstance(value, cst.Subscript) and dotted(value.value) == name
 
 
-def _used_as_tensor(facts: FileFacts, flow: Flow, name: str) -> bool:
+def _used_as_tensor(facts: FileFacts, flow: LoopEvents, name: str) -> bool:
     code = facts.code(flow.root) if flow.root is not None else facts.source
     return any(f"{name}.{method}" in code for method in ("item()", "detach()", "cpu()", "backward("))

@@ -3,10 +3,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import BIND
+from trainlint.facts import EventKind, FileFacts, dotted, is_none
 from trainlint.finding import Applicability, Severity
-from trainlint.names import dotted
 from trainlint.rule import Bad, FixProposal, Good, Importer, Replacement, Report, Rule
 
 _NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt|loader|sampler|dataset|(^|_)dl$", re.I)
@@ -209,12 +207,12 @@ class StateDictAliasCheckpoint(Rule):
         # in a training loop, under a condition (best-so-far tracking)
         for flow in facts.loops.flows:
             for event in flow.events:
-                if event.kind == BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
+                if event.kind == EventKind.BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
                     if _owner_is_loop_variable(event) or _dies_in_helper(event):
                         continue
                     candidates[id(event.value)] = (event.target, event.value, event.function)
         # anywhere, when the name says it is kept as the best weights
-        for assign in facts.collected.assigns:
+        for assign in facts.assigns:
             node = assign.node
             if isinstance(node, cst.Assign) and len(node.targets) == 1 and _is_state_dict_call(node.value):
                 target = dotted(node.targets[0].target)
@@ -308,7 +306,7 @@ class _Reads(cst.CSTVisitor):
             self.allowed.add(id(node.value))
 
     def visit_Return(self, node: cst.Return) -> None:
-        if node.value is not None and not (isinstance(node.value, cst.Name) and node.value.value == "None"):
+        if node.value is not None and not is_none(node.value):
             self.escapes = True
 
     def visit_Yield(self, node: cst.Yield) -> None:

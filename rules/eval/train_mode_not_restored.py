@@ -1,8 +1,7 @@
 import re
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import EVAL, FORWARD, TRAIN, Event, Loop, behaves_differently_in_eval, same_model
+from trainlint.facts import Event, EventKind, FileFacts, Loop, same_model
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -207,8 +206,8 @@ class TrainModeNotRestored(Rule):
                 if not loop.is_training or loop.parent is not None and loop.parent.is_training:
                     continue
                 for event in loop.events:
-                    if event.kind == EVAL and event.target and not _FROZEN.search(event.target):
-                        if _trains_before_train_mode(loop, event) and behaves_differently_in_eval(facts, event.target):
+                    if event.kind == EventKind.EVAL and event.target and not _FROZEN.search(event.target):
+                        if _trains_before_train_mode(loop, event) and facts.behaves_differently_in_eval(event.target):
                             yield self.report(
                                 event.node,
                                 f"`{event.target}.eval()` runs in the epoch loop but `{event.target}.train()` is not "
@@ -220,19 +219,19 @@ class TrainModeNotRestored(Rule):
 def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
     """No train() for this model anywhere in the iteration, and the model is trained in it."""
     model = eval_event.target
-    if any(e.kind == TRAIN for e in loop.events):  # on any name: it may be an alias of the model
+    if any(e.kind == EventKind.TRAIN for e in loop.events):  # on any name: it may be an alias of the model
         return False
     if _eval_mode_on_purpose(loop, model):
         return False
     return any(
-        e.kind == FORWARD and same_model(e.target, model) and not e.no_grad and e.loop is not None and e.loop.is_training
+        e.kind == EventKind.FORWARD and same_model(e.target, model) and not e.no_grad and e.loop is not None and e.loop.is_training
         for e in loop.events
     )
 
 
 def _trains(event: Event, model: str) -> bool:
     return (
-        event.kind == FORWARD and same_model(event.target, model) and not event.no_grad
+        event.kind == EventKind.FORWARD and same_model(event.target, model) and not event.no_grad
         and event.loop is not None and event.loop.is_training
     )
 
@@ -245,9 +244,9 @@ def _eval_mode_on_purpose(loop: Loop, model: str) -> bool:
     body (`model.eval(); evaluate(...)` then the batches) is still reported."""
     events = loop.events
     for i, event in enumerate(events):
-        if event.kind != EVAL or not same_model(event.target, model):
+        if event.kind != EventKind.EVAL or not same_model(event.target, model):
             continue
-        following = next((e for e in events[i + 1 :] if e.kind == FORWARD and same_model(e.target, model)), None)
+        following = next((e for e in events[i + 1 :] if e.kind == EventKind.FORWARD and same_model(e.target, model)), None)
         if (
             following is not None
             and _trains(following, model)

@@ -2,11 +2,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.inits import CONSTANT_INIT_FUNCTIONS, ConstantInit, Guard, constant_inits, in_untrained_test
-from trainlint.facts.torch_api import is_weight_layer
+from trainlint.facts import ConstantInit, FileFacts, Guard, dotted, is_weight_layer
 from trainlint.finding import Severity
-from trainlint.names import dotted
 from trainlint.rule import Bad, Good, Report, Rule
 
 
@@ -212,7 +209,7 @@ class ConstantWeightInit(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        inits = constant_inits(facts)
+        inits = facts.inits.constant_inits
         for init in inits:
             what = self._every_weight(facts, init)
             if what and _for_training(facts, init):
@@ -308,19 +305,18 @@ def _for_training(facts: FileFacts, init: ConstantInit) -> bool:
     probes, visualizations): report only inits in a model class, in an init function a
     model class applies, or in a file that builds an optimizer (a backward pass alone
     is also how receptive fields are measured)."""
-    call = next((c for c in facts.collected.calls if c.node is init.call), None)
-    function = call.function if call else None
-    if call is not None and call.qualname not in CONSTANT_INIT_FUNCTIONS:
+    function = init.function
+    if not init.by_init_function:
         # `p.zero_()` / `.fill_(c)` also reset models on purpose (tests, before loading
         # weights); as initialization they live in an init function
         name = function.name.lower() if function else ""
         if "init" not in name and "reset" not in name:
             return False
-    if in_untrained_test(facts, function):
+    if facts.inits.in_untrained_test(function):
         return False
     if function is not None and function.cls is not None:
         return True
-    for other in facts.collected.calls:
+    for other in facts.calls:
         qualname = other.qualname or ""
         if qualname.startswith("torch.optim."):
             return True

@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
 from trainlint.facts import FileFacts
-from trainlint.facts.inits import empty_parameters, in_untrained_test, initialized_attributes, initializes_itself
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -179,16 +178,16 @@ class UninitializedParameter(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        found = empty_parameters(facts)
+        found = facts.inits.empty_parameters
         if not found:
             return
-        initialized = initialized_attributes(facts)
+        initialized = facts.inits.initialized_attributes
         for parameter in found:
             if parameter.attr is None or parameter.attr in initialized:
                 continue
             if parameter.cls is not None and (
-                in_untrained_test(facts, parameter.cls.outer)
-                or initializes_itself(facts, parameter.cls)
+                facts.inits.in_untrained_test(parameter.cls.outer)
+                or facts.inits.initializes_itself(parameter.cls)
                 or not _plain_module(facts, parameter.cls)
                 or not _used(facts, parameter)
             ):

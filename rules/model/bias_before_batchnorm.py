@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.stacks import BIAS_POSITION, WEIGHT, Element, has_bias, keyword, positional
+from trainlint.facts import BIAS_POSITION, Element, ElementKind, FileFacts, has_bias, keyword_arg, positional
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -145,14 +144,14 @@ class BiasBeforeBatchNorm(Rule):
         stacks = [seq for _, seq in facts.stacks.all_sequentials()]
         for module_class in facts.module_classes:
             stacks.extend(module_class.stacks.values())
-            for key, used_by in module_class.flow.consumers.items():
+            for key, used_by in module_class.forward_paths.consumers.items():
                 consumers.setdefault(key, []).extend(used_by)
         for seq in stacks:
             for element, after in zip(seq, seq[1:]):
-                if element.kind == WEIGHT and element.call is not None:
+                if element.kind == ElementKind.WEIGHT and element.call is not None:
                     layers[id(element.call)] = element
                     consumers.setdefault(id(element.call), []).append(after)
-            if seq and seq[-1].kind == WEIGHT and seq[-1].call is not None:
+            if seq and seq[-1].kind == ElementKind.WEIGHT and seq[-1].call is not None:
                 layers[id(seq[-1].call)] = seq[-1]
         for key, element in layers.items():
             used_by = consumers.get(key)
@@ -175,7 +174,7 @@ def _without_bias(element: Element) -> cst.Call | None:
     call = element.call
     assert call is not None
     false = cst.Name("False")
-    arg = keyword(call, "bias")
+    arg = keyword_arg(call, "bias")
     if arg is not None:
         return call.with_deep_changes(arg, value=false)
     args = list(call.args)

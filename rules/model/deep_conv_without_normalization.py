@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.stacks import BLOCK, NORM_KIND, OTHER, Element, file_paths
+from trainlint.facts import Element, ElementKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -148,7 +147,7 @@ class DeepConvWithoutNormalization(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         depth = int(self.settings["min-depth"])
         reported: set[int] = set()
-        for path in file_paths(facts):
+        for path in facts.layer_paths:
             convs = [e for e in path if e.is_conv]
             if len(convs) < depth or any(_may_normalize(e) for e in path):
                 continue
@@ -165,9 +164,9 @@ class DeepConvWithoutNormalization(Rule):
 
 
 def _may_normalize(element: Element) -> bool:
-    if element.kind in (NORM_KIND, BLOCK) or element.weight_normalized:
+    if element.kind in (ElementKind.NORM, ElementKind.BLOCK) or element.weight_normalized:
         return True
-    if element.kind == OTHER:
+    if element.kind == ElementKind.OTHER:
         name = (element.qualname or "").lower()
         return not name or "norm" in name
     return False

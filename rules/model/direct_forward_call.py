@@ -3,9 +3,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
+from trainlint.facts import FileFacts, dotted
 from trainlint.finding import Applicability, Severity
-from trainlint.names import dotted
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
 #: Variables that hold a model in training scripts (`model`, `net`, `ddp_model`, `netG`, ...).
@@ -174,7 +173,7 @@ class DirectForwardCall(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         classes = {mc.info.node: mc for mc in facts.module_classes}
-        for call in facts.collected.calls:
+        for call in facts.calls:
             func = call.node.func
             if not (isinstance(func, cst.Attribute) and func.attr.value == "forward"):
                 continue

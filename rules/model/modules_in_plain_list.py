@@ -2,10 +2,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.modules import ModuleClass
+from trainlint.facts import FileFacts, ModuleClass, dotted
 from trainlint.finding import Applicability, Severity
-from trainlint.names import dotted
 from trainlint.rule import Bad, Good, Importer, Replacement, Report, Rule
 
 _REGISTERING = frozenset({"add_module", "register_module", "setattr", "register_parameter"})

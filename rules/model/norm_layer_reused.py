@@ -133,7 +133,7 @@ class NormLayerReused(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for module_class in facts.module_classes:
-            for attr, call in module_class.flow.reapplied:
+            for attr, call in module_class.forward_paths.reapplied:
                 yield self.report(
                     call,
                     f"`self.{attr}` holds a BatchNorm and is applied again to a tensor that already went through it: "

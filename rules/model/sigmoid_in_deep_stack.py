@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.stacks import SQUASH, file_paths
+from trainlint.facts import ElementKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -239,15 +238,15 @@ class SigmoidInDeepStack(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         depth = int(self.settings["min-depth"])
         reported: set[int] = set()
-        gates = {gate for module_class in facts.module_classes for gate in module_class.flow.gates}
-        for path in file_paths(facts):
+        gates = {gate for module_class in facts.module_classes for gate in module_class.forward_paths.gates}
+        for path in facts.layer_paths:
             weights = [i for i, e in enumerate(path) if e.is_layer]
             if len(weights) < depth:
                 continue
             between = [
                 element
                 for i, element in enumerate(path)
-                if element.kind == SQUASH and weights[0] < i < weights[-1] and id(element.node) not in gates
+                if element.kind == ElementKind.SQUASH and weights[0] < i < weights[-1] and id(element.node) not in gates
             ]
             # one squashing layer (a BERT pooler, a Luong attention layer, an autoencoder's
             # bottleneck) costs little; the gradient vanishes when it is repeated down the stack

@@ -4,10 +4,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.modules import ModuleClass
+from trainlint.facts import FileFacts, ModuleClass
 from trainlint.finding import Severity
-from trainlint.index import MODULE_BASES
 from trainlint.rule import Bad, Good, Report, Rule
 
 #: Ways a class reaches its sub-modules without naming them.
@@ -208,14 +206,11 @@ class SubmoduleNeverUsed(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        inherited = {base.rsplit(".", 1)[-1] for info in facts.collected.classes for base in info.base_names}
         for module_class in facts.module_classes:
             forward = module_class.method("forward")
-            if forward is None or module_class.name in inherited or _is_stub(forward):
+            if forward is None or _is_stub(forward) or facts.is_inherited(module_class.name):
                 continue
-            if facts.index.is_inherited(module_class.name):
-                continue
-            if not all(base in MODULE_BASES for base in module_class.info.base_names):
+            if not module_class.only_torch_bases:
                 continue  # a parent class may use the layer
             yield from self._check_class(facts, module_class)
 

@@ -142,7 +142,7 @@ class TensorStoredOnSelfInForward(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for module_class in facts.module_classes:
-            for store in module_class.flow.stores:
+            for store in module_class.forward_paths.stores:
                 if store.tensor and not store.guarded:
                     yield self.report(
                         store.statement,

@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import keyword, literal_number
+from trainlint.facts import FileFacts, argument, number
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -85,11 +84,11 @@ class AdamWithWeightDecay(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        for call in facts.collected.calls:
+        for call in facts.calls:
             if call.qualname != "torch.optim.Adam":
                 continue
-            decay_node = keyword(call.node, "weight_decay", 4)
-            decay = literal_number(decay_node)
+            decay_node = argument(call.node, "weight_decay", 4)
+            decay = number(decay_node)
             if decay is None or decay <= 0:
                 continue
             func = call.node.func

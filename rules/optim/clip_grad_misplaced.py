@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import BACKWARD, CLIP, STEP
+from trainlint.facts import EventKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -119,15 +118,15 @@ class ClipGradMisplaced(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for flow in facts.loops.root_flows:
             for loop in flow.training_loops:
-                events = [e for e in loop.events if e.kind in (BACKWARD, STEP, CLIP)]
+                events = [e for e in loop.events if e.kind in (EventKind.BACKWARD, EventKind.STEP, EventKind.CLIP)]
                 for i, clip in enumerate(events):
-                    if clip.kind != CLIP:
+                    if clip.kind != EventKind.CLIP:
                         continue
-                    before = next((e for e in reversed(events[:i]) if e.kind != CLIP), None)
-                    after = next((e for e in events[i + 1 :] if e.kind != CLIP), None)
-                    if before is not None and before.kind == STEP:
+                    before = next((e for e in reversed(events[:i]) if e.kind != EventKind.CLIP), None)
+                    after = next((e for e in events[i + 1 :] if e.kind != EventKind.CLIP), None)
+                    if before is not None and before.kind == EventKind.STEP:
                         where = "after the optimizer step: the update it should limit is already applied"
-                    elif before is None and after is not None and after.kind == BACKWARD:
+                    elif before is None and after is not None and after.kind == EventKind.BACKWARD:
                         where = "before backward(): it clips the old (or cleared) gradients, not this batch's"
                     else:
                         continue

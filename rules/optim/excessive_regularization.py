@@ -2,9 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import keyword, literal_number
-from trainlint.facts.torch_api import CONV
+from trainlint.facts import CONV, FileFacts, argument, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -125,7 +123,7 @@ class ExcessiveRegularization(Rule):
                 )
 
     def _dropouts(self, facts: FileFacts):
-        for call in facts.collected.calls:
+        for call in facts.calls:
             if call.qualname != "torch.nn.Sequential":
                 continue
             after_conv = False
@@ -137,7 +135,7 @@ class ExcessiveRegularization(Rule):
                 if qualname in CONV:
                     after_conv = True
                 elif qualname in _DROPOUT and after_conv:
-                    p = literal_number(keyword(value, "p", 0))
+                    p = number(argument(value, "p", 0))
                     if p is not None and p >= self.settings["dropout"]:
                         yield value, (
                             f"dropout p={p:g} after a convolution is far above the usual values (≤ 0.3 after conv "

@@ -2,9 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.data import is_test_module
-from trainlint.facts.loops import is_optimizer_class, keyword, literal_number
+from trainlint.facts import FileFacts, argument, is_optimizer_class, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -151,18 +149,18 @@ class LearningRateOutOfRange(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        if is_test_module(facts.path):
+        if facts.is_test_module:
             return  # tests pick round learning rates to check schedules and bookkeeping, not convergence
         constants = _constants(facts)
-        for call in facts.collected.calls:
+        for call in facts.calls:
             qualname = call.qualname
             if not qualname or not qualname.startswith("torch.optim.") or not is_optimizer_class(qualname):
                 continue
             family = _FAMILY.get(qualname.rsplit(".", 1)[-1])
             if family is None:
                 continue
-            lr_node = keyword(call.node, "lr", 1)
-            lr = literal_number(lr_node)
+            lr_node = argument(call.node, "lr", 1)
+            lr = number(lr_node)
             if lr is None and isinstance(lr_node, cst.Name) and not _is_parameter(call.function, lr_node.value):
                 scope = id(call.function.node) if call.function else 0
                 lr = constants.get((scope, lr_node.value), constants.get((0, lr_node.value)))
@@ -183,7 +181,7 @@ def _constants(facts: FileFacts) -> dict[tuple[int, str], float | None]:
     """Names bound exactly once to a number literal, per scope (function id, or 0 for the module)."""
     counts: dict[tuple[int, str], int] = {}
     values: dict[tuple[int, str], float] = {}
-    for assign in facts.collected.assigns:
+    for assign in facts.assigns:
         node = assign.node
         scope = id(assign.function.node) if assign.function else 0
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
@@ -191,7 +189,7 @@ def _constants(facts: FileFacts) -> dict[tuple[int, str], float | None]:
             if isinstance(target, cst.Name):
                 key = (scope, target.value)
                 counts[key] = counts.get(key, 0) + 1
-                value = literal_number(node.value) if not isinstance(node, cst.AugAssign) else None
+                value = number(node.value) if not isinstance(node, cst.AugAssign) else None
                 if value is not None:
                     values[key] = value
     # a name bound in a function hides the module's constant
@@ -210,4 +208,4 @@ def _is_parameter(function, name: str) -> bool:
 
 
 def _shown(facts: FileFacts, node: cst.BaseExpression, value: float) -> str:
-    return facts.code(node) if literal_number(node) is not None else f"{node.value} = {value:g}"
+    return facts.code(node) if number(node) is not None else f"{node.value} = {value:g}"

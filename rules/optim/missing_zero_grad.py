@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import STEP, ZERO_GRAD
+from trainlint.facts import EventKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -204,9 +203,9 @@ class MissingZeroGrad(Rule):
         for flow in facts.loops.root_flows:
             for loop in flow.training_loops:
                 scope = (loop, *loop.ancestors)
-                if any(e.kind == ZERO_GRAD for l in scope for e in l.events):
+                if any(e.kind == EventKind.ZERO_GRAD for l in scope for e in l.events):
                     continue
-                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
+                step = next(e for e in flow.own_events(loop) if e.kind == EventKind.STEP)
                 yield self.report(
                     step.node,
                     f"`{step.target}` is stepped after backward() in a loop that never clears gradients: they add "

@@ -2,10 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import CLIP, STEP
-from trainlint.facts.torch_api import RECURRENT
-from trainlint.names import dotted
+from trainlint.facts import EventKind, FileFacts, RECURRENT, dotted
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -115,10 +112,10 @@ class NoGradientClipping(Rule):
         if not self.selected and not symptom:
             return
         for flow in facts.loops.root_flows:
-            if any(e.kind == CLIP for e in flow.events):
+            if any(e.kind == EventKind.CLIP for e in flow.events):
                 continue
             for loop in flow.training_loops:
-                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
+                step = next(e for e in flow.own_events(loop) if e.kind == EventKind.STEP)
                 yield self.report(
                     step.node,
                     f"no gradient clipping before `{step.target}.step()`{symptom}: one exploding batch can throw the "
@@ -127,7 +124,7 @@ class NoGradientClipping(Rule):
 
 
 def _symptom(facts: FileFacts) -> str:
-    for call in facts.collected.calls:
+    for call in facts.calls:
         name = (call.qualname or "").rsplit(".", 1)[-1]
         if name in _NON_FINITE_CHECKS and _about_training(facts, call.node) and not _loss_scaling(facts, call):
             return " while the script guards against NaN/Inf values"

@@ -1,8 +1,7 @@
 import re
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import LR_UPDATE, SCHED_STEP, STEP
+from trainlint.facts import EventKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -175,16 +174,16 @@ class NoLrScheduler(Rule):
         loops = facts.loops
         if loops.schedulers or loops.has_manual_lr:
             return
-        if any("ScheduleFree" in (call.qualname or "") for call in facts.collected.calls):
+        if any("ScheduleFree" in (call.qualname or "") for call in facts.calls):
             return  # schedule-free optimizers (AdamWScheduleFree, SGDScheduleFree) replace the schedule
-        if any(e.kind in (SCHED_STEP, LR_UPDATE) for flow in loops.flows for e in flow.events):
+        if any(e.kind in (EventKind.SCHED_STEP, EventKind.LR_UPDATE) for flow in loops.flows for e in flow.events):
             return
         symptom = "" if self.selected else _symptom(facts)
         if not self.selected and not symptom:
             return
         for flow in loops.root_flows:
             for loop in flow.training_loops:
-                step = next(e for e in flow.own_events(loop) if e.kind == STEP)
+                step = next(e for e in flow.own_events(loop) if e.kind == EventKind.STEP)
                 if not loops.optimizers and _is_parameter(flow.root, step.target):
                     continue  # `train_one_epoch(model, ..., optimizer)`: the caller, in another file, owns the schedule
                 yield self.report(

@@ -1,8 +1,7 @@
 import re
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import BIND, MODEL_BUILT, OPTIMIZER_BUILT, STEP, Loop
+from trainlint.facts import EventKind, FileFacts, Loop
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -119,14 +118,14 @@ class OptimizerRebuiltInLoop(Rule):
         seen: set[int] = set()
         for flow in facts.loops.root_flows:
             for event in flow.events:
-                if event.kind != OPTIMIZER_BUILT or not event.loops or id(event.node) in seen:
+                if event.kind != EventKind.OPTIMIZER_BUILT or not event.loops or id(event.node) in seen:
                     continue
                 loop = event.loop
                 if len(event.guards) != len(loop.guards) or not _is_step_loop(loop):
                     continue
-                if not any(e.kind == STEP for e in loop.events):
+                if not any(e.kind == EventKind.STEP for e in loop.events):
                     continue
-                if any(e.kind == MODEL_BUILT or (e.kind == BIND and _is_model_bind(facts, e)) for e in loop.events):
+                if any(e.kind == EventKind.MODEL_BUILT or (e.kind == EventKind.BIND and _is_model_bind(facts, e)) for e in loop.events):
                     continue
                 seen.add(id(event.node))
                 yield self.report(

@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import BACKWARD, STEP, ZERO_GRAD
+from trainlint.facts import EventKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -127,10 +126,10 @@ class OptimizerSteppedTwice(Rule):
             for loop in flow.loops:
                 stepped: set[str] = set()  # optimizers stepped unconditionally since the last backward
                 for event in loop.direct_events:
-                    if event.kind in (BACKWARD, ZERO_GRAD):
+                    if event.kind in (EventKind.BACKWARD, EventKind.ZERO_GRAD):
                         stepped.clear()
                         continue
-                    if event.kind != STEP or not event.target or len(event.guards) != len(loop.guards):
+                    if event.kind != EventKind.STEP or not event.target or len(event.guards) != len(loop.guards):
                         continue
                     if event.target in stepped:
                         yield self.report(

@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import SCHED_STEP
+from trainlint.facts import EventKind, FileFacts, SchedulerKind
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -108,10 +107,10 @@ class PlateauSchedulerWithoutMetric(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        plateau = {name for name, s in facts.loops.schedulers.items() if s.kind == "plateau"}
+        plateau = {name for name, s in facts.loops.schedulers.items() if s.kind == SchedulerKind.PLATEAU}
         if not plateau:
             return
-        for call in facts.collected.calls:
+        for call in facts.calls:
             func = call.node.func
             if (
                 isinstance(func, cst.Attribute)
@@ -122,7 +121,7 @@ class PlateauSchedulerWithoutMetric(Rule):
                 yield self._report(call.node, facts.code(func.value))
         for flow in facts.loops.flows:
             for event in flow.events:
-                if event.kind == SCHED_STEP and event.via and event.target in plateau and not event.call.args:
+                if event.kind == EventKind.SCHED_STEP and event.via and event.target in plateau and not event.call.args:
                     yield self._report(event.node, event.target)
 
     def _report(self, node, name: str) -> Report:

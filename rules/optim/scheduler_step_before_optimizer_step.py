@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import SCHED_STEP, STEP
+from trainlint.facts import EventKind, FileFacts, SchedulerKind
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -110,16 +109,16 @@ class SchedulerStepBeforeOptimizerStep(Rule):
             for loop in flow.loops:
                 events = loop.direct_events
                 for sched in events:
-                    if sched.kind != SCHED_STEP or not sched.call or sched.call.args:
+                    if sched.kind != EventKind.SCHED_STEP or not sched.call or sched.call.args:
                         continue
                     if len(sched.guards) != len(loop.guards):
                         continue  # `if epoch > 0: scheduler.step()` skips nothing
                     if sched.call.func.attr.value != "step":
                         continue
                     known = schedulers.get(sched.target or "")
-                    if known is not None and known.kind == "plateau":
+                    if known is not None and known.kind == SchedulerKind.PLATEAU:
                         continue
-                    steps = [e for e in loop.events if e.kind == STEP]
+                    steps = [e for e in loop.events if e.kind == EventKind.STEP]
                     if steps and steps[0].index > sched.index:
                         yield self.report(
                             sched.node,

@@ -3,8 +3,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import SCHED_STEP, Event, Loop, Scheduler, keyword, literal_number
+from trainlint.facts import Event, EventKind, FileFacts, Loop, Scheduler, SchedulerKind, argument, keyword, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -165,18 +164,18 @@ class SchedulerStepGranularity(Rule):
         for flow in facts.loops.root_flows:
             training = flow.training_loops
             for event in flow.events:
-                if event.kind != SCHED_STEP or event.loop is None:
+                if event.kind != EventKind.SCHED_STEP or event.loop is None:
                     continue
                 scheduler = schedulers.get(event.target or "")
                 if scheduler is None:
                     continue
-                if scheduler.kind == "epoch" and _per_batch(event, training) and _counted_in_epochs(scheduler):
+                if scheduler.kind == SchedulerKind.EPOCH and _per_batch(event, training) and _counted_in_epochs(scheduler):
                     yield self.report(
                         event.node,
                         f"`{event.target}` is a {scheduler.type_name} whose period is counted in epochs, but it is "
                         "stepped every batch: step it after the batch loop",
                     )
-                elif scheduler.kind == "batch" and _per_epoch(event, training) and _counted_in_batches(scheduler):
+                elif scheduler.kind == SchedulerKind.BATCH and _per_epoch(event, training) and _counted_in_batches(scheduler):
                     yield self.report(
                         event.node,
                         f"`{event.target}` is a {scheduler.type_name} built for per-batch steps, but it is stepped "
@@ -199,10 +198,10 @@ def _per_epoch(event: Event, training: list[Loop]) -> bool:
 
 def _counted_in_epochs(scheduler: Scheduler) -> bool:
     if scheduler.type_name == "ExponentialLR":
-        gamma = literal_number(keyword(scheduler.call, "gamma", 1))
+        gamma = number(argument(scheduler.call, "gamma", 1))
         return gamma is not None and gamma < 0.99
     name, position = _PERIOD[scheduler.type_name]
-    period = keyword(scheduler.call, name, position)
+    period = argument(scheduler.call, name, position)
     if period is None:
         return False
     code = cst.Module([]).code_for_node(period)

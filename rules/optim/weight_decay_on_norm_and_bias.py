@@ -2,8 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import is_optimizer_class, keyword, literal_number
+from trainlint.facts import FileFacts, argument, is_optimizer_class, keyword, number
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -81,15 +80,15 @@ class WeightDecayOnNormAndBias(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        for call in facts.collected.calls:
+        for call in facts.calls:
             qualname = call.qualname
             if not qualname or not qualname.startswith("torch.optim.") or not is_optimizer_class(qualname):
                 continue
             decay_node = keyword(call.node, "weight_decay")
-            decay = literal_number(decay_node)
+            decay = number(decay_node)
             if decay is None or decay <= 0:
                 continue
-            params = keyword(call.node, "params", 0)
+            params = argument(call.node, "params", 0)
             if (
                 isinstance(params, cst.Call)
                 and isinstance(params.func, cst.Attribute)

@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import FileFacts
-from trainlint.facts.loops import BACKWARD, STEP, ZERO_GRAD, Event, Loop
+from trainlint.facts import Event, EventKind, FileFacts, Loop
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -125,13 +124,13 @@ class ZeroGradBetweenBackwardAndStep(Rule):
             for loop in flow.training_loops:
                 events = loop.events
                 for i, step in enumerate(events):
-                    if step.kind != STEP:
+                    if step.kind != EventKind.STEP:
                         continue
-                    backward = next((e for e in reversed(events[:i]) if e.kind in (BACKWARD, STEP)), None)
-                    if backward is None or backward.kind != BACKWARD:
+                    backward = next((e for e in reversed(events[:i]) if e.kind in (EventKind.BACKWARD, EventKind.STEP)), None)
+                    if backward is None or backward.kind != EventKind.BACKWARD:
                         continue
                     for between in events[events.index(backward) + 1 : i]:
-                        if between.kind == ZERO_GRAD and _clears(between, step, loop) and _encloses(between, step):
+                        if between.kind == EventKind.ZERO_GRAD and _clears(between, step, loop) and _encloses(between, step):
                             yield self.report(
                                 between.node,
                                 f"`{facts.code(between.node)}` runs after backward() and before "
@@ -146,7 +145,7 @@ def _clears(zero_grad: Event, step: Event, loop: Loop) -> bool:
     target = zero_grad.target or ""
     if "optim" in target.lower() or target.split(".")[-1].lower().startswith("opt"):
         return target == step.target
-    return len({e.target for e in loop.events if e.kind == STEP}) == 1
+    return len({e.target for e in loop.events if e.kind == EventKind.STEP}) == 1
 
 
 def _encloses(zero_grad: Event, step: Event) -> bool:

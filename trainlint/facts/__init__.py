@@ -1,28 +1,70 @@
 """What a file does for training, computed once per file and shared by every rule.
 
-`FileFacts` holds the single traversal's results and builds the richer facts
-(module classes, data pipelines, training loops) lazily, the first time a rule asks:
-a file no rule asks about loops never pays for loop analysis.
+`FileFacts` is the one API a rule reads: it holds the single traversal's results and
+builds the richer facts (module classes, stacks, data pipelines, training loops, losses,
+weight initialization) lazily, the first time a rule asks, once per file: a file no rule
+asks about loops never pays for loop analysis. Every type a rule meets, and the syntax
+helpers a rule needs to read a node, are exported here (`__all__`); the modules under
+trainlint/facts/ are the implementation.
+
+A fact reads the source text, the project index and the inputs given here (the file's
+path, module name and whether it is test code): never the file system.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from trainlint.facts.collect import AssignInfo, CallInfo, Collected, collect
-from trainlint.facts.torch_api import has_parameters
-from trainlint.index import ProjectIndex, is_torch_module_class, MODULE_BASES
+from trainlint.facts.collect import AssignInfo, CallInfo, ClassInfo, Collected, FunctionInfo, LoopInfo, collect
+from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step
+from trainlint.facts.data_builder import build_data_facts
+from trainlint.facts.forward import ForwardPath, ForwardPaths, Store
+from trainlint.facts.inits import ConstantInit, EmptyParameter, Guard, InitFacts
+from trainlint.facts.kinds import DataRole, ElementKind, EventKind, SchedulerKind
+from trainlint.facts.loops import (
+    Event,
+    Loop,
+    LoopEvents,
+    LoopFacts,
+    Optimizer,
+    Scheduler,
+    evaluation_loop,
+    is_optimizer_class,
+    is_scheduler_class,
+    same_model,
+)
+from trainlint.facts.loop_builder import build_loop_facts
+from trainlint.facts.losses import LossFacts, LossUse
+from trainlint.facts.modes import behaves_differently_in_eval
+from trainlint.facts.modules import Layer, ModuleClass, build_module_classes
+from trainlint.facts.roles import RoleEvidence
+from trainlint.facts.stacks import Element, Seq, Stacks, has_bias
+from trainlint.facts.syntax import (
+    argument,
+    boolean,
+    dotted,
+    is_none,
+    keyword,
+    keyword_arg,
+    last_name,
+    method_name,
+    number,
+    positional,
+    string,
+)
+from trainlint.facts.values import Value
+from trainlint.facts.vocabulary import (
+    BIAS_POSITION,
+    CONV,
+    RECURRENT,
+    has_parameters,
+    is_weight_layer,
+)
+from trainlint.index import MODULE_BASES, ClassSummary, ProjectIndex, is_torch_module_class
+from trainlint.layout import is_test_module
 from trainlint.names import ImportTable
-
-if TYPE_CHECKING:
-    from trainlint.facts.data import DataFacts
-    from trainlint.facts.loops import LoopFacts
-    from trainlint.facts.losses import LossFacts
-    from trainlint.facts.modules import ModuleClass
-    from trainlint.facts.stacks import Stacks
 
 
 class FileFacts:
@@ -35,14 +77,42 @@ class FileFacts:
         module_name: str = "",
         package: str = "",
         index: ProjectIndex | None = None,
+        test_code: bool = False,
     ) -> None:
         self.path = path
         self.source = source
         self.module = module
         self.module_name = module_name
         self.index = index if index is not None else ProjectIndex()
+        #: The file belongs to a test suite (a test module, or a file under the project's
+        #: tests/ folder): decided by the caller, who knows the project's layout.
+        self.test_code = test_code
         self.collected: Collected = collect(module, ImportTable(module_name, package))
         self.names: ImportTable = self.collected.names
+
+    # the traversal ---------------------------------------------------------------
+    @property
+    def calls(self) -> list[CallInfo]:
+        """Every call of the file, in source order, with its qualified name, function and loops."""
+        return self.collected.calls
+
+    @property
+    def assigns(self) -> list[AssignInfo]:
+        """Every assignment (`=`, annotated, augmented), in source order."""
+        return self.collected.assigns
+
+    @property
+    def classes(self) -> list[ClassInfo]:
+        return self.collected.classes
+
+    @property
+    def functions(self) -> list[FunctionInfo]:
+        return self.collected.functions
+
+    @property
+    def is_test_module(self) -> bool:
+        """A test module by its own name (`test_*.py`, `*_test.py`, `conftest.py`)."""
+        return is_test_module(self.path)
 
     # names -------------------------------------------------------------------
     def qualname(self, node: cst.BaseExpression) -> str | None:
@@ -71,21 +141,27 @@ class FileFacts:
 
     # module classes ----------------------------------------------------------
     @cached_property
-    def module_classes(self) -> list["ModuleClass"]:
-        from trainlint.facts.modules import build_module_classes
-
+    def module_classes(self) -> list[ModuleClass]:
         return build_module_classes(self)
 
     @cached_property
-    def local_module_classes(self) -> dict[str, "ModuleClass"]:
+    def local_module_classes(self) -> dict[str, ModuleClass]:
         return {mc.name: mc for mc in self.module_classes}
 
     @cached_property
-    def stacks(self) -> "Stacks":
+    def stacks(self) -> Stacks:
         """The layers every nn.Sequential / layer list of the file holds, in order."""
-        from trainlint.facts.stacks import Stacks
-
         return Stacks(self)
+
+    @cached_property
+    def layer_paths(self) -> list[ForwardPath]:
+        """Every sequence of layers of the file, in order: what forward() of each module
+        class runs from its input to each output, then each nn.Sequential's layers."""
+        paths: list[ForwardPath] = []
+        for module_class in self.module_classes:
+            paths.extend(module_class.forward_paths.returns)
+        paths.extend(seq for _, seq in self.stacks.all_sequentials())
+        return paths
 
     def is_module_class(self, qualname: str | None, _seen: frozenset[str] = frozenset()) -> bool:
         """Whether a name refers to an nn.Module class: torch's, this file's or the project's."""
@@ -93,7 +169,7 @@ class FileFacts:
             return False
         if qualname in MODULE_BASES or is_torch_module_class(qualname):
             return True
-        local = self._local_class(qualname)
+        local = self.local_class(qualname)
         if local is not None:
             if qualname in _seen:
                 return False
@@ -106,13 +182,24 @@ class FileFacts:
             return False
         if has_parameters(qualname):
             return True
-        local = self.local_module_classes.get(qualname.rsplit(".", 1)[-1]) if self._local_class(qualname) else None
+        local = self.local_module_classes.get(qualname.rsplit(".", 1)[-1]) if self.local_class(qualname) else None
         if local is not None:
             return local.has_parameters
         summary = self.index.lookup(qualname, near=self.path)
         return bool(summary and summary.facts.get("has_parameters"))
 
-    def _local_class(self, qualname: str):
+    def class_summaries(self) -> list[ClassSummary]:
+        """What other files of the project may need to know about this file's module classes."""
+        return [mc.summary() for mc in self.module_classes if mc.info.outer is None]
+
+    def is_inherited(self, name: str) -> bool:
+        """Whether some class of this file or of the project names class `name` as a base."""
+        if any(base.rsplit(".", 1)[-1] == name for info in self.classes for base in info.base_names):
+            return True
+        return self.index.is_inherited(name)
+
+    def local_class(self, qualname: str) -> ClassInfo | None:
+        """The top-level class of this file a qualified name refers to, or None."""
         if "." in qualname and not qualname.startswith(self.module_name + "."):
             return None
         name = qualname.rsplit(".", 1)[-1]
@@ -121,23 +208,45 @@ class FileFacts:
                 return info
         return None
 
-    # data --------------------------------------------------------------------
+    # data, loops, losses, initialization -------------------------------------
     @cached_property
-    def data(self) -> "DataFacts":
-        from trainlint.facts.data import build_data_facts
-
+    def data(self) -> DataFacts:
+        """Datasets, transform pipelines and DataLoaders, each with the role it serves."""
         return build_data_facts(self)
 
-    # training loops (the events of one iteration, in order) -----------------
     @cached_property
-    def loops(self) -> "LoopFacts":
-        from trainlint.facts.loops import build_loop_facts
-
+    def loops(self) -> LoopFacts:
+        """Training and evaluation loops: the events of one iteration, in order."""
         return build_loop_facts(self)
 
-    # losses (what was fed to them) and model heads -----------------------------
-    @cached_property
-    def losses(self) -> "LossFacts":
-        from trainlint.facts.losses import build_loss_facts
+    def behaves_differently_in_eval(self, model: str | None) -> bool:
+        """Whether train()/eval() changes what the model of that name computes (dropout, BatchNorm)."""
+        return behaves_differently_in_eval(self, model)
 
-        return build_loss_facts(self)
+    @cached_property
+    def losses(self) -> LossFacts:
+        """Every loss the file computes, with the values fed to it."""
+        return LossFacts(self)
+
+    @cached_property
+    def inits(self) -> InitFacts:
+        """Constant weight fills and parameters allocated without values."""
+        return InitFacts(self)
+
+
+__all__ = [
+    # the facts
+    "FileFacts", "DataFacts", "InitFacts", "LoopFacts", "LossFacts", "Stacks",
+    # what they hold
+    "AssignInfo", "CallInfo", "ClassInfo", "ConstantInit", "DataRole", "Dataset", "Element", "ElementKind",
+    "EmptyParameter", "Event", "EventKind", "ForwardPath", "ForwardPaths", "FunctionInfo", "Guard", "Layer",
+    "Loader", "Loop", "LoopEvents", "LoopInfo", "LossUse", "ModuleClass", "Optimizer", "Pipeline", "RoleEvidence",
+    "Scheduler", "SchedulerKind", "Seq", "Step", "Store", "Value",
+    # questions about names and loops
+    "evaluation_loop", "has_bias", "is_optimizer_class", "is_scheduler_class", "is_weight_layer", "same_model",
+    # torch's names rules match on
+    "BIAS_POSITION", "CONV", "RECURRENT",
+    # reading syntax
+    "argument", "boolean", "dotted", "is_none", "keyword", "keyword_arg", "last_name", "method_name", "number",
+    "positional", "string",
+]

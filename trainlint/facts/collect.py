@@ -12,7 +12,9 @@ from functools import cached_property
 
 import libcst as cst
 
-from trainlint.names import ImportTable, dotted
+from trainlint.facts.syntax import dotted
+from trainlint.facts.walk import walk
+from trainlint.names import ImportTable
 
 LoopNode = cst.For | cst.While
 
@@ -167,11 +169,9 @@ class _Collector(cst.CSTVisitor):
 
 
 def collect(module: cst.Module, names: ImportTable) -> Collected:
-    from trainlint.facts.walk import walk
-
     collector = _Collector(names)
     walk(module, collector)  # LibCST's module.visit() rebuilds every node: slower than the parse
     return collector.out
 
 
-__all__ = ["collect", "Collected", "ClassInfo", "FunctionInfo", "CallInfo", "AssignInfo", "LoopInfo", "dotted"]
+__all__ = ["AssignInfo", "CallInfo", "ClassInfo", "Collected", "FunctionInfo", "LoopInfo", "collect"]

@@ -24,132 +24,42 @@ the role stays unknown and the rules stay silent.
 
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
 
-from trainlint.facts.collect import CallInfo, FunctionInfo
-from trainlint.facts.roles import EVAL, TRAIN, Evidence, Role, decide, split_words, word_evidence
-from trainlint.names import dotted
+from trainlint.facts.collect import CallInfo
+from trainlint.facts.kinds import DataRole
+from trainlint.facts.normalization import NormalizationFinder, is_sub_div_chain
+from trainlint.facts.roles import RoleEvidence, decide
+from trainlint.facts.syntax import dotted, is_none, keyword, method_name, number
+from trainlint.facts.vocabulary import (
+    CLASSIFICATION_LOSSES, COLOR_JITTER, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
+    NORMALIZE_FUNCTIONS, NORMALIZING, RANDOM_AUGMENTATIONS, SELF_NORMALIZING_MODELS, TO_TENSOR,
+)
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
 
 Kind = Literal["map", "iterable"]
 
-DATALOADER = "torch.utils.data.DataLoader"
-COMPOSE = frozenset({"torchvision.transforms.Compose"})
-TRANSFORMS = "torchvision.transforms."
-
-# Datasets whose items come from __getitem__ (a sampler can reorder them).
-MAP_DATASETS = frozenset(
-    "torch.utils.data." + n
-    for n in ("Dataset", "TensorDataset", "ConcatDataset", "Subset", "random_split", "StackDataset")
-)
-ITERABLE_BASES = frozenset(
-    {
-        "torch.utils.data.IterableDataset",
-        "torch.utils.data.ChainDataset",
-        "torch.utils.data.IterDataPipe",
-        "torch.utils.data.datapipes.datapipe.IterDataPipe",
-        "torchdata.datapipes.iter.IterDataPipe",
-    }
-)
-# Libraries whose datasets are streams: a DataLoader cannot shuffle them.
-ITERABLE_PACKAGES = ("torchtext.datasets.", "torchdata.", "webdataset.", "wds.", "streaming.")
-VIDEO_DATASETS = frozenset(
-    "torchvision.datasets." + n for n in ("Kinetics", "Kinetics400", "HMDB51", "UCF101", "MovingMNIST")
-)
-
-FLOAT_CONVERSIONS = frozenset(TRANSFORMS + n for n in ("ToTensor", "ToDtype", "ConvertImageDtype", "ToImageTensor"))
-NORMALIZING = frozenset(TRANSFORMS + n for n in ("Normalize",))
-# Steps whose effect cannot be read from the pipeline: they may well normalize.
-OPAQUE_STEPS = frozenset(TRANSFORMS + n for n in ("Lambda",))
-RANDOM_AUGMENTATIONS = frozenset(
-    TRANSFORMS + n
-    for n in (
-        "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-        "RandomAffine", "RandomPerspective", "ColorJitter", "RandomGrayscale", "RandomErasing", "RandomApply",
-        "RandomChoice", "RandomOrder", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
-        "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast",
-        "RandomEqualize", "ElasticTransform", "RandomIoUCrop", "RandomZoomOut", "RandomPhotometricDistort",
-        "RandomShortestSize", "RandomResize", "ScaleJitter", "RandomChannelPermutation", "CutMix", "MixUp",
-    )
-)
-# Containers whose inner transforms are steps of the same pipeline.
-NESTING = frozenset(TRANSFORMS + n for n in ("Compose", "RandomApply", "RandomChoice", "RandomOrder"))
-
-# Losses and outputs of tasks whose targets are the images themselves (autoencoders,
-# GANs, super-resolution): there, pixels in [0, 1] are the point, not an oversight.
-IMAGE_TARGET_CALLS = frozenset(
-    {
-        "torchvision.utils.save_image", "torchvision.utils.make_grid", "torch.nn.BCELoss",
-        "torch.nn.BCEWithLogitsLoss", "torch.nn.functional.binary_cross_entropy",
-        "torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.MSELoss", "torch.nn.functional.mse_loss",
-        "torch.nn.L1Loss", "torch.nn.functional.l1_loss", "torch.nn.SmoothL1Loss",
-    }
-)
-CLASSIFICATION_LOSSES = frozenset(
-    {
-        "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.functional.cross_entropy",
-        "torch.nn.functional.nll_loss",
-    }
-)
-NORMALIZE_FUNCTIONS = frozenset(
-    {"torchvision.transforms.functional.normalize", "torchvision.transforms.Normalize", "kornia.enhance.Normalize",
-     "kornia.augmentation.Normalize", "kornia.enhance.normalize"}
-)
-# Methods of dataset objects (Hugging Face datasets, WebDataset) that return a dataset of the same kind.
-DATASET_METHODS = frozenset(
-    {"map", "filter", "select", "shuffle", "with_format", "with_transform", "set_format", "remove_columns",
-     "rename_column", "rename_columns", "cast_column", "train_test_split", "to_iterable_dataset", "decode",
-     "to_tuple", "batched", "take", "skip", "shard"}
-)
-# Calls that rebuild a DataLoader with a sampler of their own.
-RESAMPLING_CALLS = frozenset({"make_private", "make_private_with_epsilon", "from_data_loader"})
-INFERENCE_METHODS = frozenset({"eval", "load_state_dict", "from_pretrained"})
-INFERENCE_CALLS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.jit.load"})
-# torchvision's detection models normalize their inputs themselves (GeneralizedRCNNTransform).
-SELF_NORMALIZING_MODELS = ("torchvision.models.detection.",)
-INPUT_NORM_LAYERS = frozenset(
-    "torch.nn." + n for n in ("BatchNorm2d", "InstanceNorm2d", "SyncBatchNorm", "LazyBatchNorm2d")
-)
-RANDOM_CALL_PREFIXES = (
-    "random.", "numpy.random.", "torch.randint", "torch.randperm", "torch.rand", "torch.multinomial",
-)
-
-TRANSFORM_KEYWORDS = frozenset({"transform", "transforms", "target_transform"})
-FOLDER_DATASETS = frozenset({"torchvision.datasets.ImageFolder", "torchvision.datasets.DatasetFolder"})
-# Keyword arguments of dataset constructors that name the split; only literal values count
-# (`train=is_train` says nothing).
-SPLIT_KEYWORDS = frozenset({"train", "training", "is_train", "split", "image_set", "subset", "mode", "phase", "stage"})
-
-def _name_evidence(names: list[str] | None, level: int, what: str) -> list[Evidence]:
-    if names is None:
-        return []
-    if names == [MIXED]:
-        return [Evidence(level, None, "built for several splits")]
-    return [e for name in names for e in word_evidence(name, level, f"{what} `{name}`")]
-
-
 MIXED = "\0mixed"  # the name context of an object built in a comprehension over splits
+INFERENCE_METHODS = frozenset({"eval", "load_state_dict", "from_pretrained"})
 
 
 class _Decided:
     """A dataset, pipeline or loader: serves training or evaluation, as its evidence says."""
 
-    evidence: list[Evidence]
+    evidence: list[RoleEvidence]
 
     @cached_property
-    def decision(self) -> Evidence | None:
+    def decision(self) -> RoleEvidence | None:
         return decide(self.evidence)
 
     @property
-    def role(self) -> Role | None:
+    def role(self) -> DataRole | None:
         return self.decision.role if self.decision else None
 
     @property
@@ -166,7 +76,12 @@ class Dataset(_Decided):
     #: a local Dataset whose __getitem__ draws random samples: its order does not matter
     samples_randomly: bool = False
     is_image: bool = False
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[RoleEvidence] = field(default_factory=list)
+
+    @property
+    def from_folders(self) -> bool:
+        """An ImageFolder/DatasetFolder: it lists its samples class by class, folder by folder."""
+        return self.qualname in FOLDER_DATASETS
 
 
 @dataclass(eq=False)
@@ -179,10 +94,10 @@ class Step:
     def makes_float(self) -> bool:
         if self.qualname not in FLOAT_CONVERSIONS:
             return False
-        if self.qualname == TRANSFORMS + "ToTensor" or self.call is None:
+        if self.qualname == TO_TENSOR or self.call is None:
             return True
         # ToDtype(torch.float32, scale=True), ConvertImageDtype(torch.float); not ToDtype(torch.uint8)
-        dtype = _keyword(self.call, "dtype")
+        dtype = keyword(self.call, "dtype")
         if dtype is None and self.call.args and self.call.args[0].keyword is None:
             dtype = self.call.args[0].value
         name = dotted(dtype) if dtype is not None else None
@@ -193,9 +108,9 @@ class Step:
         if self.qualname not in RANDOM_AUGMENTATIONS or self.call is None:
             return False
         for arg in self.call.args:
-            if arg.keyword is not None and arg.keyword.value == "p" and _number(arg.value) == 0:
+            if arg.keyword is not None and arg.keyword.value == "p" and number(arg.value) == 0:
                 return False
-        if self.qualname == TRANSFORMS + "ColorJitter" and not self.call.args:
+        if self.qualname == COLOR_JITTER and not self.call.args:
             return False  # ColorJitter() changes nothing
         return True
 
@@ -208,7 +123,7 @@ class Pipeline(_Decided):
     transparent: bool
     names: list[str] = field(default_factory=list)
     datasets: list[Dataset] = field(default_factory=list)
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[RoleEvidence] = field(default_factory=list)
 
     @property
     def node(self) -> cst.Call:
@@ -230,10 +145,10 @@ class Pipeline(_Decided):
     def evaluation_reason(self) -> str | None:
         """Why this pipeline transforms evaluation data, or None: its role, or a dataset of
         validation/test data it is given to (a shared or training pipeline used for test data)."""
-        if self.role == EVAL:
+        if self.role == DataRole.EVAL:
             return self.role_reason
         for dataset in self.datasets:
-            if dataset.role == EVAL:
+            if dataset.role == DataRole.EVAL:
                 return f"given to a dataset {dataset.role_reason}"
         return None
 
@@ -251,7 +166,7 @@ class Loader(_Decided):
     batch_size: cst.BaseExpression | None
     #: `**kwargs`/`*args` in the call: any argument may be hidden there
     opaque: bool
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[RoleEvidence] = field(default_factory=list)
     #: a call that rebuilds the loader with its own sampler (Opacus' Poisson sampling)
     resampled_by: str | None = None
 
@@ -259,8 +174,8 @@ class Loader(_Decided):
     def node(self) -> cst.Call:
         return self.call.node
 
-    def has_argument(self, keyword: str) -> bool:
-        return _keyword(self.node, keyword) is not None
+    def has_argument(self, name: str) -> bool:
+        return keyword(self.node, name) is not None
 
     @property
     def map_style(self) -> bool:
@@ -274,7 +189,7 @@ class Loader(_Decided):
     @property
     def order_irrelevant(self) -> bool:
         """The dataset draws or shuffles its samples itself, or yields whole batches (`batch_size=None`)."""
-        return any(d.samples_randomly for d in self.datasets) or _is_none(self.batch_size)
+        return any(d.samples_randomly for d in self.datasets) or is_none(self.batch_size)
 
     @property
     def over_constructed_data(self) -> bool:
@@ -311,11 +226,11 @@ class DataFacts:
                 return True
             if (call.qualname or "").startswith(SELF_NORMALIZING_MODELS):
                 return True
-            if call.qualname in INPUT_NORM_LAYERS and call.node.args and _number(call.node.args[0].value) in (1, 3):
+            if call.qualname in INPUT_NORM_LAYERS and call.node.args and number(call.node.args[0].value) in (1, 3):
                 return True  # nn.BatchNorm2d(3) as the model's first layer
-            if _is_sub_div_chain(call.node):
+            if is_sub_div_chain(call.node):
                 return True
-        finder = _NormalizationFinder()
+        finder = NormalizationFinder()
         self.facts.module.visit(finder)
         return finder.found
 
@@ -350,7 +265,7 @@ class DataFacts:
         if any("training_step" in c.methods for c in self.facts.collected.classes):
             return True
         return any(
-            _method_name(c.node) in ("backward", "fit") or (c.qualname or "").startswith("torch.optim.")
+            method_name(c.node) in ("backward", "fit") or (c.qualname or "").startswith("torch.optim.")
             for c in self.facts.collected.calls
         )
 
@@ -360,708 +275,9 @@ class DataFacts:
         if self.facts is None or self.trains:
             return False
         return any(
-            _method_name(c.node) in INFERENCE_METHODS or c.qualname in INFERENCE_CALLS
+            method_name(c.node) in INFERENCE_METHODS or c.qualname in INFERENCE_CALLS
             for c in self.facts.collected.calls
         )
 
 
-# -----------------------------------------------------------------------------
-def build_data_facts(facts: "FileFacts") -> DataFacts:
-    return _Builder(facts).build()
-
-
-class _Builder:
-    def __init__(self, facts: "FileFacts") -> None:
-        self.facts = facts
-        self.calls_by_node: dict[int, CallInfo] = {id(c.node): c for c in facts.collected.calls}
-        self.contexts: dict[int, list[str]] = {}
-        self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
-        self.datasets: dict[int, Dataset] = {}
-        self.is_test_code = is_test_path(facts.path, facts.module_name)
-
-    # entry -------------------------------------------------------------------
-    def build(self) -> DataFacts:
-        calls = self.facts.collected.calls
-        loader_calls = [c for c in calls if c.qualname == DATALOADER]
-        compose_calls = [c for c in calls if c.qualname in COMPOSE]
-        out = DataFacts(facts=self.facts, is_test_code=self.is_test_code)
-        if not loader_calls and not compose_calls:
-            return out
-        self._index_assignments()
-        self._index_keyword_contexts()
-        for call in calls:
-            if self._dataset_kind_of_call(call)[0] is not None or self._has_transform_argument(call):
-                out.datasets.append(self._dataset(call))
-        nested = {
-            id(el.value)
-            for c in compose_calls
-            for el in _list_elements(c.node.args[0].value if c.node.args else None) or ()
-            if isinstance(el.value, cst.Call)
-        }
-        out.pipelines = [self._pipeline(c, out.datasets) for c in compose_calls if id(c.node) not in nested]
-        out.loaders = [self._loader(c) for c in loader_calls]
-        return out
-
-    # name contexts -------------------------------------------------------------
-    def _index_assignments(self) -> None:
-        for assign in self.facts.collected.assigns:
-            for target in assign.targets:
-                self._bind(target, assign.node.value, assign.function)
-
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, function: FunctionInfo | None) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            elements = [e.value for e in target.elements]
-            if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
-                for t, v in zip(elements, (e.value for e in value.elements)):
-                    self._bind(t, v, function)
-            else:
-                for t in elements:
-                    name = _target_name(t)
-                    if name:
-                        self._record(name, dotted(t) or name, value, function, unpacked=True)
-            return
-        name = _target_name(target)
-        if name == MIXED:
-            self._context(value, [MIXED])
-            return
-        if name:
-            self._record(name, dotted(target) or "", value, function)
-
-    def _record(self, name: str, full: str, value: cst.BaseExpression, function: FunctionInfo | None,
-                unpacked: bool = False) -> None:
-        if full:
-            key = self._scope_key(full, function)
-            self.bindings.setdefault(key, []).append(value)
-        if not unpacked:
-            self._context(value, [name])
-        elif isinstance(value, cst.Call):
-            # `train_set, val_set = random_split(...)`: the call serves both names
-            self.contexts.setdefault(id(value), [MIXED])
-
-    def _scope_key(self, full: str, function: FunctionInfo | None) -> tuple[int, str]:
-        if full.startswith("self.") and function is not None and function.cls is not None:
-            return (id(function.cls.node), full)
-        return (id(function.node) if function is not None else 0, full)
-
-    def _context(self, value: cst.BaseExpression, names: list[str]) -> None:
-        """Record the name path of the calls an assigned value builds."""
-        if isinstance(value, cst.Call):
-            self.contexts.setdefault(id(value), names)
-        elif isinstance(value, cst.Dict):
-            for element in value.elements:
-                if isinstance(element, cst.DictElement):
-                    key = _string(element.key)
-                    self._context(element.value, [key] if key is not None else names)
-        elif isinstance(value, (cst.List, cst.Tuple, cst.Set)):
-            for element in value.elements:
-                self._context(element.value, names)
-        elif isinstance(value, cst.IfExp):
-            self._context(value.body, names)
-            self._context(value.orelse, names)
-        elif isinstance(value, (cst.DictComp, cst.ListComp, cst.GeneratorExp, cst.SetComp)):
-            for part in (getattr(value, "key", None), getattr(value, "value", None), getattr(value, "elt", None)):
-                if part is not None:
-                    self._context(part, [MIXED])
-
-    def _index_keyword_contexts(self) -> None:
-        for call in self.facts.collected.calls:
-            for arg in call.node.args:
-                if arg.keyword is not None and isinstance(arg.value, cst.Call):
-                    self.contexts.setdefault(id(arg.value), [arg.keyword.value])
-
-    def _values_of(self, expr: cst.BaseExpression, function: FunctionInfo | None) -> list[cst.BaseExpression]:
-        """What a name may hold: its assignments in the function, the enclosing ones, the module."""
-        full = dotted(expr)
-        if full is None:
-            return []
-        scope = function
-        while True:
-            values = self.bindings.get(self._scope_key(full, scope))
-            if values:
-                return values
-            if scope is None:
-                return []
-            scope = scope.parent
-
-    # datasets -----------------------------------------------------------------
-    def _dataset_kind_of_call(self, call: CallInfo) -> tuple[Kind | None, bool]:
-        """(kind, samples_randomly) of the dataset a call constructs; (None, False) if not a dataset."""
-        qualname = call.qualname
-        if not qualname:
-            return None, False
-        if qualname.startswith("torchvision.datasets.") or qualname in MAP_DATASETS:
-            return "map", False
-        if qualname in ITERABLE_BASES or qualname.startswith(ITERABLE_PACKAGES):
-            return "iterable", False
-        if qualname == "datasets.load_dataset":
-            streaming = _keyword(call.node, "streaming")
-            return ("iterable" if streaming is not None and not _is_false(streaming) else "map"), False
-        return self._local_dataset_class(qualname)
-
-    def _local_dataset_class(self, qualname: str, seen: frozenset[str] = frozenset()) -> tuple[Kind | None, bool]:
-        info = self.facts._local_class(qualname)
-        if info is None or qualname in seen:
-            return None, False
-        kind: Kind | None = None
-        for base in info.base_names:
-            if base in ITERABLE_BASES or base.startswith(ITERABLE_PACKAGES):
-                kind = "iterable"
-            elif base in MAP_DATASETS:
-                kind = kind or "map"
-            else:
-                kind = kind or self._local_dataset_class(base, seen | {qualname})[0]
-        if kind is None and ("__getitem__" in info.methods or "__iter__" in info.methods):
-            kind = "map" if "__getitem__" in info.methods else "iterable"
-        getitem = info.methods.get("__getitem__")
-        randomly = getitem is not None and any(
-            (c.qualname or "").startswith(RANDOM_CALL_PREFIXES) for c in self.facts.calls_in(getitem)
-        )
-        return kind, randomly
-
-    def _has_transform_argument(self, call: CallInfo) -> bool:
-        return _keyword(call.node, "transform") is not None
-
-    def _dataset(self, call: CallInfo) -> Dataset:
-        if id(call.node) in self.datasets:
-            return self.datasets[id(call.node)]
-        kind, randomly = self._dataset_kind_of_call(call)
-        shuffle = _keyword(call.node, "shuffle")
-        if shuffle is not None and not _is_false(shuffle):
-            randomly = True  # the dataset shuffles itself (timm's NaFlex wrapper, many readers)
-        qualname = call.qualname
-        names = self.contexts.get(id(call.node), [])
-        is_tv = bool(qualname and qualname.startswith("torchvision.datasets."))
-        dataset = Dataset(
-            node=call.node,
-            qualname=qualname,
-            kind=kind,
-            names=names,
-            samples_randomly=randomly,
-            is_image=is_tv and qualname not in VIDEO_DATASETS,
-        )
-        dataset.evidence = (
-            _name_evidence(names, 1, "named")
-            + self._construction_evidence(call)
-            + self._function_evidence(call.function, 3)
-        )
-        self.datasets[id(call.node)] = dataset
-        return dataset
-
-    @staticmethod
-    def _chained(dataset: Dataset, method: str) -> Dataset:
-        if method == "to_iterable_dataset":
-            return replace(dataset, kind="iterable")
-        if method == "shuffle":
-            return replace(dataset, samples_randomly=True)
-        return dataset
-
-    def _construction_evidence(self, call: CallInfo, level: int = 2) -> list[Evidence]:
-        out = []
-        for i, arg in enumerate(call.node.args):
-            keyword = arg.keyword.value if arg.keyword is not None else None
-            flag = _bool_literal(arg.value)
-            positional_train = keyword is None and i == 1 and (call.qualname or "").startswith("torchvision.datasets.")
-            if flag is not None and (keyword in ("train", "training", "is_train") or positional_train):
-                # CIFAR10(root, train=False) or MNIST(root, False): the second positional argument is `train`
-                out.append(Evidence(level, TRAIN if flag else EVAL, f"`{keyword or 'train'}={flag}`"))
-                continue
-            if keyword in SPLIT_KEYWORDS:
-                text = _string(arg.value)
-                if text is None and isinstance(arg.value, cst.FormattedString):
-                    text = " ".join(_words_in(arg.value))  # split=f"train[:{n}%]"
-                out += word_evidence(text, level, f"`{keyword}={text!r}`")
-                continue
-            # the pipeline's name says less than the split: `CIFAR10(train=False, transform=train_tf)` is test data
-            is_transform = keyword in TRANSFORM_KEYWORDS or (
-                keyword is None and i == 1 and call.qualname in FOLDER_DATASETS
-            )
-            weight = level + 1 if is_transform else level
-            for word in _words_in(arg.value):
-                out += word_evidence(word, weight, f"built from `{word}`")
-        return out
-
-    def _function_evidence(self, function: FunctionInfo | None, level: int) -> list[Evidence]:
-        if self.is_test_code:
-            return []  # `def test_random_crop()` tests code; it does not evaluate a model
-        while function is not None:
-            found = word_evidence(function.name, level, f"built in `{function.name}()`")
-            if found:
-                return found
-            function = function.parent
-        return []
-
-    def _file_evidence(self, level: int) -> list[Evidence]:
-        if self.is_test_code:
-            return []
-        stem = self.facts.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
-        # a file named train.py also builds its validation loaders: only eval.py/test.py count
-        return [e for e in word_evidence(stem, level, f"in `{stem}.py`") if e.role == EVAL]
-
-    def _datasets_of(
-        self, expr: cst.BaseExpression | None, function: FunctionInfo | None, depth: int = 0
-    ) -> list[Dataset]:
-        """The datasets an expression may evaluate to, through names and wrappers."""
-        if expr is None or depth > 4:
-            return []
-        if isinstance(expr, cst.Call):
-            call = self.calls_by_node.get(id(expr))
-            if call is None:
-                return []
-            method = _method_name(expr)
-            if method in DATASET_METHODS and self._dataset_kind_of_call(call)[0] is None:
-                # load_dataset(...).map(...), wds.WebDataset(urls).shuffle(1000): the receiver decides
-                return [self._chained(d, method) for d in self._datasets_of(expr.func.value, function, depth + 1)]
-            dataset = self._dataset(call)
-            inner: list[Dataset] = []
-            if call.qualname in ("torch.utils.data.Subset", "torch.utils.data.random_split") and expr.args:
-                inner = self._datasets_of(expr.args[0].value, function, depth + 1)
-            return [dataset, *inner]
-        if isinstance(expr, cst.Subscript):
-            found = self._datasets_of(expr.value, function, depth + 1)
-            key = _string(expr.slice[0].slice.value) if isinstance(expr.slice[0].slice, cst.Index) else None
-            if key is None:
-                return found
-            # tokenized["train"]: the key names the split
-            return [replace(d, names=[key], evidence=word_evidence(key, 1, f"`[{key!r}]`")
-                            + [e for e in d.evidence if e.level > 1]) for d in found]
-        out: list[Dataset] = []
-        name = (dotted(expr) or "").rsplit(".", 1)[-1]
-        for value in self._values_of(expr, function):
-            for d in self._datasets_of(value, function, depth + 1):
-                if name and (not d.names or d.names == [MIXED]):
-                    # `train_set, val_set = random_split(...)`: each name is one split
-                    d = replace(d, names=[name], evidence=_name_evidence([name], 1, "named")
-                                + [e for e in d.evidence if e.level > 1])
-                out.append(d)
-        if not out and isinstance(expr, (cst.Name, cst.Attribute)) and dotted(expr):
-            # a parameter or a name this file never assigns: its name is all we know
-            name = dotted(expr).rsplit(".", 1)[-1]
-            evidence = _name_evidence([name], 1, "named")
-            out.append(Dataset(node=expr, qualname=None, kind=None, names=[name], evidence=evidence))
-        return out
-
-    # pipelines -----------------------------------------------------------------
-    def _pipeline(self, call: CallInfo, datasets: list[Dataset]) -> Pipeline:
-        steps: list[Step] = []
-        transparent = self._collect_steps(call.node, call.function, steps, 0)
-        names = self.contexts.get(id(call.node), [])
-        # the datasets that are given this pipeline, directly or through a name
-        users = []
-        for dataset in datasets:
-            transform = _keyword(dataset.node, "transform") if isinstance(dataset.node, cst.Call) else None
-            if transform is None and isinstance(dataset.node, cst.Call) and dataset.qualname in FOLDER_DATASETS \
-                    and len(dataset.node.args) > 1 and dataset.node.args[1].keyword is None:
-                transform = dataset.node.args[1].value
-            if transform is None:
-                continue
-            ds_call = self.calls_by_node.get(id(dataset.node))
-            scope = ds_call.function if ds_call else None
-            values = [transform] if transform is call.node else self._values_of(transform, scope)
-            if any(v is call.node for v in values):
-                users.append(dataset)
-        evidence = _name_evidence(names, 1, "named")
-        for dataset in users:
-            evidence += [Evidence(2, e.role, f"used by a dataset {e.reason}") for e in dataset.evidence if e.level <= 2]
-        evidence += self._function_evidence(call.function, 3)
-        return Pipeline(call, steps, transparent, names, users, evidence)
-
-    def _collect_steps(self, call: cst.Call, function: FunctionInfo | None, steps: list[Step], depth: int) -> bool:
-        """Flatten a Compose (and RandomApply/RandomChoice) into its steps; False if a step is opaque."""
-        if not call.args or depth > 4:
-            return False
-        first = call.args[0].value
-        elements = _list_elements(first)
-        if elements is None:
-            values = self._values_of(first, function)
-            if len(values) == 1 and isinstance(values[0], (cst.List, cst.Tuple)):
-                elements = _list_elements(values[0])
-            if elements is None:
-                return False
-            transparent = not self._list_mutated(dotted(first) or "", function)
-        else:
-            transparent = True
-        for element in elements:
-            if isinstance(element, cst.StarredElement):
-                transparent = False
-                continue
-            value = element.value
-            step_call = value if isinstance(value, cst.Call) else None
-            if step_call is None and isinstance(value, (cst.Name, cst.Attribute)):
-                bound = self._values_of(value, function)
-                if len(bound) == 1 and isinstance(bound[0], cst.Call):
-                    step_call = bound[0]
-            qualname = self.facts.qualname(step_call.func) if step_call is not None else None
-            steps.append(Step(value, qualname, step_call))
-            if qualname in NESTING and step_call is not None:
-                transparent = self._collect_steps(step_call, function, steps, depth + 1) and transparent
-            elif not qualname or not qualname.startswith(TRANSFORMS) or qualname in OPAQUE_STEPS:
-                transparent = False
-        return transparent
-
-    def _list_mutated(self, name: str, function: FunctionInfo | None) -> bool:
-        for c in self.facts.calls_in(function.node if function else None):
-            target = c.node.func
-            if isinstance(target, cst.Attribute) and dotted(target.value) == name and target.attr.value in (
-                "append", "extend", "insert", "__setitem__"
-            ):
-                return True
-        for a in self.facts.assigns_in(function.node if function else None):
-            if isinstance(a.node, cst.AugAssign) and dotted(a.node.target) == name:
-                return True
-        return False
-
-    # loaders -------------------------------------------------------------------
-    def _loader(self, call: CallInfo) -> Loader:
-        node = call.node
-        positional = [a for a in node.args if a.keyword is None and not a.star]
-        opaque = any(a.star for a in node.args)
-
-        def argument(name: str, position: int) -> cst.BaseExpression | None:
-            value = _keyword(node, name)
-            if value is None and len(positional) > position:
-                value = positional[position].value
-            return value
-
-        dataset = argument("dataset", 0)
-        shuffle_expr = argument("shuffle", 2)
-        shuffle: bool | str | None
-        if shuffle_expr is None or (isinstance(shuffle_expr, cst.Name) and shuffle_expr.value == "None"):
-            shuffle = None
-        elif isinstance(shuffle_expr, cst.Name) and shuffle_expr.value in ("True", "False"):
-            shuffle = shuffle_expr.value == "True"
-        else:
-            shuffle = "unknown"
-        sampler = argument("sampler", 3)
-        batch_sampler = argument("batch_sampler", 4)
-        names = self.contexts.get(id(node), [])
-        datasets = self._datasets_of(dataset, call.function)
-        loader = Loader(
-            call=call,
-            names=names,
-            dataset=dataset,
-            datasets=datasets,
-            shuffle=shuffle,
-            sampler=sampler is not None and not _is_none(sampler),
-            batch_sampler=batch_sampler is not None and not _is_none(batch_sampler),
-            batch_size=argument("batch_size", 1),
-            opaque=opaque,
-        )
-        evidence = _name_evidence(names, 1, "named")
-        for d in datasets:
-            evidence += [Evidence(2, e.role, f"its dataset is {e.reason}") for e in d.evidence if e.level <= 2]
-        evidence += self._function_evidence(call.function, 3)
-        evidence += self._usage_evidence(call, loader)
-        evidence += self._file_evidence(5)
-        loader.evidence = evidence
-        return loader
-
-    def _usage_evidence(self, call: CallInfo, loader: Loader) -> list[Evidence]:
-        bound = {self._bound_name(call)} - {None}
-        if not bound:
-            return []
-        out = []
-        iterated = False
-        peeks = others = 0
-        for loop in self.facts.collected.loops:
-            if isinstance(loop.node, cst.For) and self._same_scope(call.function, loop.function) \
-                    and bound & set(_names_in(loop.node.iter)):
-                if _ends_with_break(loop.node):
-                    peeks += 1  # `for x, _ in loader: show(x); break`
-                    continue
-                iterated = True
-                if id(loop.node) in self._training_loops:
-                    out.append(Evidence(4, TRAIN, "iterated in a loop that calls backward() and step()"))
-        for other in self.facts.collected.calls:
-            if other is call or not self._same_scope(call.function, other.function):
-                continue
-            if any(dotted(a.value) in bound for a in other.node.args):
-                callee = dotted(other.node.func) or ""
-                if callee == "iter" and id(other.node) in self._peeks:
-                    peeks += 1
-                    continue
-                others += 1
-                if callee.rsplit(".", 1)[-1] in RESAMPLING_CALLS:
-                    loader.resampled_by = callee
-                if self._without_grad(callee, call.function):
-                    out.append(Evidence(4, EVAL, f"passed to `{callee}()`, which runs without gradients"))
-                else:
-                    out += word_evidence(callee.rsplit(".", 1)[-1], 4, f"passed to `{callee}()`")
-        if peeks and not others and not iterated:
-            # `images, _ = next(iter(loader))`: one batch to look at, nothing is trained on it
-            out.append(Evidence(0, None, "only one batch is taken"))
-        uses = {e.role for e in out if e.level == 4}
-        if uses == {EVAL}:
-            # named `train_...` but only ever evaluated on (features, training accuracy)
-            out.append(Evidence(0, EVAL, next(e.reason for e in out if e.level == 4)))
-        return out
-
-    def _without_grad(self, callee: str, caller: FunctionInfo | None) -> bool:
-        """Whether `callee` is a function of this file decorated with @torch.no_grad()/@inference_mode()."""
-        name = callee.removeprefix("self.")
-        for function in self.facts.collected.functions:
-            if function.name != name or function.parent is not None:
-                continue
-            if (callee.startswith("self.")) != (function.cls is not None):
-                continue
-            for decorator in function.node.decorators:
-                expr = decorator.decorator
-                qualname = self.facts.qualname(expr.func if isinstance(expr, cst.Call) else expr)
-                if qualname in ("torch.no_grad", "torch.inference_mode"):
-                    return True
-        return False
-
-    @cached_property
-    def _peeks(self) -> set[int]:
-        """The `iter(x)` calls of `next(iter(x))`."""
-        return {
-            id(c.node.args[0].value)
-            for c in self.facts.collected.calls
-            if dotted(c.node.func) == "next" and c.node.args and isinstance(c.node.args[0].value, cst.Call)
-        }
-
-    def _bound_name(self, call: CallInfo) -> str | None:
-        for key, values in self.bindings.items():
-            if any(v is call.node for v in values):
-                return key[1]
-        return None
-
-    @staticmethod
-    def _same_scope(defined: FunctionInfo | None, used: FunctionInfo | None) -> bool:
-        if defined is None:
-            return True  # a module-level loader is visible everywhere
-        if used is not None and defined.cls is not None and used.cls is defined.cls:
-            return True
-        return used is defined
-
-    @cached_property
-    def _training_loops(self) -> set[int]:
-        # backward() alone also computes input gradients (adversarial attacks, saliency on test data)
-        with_backward, with_step = set(), set()
-        for c in self.facts.collected.calls:
-            method = _method_name(c.node)
-            if method == "backward":
-                with_backward.update(id(loop) for loop in c.loops)
-            elif method == "step":
-                with_step.update(id(loop) for loop in c.loops)
-        return with_backward & with_step
-
-
-def is_test_path(path: str, module_name: str = "") -> bool:
-    """Test code: a test module by its name, or any file under a `tests`/`test` folder of its
-    project. The folders are read below the project the file belongs to (the nearest folder
-    above it with a pyproject.toml, setup.py, setup.cfg or .git), else from the module's
-    dotted name: a project checked out below a folder called `test` is not all test code."""
-    if is_test_module(path):
-        return True
-    real = os.path.realpath(path)
-    project = _project_folder(os.path.dirname(real))
-    if project:
-        folders = os.path.relpath(os.path.dirname(real), project).replace("\\", "/").split("/")
-    else:
-        folders = module_name.split(".")[:-1] or [os.path.basename(os.path.dirname(real))]
-    return any(folder in ("tests", "test") for folder in folders)
-
-
-_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
-
-
-@lru_cache(maxsize=4096)
-def _project_folder(directory: str) -> str:
-    """The nearest folder at or above `directory` that holds a project marker; "" if none."""
-    while True:
-        if any(os.path.exists(os.path.join(directory, marker)) for marker in _PROJECT_MARKERS):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return ""
-        directory = parent
-
-
-def is_test_module(path: str) -> bool:
-    """A test module by its own name (`test_*.py`, `*_test.py`, `conftest.py`), wherever it
-    lives: unlike is_test_path, a training script kept under tests/ (a fixture the test
-    suite runs) or a project checked out below a folder called `test` does not count."""
-    stem = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return stem.startswith("test_") or stem.endswith("_test.py") or stem == "conftest.py"
-
-
-# small syntax helpers ---------------------------------------------------------
-def _target_name(target: cst.BaseExpression) -> str | None:
-    if isinstance(target, cst.Name):
-        return target.value
-    if isinstance(target, cst.Attribute):
-        return target.attr.value
-    if isinstance(target, cst.Subscript):
-        if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
-            key = _string(target.slice[0].slice.value)
-            return key if key is not None else MIXED
-    return None
-
-
-def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    return None
-
-
-def _list_elements(expr: cst.BaseExpression | None) -> list | None:
-    if isinstance(expr, (cst.List, cst.Tuple)):
-        return list(expr.elements)
-    return None
-
-
-def _string(expr: cst.BaseExpression | None) -> str | None:
-    if isinstance(expr, cst.SimpleString):
-        return expr.evaluated_value if isinstance(expr.evaluated_value, str) else None
-    if isinstance(expr, cst.ConcatenatedString):
-        left, right = _string(expr.left), _string(expr.right)
-        return None if left is None or right is None else left + right
-    return None
-
-
-def _number(expr: cst.BaseExpression) -> float | None:
-    if isinstance(expr, (cst.Integer, cst.Float)):
-        return float(expr.evaluated_value)
-    return None
-
-
-def _is_none(expr: cst.BaseExpression | None) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
-
-
-def _bool_literal(expr: cst.BaseExpression) -> bool | None:
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
-        return expr.value == "True"
-    return None
-
-
-def _is_false(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "False"
-
-
-def _method_name(call: cst.Call) -> str | None:
-    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
-
-
-def _words_in(expr: cst.BaseExpression, depth: int = 0) -> list[str]:
-    """Names and string pieces in a dataset's arguments: `traindir`, `"val"`, `f"{root}/train"`."""
-    if depth > 3:
-        return []
-    if isinstance(expr, (cst.Name, cst.Attribute)):
-        name = dotted(expr)
-        return [name.rsplit(".", 1)[-1]] if name else []
-    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
-        text = _string(expr)
-        return [w for w in re.split(r"[^A-Za-z]+", text) if w] if text else []
-    if isinstance(expr, cst.FormattedString):
-        return [w for part in expr.parts if isinstance(part, cst.FormattedStringText)
-                for w in re.split(r"[^A-Za-z]+", part.value) if w]
-    if isinstance(expr, cst.BinaryOperation):
-        return _words_in(expr.left, depth + 1) + _words_in(expr.right, depth + 1)
-    if isinstance(expr, cst.Call):
-        # os.path.join(root, "train"), Path(root) / "val"; not other constructors' arguments
-        if depth == 0 and _is_path_call(expr):
-            return [w for a in expr.args for w in _words_in(a.value, depth + 1)]
-        return []
-    return []
-
-
-def _is_path_call(call: cst.Call) -> bool:
-    name = dotted(call.func) or ""
-    return name.rsplit(".", 1)[-1] in ("join", "Path", "PurePath", "expanduser", "abspath", "format")
-
-
-def _ends_with_break(loop: cst.For) -> bool:
-    body = loop.body.body if isinstance(loop.body, cst.IndentedBlock) else []
-    last = body[-1] if body else None
-    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Break)
-
-
-def _names_in(expr: cst.BaseExpression) -> list[str]:
-    """Dotted names a loop iterates: `train_loader` in `enumerate(tqdm(train_loader))`."""
-    out = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        name = dotted(node)
-        if name is not None:
-            out.append(name)
-        elif isinstance(node, cst.Call):
-            stack.extend(a.value for a in node.args)
-    return out
-
-
-_STAT_WORDS = frozenset({"mean", "mu", "avg", "average", "std", "stdev", "sigma", "var", "scale", "norm"})
-
-
-def _mentions_statistic(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, (cst.Float, cst.Integer)):
-        return True
-    name = dotted(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
-    if isinstance(expr, cst.Subscript):
-        name = dotted(expr.value)
-    if isinstance(expr, cst.Call):
-        name = dotted(expr.func)  # x.mean(), x.std(), torch.tensor(MEAN)
-        if name and name.rsplit(".", 1)[-1] in ("tensor", "as_tensor", "view", "reshape"):
-            return True
-    return bool(name) and any(w.lower() in _STAT_WORDS for w in split_words(name))
-
-
-def _is_sub_div_chain(call: cst.Call) -> bool:
-    """`x.sub(mean).div(std)`, `x.sub_(m).div_(s)`."""
-    func = call.func
-    return (
-        isinstance(func, cst.Attribute)
-        and func.attr.value in ("div", "div_")
-        and isinstance(func.value, cst.Call)
-        and isinstance(func.value.func, cst.Attribute)
-        and func.value.func.attr.value in ("sub", "sub_")
-    )
-
-
-class _NormalizationFinder(cst.CSTVisitor):
-    """`(x - mean) / std`, `(x - 0.5) / 0.5`, `x * 2 - 1`: normalization written by hand."""
-
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> bool:
-        if self.found:
-            return False
-        if (
-            isinstance(node.operator, cst.Divide)
-            and _is_subtraction_of_statistic(node.left)
-            and _mentions_statistic(node.right)
-        ):
-            self.found = True
-        elif (
-            isinstance(node.operator, cst.Subtract)
-            and isinstance(node.left, cst.BinaryOperation)
-            and isinstance(node.left.operator, cst.Multiply)
-            and any(_number(side) == 2 for side in (node.left.left, node.left.right))
-            and _number(node.right) == 1
-        ):
-            self.found = True
-        return True
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
-        # x -= mean; x /= std
-        if isinstance(node.operator, (cst.SubtractAssign, cst.DivideAssign)) and _mentions_statistic(node.value) \
-                and not isinstance(node.value, (cst.Integer, cst.Float)):
-            self.found = True
-        return True
-
-
-def _is_subtraction_of_statistic(expr: cst.BaseExpression) -> bool:
-    return (
-        isinstance(expr, cst.BinaryOperation)
-        and isinstance(expr.operator, cst.Subtract)
-        and _mentions_statistic(expr.right)
-    )
-
-
-__all__ = [
-    "DataFacts", "Dataset", "Evidence", "Loader", "Pipeline", "Step", "Role", "TRAIN", "EVAL",
-    "build_data_facts",
-]
+__all__ = ["DataFacts", "Dataset", "Kind", "Loader", "MIXED", "Pipeline", "Step"]

@@ -7,122 +7,38 @@ assignments (the definitions that reach the use; branches that disagree give
 "unknown"), `self.x` attributes, parameters (through the calls of the function in
 the same file), and the return values of the file's functions. Anything else is
 unknown, and rules stay silent on unknown values.
+
+`ValueFlow` evaluates expressions to `Value`s (values.py); it also reads the heads of
+the file's module classes and nn.Sequentials (what calling the model gives).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from trainlint.facts.walk import children
-
 from trainlint.facts.collect import ClassInfo, FunctionInfo
-from trainlint.facts.torch_api import CONV, LINEAR
-from trainlint.names import dotted
+from trainlint.facts.heads import head_from_summary, head_of_layer, short_layer_name, weight_layer_out
+from trainlint.facts.syntax import argument, dotted
+from trainlint.facts.values import UNKNOWN, Value, merge
+from trainlint.facts.vocabulary import (
+    ACTIVATION_FUNCTIONS, ACTIVATION_METHODS, ACTIVATION_MODULES, CONV, INDEX_TARGET_FUNCTIONS, INDEX_TARGET_METHODS,
+    LINEAR, LOSS_CLASS_KINDS, MODEL_WRAPPERS, MODULE_METHODS, NEUTRAL_FUNCTIONS, NEUTRAL_METHODS, NEUTRAL_MODULES,
+    ONE_HOT, SEQUENTIAL,
+)
+from trainlint.facts.walk import calls_within
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
-
-_F = "torch.nn.functional."
-
-#: Activation functions -> the name rules use for the activation.
-ACTIVATION_FUNCTIONS = {
-    "torch.softmax": "softmax", _F + "softmax": "softmax", "torch.special.softmax": "softmax",
-    "torch.log_softmax": "log_softmax", _F + "log_softmax": "log_softmax", "torch.special.log_softmax": "log_softmax",
-    "torch.sigmoid": "sigmoid", _F + "sigmoid": "sigmoid", "torch.special.expit": "sigmoid",
-    "torch.relu": "relu", _F + "relu": "relu", "torch.relu_": "relu", _F + "relu_": "relu",
-    _F + "relu6": "relu6", _F + "softplus": "softplus",
-    "torch.tanh": "tanh", _F + "tanh": "tanh",
-}
-ACTIVATION_METHODS = {
-    "softmax": "softmax", "log_softmax": "log_softmax", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
-    "relu": "relu", "relu_": "relu", "tanh": "tanh",
-}
-ACTIVATION_MODULES = {
-    "torch.nn.Softmax": "softmax", "torch.nn.LogSoftmax": "log_softmax", "torch.nn.Sigmoid": "sigmoid",
-    "torch.nn.ReLU": "relu", "torch.nn.ReLU6": "relu6", "torch.nn.Softplus": "softplus", "torch.nn.Tanh": "tanh",
-}
-#: Modules that pass a head's output through unchanged (as far as its meaning goes).
-NEUTRAL_MODULES = frozenset(
-    "torch.nn." + n for n in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten", "Identity", "Unflatten")
-)
-#: Tensor methods that keep what a tensor means (shape, dtype and device changes).
-NEUTRAL_METHODS = frozenset(
-    {
-        "view", "reshape", "squeeze", "unsqueeze", "flatten", "float", "double", "half", "bfloat16", "to", "cuda",
-        "cpu", "contiguous", "permute", "transpose", "clone", "detach", "type", "view_as", "reshape_as", "clamp",
-        "squeeze_", "unsqueeze_",
-    }
-)
-NEUTRAL_FUNCTIONS = frozenset({"torch.flatten", "torch.squeeze", "torch.unsqueeze", "torch.clamp", "torch.reshape"})
-#: Module methods that return the module itself.
-MODULE_METHODS = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16", "requires_grad_", "to_empty"})
-#: Wrappers whose first argument is the model they run.
-MODEL_WRAPPERS = frozenset(
-    {
-        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
-        "torch.nn.parallel.DDP", "DDP", "torch.compile", "torch.jit.script",
-    }
-)
-INDEX_TARGET_FUNCTIONS = frozenset({"torch.argmax", "torch.randint", "torch.randint_like"})
-INDEX_TARGET_METHODS = frozenset({"long", "argmax"})
-ONE_HOT = frozenset({_F + "one_hot"})
-
-LOSS_CLASSES = {
-    "torch.nn.CrossEntropyLoss": "cross_entropy", "torch.nn.BCELoss": "bce",
-    "torch.nn.BCEWithLogitsLoss": "bce_logits", "torch.nn.NLLLoss": "nll", "torch.nn.MSELoss": "mse",
-}
-LOSS_FUNCTIONS = {
-    _F + "cross_entropy": "cross_entropy", _F + "binary_cross_entropy": "bce",
-    _F + "binary_cross_entropy_with_logits": "bce_logits", _F + "nll_loss": "nll", _F + "mse_loss": "mse",
-}
 
 _MAX_DEPTH = 24
 
 #: The value of a `for` loop's target (`for images, labels in loader:`): an element of
 #: a batch, which as a loss target holds the data set's labels.
 BATCH = cst.Name("__batch__")
-
-
-@dataclass(frozen=True)
-class Value:
-    """What an expression is, as far as the loss rules care.
-
-    kind: "tensor", "module" (calling it gives a tensor described by the same
-    fields), "loss" (a loss object), or "unknown".
-    activation: the last activation the tensor went through ("softmax",
-    "log_softmax", "sigmoid", "relu", ...), "" for the raw output of a weight layer
-    (logits), None when unknown.
-    """
-
-    kind: str = "unknown"
-    activation: str | None = None
-    out_features: int | str | None = None
-    layer: str | None = None
-    target: str | None = None  # "index" (class indices), "onehot", or "batch" (from a loop over a loader)
-    loss: str | None = None
-    constructor: cst.Call | None = field(default=None, compare=False)
-    #: Where the activation came from, for messages ("the head of Net (models/net.py)").
-    origin: str = field(default="", compare=False)
-
-    @property
-    def known(self) -> bool:
-        return self.kind != "unknown"
-
-
-UNKNOWN = Value()
-
-
-def merge(values: list[Value]) -> Value:
-    """One value for several possible definitions: only what they all agree on."""
-    if not values:
-        return UNKNOWN
-    first = values[0]
-    return first if all(v == first for v in values[1:]) else UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -271,48 +187,15 @@ class Scope:
         return found, False
 
 
-def calls_within(node: cst.CSTNode, skip: tuple[type, ...] = (cst.Lambda, cst.FunctionDef)) -> Iterator[cst.Call]:
-    """The calls inside a node (not inside nested defs and lambdas), in no particular order."""
-    stack: list = [node]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind in skip:
-            continue
-        if kind is cst.Call:
-            yield item
-        stack.extend(children(item))
-
-
 def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path_of: dict) -> None:
     for call in calls_within(node):
         order_of[id(call)] = order
         path_of[id(call)] = path
 
 
-def literal(expr: cst.BaseExpression | None) -> int | str | None:
-    """An int literal as int, a name or attribute as its dotted text (`num_classes`)."""
-    if isinstance(expr, cst.Integer):
-        try:
-            return int(expr.value.replace("_", ""), 0)
-        except ValueError:
-            return None
-    if expr is not None:
-        return dotted(expr)
-    return None
 
 
-def argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None]
-    if any(a.star for a in positional[: position + 1]):
-        return None
-    return positional[position].value if position < len(positional) else None
-
-
-class Flow:
+class ValueFlow:
     """Evaluates expressions of one file to Values; caches scopes and module heads."""
 
     def __init__(self, facts: "FileFacts") -> None:
@@ -398,7 +281,7 @@ class Flow:
         for call in self.facts.collected.calls:
             if dotted(call.node.func) != info.name:
                 continue
-            arg = argument(call.node, position, name)
+            arg = argument(call.node, name, position)
             if arg is None:
                 return UNKNOWN
             caller, order, path = self.scope_of_call(call)
@@ -437,7 +320,7 @@ class Flow:
     def _call(self, call: cst.Call, scope: Scope, order: int, path: tuple, depth: int) -> Value:
         func = call.func
         qualname = self.facts.qualname(func)
-        first = argument(call, 0, "input")
+        first = argument(call, "input", 0)
         if qualname in ACTIVATION_FUNCTIONS:
             return self._activated(self.value(first, scope, order, path, depth), ACTIVATION_FUNCTIONS[qualname], call)
         if qualname in ("torch.log",):
@@ -446,10 +329,10 @@ class Flow:
         if qualname in NEUTRAL_FUNCTIONS:
             inner = self.value(first, scope, order, path, depth)
             return inner if inner.kind == "tensor" else UNKNOWN
-        if qualname in LOSS_CLASSES:
-            return Value(kind="loss", loss=LOSS_CLASSES[qualname], constructor=call)
+        if qualname in LOSS_CLASS_KINDS:
+            return Value(kind="loss", loss=LOSS_CLASS_KINDS[qualname], constructor=call)
         if qualname in MODEL_WRAPPERS:
-            inner = self.value(argument(call, 0, "module"), scope, order, path, depth)
+            inner = self.value(argument(call, "module", 0), scope, order, path, depth)
             return inner if inner.kind == "module" else UNKNOWN
         if qualname in INDEX_TARGET_FUNCTIONS:
             return Value(kind="tensor", target="index")
@@ -512,13 +395,11 @@ class Flow:
 
     # module heads ---------------------------------------------------------------------
     def module_value(self, qualname: str, call: cst.Call | None, depth: int = 0) -> Value:
-        from trainlint.facts.heads import head_of_layer, head_of_sequential, head_from_summary
-
-        if qualname == "torch.nn.Sequential" and call is not None:
-            return head_of_sequential(self, call, depth)
+        if qualname == SEQUENTIAL and call is not None:
+            return self._sequential_head(call, depth)
         if qualname.startswith("torch.nn."):
             return head_of_layer(qualname, call)
-        local = self.facts._local_class(qualname)
+        local = self.facts.local_class(qualname)
         if local is not None:
             return self.class_head(local, depth)
         summary = self.facts.index.lookup(qualname, near=self.facts.path)
@@ -529,24 +410,66 @@ class Flow:
     def class_head(self, cls: ClassInfo, depth: int = 0) -> Value:
         key = id(cls.node)
         if key not in self._class_heads:
-            from trainlint.facts.heads import head_of_class
-
             self._class_heads[key] = Value(kind="module")  # recursion: unknown head
-            self._class_heads[key] = head_of_class(self, cls, depth)
+            self._class_heads[key] = self._class_head(cls, depth)
         return self._class_heads[key]
 
+    def _sequential_head(self, call: cst.Call, depth: int = 0) -> Value:
+        """`nn.Sequential(..., nn.Linear(256, 10), nn.Softmax(dim=1))`: read from the end."""
+        activation: str | None = None
+        origin = ""
+        for arg in reversed(call.args):
+            if arg.star or arg.keyword is not None or not isinstance(arg.value, cst.Call):
+                return Value(kind="module")
+            qualname = self.facts.qualname(arg.value.func) or ""
+            if qualname in NEUTRAL_MODULES:
+                continue
+            if qualname in ACTIVATION_MODULES:
+                if activation is None:
+                    activation = ACTIVATION_MODULES[qualname]
+                    origin = f"`{self.facts.code(arg.value.func)}` at the end of an nn.Sequential"
+                continue
+            if qualname in LINEAR or qualname in CONV:
+                return Value(
+                    kind="module",
+                    activation=activation if activation is not None else "",
+                    out_features=weight_layer_out(qualname, arg.value),
+                    layer=qualname,
+                    origin=origin,
+                )
+            if activation is not None:
+                # an activation after a block whose own output is unknown (a project module)
+                inner = self.value(arg.value, self.scope(None), 1 << 30, (), depth + 1)
+                return Value(kind="module", activation=activation, out_features=inner.out_features, layer=inner.layer, origin=origin)
+            inner = self.value(arg.value, self.scope(None), 1 << 30, (), depth + 1)
+            return inner if inner.kind == "module" else Value(kind="module")
+        return Value(kind="module", activation=activation, origin=origin) if activation else Value(kind="module")
 
-def weight_layer_out(qualname: str, call: cst.Call | None) -> int | str | None:
-    if call is None:
-        return None
-    if qualname in LINEAR:
-        if qualname == "torch.nn.LazyLinear":
-            return literal(argument(call, 0, "out_features"))
-        if qualname == "torch.nn.Bilinear":
-            return literal(argument(call, 2, "out_features"))
-        return literal(argument(call, 1, "out_features"))
-    if qualname in CONV:
-        if qualname.startswith("torch.nn.Lazy"):
-            return literal(argument(call, 0, "out_channels"))
-        return literal(argument(call, 1, "out_channels"))
-    return None
+
+    def _class_head(self, cls: ClassInfo, depth: int = 0) -> Value:
+        """The module value of a class of this file: what its forward() returns."""
+        forward = cls.methods.get("forward")
+        if forward is None:
+            return Value(kind="module")
+        info = next((f for f in self.facts.collected.functions if f.node is forward), None)
+        scope = self.scope(info)
+        if not scope.returns:
+            return Value(kind="module")
+        outputs = merge([self.value(expr, scope, order, (), depth + 1) for expr, order in scope.returns])
+        if outputs.kind != "tensor" or outputs.activation is None:
+            return Value(kind="module")
+        where = f" in {self.facts.path}" if self.facts.path else ""
+        if outputs.activation:
+            origin = f"{cls.name}.forward(){where} ends in {outputs.activation}"
+        else:
+            origin = f"{cls.name}.forward(){where} returns the raw outputs of {short_layer_name(outputs.layer)}"
+        return Value(
+            kind="module",
+            activation=outputs.activation,
+            out_features=outputs.out_features,
+            layer=outputs.layer,
+            origin=origin,
+        )
+
+
+__all__ = ["BATCH", "Scope", "ValueFlow"]

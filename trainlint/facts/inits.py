@@ -13,26 +13,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo, FunctionInfo
-from trainlint.facts.flow import calls_within
-from trainlint.names import dotted
+from trainlint.facts.syntax import dotted, string
+from trainlint.facts.vocabulary import (
+    CONSTANT_INIT_FUNCTIONS, CONSTANT_INIT_METHODS, EMPTY_ALLOCATIONS, LEGACY_CONSTRUCTORS, PARAMETER,
+)
+from trainlint.facts.walk import calls_within
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
 
-_INIT = "torch.nn.init."
-CONSTANT_INIT_FUNCTIONS = frozenset(_INIT + n for n in ("zeros_", "ones_", "constant_", "zeros", "ones", "constant"))
-CONSTANT_INIT_METHODS = frozenset({"fill_", "zero_"})
-PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
-EMPTY_ALLOCATIONS = frozenset({"torch.empty"})
-#: Legacy constructors: `torch.Tensor(3, 4)` allocates uninitialized memory; `torch.Tensor([1, 2])` copies data.
-LEGACY_CONSTRUCTORS = frozenset(
-    {"torch.Tensor", "torch.FloatTensor", "torch.DoubleTensor", "torch.HalfTensor", "torch.cuda.FloatTensor"}
-)
 _SIZE_NAME = re.compile(r"(dim|size|feature|channel|num|^n_|^n[A-Z]|hidden|in_|out_|len|head|class|width|height|depth|units)", re.I)
 
 
@@ -48,6 +43,10 @@ class ConstantInit:
     tensor: cst.BaseExpression  # what is filled, `.data` stripped
     #: The ifs and fors around the call within its function, outermost first.
     context: tuple["Guard | cst.For", ...]
+    #: The function the call is written in (None: the module body).
+    function: FunctionInfo | None = None
+    #: Filled by torch.nn.init (`zeros_(w)`), not by a tensor method (`w.zero_()`, `.fill_(c)`).
+    by_init_function: bool = False
 
 
 @dataclass(eq=False)
@@ -79,7 +78,7 @@ class _GuardWalker:
     """Records the ifs and fors around chosen calls, per function (a walk over
     statements only: the expressions are searched for the chosen calls alone)."""
 
-    def __init__(self, wanted: dict[int, cst.BaseExpression]) -> None:
+    def __init__(self, wanted: dict[int, tuple[cst.BaseExpression, CallInfo]]) -> None:
         self.wanted = wanted
         self.found: list[ConstantInit] = []
 
@@ -96,9 +95,12 @@ class _GuardWalker:
     def calls(self, node: cst.CSTNode, context: tuple) -> None:
         # `zeros_(w) if cond else normal_(w)`: conditional, never "every layer"
         for call in calls_within(node, skip=(cst.Lambda, cst.FunctionDef, cst.IfExp)):
-            tensor = self.wanted.get(id(call))
-            if tensor is not None:
-                self.found.append(ConstantInit(call, tensor, context))
+            wanted = self.wanted.get(id(call))
+            if wanted is not None:
+                tensor, info = wanted
+                self.found.append(
+                    ConstantInit(call, tensor, context, info.function, info.qualname in CONSTANT_INIT_FUNCTIONS)
+                )
 
     def statement(self, stmt: cst.CSTNode, context: tuple) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
@@ -136,12 +138,12 @@ class _GuardWalker:
                 self.block(case.body, context + (Guard(case.pattern, True),))
 
 
-def constant_inits(facts: "FileFacts") -> list[ConstantInit]:
+def _constant_inits(facts: "FileFacts") -> list[ConstantInit]:
     wanted = {}
-    for call in facts.collected.calls:
+    for call in facts.calls:
         tensor = _filled_tensor(call)
         if tensor is not None:
-            wanted[id(call.node)] = tensor
+            wanted[id(call.node)] = (tensor, call)
     if not wanted:
         return []
     walker = _GuardWalker(wanted)
@@ -177,9 +179,9 @@ def _size_like(expr: cst.BaseExpression, *, loose: bool) -> bool:
     return loose or bool(_SIZE_NAME.search(name.rsplit(".", 1)[-1]))
 
 
-def empty_parameters(facts: "FileFacts") -> list[EmptyParameter]:
+def _empty_parameters(facts: "FileFacts") -> list[EmptyParameter]:
     found = []
-    for call in facts.collected.calls:
+    for call in facts.calls:
         if call.qualname not in PARAMETER or not call.node.args:
             continue
         inner = call.node.args[0].value
@@ -217,19 +219,18 @@ def _register_parameter_name(facts: "FileFacts", call: CallInfo) -> str | None:
             and node.func.attr.value == "register_parameter"
             and len(node.args) >= 2
             and node.args[1].value is call.node
-            and isinstance(node.args[0].value, cst.SimpleString)
-            and isinstance(node.args[0].value.evaluated_value, str)
+            and string(node.args[0].value) is not None
         ):
-            return node.args[0].value.evaluated_value
+            return string(node.args[0].value)
     return None
 
 
-def initialized_attributes(facts: "FileFacts") -> frozenset[str]:
+def _initialized_attributes(facts: "FileFacts") -> frozenset[str]:
     """Attribute names that some call of the file fills with values: the first argument
     of an init function (`nn.init.xavier_uniform_(self.w)`, `trunc_normal_(m.pos_embed)`),
     the receiver of an in-place method (`self.w.data.uniform_(-s, s)`, `.copy_(...)`)."""
     names = set()
-    for call in facts.collected.calls:
+    for call in facts.calls:
         node = call.node
         func_name = dotted(node.func) or ""
         last = func_name.rsplit(".", 1)[-1]
@@ -241,7 +242,7 @@ def initialized_attributes(facts: "FileFacts") -> frozenset[str]:
             receiver = _strip_data(node.func.value)
             if isinstance(receiver, cst.Attribute):
                 names.add(receiver.attr.value)
-    for assign in facts.collected.assigns:
+    for assign in facts.assigns:
         node = assign.node
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
         for target in targets:
@@ -250,7 +251,7 @@ def initialized_attributes(facts: "FileFacts") -> frozenset[str]:
     return frozenset(names)
 
 
-def initializes_itself(facts: "FileFacts", cls: ClassInfo) -> bool:
+def _initializes_itself(facts: "FileFacts", cls: ClassInfo) -> bool:
     """A class with its own init method (reset_parameters, _init_weights, ...), or one that
     runs an init function over its modules (`self.apply(...)`): assume it covers everything."""
     for name in cls.methods:
@@ -268,7 +269,7 @@ def initializes_itself(facts: "FileFacts", cls: ClassInfo) -> bool:
 _TRAINS = frozenset({"backward", "step", "manual_backward"})
 
 
-def in_untrained_test(facts: FileFacts, function: FunctionInfo | None) -> bool:
+def _in_untrained_test(facts: "FileFacts", function: FunctionInfo | None) -> bool:
     """Code inside a unit test (a `test*` function in a test file, at any depth) that trains
     nothing: weights there are known test values or placeholders, not a starting point for
     training (`def test_lora_mqa_gqa(): ... zeros_(p)`, a fixture class defined in a test)."""
@@ -278,21 +279,41 @@ def in_untrained_test(facts: FileFacts, function: FunctionInfo | None) -> bool:
         function = function.parent
     if not function.name.startswith("test"):
         return False
-    from trainlint.facts.data import is_test_module
-
-    if not is_test_module(facts.path):
+    if not facts.is_test_module:
         return False
     return not any(
         isinstance(c.node.func, cst.Attribute) and c.node.func.attr.value in _TRAINS for c in facts.calls_in(function.node)
     )
 
 
-__all__ = [
-    "ConstantInit",
-    "EmptyParameter",
-    "constant_inits",
-    "empty_parameters",
-    "in_untrained_test",
-    "initialized_attributes",
-    "initializes_itself",
-]
+class InitFacts:
+    """The file's weight initialization, each part computed the first time a rule asks."""
+
+    def __init__(self, facts: "FileFacts") -> None:
+        self._facts = facts
+
+    @cached_property
+    def constant_inits(self) -> list[ConstantInit]:
+        """Constant fills of a tensor (`zeros_(m.weight)`, `w.data.fill_(0)`), in source order."""
+        return _constant_inits(self._facts)
+
+    @cached_property
+    def empty_parameters(self) -> list[EmptyParameter]:
+        """`nn.Parameter(torch.empty(...))` and the like: parameters allocated without values."""
+        return _empty_parameters(self._facts)
+
+    @cached_property
+    def initialized_attributes(self) -> frozenset[str]:
+        """Attribute names some call of the file fills with values (`xavier_uniform_(self.w)`)."""
+        return _initialized_attributes(self._facts)
+
+    def initializes_itself(self, cls: ClassInfo) -> bool:
+        """A class with its own init method, or one that applies an init function to its modules."""
+        return _initializes_itself(self._facts, cls)
+
+    def in_untrained_test(self, function: FunctionInfo | None) -> bool:
+        """Code inside a unit test of a test module that trains nothing."""
+        return _in_untrained_test(self._facts, function)
+
+
+__all__ = ["ConstantInit", "EmptyParameter", "Guard", "InitFacts"]

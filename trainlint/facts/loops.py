@@ -1,8 +1,9 @@
-"""Training and evaluation loops, as ordered events of one iteration.
+"""Training and evaluation loops, as ordered events of one iteration: the types.
 
-`facts.loops` (a `LoopFacts`) is built the first time a rule asks. What it offers:
+`facts.loops` (a `LoopFacts`, built by loop_builder.py) is built the first time a rule
+asks. What it offers:
 
-- `flows`: one `Flow` per function (and one for the module body) that runs a loop,
+- `flows`: one `LoopEvents` per function (and one for the module body) that runs a loop,
   directly or through a helper of the same file. A flow is the function's events in
   execution order; calls to helpers of the same file (`train_one_epoch(...)`,
   `self.evaluate()`) are followed and their events inlined, with the helper's
@@ -11,30 +12,28 @@
   also inlined into a caller: rules that need the caller's context (was `model.eval()`
   called before?) read the caller's flow and skip this one.
 - `root_flows`: the flows that are not inlined anywhere (entry points).
-- `Flow.loops`: the `Loop`s of the flow, outer before inner; `loop.events` are the
+- `LoopEvents.loops`: the `Loop`s of the flow, outer before inner; `loop.events` are the
   events of one iteration (nested loops included), `loop.parent` the enclosing loop,
   `loop.is_training` (a backward or an optimizer step inside), `loop.training_loops`.
-- `Event`: `kind` (one of the constants below), `node` (the call or statement to report
+- `Event`: `kind` (an `EventKind`), `node` (the call or statement to report
   on), `target` (dotted name the event acts on: the optimizer of a step, the scheduler,
   the model of a toggle or forward, the name bound or accumulated), `value` (the loss
   expression of a backward, the value of a bind or accumulation), `loops` (enclosing
   `Loop`s, outermost first), `guards` (enclosing `if`/`except` blocks), `no_grad`
   (inside `torch.no_grad()`/`inference_mode()`/`set_grad_enabled`), `via` (helper
   calls followed to reach it).
-- `Flow.value_of(name, before)`: the expression last bound to `name` before an event
+- `LoopEvents.value_of(name, before)`: the expression last bound to `name` before an event
   (simple data flow: `out = model(x); probs = F.softmax(out); loss = ce(probs, y)`).
-- `Flow.training_loops`: loops whose iteration runs a backward and an optimizer step
-  (events of nested training loops not counted); `Flow.own_events(loop)` the events of a
+- `LoopEvents.training_loops`: loops whose iteration runs a backward and an optimizer step
+  (events of nested training loops not counted); `LoopEvents.own_events(loop)` the events of a
   training loop outside its nested training loops.
 - `optimizers` / `schedulers`: dotted name -> `Optimizer` / `Scheduler` (type, call,
-  literal lr and weight decay; scheduler kind "epoch", "batch", "plateau" or "other"),
+  literal lr and weight decay; its `SchedulerKind`: epoch, batch, plateau or other),
   from every assignment in the file; `model_types`: model name -> its class;
   `has_manual_lr` (any LR change: schedulers, `param_group["lr"]` writes, LR helpers),
   `sets_lr` (the LR is assigned outright: writes and LR helpers, not schedulers).
-- `evaluation_loop(loop)`, `same_model(a, b)`, `behaves_differently_in_eval(facts, model)`
-  (dropout/BatchNorm: True unless the class is known not to have them; the project index
-  is asked through `ClassSummary.facts["mode_dependent"]`, which
-  `class_behaves_differently_in_eval` computes).
+- `evaluation_loop(loop)`, `same_model(a, b)`; whether a model behaves differently in
+  eval mode is `facts.behaves_differently_in_eval(model)` (modes.py).
 
 Names are matched by spelling where types are unknown (a parameter called
 `optimizer`, `lr_scheduler`): that is how real training code names them.
@@ -46,69 +45,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from trainlint.facts.collect import FunctionInfo
-from trainlint.facts.walk import children
-from trainlint.facts.torch_api import BATCH_NORM, WITH_PARAMETERS
-from trainlint.names import dotted
-
-if TYPE_CHECKING:
-    from trainlint.facts import FileFacts
-
-FORWARD = "forward"
-LOSS = "loss"
-BACKWARD = "backward"
-CLIP = "clip"
-UNSCALE = "unscale"
-STEP = "step"
-ZERO_GRAD = "zero_grad"
-SCHED_STEP = "scheduler_step"
-TRAIN = "train"
-EVAL = "eval"
-ACCUMULATE = "accumulate"
-BIND = "bind"
-OPTIMIZER_BUILT = "optimizer_built"
-MODEL_BUILT = "model_built"
-LR_UPDATE = "lr_update"  # param_groups[...]["lr"] = ..., or a helper that sets the LR
-
-_MAX_INLINE_DEPTH = 4
-#: Calls that make a function worth walking as a flow.
-_RELEVANT_ATTRS = frozenset(
-    {
-        "backward", "manual_backward", "step", "step_update", "zero_grad", "eval", "train", "state_dict",
-        "clip_grad_norm_", "clip_grad_value_", "unscale_",
-    }
-)
-
-EPOCH_SCHEDULERS = frozenset({"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"})
-BATCH_SCHEDULERS = frozenset({"OneCycleLR", "CyclicLR"})
-PLATEAU_SCHEDULERS = frozenset({"ReduceLROnPlateau"})
-
-_LOSS_FUNCTIONS = frozenset(
-    {
-        "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-        "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "ctc_loss",
-        "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss",
-        "hinge_embedding_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
-        "multi_margin_loss", "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-    }
-)
-_CLIP_NAMES = frozenset(
-    {"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value", "clip_gradients", "dispatch_clip_grad"}
-)
-_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.autograd.no_grad",
-                      "torch.autograd.grad_mode.no_grad", "torch.autograd.set_grad_enabled"})
-_MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$", re.I)
-_OPTIMIZER_NAME = re.compile(r"optim|^opt($|_|[a-z]?\d*$)|_opt($|_|[a-z]?\d*$)", re.I)
-_SCHEDULER_NAME = re.compile(r"sched|^lr_?s|warmup", re.I)
-_SCALER_NAME = re.compile(r"scaler", re.I)
-_LR_HELPER = re.compile(r"(adjust|set|update|assign|decay|warmup|schedule)\w*_?(lr|learning_rate)|(lr|learning_rate)_?(schedule|decay|update|step|warmup)|^get_lr$", re.I)
+from trainlint.facts.kinds import EventKind, SchedulerKind
+from trainlint.facts.syntax import last_name
+from trainlint.facts.vocabulary import BATCH_SCHEDULERS, EPOCH_SCHEDULERS, OPTIMIZER_CLASS_NAMES, PLATEAU_SCHEDULERS
 
 
-# ----------------------------------------------------------------------------------
 @dataclass(eq=False)
 class Loop:
     """One loop as met in a flow (a helper's loop inlined twice is two Loops)."""
@@ -136,16 +80,16 @@ class Loop:
             loop = loop.parent
         return tuple(reversed(out))
 
-    def kinds(self) -> set[str]:
+    def kinds(self) -> set[EventKind]:
         return {e.kind for e in self.events}
 
     @cached_property
     def is_training(self) -> bool:
-        return any(e.kind in (BACKWARD, STEP) for e in self.events)
+        return any(e.kind in (EventKind.BACKWARD, EventKind.STEP) for e in self.events)
 
     @property
     def steps(self) -> list["Event"]:
-        return [e for e in self.events if e.kind == STEP]
+        return [e for e in self.events if e.kind == EventKind.STEP]
 
     @property
     def direct_events(self) -> list["Event"]:
@@ -187,13 +131,10 @@ class Loop:
         self.node.target.visit(_Names())
         return tuple(out)
 
-    def contains(self, other: "Loop") -> bool:
-        return other is self or self in other.ancestors
-
 
 @dataclass(eq=False)
 class Event:
-    kind: str
+    kind: EventKind
     node: cst.CSTNode
     target: str | None = None
     value: cst.BaseExpression | None = None
@@ -217,7 +158,7 @@ class Event:
 
 
 @dataclass(eq=False)
-class Flow:
+class LoopEvents:
     root: cst.FunctionDef | None  # None: the module body
     events: list[Event] = field(default_factory=list)
     loops: list[Loop] = field(default_factory=list)
@@ -227,13 +168,13 @@ class Flow:
     def value_of(self, name: str, before: Event) -> cst.BaseExpression | None:
         """What `name` was last bound to before `before` in this flow (None if unknown)."""
         for event in reversed(self.events[: before.index]):
-            if event.kind == BIND and event.target == name:
+            if event.kind == EventKind.BIND and event.target == name:
                 return event.value
         return None
 
     def binding_of(self, name: str, before: Event) -> Event | None:
         for event in reversed(self.events[: before.index]):
-            if event.kind == BIND and event.target == name:
+            if event.kind == EventKind.BIND and event.target == name:
                 return event
         return None
 
@@ -247,7 +188,7 @@ class Flow:
         for loop in reversed(self.loops):  # inner loops first
             inner = [t for t in training if loop in t.ancestors]
             kinds = {e.kind for e in loop.events if not any(e.in_loop(t) for t in inner)}
-            if BACKWARD in kinds and STEP in kinds:
+            if EventKind.BACKWARD in kinds and EventKind.STEP in kinds:
                 training.append(loop)
         return list(reversed(training))
 
@@ -273,72 +214,15 @@ def evaluation_loop(loop: Loop) -> bool:
     Loops over training data under no_grad (BatchNorm recalibration, feature extraction)
     and generation loops over `range(...)` are not evaluation loops.
     """
-    if loop.is_training or not any(e.kind == FORWARD for e in loop.events):
+    if loop.is_training or not any(e.kind == EventKind.FORWARD for e in loop.events):
         return False
     names = loop.iterable_names
     if not names or "train" in names:
         return False
     if _EVAL_DATA.search(names):
         return True
-    forwards = [e for e in loop.events if e.kind == FORWARD]
+    forwards = [e for e in loop.events if e.kind == EventKind.FORWARD]
     return "range" not in names.split() and all(e.no_grad for e in forwards)
-
-
-_MODE_DEPENDENT = re.compile(r"dropout|batchnorm|batch_norm|self\.training|\.train\(|drop_path|droppath|stochastic", re.I)
-
-
-def behaves_differently_in_eval(facts: "FileFacts", model: str | None) -> bool:
-    """Whether train()/eval() changes what the model computes (dropout, BatchNorm).
-
-    Only a model whose class is written in this file, with no such layer and no layer
-    of an unknown class, is known not to care; anything else may.
-    """
-    if not model:
-        return True
-    qualname = facts.loops.model_types.get(model.split(".module", 1)[0])
-    if qualname is None:
-        return True
-    if qualname.startswith("torch.nn."):
-        # a bare layer (`model = nn.Linear(1, 1)`) computes the same in both modes
-        return not (qualname in WITH_PARAMETERS and qualname not in BATCH_NORM)
-    return _class_mode_dependent(facts, qualname, set())
-
-
-def _is_wrapper(qualname: str) -> bool:
-    last = qualname.rsplit(".", 1)[-1]
-    return last in ("DataParallel", "DistributedDataParallel", "FullyShardedDataParallel", "DDP", "FSDP")
-
-
-def class_behaves_differently_in_eval(facts: "FileFacts", class_name: str) -> bool:
-    """For the project index (ClassSummary.facts["mode_dependent"]): a class of this file."""
-    return _class_mode_dependent(facts, class_name, set())
-
-
-def _class_mode_dependent(facts: "FileFacts", qualname: str, seen: set[str]) -> bool:
-    local = facts.local_module_classes.get(qualname.rsplit(".", 1)[-1])
-    if local is None or not facts._local_class(qualname):
-        summary = facts.index.lookup(qualname, near=facts.path)
-        if summary is not None and summary.facts.get("mode_dependent") is False:
-            return False
-        return True
-    if qualname in seen:
-        return False
-    seen.add(qualname)
-    if _MODE_DEPENDENT.search(facts.code(local.node)):
-        return True
-    for function in local.init_functions:
-        for assign in facts.assigns_in(function):
-            value = assign.node.value
-            if not isinstance(value, cst.Call) or not any(
-                dotted(t.target) and dotted(t.target).startswith("self.") for t in getattr(assign.node, "targets", ())
-            ):
-                continue
-            callee = facts.qualname(value.func)
-            if callee and callee.startswith("torch."):
-                continue  # torch's own layers were matched by name above; tensors do not care
-            if not callee or not facts.is_module_class(callee) or _class_mode_dependent(facts, callee, seen):
-                return True  # torchvision.models.resnet18(), make_layers(...): may hold BatchNorm
-    return False
 
 
 @dataclass(eq=False)
@@ -367,20 +251,19 @@ class Scheduler:
         return self.qualname.rsplit(".", 1)[-1]
 
     @property
-    def kind(self) -> str:
-        t = self.type_name
-        if t in EPOCH_SCHEDULERS:
-            return "epoch"
-        if t in BATCH_SCHEDULERS:
-            return "batch"
-        if t in PLATEAU_SCHEDULERS:
-            return "plateau"
-        return "other"
+    def kind(self) -> SchedulerKind:
+        if self.qualname in EPOCH_SCHEDULERS:
+            return SchedulerKind.EPOCH
+        if self.qualname in BATCH_SCHEDULERS:
+            return SchedulerKind.BATCH
+        if self.qualname in PLATEAU_SCHEDULERS:
+            return SchedulerKind.PLATEAU
+        return SchedulerKind.OTHER
 
 
 @dataclass(eq=False)
 class LoopFacts:
-    flows: list[Flow]
+    flows: list[LoopEvents]
     optimizers: dict[str, Optimizer]
     schedulers: dict[str, Scheduler]
     #: lr updates anywhere in the file (param_groups writes, LR helper calls, schedulers built)
@@ -392,57 +275,23 @@ class LoopFacts:
     model_types: dict[str, str] = field(default_factory=dict)
 
     @property
-    def root_flows(self) -> list[Flow]:
+    def root_flows(self) -> list[LoopEvents]:
         return [f for f in self.flows if not f.inlined]
 
-    def all_loops(self) -> Iterator[Loop]:
-        for flow in self.flows:
-            yield from flow.loops
-
-    def training_loops(self) -> Iterator[tuple[Flow, Loop]]:
+    def training_loops(self) -> Iterator[tuple[LoopEvents, Loop]]:
         for flow in self.flows:
             for loop in flow.training_loops:
                 yield flow, loop
-
-
-# ----------------------------------------------------------------------------------
-def literal_number(node: cst.BaseExpression | None) -> float | None:
-    if node is None:
-        return None
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        value = literal_number(node.expression)
-        return -value if value is not None else None
-    if isinstance(node, (cst.Integer, cst.Float)):
-        try:
-            return float(node.evaluated_value)
-        except (ValueError, OverflowError):
-            return None
-    return None
-
-
-def keyword(call: cst.Call, name: str, position: int | None = None) -> cst.BaseExpression | None:
-    for i, arg in enumerate(call.args):
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    if position is not None:
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        if len(positional) > position:
-            return positional[position].value
-    return None
-
-
-def _last(name: str | None) -> str:
-    return name.rsplit(".", 1)[-1] if name else ""
 
 
 def is_optimizer_class(qualname: str | None) -> bool:
     if not qualname:
         return False
     if qualname.startswith("torch.optim.") and "lr_scheduler" not in qualname and "swa_utils" not in qualname:
-        last = _last(qualname)
+        last = last_name(qualname)
         return last[:1].isupper() and last not in ("Optimizer",)
-    last = _last(qualname)
-    return last in ("AdamW", "Adam", "SGD", "Lion", "LAMB", "Lamb", "LARS", "Adafactor", "AdamP", "SGDP", "Lookahead") or (
+    last = last_name(qualname)
+    return last in OPTIMIZER_CLASS_NAMES or (
         last.endswith("Optimizer") and last != "Optimizer" and "." in qualname
     )
 
@@ -450,556 +299,13 @@ def is_optimizer_class(qualname: str | None) -> bool:
 def is_scheduler_class(qualname: str | None) -> bool:
     if not qualname:
         return False
-    last = _last(qualname)
+    last = last_name(qualname)
     if "lr_scheduler" in qualname and last[:1].isupper():
         return True
     return last.endswith(("LR", "Scheduler")) or bool(re.match(r"get_\w*schedule", last)) or last in ("create_scheduler", "create_scheduler_v2")
 
 
-def _is_loss_class(qualname: str | None) -> bool:
-    return bool(qualname) and _last(qualname).endswith("Loss")
-
-
-class _Builder:
-    def __init__(self, facts: "FileFacts") -> None:
-        self.facts = facts
-        self.names = facts.names
-        collected = facts.collected
-        self.top_functions: dict[str, FunctionInfo] = {}
-        self.info_by_node: dict[int, FunctionInfo] = {}
-        #: functions defined inside a function (timm's `_backward` in train_one_epoch), by parent
-        self.nested: dict[int, dict[str, FunctionInfo]] = {}
-        for info in collected.functions:
-            self.info_by_node[id(info.node)] = info
-            if info.cls is None and info.parent is None:
-                self.top_functions.setdefault(info.name, info)
-            elif info.cls is None and info.parent is not None:
-                self.nested.setdefault(id(info.parent.node), {})[info.name] = info
-        self.optimizers: dict[str, Optimizer] = {}
-        self.schedulers: dict[str, Scheduler] = {}
-        self.models: set[str] = set()
-        self.model_types: dict[str, str] = {}
-        self.losses: set[str] = set()
-        self.scalers: set[str] = set()
-        self.has_manual_lr = False
-        self.sets_lr = False
-        self._types()
-        self.inlined: set[int] = set()
-
-    # types of names, from every assignment in the file ---------------------------
-    def _types(self) -> None:
-        for assign in self.facts.collected.assigns:
-            node = assign.node
-            if isinstance(node, cst.AugAssign):
-                continue
-            value = node.value
-            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if isinstance(node, cst.Assign) and self._is_lr_write(targets):
-                self.has_manual_lr = self.sets_lr = True
-            if not isinstance(value, cst.Call):
-                continue
-            call = value
-            # `model = Net().to(device)`, `model = DDP(model)`: the innermost constructor
-            inner = call
-            while isinstance(inner.func, cst.Attribute) and isinstance(inner.func.value, cst.Call) and inner.func.attr.value in ("to", "cuda", "cpu", "half", "float", "double"):
-                inner = inner.func.value
-            qualname = self.facts.qualname(inner.func)
-            for target in targets:
-                name = dotted(target)
-                if name is None:
-                    continue
-                if is_optimizer_class(qualname):
-                    self.optimizers[name] = self._optimizer(name, qualname, inner)
-                elif is_scheduler_class(qualname):
-                    known = self.schedulers.get(name)
-                    if known is not None and known.qualname != qualname:
-                        qualname = "?"  # one name, several scheduler types: the type is unknown
-                    self.schedulers[name] = Scheduler(name, qualname or "", inner)
-                    self.has_manual_lr = True
-                elif _is_loss_class(qualname) or (qualname or "").endswith(tuple(_LOSS_FUNCTIONS)):
-                    self.losses.add(name)
-                elif _last(qualname) in ("GradScaler",) or (qualname or "").endswith("GradScaler"):
-                    self.scalers.add(name)
-                elif self.facts.is_module_class(qualname):
-                    self.models.add(name)
-                    if qualname and not _is_wrapper(qualname):
-                        self.model_types.setdefault(name, qualname)
-        for call in self.facts.collected.calls:
-            func = call.node.func
-            name = _last(dotted(func))
-            if name and _LR_HELPER.search(name):
-                self.has_manual_lr = self.sets_lr = True
-
-    def _is_lr_write(self, targets: list[cst.BaseExpression]) -> bool:
-        # param_group["lr"] = ..., optimizer.param_groups[0]["lr"] = ...
-        for target in targets:
-            if isinstance(target, cst.Subscript) and len(target.slice) == 1:
-                index = target.slice[0].slice
-                if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
-                    if index.value.evaluated_value in ("lr", "learning_rate"):
-                        return True
-        return False
-
-    def _optimizer(self, name: str, qualname: str, call: cst.Call) -> Optimizer:
-        lr_node = keyword(call, "lr", 1)
-        wd_node = keyword(call, "weight_decay")
-        return Optimizer(name, qualname, call, literal_number(lr_node), lr_node, literal_number(wd_node), wd_node)
-
-    # classification of names ---------------------------------------------------
-    def is_optimizer(self, name: str | None) -> bool:
-        if not name:
-            return False
-        if name in self.optimizers:
-            return True
-        if name in self.schedulers or name in self.models:
-            return False
-        return bool(_OPTIMIZER_NAME.search(_last(name)))
-
-    def is_scheduler(self, name: str | None) -> bool:
-        if not name:
-            return False
-        if name in self.schedulers:
-            return True
-        if name in self.optimizers:
-            return False
-        return bool(_SCHEDULER_NAME.search(_last(name)))
-
-    def is_model(self, name: str | None) -> bool:
-        if not name or name == "self":
-            return False
-        if name in self.models:
-            return True
-        if name in self.losses or name in self.optimizers or name in self.schedulers:
-            return False
-        if self.names.is_imported(name.split(".", 1)[0]):
-            return False
-        return bool(_MODEL_NAME.search(_last(name)))
-
-    def is_loss_call(self, call: cst.Call, callee: str | None) -> bool:
-        if callee is None:
-            return False
-        if callee in self.losses:
-            return True
-        qualname = self.facts.qualname(call.func)
-        last = _last(qualname)
-        if qualname and qualname.startswith("torch.nn.functional.") and last in _LOSS_FUNCTIONS:
-            return True
-        low = _last(callee).lower()
-        return "criterion" in low or low in ("loss_fn", "loss_func", "lossfn", "loss_function", "compute_loss") or (
-            low.endswith("_loss") and not low.startswith(("get_", "log_", "print_", "plot_", "save_", "estimate_"))
-        )
-
-    # flows --------------------------------------------------------------------------
-    def build(self) -> LoopFacts:
-        reach = self._reaching_loops()
-        flows: list[Flow] = []
-        module_flow = Flow(root=None)
-        module_needed = (
-            any(l.function is None for l in self.facts.collected.loops) or any(id(f) in reach for f in self._callees_of(None))
-        ) and (self._relevant(None) or any(id(f) in self._relevant_ids for f in self._callees_of(None)))
-        if module_needed:
-            _FlowWalker(self, module_flow).walk_body(self.facts.module.body)
-            flows.append(module_flow)
-        for info in self.facts.collected.functions:
-            if id(info.node) not in reach:
-                continue
-            flow = Flow(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node))
-            _FlowWalker(self, flow).walk_function(info.node)
-            flows.append(flow)
-        for flow in flows:
-            if flow.root is not None and id(flow.root) in self.inlined:
-                flow.inlined = True
-        return LoopFacts(
-            flows, self.optimizers, self.schedulers, has_manual_lr=self.has_manual_lr, sets_lr=self.sets_lr, model_types=self.model_types
-        )
-
-    def decorated_no_grad(self, node: cst.FunctionDef) -> bool:
-        for decorator in node.decorators:
-            expr = decorator.decorator
-            if isinstance(expr, cst.Call):
-                expr = expr.func
-            if self.facts.qualname(expr) in _NO_GRAD:
-                return True
-        return False
-
-    def resolve_helper(self, call: cst.Call, current: cst.FunctionDef | None) -> cst.FunctionDef | None:
-        func = call.func
-        if isinstance(func, cst.Name):
-            scope = self.info_by_node.get(id(current)) if current is not None else None
-            while scope is not None:
-                nested = self.nested.get(id(scope.node), {}).get(func.value)
-                if nested is not None:
-                    return nested.node
-                scope = scope.parent
-            if self.names.is_imported(func.value):
-                return None
-            info = self.top_functions.get(func.value)
-            return info.node if info is not None else None
-        if (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value == "self"
-            and current is not None
-        ):
-            info = self.info_by_node.get(id(current))
-            if info is not None and info.cls is not None:
-                return info.cls.methods.get(func.attr.value)
-        return None
-
-    def _callees_of(self, function: cst.FunctionDef | None) -> list[cst.FunctionDef]:
-        out = []
-        for call in self.facts.calls_in(function):
-            target = self.resolve_helper(call.node, function)
-            if target is not None:
-                out.append(target)
-        return out
-
-    def _reaching_loops(self) -> set[int]:
-        """Functions that run a loop and do something for training (step, backward, toggle the
-        model's mode, ...), themselves or through helpers of this file. A model's forward()
-        looping over its blocks is not walked: that keeps model files cheap."""
-        functions = self.facts.collected.functions
-        edges = {id(info.node): [id(c) for c in self._callees_of(info.node)] for info in functions}
-        loops = {id(l.function.node) for l in self.facts.collected.loops if l.function is not None}
-        relevant = {id(info.node) for info in functions if self._relevant(info.node)}
-        for found in (loops, relevant):
-            changed = True
-            while changed:
-                changed = False
-                for caller, callees in edges.items():
-                    if caller not in found and any(c in found for c in callees):
-                        found.add(caller)
-                        changed = True
-        self._relevant_ids = relevant
-        return loops & relevant
-
-    def _relevant(self, function: cst.FunctionDef | None) -> bool:
-        for call in self.facts.calls_in(function):
-            func = call.node.func
-            if isinstance(func, cst.Attribute) and func.attr.value in _RELEVANT_ATTRS:
-                return True
-            if is_optimizer_class(call.qualname):
-                return True
-        return False
-
-
-@dataclass
-class _Context:
-    loop: Loop | None = None
-    guards: tuple[cst.CSTNode, ...] = ()
-    no_grad: bool = False
-    via: tuple[cst.Call, ...] = ()
-    function: cst.FunctionDef | None = None
-    renames: dict[str, str] = field(default_factory=dict)
-    stack: tuple[int, ...] = ()  # helpers being inlined, against recursion
-
-    def child(self, **changes) -> "_Context":
-        values = dict(self.__dict__)
-        values.update(changes)
-        return _Context(**values)
-
-
-class _FlowWalker:
-    def __init__(self, builder: _Builder, flow: Flow) -> None:
-        self.b = builder
-        self.flow = flow
-
-    # statements ----------------------------------------------------------------------
-    def walk_function(self, node: cst.FunctionDef) -> None:
-        ctx = _Context(function=node, no_grad=self.flow.decorated_no_grad)
-        self._suite(node.body, ctx)
-
-    def walk_body(self, body) -> None:
-        self._statements(body, _Context())
-
-    def _suite(self, suite: cst.BaseSuite, ctx: _Context) -> None:
-        if isinstance(suite, cst.IndentedBlock):
-            self._statements(suite.body, ctx)
-        elif isinstance(suite, cst.SimpleStatementSuite):
-            for small in suite.body:
-                self._small(small, ctx)
-
-    def _statements(self, body, ctx: _Context) -> None:
-        for stmt in body:
-            self._statement(stmt, ctx)
-
-    def _statement(self, stmt: cst.CSTNode, ctx: _Context) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                self._small(small, ctx)
-        elif isinstance(stmt, (cst.For, cst.While)):
-            self._loop(stmt, ctx)
-        elif isinstance(stmt, cst.If):
-            self._expr(stmt.test, ctx)
-            self._suite(stmt.body, ctx.child(guards=ctx.guards + (stmt,)))
-            orelse = stmt.orelse
-            if isinstance(orelse, cst.If):
-                self._statement(orelse, ctx.child(guards=ctx.guards + (stmt,)))
-            elif isinstance(orelse, cst.Else):
-                self._suite(orelse.body, ctx.child(guards=ctx.guards + (orelse,)))
-        elif isinstance(stmt, cst.With):
-            no_grad = ctx.no_grad
-            for item in stmt.items:
-                self._expr(item.item, ctx)
-                expr = item.item.func if isinstance(item.item, cst.Call) else item.item
-                if self.b.facts.qualname(expr) in _NO_GRAD:
-                    no_grad = True
-            self._suite(stmt.body, ctx.child(no_grad=no_grad))
-        elif isinstance(stmt, cst.Try) or type(stmt).__name__ == "TryStar":
-            self._suite(stmt.body, ctx)
-            for handler in stmt.handlers:
-                self._suite(handler.body, ctx.child(guards=ctx.guards + (handler,)))
-            if stmt.orelse is not None:
-                self._suite(stmt.orelse.body, ctx)
-            if stmt.finalbody is not None:
-                self._suite(stmt.finalbody.body, ctx)
-        elif isinstance(stmt, cst.Match):
-            self._expr(stmt.subject, ctx)
-            for case in stmt.cases:
-                self._suite(case.body, ctx.child(guards=ctx.guards + (case,)))
-        # FunctionDef / ClassDef: their own flows
-
-    def _loop(self, node: cst.For | cst.While, ctx: _Context) -> None:
-        if isinstance(node, cst.For):
-            self._expr(node.iter, ctx)
-        else:
-            self._expr(node.test, ctx)
-        loop = Loop(node, ctx.loop, ctx.via, ctx.no_grad, ctx.guards, ctx.function, ctx.renames)
-        if ctx.loop is not None:
-            ctx.loop.children.append(loop)
-        self.flow.loops.append(loop)
-        inner = ctx.child(loop=loop)
-        self._suite(node.body, inner)
-        if node.orelse is not None:
-            self._suite(node.orelse.body, ctx)
-
-    # small statements -------------------------------------------------------------------
-    def _small(self, small: cst.BaseSmallStatement, ctx: _Context) -> None:
-        if isinstance(small, cst.Expr):
-            self._expr(small.value, ctx)
-        elif isinstance(small, cst.Assign):
-            self._expr(small.value, ctx)
-            for target in small.targets:
-                self._assign_target(target.target, small.value, small, ctx)
-        elif isinstance(small, cst.AnnAssign):
-            if small.value is not None:
-                self._expr(small.value, ctx)
-                self._assign_target(small.target, small.value, small, ctx)
-        elif isinstance(small, cst.AugAssign):
-            self._expr(small.value, ctx)
-            name = dotted(small.target)
-            if name is None and isinstance(small.target, cst.Subscript):
-                name = cst.Module([]).code_for_node(small.target)  # stats[0] += loss
-            if isinstance(small.operator, cst.AddAssign) and name is not None:
-                self._emit(ACCUMULATE, small, ctx, target=name, value=small.value)
-        elif isinstance(small, cst.Return) and small.value is not None:
-            self._expr(small.value, ctx)
-
-    def _assign_target(self, target: cst.BaseExpression, value: cst.BaseExpression, stmt: cst.CSTNode, ctx: _Context) -> None:
-        if isinstance(target, cst.Attribute) and target.attr.value == "grad" and isinstance(value, cst.Name) and value.value == "None":
-            self._emit(ZERO_GRAD, stmt, ctx, target=dotted(target.value))
-            return
-        if self.b._is_lr_write([target]):
-            self._emit(LR_UPDATE, stmt, ctx)
-            return
-        name = dotted(target)
-        if name is None:
-            if isinstance(target, (cst.Tuple, cst.List)):
-                for element in target.elements:
-                    sub = dotted(element.value)
-                    if sub is not None:
-                        self._emit(BIND, stmt, ctx, target=sub, value=None)
-            return
-        # total = total + loss
-        if (
-            isinstance(value, cst.BinaryOperation)
-            and isinstance(value.operator, cst.Add)
-            and dotted(value.left) == name
-        ):
-            self._emit(ACCUMULATE, stmt, ctx, target=name, value=value.right)
-        self._emit(BIND, stmt, ctx, target=name, value=value)
-
-    # expressions: calls in evaluation order ---------------------------------------------------
-    def _expr(self, expr: cst.BaseExpression, ctx: _Context) -> None:
-        calls: list[cst.Call] = []
-        _calls_post_order(expr, calls)
-        for call in calls:
-            self._call(call, ctx)
-
-    def _rename(self, name: str | None, ctx: _Context) -> str | None:
-        if name is None or not ctx.renames:
-            return name
-        head, sep, rest = name.partition(".")
-        new = ctx.renames.get(head)
-        if new is None:
-            return name
-        return new + sep + rest
-
-    def _call(self, call: cst.Call, ctx: _Context) -> None:
-        b = self.b
-        func = call.func
-        callee = dotted(func)
-        attr = func.attr.value if isinstance(func, cst.Attribute) else None
-        receiver = dotted(func.value) if isinstance(func, cst.Attribute) else None
-        qualname = b.facts.qualname(func)
-        positional = [a.value for a in call.args if a.keyword is None and not a.star]
-        # helpers of this file are followed
-        helper = b.resolve_helper(call, ctx.function)
-        if (
-            helper is not None
-            and id(helper) not in ctx.stack
-            and id(helper) != id(self.flow.root)
-            and len(ctx.via) < _MAX_INLINE_DEPTH
-        ):
-            self._inline(call, helper, ctx)
-            return
-        if attr == "backward":
-            if receiver is not None and b.names.is_imported(receiver.split(".", 1)[0]):
-                # torch.autograd.backward(loss); dist_autograd.backward(ctx, [loss]) keeps its gradients apart
-                if qualname == "torch.autograd.backward" and positional:
-                    self._emit(BACKWARD, call, ctx, value=positional[0])
-                return
-            if positional and not _is_tensor_expr(func.value, b):
-                # accelerator.backward(loss), fabric.backward(loss), self.manual_backward
-                self._emit(BACKWARD, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
-                return
-            loss = func.value
-            inner = loss
-            if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "scale" and inner.args:
-                loss = inner.args[0].value
-            self._emit(BACKWARD, call, ctx, value=loss)
-            return
-        if attr == "manual_backward" and positional:
-            self._emit(BACKWARD, call, ctx, value=positional[0])
-            return
-        if attr == "zero_grad" or (attr == "zero_" and receiver is not None and receiver.endswith((".grad", ".grad.data"))):
-            target = receiver if attr == "zero_grad" else receiver.rsplit(".grad", 1)[0]
-            self._emit(ZERO_GRAD, call, ctx, target=self._rename(target, ctx))
-            return
-        if isinstance(func, cst.Name) and func.value == "zero_grad":
-            # an imported helper that clears a parameter list: `zero_grad(self.model_params)`
-            # (improved-diffusion's fp16_util); one of this file is followed above
-            self._emit(ZERO_GRAD, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
-            return
-        if (attr in _CLIP_NAMES) or _last(qualname) in _CLIP_NAMES:
-            self._emit(CLIP, call, ctx, target=self._rename(receiver, ctx))
-            return
-        if attr == "unscale_":
-            self._emit(UNSCALE, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
-            return
-        if attr == "step":
-            name = self._rename(receiver, ctx)
-            if receiver is not None and (receiver in b.scalers or _SCALER_NAME.search(_last(receiver))):
-                if positional:
-                    self._emit(STEP, call, ctx, target=self._rename(dotted(positional[0]), ctx))
-                return
-            if b.is_scheduler(receiver) or b.is_scheduler(name):
-                self._emit(SCHED_STEP, call, ctx, target=name)
-                return
-            if b.is_optimizer(receiver) or b.is_optimizer(name):
-                self._emit(STEP, call, ctx, target=name)
-            return
-        if attr == "step_update" and receiver is not None:
-            self._emit(SCHED_STEP, call, ctx, target=self._rename(receiver, ctx))
-            return
-        if attr in ("train", "eval") and receiver is not None and "trainer" not in receiver.lower():
-            if attr == "eval" and not call.args:
-                self._emit(EVAL, call, ctx, target=self._rename(receiver, ctx))
-            elif attr == "train":
-                mode = positional[0] if positional else keyword(call, "mode")
-                if isinstance(mode, cst.Name) and mode.value == "False":
-                    self._emit(EVAL, call, ctx, target=self._rename(receiver, ctx))
-                elif mode is None or (isinstance(mode, cst.Name) and mode.value == "True"):
-                    self._emit(TRAIN, call, ctx, target=self._rename(receiver, ctx))
-                else:
-                    # model.train(is_training): either
-                    self._emit(TRAIN, call, ctx, target=self._rename(receiver, ctx), value=mode)
-            return
-        if is_optimizer_class(qualname):
-            self._emit(OPTIMIZER_BUILT, call, ctx)
-            return
-        if callee is not None and _LR_HELPER.search(_last(callee)):
-            self._emit(LR_UPDATE, call, ctx)
-            return
-        if b.is_loss_call(call, callee):
-            self._emit(LOSS, call, ctx, target=self._rename(callee, ctx))
-            return
-        if attr == "append" and positional:
-            self._emit(ACCUMULATE, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
-            return
-        if qualname and b.facts.is_module_class(qualname) and not _is_loss_class(qualname):
-            self._emit(MODEL_BUILT, call, ctx)
-            return
-        if callee is not None and b.is_model(callee) and not _is_loss_class(qualname):
-            self._emit(FORWARD, call, ctx, target=self._rename(callee, ctx))
-            return
-
-    def _inline(self, call: cst.Call, helper: cst.FunctionDef, ctx: _Context) -> None:
-        self.b.inlined.add(id(helper))
-        renames: dict[str, str] = {}
-        params = [p for p in helper.params.params]
-        offset = 1 if (params and params[0].name.value == "self" and isinstance(call.func, cst.Attribute)) else 0
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        for param, arg in zip(params[offset:], positional):
-            name = self._rename(dotted(arg.value), ctx)
-            if name is not None:
-                renames[param.name.value] = name
-        for arg in call.args:
-            if arg.keyword is not None:
-                name = self._rename(dotted(arg.value), ctx)
-                if name is not None:
-                    renames[arg.keyword.value] = name
-        for param in params[offset:]:
-            renames.setdefault(param.name.value, param.name.value)
-        if offset:
-            renames["self"] = ctx.renames.get("self", "self")
-        no_grad = ctx.no_grad or self.b.decorated_no_grad(helper)
-        inner = ctx.child(via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),))
-        self._suite(helper.body, inner)
-
-    def _emit(self, kind: str, node: cst.CSTNode, ctx: _Context, target: str | None = None, value=None) -> None:
-        loops: list[Loop] = []
-        loop = ctx.loop
-        while loop is not None:
-            loops.append(loop)
-            loop = loop.parent
-        loops.reverse()
-        event = Event(kind, node, target, value, tuple(loops), ctx.guards, ctx.no_grad, ctx.via, ctx.function, len(self.flow.events))
-        self.flow.events.append(event)
-        for loop in loops:
-            loop.events.append(event)
-
-
-# leaves and nodes that hold no call evaluated in the loop's iteration
-_NO_CALLS = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Lambda})
-
-
-def _calls_post_order(node: cst.CSTNode, out: list[cst.Call]) -> None:
-    """The calls inside an expression in evaluation order (arguments before the call)."""
-    for child in children(node):
-        if type(child) not in _NO_CALLS:
-            _calls_post_order(child, out)
-    if type(node) is cst.Call:
-        out.append(node)
-
-
-def _is_tensor_expr(node: cst.BaseExpression, builder: _Builder) -> bool:
-    """`loss.backward(gradient)` vs `accelerator.backward(loss)`: is the receiver a tensor?"""
-    name = dotted(node)
-    if name is None:
-        return True  # (a + b).backward(g), out.sum().backward(...)
-    low = _last(name).lower()
-    return not any(k in low for k in ("accelerator", "fabric", "engine", "scaler", "trainer", "runner", "manager", "strategy", "model"))
-
-
-def build_loop_facts(facts: "FileFacts") -> LoopFacts:
-    return _Builder(facts).build()
-
-
 __all__ = [
-    "build_loop_facts", "behaves_differently_in_eval", "class_behaves_differently_in_eval", "same_model", "evaluation_loop", "LoopFacts", "Flow", "Loop", "Event", "Optimizer", "Scheduler", "literal_number", "keyword",
-    "is_optimizer_class", "is_scheduler_class",
-    "FORWARD", "LOSS", "BACKWARD", "CLIP", "UNSCALE", "STEP", "ZERO_GRAD", "SCHED_STEP", "TRAIN", "EVAL",
-    "ACCUMULATE", "BIND", "OPTIMIZER_BUILT", "MODEL_BUILT", "LR_UPDATE", "EPOCH_SCHEDULERS", "BATCH_SCHEDULERS",
-    "PLATEAU_SCHEDULERS",
+    "Event", "Loop", "LoopEvents", "LoopFacts", "Optimizer", "Scheduler", "evaluation_loop", "is_optimizer_class",
+    "is_scheduler_class", "same_model",
 ]

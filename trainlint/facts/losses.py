@@ -2,7 +2,7 @@
 
 Each use of a loss, as a loss object (`criterion = nn.CrossEntropyLoss(...)` then
 `criterion(out, y)`, also `self.criterion`) or as a function (`F.cross_entropy(out, y)`),
-with the Values (see flow.py) of its input and target: which model's output, through
+with the Values (see values.py, flow.py) of its input and target: which model's output, through
 which activation, whether the target holds class indices or one-hot rows.
 
     for use in facts.losses.uses:
@@ -18,20 +18,13 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import FunctionInfo
-from trainlint.facts.flow import LOSS_CLASSES, LOSS_FUNCTIONS, UNKNOWN, Flow, Value, argument
+from trainlint.facts.flow import ValueFlow
+from trainlint.facts.values import Value
+from trainlint.facts.syntax import argument, keyword
+from trainlint.facts.vocabulary import LOSS_CLASS_KINDS, LOSS_FUNCTION_KINDS, LOSS_NAMES
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
-
-#: What each loss kind is called in messages.
-LOSS_NAMES = {
-    "cross_entropy": "CrossEntropyLoss",
-    "bce": "BCELoss",
-    "bce_logits": "BCEWithLogitsLoss",
-    "nll": "NLLLoss",
-    "mse": "MSELoss",
-}
-
 
 @dataclass(eq=False)
 class LossUse:
@@ -46,13 +39,8 @@ class LossUse:
     spelled: str
     input_code: str
 
-    def option(self, keyword: str) -> cst.BaseExpression | None:
-        if self.options is None:
-            return None
-        for arg in self.options.args:
-            if arg.keyword is not None and arg.keyword.value == keyword:
-                return arg.value
-        return None
+    def option(self, name: str) -> cst.BaseExpression | None:
+        return None if self.options is None else keyword(self.options, name)
 
     @property
     def loss_name(self) -> str:
@@ -67,7 +55,7 @@ class LossUse:
 class LossFacts:
     def __init__(self, facts: "FileFacts") -> None:
         self.facts = facts
-        self.flow = Flow(facts)
+        self.flow = ValueFlow(facts)
 
     def head(self, cls) -> Value:
         """The module value of a class of this file (see heads.py)."""
@@ -77,12 +65,12 @@ class LossFacts:
     def uses(self) -> list[LossUse]:
         """Every loss computed in the file, in source order."""
         calls = self.facts.collected.calls
-        if not any(c.qualname in LOSS_CLASSES or c.qualname in LOSS_FUNCTIONS for c in calls):
+        if not any(c.qualname in LOSS_CLASS_KINDS or c.qualname in LOSS_FUNCTION_KINDS for c in calls):
             return []
         uses = []
         for call in calls:
             node = call.node
-            kind = LOSS_FUNCTIONS.get(call.qualname or "")
+            kind = LOSS_FUNCTION_KINDS.get(call.qualname or "")
             options: cst.Call | None = node
             scope, order, path = self.flow.scope_of_call(call)
             if kind is None:
@@ -92,13 +80,13 @@ class LossFacts:
                 if callee.kind != "loss":
                     continue
                 kind, options = callee.loss, callee.constructor
-            first = argument(node, 0, "input")
+            first = argument(node, "input", 0)
             uses.append(
                 LossUse(
                     kind=kind,
                     call=node,
                     input=self.flow.value(first, scope, order, path),
-                    target=self.flow.value(argument(node, 1, "target"), scope, order, path),
+                    target=self.flow.value(argument(node, "target", 1), scope, order, path),
                     function=call.function,
                     options=options,
                     spelled=self.facts.code(node.func),
@@ -108,8 +96,4 @@ class LossFacts:
         return uses
 
 
-def build_loss_facts(facts: "FileFacts") -> LossFacts:
-    return LossFacts(facts)
-
-
-__all__ = ["LossFacts", "LossUse", "LOSS_NAMES", "build_loss_facts", "UNKNOWN"]
+__all__ = ["LossFacts", "LossUse"]

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo, ClassInfo
-from trainlint.facts.stacks import Flow, Seq
-from trainlint.facts.torch_api import has_parameters
-from trainlint.index import ClassSummary
-from trainlint.names import dotted
+from trainlint.facts.forward import ForwardPaths
+from trainlint.facts.heads import head_facts
+from trainlint.facts.modes import class_behaves_differently_in_eval
+from trainlint.facts.stacks import Seq
+from trainlint.facts.syntax import dotted
+from trainlint.facts.vocabulary import PARAMETER
+from trainlint.index import MODULE_BASES, ClassSummary
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -114,9 +117,14 @@ class ModuleClass:
         return self.facts.stacks.attributes(self.init_functions, self.info)
 
     @cached_property
-    def flow(self) -> Flow:
+    def forward_paths(self) -> ForwardPaths:
         """What forward() does to its input: the paths to its outputs, gates, tensors stored on self."""
-        return Flow(self.facts, self.info, self.stacks)
+        return ForwardPaths(self.facts, self.info, self.stacks)
+
+    @property
+    def only_torch_bases(self) -> bool:
+        """Every base is nn.Module (or Lightning's module): no parent class of the project uses its layers."""
+        return all(base in MODULE_BASES for base in self.info.base_names)
 
     @cached_property
     def constructed_in_forward(self) -> list[CallInfo]:
@@ -146,7 +154,7 @@ class ModuleClass:
         in_progress.add(self.name)
         try:
             return any(
-                call.qualname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
+                call.qualname in PARAMETER
                 or self.facts.class_has_parameters(call.qualname)
                 for func in self._init_and_builders()
                 for call in self.facts.calls_in(func)
@@ -170,9 +178,6 @@ class ModuleClass:
         return order
 
     def summary(self) -> ClassSummary:
-        from trainlint.facts.heads import head_facts
-        from trainlint.facts.loops import class_behaves_differently_in_eval
-
         return ClassSummary(
             name=self.name,
             path=self.facts.path,
@@ -181,7 +186,7 @@ class ModuleClass:
             facts={
                 "has_parameters": self.has_parameters,
                 "mode_dependent": class_behaves_differently_in_eval(self.facts, self.name),
-                **head_facts(self),
+                **head_facts(self.facts.losses.flow.class_head(self.info)),
             },
         )
 
@@ -238,9 +243,4 @@ def build_module_classes(facts: "FileFacts") -> list[ModuleClass]:
     ]
 
 
-def summarize(facts: "FileFacts") -> list[ClassSummary]:
-    """What other files of the project may need to know about this file's classes."""
-    return [mc.summary() for mc in facts.module_classes if mc.info.outer is None]
-
-
-__all__ = ["Layer", "ModuleClass", "build_module_classes", "summarize", "has_parameters"]
+__all__ = ["Layer", "ModuleClass", "build_module_classes"]

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
-
-Role = Literal["train", "eval"]
-TRAIN: Role = "train"
-EVAL: Role = "eval"
+from trainlint.facts.kinds import DataRole
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[A-Z]+")
 _EVAL_PREFIXES = ("val", "test", "eval", "infer", "predict", "holdout")
@@ -26,42 +22,38 @@ def split_words(name: str) -> list[str]:
     return _WORD.findall(name)
 
 
-def word_roles(text: str | None) -> set[Role]:
+def word_roles(text: str | None) -> set[DataRole]:
     """`train_loader` -> {train}; `valloader`, `transform_test` -> {eval}; `loader` -> {};
     `eval_train_loader` -> {train, eval}."""
-    roles: set[Role] = set()
+    roles: set[DataRole] = set()
     for word in _WORD.findall(text or ""):
         word = word.lower()
         if word == "tta":
-            return {TRAIN, EVAL}  # test-time augmentation is random on purpose
+            return {DataRole.TRAIN, DataRole.EVAL}  # test-time augmentation is random on purpose
         if word.startswith("train"):
-            roles.add(TRAIN)
+            roles.add(DataRole.TRAIN)
         elif (word.startswith(_EVAL_PREFIXES) and not word.startswith(_NOT_EVAL)) or word in ("dev", "pred"):
-            roles.add(EVAL)
+            roles.add(DataRole.EVAL)
     return roles
 
 
-def word_role(text: str | None) -> Role | None:
-    roles = word_roles(text)
-    return roles.pop() if len(roles) == 1 else None
 
-
-def word_evidence(text: str | None, level: int, reason: str) -> list[Evidence]:
+def word_evidence(text: str | None, level: int, reason: str) -> list[RoleEvidence]:
     """What a name or string says: nothing, one role, or a contest (role None)."""
     roles = word_roles(text)
     if not roles:
         return []
-    return [Evidence(level, roles.pop() if len(roles) == 1 else None, reason)]
+    return [RoleEvidence(level, roles.pop() if len(roles) == 1 else None, reason)]
 
 
 @dataclass(frozen=True)
-class Evidence:
+class RoleEvidence:
     level: int
-    role: Role | None  # None: this level holds contradicting evidence
+    role: DataRole | None  # None: this level holds contradicting evidence
     reason: str
 
 
-def decide(evidence: list[Evidence]) -> Evidence | None:
+def decide(evidence: list[RoleEvidence]) -> RoleEvidence | None:
     """The evidence that decides the role; None when there is none or it is contested.
 
     A training role read from anything but the object's own name is vetoed by any
@@ -76,9 +68,9 @@ def decide(evidence: list[Evidence]) -> Evidence | None:
     roles = {e.role for e in evidence if e.level == first.level}
     if len(roles) != 1 or None in roles:
         return None
-    if first.role == TRAIN and first.level > 1 and any(e.role != TRAIN for e in evidence):
+    if first.role == DataRole.TRAIN and first.level > 1 and any(e.role != DataRole.TRAIN for e in evidence):
         return None
     return first
 
 
-__all__ = ["Role", "TRAIN", "EVAL", "Evidence", "decide", "split_words", "word_role", "word_roles", "word_evidence"]
+__all__ = ["RoleEvidence", "decide", "split_words", "word_roles", "word_evidence"]

@@ -1,81 +1,35 @@
-"""The order in which a model applies its layers.
+"""What a model's containers hold: the layers of every `nn.Sequential(...)` and
+`nn.ModuleList`, in order.
 
-Two views, both read from source without running it:
+Read from source without running it, including lists built with `layers += [...]` /
+`layers.append(...)` in `__init__` helpers and module-level builder functions, and
+loops over literal configs. The walk is a small abstract interpretation over
+statements: assignments, `+=`, `append`/`extend`, `for` (unrolled when the iterable is
+a literal or a known stack), `if` (a condition on a literal loop value is decided;
+otherwise both branches are walked and the longer result kept). It is deliberately
+partial: what it cannot read becomes an `OTHER` element, which never makes a rule fire.
 
-- *stacks*: the layers an `nn.Sequential(...)` (or an `nn.ModuleList`) holds, in order,
-  including lists built with `layers += [...]` / `layers.append(...)` in `__init__`
-  helpers and module-level builder functions, and loops over literal configs;
-- *paths*: what `forward()` does to its input, in order (layer calls, with Sequentials
-  expanded, `torch.sigmoid`/`tanh`, other ops), and which squashing outputs are used as
-  gates (multiplied with another tensor, as in SE blocks, attention and LSTM cells).
-
-The walk is a small abstract interpretation over statements: assignments, `+=`,
-`append`/`extend`, `for` (unrolled when the iterable is a literal or a known stack),
-`if` (a condition on a literal loop value is decided; otherwise both branches are
-walked and the longer result kept). It is deliberately partial: what it cannot read
-becomes an `OTHER` element, which never makes a rule fire.
+What forward() does with these stacks is forward.py's.
 """
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import libcst as cst
 
-from trainlint.facts.torch_api import BATCH_NORM, CONV, LINEAR, NORM, SQUASHING_FUNCTIONS, _nn
-from trainlint.names import dotted
+from trainlint.facts.kinds import ElementKind
+from trainlint.facts.syntax import body_of, boolean, dotted, keyword_arg, literal_value, positional
+from trainlint.facts.vocabulary import (
+    BATCH_NORM, BIAS_POSITION, CONV, LINEAR, MODULE_LIST, NORM, SEQUENTIAL, SQUASHING_MODULES, WEIGHT_WRAPPERS,
+)
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
     from trainlint.facts.collect import ClassInfo
 
-WEIGHT = "weight"  # torch's Conv/Linear
-BLOCK = "block"  # any other module with parameters (a project block, an LSTM, attention)
-SQUASH = "squash"  # sigmoid, tanh and their hard variants
-NORM_KIND = "norm"
-OTHER = "other"
 
-#: Activations that saturate on both sides: gradients vanish through a deep stack of them.
-SQUASHING_MODULES = _nn("Sigmoid", "Tanh", "Hardsigmoid", "Hardtanh", "Softsign")
-SQUASHING_METHODS = frozenset({"sigmoid", "tanh", "sigmoid_", "tanh_"})
-_SQUASHING_FUNCS = SQUASHING_FUNCTIONS | {"torch.nn.functional.softsign"}
-#: Operations that multiply their operands: a squashed input to them is a gate.
-GATING_FUNCTIONS = frozenset(
-    {
-        "torch.mul", "torch.multiply", "torch.matmul", "torch.bmm", "torch.mm", "torch.einsum",
-        "torch.baddbmm", "torch.addcmul", "torch.where", "torch.lerp",
-        "torch.nn.functional.scaled_dot_product_attention",
-    }
-)
-GATING_METHODS = frozenset({"mul", "mul_", "matmul", "bmm", "mm", "addcmul", "addcmul_", "lerp", "lerp_", "masked_fill"})
-#: Attributes and methods of a tensor that carry no autograd graph.
-GRAPHLESS = frozenset(
-    {
-        "detach", "detach_", "item", "tolist", "numpy", "size", "dim", "numel", "shape", "data", "dtype", "argmax",
-        "argmin", "argsort", "isfinite", "isnan", "isinf", "all", "any", "new_zeros", "new_ones", "new_empty",
-        "new_full", "new_tensor", "zero_", "get_device", "type", "is_contiguous", "is_floating_point",
-        "device", "ndim", "is_cuda", "requires_grad", "nelement", "element_size", "stride", "data_ptr",
-    }
-)
-#: Calls whose result carries no autograd graph, whatever their arguments.
-GRAPHLESS_CALLS = frozenset(
-    {
-        "len", "int", "float", "bool", "str", "isinstance", "range", "print", "hasattr", "getattr", "type", "id",
-        "enumerate", "zip", "tuple", "list", "dict", "set", "sorted", "round", "repr", "format",
-        "torch.zeros_like", "torch.ones_like", "torch.empty_like", "torch.full_like", "torch.rand_like",
-        "torch.randn_like", "torch.randint_like", "torch.is_tensor", "torch.numel", "torch.is_floating_point",
-        "torch.argmax", "torch.argmin", "torch.argsort", "torch.isfinite", "torch.isnan", "torch.isinf",
-        "torch.is_grad_enabled", "torch.no_grad", "torch.inference_mode", "torch.autocast",
-    }
-)
-WEIGHT_WRAPPERS = frozenset(
-    {
-        "torch.nn.utils.spectral_norm", "torch.nn.utils.weight_norm",
-        "torch.nn.utils.parametrizations.spectral_norm", "torch.nn.utils.parametrizations.weight_norm",
-    }
-)
 _ORDERED_DICTS = frozenset({"collections.OrderedDict", "OrderedDict", "dict"})
 _MAX_UNROLL = 64
 _MAX_INLINE = 4
@@ -85,7 +39,7 @@ _MAX_INLINE = 4
 class Element:
     """One module (or one squashing call) in a stack or a forward path."""
 
-    kind: str
+    kind: ElementKind
     qualname: str | None
     #: Where a finding about this element goes: the constructor call, or the call in forward().
     node: cst.CSTNode
@@ -96,7 +50,7 @@ class Element:
 
     @property
     def has_weights(self) -> bool:
-        return self.kind in (WEIGHT, BLOCK)
+        return self.kind in (ElementKind.WEIGHT, ElementKind.BLOCK)
 
     @property
     def is_layer(self) -> bool:
@@ -104,11 +58,11 @@ class Element:
 
         torch's own modules with parameters (Embedding, LSTM, PReLU, attention) do not count.
         """
-        return self.kind == WEIGHT or (self.kind == BLOCK and not (self.qualname or "").startswith("torch."))
+        return self.kind == ElementKind.WEIGHT or (self.kind == ElementKind.BLOCK and not (self.qualname or "").startswith("torch."))
 
     @property
     def is_conv(self) -> bool:
-        return self.kind == WEIGHT and self.qualname in CONV
+        return self.kind == ElementKind.WEIGHT and self.qualname in CONV
 
     @property
     def is_batch_norm(self) -> bool:
@@ -119,28 +73,10 @@ Seq = tuple[Element, ...]
 
 
 def _unknown(node: cst.CSTNode) -> Seq:
-    return (Element(OTHER, None, node),)
+    return (Element(ElementKind.OTHER, None, node),)
 
 
-def _literal(node: cst.BaseExpression):
-    """The Python value of a literal expression, or raise ValueError."""
-    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.Name, cst.UnaryOperation, cst.List, cst.Tuple, cst.Dict, cst.ConcatenatedString)):
-        try:
-            return ast.literal_eval(cst.Module([]).code_for_node(node))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            pass
-    raise ValueError
 
-
-def positional(call: cst.Call) -> list[cst.BaseExpression]:
-    return [a.value for a in call.args if a.keyword is None and not a.star]
-
-
-def keyword(call: cst.Call, name: str) -> cst.Arg | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,7 +122,7 @@ class Stacks:
             self._walked_module = True
             self.walk(self.facts.module.body, _Scope())
         for call in self.facts.collected.calls:
-            if call.qualname == "torch.nn.Sequential" and id(call.node) not in self.sequentials:
+            if call.qualname == SEQUENTIAL and id(call.node) not in self.sequentials:
                 func = call.function.node if call.function else None
                 if func is not None and id(func) not in self._walked:
                     self._walked.add(id(func))
@@ -200,7 +136,7 @@ class Stacks:
         scope = _Scope(cls=cls)
         for func in functions:
             self._walked.add(id(func))
-            self.walk(_body(func), scope)
+            self.walk(body_of(func), scope)
         return {key[5:]: seq for key, seq in scope.env.items() if key.startswith("self.") and key.count(".") == 1}
 
     # statements -----------------------------------------------------------------------
@@ -214,11 +150,11 @@ class Stacks:
             elif isinstance(stmt, cst.If):
                 self._if(stmt, scope)
             elif isinstance(stmt, (cst.While, cst.With)):
-                self.walk(_body(stmt), scope)
+                self.walk(body_of(stmt), scope)
             elif isinstance(stmt, cst.Try):
-                self.walk(_body(stmt), scope)
+                self.walk(body_of(stmt), scope)
                 if stmt.orelse is not None:
-                    self.walk(_body(stmt.orelse), scope)
+                    self.walk(body_of(stmt.orelse), scope)
 
     def _small(self, small: cst.BaseSmallStatement, scope: _Scope) -> None:
         if isinstance(small, (cst.Assign, cst.AnnAssign)):
@@ -263,22 +199,22 @@ class Stacks:
         values = self._iteration_values(stmt.iter, scope)
         name = stmt.target.value if isinstance(stmt.target, cst.Name) else None
         if values is None:
-            self.walk(_body(stmt), scope)
+            self.walk(body_of(stmt), scope)
         else:
             for value in values[:_MAX_UNROLL]:
                 if name:
                     scope.consts[name] = value
-                self.walk(_body(stmt), scope)
+                self.walk(body_of(stmt), scope)
             if name:
                 scope.consts.pop(name, None)
         if stmt.orelse is not None:
-            self.walk(_body(stmt.orelse), scope)
+            self.walk(body_of(stmt.orelse), scope)
 
     def _iteration_values(self, node: cst.BaseExpression, scope: _Scope) -> list | None:
         """The values a loop runs over, when the source says so."""
         if isinstance(node, cst.Call) and dotted(node.func) == "range":
             try:
-                bounds = [_literal(a) for a in positional(node)]
+                bounds = [literal_value(a) for a in positional(node)]
                 return list(range(*bounds))[:_MAX_UNROLL]
             except (ValueError, TypeError):
                 return None
@@ -292,14 +228,14 @@ class Stacks:
         elif isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value in self._constants:
             # cfg[name] over a module-level dict of configs: the shortest one is the lower bound
             try:
-                table = _literal(self._constants[node.value.value])
+                table = literal_value(self._constants[node.value.value])
             except ValueError:
                 return None
             if isinstance(table, dict) and table and all(isinstance(v, (list, tuple)) for v in table.values()):
                 return list(min(table.values(), key=len))
             return None
         try:
-            value = _literal(expr)
+            value = literal_value(expr)
         except ValueError:
             return None
         return list(value) if isinstance(value, (list, tuple)) else None
@@ -308,20 +244,20 @@ class Stacks:
         truth = self._truth(stmt.test, scope)
         orelse = stmt.orelse
         if truth is True:
-            self.walk(_body(stmt), scope)
+            self.walk(body_of(stmt), scope)
             return
         if truth is False:
             if isinstance(orelse, cst.If):
                 self._if(orelse, scope)
             elif orelse is not None:
-                self.walk(_body(orelse), scope)
+                self.walk(body_of(orelse), scope)
             return
         first, second = scope.copy(), scope.copy()
-        self.walk(_body(stmt), first)
+        self.walk(body_of(stmt), first)
         if isinstance(orelse, cst.If):
             self._if(orelse, second)
         elif orelse is not None:
-            self.walk(_body(orelse), second)
+            self.walk(body_of(orelse), second)
         for key in set(first.env) | set(second.env):
             a, b = first.env.get(key), second.env.get(key)
             if a is None or b is None:
@@ -343,7 +279,7 @@ class Stacks:
             left = scope.consts[test.left.value]
             comparison = test.comparisons[0]
             try:
-                right = _literal(comparison.comparator)
+                right = literal_value(comparison.comparator)
             except ValueError:
                 return None
             op = comparison.operator
@@ -391,7 +327,7 @@ class Stacks:
             elif isinstance(node.operator, cst.Multiply):
                 left = self.seq(node.left, scope)
                 try:
-                    times = _literal(node.right)
+                    times = literal_value(node.right)
                 except ValueError:
                     times = 1
                 if left is not None and isinstance(times, int):
@@ -407,7 +343,7 @@ class Stacks:
     def _call(self, call: cst.Call, scope: _Scope) -> Seq | None:
         facts = self.facts
         qualname = facts.qualname(call.func)
-        if qualname == "torch.nn.Sequential":
+        if qualname == SEQUENTIAL:
             out: Seq = ()
             for arg in call.args:
                 if arg.keyword is not None:
@@ -424,7 +360,7 @@ class Stacks:
             if known is None or _weights(out) > _weights(known[1]):
                 self.sequentials[id(call)] = (call, out)
             return out
-        if qualname in ("torch.nn.ModuleList",):
+        if qualname == MODULE_LIST:
             args = positional(call)
             return (self.seq(args[0], scope) or _unknown(args[0])) if args else ()
         if qualname in WEIGHT_WRAPPERS:
@@ -446,16 +382,16 @@ class Stacks:
             return scope.consts[node.value]
         if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value in self._constants:
             try:
-                table = _literal(self._constants[node.value.value])
+                table = literal_value(self._constants[node.value.value])
                 index = node.slice[0].slice
-                key = _literal(index.value) if isinstance(index, cst.Index) else None
+                key = literal_value(index.value) if isinstance(index, cst.Index) else None
                 return table[key]
             except (ValueError, KeyError, IndexError, TypeError):
                 return None
         if isinstance(node, cst.Name) and node.value in self._constants:
             node = self._constants[node.value]
         try:
-            return _literal(node)
+            return literal_value(node)
         except ValueError:
             return None
 
@@ -509,7 +445,7 @@ class Stacks:
         self._inlining.append(id(func))
         self._walked.add(id(func))
         try:
-            self.walk(_body(func), inner)
+            self.walk(body_of(func), inner)
         finally:
             self._inlining.pop()
         result = max(inner.returns, key=len) if inner.returns else None
@@ -519,408 +455,21 @@ class Stacks:
 
 def element_for(facts: "FileFacts", qualname: str, call: cst.Call) -> Element:
     if qualname in CONV or qualname in LINEAR:
-        kind = WEIGHT
+        kind = ElementKind.WEIGHT
     elif qualname in SQUASHING_MODULES:
-        kind = SQUASH
+        kind = ElementKind.SQUASH
     elif qualname in NORM or qualname.rsplit(".", 1)[-1].endswith(("Norm", "Norm1d", "Norm2d", "Norm3d", "NormAct2d")):
-        kind = NORM_KIND
+        kind = ElementKind.NORM
     elif facts.class_has_parameters(qualname):
-        kind = BLOCK
+        kind = ElementKind.BLOCK
     else:
-        kind = OTHER
+        kind = ElementKind.OTHER
     return Element(kind, qualname, call, call)
 
 
 def _weights(seq: Seq) -> int:
     return sum(e.has_weights for e in seq)
 
-
-def _body(node: cst.CSTNode) -> Sequence[cst.CSTNode]:
-    body = getattr(node, "body", None)
-    if isinstance(body, cst.IndentedBlock):
-        return body.body
-    if isinstance(body, cst.SimpleStatementSuite):
-        return [cst.SimpleStatementLine(body.body)]
-    return []
-
-
-# ---------------------------------------------------------------------------------------
-# Paths: what forward() does to its input
-
-
-Path = tuple[Element, ...]
-
-
-@dataclass(eq=False)
-class Store:
-    """`self.<attr> = <value>` run while forward() runs."""
-
-    attr: str
-    value: cst.BaseExpression
-    statement: cst.CSTNode
-    #: The value carries an autograd graph: derived from the input or from a layer call.
-    tensor: bool
-    #: Run under no_grad/inference_mode or only in eval mode (`if not self.training`).
-    guarded: bool
-
-
-class Flow:
-    """One walk of forward() (and the methods it calls) over the class's stacks."""
-
-    def __init__(self, facts: "FileFacts", cls: "ClassInfo", attributes: dict[str, Seq]) -> None:
-        self.facts = facts
-        self.cls = cls
-        self.attributes = attributes
-        self.returns: list[Path] = []
-        #: ids of squashing calls whose output multiplies another tensor
-        self.gates: set[int] = set()
-        self.stores: list[Store] = []
-        #: id(constructor call) of a layer -> what consumed its output (None: anything but a layer)
-        self.consumers: dict[int, list[Element | None]] = {}
-        #: (attr, call) where a module holding a BatchNorm is applied to a tensor that already went through it
-        self.reapplied: list[tuple[str, cst.Call]] = []
-        self._inlining: list[int] = []
-        self._guard = 0
-        forward = cls.methods.get("forward")
-        if forward is not None:
-            self.returns = self._function(forward, [()])
-
-    def _function(self, func: cst.FunctionDef, args: list[Path | None]) -> list[Path]:
-        if id(func) in self._inlining or len(self._inlining) >= _MAX_INLINE:
-            return []
-        params = [p.name.value for p in func.params.params]
-        if params and params[0] == "self":
-            params = params[1:]
-        env: dict[str, Path] = {}
-        for name, path in zip(params, args):
-            if path is not None:
-                env[name] = path
-        self._inlining.append(id(func))
-        returns: list[Path] = []
-        try:
-            self._walk(_body(func), env, {}, returns)
-        finally:
-            self._inlining.pop()
-        return returns
-
-    # statements -----------------------------------------------------------------------
-    def _walk(self, body: Iterable[cst.CSTNode], env: dict, mods: dict, returns: list) -> None:
-        for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    self._small(small, env, mods, returns)
-            elif isinstance(stmt, cst.If):
-                guarded = _eval_only(stmt.test)
-                self.eval(stmt.test, env, mods)
-                first, second = dict(env), dict(env)
-                self._guard += guarded
-                self._walk(_body(stmt), first, mods, returns)
-                self._guard -= guarded
-                orelse = stmt.orelse
-                training_else = _training_only(stmt.test)
-                self._guard += training_else
-                if isinstance(orelse, cst.If):
-                    self._walk([orelse], second, mods, returns)
-                elif orelse is not None:
-                    self._walk(_body(orelse), second, mods, returns)
-                self._guard -= training_else
-                for key in set(first) | set(second):
-                    a, b = first.get(key), second.get(key)
-                    merged = _longest([a, b])
-                    for other in (a, b):
-                        if other is not merged and other and merged and other[-1] is not merged[-1]:
-                            self._use(other)  # the branch not followed goes on to unknown uses
-                    if merged is None:
-                        env.pop(key, None)
-                    else:
-                        env[key] = merged
-            elif isinstance(stmt, cst.For):
-                self._for(stmt, env, mods, returns)
-            elif isinstance(stmt, cst.With):
-                guarded = any(_no_grad(self.facts, item.item) for item in stmt.items)
-                for item in stmt.items:
-                    self.eval(item.item, env, mods)
-                self._guard += guarded
-                self._walk(_body(stmt), env, mods, returns)
-                self._guard -= guarded
-            elif isinstance(stmt, (cst.While, cst.Try)):
-                self._walk(_body(stmt), env, mods, returns)
-
-    def _for(self, stmt: cst.For, env: dict, mods: dict, returns: list) -> None:
-        target = stmt.target
-        iterable = stmt.iter
-        if isinstance(iterable, cst.Call) and dotted(iterable.func) == "enumerate" and positional(iterable):
-            iterable = positional(iterable)[0]
-            if isinstance(target, cst.Tuple) and len(target.elements) == 2:
-                target = target.elements[1].value
-        stack = self._stack_of(iterable)
-        if stack is not None and isinstance(target, cst.Name):
-            for element in stack[:_MAX_UNROLL]:
-                mods[target.value] = (element,)
-                self._walk(_body(stmt), env, mods, returns)
-            mods.pop(target.value, None)
-            return
-        self.eval(stmt.iter, env, mods)
-        self._walk(_body(stmt), env, mods, returns)
-
-    def _stack_of(self, node: cst.BaseExpression) -> Seq | None:
-        name = dotted(node)
-        if name and name.startswith("self.") and name.count(".") == 1:
-            return self.attributes.get(name[5:])
-        return None
-
-    def _small(self, small: cst.BaseSmallStatement, env: dict, mods: dict, returns: list) -> None:
-        if isinstance(small, (cst.Assign, cst.AnnAssign)):
-            if small.value is None:
-                return
-            value = self.eval(small.value, env, mods)
-            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-            for target in targets:
-                self._bind(target, value, small, env)
-        elif isinstance(small, cst.AugAssign):
-            value = self.eval(small.value, env, mods)
-            key = dotted(small.target)
-            current = env.get(key) if key else None
-            if isinstance(small.operator, (cst.MultiplyAssign, cst.MatrixMultiplyAssign)):
-                if not _is_number(small.value):
-                    self._gate(current)
-                    self._gate(value)
-                result = current if current is not None else value
-            else:
-                result = _longest([current, value])
-            if key:
-                self._bind(small.target, result, small, env)
-        elif isinstance(small, cst.Return) and small.value is not None:
-            value = small.value
-            items = [e.value for e in value.elements] if isinstance(value, cst.Tuple) else [value]
-            for item in items:
-                path = self.eval(item, env, mods)
-                self._use(path)
-                if path is not None:
-                    returns.append(path)
-        elif isinstance(small, cst.Expr):
-            self.eval(small.value, env, mods)
-
-    def _bind(self, target: cst.BaseExpression, value: Path | None, statement: cst.CSTNode, env: dict) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bind(element.value, value, statement, env)
-            return
-        key = dotted(target)
-        if key is None:
-            return
-        if key.startswith("self.") and key.count(".") == 1 and isinstance(statement, (cst.Assign, cst.AnnAssign)):
-            assert statement.value is not None
-            # an empty path is the input itself (or a scalar multiple): often raw data, not a graph
-            self.stores.append(Store(key[5:], statement.value, statement, bool(value), self._guard > 0))
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-
-    # expressions ----------------------------------------------------------------------
-    def eval(self, node: cst.BaseExpression, env: dict, mods: dict) -> Path | None:
-        """The path of the tensor an expression computes; None when it carries no graph."""
-        key = dotted(node)
-        if key is not None and key in env:
-            return env[key]
-        if isinstance(node, cst.Call):
-            return self._call(node, env, mods)
-        if isinstance(node, cst.Attribute):
-            path = self.eval(node.value, env, mods)
-            self._use(path)
-            return None if node.attr.value in GRAPHLESS else path
-        if isinstance(node, cst.Subscript):
-            path = self.eval(node.value, env, mods)
-            self._use(path)
-            return path
-        if isinstance(node, cst.BinaryOperation):
-            return self._binary(node, env, mods)
-        if isinstance(node, cst.UnaryOperation):
-            return self.eval(node.expression, env, mods)
-        if isinstance(node, cst.IfExp):
-            self.eval(node.test, env, mods)
-            return _longest([self.eval(node.body, env, mods), self.eval(node.orelse, env, mods)])
-        if isinstance(node, (cst.Tuple, cst.List)):
-            for element in node.elements:
-                self.eval(element.value, env, mods)
-            return None
-        if isinstance(node, cst.Comparison):
-            self.eval(node.left, env, mods)
-            for c in node.comparisons:
-                self.eval(c.comparator, env, mods)
-            return None
-        return None
-
-    def _binary(self, node: cst.BinaryOperation, env: dict, mods: dict) -> Path | None:
-        left, right = self.eval(node.left, env, mods), self.eval(node.right, env, mods)
-        self._use(left)
-        self._use(right)
-        op = node.operator
-        if isinstance(op, (cst.Multiply, cst.MatrixMultiply)):
-            if _is_number(node.left):
-                return right
-            if _is_number(node.right):
-                return left
-            self._gate(left)
-            self._gate(right)
-            plain = [p for p in (left, right) if p is not None and not _squashed(p)]
-            return _longest(plain) if plain else _longest([left, right])
-        if isinstance(op, (cst.Divide, cst.FloorDivide, cst.Modulo, cst.Power)):
-            return left if left is not None else right
-        return _longest([left, right])
-
-    def _use(self, path: Path | None, consumer: Element | None = None) -> None:
-        if path and path[-1].call is not None:
-            self.consumers.setdefault(id(path[-1].call), []).append(consumer)
-
-    def _gate(self, path: Path | None) -> None:
-        if path is None:
-            return
-        for element in reversed(path):
-            if element.has_weights:
-                break
-            if element.kind == SQUASH:
-                self.gates.add(id(element.node))
-
-    def _call(self, call: cst.Call, env: dict, mods: dict) -> Path | None:
-        func = call.func
-        args = positional(call)
-        arg_paths = [self.eval(a, env, mods) for a in args]
-        for arg in call.args:
-            if arg.keyword is not None or arg.star:
-                self.eval(arg.value, env, mods)
-        first = next((p for p in arg_paths if p is not None), None)
-        for path in arg_paths[1:] if arg_paths and arg_paths[0] is first else arg_paths:
-            self._use(path)
-        name = dotted(func)
-        # a module of the class: self.conv(x), self.blocks[i](x), a loop variable over a stack
-        if name and name.startswith("self.") and name.count(".") == 1:
-            attr = name[5:]
-            if attr in self.attributes:
-                stack = self.attributes[attr]
-                if first and any(e.is_batch_norm for e in stack):
-                    seen = {id(e) for e in first}
-                    if any(id(e) in seen for e in stack if e.is_batch_norm):
-                        self.reapplied.append((attr, call))
-                return self._apply(first or (), stack, call)
-            method = self.cls.methods.get(attr)
-            if method is not None:
-                returned = self._function(method, arg_paths)
-                return _longest(returned) if returned else first
-            return (first or ()) + (Element(OTHER, None, call),)
-        if isinstance(func, cst.Subscript):
-            stack = self._stack_of(func.value)
-            if stack:
-                kinds = {e.kind for e in stack}
-                element = stack[0] if len(kinds) == 1 else Element(OTHER, None, call)
-                return (first or ()) + (replace(element, node=call),)
-        if isinstance(func, cst.Name) and func.value in mods:
-            return self._apply(first or (), mods[func.value], call)
-        qualname = self.facts.qualname(func)
-        if qualname in GRAPHLESS_CALLS:
-            return None
-        if qualname in _SQUASHING_FUNCS:
-            return (first or ()) + (Element(SQUASH, qualname, call),)
-        if qualname in GATING_FUNCTIONS:
-            for path in arg_paths:
-                self._gate(path)
-            plain = [p for p in arg_paths if p is not None and not _squashed(p)]
-            return _longest(plain) if plain else first
-        if isinstance(func, cst.Attribute):
-            method = func.attr.value
-            receiver = self.eval(func.value, env, mods)
-            if method in GRAPHLESS:
-                return None
-            if receiver is None and (qualname or "").startswith("torch."):
-                return first if first is None else first + (Element(OTHER, qualname, call),)
-            if method in SQUASHING_METHODS:
-                return (receiver or ()) + (Element(SQUASH, method, call),)
-            if method in GATING_METHODS:
-                self._gate(receiver)
-                for path in arg_paths:
-                    self._gate(path)
-                plain = [p for p in [receiver, *arg_paths] if p is not None and not _squashed(p)]
-                return _longest(plain) if plain else receiver
-            base = receiver if receiver is not None else first
-            return None if base is None else base + (Element(OTHER, method, call),)
-        if first is None:
-            return None
-        return first + (Element(OTHER, qualname, call),)
-
-    def _apply(self, path: Path, stack: Seq, call: cst.Call) -> Path:
-        self._use(path, stack[0] if stack else None)
-        if len(stack) == 1:
-            # a single layer: findings about its use in forward() point at the call
-            return path + (replace(stack[0], node=call) if stack[0].kind == SQUASH else stack[0],)
-        return path + stack
-
-
-def _squashed(path: Path) -> bool:
-    for element in reversed(path):
-        if element.kind == SQUASH:
-            return True
-        if element.has_weights:
-            return False
-    return False
-
-
-def _longest(paths: Sequence[Path | None]) -> Path | None:
-    known = [p for p in paths if p is not None]
-    if not known:
-        return None
-    return max(known, key=lambda p: (sum(e.has_weights for e in p), len(p)))
-
-
-def _is_number(node: cst.BaseExpression) -> bool:
-    if isinstance(node, cst.UnaryOperation):
-        node = node.expression
-    return isinstance(node, (cst.Integer, cst.Float))
-
-
-def _no_grad(facts: "FileFacts", node: cst.BaseExpression) -> bool:
-    if isinstance(node, cst.Call):
-        qualname = facts.qualname(node.func)
-        if qualname == "torch.set_grad_enabled":
-            args = positional(node)
-            return bool(args) and isinstance(args[0], cst.Name) and args[0].value == "False"
-        return qualname in ("torch.no_grad", "torch.inference_mode")
-    return False
-
-
-def _is_training(node: cst.BaseExpression) -> bool:
-    return dotted(node) == "self.training"
-
-
-def _eval_only(test: cst.BaseExpression) -> bool:
-    """`if not self.training:` (and `self.training is False`): eval-mode code."""
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return _is_training(test.expression)
-    if isinstance(test, cst.Comparison) and _is_training(test.left) and len(test.comparisons) == 1:
-        c = test.comparisons[0]
-        return isinstance(c.operator, (cst.Is, cst.Equal)) and dotted(c.comparator) == "False"
-    return False
-
-
-def _training_only(test: cst.BaseExpression) -> bool:
-    """`if self.training:` whose `else` branch is eval-mode code."""
-    return _is_training(test)
-
-
-__all__ = [
-    "BIAS_POSITION", "BLOCK", "Element", "Flow", "NORM_KIND", "OTHER", "Path", "SQUASH", "Seq", "Stacks", "Store", "WEIGHT",
-    "element_for", "file_paths", "has_bias", "keyword", "positional",
-]
-
-
-#: Position of `bias` among the positional parameters of torch's weight layers.
-BIAS_POSITION = {
-    **{f"torch.nn.{n}": 7 for n in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")},
-    **{f"torch.nn.{n}": 6 for n in ("LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d")},
-    "torch.nn.Linear": 2,
-    "torch.nn.LazyLinear": 1,
-    "torch.nn.Bilinear": 3,
-}
 
 
 def has_bias(element: Element) -> bool | None:
@@ -930,7 +479,7 @@ def has_bias(element: Element) -> bool | None:
         return None
     if any(arg.star for arg in call.args):
         return None
-    arg = keyword(call, "bias")
+    arg = keyword_arg(call, "bias")
     if arg is None:
         args = positional(call)
         position = BIAS_POSITION[element.qualname]
@@ -939,15 +488,7 @@ def has_bias(element: Element) -> bool | None:
         value = args[position]
     else:
         value = arg.value
-    if isinstance(value, cst.Name) and value.value in ("True", "False"):
-        return value.value == "True"
-    return None
+    return boolean(value)
 
 
-def file_paths(facts: "FileFacts") -> list[Path]:
-    """Every stack of the file in order: forward() of each module class, then each nn.Sequential."""
-    paths: list[Path] = []
-    for module_class in facts.module_classes:
-        paths.extend(module_class.flow.returns)
-    paths.extend(seq for _, seq in facts.stacks.all_sequentials())
-    return paths
+__all__ = ["Element", "Seq", "Stacks", "element_for", "has_bias"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from collections.abc import Iterator
 from typing import Any
 
 import libcst as cst
@@ -149,3 +150,16 @@ def walk(node: cst.CSTNode, visitor: Any) -> None:
             leave(visitor, node)
 
     go(node)
+
+
+def calls_within(node: cst.CSTNode, skip: tuple[type, ...] = (cst.Lambda, cst.FunctionDef)) -> Iterator[cst.Call]:
+    """The calls inside a node (not inside nested defs and lambdas), in no particular order."""
+    stack: list = [node]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in skip:
+            continue
+        if kind is cst.Call:
+            yield item
+        stack.extend(children(item))

@@ -448,8 +448,11 @@ class Measurements:
 
     def scheduler_granularity(self) -> Evidence:
         """How often each epoch- or batch-based scheduler was stepped per optimizer step."""
-        from trainlint.facts.loops import BATCH_SCHEDULERS, EPOCH_SCHEDULERS
+        from trainlint.facts.vocabulary import BATCH_SCHEDULERS as BATCH, EPOCH_SCHEDULERS as EPOCH
 
+        # the probe records a scheduler's class name (`type(scheduler).__name__`)
+        EPOCH_SCHEDULERS = {q.rsplit(".", 1)[-1] for q in EPOCH}
+        BATCH_SCHEDULERS = {q.rsplit(".", 1)[-1] for q in BATCH}
         known = [s for s in self.r.get("schedulers", []) if s["type"] in EPOCH_SCHEDULERS | BATCH_SCHEDULERS]
         if not known:
             return Evidence(False, message="no StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, OneCycleLR "

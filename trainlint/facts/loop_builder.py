@@ -1,0 +1,584 @@
+"""Building the loop facts (loops.py) of a file: the types of its names (optimizers,
+schedulers, models, losses), then one walk per function that runs a loop, emitting its
+events in execution order with the file's helpers inlined.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from trainlint.facts.collect import FunctionInfo
+from trainlint.facts.kinds import EventKind
+from trainlint.facts.loops import (
+    Event, Loop, LoopEvents, LoopFacts, Optimizer, Scheduler, is_optimizer_class, is_scheduler_class,
+)
+from trainlint.facts.modes import is_parallel_wrapper
+from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, last_name, number, string
+from trainlint.facts.syntax import positional as positional_values
+from trainlint.facts.vocabulary import CLIP_NAMES, FUNCTIONAL_LOSSES, GRAD_MODE
+from trainlint.facts.walk import children
+
+if TYPE_CHECKING:
+    from trainlint.facts import FileFacts
+
+_MAX_INLINE_DEPTH = 4
+#: Calls that make a function worth walking as a flow.
+_RELEVANT_ATTRS = frozenset(
+    {
+        "backward", "manual_backward", "step", "step_update", "zero_grad", "eval", "train", "state_dict",
+        "clip_grad_norm_", "clip_grad_value_", "unscale_",
+    }
+)
+
+#: A loss function of any library, by torch's names for them (`losses.cross_entropy`, `my_kl_div`).
+_LOSS_FUNCTION_NAMES = tuple(sorted(last_name(q) for q in FUNCTIONAL_LOSSES))
+_MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$", re.I)
+_OPTIMIZER_NAME = re.compile(r"optim|^opt($|_|[a-z]?\d*$)|_opt($|_|[a-z]?\d*$)", re.I)
+_SCHEDULER_NAME = re.compile(r"sched|^lr_?s|warmup", re.I)
+_SCALER_NAME = re.compile(r"scaler", re.I)
+_LR_HELPER = re.compile(r"(adjust|set|update|assign|decay|warmup|schedule)\w*_?(lr|learning_rate)|(lr|learning_rate)_?(schedule|decay|update|step|warmup)|^get_lr$", re.I)
+
+
+def _is_loss_class(qualname: str | None) -> bool:
+    return bool(qualname) and last_name(qualname).endswith("Loss")
+
+
+class _Builder:
+    def __init__(self, facts: "FileFacts") -> None:
+        self.facts = facts
+        self.names = facts.names
+        collected = facts.collected
+        self.top_functions: dict[str, FunctionInfo] = {}
+        self.info_by_node: dict[int, FunctionInfo] = {}
+        #: functions defined inside a function (timm's `_backward` in train_one_epoch), by parent
+        self.nested: dict[int, dict[str, FunctionInfo]] = {}
+        for info in collected.functions:
+            self.info_by_node[id(info.node)] = info
+            if info.cls is None and info.parent is None:
+                self.top_functions.setdefault(info.name, info)
+            elif info.cls is None and info.parent is not None:
+                self.nested.setdefault(id(info.parent.node), {})[info.name] = info
+        self.optimizers: dict[str, Optimizer] = {}
+        self.schedulers: dict[str, Scheduler] = {}
+        self.models: set[str] = set()
+        self.model_types: dict[str, str] = {}
+        self.losses: set[str] = set()
+        self.scalers: set[str] = set()
+        self.has_manual_lr = False
+        self.sets_lr = False
+        self._types()
+        self.inlined: set[int] = set()
+
+    # types of names, from every assignment in the file ---------------------------
+    def _types(self) -> None:
+        for assign in self.facts.collected.assigns:
+            node = assign.node
+            if isinstance(node, cst.AugAssign):
+                continue
+            value = node.value
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if isinstance(node, cst.Assign) and self._is_lr_write(targets):
+                self.has_manual_lr = self.sets_lr = True
+            if not isinstance(value, cst.Call):
+                continue
+            call = value
+            # `model = Net().to(device)`, `model = DDP(model)`: the innermost constructor
+            inner = call
+            while isinstance(inner.func, cst.Attribute) and isinstance(inner.func.value, cst.Call) and inner.func.attr.value in ("to", "cuda", "cpu", "half", "float", "double"):
+                inner = inner.func.value
+            qualname = self.facts.qualname(inner.func)
+            for target in targets:
+                name = dotted(target)
+                if name is None:
+                    continue
+                if is_optimizer_class(qualname):
+                    self.optimizers[name] = self._optimizer(name, qualname, inner)
+                elif is_scheduler_class(qualname):
+                    known = self.schedulers.get(name)
+                    if known is not None and known.qualname != qualname:
+                        qualname = "?"  # one name, several scheduler types: the type is unknown
+                    self.schedulers[name] = Scheduler(name, qualname or "", inner)
+                    self.has_manual_lr = True
+                elif _is_loss_class(qualname) or (qualname or "").endswith(_LOSS_FUNCTION_NAMES):
+                    self.losses.add(name)
+                elif last_name(qualname) in ("GradScaler",) or (qualname or "").endswith("GradScaler"):
+                    self.scalers.add(name)
+                elif self.facts.is_module_class(qualname):
+                    self.models.add(name)
+                    if qualname and not is_parallel_wrapper(qualname):
+                        self.model_types.setdefault(name, qualname)
+        for call in self.facts.collected.calls:
+            func = call.node.func
+            name = last_name(dotted(func))
+            if name and _LR_HELPER.search(name):
+                self.has_manual_lr = self.sets_lr = True
+
+    def _is_lr_write(self, targets: list[cst.BaseExpression]) -> bool:
+        # param_group["lr"] = ..., optimizer.param_groups[0]["lr"] = ...
+        for target in targets:
+            if isinstance(target, cst.Subscript) and len(target.slice) == 1:
+                index = target.slice[0].slice
+                if isinstance(index, cst.Index) and string(index.value) in ("lr", "learning_rate"):
+                    return True
+        return False
+
+    def _optimizer(self, name: str, qualname: str, call: cst.Call) -> Optimizer:
+        lr_node = argument(call, "lr", 1)
+        wd_node = keyword(call, "weight_decay")
+        return Optimizer(name, qualname, call, number(lr_node), lr_node, number(wd_node), wd_node)
+
+    # classification of names ---------------------------------------------------
+    def is_optimizer(self, name: str | None) -> bool:
+        if not name:
+            return False
+        if name in self.optimizers:
+            return True
+        if name in self.schedulers or name in self.models:
+            return False
+        return bool(_OPTIMIZER_NAME.search(last_name(name)))
+
+    def is_scheduler(self, name: str | None) -> bool:
+        if not name:
+            return False
+        if name in self.schedulers:
+            return True
+        if name in self.optimizers:
+            return False
+        return bool(_SCHEDULER_NAME.search(last_name(name)))
+
+    def is_model(self, name: str | None) -> bool:
+        if not name or name == "self":
+            return False
+        if name in self.models:
+            return True
+        if name in self.losses or name in self.optimizers or name in self.schedulers:
+            return False
+        if self.names.is_imported(name.split(".", 1)[0]):
+            return False
+        return bool(_MODEL_NAME.search(last_name(name)))
+
+    def is_loss_call(self, call: cst.Call, callee: str | None) -> bool:
+        if callee is None:
+            return False
+        if callee in self.losses:
+            return True
+        qualname = self.facts.qualname(call.func)
+        if qualname in FUNCTIONAL_LOSSES:
+            return True
+        low = last_name(callee).lower()
+        return "criterion" in low or low in ("loss_fn", "loss_func", "lossfn", "loss_function", "compute_loss") or (
+            low.endswith("_loss") and not low.startswith(("get_", "log_", "print_", "plot_", "save_", "estimate_"))
+        )
+
+    # flows --------------------------------------------------------------------------
+    def build(self) -> LoopFacts:
+        reach = self._reaching_loops()
+        flows: list[LoopEvents] = []
+        module_flow = LoopEvents(root=None)
+        module_needed = (
+            any(l.function is None for l in self.facts.collected.loops) or any(id(f) in reach for f in self._callees_of(None))
+        ) and (self._relevant(None) or any(id(f) in self._relevant_ids for f in self._callees_of(None)))
+        if module_needed:
+            _EventWalker(self, module_flow).walk_body(self.facts.module.body)
+            flows.append(module_flow)
+        for info in self.facts.collected.functions:
+            if id(info.node) not in reach:
+                continue
+            flow = LoopEvents(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node))
+            _EventWalker(self, flow).walk_function(info.node)
+            flows.append(flow)
+        for flow in flows:
+            if flow.root is not None and id(flow.root) in self.inlined:
+                flow.inlined = True
+        return LoopFacts(
+            flows, self.optimizers, self.schedulers, has_manual_lr=self.has_manual_lr, sets_lr=self.sets_lr, model_types=self.model_types
+        )
+
+    def decorated_no_grad(self, node: cst.FunctionDef) -> bool:
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            if isinstance(expr, cst.Call):
+                expr = expr.func
+            if self.facts.qualname(expr) in GRAD_MODE:
+                return True
+        return False
+
+    def resolve_helper(self, call: cst.Call, current: cst.FunctionDef | None) -> cst.FunctionDef | None:
+        func = call.func
+        if isinstance(func, cst.Name):
+            scope = self.info_by_node.get(id(current)) if current is not None else None
+            while scope is not None:
+                nested = self.nested.get(id(scope.node), {}).get(func.value)
+                if nested is not None:
+                    return nested.node
+                scope = scope.parent
+            if self.names.is_imported(func.value):
+                return None
+            info = self.top_functions.get(func.value)
+            return info.node if info is not None else None
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+            and current is not None
+        ):
+            info = self.info_by_node.get(id(current))
+            if info is not None and info.cls is not None:
+                return info.cls.methods.get(func.attr.value)
+        return None
+
+    def _callees_of(self, function: cst.FunctionDef | None) -> list[cst.FunctionDef]:
+        out = []
+        for call in self.facts.calls_in(function):
+            target = self.resolve_helper(call.node, function)
+            if target is not None:
+                out.append(target)
+        return out
+
+    def _reaching_loops(self) -> set[int]:
+        """Functions that run a loop and do something for training (step, backward, toggle the
+        model's mode, ...), themselves or through helpers of this file. A model's forward()
+        looping over its blocks is not walked: that keeps model files cheap."""
+        functions = self.facts.collected.functions
+        edges = {id(info.node): [id(c) for c in self._callees_of(info.node)] for info in functions}
+        loops = {id(l.function.node) for l in self.facts.collected.loops if l.function is not None}
+        relevant = {id(info.node) for info in functions if self._relevant(info.node)}
+        for found in (loops, relevant):
+            changed = True
+            while changed:
+                changed = False
+                for caller, callees in edges.items():
+                    if caller not in found and any(c in found for c in callees):
+                        found.add(caller)
+                        changed = True
+        self._relevant_ids = relevant
+        return loops & relevant
+
+    def _relevant(self, function: cst.FunctionDef | None) -> bool:
+        for call in self.facts.calls_in(function):
+            func = call.node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _RELEVANT_ATTRS:
+                return True
+            if is_optimizer_class(call.qualname):
+                return True
+        return False
+
+
+@dataclass
+class _Context:
+    loop: Loop | None = None
+    guards: tuple[cst.CSTNode, ...] = ()
+    no_grad: bool = False
+    via: tuple[cst.Call, ...] = ()
+    function: cst.FunctionDef | None = None
+    renames: dict[str, str] = field(default_factory=dict)
+    stack: tuple[int, ...] = ()  # helpers being inlined, against recursion
+
+    def child(self, **changes) -> "_Context":
+        values = dict(self.__dict__)
+        values.update(changes)
+        return _Context(**values)
+
+
+class _EventWalker:
+    def __init__(self, builder: _Builder, flow: LoopEvents) -> None:
+        self.b = builder
+        self.flow = flow
+
+    # statements ----------------------------------------------------------------------
+    def walk_function(self, node: cst.FunctionDef) -> None:
+        ctx = _Context(function=node, no_grad=self.flow.decorated_no_grad)
+        self._suite(node.body, ctx)
+
+    def walk_body(self, body) -> None:
+        self._statements(body, _Context())
+
+    def _suite(self, suite: cst.BaseSuite, ctx: _Context) -> None:
+        if isinstance(suite, cst.IndentedBlock):
+            self._statements(suite.body, ctx)
+        elif isinstance(suite, cst.SimpleStatementSuite):
+            for small in suite.body:
+                self._small(small, ctx)
+
+    def _statements(self, body, ctx: _Context) -> None:
+        for stmt in body:
+            self._statement(stmt, ctx)
+
+    def _statement(self, stmt: cst.CSTNode, ctx: _Context) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self._small(small, ctx)
+        elif isinstance(stmt, (cst.For, cst.While)):
+            self._loop(stmt, ctx)
+        elif isinstance(stmt, cst.If):
+            self._expr(stmt.test, ctx)
+            self._suite(stmt.body, ctx.child(guards=ctx.guards + (stmt,)))
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.If):
+                self._statement(orelse, ctx.child(guards=ctx.guards + (stmt,)))
+            elif isinstance(orelse, cst.Else):
+                self._suite(orelse.body, ctx.child(guards=ctx.guards + (orelse,)))
+        elif isinstance(stmt, cst.With):
+            no_grad = ctx.no_grad
+            for item in stmt.items:
+                self._expr(item.item, ctx)
+                expr = item.item.func if isinstance(item.item, cst.Call) else item.item
+                if self.b.facts.qualname(expr) in GRAD_MODE:
+                    no_grad = True
+            self._suite(stmt.body, ctx.child(no_grad=no_grad))
+        elif isinstance(stmt, cst.Try) or type(stmt).__name__ == "TryStar":
+            self._suite(stmt.body, ctx)
+            for handler in stmt.handlers:
+                self._suite(handler.body, ctx.child(guards=ctx.guards + (handler,)))
+            if stmt.orelse is not None:
+                self._suite(stmt.orelse.body, ctx)
+            if stmt.finalbody is not None:
+                self._suite(stmt.finalbody.body, ctx)
+        elif isinstance(stmt, cst.Match):
+            self._expr(stmt.subject, ctx)
+            for case in stmt.cases:
+                self._suite(case.body, ctx.child(guards=ctx.guards + (case,)))
+        # FunctionDef / ClassDef: their own flows
+
+    def _loop(self, node: cst.For | cst.While, ctx: _Context) -> None:
+        if isinstance(node, cst.For):
+            self._expr(node.iter, ctx)
+        else:
+            self._expr(node.test, ctx)
+        loop = Loop(node, ctx.loop, ctx.via, ctx.no_grad, ctx.guards, ctx.function, ctx.renames)
+        if ctx.loop is not None:
+            ctx.loop.children.append(loop)
+        self.flow.loops.append(loop)
+        inner = ctx.child(loop=loop)
+        self._suite(node.body, inner)
+        if node.orelse is not None:
+            self._suite(node.orelse.body, ctx)
+
+    # small statements -------------------------------------------------------------------
+    def _small(self, small: cst.BaseSmallStatement, ctx: _Context) -> None:
+        if isinstance(small, cst.Expr):
+            self._expr(small.value, ctx)
+        elif isinstance(small, cst.Assign):
+            self._expr(small.value, ctx)
+            for target in small.targets:
+                self._assign_target(target.target, small.value, small, ctx)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self._expr(small.value, ctx)
+                self._assign_target(small.target, small.value, small, ctx)
+        elif isinstance(small, cst.AugAssign):
+            self._expr(small.value, ctx)
+            name = dotted(small.target)
+            if name is None and isinstance(small.target, cst.Subscript):
+                name = cst.Module([]).code_for_node(small.target)  # stats[0] += loss
+            if isinstance(small.operator, cst.AddAssign) and name is not None:
+                self._emit(EventKind.ACCUMULATE, small, ctx, target=name, value=small.value)
+        elif isinstance(small, cst.Return) and small.value is not None:
+            self._expr(small.value, ctx)
+
+    def _assign_target(self, target: cst.BaseExpression, value: cst.BaseExpression, stmt: cst.CSTNode, ctx: _Context) -> None:
+        if isinstance(target, cst.Attribute) and target.attr.value == "grad" and is_none(value):
+            self._emit(EventKind.ZERO_GRAD, stmt, ctx, target=dotted(target.value))
+            return
+        if self.b._is_lr_write([target]):
+            self._emit(EventKind.LR_UPDATE, stmt, ctx)
+            return
+        name = dotted(target)
+        if name is None:
+            if isinstance(target, (cst.Tuple, cst.List)):
+                for element in target.elements:
+                    sub = dotted(element.value)
+                    if sub is not None:
+                        self._emit(EventKind.BIND, stmt, ctx, target=sub, value=None)
+            return
+        # total = total + loss
+        if (
+            isinstance(value, cst.BinaryOperation)
+            and isinstance(value.operator, cst.Add)
+            and dotted(value.left) == name
+        ):
+            self._emit(EventKind.ACCUMULATE, stmt, ctx, target=name, value=value.right)
+        self._emit(EventKind.BIND, stmt, ctx, target=name, value=value)
+
+    # expressions: calls in evaluation order ---------------------------------------------------
+    def _expr(self, expr: cst.BaseExpression, ctx: _Context) -> None:
+        calls: list[cst.Call] = []
+        _calls_post_order(expr, calls)
+        for call in calls:
+            self._call(call, ctx)
+
+    def _rename(self, name: str | None, ctx: _Context) -> str | None:
+        if name is None or not ctx.renames:
+            return name
+        head, sep, rest = name.partition(".")
+        new = ctx.renames.get(head)
+        if new is None:
+            return name
+        return new + sep + rest
+
+    def _call(self, call: cst.Call, ctx: _Context) -> None:
+        b = self.b
+        func = call.func
+        callee = dotted(func)
+        attr = func.attr.value if isinstance(func, cst.Attribute) else None
+        receiver = dotted(func.value) if isinstance(func, cst.Attribute) else None
+        qualname = b.facts.qualname(func)
+        positional = positional_values(call)
+        # helpers of this file are followed
+        helper = b.resolve_helper(call, ctx.function)
+        if (
+            helper is not None
+            and id(helper) not in ctx.stack
+            and id(helper) != id(self.flow.root)
+            and len(ctx.via) < _MAX_INLINE_DEPTH
+        ):
+            self._inline(call, helper, ctx)
+            return
+        if attr == "backward":
+            if receiver is not None and b.names.is_imported(receiver.split(".", 1)[0]):
+                # torch.autograd.backward(loss); dist_autograd.backward(ctx, [loss]) keeps its gradients apart
+                if qualname == "torch.autograd.backward" and positional:
+                    self._emit(EventKind.BACKWARD, call, ctx, value=positional[0])
+                return
+            if positional and not _is_tensor_expr(func.value, b):
+                # accelerator.backward(loss), fabric.backward(loss), self.manual_backward
+                self._emit(EventKind.BACKWARD, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
+                return
+            loss = func.value
+            inner = loss
+            if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value == "scale" and inner.args:
+                loss = inner.args[0].value
+            self._emit(EventKind.BACKWARD, call, ctx, value=loss)
+            return
+        if attr == "manual_backward" and positional:
+            self._emit(EventKind.BACKWARD, call, ctx, value=positional[0])
+            return
+        if attr == "zero_grad" or (attr == "zero_" and receiver is not None and receiver.endswith((".grad", ".grad.data"))):
+            target = receiver if attr == "zero_grad" else receiver.rsplit(".grad", 1)[0]
+            self._emit(EventKind.ZERO_GRAD, call, ctx, target=self._rename(target, ctx))
+            return
+        if isinstance(func, cst.Name) and func.value == "zero_grad":
+            # an imported helper that clears a parameter list: `zero_grad(self.model_params)`
+            # (improved-diffusion's fp16_util); one of this file is followed above
+            self._emit(EventKind.ZERO_GRAD, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
+            return
+        if (attr in CLIP_NAMES) or last_name(qualname) in CLIP_NAMES:
+            self._emit(EventKind.CLIP, call, ctx, target=self._rename(receiver, ctx))
+            return
+        if attr == "unscale_":
+            self._emit(EventKind.UNSCALE, call, ctx, target=self._rename(dotted(positional[0]) if positional else None, ctx))
+            return
+        if attr == "step":
+            name = self._rename(receiver, ctx)
+            if receiver is not None and (receiver in b.scalers or _SCALER_NAME.search(last_name(receiver))):
+                if positional:
+                    self._emit(EventKind.STEP, call, ctx, target=self._rename(dotted(positional[0]), ctx))
+                return
+            if b.is_scheduler(receiver) or b.is_scheduler(name):
+                self._emit(EventKind.SCHED_STEP, call, ctx, target=name)
+                return
+            if b.is_optimizer(receiver) or b.is_optimizer(name):
+                self._emit(EventKind.STEP, call, ctx, target=name)
+            return
+        if attr == "step_update" and receiver is not None:
+            self._emit(EventKind.SCHED_STEP, call, ctx, target=self._rename(receiver, ctx))
+            return
+        if attr in ("train", "eval") and receiver is not None and "trainer" not in receiver.lower():
+            if attr == "eval" and not call.args:
+                self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
+            elif attr == "train":
+                mode = positional[0] if positional else keyword(call, "mode")
+                if is_false(mode):
+                    self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
+                elif mode is None or boolean(mode) is True:
+                    self._emit(EventKind.TRAIN, call, ctx, target=self._rename(receiver, ctx))
+                else:
+                    # model.train(is_training): either
+                    self._emit(EventKind.TRAIN, call, ctx, target=self._rename(receiver, ctx), value=mode)
+            return
+        if is_optimizer_class(qualname):
+            self._emit(EventKind.OPTIMIZER_BUILT, call, ctx)
+            return
+        if callee is not None and _LR_HELPER.search(last_name(callee)):
+            self._emit(EventKind.LR_UPDATE, call, ctx)
+            return
+        if b.is_loss_call(call, callee):
+            self._emit(EventKind.LOSS, call, ctx, target=self._rename(callee, ctx))
+            return
+        if attr == "append" and positional:
+            self._emit(EventKind.ACCUMULATE, call, ctx, target=self._rename(receiver, ctx), value=positional[0])
+            return
+        if qualname and b.facts.is_module_class(qualname) and not _is_loss_class(qualname):
+            self._emit(EventKind.MODEL_BUILT, call, ctx)
+            return
+        if callee is not None and b.is_model(callee) and not _is_loss_class(qualname):
+            self._emit(EventKind.FORWARD, call, ctx, target=self._rename(callee, ctx))
+            return
+
+    def _inline(self, call: cst.Call, helper: cst.FunctionDef, ctx: _Context) -> None:
+        self.b.inlined.add(id(helper))
+        renames: dict[str, str] = {}
+        params = [p for p in helper.params.params]
+        offset = 1 if (params and params[0].name.value == "self" and isinstance(call.func, cst.Attribute)) else 0
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        for param, arg in zip(params[offset:], positional):
+            name = self._rename(dotted(arg.value), ctx)
+            if name is not None:
+                renames[param.name.value] = name
+        for arg in call.args:
+            if arg.keyword is not None:
+                name = self._rename(dotted(arg.value), ctx)
+                if name is not None:
+                    renames[arg.keyword.value] = name
+        for param in params[offset:]:
+            renames.setdefault(param.name.value, param.name.value)
+        if offset:
+            renames["self"] = ctx.renames.get("self", "self")
+        no_grad = ctx.no_grad or self.b.decorated_no_grad(helper)
+        inner = ctx.child(via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),))
+        self._suite(helper.body, inner)
+
+    def _emit(self, kind: EventKind, node: cst.CSTNode, ctx: _Context, target: str | None = None, value=None) -> None:
+        loops: list[Loop] = []
+        loop = ctx.loop
+        while loop is not None:
+            loops.append(loop)
+            loop = loop.parent
+        loops.reverse()
+        event = Event(kind, node, target, value, tuple(loops), ctx.guards, ctx.no_grad, ctx.via, ctx.function, len(self.flow.events))
+        self.flow.events.append(event)
+        for loop in loops:
+            loop.events.append(event)
+
+
+# leaves and nodes that hold no call evaluated in the loop's iteration
+_NO_CALLS = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Lambda})
+
+
+def _calls_post_order(node: cst.CSTNode, out: list[cst.Call]) -> None:
+    """The calls inside an expression in evaluation order (arguments before the call)."""
+    for child in children(node):
+        if type(child) not in _NO_CALLS:
+            _calls_post_order(child, out)
+    if type(node) is cst.Call:
+        out.append(node)
+
+
+def _is_tensor_expr(node: cst.BaseExpression, builder: _Builder) -> bool:
+    """`loss.backward(gradient)` vs `accelerator.backward(loss)`: is the receiver a tensor?"""
+    name = dotted(node)
+    if name is None:
+        return True  # (a + b).backward(g), out.sum().backward(...)
+    low = last_name(name).lower()
+    return not any(k in low for k in ("accelerator", "fabric", "engine", "scaler", "trainer", "runner", "manager", "strategy", "model"))
+
+
+def build_loop_facts(facts: "FileFacts") -> LoopFacts:
+    return _Builder(facts).build()
+
+
+__all__ = ["build_loop_facts"]

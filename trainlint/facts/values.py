@@ -1,0 +1,52 @@
+"""What an expression is, as far as the loss rules care: a tensor (through which
+activation, with which target meaning), a module (what calling it gives), or a loss.
+
+The value flow (flow.py) computes Values; model heads (heads.py) are Values of kind
+"module"; the loss facts (losses.py) hold the Values fed to each loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+
+@dataclass(frozen=True)
+class Value:
+    """What an expression is, as far as the loss rules care.
+
+    kind: "tensor", "module" (calling it gives a tensor described by the same
+    fields), "loss" (a loss object), or "unknown".
+    activation: the last activation the tensor went through ("softmax",
+    "log_softmax", "sigmoid", "relu", ...), "" for the raw output of a weight layer
+    (logits), None when unknown.
+    """
+
+    kind: str = "unknown"
+    activation: str | None = None
+    out_features: int | str | None = None
+    layer: str | None = None
+    target: str | None = None  # "index" (class indices), "onehot", or "batch" (from a loop over a loader)
+    loss: str | None = None
+    constructor: cst.Call | None = field(default=None, compare=False)
+    #: Where the activation came from, for messages ("the head of Net (models/net.py)").
+    origin: str = field(default="", compare=False)
+
+    @property
+    def known(self) -> bool:
+        return self.kind != "unknown"
+
+
+UNKNOWN = Value()
+
+
+def merge(values: list[Value]) -> Value:
+    """One value for several possible definitions: only what they all agree on."""
+    if not values:
+        return UNKNOWN
+    first = values[0]
+    return first if all(v == first for v in values[1:]) else UNKNOWN
+
+
+__all__ = ["UNKNOWN", "Value", "merge"]
