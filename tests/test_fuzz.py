@@ -7,6 +7,7 @@ became a case of test_regressions below."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from fuzzcheck import violations
 from mutate import mutate, seed_files
 
 FILES = seed_files()
+ROOT_FIXTURES = Path(__file__).parent / "fixtures" / "probe"
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None,
@@ -66,3 +68,17 @@ def test_deep_brackets_never_reach_a_parser_that_would_crash(depth):
     more than 200; below that, LibCST parses them."""
     data = ("import torch\nx = " + "(" * depth + "1" + ")" * depth + "\n").encode()
     assert violations(data, before=b"import torch\nx = 1\n") == []
+
+
+def test_a_statement_pasted_twice_gets_both_its_findings_in_the_editor():
+    """Found by benchmarks/fuzz.py: a class pasted a second time (the same text, so the same
+    chunk for the re-parser) was one tree at two places in the editor, and its findings came
+    once; the command line reported both copies."""
+    original = (ROOT_FIXTURES / "sigmoid_deep.py").read_bytes()
+    head, sep, tail = original.partition(b"\ndef main():")
+    pasted = head + b"\n" + head.split(b"\n\n\n", 1)[1] + sep + tail  # the imports stay once, the class twice
+    from fuzzcheck import cli_findings
+
+    assert len([f for f in cli_findings(pasted) if f.code == "TL201"]) == 2 * len(
+        [f for f in cli_findings(original) if f.code == "TL201"])
+    assert violations(pasted, before=original) == []

@@ -34,15 +34,19 @@ class Reparser:
         if texts is None or len(texts) < 2:
             return self._parse_whole(text)
         chunks = []
+        used: set[int] = set()
         for chunk_text in texts:
             chunk = self._chunks.get(chunk_text)
-            if chunk is None:
+            # a statement whose text comes twice (a pasted class) needs nodes of its own each
+            # time: one node at two places of the tree is one finding, at one position
+            if chunk is None or id(chunk) in used:
                 try:
                     chunk = _Chunk(self._parse_whole(chunk_text))
                 except Exception:  # LibCST refuses what CPython took: its error is the whole text's
                     return self._parse_whole(text)
             else:
                 self.reused += 1
+            used.add(id(chunk))
             chunks.append(chunk)
         joined = _join(chunks)
         if joined is None:
