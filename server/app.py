@@ -29,6 +29,7 @@ from trainlint.project import module_name_for
 from trainlint.registry import rule_for
 from trainlint.server.actions import (
     FIX_ALL_KIND,
+    FIX_ALL_TITLE,
     disable_for_line,
     fix_all,
     fix_all_action,
@@ -37,6 +38,7 @@ from trainlint.server.actions import (
     wants,
 )
 from trainlint.server.limits import CHECK_MAX_CHARS, LIVE_LINT_MAX_CHARS
+from trainlint.server.notebooks import NOTEBOOK_SYNC, fixed_cells, notebook_of, open_notebook
 from trainlint.server.positions import Lines
 from trainlint.server.settings import ClientSettings
 from trainlint.server.workspace_index import WorkspaceIndex
@@ -62,11 +64,14 @@ class Published:
     #: Findings of the last text that parsed, with their line's text: kept while a
     #: syntax error is being typed, as long as their line is unchanged.
     good: list[tuple[Finding, str]] = field(default_factory=list)
+    #: The findings the diagnostics were made from.
+    findings: list[Finding] = field(default_factory=list)
 
 
 class TrainlintServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("trainlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("trainlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         notebook_document_sync=NOTEBOOK_SYNC)
         self.settings = ClientSettings()
         #: `trainlint server --config FILE`: this file instead of the one found in the workspace.
         self.config_path: Path | None = None
@@ -140,6 +145,7 @@ class TrainlintServer(LanguageServer):
 
     # -- linting ------------------------------------------------------------------
     def schedule(self, uri: str, *, delay: float | None = None) -> None:
+        uri = notebook_of(self.workspace, uri) or uri  # a cell is checked with its notebook
         pending = self._pending.pop(uri, None)
         if pending is not None:
             pending.cancel()
@@ -154,6 +160,9 @@ class TrainlintServer(LanguageServer):
         try:
             if delay:
                 await asyncio.sleep(delay)
+            if self.workspace.get_notebook_document(notebook_uri=uri) is not None:
+                await self._lint_notebook(uri)
+                return
             document = self.document(uri)
             if document is None:
                 return
@@ -176,6 +185,28 @@ class TrainlintServer(LanguageServer):
         finally:
             if self._pending.get(uri) is asyncio.current_task():
                 del self._pending[uri]
+
+    async def _lint_notebook(self, uri: str) -> None:
+        """Check every cell of the notebook as one (a change in the model's cell changes what
+        the training cell's rules see); publish on each cell's document."""
+        snapshot = open_notebook(self.workspace, uri)
+        if snapshot is None:
+            return
+        if not self.settings.enable:
+            findings: list[Finding] = []
+        else:
+            reparser = self._reparsers.setdefault(uri, Reparser(parse))  # parses the joined cells' module
+            result = await self.in_worker(self._check, self.engine, _fs_path(uri), snapshot.raw, reparser)
+            current = self.workspace.get_notebook_document(notebook_uri=uri)
+            if result is None or current is None or current.version != snapshot.version:
+                return  # the notebook moved on; the run for its newer version is queued
+            findings = result.findings
+        by_cell = snapshot.findings_by_cell(findings)
+        for cell_uri, document in snapshot.cell_documents():
+            told = self.published.get(cell_uri)
+            if told is not None and told.version == document.version and told.findings == by_cell[cell_uri]:
+                continue  # a keystroke in one cell leaves the other cells' diagnostics as they were
+            self.publish(cell_uri, document.version, by_cell[cell_uri], document.source)
 
     def _check(self, engine: Engine, path: str, source: str, reparser: Reparser | None = None) -> FileResult | None:
         """Runs in the worker thread (the only one that uses a document's reparser)."""
@@ -203,7 +234,7 @@ class TrainlintServer(LanguageServer):
         else:
             good = [(f, lines.line(f.location.row - 1)) for f in findings]
         diagnostics = [to_diagnostic(f, lines) for f in findings]
-        self.published[uri] = Published(version, diagnostics, good)
+        self.published[uri] = Published(version, diagnostics, good, findings)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics)
         )
@@ -366,6 +397,32 @@ def did_close(ls: TrainlintServer, params: types.DidCloseTextDocumentParams) -> 
     ls.clear(params.text_document.uri)
 
 
+# -- notebooks: pygls keeps the cells' documents; every change re-checks the whole notebook --
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+def notebook_did_open(ls: TrainlintServer, params: types.DidOpenNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri, delay=0)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+def notebook_did_change(ls: TrainlintServer, params: types.DidChangeNotebookDocumentParams) -> None:
+    structure = params.change.cells.structure if params.change.cells else None
+    for closed in (structure.did_close or []) if structure else []:
+        ls.clear(closed.uri)  # a deleted cell's diagnostics go with it
+    ls.schedule(params.notebook_document.uri)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+def notebook_did_save(ls: TrainlintServer, params: types.DidSaveNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri, delay=0)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+def notebook_did_close(ls: TrainlintServer, params: types.DidCloseNotebookDocumentParams) -> None:
+    ls.clear(params.notebook_document.uri)
+    for cell in params.cell_text_documents:
+        ls.clear(cell.uri)
+
+
 async def _check_and_index(ls: TrainlintServer, uri: str) -> None:
     """Check now; the file's classes enter the index (typing changes them only on save)."""
     ls.schedule(uri, delay=0)
@@ -483,6 +540,9 @@ def _resolves_edits(ls: TrainlintServer) -> bool:
 
 
 async def _fixed_file(ls: TrainlintServer, uri: str) -> types.CodeAction | None:
+    notebook = notebook_of(ls.workspace, uri)
+    if notebook is not None:
+        return await _fixed_notebook(ls, notebook)
     document = ls.document(uri)
     if document is None:
         return None
@@ -491,6 +551,29 @@ async def _fixed_file(ls: TrainlintServer, uri: str) -> types.CodeAction | None:
     if fixed == source:
         return None
     return fix_all_action(uri, fixed, Lines(source, ls.workspace.position_codec))
+
+
+async def _fixed_notebook(ls: TrainlintServer, uri: str) -> types.CodeAction | None:
+    """"Fix all" in a cell fixes the notebook: the safe fixes of every cell, as `--fix` would."""
+    from trainlint.fix import fix_text
+
+    snapshot = open_notebook(ls.workspace, uri)
+    if snapshot is None:
+        return None
+    engine, path = ls.engine, _fs_path(uri)
+    module_name, package = module_name_for(Path(path), engine.config.root)
+    outcome = await ls.in_worker(lambda: fix_text(engine, snapshot.raw, path, index=ls.index.index,
+                                                  module_name=module_name, package=package))
+    changed = fixed_cells(snapshot, outcome.fixed) if outcome.changed else {}
+    if not changed:
+        return None
+    documents = dict(snapshot.cell_documents())
+    edits = {}
+    for cell_uri, text in changed.items():
+        lines = Lines(documents[cell_uri].source, ls.workspace.position_codec)
+        whole = types.Range(start=types.Position(line=0, character=0), end=lines.end())
+        edits[cell_uri] = [types.TextEdit(range=whole, new_text=text)]
+    return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL_KIND, edit=types.WorkspaceEdit(changes=edits))
 
 
 @server.feature(types.CODE_ACTION_RESOLVE)

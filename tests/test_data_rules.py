@@ -40,6 +40,7 @@ def test_buggy_project_reports_the_seed_data_bugs_exactly_there():
         ("data.py", 12, "TL104"),  # RandomCrop in the validation pipeline
         ("data.py", 20, "TL101"),  # train_loader without shuffle
         ("train_resnet.py", 13, "TL101"),  # DataLoader(TensorDataset(...)) without shuffle
+        ("train_mnist.ipynb", 4, "TL101"),  # the notebook's MNIST train_loader (row 4 of cell 4)
     }
 
 

@@ -30,6 +30,11 @@ EXPECTED = {
     ("train_resnet.py", "TL101"),  # unshuffled TensorDataset loader
     ("train_resnet.py", "TL302"),  # seed 004: softmax head into CrossEntropyLoss (cross-file)
     ("train_resnet.py", "TL504"),  # loss tensors summed with their graphs
+    # the same bugs as a tutorial notebook writes them (cells joined in order, %%time kept)
+    ("train_mnist.ipynb", "TL101"),  # unshuffled MNIST training loader
+    ("train_mnist.ipynb", "TL302"),  # softmax head (model cell) into CrossEntropyLoss (training cell)
+    ("train_mnist.ipynb", "TL401"),  # no zero_grad
+    ("train_mnist.ipynb", "TL408"),  # Adam with lr=1.0
 }
 
 

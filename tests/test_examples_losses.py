@@ -18,6 +18,7 @@ def _findings(folder: str):
 def test_buggy_losses_are_reported_in_the_training_scripts():
     assert _findings("buggy") == [
         ("probe_resnet.py", 35, "TL302"),
+        ("train_mnist.ipynb", 7, "TL302"),  # row 7 of the notebook's training cell
         ("train_resnet.py", 24, "TL302"),
         ("train_vgg.py", 23, "TL301"),
     ]

@@ -106,6 +106,28 @@ def test_hook_fails_on_the_bug_and_passes_after_the_fix(hooks_repo, tmp_path):
     assert (project / "train.py").read_text() == FIXED
 
 
+def test_hooks_check_notebooks(hooks_repo, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "init", "-q")
+    buggy = (ROOT / "examples" / "buggy" / "train_mnist.ipynb").read_bytes()
+    (project / "train.ipynb").write_bytes(buggy)
+    _git(project, "add", "train.ipynb")
+    home = tmp_path / "pre-commit-home"
+
+    failed = _try_repo(hooks_repo, project, home)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert failed.stdout.count("train.ipynb:cell 9:7:16: TL302") == 2  # each hook reports it
+    assert (project / "train.ipynb").read_bytes() == buggy  # no safe fix there: the fix hook leaves it alone
+
+    fixed = (ROOT / "examples" / "fixed" / "train_mnist.ipynb").read_bytes()
+    (project / "train.ipynb").write_bytes(fixed)
+    _git(project, "add", "train.ipynb")
+    passed = _try_repo(hooks_repo, project, home)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert (project / "train.ipynb").read_bytes() == fixed
+
+
 def _readme_hook_config() -> str:
     """The `.pre-commit-config.yaml` block of the README, exactly as a user copies it."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -44,6 +44,7 @@ PLAYWRIGHT = E2E / "node_modules" / "playwright-core"
 VSIX = ROOT / "vscode-extension" / "trainlint.vsix"
 DRIVER = Path(__file__).parent / "vscode_e2e" / "problems_panel.js"
 SCREENSHOT = ROOT / "docs" / "vscode-diagnostic.png"
+NOTEBOOK = ROOT / "examples" / "buggy" / "train_mnist.ipynb"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -271,6 +272,7 @@ def vscode(tooling, tmp_path_factory):
     )
     wrapper.chmod(0o755)
     probe_py = project / "probe_demo.py"
+    notebook = project / "train_mnist.ipynb"
     plan = [
         {
             "name": "without-trainlint",
@@ -282,6 +284,14 @@ def vscode(tooling, tmp_path_factory):
             "name": "back",
             "write": {"path": str(workspace_settings), "content": _interpreter([str(wrapper)])},
             "row": "TL202",
+        },
+        {
+            # the bundled buggy notebook, opened in VS Code's notebook editor: its cells reach
+            # the server through notebook sync, and the training cell's TL302 is a Problems row
+            "name": "notebook",
+            "write": {"path": str(notebook), "content": NOTEBOOK.read_text()},
+            "open": notebook.name,
+            "row": "TL302",
         },
     ]
     if HAS_TORCH:
@@ -349,6 +359,13 @@ def test_interpreter_change_restarts_server(vscode):
     tl202 = [row for row in back["rows"] if "TL202" in row]
     assert tl202 and "forward()" in tl202[0], back["rows"]
     assert any(_runs_trainlint(call, "server") for call in _calls(vscode)), _calls(vscode)
+
+
+def test_notebook_cells_in_the_problems_panel(vscode):
+    notebook = _step(vscode, "notebook")
+    tl302 = [row for row in notebook["rows"] if "TL302" in row]
+    assert tl302 and "already a softmax" in tl302[0], notebook["rows"]
+    assert [row for row in notebook["rows"] if "TL401" in row], notebook["rows"]
 
 
 def test_probe_this_file(vscode):

@@ -24,6 +24,7 @@ KNOWN_KEYS = {
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "__pycache__", "build", "dist",
     "node_modules", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".trainlint_cache",
+    ".ipynb_checkpoints",  # Jupyter's autosaved copies of the notebooks beside it
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 import libcst as cst
 from libcst._nodes.base import CSTNode
@@ -22,6 +23,7 @@ from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.layout import is_test_module, is_test_path
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
+from trainlint.notebook import findings_in_cells, is_notebook, read_notebook
 from trainlint.registry import rules_by_code
 from trainlint.reparse import Reparser
 from trainlint.rule import Report, Rule, SuppressionFacts
@@ -58,12 +60,13 @@ def refuse_unreadable(source: str) -> None:
         raise FileProblem("the file contains NUL bytes; it is not Python source", row)
 
 
-def parse_checked(source: str, path: str = "<source>", reparser: Reparser | None = None) -> cst.Module:
+def parse_checked(source: str, path: str = "<source>", reparser: Reparser | None = None, *,
+                  top_level_await: bool = False) -> cst.Module:
     """The LibCST tree of a text CPython accepts (a FileProblem otherwise, with CPython's message):
     LibCST's grammar takes some texts `python` refuses (`f(a=1, a=2)`, `def f(x, x)`), and a
     file Python cannot run must get its TL000 from the command line and the editor alike."""
     refuse_unreadable(source)
-    tree = cpython_tree(source, path)
+    tree = cpython_tree(source, path, top_level_await=top_level_await)
     return reparser.parse(source, tree) if reparser is not None else parse(source)
 
 
@@ -152,6 +155,9 @@ class Engine:
         try:
             if test_code is None:
                 test_code = is_test_path(path, module_name)
+            if is_notebook(path):
+                return self._check_notebook(source, path, index=index, module_name=module_name, package=package,
+                                            summarize=summarize, reparser=reparser, test_code=test_code)
             return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
                                       reparser=reparser, test_code=test_code)
         finally:
@@ -169,6 +175,7 @@ class Engine:
         summarize: bool,
         reparser: Reparser | None = None,
         test_code: bool = False,
+        whole_file_noqa: bool | None = None,
     ) -> FileResult:
         result = FileResult(path)
         codes = self.codes_for(path)
@@ -177,10 +184,10 @@ class Engine:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
             suppressions = Suppressions(text)
-            whole_file = suppressions.whole_file
+            whole_file = suppressions.whole_file if whole_file_noqa is None else whole_file_noqa
             if whole_file and not summarize:
                 return result
-            module = parse_checked(text, path, reparser)
+            module = parse_checked(text, path, reparser, top_level_await=is_notebook(path))
         except FileProblem as problem:
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
@@ -245,12 +252,43 @@ class Engine:
         found = self._locate(reports, facts, path) + crashes
         return [f for f in found if not suppressions.suppresses(f.code, f.location.row)]
 
+    def _check_notebook(self, source: str | bytes, path: str, **check) -> FileResult:
+        """A notebook: its code cells checked as one module (trainlint.notebook), the findings
+        placed in their cells. A notebook that cannot be read is one TL000; a cell that does
+        not parse is one TL000 on that cell, and the module holds the other cells."""
+        try:
+            notebook = read_notebook(source)
+        except FileProblem as problem:
+            result = FileResult(path, self.file_problem(path, problem.message, problem.row, problem.column))
+            result.source = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+            return result
+        if not notebook.is_python:
+            return FileResult(path, source=notebook.raw)
+        first = notebook.first_code_cell()
+        whole_file = first is not None and Suppressions(first.text).whole_file  # as ruff: in the first code cell
+        result = self._check_source(notebook.text, path, whole_file_noqa=whole_file, **check)
+        result.summaries = []  # a .py never imports a notebook: its classes stay out of the project index
+        result.source = notebook.raw
+        if whole_file:
+            return result
+        findings = findings_in_cells(notebook, result.findings)
+        for cell in notebook.cells:
+            if cell.problem is not None:
+                findings.extend(
+                    replace(finding, cell=cell.number)
+                    for finding in self.file_problem(path, cell.problem.message, cell.problem.row, cell.problem.column)
+                )
+        result.findings = sorted(findings, key=Finding.sort_key)
+        return result
+
     def check_syntax_only(self, source: str | bytes, path: str) -> FileResult:
         """For a file the text gate keeps out of the analysis (no sign of torch): only TL000,
         from CPython's own parser, which is several times cheaper than LibCST's."""
         result = FileResult(path)
         if SYNTAX_ERROR not in self.codes_for(path):
             return result
+        if is_notebook(path):
+            return self._notebook_syntax_only(source, path)
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
@@ -262,8 +300,25 @@ class Engine:
             result.findings = []
         return result
 
+    def _notebook_syntax_only(self, source: str | bytes, path: str) -> FileResult:
+        try:
+            notebook = read_notebook(source)
+        except FileProblem as problem:
+            return FileResult(path, self.file_problem(path, problem.message, problem.row, problem.column))
+        result = FileResult(path, source=notebook.raw)
+        first = notebook.first_code_cell()
+        if first is not None and Suppressions(first.text).whole_file:
+            return result
+        for cell in notebook.cells:
+            if cell.problem is not None:
+                problem = self.file_problem(path, cell.problem.message, cell.problem.row, cell.problem.column)
+                result.findings.extend(replace(finding, cell=cell.number) for finding in problem)
+        return result
+
     def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
         """The file's nn.Module classes for the project index; [] if it cannot be parsed."""
+        if is_notebook(path):
+            return []  # a .py never imports a notebook
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             module = parse_checked(text, path)  # as the command line's index: nothing from a file Python refuses

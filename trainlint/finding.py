@@ -36,13 +36,17 @@ class Edit:
     content: str
     location: Location
     end_location: Location
+    cell: int | None = None  # in a notebook: the cell (1-based over all cells) the locations are in
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "content": self.content,
             "location": {"row": self.location.row, "column": self.location.column},
             "end_location": {"row": self.end_location.row, "column": self.end_location.column},
         }
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class Finding:
     location: Location
     end_location: Location
     fix: Fix | None = None
+    #: In a notebook: the cell (1-based over all cells, as Jupyter and ruff number them) that
+    #: `location` and `end_location` are in; None in a .py file.
+    cell: int | None = None
     # Extra, rule-specific numbers a face may show (e.g. the probe's verdicts).
     details: dict = field(default_factory=dict, compare=False, hash=False)
 
@@ -79,10 +86,16 @@ class Finding:
         return docs_url(self.code, self.name)
 
     def sort_key(self) -> tuple:
-        return (self.path, self.location.row, self.location.column, self.code)
+        return (self.path, self.cell or 0, self.location.row, self.location.column, self.code)
+
+    @property
+    def place(self) -> str:
+        """Where it is, as the text output writes it: `path:row:col` or `path:cell 6:row:col`."""
+        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        return f"{self.path}:{cell}{self.location.row}:{self.location.column}"
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "code": self.code,
             "name": self.name,
             "severity": self.severity.value,
@@ -93,6 +106,9 @@ class Finding:
             "fix": self.fix.to_json() if self.fix else None,
             "url": self.url,
         }
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out
 
 
 DOCS_BASE_URL = "https://github.com/trainlint/trainlint/blob/main/docs/rules.md"

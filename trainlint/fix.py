@@ -82,41 +82,59 @@ def apply_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tup
     Returns the new text and, per applied fix, where its finding starts in the new text
     (an offset), so a re-check can tell whether the same finding is still there.
     """
-    out, applied, _ = place_fixes(source, findings)
-    return out, applied
+    texts, applied = apply_fixes_in({None: source}, findings)
+    return texts[None], [(finding, where) for finding, (_, where) in applied]
 
 
 def place_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tuple[Finding, int]], dict]:
-    """apply_fixes, plus where each applied fix's edits landed: finding -> [(start, end)] offsets
-    of the new text that each edit wrote."""
-    starts = _offsets(source)
-    newline = newline_of(source)
-    taken: list[tuple[int, int]] = []
-    chosen: list[tuple[Finding, list[tuple[int, int, str]]]] = []
-    for finding in sorted((f for f in findings if f.fix is not None), key=Finding.sort_key):
-        spans = _spans(starts, finding.fix.edits)
-        if any(_overlap(s, e, s2, e2) for s, e, _ in spans for s2, e2 in taken):
-            continue
-        if newline != "\n":
-            spans = [(s, e, _LINE_END.sub(newline, c)) for s, e, c in spans]
-        taken.extend((s, e) for s, e, _ in spans)
-        chosen.append((finding, spans))
-    edits = sorted((span for _, spans in chosen for span in spans), key=lambda sp: (sp[0], sp[1]))
-    pieces, last = [], 0
-    landed: dict[tuple[int, int], tuple[int, int]] = {}
-    shift = 0
-    for start, end, content in edits:
-        pieces.append(source[last:start])
-        pieces.append(content)
-        landed[(start, end)] = (start + shift, start + shift + len(content))
-        shift += len(content) - (end - start)
-        last = end
-    pieces.append(source[last:])
-    out = "".join(pieces)
+    """apply_fixes, plus where each applied fix's edits landed: id(finding) -> [(start, end)],
+    the offsets of the new text that each of its edits wrote."""
+    texts, applied, placed = place_fixes_in({None: source}, findings)
+    return texts[None], [(f, where) for f, (_, where) in applied], {
+        key: [(s, e) for _, s, e in spans] for key, spans in placed.items()}
 
-    def moved(offset: int) -> int:
+
+def apply_fixes_in(sources: dict, findings: Iterable[Finding]) -> tuple[dict, list[tuple[Finding, tuple]]]:
+    """apply_fixes over several texts at once, keyed by the `cell` of the edits (None for a
+    .py file's one text): a notebook fix may edit two cells (an import in the first), and is
+    taken or skipped whole. Per applied fix: (its finding's cell, the finding's new offset there)."""
+    out, applied, _ = place_fixes_in(sources, findings)
+    return out, applied
+
+
+def place_fixes_in(sources: dict, findings: Iterable[Finding]) -> tuple[dict, list[tuple[Finding, tuple]], dict]:
+    """apply_fixes_in, plus id(finding) -> [(cell, start, end)] where each of its edits landed."""
+    starts = {key: _offsets(text) for key, text in sources.items()}
+    newline = {key: newline_of(text) for key, text in sources.items()}
+    taken: dict = {key: [] for key in sources}
+    chosen: list[tuple[Finding, list[tuple[object, int, int, str]]]] = []
+    for finding in sorted((f for f in findings if f.fix is not None), key=Finding.sort_key):
+        if finding.cell not in sources or any(edit.cell not in sources for edit in finding.fix.edits):
+            continue
+        spans = [(e.cell, *_spans(starts[e.cell], [e])[0]) for e in finding.fix.edits]
+        if any(_overlap(s, e, s2, e2) for key, s, e, _ in spans for s2, e2 in taken[key]):
+            continue
+        spans = [(key, s, e, c if newline[key] == "\n" else _LINE_END.sub(newline[key], c)) for key, s, e, c in spans]
+        for key, s, e, _ in spans:
+            taken[key].append((s, e))
+        chosen.append((finding, spans))
+    out, edits = {}, {}
+    landed: dict[tuple, tuple[int, int]] = {}
+    for key, source in sources.items():
+        edits[key] = sorted(((s, e, c) for _, spans in chosen for k, s, e, c in spans if k == key), key=lambda sp: (sp[0], sp[1]))
+        pieces, last, shift = [], 0, 0
+        for start, end, content in edits[key]:
+            pieces.append(source[last:start])
+            pieces.append(content)
+            landed[(key, start, end)] = (start + shift, start + shift + len(content))
+            shift += len(content) - (end - start)
+            last = end
+        pieces.append(source[last:])
+        out[key] = "".join(pieces)
+
+    def moved(key, offset: int) -> int:
         shift = 0
-        for start, end, content in edits:
+        for start, end, content in edits[key]:
             if start > offset:
                 break
             if end > offset:  # the finding's start was rewritten: it is now where the edit is
@@ -124,8 +142,8 @@ def place_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tup
             shift += len(content) - (end - start)
         return offset + shift
 
-    placed = {id(finding): [landed[(s, e)] for s, e, _ in spans] for finding, spans in chosen}
-    return out, [(finding, moved(_offset(starts, finding.location))) for finding, _ in chosen], placed
+    placed = {id(f): [(key, *landed[(key, s, e)]) for key, s, e, _ in spans] for f, spans in chosen}
+    return out, [(f, (f.cell, moved(f.cell, _offset(starts[f.cell], f.location)))) for f, _ in chosen], placed
 
 
 @dataclass
@@ -145,6 +163,74 @@ class FixOutcome:
         return self.fixed != self.original
 
 
+class _Script:
+    """How fixes edit a Python file: the edits of its findings, in its text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def apply(self, source: str, fixable: list[Finding]) -> tuple[str, list[tuple[Finding, object]], dict]:
+        candidate, applied, placed = place_fixes(source, fixable)
+        if self.text.endswith(("\n", "\r")) and not candidate.endswith(("\n", "\r")):
+            candidate += newline_of(self.text)
+        return candidate, applied, placed
+
+    def parse(self, candidate: str) -> None:
+        from trainlint.engine import parse_checked
+
+        parse_checked(candidate)
+
+    def misread(self, candidate: str, applied: list, placed: dict) -> list[str]:
+        return misread_names(candidate, [(f, placed[id(f)]) for f, _ in applied])
+
+    def places(self, findings: list[Finding], text: str) -> set[tuple[str, object]]:
+        starts = _offsets(text)
+        return {(f.code, _offset(starts, f.location)) for f in findings}
+
+
+class _Notebook:
+    """How fixes edit a notebook: each fix in the `source` of its cell (its edits are in the
+    cell's rows and columns), the file's JSON text rewritten only there (trainlint.notebook)."""
+
+    def __init__(self, text: str) -> None:
+        from trainlint.notebook import read_notebook
+
+        self.broken = {cell.number for cell in read_notebook(text).cells if cell.problem is not None}
+
+    def apply(self, source: str, fixable: list[Finding]) -> tuple[str, list[tuple[Finding, object]], dict]:
+        from trainlint.notebook import read_notebook
+
+        notebook = read_notebook(source)
+        texts, applied, placed = place_fixes_in({cell.number: cell.source for cell in notebook.cells}, fixable)
+        return notebook.with_sources(texts), applied, placed
+
+    def misread(self, candidate: str, applied: list, placed: dict) -> list[str]:
+        """The names the fixes wrote, checked in the notebook's module (every place it writes
+        them: the cells' offsets are not the module's)."""
+        from trainlint.notebook import read_notebook
+
+        text = read_notebook(candidate).text
+        return misread_names(text, [(f, [(0, len(text))]) for f, _ in applied])
+
+    def parse(self, candidate: str) -> None:
+        from trainlint.engine import parse_checked
+        from trainlint.notebook import read_notebook
+        from trainlint.source import FileProblem
+
+        notebook = read_notebook(candidate)
+        for cell in notebook.cells:
+            if cell.problem is not None and cell.number not in self.broken:
+                raise FileProblem(f"cell {cell.number}: {cell.problem.message}")
+        parse_checked(notebook.text, top_level_await=True)
+
+    def places(self, findings: list[Finding], text: str) -> set[tuple[str, object]]:
+        from trainlint.notebook import read_notebook
+
+        notebook = read_notebook(text)
+        starts = {cell.number: _offsets(cell.source) for cell in notebook.cells}
+        return {(f.code, (f.cell, _offset(starts[f.cell], f.location))) for f in findings if f.cell in starts}
+
+
 def fix_text(
     engine: "Engine",
     text: str,
@@ -157,10 +243,12 @@ def fix_text(
     first: "FileResult | None" = None,
     on_pass: "Callable[[str, str, list, dict], None] | None" = None,
 ) -> FixOutcome:
-    """Fix `text` until stable; `first` is its check, when the caller has it already.
-    `on_pass(before, after, applied, placed)` sees each pass the fixer accepted (what
-    place_fixes gave), for the differential check of fixes (tests/differential.py)."""
-    from trainlint.engine import FileProblem, parse_checked
+    """Fix `text` (a notebook's JSON text for a .ipynb path) until stable; `first` is its
+    check, when the caller has it already. `on_pass(before, after, applied, placed)` sees
+    each pass the fixer accepted (what place_fixes gave), for the differential check of
+    fixes (tests/differential.py)."""
+    from trainlint.notebook import is_notebook
+    from trainlint.source import FileProblem
 
     def check(source: str) -> "FileResult":
         return engine.check_source(source, path, index=index, module_name=module_name, package=package)
@@ -168,26 +256,27 @@ def fix_text(
     current = first if first is not None else check(text)
     outcome = FixOutcome(path, text, text, result=current)
     source = text
+    try:
+        document = _Notebook(text) if is_notebook(path) else _Script(text)
+    except FileProblem:
+        return outcome  # a notebook that cannot be read has nothing to fix
     for _ in range(MAX_PASSES):
         fixable = [f for f in current.findings if wanted(f, unsafe)]
         if not fixable:
             break
-        candidate, applied, placed = place_fixes(source, fixable)
+        candidate, applied, placed = document.apply(source, fixable)
         if candidate == source:
             break
-        if text.endswith(("\n", "\r")) and not candidate.endswith(("\n", "\r")):
-            candidate += newline_of(text)
         try:
-            parse_checked(candidate, path)
+            document.parse(candidate)
         except FileProblem as problem:
             codes = ", ".join(sorted({f.code for f, _ in applied}))
             return _refused(outcome, f"the fix for {codes} would give code that does not parse ({problem.message})")
-        wrong = misread_names(candidate, [(f, placed[id(f)]) for f, _ in applied])
+        wrong = document.misread(candidate, applied, placed)
         if wrong:
             return _refused(outcome, "; ".join(wrong))
         after = check(candidate)
-        starts = _offsets(candidate)
-        again = {(f.code, _offset(starts, f.location)) for f in after.findings}
+        again = document.places(after.findings, candidate)
         repeated = sorted({f.code for f, where in applied if (f.code, where) in again})
         if repeated:
             return _refused(outcome, f"the fix for {', '.join(repeated)} does not remove the finding it fixes")
@@ -204,8 +293,8 @@ def fix_text(
 def misread_names(text: str, placed: list[tuple[Finding, list[tuple[int, int]]]]) -> list[str]:
     """Why the names the fixes wrote (Fix.names) would not mean what the fixes meant in `text`,
     the fixed module (trainlint.resolve reads it); empty when every one does."""
-    wanted = [(f, spans) for f, spans in placed if f.fix is not None and f.fix.names]
-    if not wanted:
+    wanted_names = [(f, spans) for f, spans in placed if f.fix is not None and f.fix.names]
+    if not wanted_names:
         return []
     from trainlint.resolve import ModuleNames, names_in_span, resolves
     from trainlint.source import python_ast
@@ -213,7 +302,7 @@ def misread_names(text: str, placed: list[tuple[Finding, list[tuple[int, int]]]]
     tree = python_ast(text)
     names = ModuleNames(tree)
     wrong = []
-    for finding, spans in wanted:
+    for finding, spans in wanted_names:
         for spelled, qualname in finding.fix.names:
             nodes = [node for start, end in spans for node in names_in_span(tree, text, start, end, spelled)]
             if not nodes or not all(resolves(names, node, qualname) for node in nodes):
@@ -230,6 +319,11 @@ def _refused(outcome: FixOutcome, why: str) -> FixOutcome:
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
+    """The change as a unified diff; for a notebook, one per changed cell (`path:cell N`)."""
+    from trainlint.notebook import cell_diff, is_notebook
+
+    if is_notebook(path):
+        return cell_diff(path, before, after)
     return "".join(
         difflib.unified_diff(
             before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}"
@@ -284,9 +378,24 @@ def write_fixed(path: str | Path, outcome: FixOutcome, original: bytes) -> str |
     return None
 
 
-def add_noqa_text(text: str, findings: Iterable[Finding]) -> tuple[str, int]:
+def add_noqa_text(text: str, findings: Iterable[Finding], path: str = "") -> tuple[str, int]:
     """`text` with a `# noqa: CODE` on the line of each finding; refused (unchanged, 0) if the
-    comments would change the program, which Python's AST of both texts tells."""
+    comments would change the program, which Python's AST of both texts tells. For a
+    notebook (`path` .ipynb, `text` its JSON), the comments go into the cells' rows."""
+    from trainlint.notebook import findings_in_module, is_notebook, read_notebook
+    from trainlint.source import FileProblem
+
+    if not is_notebook(path):
+        return _add_noqa_module(text, findings)
+    try:
+        notebook = read_notebook(text)
+        module, added = _add_noqa_module(notebook.text, findings_in_module(notebook, [f for f in findings if f.cell]))
+        return (notebook.with_text(module), added) if added else (text, 0)
+    except FileProblem:
+        return text, 0
+
+
+def _add_noqa_module(text: str, findings: Iterable[Finding]) -> tuple[str, int]:
     import ast
 
     from trainlint.source import python_ast
@@ -357,7 +466,7 @@ def add_noqa_run(run: "RunResult") -> int:
         result = run.files[n]
         if not result.findings or result.source is None or not isinstance(item.data, bytes):
             continue
-        text, count = add_noqa_text(result.source, result.findings)
+        text, count = add_noqa_text(result.source, result.findings, item.shown)
         if not count:
             continue
         try:

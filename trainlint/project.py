@@ -103,8 +103,12 @@ def _gitignore_spec(directory: Path):
         return None
 
 
+# What a folder's walk checks: Python files and Jupyter notebooks (trainlint.notebook).
+SOURCE_SUFFIXES = (".py", ".ipynb")
+
+
 def discover(paths: Iterable[str | Path], config: Config) -> Iterator[Path]:
-    """Python files under `paths`, minus excludes and .gitignore'd paths.
+    """Python files and notebooks under `paths`, minus excludes and .gitignore'd paths.
 
     A file named explicitly is checked unless the config excludes it (so pre-commit,
     which names files, honours `exclude`); directories are walked once each, so symlink
@@ -168,7 +172,7 @@ def _walk(top: Path, config: Config, excluded, seen_dirs: set, seen_files: set) 
                 continue
             if is_dir:
                 subdirs.append((path, rel, ignores))
-            elif entry.name.endswith(".py"):
+            elif entry.name.endswith(SOURCE_SUFFIXES):
                 try:  # the inode from scandir is free; a symlink's target needs a stat
                     st = entry.stat() if entry.is_symlink() else None
                     key = (st.st_dev, st.st_ino) if st else (dev, entry.inode())

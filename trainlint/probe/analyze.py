@@ -10,7 +10,7 @@ import math
 import os
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -799,5 +799,4 @@ def verdict_for(finding: Finding, m: Measurements) -> Finding:
             verdict = CONFIRMED if evidence.present else NOT_CONFIRMED
             text, numbers = evidence.message, evidence.numbers
     details = {"kind": "static", "verdict": verdict, "verdict_message": text, "measurement": numbers}
-    return Finding(finding.code, finding.name, finding.severity, finding.message, finding.path, finding.location,
-                   finding.end_location, finding.fix, details=details)
+    return replace(finding, details=details)  # in a notebook, its cell too

@@ -83,7 +83,7 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
         console.print(Text("Static findings of the script and the project files it ran:", style="bold"))
         for f in result.static:
             verdict = f.details["verdict"]
-            line = Text(f"  {f.path}:{f.location.row}:{f.location.column}: ")
+            line = Text(f"  {f.place}: ")
             line.append(f"{f.code} {f.name}", style="bold")
             line.append(" — ")
             line.append(verdict, style=_VERDICT_STYLE[verdict])

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding
+from trainlint.notebook import is_notebook
 from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
 from trainlint.probe.thresholds import Thresholds, load_thresholds
 
@@ -194,7 +195,7 @@ def run_probe(
         raise ProbeUnavailable(INSTALL_HINT)
     from trainlint.config import load_config
 
-    script = Path(script)
+    script = notebook = Path(script)
     # module names are relative to the script's folder (its sys.path[0]) unless a config file sets the root
     config = config if config is not None else load_config(config_path, start=script.resolve().parent)
     thresholds = thresholds or load_thresholds(config)
@@ -205,6 +206,13 @@ def run_probe(
     os.makedirs(report_dir)
     os.makedirs(checkpoint_dir)
     log_path = os.path.join(tmp, "output.log")
+    if is_notebook(str(notebook)):  # its code cells run in order as one script, in the notebook's folder
+        try:
+            script = _notebook_script(notebook)
+        except ProbeUnavailable:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        cwd = cwd if cwd is not None else notebook.resolve().parent
     root = project_root_for(script.resolve())
     command = _child_command(script.resolve(), list(args), steps=steps, timeout=timeout, report_dir=report_dir,
                              checkpoint_dir=checkpoint_dir, project_root=root, max_batches=thresholds.max_batches,
@@ -241,15 +249,21 @@ def run_probe(
         if report is None and problem is None:
             problem = (f"the script ended (exit code {returncode}) before the probe could write a report"
                        " (os._exit, a crash in native code, or killed)")
-        result = ProbeResult(str(script), list(args), report, ranks, wall_s=0.0, returncode=returncode,
+        result = ProbeResult(str(notebook), list(args), report, ranks, wall_s=0.0, returncode=returncode,
                              output_tail=tail, problem=problem, thresholds=thresholds)
         if report is not None:
             m = Measurements(report, thresholds)
             result.runtime = runtime_findings(m, str(script.resolve()), config)
+            if notebook != script:
+                result.runtime = _in_cells(result.runtime, notebook, script)
             if static:
                 files = [Path(p) for p in report.get("project_files", []) if os.path.isfile(p)]
-                files = [script.resolve()] + [f for f in files if f != script.resolve()]
-                result.static = [verdict_for(f, m) for f in static_findings(files, config)]
+                files = [notebook.resolve()] + [f for f in files if f != script.resolve()]
+                found = static_findings(files, config)
+                if notebook != script:  # judged where the script ran them, reported in their cells
+                    result.static = _judged_in_cells(found, m, notebook, script)
+                else:
+                    result.static = [verdict_for(f, m) for f in found]
         elif static:
             result.static = []
         result.wall_s = time.perf_counter() - started
@@ -258,6 +272,54 @@ def run_probe(
         if write_fd >= 0:
             os.close(write_fd)
         shutil.rmtree(tmp, ignore_errors=True)
+        if notebook != script:
+            script.unlink(missing_ok=True)
+
+
+def _notebook_script(notebook: Path) -> Path:
+    """The notebook's code cells as one script beside it (its folder is the script's
+    sys.path[0], as the kernel's): IPython magics and shell escapes are no-ops there, cells
+    in another language left out (trainlint.notebook)."""
+    from trainlint.notebook import read_notebook
+    from trainlint.source import FileProblem
+
+    try:
+        text = read_notebook(notebook.read_bytes()).text
+    except (OSError, FileProblem) as exc:
+        raise ProbeUnavailable(f"{notebook}: cannot read the notebook: {getattr(exc, 'message', exc)}") from None
+    script = notebook.resolve().parent / f".{notebook.stem}.trainlint-probe.py"
+    script.write_text(text, encoding="utf-8")
+    return script
+
+
+def _in_cells(findings: list[Finding], notebook: Path, script: Path) -> list[Finding]:
+    """Runtime findings located in the script made of the notebook, located in its cells."""
+    from dataclasses import replace
+
+    from trainlint.notebook import findings_in_cells, read_notebook
+    from trainlint.probe.analyze import display_path
+
+    cells = read_notebook(notebook.read_bytes())
+    shown, there = display_path(str(notebook)), display_path(str(script))
+    return [findings_in_cells(cells, [replace(f, path=shown)])[0] if f.path == there else f for f in findings]
+
+
+def _judged_in_cells(findings: list[Finding], m: Measurements, notebook: Path, script: Path) -> list[Finding]:
+    """Verdicts on the static findings of a notebook: each judged at its row of the script
+    that ran (where the probe measured), then given back its cell."""
+    from dataclasses import replace
+
+    from trainlint.notebook import findings_in_cells, findings_in_module, read_notebook
+
+    cells = read_notebook(notebook.read_bytes())
+    judged = []
+    for f in findings:
+        if f.cell is None:
+            judged.append(verdict_for(f, m))
+            continue
+        for in_script in findings_in_module(cells, [replace(f, path=str(script.resolve()))]):
+            judged.extend(findings_in_cells(cells, [replace(verdict_for(in_script, m), path=f.path)]))
+    return judged
 
 
 def static_findings(files: list[Path], config: "Config") -> list[Finding]:

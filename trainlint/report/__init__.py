@@ -24,7 +24,7 @@ def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out
     elif fmt == "github":
         from trainlint.report.github import write_github
 
-        write_github(findings, out)
+        write_github(findings, out, sources)
     else:
         from trainlint.report.text import write_text
 

@@ -27,17 +27,37 @@ def fingerprints(findings: list[Finding], sources: dict[str, str]) -> list[str]:
     is, so code scanning can tell a moved alert from a new one."""
     seen: Counter = Counter()
     out = []
+    lines_of: dict[tuple, list[str]] = {}
     for f in findings:
-        lines = sources.get(f.path, "").splitlines()
+        where = (f.path, f.cell)
+        if where not in lines_of:
+            lines_of[where] = _lines(sources.get(f.path, ""), f.cell)
+        lines = lines_of[where]
         text = lines[f.location.row - 1].strip() if 0 < f.location.row <= len(lines) else ""
-        key = (f.code, f.path, text)
+        key = (f.code, f.path, f.cell, text)
         seen[key] += 1
-        out.append(hashlib.sha256(f"{f.code}\0{f.path}\0{text}\0{seen[key]}".encode()).hexdigest()[:32])
+        out.append(hashlib.sha256("\0".join(map(str, (*key, seen[key]))).encode()).hexdigest()[:32])
     return out
 
 
+def _lines(source: str, cell: int | None) -> list[str]:
+    """The rows a finding counts: the file's, or a notebook cell's."""
+    if cell is None:
+        return source.splitlines()
+    from trainlint.notebook import read_notebook
+    from trainlint.source import FileProblem
+
+    try:
+        found = read_notebook(source).cell(cell)
+    except FileProblem:
+        return []
+    return found.source.splitlines() if found is not None else []
+
+
 def sarif_document(findings: list[Finding], sources: dict[str, str] | None = None) -> dict:
+    """`sources` (path -> text) lets a notebook's findings point into its JSON text."""
     from trainlint.docs import rule_markdown
+    from trainlint.report.places import FilePlaces, cell_prefix
     from trainlint.registry import all_rules
 
     rules = list(all_rules())
@@ -56,28 +76,36 @@ def sarif_document(findings: list[Finding], sources: dict[str, str] | None = Non
         for rule in rules
     ]
     results = []
+    places = FilePlaces(sources)
     for f, fingerprint in zip(findings, fingerprints(findings, sources or {})):
+        start, end = places.region(f)
         result = {
             "ruleId": f.code,
             "ruleIndex": order.get(f.code, 0),
             "level": _LEVEL[f.severity],
-            "message": {"text": f"{f.code} {f.message}"},
+            "message": {"text": f"{cell_prefix(f)}{f.code} {f.message}"},
             "locations": [
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
                         "region": {
-                            "startLine": f.location.row,
-                            "startColumn": f.location.column,
-                            "endLine": f.end_location.row,
-                            "endColumn": f.end_location.column,
+                            "startLine": start.row,
+                            "startColumn": start.column,
+                            "endLine": end.row,
+                            "endColumn": end.column,
                         },
                     }
                 }
             ],
             "partialFingerprints": {"trainlintFindingHash/v1": fingerprint},
         }
-        if f.fix is not None:
+        if f.cell is not None:
+            result["properties"] = {
+                "cell": f.cell,
+                "cellRegion": {"startLine": f.location.row, "startColumn": f.location.column,
+                               "endLine": f.end_location.row, "endColumn": f.end_location.column},
+            }
+        if f.fix is not None and f.cell is None:  # a notebook's fix edits its cells, not lines of its JSON
             result["fixes"] = [
                 {
                     "description": {"text": f.fix.message},

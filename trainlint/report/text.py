@@ -32,7 +32,7 @@ def write_text(findings: list[Finding], sources: dict[str, str], out: TextIO, *,
     lines_cache: dict[str, list[str]] = {}
     for f in findings:
         head = Text()
-        head.append(f"{f.path}:{f.location.row}:{f.location.column}:", style="bold")
+        head.append(f"{f.place}:", style="bold")
         head.append(" ")
         head.append(f.code, style=_STYLE[f.severity])
         head.append(f" [{f.severity.value}] ", style=_STYLE[f.severity])
@@ -41,8 +41,10 @@ def write_text(findings: list[Finding], sources: dict[str, str], out: TextIO, *,
             head.append(" [*]" if applies(f, unsafe_fixes) else " [fixable with --unsafe-fixes]", style="dim")
         console.print(head)
         if show_source and f.path in sources:
-            lines = lines_cache.setdefault(f.path, sources[f.path].splitlines())
-            _frame(console, f, lines)
+            key = f.path if f.cell is None else f"{f.path}:cell {f.cell}"
+            if key not in lines_cache:
+                lines_cache[key] = _source_lines(f, sources[f.path])
+            _frame(console, f, lines_cache[key])
     if findings or fixed:
         console.print(Text(summary(findings, unsafe_fixes=unsafe_fixes, fixed=fixed), style="bold"))
 
@@ -70,6 +72,20 @@ def summary(findings: list[Finding], *, unsafe_fixes: bool = False, fixed: int |
     elif hidden:
         text += f"\nNo fixes available {hint}"
     return text
+
+
+def _source_lines(f: Finding, source: str) -> list[str]:
+    """The lines the finding's rows count: the file's, or in a notebook its cell's as written."""
+    if f.cell is None:
+        return source.splitlines()
+    from trainlint.notebook import read_notebook
+    from trainlint.source import FileProblem
+
+    try:
+        cell = read_notebook(source).cell(f.cell)
+    except FileProblem:
+        return []
+    return cell.source.splitlines() if cell is not None else []
 
 
 def _frame(console: "Console", f: Finding, lines: list[str]) -> None:

@@ -2,7 +2,17 @@
 // runtime probe: it runs a few training steps) and shows its verdicts as diagnostics.
 
 import * as path from 'path';
-import { Diagnostic, DiagnosticCollection, DiagnosticSeverity, Range, TextDocument, Uri, window } from 'vscode';
+import {
+    Diagnostic,
+    DiagnosticCollection,
+    DiagnosticSeverity,
+    NotebookDocument,
+    Range,
+    TextDocument,
+    Uri,
+    window,
+    workspace,
+} from 'vscode';
 import { log } from './log';
 import { run, trainlintModule } from './python';
 
@@ -22,6 +32,8 @@ interface ProbeFinding {
     // eslint-disable-next-line @typescript-eslint/naming-convention
     end_location?: JsonLocation;
     url?: string;
+    /** In a notebook: the cell (1-based over all cells) the location is in. */
+    cell?: number;
     verdict?: string | null;
     // eslint-disable-next-line @typescript-eslint/naming-convention
     verdict_message?: string | null;
@@ -64,7 +76,13 @@ export async function probeFile(
     cwd: string | undefined,
     collection: DiagnosticCollection,
 ): Promise<void> {
-    if (document.isDirty) {
+    // A notebook's cell: the probe runs the notebook (a cell's uri has the notebook's path)
+    const notebook: NotebookDocument | undefined = workspace.notebookDocuments.find((nb) =>
+        nb.getCells().some((cell) => cell.document.uri.toString() === document.uri.toString()),
+    );
+    if (notebook?.isDirty) {
+        await notebook.save();
+    } else if (!notebook && document.isDirty) {
         await document.save();
     }
     // the probe prints paths relative to the folder it ran in: run it where they are resolved
@@ -97,14 +115,24 @@ export async function probeFile(
     }
     // findings may point into other files of the project (the model's module): paths are
     // relative to the folder the probe ran in
-    const byFile = new Map<string, Diagnostic[]>();
+    const byFile = new Map<string, [Uri, Diagnostic[]]>();
     for (const finding of findings) {
         const file = finding.filename ? path.resolve(folder, finding.filename) : document.uri.fsPath;
-        byFile.set(file, [...(byFile.get(file) ?? []), toDiagnostic(finding)]);
+        const uri = cellUri(notebook, file, finding.cell) ?? Uri.file(file);
+        const [, diagnostics] = byFile.get(uri.toString()) ?? [uri, []];
+        byFile.set(uri.toString(), [uri, [...diagnostics, toDiagnostic(finding)]]);
     }
     collection.clear();
-    for (const [file, diagnostics] of byFile) {
-        collection.set(Uri.file(file), diagnostics);
+    for (const [uri, diagnostics] of byFile.values()) {
+        collection.set(uri, diagnostics);
     }
     window.showInformationMessage(`trainlint probe: ${findings.length} verdict${findings.length === 1 ? '' : 's'}`);
+}
+
+/** The document of cell N of the open notebook, when a finding is in one of its cells. */
+function cellUri(notebook: NotebookDocument | undefined, file: string, cell: number | undefined): Uri | undefined {
+    if (!notebook || cell === undefined || path.resolve(notebook.uri.fsPath) !== file || cell < 1 || cell > notebook.cellCount) {
+        return undefined;
+    }
+    return notebook.cellAt(cell - 1).document.uri;
 }

@@ -20,9 +20,13 @@ export async function startServer(
         options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     };
     const clientOptions: LanguageClientOptions = {
+        // Notebook cells: the server announces notebookDocumentSync (LSP 3.17), so the client
+        // sends whole notebooks and their Python cells, and the server checks them as one.
         documentSelector: [
             { scheme: 'file', language: 'python' },
             { scheme: 'untitled', language: 'python' },
+            { notebook: '*', language: 'python' },
+            { scheme: 'vscode-notebook-cell', language: 'python' },
         ],
         outputChannel: log,
         revealOutputChannelOn: RevealOutputChannelOn.Never,
