@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from trainlint.finding import Finding, Location, Severity
-from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
+from trainlint.probe.analyze import Measurements, fmt, runtime_findings, verdict_for
 from trainlint.probe.runner import ProbeResult, run_probe, torch_available
+from trainlint.probe.schema import Report
 from trainlint.config import ConfigError, config_from_table, load_config
 from trainlint.probe.thresholds import Thresholds, load_thresholds, parse_assignments
 
@@ -50,31 +51,53 @@ SCRIPTS = {
     "eval_in_train_mode": (2, 120, None),
     "eval_mode_not_restored": (2, 120, None),
     "probe_resnet": (5, 120, None),
+    "sigmoid_cnn_unseeded": (STEPS, 120, None),
+    "masked_lr": (20, 120, None),
+    "dropout_cnn": (20, 120, None),
+    "eval_with_grad": (2, 120, None),
+    "eval_with_grad_ok": (2, 120, None),
+    "gan_huge_lr": (20, 120, None),
 }
+#: Scripts whose findings depend on the clock (stopped by the time limit): never compared run to run.
+TIMED = {"hang"}
 #: Scripts probed with --through-eval (on to their first evaluation pass).
-THROUGH_EVAL = {"eval_in_train_mode", "eval_mode_not_restored"}
+THROUGH_EVAL = {"eval_in_train_mode", "eval_mode_not_restored", "eval_with_grad", "eval_with_grad_ok"}
 #: Scripts that live outside tests/fixtures/probe/.
-PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py"}
+BENCHMARK = Path(__file__).parent.parent / "benchmarks"
+PATHS = {"probe_resnet": Path(__file__).parent.parent / "examples" / "buggy" / "probe_resnet.py",
+         # two networks of equal size: which one is "the model" (plain layer names) must not change run to run
+         "gan_huge_lr": BENCHMARK / "probe_cases" / "gan_huge_lr.py"}
 
 needs_torch = pytest.mark.skipif(not torch_available(), reason="the probe needs torch")
 
 
-@pytest.fixture(scope="module")
-def results() -> dict[str, ProbeResult]:
-    """Every fixture probed once, concurrently (each is a child process)."""
+def _probe_all(names) -> dict[str, ProbeResult]:
+    """These fixtures probed concurrently (each is a child process)."""
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # small models: threads only contend
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             futures = {name: pool.submit(run_probe, PATHS.get(name, FIXTURES / f"{name}.py"), [], steps=steps, timeout=timeout,
                                          nproc_per_node=nproc, through_eval=name in THROUGH_EVAL)
-                       for name, (steps, timeout, nproc) in SCRIPTS.items()}
+                       for name, (steps, timeout, nproc) in SCRIPTS.items() if name in names}
             return {name: future.result() for name, future in futures.items()}
     finally:
         if env_threads is None:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = env_threads
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, ProbeResult]:
+    """Every fixture probed once."""
+    return _probe_all(SCRIPTS)
+
+
+@pytest.fixture(scope="module")
+def second_results() -> dict[str, ProbeResult]:
+    """Every fixture that the clock does not stop, probed a second time."""
+    return _probe_all(set(SCRIPTS) - TIMED)
 
 
 def codes(result: ProbeResult) -> set[str]:
@@ -100,13 +123,13 @@ def static(result: ProbeResult, code: str) -> list[Finding]:
 @pytest.mark.probe
 def test_healthy_script_reports_nothing(results):
     r = results["healthy"]
-    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == STEPS
+    assert r.report.stopped == "steps" and r.report.optimizer_steps == STEPS
     assert r.runtime == [], [(f.code, f.message) for f in r.runtime]
     assert not any(f.details["verdict"] == "confirmed" for f in r.static)
     assert not r.failed
-    losses = r.report["losses"]
+    losses = r.report.losses
     assert losses[-1] < losses[0]
-    assert 1e-2 < Measurements(r.report, Thresholds()).vanishing().numbers["ratio"] < 10
+    assert 1e-2 < Measurements(r.report, Thresholds()).measure("TL903").numbers["ratio"] < 10
 
 
 @needs_torch
@@ -114,7 +137,7 @@ def test_healthy_script_reports_nothing(results):
 def test_huge_learning_rate_explodes(results):
     r = results["exploding"]
     assert {"TL907", "TL902"} & codes(r) or "TL901" in codes(r)
-    growth = Measurements(r.report, Thresholds()).loss_growth()
+    growth = Measurements(r.report, Thresholds()).measure("TL907")
     assert growth.present and growth.numbers["growth"] > 10
     assert r.failed
     for f in static(r, "TL408"):  # once the optim rules land
@@ -139,7 +162,7 @@ def test_deep_sigmoid_stack_vanishes(results):
     r = results["sigmoid_deep"]
     f = runtime(r, "TL903")
     assert f.details["measurement"]["ratio"] < 1e-4
-    healthy = Measurements(results["healthy"].report, Thresholds()).vanishing().numbers["ratio"]
+    healthy = Measurements(results["healthy"].report, Thresholds()).measure("TL903").numbers["ratio"]
     assert f.details["measurement"]["ratio"] < healthy / 100
     for v in static(r, "TL201"):
         assert v.details["verdict"] == "confirmed"
@@ -168,7 +191,7 @@ def test_sorted_labels_without_shuffle(results):
     assert m["single_class_batches"] > m["batches"] / 2 and m["sampler"] == "SequentialSampler"
     for v in static(r, "TL101"):
         assert v.details["verdict"] == "confirmed"
-    healthy = Measurements(results["healthy"].report, Thresholds()).shuffle()
+    healthy = Measurements(results["healthy"].report, Thresholds()).measure("TL910")
     assert healthy.observable and not healthy.present and healthy.numbers["single_class_batches"] == 0
 
 
@@ -180,24 +203,24 @@ def test_mixed_precision_is_measured_unscaled(results):
     r = results["amp_overflow"]
     report = r.report
     assert codes(r) == set() and not r.failed
-    assert report["scaled"] and report["scaler_overflows"][:1] == [1]
-    assert report["optimizer_steps"] == 6 and report["backward_calls"] == 6 + len(report["scaler_overflows"])
-    assert all(40 < x < 50 for x in report["losses"][:3])  # 32 samples × ln 4, summed; not × the scale
-    assert report["grad_norms"] and max(report["grad_norms"]) < 1e3
+    assert report.scaled and report.scaler_overflows[:1] == [1]
+    assert report.optimizer_steps == 6 and report.backward_calls == 6 + len(report.scaler_overflows)
+    assert all(40 < x < 50 for x in report.losses[:3])  # 32 samples × ln 4, summed; not × the scale
+    assert report.grad_norms and max(report.grad_norms) < 1e3
 
 
 @needs_torch
 @pytest.mark.probe
 def test_layer_built_in_forward_dies_when_the_model_is_cast(results):
     r = results["cast_in_forward"]
-    assert r.report["stopped"] == "exception" and r.report["backward_calls"] == 0
+    assert r.report.stopped == "exception" and r.report.backward_calls == 0
     (tl202,) = static(r, "TL202")
     assert tl202.details["verdict"] == "confirmed"
     message = tl202.details["verdict_message"]
     assert "inside the Linear(in_features=32, out_features=4, bias=True) built at cast_in_forward.py:20" in message
     # the model went to float64 (and to the GPU under TRAINLINT_FIXTURE_DEVICE=cuda); the Linear stayed
     assert "on cpu as float32" in message
-    assert ("same device" if r.report["device"].startswith("cuda") else "same dtype") in message
+    assert ("same device" if r.report.device.startswith("cuda") else "same dtype") in message
     assert tl202.details["measurement"]["module"] == "Linear" and r.failed
 
 
@@ -208,7 +231,7 @@ def test_seed_004_resnet_is_confirmed_with_numbers(results):
     (tl202,) = [f for f in static(r, "TL202") if f.path.endswith("models/resnet.py")]
     if os.environ.get("TRAINLINT_FIXTURE_DEVICE", "cpu").startswith("cuda"):
         # on a GPU the shortcut conv forward() builds stays on the CPU: the first call dies
-        assert tl202.details["verdict"] == "confirmed" and r.report["stopped"] == "exception"
+        assert tl202.details["verdict"] == "confirmed" and r.report.stopped == "exception"
         assert "Conv2d(16, 32" in tl202.details["verdict_message"] and "on cpu" in tl202.details["verdict_message"]
         return
     assert tl202.details["verdict"] == "confirmed"
@@ -227,7 +250,7 @@ def test_seed_004_resnet_is_confirmed_with_numbers(results):
 def test_bundled_example_confirms_tl202(results):
     """`trainlint probe examples/buggy/probe_resnet.py`, as docs/probe.md shows it."""
     r = results["probe_resnet"]
-    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == 5
+    assert r.report.stopped == "steps" and r.report.optimizer_steps == 5
     (tl202,) = static(r, "TL202")
     assert tl202.details["verdict"] == "confirmed" and tl202.path.endswith("models/resnet.py")
     assert sorted(tl202.details["measurement"]["parameters"]) == ["adjBlock.bias", "adjBlock.weight"]
@@ -264,6 +287,128 @@ def test_loop_bugs_are_measured(results):
 
 @needs_torch
 @pytest.mark.probe
+def test_each_step_s_own_gradient_is_measured(results):
+    """SGD lr=5 and no zero_grad(): from the fifth step on every backward adds exactly 0,
+    while .grad keeps the stale sum of the first four. The norms are each step's own, so the
+    stall is seen, TL408 is confirmed by it and the accumulation by TL401."""
+    r = results["masked_lr"]
+    norms = r.report.grad_norms
+    assert max(norms[:4]) > 100 and norms[-6:] == [0.0] * 6
+    verdicts = {f.code: f.details["verdict"] for f in r.static}
+    assert verdicts["TL408"] == verdicts["TL401"] == "confirmed"
+    from trainlint.probe.output import _measured_line
+
+    assert "gradients accumulate in .grad" in _measured_line(r)
+    assert "gradients accumulate" not in _measured_line(results["healthy"])
+
+
+@needs_torch
+def test_gradients_too_large_to_copy_are_read_as_their_sum(monkeypatch):
+    import weakref
+
+    import torch
+
+    import trainlint.probe.instrument as instrument
+
+    model = torch.nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.randn(2, 4)).sum().backward()  # .grad set, never cleared
+    probe = instrument.Probe(steps=None, report_path=None, project_root=".", script=__file__)
+    probe.optimizers.append(weakref.ref(optimizer))
+    copies = [old for _, _, _, old in probe._grads_before()]
+    assert all(old is not None for old in copies) and not probe.accumulated_grads_read
+    assert torch.equal(copies[0], model.weight.grad) and copies[0] is not model.weight.grad
+    probe._on_zero_grad(model.parameters())  # cleared since: nothing to copy
+    assert all(old is None for _, _, _, old in probe._grads_before())
+    monkeypatch.setattr(instrument, "MAX_GRAD_COPY_BYTES", 16)  # the bias fits, the weight does not
+    copies = [old for _, _, _, old in probe._grads_before()]
+    assert [c is None for c in copies] == [True, False] and probe.accumulated_grads_read
+    from trainlint.probe.output import _measured_line
+
+    result = ProbeResult("a.py", [], Report(grad_norms=[1.0], accumulated_grads_read=True,
+                                      grad_copy_limit_bytes=2 << 30), [])
+    assert "too large to copy (> 2 GiB)" in _measured_line(result)
+
+
+@needs_torch
+@pytest.mark.probe
+def test_stalled_training_is_named_with_its_cause(results):
+    r = results["masked_lr"]
+    f = runtime(r, "TL912")
+    m = f.details["measurement"]
+    assert m["grad_norm"] == 0 and m["loss_change"] == 0 and abs(m["loss"] - 2.3026) < 1e-3
+    assert "likely cause: a learning rate far out of range (TL408" in f.message
+    assert [c["code"] for c in f.details["causes"]] == ["TL408"]
+    assert "backward()" in _line(f)
+    for name, result in results.items():
+        if name not in ("masked_lr",):
+            assert "TL912" not in codes(result), name
+
+
+def test_stall_confirms_the_static_findings_that_explain_it():
+    flat = [2.3026] * 8
+    m = Measurements(_report(losses=[2.29, 3.1, 2.5, 2.3026] + flat, grad_norms=[0.8, 30.0, 12.0, 0.0] + [0.0] * 8),
+                     Thresholds())
+    assert m.measure("TL912").present
+    v = verdict_for(_static("TL302"), m)  # no cross_entropy call was recorded, yet the stall it predicts was
+    assert v.details["verdict"] == "confirmed" and "training stalled (TL912)" in v.details["verdict_message"]
+    assert verdict_for(_static("TL401"), m).details["verdict"] != "confirmed"  # not a cause of a stall
+    # a run that learned and converged: a flat loss far below its start is not a stall
+    done = Measurements(_report(losses=[2.3, 1.0, 0.1] + [1e-4] * 9, grad_norms=[1.0, 0.5, 0.1] + [1e-6] * 9),
+                        Thresholds())
+    assert not done.measure("TL912").present and "converged" in done.measure("TL912").message
+    # a loss that still moves is not stalled, however small the gradients
+    moving = Measurements(_report(losses=[2.3 - 0.01 * i for i in range(12)], grad_norms=[1.0] + [1e-5] * 11),
+                          Thresholds())
+    assert not moving.measure("TL912").present
+    assert not Measurements(_report(losses=[2.0] * 4, grad_norms=[0.0] * 4), Thresholds()).measure("TL912").observable
+    from trainlint.probe.analyze import explain_stall
+
+    (named,) = explain_stall([Finding("TL912", "training-stalled", Severity.WARNING, "stalled", "train.py",
+                                      Location(9, 1), Location(9, 2), details={"kind": "runtime"})],
+                             [_static("TL201", row=3), _static("TL201", row=4), _static("TL408", row=7),
+                              _static("TL401", row=8)])
+    assert named.message == ("stalled; likely cause: a saturated sigmoid stack (TL201 x at train.py:3 and 1 more); "
+                             "a learning rate far out of range (TL408 x at train.py:7)")
+
+
+@needs_torch
+@pytest.mark.probe
+def test_dropout_zeros_are_not_dead_units(results):
+    r = results["dropout_cnn"]
+    assert r.report.stopped == "steps" and r.runtime == [] and not r.failed, [f.message for f in r.runtime]
+    fc1 = next(layer for layer in r.report.layers if layer["name"] == "fc1")
+    assert fc1["zero_rows"][:2] == ["nan", "nan"] and max(fc1["zero_rows"][2:]) < 0.5  # judged from the third batch
+
+
+@needs_torch
+def test_a_unit_is_dead_when_zero_for_every_sample_of_the_last_batches():
+    import torch
+
+    from trainlint.probe.instrument import DEAD_WINDOW, Probe, _active_units
+
+    probe = Probe(steps=None, report_path=None, project_root=".", script=__file__)
+    torch.manual_seed(0)
+    shares = []
+    for _ in range(DEAD_WINDOW + 2):
+        out = torch.relu(torch.randn(16, 64)) * (torch.rand(16, 64) > 0.5)  # dropout zeros half of them
+        out[:, :8] = 0  # eight units never fire
+        shares.append(float(probe._dead_share("fc", _active_units(out))))
+    assert all(s != s for s in shares[:DEAD_WINDOW - 1])  # not judged before the window is full
+    assert shares[-1] == 8 / 64
+    # ReLU before pooling: a channel with zero pixels is alive if any pixel of any sample fires
+    image = torch.zeros(8, 4, 6, 6)
+    image[0, :3, 2, 2] = 1.0
+    (channels,) = _active_units(image)
+    assert channels.tolist() == [True, True, True, False]
+    # (N, T, F) or (N, C, L): a unit counts as dead under both readings only
+    sequence = torch.zeros(8, 5, 7)
+    sequence[:, :, 0] = 1.0
+    assert [m.shape[0] for m in _active_units(sequence)] == [5, 7]
+
+
+@needs_torch
+@pytest.mark.probe
 def test_black_images_are_constant_inputs(results):
     r = results["constant_inputs"]
     f = runtime(r, "TL911")
@@ -274,51 +419,113 @@ def test_black_images_are_constant_inputs(results):
 
 
 # how it runs ------------------------------------------------------------------------------
+def _outcome(result: ProbeResult) -> list[tuple]:
+    """What a user reads from a probe: every finding with its message, verdict and numbers."""
+    return sorted((f.code, f.path, f.location.row, f.message, str(f.details.get("verdict")),
+                   str(f.details.get("verdict_message")), json.dumps(f.details.get("measurement"), sort_keys=True,
+                                                                     default=str))
+                  for f in result.findings)
+
+
+@needs_torch
+@pytest.mark.probe
+def test_two_probes_of_a_script_agree(results, second_results):
+    """The child seeds random, numpy and torch before the script starts: a script that seeds
+    nothing (sigmoid_cnn_unseeded) gives the same numbers, findings and verdicts twice."""
+    for name, second in second_results.items():
+        first = results[name]
+        assert _outcome(first) == _outcome(second), name
+        assert (first.report and first.report.losses) == (second.report and second.report.losses), name
+    unseeded = results["sigmoid_cnn_unseeded"]
+    assert unseeded.report.stopped == "steps" and {v.details["verdict"] for v in static(unseeded, "TL201")} == {
+        "confirmed"}
+
+
+@needs_torch
+@pytest.mark.probe
+def test_the_script_s_own_seed_wins(tmp_path):
+    script = tmp_path / "draw.py"
+    script.write_text("import random, sys\nimport numpy, torch\n"
+                      "first = (random.random(), float(numpy.random.rand()), float(torch.rand(1)))\n"
+                      "torch.manual_seed(123)\n"
+                      "print('DRAW', first, float(torch.rand(1)), flush=True)\nsys.exit(0)\n")
+    runs = [run_probe(script, [], steps=1, timeout=60, static=False) for _ in range(2)]
+    draws = [r.output_tail.split("DRAW ")[1].splitlines()[0] for r in runs]
+    assert draws[0] == draws[1]
+    import torch
+
+    torch.manual_seed(123)
+    assert draws[0].endswith(str(float(torch.rand(1))))
+
+
 @needs_torch
 @pytest.mark.probe
 def test_parameters_reached_are_read_from_their_gradients(results):
     r = results["grad_reach"]
-    assert r.report["optimizer_steps"] == 4 and r.report["backward_calls"] == 8
+    assert r.report.optimizer_steps == 4 and r.report.backward_calls == 8
     f = runtime(r, "TL906")
     assert sorted(f.details["measurement"]["parameters"]) == ["aux_head.bias", "aux_head.weight"]
     assert codes(r) == {"TL906"}  # the frozen teacher is neither optimized nor reported
-    assert len(r.report["grad_norms"]) == 8 and all(n > 0 for n in r.report["grad_norms"])
-    assert not r.report["internal_errors"]
+    assert len(r.report.grad_norms) == 8 and all(n > 0 for n in r.report.grad_norms)
+    assert not r.report.internal_errors
 
 
 @needs_torch
 @pytest.mark.probe
 def test_script_that_raises_gets_a_clear_report(results):
     r = results["raises"]
-    assert r.report["stopped"] == "exception"
-    exc = r.report["exception"]
+    assert r.report.stopped == "exception"
+    exc = r.report.exception
     assert exc["type"] == "ValueError" and exc["site"]["line"] == 14
-    assert r.report["optimizer_steps"] == 2
+    assert r.report.optimizer_steps == 2
 
 
 @needs_torch
 @pytest.mark.probe
 def test_script_that_exits_before_training(results):
     r = results["exits"]
-    assert r.report["stopped"] == "exit" and r.report["exit_code"] == 3
-    assert r.report["backward_calls"] == 0 and r.runtime == []
+    assert r.report.stopped == "exit" and r.report.exit_code == 3
+    assert r.report.backward_calls == 0 and r.runtime == []
     assert "data folder not found" in r.output_tail
     for f in r.static:
         assert f.details["verdict"] != "confirmed"
+    assert r.exit_code == 2 and r.to_json()["summary"]["not_measured"] == (
+        "the script exited (code 3) before its first training step")
+    assert results["raises"].exit_code == 0  # it raised after two steps: those were measured
+    assert results["cast_in_forward"].exit_code == 1  # raised before a step, yet TL202 is confirmed
+
+
+@needs_torch
+@pytest.mark.probe
+def test_a_script_that_raises_before_its_first_step_exits_2(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("import torch\n\n\ndef load():\n    raise FileNotFoundError('data/train.csv')\n\n\nload()\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    text = subprocess.run([sys.executable, "-m", "trainlint", "probe", str(script)], capture_output=True, text=True,
+                          env=env, timeout=180)
+    assert text.returncode == 2, text.stdout + text.stderr
+    assert "FileNotFoundError: data/train.csv" in text.stdout and "line 5, in load" in text.stdout
+    assert "Nothing measured: the script raised FileNotFoundError before its first training step" in text.stdout
+    data = json.loads(subprocess.run([sys.executable, "-m", "trainlint", "probe", str(script), "--output-format",
+                                      "json"], capture_output=True, text=True, env=env, timeout=180).stdout)
+    summary = data["summary"]
+    assert summary["measured"] is False and summary["probe_exit_code"] == 2
+    assert summary["not_measured"] == "the script raised FileNotFoundError before its first training step"
+    assert summary["exception"]["type"] == "FileNotFoundError"
 
 
 @needs_torch
 @pytest.mark.probe
 def test_bare_except_cannot_swallow_the_stop(results):
     r = results["swallow"]
-    assert r.report["stopped"] == "steps" and r.report["optimizer_steps"] == 5
+    assert r.report.stopped == "steps" and r.report.optimizer_steps == 5
 
 
 @needs_torch
 @pytest.mark.probe
 def test_time_limit_ends_script_and_its_children(results):
     r = results["hang"]
-    assert r.report["stopped"] == "timeout"
+    assert r.report.stopped == "timeout"
     assert r.wall_s < 8 + 15
     pid = int(r.output_tail.split("helper pid ")[1].split()[0])
     assert _gone(pid)
@@ -341,20 +548,20 @@ def _gone(pid: int) -> bool:
 @pytest.mark.probe
 def test_checkpoints_are_redirected_and_removed(results):
     r = results["checkpoint"]
-    assert r.report["stopped"] == "steps"  # the script's torch.load of its own checkpoint worked
-    written = {os.path.basename(x["path"]) for x in r.report["redirected"]}
+    assert r.report.stopped == "steps"  # the script's torch.load of its own checkpoint worked
+    written = {os.path.basename(x["path"]) for x in r.report.redirected}
     assert written == {"probe_checkpoint_test.pt", "probe_last_test.ckpt"}
     assert not (FIXTURES / "probe_checkpoint_test.pt").exists()
     assert not (FIXTURES / "probe_last_test.ckpt").exists()
-    assert not os.path.exists(os.path.dirname(r.report["redirected"][0]["to"]))
+    assert not os.path.exists(os.path.dirname(r.report.redirected[0]["to"]))
 
 
 @needs_torch
 @pytest.mark.probe
 def test_tensorboard_runs_are_redirected_and_removed(results):
     r = results["tensorboard_logs"]
-    assert r.report["stopped"] == "steps"
-    (entry,) = r.report["redirected"]
+    assert r.report.stopped == "steps"
+    (entry,) = r.report.redirected
     assert entry["kind"] == "tensorboard" and entry["path"] == str(FIXTURES / "probe_runs_test")
     assert not (FIXTURES / "probe_runs_test").exists()
     assert not os.path.exists(os.path.dirname(entry["to"]))
@@ -381,7 +588,7 @@ def test_evaluation_in_training_mode_is_measured(results):
     assert m["after_step"] == 4 and m["in_train_mode"] == m["forwards"] == 2  # 4 batches, then 2 val batches
     assert m["mode_layers"] == ["BatchNorm1d", "Dropout"]
     # --through-eval ran past --steps 2 to the evaluation and three steps after it
-    assert r.report["optimizer_steps"] == 7 and r.report["stopped"] == "steps"
+    assert r.report.optimizer_steps == 7 and r.report.stopped == "steps"
 
 
 @needs_torch
@@ -393,6 +600,32 @@ def test_training_in_eval_mode_after_the_evaluation_is_measured(results):
     assert tl502.details["measurement"]["in_eval_mode"] == tl502.details["measurement"]["training_forwards"] == 3
     # the evaluation itself was in eval mode: TL501 has nothing to say
     assert Measurements(r.report, Thresholds()).eval_mode().present is False
+
+
+@needs_torch
+@pytest.mark.probe
+def test_an_evaluation_without_no_grad_is_measured(results):
+    """A forward pass of the trained model whose output gets no gradient from the next two
+    backward() calls is an evaluation, with or without no_grad."""
+    r = results["eval_with_grad"]
+    (tl501,) = static(r, "TL501")
+    assert tl501.details["verdict"] == "confirmed"
+    m = tl501.details["measurement"]
+    assert m["after_step"] == 4 and m["in_train_mode"] == m["forwards"] == 2
+    assert r.report.optimizer_steps == 7 and len(r.report.eval_passes) == 1
+    ok = Measurements(results["eval_with_grad_ok"].report, Thresholds())
+    assert ok.eval_mode().observable and not ok.eval_mode().present
+    assert ok.train_mode_restored().observable and not ok.train_mode_restored().present
+    assert results["eval_with_grad_ok"].exit_code == 0
+
+
+@needs_torch
+@pytest.mark.probe
+def test_layers_are_listed_in_forward_order(results):
+    """The layer forward() builds (after a warm-up forward without backward) sits where it runs."""
+    names = [layer["name"] for layer in results["probe_resnet"].report.layers]
+    assert names.index("conv2block.7") < names.index("adjBlock") < names.index("conv3block.0")
+    assert names[0] == "conv1block.0" and names[-1] == "linear_block.3"
 
 
 @needs_torch
@@ -443,7 +676,7 @@ def test_check_probe_option():
     from trainlint.cli import app
 
     result = CliRunner().invoke(app, ["check", "--probe", str(FIXTURES / "exits.py")])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2, result.output  # nothing measured
     assert "the script exited (code 3)" in result.output and "data folder not found" in result.output
 
 
@@ -451,13 +684,40 @@ def test_check_probe_option():
 @pytest.mark.probe
 def test_torchrun_two_cpu_ranks():
     r = run_probe(FIXTURES / "ddp.py", [], steps=4, timeout=150, nproc_per_node=2)
-    assert r.report is not None and r.report["world_size"] == 2
-    assert sorted(x["rank"] for x in r.ranks) == [0, 1]
-    assert all(x["optimizer_steps"] == 4 for x in r.ranks)
+    assert r.report is not None and r.report.world_size == 2
+    assert sorted(x.rank for x in r.ranks) == [0, 1]
+    assert all(x.optimizer_steps == 4 for x in r.ranks)
     assert r.runtime == []
 
 
 # without a child process ---------------------------------------------------------------------
+def test_probe_benchmark_scores_findings_and_verdicts(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARK))
+    import probe_accuracy
+
+    cases = {c.name: c for c in probe_accuracy.load_cases([])}
+    assert len(cases) >= 12 and sum(c.healthy for c in cases.values()) >= 6
+    assert cases["cnn_sigmoid_deep"].runtime == {"TL903"} and cases["cnn_sigmoid_deep"].verdicts == {"TL201": "confirmed"}
+
+    def result(runtime, static, message="m"):
+        found = [Finding(code, "x", Severity.WARNING, message, "a.py", Location(1, 1), Location(1, 2),
+                         details={"verdict": None}) for code in runtime]
+        found += [Finding(code, "x", Severity.WARNING, "m", "a.py", Location(2, 1), Location(2, 2),
+                          details={"verdict": verdict}) for code, verdict in static]
+        return ProbeResult("a.py", [], Report(stopped="steps"), [], runtime=found[:len(runtime)],
+                           static=found[len(runtime):], wall_s=1.0)
+
+    case = cases["cnn_sigmoid_deep"]
+    good = probe_accuracy.judge(case, [result(["TL903"], [("TL201", "confirmed")])] * 3)
+    assert (good.right, good.false, good.missed, good.verdicts_right, good.identical) == ({"TL903"}, set(), set(), 1, True)
+    bad = probe_accuracy.judge(case, [result(["TL904"], [("TL201", "inconclusive"), ("TL302", "confirmed")]),
+                                      result(["TL904"], [], message="other")])
+    assert bad.false == {"TL904", "TL302"} and bad.missed == {"TL903"} and not bad.identical
+    assert bad.verdicts_wrong == ["TL201: inconclusive"]
+    totals = probe_accuracy.totals([good, bad])
+    assert totals["right"] == 2 and totals["expected"] == 4 and totals["identical"] == 1
+
+
 def test_importing_trainlint_never_imports_torch():
     code = "import sys, trainlint.cli, trainlint.probe, trainlint.probe.output; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -492,6 +752,14 @@ def test_thresholds_from_rule_options_probe_table_and_cli(tmp_path):
         load_config(start=tmp_path)
     with pytest.raises(ValueError, match="unknown probe threshold"):
         Thresholds().with_values({"no-such": 1})
+    # a runtime rule's options are its thresholds: the rule module declares them, nothing else
+    from trainlint.probe.catalog import runtime_rules
+
+    assert Thresholds().stall_grad_ratio == runtime_rules()["TL912"].options["stall-grad-ratio"]
+    t = Thresholds()
+    assert t.with_values({"grad-growth": "20"}).grad_growth == 20.0 and t.grad_growth == 10.0  # immutable
+    with pytest.raises(AttributeError):
+        t.grad_growth = 5.0
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_assignments(["grad-growth"])
 
@@ -521,12 +789,45 @@ def test_verdicts_follow_the_measurements():
     # gradients 18.7x their first value while the loss falls (pytorch/examples' LSTM language
     # model on an H100): learning, not exploding; the same growth with a rising loss is
     learning = Measurements(_report(losses=[7.6, 7.55, 7.5, 7.45, 7.4, 7.36], grad_norms=[0.094, 0.3, 1.76, 1.2, 0.9, 0.066]), t)
-    assert not learning.exploding().present and "growth, not explosion" in learning.exploding().message
+    assert not learning.measure("TL902").present and "growth, not explosion" in learning.measure("TL902").message
     diverging = Measurements(_report(losses=[7.6, 7.7, 7.9, 8.4, 9.0, 9.9], grad_norms=[0.094, 0.3, 1.76, 1.2, 0.9, 0.066]), t)
-    assert diverging.exploding().present
+    assert diverging.measure("TL902").present
     exploding = Measurements(_report(losses=[2.0, 5.0, 80.0]), t)
     v = verdict_for(_static("TL408"), exploding)
     assert v.details["verdict"] == "confirmed" and v.details["measurement"]["growth"] == 40.0
+
+
+@pytest.mark.parametrize(
+    "ratio, verdict",
+    [
+        (9.1e-5, "confirmed"),  # below TL903's own threshold too
+        (1.8e-4, "confirmed"),  # above TL903's 1e-4, far below the healthy 0.02-3: the prediction holds
+        (3e-3, "inconclusive"),
+        (0.05, "not confirmed"),
+    ],
+)
+def test_a_static_finding_is_confirmed_by_weaker_evidence_than_the_runtime_rule_needs(ratio, verdict):
+    m = Measurements(_report(ratios=[ratio] * 8), Thresholds())
+    assert m.measure("TL903").present is (ratio < 1e-4)
+    v = verdict_for(_static("TL201"), m)
+    assert v.details["verdict"] == verdict
+    assert fmt(ratio) in v.details["verdict_message"] and "confirmed < 0.001, not confirmed >= 0.01" in v.details["verdict_message"]
+    assert (("TL903" in {f.code for f in runtime_findings(m, "train.py")}) is (ratio < 1e-4))
+
+
+def test_verdict_bands_are_configurable_and_read_every_number():
+    m = Measurements(_report(ratios=[3e-3] * 8), Thresholds().with_values({"vanishing-confirm": 5e-3}))
+    assert verdict_for(_static("TL204"), m).details["verdict"] == "confirmed"
+    batches = lambda mean, std: [{"sampler": "RandomSampler", "site": None, "batches": [  # noqa: E731
+        {"mean": mean, "std": std, "min": 0.0, "max": 1.0, "backward_before": i} for i in range(4)]}]
+    pixels = Measurements(_report(loaders=batches(0.45, 0.25)), Thresholds())  # ToTensor() without Normalize
+    assert not pixels.measure("TL909").present and verdict_for(_static("TL102"), pixels).details["verdict"] == "confirmed"
+    centered = Measurements(_report(loaders=batches(0.02, 1.0)), Thresholds())
+    assert verdict_for(_static("TL102"), centered).details["verdict"] == "not confirmed"
+    unsure = Measurements(_report(loaders=batches(0.2, 1.0)), Thresholds())
+    assert verdict_for(_static("TL102"), unsure).details["verdict"] == "inconclusive"
+    assert verdict_for(_static("TL408"), Measurements(_report(losses=[2.0, 2.5, 4.0]), Thresholds())).details[
+        "verdict"] == "inconclusive"
 
 
 @pytest.mark.parametrize(
@@ -589,7 +890,7 @@ def test_softmax_fed_to_cross_entropy_is_measured():
              "site": None, "shape": [16, 7]}
     m = Measurements(_report(loss_fns=[probs]), Thresholds())
     assert verdict_for(_static("TL302"), m).details["verdict"] == "confirmed"
-    assert not m.initial_loss().present  # ln(7) = 1.95: probabilities hide the problem from TL908
+    assert not m.measure("TL908").present  # ln(7) = 1.95: probabilities hide the problem from TL908
     logits = dict(probs, min=-3.0, max=4.0, row_sum_dev=2.5, loss=30.0)
     m = Measurements(_report(loss_fns=[logits]), Thresholds())
     assert verdict_for(_static("TL302"), m).details["verdict"] == "not confirmed"
@@ -604,7 +905,7 @@ def test_noqa_silences_a_runtime_finding(tmp_path):
     loaders = [{"sampler": "RandomSampler", "site": site,
                 "batches": [dict(batch, backward_before=i) for i in range(4)]}]
     m = Measurements(_report(loaders=loaders), Thresholds())
-    assert m.inputs().present
+    assert m.measure("TL909").present
     assert "TL909" not in {f.code for f in runtime_findings(m, str(script))}
     script.write_text("import torch\nloader = make()\n")
     assert "TL909" in {f.code for f in runtime_findings(m, str(script))}
@@ -614,7 +915,7 @@ def test_eval_loader_before_training_is_not_a_training_loader():
     batch = {"mean": 120.0, "std": 70.0, "min": 0, "max": 255, "labels": {"0": 32}, "backward_before": 0}
     loaders = [{"sampler": "SequentialSampler", "batches": [dict(batch) for _ in range(4)], "site": None}]
     m = Measurements(_report(loaders=loaders), Thresholds())
-    assert not m.inputs().observable and not m.shuffle().observable
+    assert not m.measure("TL909").observable and not m.measure("TL910").observable
 
 
 def _raw_pixels(script: Path) -> Measurements:
@@ -644,14 +945,18 @@ def test_config_selects_runtime_findings_and_sets_their_severity(tmp_path):
 
 
 def test_runtime_rules_are_the_registry_s(tmp_path):
-    from trainlint.probe.analyze import RUNTIME_CHECKS, runtime_rules
+    from trainlint.probe.catalog import runtime_rules
 
     rules = runtime_rules()
-    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 12)] == list(RUNTIME_CHECKS)
+    assert list(rules) == [f"TL9{i:02d}" for i in range(1, 13)]
+    # each rule module owns its evidence: the runtime findings are the rules' own measure()
+    m = Measurements(_report(), Thresholds())
+    for code, rule in rules.items():
+        assert rule.measure.__module__ == rule.__module__ and m.measure(code) is m.measure(code)
     assert rules["TL901"].severity is Severity.ERROR
     assert all(r.severity is Severity.WARNING for code, r in rules.items() if code != "TL901")
     owned = {key for r in rules.values() for key in r.options}
-    assert owned | {"max-batches"} == set(Thresholds.keys())  # every threshold is a rule's option, or the probe's
+    assert owned | {"max-batches"} == set(Thresholds().keys())  # every threshold is a rule's option, or the probe's
     for rule in rules.values():
         for key, default in rule.options.items():
             assert getattr(Thresholds(), key.replace("-", "_")) == default

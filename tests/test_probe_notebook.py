@@ -49,7 +49,7 @@ def test_probe_runs_the_cells_in_order_and_reports_in_cells(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     result = run_probe(notebook, steps=5, timeout=120)
     assert result.report is not None, result.output_tail
-    assert result.report["optimizer_steps"] == 5
+    assert result.report.optimizer_steps == 5
     assert result.script == str(notebook)
 
     (tl905,) = [f for f in result.runtime if f.code == "TL905"]  # the conv built in forward() is never optimized

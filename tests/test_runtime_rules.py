@@ -13,7 +13,7 @@ from trainlint.engine import Engine
 from trainlint.finding import Finding, Location, Severity
 from trainlint.registry import rule_for, rules_by_code
 
-RUNTIME = {f"TL9{i:02d}" for i in range(1, 12)}
+RUNTIME = {f"TL9{i:02d}" for i in range(1, 13)}
 
 
 def test_runtime_rules_are_registered_but_never_run_statically(monkeypatch):
@@ -42,7 +42,9 @@ def test_rule_command_and_rules_list_name_them():
     assert "[tool.trainlint.rules.TL902]" in by_name.output and "`grad-growth` (default `10.0`)" in by_name.output
     listed = json.loads(runner.invoke(app, ["rules", "--output-format", "json"]).output)
     runtime = {r["code"]: r for r in listed if r["runtime"]}
-    assert set(runtime) == RUNTIME and runtime["TL909"]["options"] == {"input-mean": 3.0, "input-std": 10.0}
+    assert set(runtime) == RUNTIME and runtime["TL909"]["options"] == {
+        "input-mean": 3.0, "input-std": 10.0, "input-mean-confirm": 0.3, "input-mean-healthy": 0.1,
+        "input-std-confirm": 3.0, "input-std-healthy": 1.5}
     text = runner.invoke(app, ["rules"], env={"COLUMNS": "250"}).output
     assert "runtime (trainlint probe)" in text
 

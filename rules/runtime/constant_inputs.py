@@ -1,6 +1,18 @@
 from trainlint.finding import Severity
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import as_float, fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL911's evidence: what the probe measured for it."""
+    batches, site = m.loader_summary()
+    if not batches:
+        return Evidence(False, message="no training DataLoader batch with float inputs was seen")
+    flat = [b for b in batches if as_float(b["std"]) < m.t.constant_std]
+    return Evidence(True, len(flat) * 2 > len(batches),
+                    f"{len(flat)} of the first {len(batches)} training batches have input std < {fmt(m.t.constant_std)}",
+                    {"constant_batches": len(flat), "batches": len(batches)}, site)
 
 
 class ConstantInputs(Rule):
@@ -35,4 +47,7 @@ class ConstantInputs(Rule):
     summary = "the first batches' inputs have (near) zero variance"
     seeds = ("001 §10", "000 §2.1")
     runtime = True
-    options = Thresholds.defaults("constant-std")
+    options = {
+        "constant-std": 1e-6,  # the std of a training batch's inputs below this
+    }
+    measure = staticmethod(measure)

@@ -1,6 +1,35 @@
 from trainlint.finding import Severity
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import finite, fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL902's evidence: what the probe measured for it."""
+    norms = m.grad_norms
+    if len(norms) < 2:
+        return Evidence(False, message=f"{len(norms)} gradient measurement(s)")
+    first = norms[0]
+    measured = [x for x in norms if finite(x)]
+    peak = max(measured) if measured else float("nan")
+    if not finite(first) or first <= 0:  # non-finite from the start is TL901's
+        return Evidence(True, False, f"first gradient norm {fmt(first)}", {"first": first})
+    growth = peak / first
+    at = norms.index(peak) + 1 if measured else None
+    numbers = {"first": first, "max": peak, "growth": growth, "at_iteration": at, "last": norms[-1],
+               "threshold": m.t.grad_growth}
+    text = (f"total gradient norm {fmt(first)} at iteration 1 → {fmt(peak)} at iteration {at} "
+            f"({fmt(growth)}× the first, threshold {fmt(m.t.grad_growth)}×)")
+    nonfinite = any(not finite(x) for x in norms)
+    if nonfinite:
+        text += "; then non-finite"
+    falling = m.loss_falls()
+    if growth >= m.t.grad_growth and falling and not nonfinite:
+        # an LSTM's gradients grow tenfold from a tiny start while it learns: not a divergence
+        text += f"; the loss fell meanwhile ({fmt(m.losses[0])} → {fmt(m.losses[-1])}): growth, not explosion"
+    numbers["loss_falls"] = falling
+    return Evidence(True, nonfinite or (growth >= m.t.grad_growth and not falling), text, numbers,
+                    m.backward_site)
 
 
 class ExplodingGradients(Rule):
@@ -36,4 +65,7 @@ class ExplodingGradients(Rule):
     summary = "total gradient norm grows far above its first value within the probed steps"
     seeds = ("002 §1.1", "002 §3", "000 §2.5", "001 §7")
     runtime = True
-    options = Thresholds.defaults("grad-growth")
+    options = {
+        "grad-growth": 10.0,  # the total gradient norm reaches this multiple of its first value
+    }
+    measure = staticmethod(measure)

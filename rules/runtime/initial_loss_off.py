@@ -1,6 +1,26 @@
+import math
+
 from trainlint.finding import Severity
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import as_float, finite, fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL908's evidence: what the probe measured for it."""
+    calls = [e for e in m.loss_calls("cross_entropy") if e.get("classes")]
+    if not calls:
+        return Evidence(False, message="no cross_entropy call with class scores was seen")
+    entry = calls[0]
+    classes = entry["classes"]
+    expected = math.log(classes)
+    loss = as_float(entry.get("loss"))
+    text = (f"cross-entropy at the first step {fmt(loss)} vs ln({classes}) = {fmt(expected)} "
+            f"(threshold {fmt(m.t.initial_loss_factor)}×)")
+    # a non-finite first loss is TL901's
+    present = finite(loss) and loss >= m.t.initial_loss_factor * expected and not m.probabilities(entry)
+    return Evidence(True, present, text, {"loss": loss, "classes": classes, "expected": expected},
+                    entry.get("site"))
 
 
 class InitialLossOff(Rule):
@@ -37,4 +57,7 @@ class InitialLossOff(Rule):
     summary = "cross-entropy at step 0 far from ln(num_classes)"
     seeds = ("001 §2", "003 §5")
     runtime = True
-    options = Thresholds.defaults("initial-loss-factor")
+    options = {
+        "initial-loss-factor": 3.0,  # cross-entropy at the first iteration above this multiple of ln(classes)
+    }
+    measure = staticmethod(measure)

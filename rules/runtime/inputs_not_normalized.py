@@ -1,6 +1,25 @@
+import statistics
+
 from trainlint.finding import Severity
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import as_float, fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL909's evidence: what the probe measured for it."""
+    batches, site = m.loader_summary()
+    if not batches:
+        return Evidence(False, message="no training DataLoader batch with float or uint8 inputs was seen")
+    mean = statistics.fmean(as_float(b["mean"]) for b in batches)
+    std = statistics.fmean(as_float(b["std"]) for b in batches)
+    low = min(as_float(b["min"]) for b in batches)
+    high = max(as_float(b["max"]) for b in batches)
+    text = (f"first {len(batches)} training batches: input mean {fmt(mean)}, std {fmt(std)}, range "
+            f"[{fmt(low)}, {fmt(high)}] (thresholds |mean| > {fmt(m.t.input_mean)}, std > {fmt(m.t.input_std)})")
+    present = abs(mean) > m.t.input_mean or std > m.t.input_std
+    return Evidence(True, present, text, {"mean": mean, "std": std, "min": low, "max": high, "batches": len(batches)},
+                    site)
 
 
 class InputsNotNormalized(Rule):
@@ -36,4 +55,14 @@ class InputsNotNormalized(Rule):
     summary = "first batches' input mean/std far from 0/1 (e.g. raw 0..255 pixels)"
     seeds = ("000 §2.1", "001 §11")
     runtime = True
-    options = Thresholds.defaults("input-mean", "input-std")
+    options = {
+        "input-mean": 3.0,  # |mean| of the training inputs above this ...
+        "input-std": 10.0,  # ... or their std above this
+        # verdict band of TL102: confirmed from this |mean| up (0..1 pixels: ~0.45) ...
+        "input-mean-confirm": 0.3,
+        # ... not confirmed below this (with the std below input-std-healthy), inconclusive between
+        "input-mean-healthy": 0.1,
+        "input-std-confirm": 3.0,  # TL102 confirmed from this std up ...
+        "input-std-healthy": 1.5,  # ... not confirmed below it
+    }
+    measure = staticmethod(measure)

@@ -1,6 +1,29 @@
 from trainlint.finding import Severity
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import finite, fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL907's evidence: what the probe measured for it."""
+    losses = m.losses
+    if len(losses) < 2:
+        return Evidence(False, message=f"{len(losses)} loss value(s)")
+    first = losses[0]
+    if not finite(first) or first <= 0:
+        return Evidence(True, False, f"first loss {fmt(first)}", {"first": first})
+    measured = [x for x in losses if finite(x)]
+    peak = max(measured)
+    growth = peak / first
+    at = losses.index(peak) + 1
+    nonfinite = len(measured) < len(losses)
+    numbers = {"first": first, "max": peak, "last": losses[-1], "growth": growth, "at_iteration": at,
+               "iterations": len(losses), "threshold": m.t.loss_growth}
+    text = (f"loss {fmt(first)} at iteration 1 → {fmt(peak)} at iteration {at} "
+            f"({fmt(growth)}× the first, threshold {fmt(m.t.loss_growth)}×); last {fmt(losses[-1])}")
+    if nonfinite:
+        text += ", then non-finite"
+    return Evidence(True, growth >= m.t.loss_growth or nonfinite, text, numbers, m.backward_site)
 
 
 class LossNotDecreasing(Rule):
@@ -37,4 +60,11 @@ class LossNotDecreasing(Rule):
     summary = "loss rises over the probed steps (learning rate too high)"
     seeds = ("002 §1.1", "000 §2.4", "004")
     runtime = True
-    options = Thresholds.defaults("loss-growth")
+    options = {
+        "loss-growth": 10.0,  # the loss reaches this multiple of its first value (3x: a healthy unshuffled run)
+        # verdict band of TL408 (docs/probe.md, "Verdicts"): confirmed from this growth up ...
+        "loss-growth-confirm": 3.0,
+        # ... not confirmed below this one, inconclusive between
+        "loss-growth-healthy": 1.5,
+    }
+    measure = staticmethod(measure)

@@ -1,5 +1,38 @@
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import finite, fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL901's evidence: what the probe measured for it."""
+    if not m.backward:
+        return Evidence(False, message="no backward() call was made")
+    loss = m.r.nonfinite_loss
+    grad = m.r.nonfinite_grad
+    act = m.r.nonfinite_activation
+    if not loss and not grad:
+        finite_losses = [x for x in m.losses if finite(x)]
+        return Evidence(True, message=f"loss and gradients finite over {m.backward} iterations"
+                        + (f" (loss {fmt(finite_losses[0])} → {fmt(finite_losses[-1])})" if finite_losses else ""))
+    parts = []
+    if loss:
+        parts.append(f"the loss is {loss['value']} at iteration {loss['iteration']}")
+    if grad:
+        parts.append(f"gradients of {grad['count']} layer{'s' if grad['count'] != 1 else ''} are non-finite at "
+                     f"iteration {grad['iteration']} (first: `{grad['layers'][0]}`)")
+    site = m.backward_site
+    if act:
+        origin = f"module `{act['module']}` ({act['type']})"
+        if act.get("inputs_finite") is False:
+            parts.append(f"the inputs of {origin} were already non-finite at iteration {act['iteration']}")
+        else:
+            parts.append(f"the first non-finite activation is the output of {origin} at iteration {act['iteration']}")
+        site = act.get("site") or site
+    first_finite = next((x for x in m.losses if finite(x)), None)
+    if first_finite is not None:
+        parts.append(f"first loss {fmt(first_finite)}")
+    return Evidence(True, True, "; ".join(parts), {"loss": loss, "grad": grad, "activation": act}, site)
 
 
 class NonFiniteLoss(Rule):
@@ -37,3 +70,4 @@ class NonFiniteLoss(Rule):
     summary = "loss or a gradient is NaN/Inf within the probed steps"
     seeds = ("004", "002 §1.1")
     runtime = True
+    measure = staticmethod(measure)

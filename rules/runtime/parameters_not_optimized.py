@@ -1,5 +1,40 @@
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements, same_file, shape, where
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements, site_file: str | None = None, rows: tuple[int, int] | None = None) -> Evidence:
+    """TL905's evidence: what the probe measured for it."""
+    crash = m.crash_in_module_built_at(site_file, rows)
+    if crash is not None:
+        return crash
+    if not m.backward:
+        return Evidence(False, message="no backward() call was made")
+    if not m.has_optimizer:
+        return Evidence(False, message="the script built no torch.optim optimizer")
+    entries = m.r.not_optimized
+    if not entries:
+        return Evidence(True, False, f"every parameter that received a gradient over {m.backward} iterations "
+                                     "is in an optimizer param group")
+    if site_file is not None:
+        local = [e for e in entries if e.get("site") and same_file(e["site"]["file"], site_file)]
+        if rows is not None:
+            exact = [e for e in local if rows[0] <= e["site"]["line"] <= rows[1]]
+            local = exact or local
+        if not local:
+            place = where(entries[0].get("site"))
+            return Evidence(True, False, f"{len(entries)} parameter(s) not optimized, but built elsewhere ({place})")
+        entries = local
+    numel = sum(e.get("numel", 0) for e in entries)
+    names = ", ".join(f"{e['name']} {shape(e['shape'])}" for e in entries[:4])
+    more = f" and {len(entries) - 4} more" if len(entries) > 4 else ""
+    first = entries[0]
+    module = f" ({first['module']}({first['module_args']}))" if first.get("module") and first.get("module_args") else ""
+    text = (f"{len(entries)} parameter{'s' if len(entries) != 1 else ''} ({numel} values) received gradients "
+            f"but are in no optimizer param group: {names}{more}{module}; seen on "
+            f"{max(e['iterations'] for e in entries)} of {m.backward} iterations")
+    return Evidence(True, True, text, {"parameters": [e["name"] for e in entries], "count": len(entries),
+                                       "numel": numel}, first.get("site"))
 
 
 class ParametersNotOptimized(Rule):
@@ -38,3 +73,4 @@ class ParametersNotOptimized(Rule):
     summary = "parameters that receive gradients but are in no optimizer param group (e.g. created in forward)"
     seeds = ("004",)
     runtime = True
+    measure = staticmethod(measure)

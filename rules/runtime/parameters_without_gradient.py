@@ -1,5 +1,20 @@
 from trainlint.finding import Severity
+from trainlint.probe.measurements import Evidence, Measurements, shape
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL906's evidence: what the probe measured for it."""
+    if not m.backward or not m.has_optimizer:
+        return Evidence(False, message="no backward() call was made" if not m.backward else "no optimizer")
+    entries = m.r.without_grad
+    if not entries:
+        return Evidence(True, False, f"every optimized parameter got a gradient within {m.backward} iterations")
+    names = ", ".join(f"{e['name']} {shape(e['shape'])}" for e in entries[:4])
+    more = f" and {len(entries) - 4} more" if len(entries) > 4 else ""
+    return Evidence(True, True, f"{len(entries)} optimized parameter{'s' if len(entries) != 1 else ''} never got a "
+                                f"gradient from the loss in {m.backward} iterations: {names}{more}",
+                    {"parameters": [e["name"] for e in entries], "count": len(entries)}, m.optimizer_site)
 
 
 class ParametersWithoutGradient(Rule):
@@ -39,3 +54,4 @@ class ParametersWithoutGradient(Rule):
     summary = "registered parameters that get no gradient from the loss"
     seeds = ("001 §7",)
     runtime = True
+    measure = staticmethod(measure)

@@ -1,6 +1,33 @@
 from trainlint.finding import Severity
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL910's evidence: what the probe measured for it."""
+    for loader in m.train_loaders:
+        labelled = [b["labels"] for b in loader.get("batches", []) if b.get("labels")]
+        labelled = [h for h in labelled if sum(h.values()) >= 2]
+        if len(labelled) < 2:
+            continue
+        shares, majors = [], []
+        for hist in labelled:
+            total = sum(hist.values())
+            cls, count = max(hist.items(), key=lambda kv: kv[1])
+            shares.append(count / total)
+            majors.append(cls)
+        single = sum(1 for s in shares if s >= m.t.single_class_share)
+        sequential = loader.get("sampler") in ("SequentialSampler", "_InfiniteConstantSampler")
+        present = single > m.t.single_class_batches * len(shares) and (sequential or len(set(majors)) > 1)
+        classes = sorted({c for h in labelled for c in h}, key=lambda c: int(c) if c.isdigit() else 0)
+        text = (f"{single} of the first {len(shares)} training batches hold ≥{fmt(m.t.single_class_share * 100)}% "
+                f"one class (majority classes in order: {', '.join(majors[:8])}; sampler {loader.get('sampler')}; "
+                f"{len(classes)} classes seen)")
+        return Evidence(True, present, text, {"single_class_batches": single, "batches": len(shares),
+                                               "majority_classes": majors, "sampler": loader.get("sampler")},
+                        loader.get("site"))
+    return Evidence(False, message="no training DataLoader batch with class labels was seen")
 
 
 class UnshuffledBatches(Rule):
@@ -34,4 +61,8 @@ class UnshuffledBatches(Rule):
     summary = "the first batches each hold a single class"
     seeds = ("000 §2.4", "001 §9", "003 §12")
     runtime = True
-    options = Thresholds.defaults("single-class-share", "single-class-batches")
+    options = {
+        "single-class-share": 0.9,  # a batch holds at least this share of one class ...
+        "single-class-batches": 0.5,  # ... in more than this share of the first training batches
+    }
+    measure = staticmethod(measure)

@@ -1,6 +1,25 @@
+import statistics
+
 from trainlint.finding import Severity
-from trainlint.probe.thresholds import Thresholds
+from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.numbers import finite, fmt
 from trainlint.rule import Rule
+
+
+def measure(m: Measurements) -> Evidence:
+    """TL903's evidence: what the probe measured for it."""
+    ratios = [x for x in m.r.ratios if finite(x)]
+    if not ratios:
+        return Evidence(False, message="fewer than two weight layers got gradients")
+    median = statistics.median(ratios)
+    first, last = (m.r.ratio_layers or ["first", "last"])[:2]
+    layers = {layer["name"]: layer for layer in m.r.layers}
+    text = (f"gradient norm of the first weight layer ({first}) / last ({last}): median {fmt(median)} over "
+            f"{len(ratios)} iterations (threshold {fmt(m.t.vanishing_ratio)}; healthy nets: 0.02–3)")
+    site = (layers.get(first) or {}).get("site")
+    return Evidence(True, median < m.t.vanishing_ratio, text,
+                    {"ratio": median, "first_layer": first, "last_layer": last, "threshold": m.t.vanishing_ratio},
+                    site)
 
 
 class VanishingGradients(Rule):
@@ -37,4 +56,11 @@ class VanishingGradients(Rule):
     summary = "first-layer gradient norm orders of magnitude below the last layer's"
     seeds = ("000 §2.3", "000 §2.5", "001 §4", "001 §7", "003 §10")
     runtime = True
-    options = Thresholds.defaults("vanishing-ratio")
+    options = {
+        "vanishing-ratio": 1e-4,  # the first / last weight layer's gradient norm (median) below this
+        # verdict band of TL201/TL204: confirmed below this ratio ...
+        "vanishing-confirm": 1e-3,
+        # ... not confirmed from this one up (healthy nets: 0.02-3), inconclusive between
+        "vanishing-healthy": 1e-2,
+    }
+    measure = staticmethod(measure)

@@ -16,7 +16,7 @@ import importlib
 # `trainlint check`, which must not pay for the probe's runner and analysis.
 _LAZY = {
     "STATIC_EVIDENCE": "trainlint.probe.analyze",
-    "runtime_rules": "trainlint.probe.analyze",
+    "runtime_rules": "trainlint.probe.catalog",
     "INSTALL_HINT": "trainlint.probe.runner",
     "ProbeResult": "trainlint.probe.runner",
     "ProbeUnavailable": "trainlint.probe.runner",

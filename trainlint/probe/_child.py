@@ -28,6 +28,29 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+#: The seed of every random generator before the script starts: two probes of one script
+#: draw the same weights, batches and dropout masks, so they give the same verdicts. The
+#: script's own `torch.manual_seed(...)` runs later and wins.
+SEED = 0
+
+
+def seed_everything(seed: int = SEED) -> None:
+    """Seed Python's `random`, numpy's global generator (if numpy is installed) and torch's
+    CPU and CUDA generators (torch.manual_seed seeds every CUDA device, lazily)."""
+    import random
+
+    import torch
+
+    random.seed(seed)
+    try:
+        import numpy
+    except ImportError:
+        pass
+    else:
+        numpy.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def _user_frame(tb, probe) -> dict | None:
     """The innermost traceback frame in the user's own code."""
     found = None
@@ -82,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
                   checkpoint_dir=options.checkpoint_dir, max_batches=options.max_batches,
                   progress_fd=progress_fd, rank=rank, world_size=world, through_eval=options.through_eval)
     probe.install()
+    seed_everything()
     if options.timeout:
         timer = threading.Timer(max(1.0, options.timeout), probe.stop, args=("timeout",))
         timer.daemon = True

@@ -1,21 +1,17 @@
-"""The instrumentation that runs inside the probed process (imports torch).
+"""What the probe measures, inside the probed process (imports torch).
 
-Everything is installed globally, without editing the user's script:
+The Probe holds the measurements and the handlers that take them; the patches that call
+the handlers are installed globally, without editing the user's script, one module per
+torch surface in trainlint/probe/hooks/ (optimizers and schedulers, autograd, modules,
+clipping, mixed precision, loss functions, DataLoader, files).
 
-- ``Optimizer.__init__`` is wrapped (every optimizer, the user's subclasses included, is
-  known by weak reference) and the global optimizer step pre/post hooks count steps and
-  read each param group's learning rate; ``Optimizer.step`` itself is overridden by every
-  subclass, so patching it would do nothing.
-- ``Tensor.backward`` and ``torch.autograd.backward`` are wrapped (with a re-entry guard:
-  the first calls the second). Before backward the loss's autograd graph is walked to its
-  leaves (every tensor that gets a gradient, parameters built inside ``forward()``
-  included); right after it the per-layer gradient norms are read (before any clipping).
-  A hand-written ``p -= lr * p.grad`` loop fires no step hook: then backward calls count.
-- A global module forward hook (never a backward hook: those break ``ReLU(inplace=True)``)
-  records the call order, non-finite outputs and dead/saturated units of activations.
-- ``DataLoader.__iter__`` is wrapped: input mean/std/min/max and the label histogram of
-  the first batches.
-- ``torch.save`` / checkpoint writes through ``open`` go to a temporary folder.
+- The optimizer step pre/post hooks count steps and read each param group's learning
+  rate; a hand-written ``p -= lr * p.grad`` loop fires no step hook: then backward calls count.
+- Around each backward: which parameters it reached (read from their ``.grad``), each
+  layer's own gradient norm (what this backward added), zero rows, NaN/Inf, the loss.
+- The global forward pre-hook and hook: layer order, non-finite outputs, dead/saturated
+  units of activations, evaluation passes.
+- DataLoader batches: input mean/std/min/max and the label histogram of the first ones.
 
 The probe stops the script after N optimizer steps from inside the step hook: the
 report is written first, then the process ends with ``os._exit`` (a bare ``except:`` in
@@ -24,7 +20,6 @@ the script cannot swallow that).
 
 from __future__ import annotations
 
-import builtins
 import io
 import json
 import math
@@ -33,32 +28,27 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 import weakref
 
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from trainlint.probe.hooks.data import split_batch
+from trainlint.probe.numbers import finite as _finite
+from trainlint.probe.numbers import to_json as _num
+from trainlint.probe.schema import Report
+
+#: Gradients that backward() adds to are copied first (to measure what it added) up to this many
+#: bytes per backward; past it (a large model without zero_grad) the accumulated .grad is read.
+MAX_GRAD_COPY_BYTES = 2 << 30
 AFTER_EVAL_STEPS = 3  # training steps watched after the first evaluation (is train mode back?)
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
 ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
 WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
                  "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Bilinear")
+#: A unit is dead when it is zero for every sample of this many consecutive batches (a
+#: dropout mask or an unlucky batch never silences a live unit that long).
+DEAD_WINDOW = 3
 MAX_EVENTS = 60
-MAX_LOSS_FN_CALLS = 3
-
-
-def _finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))
-
-
-def _num(x: float) -> float | str:
-    """JSON has no NaN/Inf: keep them as strings."""
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 class Probe:
@@ -133,13 +123,23 @@ class Probe:
         self.loader_sites = WeakIdKeyDictionary()
 
         # per-iteration scratch, cleared after every backward
-        self._order: dict[int, int] = {}
+        self._order: dict[int, int] = {}  # id(module) -> its position in the forward pass
+        self._position = 0
+        self._depth = 0  # of nested module calls, to tell a top-level call (a new forward pass)
+        self._pass_seen: set[int] = set()
+        self._layer_position: dict[str, int] = {}  # layer -> its position in the latest iteration it ran
         self._called: dict[int, torch.nn.Module] = {}
         self._act_stats: list[tuple[int, str, object]] = []
+        # per ReLU module / weight layer: which units were active in each of the last DEAD_WINDOW batches
+        self._alive: dict[object, list] = {}
         self._finite_checks: list[tuple[int, object, object]] = []
         self._output_sums: dict[int, tuple] = {}  # id(module output) -> (weak reference, its sum)
+        self._zeroed: set[int] = set()  # ids of the parameters zero_grad() cleared since the last backward
+        self.accumulated_grads_read = False  # too large to copy: some gradients were read as .grad's sum
+        self._watched: list[dict] = []  # forward passes of the trained model with gradients on, not yet judged
 
         self.modules = weakref.WeakSet()
+        self._built = WeakIdKeyDictionary()  # module -> how many modules were built before it (a stable order)
         self.sites = WeakIdKeyDictionary()
         self._names = WeakIdKeyDictionary()
         self._module_names = WeakIdKeyDictionary()
@@ -178,264 +178,24 @@ class Probe:
 
     # ------------------------------------------------------------------ install
     def install(self) -> None:
+        """Patch torch (trainlint/probe/hooks/, one module per surface), once."""
         if self._installed:
             return
         self._installed = True
-        probe = self
-        import torch.optim.optimizer as optim_mod
+        from trainlint.probe import hooks
 
-        # optimizers
-        original_init = torch.optim.Optimizer.__init__
-
-        def optimizer_init(opt, *args, **kwargs):
-            original_init(opt, *args, **kwargs)
-            if not getattr(opt, "_trainlint_seen", False):
-                probe._on_optimizer(opt)
-
-        torch.optim.Optimizer.__init__ = optimizer_init
-        optim_mod.register_optimizer_step_pre_hook(self._step_pre)
-        optim_mod.register_optimizer_step_post_hook(self._step_post)
-
-        original_zero_grad = torch.optim.Optimizer.zero_grad
-
-        def optimizer_zero_grad(opt, *args, **kwargs):
-            probe._event("zero_grad")
-            return original_zero_grad(opt, *args, **kwargs)
-
-        torch.optim.Optimizer.zero_grad = optimizer_zero_grad
-        module_zero_grad = torch.nn.Module.zero_grad
-
-        def model_zero_grad(module, *args, **kwargs):
-            probe._event("zero_grad")
-            return module_zero_grad(module, *args, **kwargs)
-
-        torch.nn.Module.zero_grad = model_zero_grad
-
-        # backward
-        tensor_backward = torch.Tensor.backward
-        autograd_backward = torch.autograd.backward
-
-        def patched_tensor_backward(tensor, *args, **kwargs):
-            if probe._in_backward or probe.done:
-                return tensor_backward(tensor, *args, **kwargs)
-            return probe._backward(tensor, lambda: tensor_backward(tensor, *args, **kwargs))
-
-        def patched_autograd_backward(tensors, *args, **kwargs):
-            if probe._in_backward or probe.done:
-                return autograd_backward(tensors, *args, **kwargs)
-            first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
-            if not isinstance(first, torch.Tensor):
-                return autograd_backward(tensors, *args, **kwargs)
-            return probe._backward(first, lambda: autograd_backward(tensors, *args, **kwargs))
-
-        torch.Tensor.backward = patched_tensor_backward
-        torch.autograd.backward = patched_autograd_backward
-
-        # modules
-        module_init = torch.nn.Module.__init__
-
-        def patched_module_init(module, *args, **kwargs):
-            module_init(module, *args, **kwargs)
-            try:
-                probe.modules.add(module)
-                site = probe._site(skip_self=module)
-                if site is not None:
-                    probe.sites[module] = site
-            except Exception:  # never break the user's model
-                pass
-
-        torch.nn.Module.__init__ = patched_module_init
-        torch.nn.modules.module.register_module_forward_hook(self._forward_hook)
-
-        # clipping
-        import torch.nn.utils as nn_utils
-        import torch.nn.utils.clip_grad as clip_mod
-
-        for name in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm"):
-            original = getattr(clip_mod, name, None)
-            if original is None:
-                continue
-
-            def make(original):
-                def clip(*args, **kwargs):
-                    probe._event("clip")
-                    return original(*args, **kwargs)
-
-                return clip
-
-            wrapped = make(original)
-            setattr(clip_mod, name, wrapped)
-            if getattr(nn_utils, name, None) is original:
-                setattr(nn_utils, name, wrapped)
-
-        # LR schedulers: how often step() runs per optimizer step (LRScheduler counts its calls)
-        from torch.optim import lr_scheduler
-
-        base = getattr(lr_scheduler, "LRScheduler", None) or getattr(lr_scheduler, "_LRScheduler", None)
-        if base is not None:
-            scheduler_init = base.__init__
-
-            def patched_scheduler_init(scheduler, *args, **kwargs):
-                scheduler_init(scheduler, *args, **kwargs)
-                probe._on_scheduler(scheduler)
-
-            base.__init__ = patched_scheduler_init
-
-        # mixed precision: backward() runs on the loss times the scaler's scale (65536 at
-        # first), and the scaler skips the steps whose scaled gradients overflow
-        try:
-            from torch.amp.grad_scaler import GradScaler
-        except ImportError:  # torch < 2.3
-            GradScaler = None
-        if GradScaler is not None:
-            original_scale = GradScaler.scale
-
-            def scale(scaler, outputs):
-                result = original_scale(scaler, outputs)
-                if isinstance(result, torch.Tensor) and result is not outputs and scaler._scale is not None:
-                    probe._scaled = (result, outputs, scaler._scale)
-                return result
-
-            GradScaler.scale = scale
-
-        # loss functions (nn.CrossEntropyLoss.forward calls F.cross_entropy through the module)
-        import torch.nn.functional as F
-
-        for name in ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
-            original = getattr(F, name)
-
-            def make_loss(name, original):
-                def loss_fn(input, target, *args, **kwargs):
-                    out = original(input, target, *args, **kwargs)
-                    if probe._loss_fn_calls.get(name, 0) < MAX_LOSS_FN_CALLS and torch.is_grad_enabled() \
-                            and not probe.done:
-                        probe._loss_fn_calls[name] = probe._loss_fn_calls.get(name, 0) + 1
-                        seen = out
-                        if kwargs.get("reduction") == "sum":  # the checks read the loss per sample
-                            with torch.no_grad():
-                                seen = original(input, target, *args, **{**kwargs, "reduction": "none"})
-                        probe._on_loss_fn(name, input, target, seen)
-                    return out
-
-                loss_fn.__wrapped__ = original
-                return loss_fn
-
-            setattr(F, name, make_loss(name, original))
-
-        # data
-        from torch.utils.data import DataLoader
-
-        loader_iter = DataLoader.__iter__
-        loader_init = DataLoader.__init__
-
-        def patched_loader_init(loader, *args, **kwargs):
-            loader_init(loader, *args, **kwargs)
-            try:
-                site = probe._site(skip_self=loader)
-                if site is not None:
-                    probe.loader_sites[loader] = site
-            except Exception:
-                pass
-
-        DataLoader.__init__ = patched_loader_init
-
-        def patched_iter(loader):
-            inner = loader_iter(loader)
-            if probe.done:
-                return inner
-            return _LoaderIter(probe, loader, inner)
-
-        DataLoader.__iter__ = patched_iter
-
-        # checkpoints
-        if self.checkpoint_dir:
-            self._install_redirects()
-
-        # scheduler warnings (lr_scheduler.step() before optimizer.step())
-        original_showwarning = warnings.showwarning
-
-        def showwarning(message, category, filename, lineno, file=None, line=None):
-            text = str(message)
-            if "lr_scheduler.step()" in text and len(probe.scheduler_warnings) < 5:
-                probe.scheduler_warnings.append(text.split("\n")[0][:300])
-            return original_showwarning(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = showwarning
-
-    def _install_redirects(self) -> None:
-        probe = self
-        original_save = torch.save
-        original_load = torch.load
-        original_open = builtins.open
-
-        def target(path) -> str | None:
-            if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes):
-                return os.path.realpath(os.fspath(path))
-            return None
-
-        def redirect(path: str) -> str:
-            if path in probe._redirect_map:
-                return probe._redirect_map[path]
-            new = os.path.join(probe.checkpoint_dir, f"{len(probe._redirect_map)}-{os.path.basename(path)}")
-            probe._redirect_map[path] = new
-            probe.redirected.append({"path": path, "to": new})
-            return new
-
-        def save(obj, f, *args, **kwargs):
-            path = target(f)
-            if path is not None:
-                f = redirect(path)
-            return original_save(obj, f, *args, **kwargs)
-
-        def load(f, *args, **kwargs):
-            path = target(f)
-            if path is not None and path in probe._redirect_map:
-                f = probe._redirect_map[path]
-            return original_load(f, *args, **kwargs)
-
-        def open_(file, mode="r", *args, **kwargs):
-            path = target(file) if isinstance(file, (str, os.PathLike)) else None
-            if path is not None:
-                if any(c in mode for c in "wax+") and path.lower().endswith(CHECKPOINT_SUFFIXES) \
-                        and path.startswith(probe.project_root + os.sep):
-                    file = redirect(path)
-                elif path in probe._redirect_map:
-                    file = probe._redirect_map[path]
-            return original_open(file, mode, *args, **kwargs)
-
-        torch.save = save
-        torch.load = load
-        builtins.open = open_
-        io.open = open_
-
-        # TensorBoard writers log to ./runs/<date> by default: a probe must leave no run behind.
-        # Patched when the script imports them (importing them here would cost a second).
-        _after_import({name: self._redirect_summary_writer
-                       for name in ("torch.utils.tensorboard.writer", "tensorboardX.writer")})
-
-    def _redirect_summary_writer(self, module) -> None:
-        cls = getattr(module, "SummaryWriter", None)
-        if cls is None:
-            return
-        original_init = cls.__init__
-        probe = self
-
-        def init(writer, *args, **kwargs):
-            # torch's first parameter is log_dir, tensorboardX's logdir (log_dir an alias)
-            given = args[0] if args else next((kwargs[k] for k in ("log_dir", "logdir") if kwargs.get(k)), None)
-            for key in ("log_dir", "logdir"):
-                kwargs.pop(key, None)
-            to = os.path.join(probe.checkpoint_dir, f"{len(probe.redirected)}-tensorboard")
-            where = os.path.realpath(os.fspath(given)) if given else os.path.join(os.getcwd(), "runs")
-            probe.redirected.append({"path": where, "to": to, "kind": "tensorboard"})
-            original_init(writer, to, *args[1:], **kwargs)
-
-        cls.__init__ = init
+        hooks.install(self)
 
     # ------------------------------------------------------------------ events
     def _event(self, name: str) -> None:
         if len(self.events) < MAX_EVENTS and not self.done:
             self.events.append(name)
+
+    def _on_zero_grad(self, params) -> None:
+        """These parameters' gradients are cleared (None or zeros) until the next backward:
+        what it leaves in .grad is its own, no copy of the old gradient is needed."""
+        if not self.done:
+            self._zeroed.update(id(p) for p in params)
 
     def _on_optimizer(self, opt) -> None:
         opt._trainlint_seen = True
@@ -541,7 +301,8 @@ class Probe:
             params = list(m.parameters())
             if params:
                 roots.append((sum(1 for p in params if id(p) in optimized), len(params), m))
-        roots.sort(key=lambda r: (-r[0], -r[1]))
+        # ties (a GAN's two networks) go to the one built first: a WeakSet's order changes run to run
+        roots.sort(key=lambda r: (-r[0], -r[1], self._built.get(r[2], 0)))
         fresh = WeakIdKeyDictionary()
         for i, (_, _, root) in enumerate(roots):
             if i == 0:
@@ -586,13 +347,17 @@ class Probe:
             return
         if not torch.is_grad_enabled():
             if module in self.trained_roots:
-                self._on_eval_forward(module)
+                self._on_eval_forward(module, module.training, self.optimizer_steps or self.backward_calls)
             return
-        if self.eval_passes and len(self.after_eval) < 20 and module in self.trained_roots:
-            self.after_eval.append({"after_step": self.optimizer_steps, "training": module.training})
+        if module in self.trained_roots:
+            if isinstance(output, torch.Tensor) and output.requires_grad:
+                self._watch_output(module, output)
+            elif self.eval_passes and len(self.after_eval) < 20:  # no tensor to watch: every such forward trains
+                self.after_eval.append({"after_step": self.optimizer_steps, "training": module.training})
         key = id(module)
-        if key not in self._order:
-            self._order[key] = len(self._order)
+        if self._depth:
+            self._depth -= 1
+        if key not in self._called:
             self._called[key] = module
         if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.numel() == 0:
             return
@@ -618,16 +383,84 @@ class Probe:
         if kind == "relu":
             if out.dim() < 2 or out.shape[0] < 8:  # with a tiny batch, "zero for every sample" is chance
                 return
-            stat = (out.flatten(1).amax(dim=0) <= 0).float().mean()  # zero for every sample of the batch
+            stat = self._dead_share(("relu", key), _active_units(out))
         elif kind == "sigmoid":
             stat = ((out < 0.01) | (out > 0.99)).float().mean()
         else:
             stat = (out.abs() > 0.99).float().mean()
         self._act_stats.append((key, kind, stat))
 
-    def _on_eval_forward(self, module) -> None:
-        """The trained model ran under no_grad: an evaluation pass (one record per pass)."""
-        progress = self.optimizer_steps or self.backward_calls
+    def _dead_share(self, key, active: list):
+        """The share of units active in none of the last DEAD_WINDOW batches (a 0-d tensor, not
+        read back yet), the smallest over the readings of `active` (one bool mask per way of
+        telling units apart); NaN until the window is full."""
+        history = self._alive.get(key)
+        if history is None or len(history) != len(active) or any(h[0].shape != a.shape for h, a in zip(history, active)):
+            history = self._alive[key] = [[] for _ in active]
+        shares = []
+        for window, mask in zip(history, active):
+            window.append(mask)
+            del window[:-DEAD_WINDOW]
+            ever = window[0]
+            for other in window[1:]:
+                ever = ever | other
+            shares.append((~ever).float().mean())
+        if len(history[0]) < DEAD_WINDOW:
+            return torch.tensor(float("nan"))
+        return torch.stack(shares).amin() if len(shares) > 1 else shares[0]
+
+    def _watch_output(self, module, output) -> None:
+        """A forward pass of the trained model with gradients on: training if its output gets a
+        gradient, an evaluation (without no_grad) if two backward() calls pass without one
+        (a GAN's generator output gets its gradient one backward later, never two)."""
+        forward = {"training": module.training, "progress": self.optimizer_steps or self.backward_calls,
+                   "backward": self.backward_calls, "trained": False, "module": weakref.ref(module)}
+
+        def on_gradient(grad):
+            if not forward["trained"]:
+                forward["trained"] = True
+                if self.eval_passes and len(self.after_eval) < 20 and not self.done:
+                    self.after_eval.append({"after_step": forward["progress"], "training": forward["training"]})
+            return None
+
+        try:
+            output.register_hook(on_gradient)
+        except RuntimeError:  # a tensor that takes no hook: not judged
+            return
+        if len(self._watched) < 200:
+            self._watched.append(forward)
+
+    def _resolve_watched(self) -> None:
+        """The watched forward passes that two backward() calls passed without a gradient: evaluations."""
+        still = []
+        for forward in self._watched:
+            if forward["trained"]:
+                continue
+            if self.backward_calls >= forward["backward"] + 2:
+                root = forward["module"]()
+                if root is not None:
+                    self._on_eval_forward(root, forward["training"], forward["progress"])
+            else:
+                still.append(forward)
+        self._watched = still
+
+    def _forward_pre_hook(self, module, inputs) -> None:
+        """A module's position in the forward pass: the order of first calls within the latest
+        top-level call (a warm-up forward without backward() does not count)."""
+        if self.done or not torch.is_grad_enabled():
+            return
+        if self._depth == 0:
+            self._pass_seen = set()
+        self._depth += 1
+        key = id(module)
+        if key not in self._pass_seen:
+            self._pass_seen.add(key)
+            self._order[key] = self._position
+            self._position += 1
+
+    def _on_eval_forward(self, module, training: bool, progress: int) -> None:
+        """The trained model ran forward on data it is not trained on (under no_grad, or its output
+        never got a gradient): an evaluation pass (one record per pass)."""
         if not self.eval_passes or self.eval_passes[-1]["after_step"] != progress:
             if len(self.eval_passes) >= 10:
                 return
@@ -635,7 +468,7 @@ class Probe:
                                      "in_train_mode": 0, "mode_layers": _mode_layers(module)})
         record = self.eval_passes[-1]
         record["forwards"] += 1
-        record["in_train_mode"] += bool(module.training)
+        record["in_train_mode"] += bool(training)
 
     # ------------------------------------------------------------------ backward
     def _backward(self, loss, call):
@@ -682,20 +515,33 @@ class Probe:
         return {"loss": value, "grads_before": self._grads_before(), "carried": carried, "scale": scale}
 
     def _grads_before(self) -> list[tuple]:
-        """Every parameter the backward could reach, with its .grad and that grad's version.
+        """Every parameter the backward could reach, with its .grad, that grad's version and
+        a copy of it where backward() will add to an older gradient (None where it is cleared).
 
         Which parameters the loss reached is read from what backward() did to their .grad
         (set, replaced or accumulated into in place), not from walking loss.grad_fn: how
         autograd exposes a leaf's AccumulateGrad node in next_functions differs between
-        torch releases (2.11 showed none), while .grad is public API."""
+        torch releases (2.11 showed none), while .grad is public API. The copy gives each
+        backward's own gradient (.grad minus it): without zero_grad() the .grad holds the
+        stale sum of every earlier one, and its norm says nothing about this step."""
         seen: set[int] = set()
         before = []
+        zeroed, self._zeroed = self._zeroed, set()
+        budget = [MAX_GRAD_COPY_BYTES]
 
         def add(p) -> None:
             if id(p) not in seen and p.requires_grad:
                 seen.add(id(p))
                 grad = p.grad
-                before.append((p, grad, grad._version if grad is not None else None))
+                old = None
+                if grad is not None and id(p) not in zeroed:
+                    size = grad.numel() * grad.element_size()
+                    if size <= budget[0]:
+                        budget[0] -= size
+                        old = grad.detach().clone()
+                    elif not self.accumulated_grads_read:
+                        self.accumulated_grads_read = True  # said in the report: these norms are sums
+                before.append((p, grad, grad._version if grad is not None else None, old))
 
         for o in self._live_optimizers():
             for g in o.param_groups:
@@ -714,8 +560,10 @@ class Probe:
             self._step_since_backward = False
             if pre["carried"]:
                 self.grad_carried_over.append(pre["carried"])
-            leaves = [p for p, grad, version in pre["grads_before"]
+            self._resolve_watched()
+            leaves = [p for p, grad, version, _ in pre["grads_before"]
                       if p.grad is not None and (p.grad is not grad or p.grad._version != version)]
+            older = {id(p): old for p, _, _, old in pre["grads_before"] if old is not None}
             optimized = {id(p) for o in self._live_optimizers() for g in o.param_groups for p in g["params"]}
             has_optimizer = bool(self._live_optimizers())
             if iteration <= 3:
@@ -744,6 +592,7 @@ class Probe:
             for t in leaves:
                 if not isinstance(t, torch.nn.Parameter):
                     continue
+                own = _own_gradient(t.grad, older.get(id(t)))
                 name = self._param_name(t)
                 module = owner.get(id(t))
                 if name is None:
@@ -770,8 +619,8 @@ class Probe:
                 layers.setdefault(layer, [order, [], None])[1].append(len(grads))
                 if (module is not None and type(module).__name__ in WEIGHT_LAYERS and t.dim() >= 2
                         and name.endswith("weight")):
-                    layers[layer][2] = t.grad
-                grads.append(t.grad)
+                    layers[layer][2] = own
+                grads.append(own)
             names = sorted(layers, key=lambda n: layers[n][0])
             weight_names = [n for n in names if layers[n][2] is not None and not layers[n][2].is_sparse]
             # every number of this step comes back in one synchronization per device
@@ -781,7 +630,9 @@ class Probe:
                 if self.nonfinite_activation is None else []
             stats = [(key, kind, read.add(stat)) for key, kind, stat in self._act_stats]
             norms_at = [read.add(n) for n in _grad_norms(grads, 1.0 / pre["scale"] if pre["scale"] else None)]
-            rows_at = [read.add((layers[n][2].flatten(1).count_nonzero(1) == 0).sum()) for n in weight_names]
+            # a row of a weight gradient is an output unit: dead when zero over the last batches
+            rows_at = [read.add(self._dead_share(("rows", n), [layers[n][2].flatten(1).count_nonzero(1) > 0]))
+                       for n in weight_names]
             read.now()
             loss = read[loss_at]
             self.losses.append(loss)
@@ -801,15 +652,16 @@ class Probe:
                     self._clear_step()
                     self._send_progress()
                     return
-            rows = [read[at] / layers[n][2].shape[0] for n, at in zip(weight_names, rows_at)]
+            rows = [read[at] for at in rows_at]
             total = math.sqrt(sum(x * x for x in norms)) if all(_finite(x) for x in norms) else float("nan")
             self.grad_norms.append(total)
             for n, v in zip(names, norms):
                 self.layer_norms.setdefault(n, []).append((iteration, v))
                 if n not in self.layer_order:
                     self.layer_order.append(n)
+                self._layer_position[n] = layers[n][0]
             for n, v in zip(weight_names, rows):
-                self.zero_rows.setdefault(n, []).append(v)
+                self.zero_rows.setdefault(n, []).append(_num(v))
             if len(weight_names) >= 2:
                 first = norms[names.index(weight_names[0])]
                 last = norms[names.index(weight_names[-1])]
@@ -858,10 +710,12 @@ class Probe:
                 name = self._module_name(module)
                 entry = self.activations.setdefault(name, {
                     "kind": kind, "type": type(module).__name__, "site": self.sites.get(module), "values": []})
-                entry["values"].append(value)
+                entry["values"].append(_num(value))
 
     def _clear_step(self) -> None:
         self._order = {}
+        self._position = 0
+        self._depth = 0
         self._called = {}
         self._act_stats = []
         self._finite_checks = []
@@ -888,7 +742,7 @@ class Probe:
             pass
 
     def _on_batch(self, record: dict, batch) -> None:
-        x, y = _split_batch(batch)
+        x, y = split_batch(batch)
         stats: dict = {}
         if x is not None:
             xf = x.detach().float()
@@ -922,6 +776,10 @@ class Probe:
         if len(self.internal_errors) < 3:
             self.internal_errors.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
 
+    def _layers_in_forward_order(self) -> list[str]:
+        """The layers in the order the forward pass calls them (input → output)."""
+        return sorted(self.layer_order, key=lambda n: self._layer_position.get(n, 10**9))
+
     def trained_classes(self) -> list[dict]:
         """The user's module classes that ran forward in a training step: {file, name, line}."""
         out = []
@@ -944,7 +802,7 @@ class Probe:
         files.add(self.script)
         return sorted(files)
 
-    def report(self, stopped: str, **extra) -> dict:
+    def report(self, stopped: str, **extra) -> Report:
         with self.lock:
             # where training ran: the optimizer's parameters; once the script has returned or
             # raised (the optimizer freed), the last loss backward() saw, else the last forward
@@ -969,73 +827,73 @@ class Probe:
                         without.append({"name": names.get(p) or self.param_owners.get(p) or f"<{tuple(p.shape)}>", "shape": list(p.shape),
                                         "numel": p.numel()})
             times = self.step_times
-            return {
-                "version": 1,
-                "rank": self.rank,
-                "world_size": self.world_size,
-                "script": self.script,
-                "stopped": stopped,
-                "torch": torch.__version__,
-                "device": device,
-                "cuda_available": torch.cuda.is_available(),
-                "wall_s": time.perf_counter() - self.started,
-                "step_s": (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
-                "max_steps": self.max_steps,
-                "optimizer_steps": self.optimizer_steps,
-                "backward_calls": self.backward_calls,
-                "optimizers": self.optimizer_info,
-                "backward_site": self.backward_site,
-                "optimizers_after_first_step": self.optimizers_after_first_step,
-                "losses": [_num(x) for x in self.losses],
-                "grad_norms": [_num(x) for x in self.grad_norms],
-                "layers": [{"name": n, **self.layer_info.get(n, {}),
+            return Report(
+                rank=self.rank,
+                world_size=self.world_size,
+                script=self.script,
+                stopped=stopped,
+                torch=torch.__version__,
+                device=device,
+                cuda_available=torch.cuda.is_available(),
+                wall_s=time.perf_counter() - self.started,
+                step_s=(times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None,
+                max_steps=self.max_steps,
+                optimizer_steps=self.optimizer_steps,
+                backward_calls=self.backward_calls,
+                optimizers=self.optimizer_info,
+                backward_site=self.backward_site,
+                optimizers_after_first_step=self.optimizers_after_first_step,
+                losses=[_num(x) for x in self.losses],
+                grad_norms=[_num(x) for x in self.grad_norms],
+                layers=[{"name": n, **self.layer_info.get(n, {}),
                             "norms": [_num(v) for _, v in self.layer_norms[n]],
-                            "zero_rows": self.zero_rows.get(n)} for n in self.layer_order],
-                "ratios": self.ratios,
-                "ratio_layers": list(getattr(self, "ratio_layers", ()) or ()),
-                "activations": [{"name": n, **{k: v for k, v in a.items()}} for n, a in self.activations.items()],
-                "nonfinite_loss": self.nonfinite_loss,
-                "nonfinite_grad": self.nonfinite_grad,
-                "nonfinite_activation": self.nonfinite_activation,
-                "not_optimized": list(self.not_optimized.values()),
-                "without_grad": without,
-                "lrs": self.lrs,
-                "loaders": self.loaders,
-                "loss_fns": self.loss_fns,
-                "events": self.events,
-                "grad_carried_over": self.grad_carried_over,
-                "scaler_overflows": self.scaler_overflows,
-                "through_eval": self.through_eval,
-                "eval_passes": self.eval_passes,
-                "after_eval": self.after_eval,
-                "scaled": self.scaled,
-                "steps_without_grad": self.steps_without_grad,
-                "constant_weights": self.constant_weights,
-                "huge_weights": self.huge_weights,
-                "scheduler_warnings": self.scheduler_warnings,
-                "schedulers": self.schedulers,
-                "double_steps": self.double_steps,
-                "redirected": self.redirected,
-                "project_files": self.project_files(),
-                "trained_classes": self.trained_classes(),
-                "stored_graphs": list(self.stored_graphs.values()),
-                "internal_errors": getattr(self, "internal_errors", []),
+                            "zero_rows": self.zero_rows.get(n)} for n in self._layers_in_forward_order()],
+                ratios=self.ratios,
+                ratio_layers=list(getattr(self, "ratio_layers", ()) or ()),
+                activations=[{"name": n, **{k: v for k, v in a.items()}} for n, a in self.activations.items()],
+                nonfinite_loss=self.nonfinite_loss,
+                nonfinite_grad=self.nonfinite_grad,
+                nonfinite_activation=self.nonfinite_activation,
+                not_optimized=list(self.not_optimized.values()),
+                without_grad=without,
+                lrs=self.lrs,
+                loaders=self.loaders,
+                loss_fns=self.loss_fns,
+                events=self.events,
+                grad_carried_over=self.grad_carried_over,
+                accumulated_grads_read=self.accumulated_grads_read,
+                grad_copy_limit_bytes=MAX_GRAD_COPY_BYTES,
+                scaler_overflows=self.scaler_overflows,
+                through_eval=self.through_eval,
+                eval_passes=self.eval_passes,
+                after_eval=self.after_eval,
+                scaled=self.scaled,
+                steps_without_grad=self.steps_without_grad,
+                constant_weights=self.constant_weights,
+                huge_weights=self.huge_weights,
+                scheduler_warnings=self.scheduler_warnings,
+                schedulers=self.schedulers,
+                double_steps=self.double_steps,
+                redirected=self.redirected,
+                project_files=self.project_files(),
+                trained_classes=self.trained_classes(),
+                stored_graphs=list(self.stored_graphs.values()),
+                internal_errors=getattr(self, "internal_errors", []),
                 **extra,
-            }
+            )
 
     def write_report(self, stopped: str, **extra) -> None:
         if self.report_path is None:
             return
         for _ in range(3):  # the timer thread may race the script's thread
             try:
-                data = self.report(stopped, **extra)
-                text = json.dumps(data, default=str)
+                text = json.dumps(self.report(stopped, **extra).to_json(), default=str)
                 break
-            except RuntimeError:
+            except (RuntimeError, TypeError):  # a race with the script's thread, or a field the schema lacks
                 time.sleep(0.01)
         else:
-            text = json.dumps({"version": 1, "rank": self.rank, "stopped": stopped, "script": self.script,
-                               "internal_errors": ["could not serialize the measurements"]})
+            text = json.dumps(Report(rank=self.rank, stopped=stopped, script=self.script,
+                                     internal_errors=["could not serialize the measurements"]).to_json())
         tmp = self.report_path + ".tmp"
         with io.FileIO(tmp, "w") as fh:
             fh.write(text.encode("utf-8"))
@@ -1058,85 +916,6 @@ class Probe:
                 os._exit(0)
 
 
-class _LoaderIter:
-    """Wraps a DataLoader iterator: statistics of the first batches, then out of the way."""
-
-    def __init__(self, probe: Probe, loader, inner) -> None:
-        self._probe = probe
-        self._inner = inner
-        self._seen = 0
-        record = probe._loader_ids.get(loader)
-        if record is None:
-            sampler = getattr(loader, "sampler", None)
-            record = {
-                "site": probe.loader_sites.get(loader) or probe._site(),
-                "sampler": type(sampler).__name__ if sampler is not None else None,
-                "batch_size": getattr(loader, "batch_size", None),
-                "dataset": type(getattr(loader, "dataset", None)).__name__,
-                "batches": [],
-            }
-            if len(probe.loaders) < 10:
-                probe.loaders.append(record)
-            probe._loader_ids[loader] = record
-        self._record = record
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        batch = next(self._inner)
-        probe = self._probe
-        if len(self._record["batches"]) < probe.max_batches and not probe.done:
-            try:
-                probe._on_batch(self._record, batch)
-            except Exception:
-                pass
-        return batch
-
-    def __len__(self):
-        return len(self._inner)
-
-    def __getattr__(self, name):
-        if name in ("_inner", "_probe", "_record", "_seen"):  # during copy/unpickle
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-
-class _AfterImport:
-    """A meta-path finder that runs a hook on a module right after it is first imported."""
-
-    def __init__(self, hooks: dict) -> None:
-        self.hooks = hooks
-
-    def find_spec(self, name, path, target=None):
-        hook = self.hooks.pop(name, None)
-        if hook is None:
-            return None
-        import importlib.util
-
-        spec = importlib.util.find_spec(name)  # the other finders (this one no longer knows name)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def run_then_hook(module):
-            exec_module(module)
-            try:
-                hook(module)
-            except Exception:  # never break the script's import
-                pass
-
-        spec.loader.exec_module = run_then_hook
-        return spec
-
-
-def _after_import(hooks: dict) -> None:
-    for name in [n for n in hooks if n in sys.modules]:
-        hooks.pop(name)(sys.modules[name])
-    if hooks:
-        sys.meta_path.insert(0, _AfterImport(hooks))
-
-
 def _mode_layers(module) -> list[str]:
     """The layer types in `module` whose output depends on train/eval mode."""
     kinds = tuple(k for k in (getattr(torch.nn.modules.dropout, "_DropoutNd", None),
@@ -1145,27 +924,16 @@ def _mode_layers(module) -> list[str]:
     return sorted({type(m).__name__ for m in module.modules() if isinstance(m, kinds)})[:5]
 
 
-def _split_batch(batch):
-    """(inputs, labels) of a batch: tuples/lists (x, y, ...), dicts with usual keys, or a tensor."""
-    if isinstance(batch, torch.Tensor):
-        return (batch if batch.is_floating_point() else None), None
-    if isinstance(batch, dict):
-        x = next((batch[k] for k in ("pixel_values", "input", "inputs", "x", "image", "images", "features")
-                  if isinstance(batch.get(k), torch.Tensor)), None)
-        if x is None:
-            x = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.is_floating_point()), None)
-        y = next((batch[k] for k in ("labels", "label", "target", "targets", "y")
-                  if isinstance(batch.get(k), torch.Tensor)), None)
-    elif isinstance(batch, (list, tuple)) and batch:
-        x = batch[0] if isinstance(batch[0], torch.Tensor) else None
-        y = batch[1] if len(batch) > 1 and isinstance(batch[1], torch.Tensor) else None
-    else:
-        return None, None
-    if x is not None and not x.is_floating_point():
-        x = x if x.dtype == torch.uint8 else None  # raw image bytes count; token ids do not
-    if y is not None and (y.is_floating_point() or y.is_complex() or y.dim() != 1):
-        y = None
-    return x, y
+def _active_units(out) -> list:
+    """Which units of an activation were non-zero for some sample of the batch: one bool mask per
+    reading of its shape. A unit is a feature of (N, F), a channel of (N, C, H, W) or (N, C, D, H, W)
+    (a zero pixel before pooling is no dead unit), and either a channel or a feature of (N, C, L) /
+    (N, T, F), which the shape alone cannot tell apart (both are read; the smaller share counts)."""
+    if out.dim() == 2:
+        return [out.amax(dim=0) > 0]
+    if out.dim() == 3:
+        return [out.amax(dim=(0, 2)) > 0, out.amax(dim=(0, 1)) > 0]
+    return [out.transpose(0, 1).flatten(1).amax(dim=1) > 0]
 
 
 class _Readback:
@@ -1214,6 +982,16 @@ def _grad_norms(grads: list, unscale: float | None) -> list:
         return list(torch._foreach_norm(dense, 2, dtype=torch.float32))
     except (AttributeError, TypeError, RuntimeError):  # a torch without it, or odd tensors
         return [torch.linalg.vector_norm(g.float()) for g in dense]
+
+
+def _own_gradient(grad, older):
+    """What this backward added to .grad: all of it, or the part above the older gradient."""
+    if older is None:
+        return grad
+    try:
+        return grad.detach() - older
+    except RuntimeError:  # layouts that do not subtract (sparse into dense): the sum it is
+        return grad
 
 
 def _dense(grad):

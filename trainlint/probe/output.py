@@ -8,32 +8,34 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from trainlint.probe.analyze import CONFIRMED, NOT_CONFIRMED, NOT_OBSERVABLE, display_path, fmt
+from trainlint.probe.analyze import CONFIRMED, INCONCLUSIVE, NOT_CONFIRMED, NOT_OBSERVABLE, display_path
+from trainlint.probe.numbers import fmt
 from trainlint.probe.runner import ProbeResult
+from trainlint.probe.schema import Report
 
-_VERDICT_STYLE = {CONFIRMED: "bold red", NOT_CONFIRMED: "green", NOT_OBSERVABLE: "dim"}
+_VERDICT_STYLE = {CONFIRMED: "bold red", INCONCLUSIVE: "yellow", NOT_CONFIRMED: "green", NOT_OBSERVABLE: "dim"}
 
 
 def stopped_text(result: ProbeResult) -> str:
     r = result.report
     if r is None:
         return result.problem or "no report"
-    steps, backward = r.get("optimizer_steps", 0), r.get("backward_calls", 0)
+    steps, backward = r.optimizer_steps, r.backward_calls
     done = f"{steps} optimizer step{'s' if steps != 1 else ''} ({backward} backward call{'s' if backward != 1 else ''})"
-    stopped = r.get("stopped")
+    stopped = r.stopped
     if stopped == "steps":
         how = f"stopped after {done}" if steps else f"stopped after {backward} backward calls (no torch.optim optimizer)"
     elif stopped == "timeout":
         how = f"stopped at the time limit after {done}"
     elif stopped == "exception":
-        exc = r.get("exception") or {}
+        exc = r.exception or {}
         site = exc.get("site")
         where = f" at {display_path(site['file'])}:{site['line']}" if site else ""
         message = (exc.get("message") or "").strip().splitlines()
         message = message[0][:200] if message else ""
         how = f"the script raised {exc.get('type')}: {message}{where} after {done}"
     else:
-        how = f"the script exited (code {r.get('exit_code')}) after {done}"
+        how = f"the script exited (code {r.exit_code}) after {done}"
     if result.problem:
         how += f"; {result.problem}"
     return how
@@ -47,23 +49,23 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
 
     console = Console(file=out, force_terminal=color, no_color=color is False, highlight=False, soft_wrap=True,
                       emoji=False, markup=False)
-    r = result.report or {}
-    device = r.get("device") or "?"
-    world = r.get("world_size") or 1
+    r = result.report or Report()
+    device = r.device or "?"
+    world = r.world_size or 1
     ranks = f", {world} ranks (rank 0 reports)" if world > 1 else ""
     console.print(Text(f"trainlint probe {display_path(result.script)}: {stopped_text(result)}, on {device}{ranks}, "
                        f"{result.wall_s:.1f} s", style="bold"))
-    exc = r.get("exception") or {}
+    exc = r.exception or {}
     if exc.get("traceback"):
         console.print(Text("the script's traceback (last frames):", style="dim"))
         for line in exc["traceback"].rstrip().splitlines()[-12:]:
             console.print(Text("  " + line, style="dim"))
-    elif result.report is None or (r.get("backward_calls", 0) == 0):
+    elif result.report is None or (r.backward_calls == 0):
         if result.output_tail.strip():
             console.print(Text("last lines of the script's output:", style="dim"))
             for line in result.output_tail.splitlines()[-15:]:
                 console.print(Text("  " + line, style="dim"))
-        if r and not r.get("backward_calls"):
+        if result.report is not None and not r.backward_calls:
             console.print(Text("backward() was never called: nothing to measure on gradients.", style="yellow"))
     console.print()
     sources = {}
@@ -93,11 +95,11 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
     measured = _measured_line(result)
     if measured:
         console.print(Text("Measured: " + measured, style="dim"))
-    for error in r.get("internal_errors") or []:
+    for error in r.internal_errors or []:
         # the measurements above may be incomplete: say so instead of staying quiet
         console.print(Text(f"trainlint's probe failed on a measurement (a trainlint bug, please report it): {error}",
                            style="yellow"))
-    redirected = r.get("redirected") or []
+    redirected = r.redirected or []
     if redirected:
         names = ", ".join(sorted({os.path.basename(x["path"]) for x in redirected}))
         console.print(Text(f"{len(redirected)} checkpoint or TensorBoard write(s) redirected to a temporary folder, "
@@ -110,35 +112,44 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
         if confirmed:
             parts.append(f"{confirmed} static finding{'s' if confirmed != 1 else ''} confirmed")
         console.print(Text("Found " + ", ".join(parts) + ".", style="bold"))
-    elif result.report is not None and r.get("backward_calls"):
+    elif result.not_measured:
+        console.print(Text(f"Nothing measured: {result.not_measured} (exit code 2).", style="bold yellow"))
+    else:
         console.print(Text("No runtime problem measured; no static finding confirmed.", style="bold green"))
 
 
 def _measured_line(result: ProbeResult) -> str:
-    r = result.report or {}
+    r = result.report or Report()
     parts = []
-    losses = r.get("losses") or []
+    losses = r.losses or []
     if losses:
         parts.append(f"loss {fmt(losses[0])} → {fmt(losses[-1])} (iteration 1 → {len(losses)})")
-    norms = r.get("grad_norms") or []
+    norms = r.grad_norms or []
     if norms:
         parts.append(f"gradient norm {fmt(norms[0])} → {fmt(norms[-1])}")
-    overflows = r.get("scaler_overflows") or []
+        if r.accumulated_grads_read:
+            limit = (r.grad_copy_limit_bytes or 0) / 2**30
+            parts.append(f"gradients accumulate in .grad and were too large to copy (> {fmt(limit)} GiB): "
+                         "the norms are their sums, not each backward's own")
+        elif r.grad_carried_over:
+            # TL401's symptom: .grad holds the sum of every earlier backward's gradient
+            parts.append("gradients accumulate in .grad (never cleared): the norms are each backward's own gradient")
+    overflows = r.scaler_overflows or []
     if overflows:
         parts.append(f"GradScaler skipped {len(overflows)} overflowing step{'s' if len(overflows) != 1 else ''} "
                      "(loss and gradients shown unscaled)")
-    elif r.get("scaled"):
+    elif r.scaled:
         parts.append("loss and gradients shown unscaled")
-    ratios = r.get("ratios") or []
+    ratios = r.ratios or []
     if ratios:
         import statistics
 
         parts.append(f"first/last layer gradient ratio {fmt(statistics.median(ratios))}")
-    lrs = r.get("lrs") or []
+    lrs = r.lrs or []
     if lrs and lrs[-1]:
         parts.append("lr " + ", ".join(fmt(x) for x in lrs[-1]))
-    if r.get("step_s"):
-        parts.append(f"{r['step_s'] * 1000:.1f} ms/step")
+    if r.step_s:
+        parts.append(f"{r.step_s * 1000:.1f} ms/step")
     return "; ".join(parts)
 
 
@@ -149,7 +160,7 @@ def write_json(result: ProbeResult, out: TextIO) -> None:
 
 def write_plot(result: ProbeResult, path: Path) -> Path | None:
     """Mean and max gradient norm per layer (over the probed iterations), log scale: the gradient flow."""
-    layers = [x for x in (result.report or {}).get("layers", []) if x.get("norms")]
+    layers = [x for x in (result.report or Report()).layers if x.get("norms")]
     if not layers:
         return None
     import matplotlib
@@ -179,8 +190,8 @@ def write_plot(result: ProbeResult, path: Path) -> Path | None:
     ax.set_xticks(list(positions))
     ax.set_xticklabels(names, rotation=70, ha="right", fontsize=7)
     ax.set_ylabel("gradient norm per layer")
-    r = result.report or {}
-    ax.set_title(f"gradient flow: {os.path.basename(result.script)}, {r.get('backward_calls', 0)} iterations "
+    r = result.report or Report()
+    ax.set_title(f"gradient flow: {os.path.basename(result.script)}, {r.backward_calls} iterations "
                  "(input → output)")
     ax.legend()
     fig.tight_layout()
@@ -192,7 +203,8 @@ def write_plot(result: ProbeResult, path: Path) -> Path | None:
 def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 300.0, output_format: str = "text",
             plot: Path | None = None, nproc_per_node: int | None = None, thresholds: list[str] | None = None,
             config: Path | None = None, static: bool = True, through_eval: bool = False) -> int:
-    """`trainlint probe`: 0 nothing found, 1 a runtime finding or a confirmed static finding, 2 usage error."""
+    """`trainlint probe`: 0 nothing found, 1 a runtime finding or a confirmed static finding, 2 a usage error
+    or nothing measured (the script raised, exited or timed out before its first training step)."""
     from trainlint.config import ConfigError, load_config
     from trainlint.probe.runner import ProbeUnavailable, run_probe, torch_available
     from trainlint.probe.thresholds import load_thresholds, parse_assignments
@@ -229,7 +241,7 @@ def run_cli(script: Path, args: list[str], *, steps: int = 20, timeout: float = 
         written = write_plot(result, plot)
         print(f"gradient-flow plot: {written}" if written else "no gradient was measured: no plot written",
               file=sys.stderr)
-    return 1 if result.failed else 0
+    return result.exit_code
 
 
 class _Progress:

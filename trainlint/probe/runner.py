@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding
 from trainlint.notebook import is_notebook
-from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
+from trainlint.probe.analyze import Measurements, explain_stall, runtime_findings, verdict_for
+from trainlint.probe.schema import Report
 from trainlint.probe.thresholds import Thresholds, load_thresholds
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ def torch_available() -> bool:
 class ProbeResult:
     script: str
     args: list[str]
-    report: dict | None
-    ranks: list[dict]
+    report: Report | None
+    ranks: list[Report]
     runtime: list[Finding] = field(default_factory=list)
     static: list[Finding] = field(default_factory=list)
     wall_s: float = 0.0
@@ -78,46 +79,74 @@ class ProbeResult:
         """Exit code 1: a runtime finding or a confirmed static finding."""
         return bool(self.runtime) or any(f.details.get("verdict") == "confirmed" for f in self.static)
 
+    @property
+    def not_measured(self) -> str | None:
+        """Why the probe measured nothing (no training step ran), or None when it did."""
+        r = self.report
+        if r is None:
+            return self.problem or "the probe wrote no report"
+        if r.backward_calls:
+            return None
+        stopped = r.stopped
+        if stopped == "exception":
+            exc = r.exception or {}
+            return f"the script raised {exc.get('type', 'an exception')} before its first training step"
+        if stopped == "exit":
+            return f"the script exited (code {r.exit_code}) before its first training step"
+        if stopped == "timeout":
+            return "the time limit ran out before the script's first training step"
+        return "no training step (backward()) ran"
+
+    @property
+    def exit_code(self) -> int:
+        """0: nothing found; 1: a runtime finding or a confirmed static finding; 2: nothing measured."""
+        if self.failed:
+            return 1
+        return 2 if self.not_measured else 0
+
     def summary(self) -> dict:
-        r = self.report or {}
-        loaders = [ld for ld in r.get("loaders", [])]
+        r = self.report or Report()
+        loaders = [ld for ld in r.loaders]
         verdicts: dict[str, int] = {}
         for f in self.static:
             verdicts[f.details["verdict"]] = verdicts.get(f.details["verdict"], 0) + 1
         return {
             "script": self.script,
             "args": self.args,
-            "stopped": r.get("stopped", "no-report"),
+            "stopped": r.stopped,
             "problem": self.problem,
-            "exit_code": r.get("exit_code"),
-            "exception": r.get("exception"),
-            "device": r.get("device"),
-            "cuda_available": r.get("cuda_available"),
-            "torch": r.get("torch"),
-            "world_size": r.get("world_size", 1),
-            "ranks": [{"rank": x.get("rank"), "stopped": x.get("stopped"), "optimizer_steps": x.get("optimizer_steps"),
-                       "backward_calls": x.get("backward_calls")} for x in self.ranks],
-            "max_steps": r.get("max_steps"),
-            "optimizer_steps": r.get("optimizer_steps", 0),
-            "backward_calls": r.get("backward_calls", 0),
+            "measured": self.not_measured is None,
+            "not_measured": self.not_measured,
+            "probe_exit_code": self.exit_code,
+            "exit_code": r.exit_code,
+            "exception": r.exception,
+            "device": r.device,
+            "cuda_available": r.cuda_available,
+            "torch": r.torch,
+            "world_size": r.world_size,
+            "ranks": [{"rank": x.rank, "stopped": x.stopped, "optimizer_steps": x.optimizer_steps,
+                       "backward_calls": x.backward_calls} for x in self.ranks],
+            "max_steps": r.max_steps,
+            "optimizer_steps": r.optimizer_steps,
+            "backward_calls": r.backward_calls,
             "wall_s": round(self.wall_s, 3),
-            "child_wall_s": r.get("wall_s"),
-            "step_s": r.get("step_s"),
-            "losses": r.get("losses", []),
-            "grad_norms": r.get("grad_norms", []),
-            "scaler_overflows": r.get("scaler_overflows", []),
-            "eval_passes": r.get("eval_passes", []),
-            "learning_rates": r.get("lrs", [])[:1] + r.get("lrs", [])[-1:] if r.get("lrs") else [],
+            "child_wall_s": r.wall_s,
+            "step_s": r.step_s,
+            "losses": r.losses,
+            "grad_norms": r.grad_norms,
+            "scaler_overflows": r.scaler_overflows,
+            "eval_passes": r.eval_passes,
+            "learning_rates": r.lrs[:1] + r.lrs[-1:] if r.lrs else [],
             "layers": [{"name": x["name"], "module": x.get("module"), "norms": x.get("norms", [])}
-                       for x in r.get("layers", [])],
+                       for x in r.layers],
             "loaders": [{"sampler": ld.get("sampler"), "batch_size": ld.get("batch_size"),
                          "batches": ld.get("batches", [])} for ld in loaders],
-            "redirected_writes": [x["path"] for x in r.get("redirected", [])],
+            "redirected_writes": [x["path"] for x in r.redirected],
             "runtime_findings": len(self.runtime),
             "verdicts": verdicts,
             "thresholds": self.thresholds.to_json(),
-            "internal_errors": r.get("internal_errors", []),
-            "output_tail": self.output_tail if (self.problem or r.get("stopped") == "exception") else "",
+            "internal_errors": r.internal_errors,
+            "output_tail": self.output_tail if (self.problem or r.stopped == "exception") else "",
         }
 
     def to_json(self) -> dict:
@@ -218,6 +247,8 @@ def run_probe(
                              checkpoint_dir=checkpoint_dir, project_root=root, max_batches=thresholds.max_batches,
                              nproc_per_node=nproc_per_node, through_eval=through_eval)
     env = {**os.environ, **QUIET_ENV}
+    # set and dict orders of the script fixed too (the child seeds its random generators itself)
+    env.setdefault("PYTHONHASHSEED", "0")
     read_fd, write_fd = os.pipe()
     env["TRAINLINT_PROBE_PROGRESS_FD"] = str(write_fd)
     returncode = None
@@ -245,7 +276,7 @@ def run_probe(
         reader.join(timeout=2)
         ranks = _read_reports(report_dir)
         tail = _tail(log_path)
-        report = next((r for r in ranks if r.get("rank") == 0), ranks[0] if ranks else None)
+        report = next((r for r in ranks if r.rank == 0), ranks[0] if ranks else None)
         if report is None and problem is None:
             problem = (f"the script ended (exit code {returncode}) before the probe could write a report"
                        " (os._exit, a crash in native code, or killed)")
@@ -257,13 +288,14 @@ def run_probe(
             if notebook != script:
                 result.runtime = _in_cells(result.runtime, notebook, script)
             if static:
-                files = [Path(p) for p in report.get("project_files", []) if os.path.isfile(p)]
+                files = [Path(p) for p in report.project_files if os.path.isfile(p)]
                 files = [notebook.resolve()] + [f for f in files if f != script.resolve()]
                 found = static_findings(files, config)
                 if notebook != script:  # judged where the script ran them, reported in their cells
                     result.static = _judged_in_cells(found, m, notebook, script)
                 else:
                     result.static = [verdict_for(f, m) for f in found]
+                result.runtime = explain_stall(result.runtime, result.static)
         elif static:
             result.static = []
         result.wall_s = time.perf_counter() - started
@@ -341,16 +373,16 @@ def _read_progress(fd: int, callback: Callable[[dict], None] | None) -> None:
                 pass
 
 
-def _read_reports(report_dir: str) -> list[dict]:
+def _read_reports(report_dir: str) -> list[Report]:
     reports = []
     for name in sorted(os.listdir(report_dir)):
         if name.startswith("rank") and name.endswith(".json"):
             try:
                 with open(os.path.join(report_dir, name), encoding="utf-8") as fh:
-                    reports.append(json.load(fh))
-            except (OSError, ValueError):
+                    reports.append(Report.from_json(json.load(fh)))
+            except (OSError, ValueError, TypeError):
                 continue
-    reports.sort(key=lambda r: r.get("rank", 0))
+    reports.sort(key=lambda r: r.rank)
     return reports
 
 

@@ -1,15 +1,14 @@
-"""The probe's thresholds: documented defaults, the runtime rules' options and `--threshold KEY=VALUE`.
+"""The probe's thresholds: the runtime rules' options, the config and `--threshold KEY=VALUE`.
 
-Each threshold belongs to one runtime rule (rules/runtime/) and is set as that rule's option,
+Each threshold belongs to one runtime rule (rules/runtime/), which declares it with its
+default and meaning in its `options`, and is set as that rule's option,
 `[tool.trainlint.rules.TL902] grad-growth = 20`, like any rule setting; `[tool.trainlint.probe]`
-holds the probe's own settings (`max-batches`). The defaults separated one healthy script
-from five sick ones (torch 2.13, CPU, see docs/probe.md): a healthy small script reports
-nothing with them.
+holds the probe's own settings (`max-batches`). The defaults keep the healthy scripts of
+benchmarks/probe_cases/ silent (docs/probe.md, "Accuracy benchmark").
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,59 +16,66 @@ if TYPE_CHECKING:
     from trainlint.config import Config
 
 #: Settings of the probe as a whole, in `[tool.trainlint.probe]`; every other key is a rule's option.
-PROBE_KEYS = ("max-batches",)
+PROBE_SETTINGS: dict[str, Any] = {
+    "max-batches": 8,  # how many batches of each DataLoader are inspected
+}
+PROBE_KEYS = tuple(PROBE_SETTINGS)
 
 
-@dataclass(frozen=True)
+def _defaults() -> dict[str, Any]:
+    """Every threshold's default: the probe's settings and each runtime rule's `options`
+    (the rule module documents them: a new runtime rule brings its thresholds along)."""
+    from trainlint.probe.catalog import runtime_rules
+
+    values = dict(PROBE_SETTINGS)
+    for rule in runtime_rules().values():
+        values.update(rule.options)
+    return values
+
+
 class Thresholds:
-    #: TL902: the raw total gradient norm (read right after backward) reaches this multiple of its first value.
-    grad_growth: float = 10.0
-    #: TL907: the loss reaches this multiple of its first value (3x is crossed by a healthy but unshuffled run).
-    loss_growth: float = 10.0
-    #: TL903: first-layer / last-layer gradient-norm ratio (median over iterations) below this.
-    vanishing_ratio: float = 1e-4
-    #: TL904: share of a layer's units dead (ReLU zero for the whole batch, or zero weight-gradient rows)
-    #: or saturated (sigmoid < 0.01 or > 0.99, |tanh| > 0.99) over the last iterations.
-    dead_fraction: float = 0.5
-    #: TL909: |mean| of the training inputs above this, or their std above `input-std`.
-    input_mean: float = 3.0
-    input_std: float = 10.0
-    #: TL911: std of a training batch's inputs below this.
-    constant_std: float = 1e-6
-    #: TL910: a batch holds at least this share of one class ...
-    single_class_share: float = 0.9
-    #: ... in more than this share of the first training batches.
-    single_class_batches: float = 0.5
-    #: TL908: cross-entropy at the first iteration above this multiple of ln(number of classes).
-    initial_loss_factor: float = 3.0
-    #: How many batches of each DataLoader are inspected.
-    max_batches: int = 8
+    """The values the runtime rules compare their measurements with, by option name
+    (`thresholds.grad_growth` reads the option `grad-growth`). Immutable: `with_values`
+    returns a new one."""
 
-    @classmethod
-    def defaults(cls, *keys: str) -> dict[str, Any]:
-        """{"grad-growth": 10.0}: the defaults of these keys, as a runtime rule's `options`."""
-        values = cls().to_json()
-        return {key: values[key] for key in keys}
+    __slots__ = ("_values",)
 
-    @staticmethod
-    def keys() -> list[str]:
-        return [f.name.replace("_", "-") for f in fields(Thresholds)]
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_values", {**_defaults(), **(values or {})})
+
+    def __getattr__(self, attr: str) -> Any:
+        try:
+            return self._values[attr.replace("_", "-")]
+        except KeyError:
+            raise AttributeError(f"no probe threshold {attr.replace('_', '-')!r}") from None
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        raise AttributeError("Thresholds are immutable: use with_values()")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Thresholds) and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"Thresholds({self._values!r})"
+
+    def keys(self) -> list[str]:
+        return list(self._values)
 
     def with_values(self, values: dict[str, Any], where: str = "") -> "Thresholds":
         changes = {}
         for key, value in values.items():
-            attr = str(key).replace("-", "_")
-            if attr not in {f.name for f in fields(Thresholds)}:
+            name = str(key).replace("_", "-")
+            if name not in self._values:
                 raise ValueError(f"unknown probe threshold {key!r}{where} (known: {', '.join(self.keys())})")
-            default = getattr(self, attr)
+            default = self._values[name]
             try:
-                changes[attr] = type(default)(value)
+                changes[name] = type(default)(value)
             except (TypeError, ValueError):
                 raise ValueError(f"probe threshold {key!r}{where} must be a number, got {value!r}") from None
-        return replace(self, **changes)
+        return Thresholds({**self._values, **changes})
 
     def to_json(self) -> dict:
-        return {k.replace("_", "-"): v for k, v in asdict(self).items()}
+        return dict(self._values)
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
@@ -85,7 +91,7 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
 
 def load_thresholds(config: "Config", overrides: dict[str, Any] | None = None) -> Thresholds:
     """Defaults, then `[tool.trainlint.probe]` and the runtime rules' options of the config, then the overrides."""
-    from trainlint.probe.analyze import runtime_rules
+    from trainlint.probe.catalog import runtime_rules
 
     thresholds = Thresholds()
     where = f" in {config.source}" if config.source else ""

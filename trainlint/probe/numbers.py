@@ -1,0 +1,40 @@
+"""Numbers across the two processes: JSON has no NaN/Inf, so the child writes them as
+strings ("nan", "inf", "-inf") and the parent reads them back. Pure Python: both the
+probed child (with torch) and the analysis (without) import it."""
+
+from __future__ import annotations
+
+import math
+
+
+def as_float(x) -> float:
+    """A measured number as a float: "nan"/"inf" strings included, None as NaN."""
+    if isinstance(x, str):
+        return float(x)
+    return float(x) if x is not None else float("nan")
+
+
+def finite(x) -> bool:
+    v = as_float(x)
+    return not (math.isnan(v) or math.isinf(v))
+
+
+def to_json(x: float) -> float | str:
+    """NaN and Inf as strings, every other number as it is."""
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def fmt(x) -> str:
+    """A number for a message: 3 significant digits, scientific when very large or small."""
+    v = as_float(x)
+    if math.isnan(v) or math.isinf(v):
+        return str(v)
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-3:
+        return f"{v:.1e}"
+    return f"{v:.3g}"
