@@ -130,6 +130,7 @@ def test_fix_that_breaks_the_syntax_leaves_the_file_untouched(tmp_path, capsys):
     run, _ = _run(tmp_path, BrokenFix)
     assert path.read_text() == BUGGY and path.stat().st_mtime_ns == before
     assert [f.code for f in run.findings] == ["TL993"]
+    assert run.findings[0].fix is None  # what --fix just refused is not offered again
     assert "does not parse" in capsys.readouterr().err
 
 

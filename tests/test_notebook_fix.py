@@ -56,7 +56,7 @@ def test_fix_changes_only_the_fixed_cell_source(project):
     path.write_text(original)
     result = project.run("check", "--fix", "train.ipynb")
     assert result.exit_code == 0, result.output
-    assert "Fixed 2 findings in 1 file." in result.output
+    assert "Found 2 problems (2 fixed, 0 remaining)." in result.output  # ruff's summary after --fix
     fixed = path.read_text()
     after, before = json.loads(fixed), json.loads(original)
     assert "".join(after["cells"][3]["source"]) == LOOP.replace("model.forward(x)", "model(x)").replace(

@@ -126,3 +126,39 @@ def test_hooks_check_notebooks(hooks_repo, tmp_path):
     passed = _try_repo(hooks_repo, project, home)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert (project / "train.ipynb").read_bytes() == fixed
+
+
+def _readme_hook_config() -> str:
+    """The `.pre-commit-config.yaml` block of the README, exactly as a user copies it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for block in readme.split("```yaml\n")[1:]:
+        body = block.split("```", 1)[0]
+        if body.startswith("# .pre-commit-config.yaml\n"):
+            return body
+    raise AssertionError("the README shows no .pre-commit-config.yaml")
+
+
+def test_the_readme_snippet_works_as_shown(tmp_path):
+    """The README's hook (a `repo: local` one running the installed trainlint) fails the
+    commit on the bug and passes once it is fixed: no repository URL or tag it cannot reach."""
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "init", "-q")
+    (project / ".pre-commit-config.yaml").write_text(_readme_hook_config())
+    (project / "train.py").write_text(BUGGY)
+    _git(project, "add", "-A")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "home"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    failed = run()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "train.py:10:20: TL202" in failed.stdout
+    (project / "train.py").write_text(FIXED)
+    _git(project, "add", "-A")
+    passed = run()
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout

@@ -7,6 +7,8 @@ raises on files that mention `explode_here`, TL991 reports `momentun` with a saf
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import sys
 import typing
 import textwrap
@@ -253,6 +255,23 @@ async def test_syntax_error_while_typing_keeps_the_other_findings(client: Langua
 
     change(client, uri, 3, BUGGY + "\ndef train(model):\n    pass\n")
     assert codes(await published(client, uri, 3)) == ["TL202"]
+
+
+async def test_text_only_cpython_refuses_shows_the_command_lines_tl000(client: LanguageClient, workspace: Path):
+    """`def forward(self, self, x)` parses in LibCST's grammar, not in CPython's compiler: the
+    editor shows the TL000 that `trainlint check` reports, at the same place."""
+    uri = open_file(client, workspace / "train.py", BUGGY)
+    await published(client, uri, 1)
+    broken = BUGGY.replace("def forward(self, x):", "def forward(self, self, x):")
+    change(client, uri, 2, broken)
+    diagnostics = await published(client, uri, 2)
+    tl000 = [d for d in diagnostics if d.code == "TL000"]
+    (workspace / "broken.py").write_text(broken)
+    cli = subprocess.run([str(Path(sys.executable).parent / "trainlint"), "check", "--output-format", "json",
+                          "--no-cache", "broken.py"], cwd=workspace, capture_output=True, text=True)
+    [expected] = [f for f in json.loads(cli.stdout) if f["code"] == "TL000"]
+    assert [(d.range.start.line + 1, d.message) for d in tl000] == [(expected["location"]["row"], expected["message"])]
+    assert "duplicate argument 'self'" in expected["message"]
 
 
 async def test_a_raising_rule_becomes_one_diagnostic(client: LanguageClient, workspace: Path):

@@ -56,10 +56,13 @@ def test_parse_check_plain_options():
     assert kwargs == {"statistics": True, "select": ["TL1", "TL2"], "quiet": True, "jobs": 2,
                       "output_format": "json", "paths": [Path("a.py"), Path("src")]}
     assert parse_check([]) == {"paths": None}
+    assert parse_check(["-", "--stdin-filename", "src/t.py", "--color", "never", "--exclude", "a,b"]) == {
+        "paths": [Path("-")], "stdin_filename": "src/t.py", "color": "never", "exclude": ["a,b"]}
+    assert parse_check(["--color", "sometimes"]) is None  # click's message
 
 
 @pytest.mark.parametrize("args", [
-    ["--help"], ["-h"], ["--fix"], ["--diff", "x.py"], ["--probe", "t.py"], ["--", "x.py"], ["-"], ["-j0"], ["-j", "0"],
+    ["--help"], ["-h"], ["--fix"], ["--diff", "x.py"], ["--probe", "t.py"], ["--", "x.py"], ["-j0"], ["-j", "0"],
     ["-j", "x"], ["--output-format", "xml"], ["--select"], ["--select", "--statistics"], ["-qj", "2"], ["--jobs=", "1"],
     ["--unknown"], ["-o=x"],
 ])

@@ -188,14 +188,8 @@ def _interpreter(interpreter: list[str]) -> str:
     return json.dumps({"trainlint.interpreter": interpreter}, indent=4)
 
 
-@pytest.fixture(scope="module")
-def vscode(tooling, tmp_path_factory):
-    """One code-server, one browser session: the screenshot, then every step of the plan.
-
-    Returns the driver's JSON ({"rows", "steps"}) plus what the tests need to judge it;
-    a failed step is judged by the test that owns it (the driver stops there).
-    """
-    tmp_path = tmp_path_factory.mktemp("vscode")
+def _code_server_env(tmp_path: Path, interpreter: list[str]) -> tuple[dict, Path, Path]:
+    """A home, user-data and extensions folder of code-server's own, under tmp_path."""
     home = tmp_path / "home"
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     env = {
@@ -208,8 +202,59 @@ def vscode(tooling, tmp_path_factory):
     }
     for folder in (home, user_data / "User", extensions, tmp_path / "run", tmp_path / "bin"):
         folder.mkdir(parents=True, exist_ok=True)
-    user_settings = {"trainlint.interpreter": [sys.executable], **SETTINGS}
+    user_settings = {"trainlint.interpreter": interpreter, **SETTINGS}
     (user_data / "User" / "settings.json").write_text(json.dumps(user_settings))
+    return env, user_data, extensions
+
+
+def _drive(tmp_path: Path, env: dict, user_data: Path, extensions: Path, project: Path, plan: list,
+           cwd: Path | None = None) -> tuple[dict, subprocess.CompletedProcess, Path]:
+    """Install the .vsix, start code-server on `project` (from `cwd`: the extension host's working
+    folder), run the driver with `plan`; returns its JSON, its process and the screenshot path."""
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    common = [str(CODE_SERVER), "--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
+    install = subprocess.run(
+        [*common, "--install-extension", str(VSIX)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+
+    port = _free_port()
+    server_log = (tmp_path / "code-server.log").open("w")
+    server = subprocess.Popen(
+        [
+            *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry",
+            "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
+            str(project),
+        ],
+        # its own process group: the extension host, the file watcher and the trainlint server
+        # it started go with it (they would linger for a while after code-server alone)
+        env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
+    )
+    shot = tmp_path / "vscode-diagnostic.png"
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", 60, server)
+        drive = subprocess.run(
+            ["node", str(DRIVER), f"http://127.0.0.1:{port}/?folder={project}", str(shot), str(plan_file)],
+            env={**env, "PLAYWRIGHT_CORE": str(PLAYWRIGHT)}, capture_output=True, text=True, timeout=420,
+        )
+    finally:
+        _kill_group(server)
+        server_log.close()
+    lines = drive.stdout.strip().splitlines()
+    result = json.loads(lines[-1]) if lines else {"rows": None, "steps": []}
+    return result, drive, shot
+
+
+@pytest.fixture(scope="module")
+def vscode(tooling, tmp_path_factory):
+    """One code-server, one browser session: the screenshot, then every step of the plan.
+
+    Returns the driver's JSON ({"rows", "steps"}) plus what the tests need to judge it;
+    a failed step is judged by the test that owns it (the driver stops there).
+    """
+    tmp_path = tmp_path_factory.mktemp("vscode")
+    env, user_data, extensions = _code_server_env(tmp_path, [sys.executable])
     project = tmp_path / "project"
     project.mkdir()
     # written by the driver after the screenshot (the explorer in it shows no .vscode)
@@ -261,39 +306,7 @@ def vscode(tooling, tmp_path_factory):
                 "timeout": 120_000,
             }
         )
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(plan))
-
-    common = [str(CODE_SERVER), "--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
-    install = subprocess.run(
-        [*common, "--install-extension", str(VSIX)], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert install.returncode == 0, install.stdout + install.stderr
-
-    port = _free_port()
-    server_log = (tmp_path / "code-server.log").open("w")
-    server = subprocess.Popen(
-        [
-            *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry",
-            "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
-            str(project),
-        ],
-        # its own process group: the extension host, the file watcher and the trainlint server
-        # it started go with it (they would linger for a while after code-server alone)
-        env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", 60, server)
-        shot = tmp_path / "vscode-diagnostic.png"
-        drive = subprocess.run(
-            ["node", str(DRIVER), f"http://127.0.0.1:{port}/?folder={project}", str(shot), str(plan_file)],
-            env={**env, "PLAYWRIGHT_CORE": str(PLAYWRIGHT)}, capture_output=True, text=True, timeout=420,
-        )
-    finally:
-        _kill_group(server)
-        server_log.close()
-    lines = drive.stdout.strip().splitlines()
-    result = json.loads(lines[-1]) if lines else {"rows": None, "steps": []}
+    result, drive, shot = _drive(tmp_path, env, user_data, extensions, project, plan)
     failure = f"{drive.stdout}\n{drive.stderr}\n(failure screenshot, logs: {tmp_path})"
     return {
         **result,
@@ -310,6 +323,13 @@ def _step(vscode, name: str) -> dict:
     record = next((step for step in vscode["steps"] if step["name"] == name), None)
     assert record is not None and "error" not in record, vscode["failure"] or vscode["steps"]
     return record
+
+
+def _runs_trainlint(call: str, command: str) -> bool:
+    """Whether a logged interpreter call ran `python -m trainlint COMMAND` the extension's way:
+    through runpy, with the working folder taken off sys.path first."""
+    return (call.startswith("-c import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]")
+            and "runpy.run_module('trainlint'" in call and f" {command}" in call)
 
 
 def _calls(vscode) -> list[str]:
@@ -338,7 +358,7 @@ def test_interpreter_change_restarts_server(vscode):
     back = _step(vscode, "back")
     tl202 = [row for row in back["rows"] if "TL202" in row]
     assert tl202 and "forward()" in tl202[0], back["rows"]
-    assert any("-m trainlint server" in call for call in _calls(vscode)), _calls(vscode)
+    assert any(_runs_trainlint(call, "server") for call in _calls(vscode)), _calls(vscode)
 
 
 def test_notebook_cells_in_the_problems_panel(vscode):
@@ -361,4 +381,61 @@ def test_probe_this_file(vscode):
     assert confirmed and confirmed[0].startswith("[confirmed]"), rows
     assert any(text.startswith("trainlint probe: ") for text in probe["notifications"]), probe
     # the probe ran with the interpreter the server was restarted with
-    assert any(call.startswith("-m trainlint probe") and vscode["probe_py"] in call for call in _calls(vscode))
+    assert any(_runs_trainlint(call, f"probe {vscode['probe_py']}") for call in _calls(vscode)), _calls(vscode)
+
+
+def _site_folders(*modules: str) -> list[str]:
+    """The site-packages folders trainlint's dependencies are imported from here."""
+    folders = []
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, name
+        folder = str(Path(spec.origin).parent.parent)
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+@pytest.fixture(scope="module")
+def vscode_in_repository(tooling, tmp_path_factory):
+    """This repository opened in VS Code, as its developers (or anyone whose project holds a
+    `trainlint/` folder) open it, with trainlint installed as users get it: a wheel's files,
+    not this checkout's editable install. The workspace folder, which is code-server's and so
+    the extension host's working folder too, then holds a `trainlint/` package without the
+    `server` subpackage (it lives in server/, mapped at install): a Python that imports from
+    the working folder cannot start the server."""
+    tmp_path = tmp_path_factory.mktemp("vscode-repo")
+    repository = tmp_path / "trainlint-repository"
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (repository / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repository / name)
+    (repository / "train.py").write_text(TRAIN_PY)
+    installed = tmp_path / "installed"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                          "--target", str(installed), str(repository)], capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    assert (installed / "trainlint" / "server" / "app.py").is_file()
+    # `-S`: no site.py, so no .pth and no editable install of this checkout; the wheel's files
+    # and the dependencies on PYTHONPATH, as a plain `pip install trainlint` would have them
+    path = os.pathsep.join([str(installed), *_site_folders("libcst", "pygls", "lsprotocol", "typer", "rich",
+                                                           "pathspec", "platformdirs", "click", "cattrs", "attrs")])
+    wrapper = tmp_path / "bin" / "python-wheel"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(path)} exec {shlex.quote(sys.executable)} -S \"$@\"\n")
+    wrapper.chmod(0o755)
+    shadowed = subprocess.run([str(wrapper), "-c", "import trainlint.server.app"], cwd=repository,
+                              capture_output=True, text=True)
+    assert "No module named 'trainlint.server'" in shadowed.stderr  # what the extension ran into
+    env, user_data, extensions = _code_server_env(tmp_path, [str(wrapper)])
+    result, drive, _ = _drive(tmp_path, env, user_data, extensions, repository, [], cwd=repository)
+    return {**result, "failure": None if drive.returncode == 0 else f"{drive.stdout}\n{drive.stderr}\n({tmp_path})"}
+
+
+def test_the_server_starts_with_the_trainlint_repository_open(vscode_in_repository):
+    rows = vscode_in_repository["rows"]
+    assert rows is not None, vscode_in_repository["failure"]
+    tl202 = [row for row in rows if "TL202" in row]
+    assert tl202 and "forward()" in tl202[0], rows

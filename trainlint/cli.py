@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainlint.entry import EXIT_USAGE, OUTPUT_FORMATS, run_check
+from trainlint import __version__
+from trainlint.entry import COLOR_CHOICES, EXIT_USAGE, OUTPUT_FORMATS, run_check
 
 app = typer.Typer(
     name="trainlint",
@@ -28,10 +29,33 @@ app = typer.Typer(
 OutputFormat = Enum("OutputFormat", [(name, name) for name in OUTPUT_FORMATS], type=str)
 
 
+ColorChoice = Enum("ColorChoice", [(name, name) for name in COLOR_CHOICES], type=str)
+
+
 class ListFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"trainlint {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Find the bugs that keep PyTorch training from converging, before the GPU-day is spent."""
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print trainlint's version."""
+    typer.echo(f"trainlint {__version__}")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -57,7 +81,13 @@ def check(
     diff: Annotated[bool, typer.Option("--diff", help="Print the fixes as a unified diff; write nothing (exit 1 if there is something to fix).")] = False,
     fix_only: Annotated[bool, typer.Option("--fix-only", help="Apply fixes; do not report what is left (exit 0).")] = False,
     add_noqa: Annotated[bool, typer.Option("--add-noqa", help="Add `# noqa: CODE` comments to the lines of all findings.")] = False,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores; 1: serial].")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Paths to exclude (gitignore patterns); replaces the configured `exclude`.")] = None,
+    extend_exclude: Annotated[Optional[list[str]], typer.Option("--extend-exclude", help="Paths to exclude on top of the configured ones.")] = None,
+    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="With `-` as the path: the file the text on stdin stands for (config, per-file-ignores, project facts as for that path).")] = None,
+    color: Annotated[ColorChoice, typer.Option("--color", help="Colour the text output: auto (a terminal, unless NO_COLOR; FORCE_COLOR forces it), always, never.")] = ColorChoice.auto,
+    show_files: Annotated[bool, typer.Option("--show-files", help="Print the files that would be checked, and exit.")] = False,
+    show_settings: Annotated[bool, typer.Option("--show-settings", help="Print the settings in effect (config file, selection, excludes), and exit.")] = False,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes \\[default: all cores; 1: serial].")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache (.trainlint_cache/).")] = False,
     probe_script: Annotated[Optional[Path], typer.Option("--probe", help="Run this script for a few steps and give each finding a verdict (as `trainlint probe`).")] = None,
 ) -> None:
@@ -70,7 +100,8 @@ def check(
         paths, select=select, ignore=ignore, extend_select=extend_select, output_format=output_format.value,
         statistics=statistics, exit_zero=exit_zero, config=config, show_source=show_source, quiet=quiet,
         output_file=output_file, fix=fix, unsafe_fixes=unsafe_fixes, diff=diff, fix_only=fix_only,
-        add_noqa=add_noqa, jobs=jobs, no_cache=no_cache,
+        add_noqa=add_noqa, jobs=jobs, no_cache=no_cache, exclude=exclude, extend_exclude=extend_exclude,
+        stdin_filename=stdin_filename, color=color.value, show_files=show_files, show_settings=show_settings,
     ))
 
 

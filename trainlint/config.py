@@ -32,6 +32,14 @@ class ConfigError(Exception):
     """A configuration problem the user must fix; exit code 2."""
 
 
+def did_you_mean(word: str, choices) -> str:
+    """` (did you mean `extend-select`?)` for the closest valid choice, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 @dataclass(frozen=True)
 class Config:
     select: tuple[str, ...] | None = None  # None: every rule that is on by default
@@ -107,8 +115,9 @@ def _glob_match(pattern: str, relative: str) -> bool:
     return spec.match_file(relative) or PurePosixPath(relative).match(pattern)
 
 
-def expand_selectors(selectors: tuple[str, ...] | list[str], key: str) -> list[str]:
-    """`ALL`, a full code, a prefix (`TL2`) or a rule name -> the codes it selects."""
+def expand_selectors(selectors: tuple[str, ...] | list[str], key: str, where: str = "") -> list[str]:
+    """`ALL`, a full code, a prefix (`TL2`) or a rule name -> the codes it selects.
+    `where`: " in FILE" when the selectors come from a config file."""
     from trainlint.registry import catalog
 
     codes = [r.code for r in catalog()]
@@ -124,7 +133,8 @@ def expand_selectors(selectors: tuple[str, ...] | list[str], key: str) -> list[s
             continue
         matched = [c for c in codes if c.startswith(selector.upper())]
         if not matched or not selector.upper().startswith("TL"):
-            raise ConfigError(f"unknown rule selector {selector!r} in `{key}` (see `trainlint rules`)")
+            hint = did_you_mean(selector.upper() if selector[:2].upper() == "TL" else selector, [*codes, *names])
+            raise ConfigError(f"unknown rule selector {selector!r} in `{key}`{where}{hint or ' (see `trainlint rules`)'}")
         out.extend(matched)
     return out
 
@@ -184,13 +194,13 @@ def config_from_table(table: dict[str, Any], *, root: Path, source: Path | None 
     where = f" in {source}" if source else ""
     unknown = sorted(set(table) - KNOWN_KEYS)
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} in [tool.trainlint]{where}")
+        raise ConfigError(f"unknown key {unknown[0]!r} in [tool.trainlint]{where}{did_you_mean(unknown[0], KNOWN_KEYS)}")
 
     def codes(key: str) -> tuple[str, ...]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"`{key}`{where} must be a list of rule codes")
-        expand_selectors(value, key)
+        expand_selectors(value, key, where)
         return tuple(value)
 
     def patterns(key: str) -> tuple[str, ...]:
@@ -206,7 +216,7 @@ def config_from_table(table: dict[str, Any], *, root: Path, source: Path | None 
     for pattern, value in raw_pfi.items():
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"`per-file-ignores.{pattern}`{where} must be a list of rule codes")
-        expand_selectors(value, f"per-file-ignores.{pattern}")
+        expand_selectors(value, f"per-file-ignores.{pattern}", where)
         per_file.append((pattern, tuple(value)))
 
     severity: dict[str, Severity] = {}
@@ -218,7 +228,7 @@ def config_from_table(table: dict[str, Any], *, root: Path, source: Path | None 
             sev = Severity(str(level).lower())
         except ValueError:
             raise ConfigError(f"`severity.{selector}`{where}: {level!r} is not error, warning or info") from None
-        for code in expand_selectors([selector], "severity"):
+        for code in expand_selectors([selector], "severity", where):
             severity[code] = sev
 
     rule_settings = parse_rule_settings(table.get("rules", {}), where)
@@ -256,13 +266,17 @@ def parse_rule_settings(raw: Any, where: str = "") -> dict[str, dict[str, Any]]:
     for key, values in raw.items():
         rule = rule_for(key)
         if rule is None:
-            raise ConfigError(f"unknown rule {key!r} in [tool.trainlint.rules]{where}")
+            from trainlint.registry import catalog
+
+            known = [r.code for r in catalog()] + [r.name for r in catalog()]
+            raise ConfigError(f"unknown rule {key!r} in [tool.trainlint.rules]{where}{did_you_mean(key, known)}")
         if not isinstance(values, dict):
             raise ConfigError(f"[tool.trainlint.rules.{key}]{where} must be a table")
         for option, value in values.items():
             if option not in rule.options:
                 known = ", ".join(sorted(rule.options)) or "none"
-                raise ConfigError(f"unknown option {option!r} for {rule.code}{where} (options: {known})")
+                hint = did_you_mean(option, rule.options)
+                raise ConfigError(f"unknown option {option!r} for {rule.code}{where}{hint or f' (options: {known})'}")
             default = rule.options[option]
             if not _same_kind(default, value):
                 raise ConfigError(

@@ -31,14 +31,19 @@ def rule_markdown(rule: type[Rule], *, heading: str = "#") -> str:
     if rule.runtime:
         meta += f" · {RUNTIME_MARK}"
     parts += [meta, "", _demote(rule.doc(), heading), ""]
+    # The options' defaults; a doc with its own "## Options" section gets them inside it.
+    options = [f"In `[tool.trainlint.rules.{rule.code}]`:", ""] + [
+        f"- `{key}` (default `{value!r}`)" for key, value in rule.options.items()
+    ] + [""]
+    own_options = "\n## Options\n" in f"\n{rule.doc()}\n"
+    if rule.options and own_options:
+        parts += options
     if rule.bad:
         parts += [f"{heading}# Example", "", "```python", rule.bad[0].source.rstrip(), "```", ""]
     if rule.good:
         parts += [f"{heading}# Use instead", "", "```python", rule.good[0].source.rstrip(), "```", ""]
-    if rule.options:
-        parts += [f"{heading}# Options", "", f"In `[tool.trainlint.rules.{rule.code}]`:", ""]
-        parts += [f"- `{key}` (default `{value!r}`)" for key, value in rule.options.items()]
-        parts.append("")
+    if rule.options and not own_options:
+        parts += [f"{heading}# Options", ""] + options
     if rule.seeds:
         parts += [f"{heading}# References", ""]
         for seed in rule.seeds:

@@ -18,7 +18,7 @@ from libcst._nodes.base import CSTNode
 from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
-from trainlint.source import FileProblem, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
+from trainlint.source import FileProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.layout import is_test_module, is_test_path
 from trainlint.locate import node_ranges
@@ -26,7 +26,7 @@ from trainlint.noqa import Suppressions
 from trainlint.notebook import findings_in_cells, is_notebook, read_notebook
 from trainlint.registry import rules_by_code
 from trainlint.reparse import Reparser
-from trainlint.rule import Report, Rule
+from trainlint.rule import Report, Rule, SuppressionFacts
 
 SYNTAX_ERROR = "TL000"
 RULE_CRASHED = "TL001"
@@ -48,7 +48,8 @@ def _trust(self: CSTNode) -> None:
 
 
 
-def parse(source: str) -> cst.Module:
+def refuse_unreadable(source: str) -> None:
+    """What no parser is asked about: a text over the size limit, or one with NUL bytes."""
     if len(source) > MAX_FILE_BYTES:
         raise FileProblem(
             f"the file is too large to analyse ({len(source) / 1e6:.1f} MB, the limit is {MAX_FILE_BYTES / 1e6:.0f} MB); "
@@ -57,6 +58,20 @@ def parse(source: str) -> cst.Module:
     if "\x00" in source:
         row = source[: source.index("\x00")].count("\n") + 1
         raise FileProblem("the file contains NUL bytes; it is not Python source", row)
+
+
+def parse_checked(source: str, path: str = "<source>", reparser: Reparser | None = None, *,
+                  top_level_await: bool = False) -> cst.Module:
+    """The LibCST tree of a text CPython accepts (a FileProblem otherwise, with CPython's message):
+    LibCST's grammar takes some texts `python` refuses (`f(a=1, a=2)`, `def f(x, x)`), and a
+    file Python cannot run must get its TL000 from the command line and the editor alike."""
+    refuse_unreadable(source)
+    tree = cpython_tree(source, path, top_level_await=top_level_await)
+    return reparser.parse(source, tree) if reparser is not None else parse(source)
+
+
+def parse(source: str) -> cst.Module:
+    refuse_unreadable(source)
     if _DEEP_BRACKETS.search(source):
         refused = _python_syntax_error(source)
         if refused is not None:
@@ -172,8 +187,7 @@ class Engine:
             whole_file = suppressions.whole_file if whole_file_noqa is None else whole_file_noqa
             if whole_file and not summarize:
                 return result
-            # parse() refuses a file over the size limit; chunks of it would each pass
-            module = reparser.parse(text) if reparser is not None and len(text) <= MAX_FILE_BYTES else parse(text)
+            module = parse_checked(text, path, reparser, top_level_await=is_notebook(path))
         except FileProblem as problem:
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
@@ -192,25 +206,51 @@ class Engine:
 
         reports: list[Report] = []
         crashes: list[Finding] = []
+        ran = {code for code in (SYNTAX_ERROR, RULE_CRASHED) if code in codes}
+        later: list[Rule] = []
         for code in sorted(codes):
             rule = self.rules.get(code)
             if rule is None or rule.engine_reported or rule.runtime:
                 continue
+            if rule.reads_suppressions:
+                later.append(rule)
+                continue
             if rule.runs_on_symptoms and not rule.selected and is_test_module(path):
                 continue  # tests train toy models for a few steps: advice on convergence is noise there
+            ran.add(code)
             try:
                 reports.extend(rule.check(facts))
             except Exception as exc:  # a rule's bug must not hide the other rules' findings
-                if RULE_CRASHED in codes:
-                    crashes.append(
-                        self._engine_finding(
-                            RULE_CRASHED, f"rule {code} ({rule.name}) raised {type(exc).__name__}: {exc}", path
-                        )
-                    )
+                crashes.extend(self._crash(rule, exc, path, codes))
         findings = self._locate(reports, facts, path) + crashes
-        result.findings = [f for f in findings if not suppressions.suppresses(f.code, f.location.row)]
+        result.findings = suppressions.filter(findings)
+        if later and suppressions.by_row:
+            result.findings += self._check_suppressions(later, suppressions, ran, facts, path, codes)
         result.findings.sort(key=Finding.sort_key)
         return result
+
+    def _crash(self, rule: Rule, exc: Exception, path: str, codes: frozenset[str]) -> list[Finding]:
+        if RULE_CRASHED not in codes:
+            return []
+        message = f"rule {rule.code} ({rule.name}) raised {type(exc).__name__}: {exc}"
+        return [self._engine_finding(RULE_CRASHED, message, path)]
+
+    def _check_suppressions(self, rules: list[Rule], suppressions: Suppressions, ran: set[str], facts: FileFacts,
+                            path: str, codes: frozenset[str]) -> list[Finding]:
+        """The rules about `# noqa` comments, given what each comment suppressed; their own
+        findings can be suppressed too (`# noqa: TL002`), which counts as no use."""
+        catalog = rules_by_code()
+        known = SuppressionFacts(facts.source, tuple(suppressions.comments()), frozenset(ran), frozenset(catalog),
+                                 frozenset(code for code, rule in catalog.items() if rule.runtime))
+        reports: list[Report] = []
+        crashes: list[Finding] = []
+        for rule in rules:
+            try:
+                reports.extend(rule.check_suppressions(known))
+            except Exception as exc:
+                crashes.extend(self._crash(rule, exc, path, codes))
+        found = self._locate(reports, facts, path) + crashes
+        return [f for f in found if not suppressions.suppresses(f.code, f.location.row)]
 
     def _check_notebook(self, source: str | bytes, path: str, **check) -> FileResult:
         """A notebook: its code cells checked as one module (trainlint.notebook), the findings
@@ -252,17 +292,10 @@ class Engine:
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
-            if "\x00" in text or len(text) > MAX_FILE_BYTES:
-                parse(text)  # the same message as for an analysed file
-            python_ast(text, path)
+            refuse_unreadable(text)  # the same message as for an analysed file
+            cpython_tree(text, path)
         except FileProblem as problem:
             result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
-        except SyntaxError as exc:
-            result.findings.append(
-                self._engine_finding(SYNTAX_ERROR, f"syntax error: {exc.msg}", path, exc.lineno or 1, exc.offset or 1)
-            )
-        except (RecursionError, MemoryError, ValueError):
-            result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
         if result.findings and Suppressions(result.source or "").whole_file:
             result.findings = []
         return result
@@ -288,7 +321,7 @@ class Engine:
             return []  # a .py never imports a notebook
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
-            module = parse(text)
+            module = parse_checked(text, path)  # as the command line's index: nothing from a file Python refuses
             return FileFacts(path, text, module, module_name=module_name, package=package).class_summaries()
         except (FileProblem, RecursionError):
             return []
@@ -319,18 +352,24 @@ class Engine:
         from libcst.metadata import MetadataWrapper, PositionProvider  # ~15 ms of imports a clean file never needs
 
         try:
-            wanted = [r.node for r in reports] + [x.old for r in reports if r.fix for x in r.fix.replacements]
-            positions = node_ranges(facts.module, wanted, facts.source)
+            wanted = [r.node for r in reports if r.node is not None]
+            wanted += [x.old for r in reports if r.fix for x in r.fix.replacements]
+            positions = node_ranges(facts.module, wanted, facts.source) if wanted else {}
         except RecursionError:
             return [self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to locate findings", path)]
         findings = []
         seen = set()
         for report in reports:
-            span = positions.get(report.node)
-            if span is None:
-                continue
-            start = Location(span.start.line, span.start.column + 1)
-            end = Location(span.end.line, span.end.column + 1)
+            if report.node is None:
+                if report.span is None:
+                    continue
+                start, end = report.span
+            else:
+                span = positions.get(report.node)
+                if span is None:
+                    continue
+                start = Location(span.start.line, span.start.column + 1)
+                end = Location(span.end.line, span.end.column + 1)
             if report.first_line_only and end.row != start.row:
                 line = facts.source.splitlines()[start.row - 1] if start.row <= facts.source.count("\n") + 1 else ""
                 end = Location(start.row, len(line.rstrip()) + 1)
@@ -341,7 +380,7 @@ class Engine:
             rule = self.rules[report.code]
             fix = None
             if report.fix is not None:
-                edits = []
+                edits = list(report.fix.edits)
                 for replacement in report.fix.replacements:
                     old = positions.get(replacement.old)
                     if old is None:
@@ -351,7 +390,7 @@ class Engine:
                         Edit(content, Location(old.start.line, old.start.column + 1), Location(old.end.line, old.end.column + 1))
                     )
                 else:
-                    fix = Fix(report.fix.message, report.fix.applicability, tuple(edits))
+                    fix = Fix(report.fix.message, report.fix.applicability, tuple(edits), report.fix.names)
             findings.append(
                 Finding(report.code, rule.name, self._severity(report.code), report.message, path, start, end, fix)
             )

@@ -54,6 +54,8 @@ class Fix:
     message: str
     applicability: Applicability
     edits: tuple[Edit, ...]
+    #: (spelling, qualified name) of each name the fix writes, checked in the fixed text.
+    names: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict:
         return {

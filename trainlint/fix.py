@@ -14,7 +14,7 @@ import difflib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,10 +86,24 @@ def apply_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tup
     return texts[None], [(finding, where) for finding, (_, where) in applied]
 
 
+def place_fixes(source: str, findings: Iterable[Finding]) -> tuple[str, list[tuple[Finding, int]], dict]:
+    """apply_fixes, plus where each applied fix's edits landed: id(finding) -> [(start, end)],
+    the offsets of the new text that each of its edits wrote."""
+    texts, applied, placed = place_fixes_in({None: source}, findings)
+    return texts[None], [(f, where) for f, (_, where) in applied], {
+        key: [(s, e) for _, s, e in spans] for key, spans in placed.items()}
+
+
 def apply_fixes_in(sources: dict, findings: Iterable[Finding]) -> tuple[dict, list[tuple[Finding, tuple]]]:
     """apply_fixes over several texts at once, keyed by the `cell` of the edits (None for a
     .py file's one text): a notebook fix may edit two cells (an import in the first), and is
     taken or skipped whole. Per applied fix: (its finding's cell, the finding's new offset there)."""
+    out, applied, _ = place_fixes_in(sources, findings)
+    return out, applied
+
+
+def place_fixes_in(sources: dict, findings: Iterable[Finding]) -> tuple[dict, list[tuple[Finding, tuple]], dict]:
+    """apply_fixes_in, plus id(finding) -> [(cell, start, end)] where each of its edits landed."""
     starts = {key: _offsets(text) for key, text in sources.items()}
     newline = {key: newline_of(text) for key, text in sources.items()}
     taken: dict = {key: [] for key in sources}
@@ -105,12 +119,15 @@ def apply_fixes_in(sources: dict, findings: Iterable[Finding]) -> tuple[dict, li
             taken[key].append((s, e))
         chosen.append((finding, spans))
     out, edits = {}, {}
+    landed: dict[tuple, tuple[int, int]] = {}
     for key, source in sources.items():
         edits[key] = sorted(((s, e, c) for _, spans in chosen for k, s, e, c in spans if k == key), key=lambda sp: (sp[0], sp[1]))
-        pieces, last = [], 0
+        pieces, last, shift = [], 0, 0
         for start, end, content in edits[key]:
             pieces.append(source[last:start])
             pieces.append(content)
+            landed[(key, start, end)] = (start + shift, start + shift + len(content))
+            shift += len(content) - (end - start)
             last = end
         pieces.append(source[last:])
         out[key] = "".join(pieces)
@@ -125,7 +142,8 @@ def apply_fixes_in(sources: dict, findings: Iterable[Finding]) -> tuple[dict, li
             shift += len(content) - (end - start)
         return offset + shift
 
-    return out, [(f, (f.cell, moved(f.cell, _offset(starts[f.cell], f.location)))) for f, _ in chosen]
+    placed = {id(f): [(key, *landed[(key, s, e)]) for key, s, e, _ in spans] for f, spans in chosen}
+    return out, [(f, (f.cell, moved(f.cell, _offset(starts[f.cell], f.location)))) for f, _ in chosen], placed
 
 
 @dataclass
@@ -151,16 +169,19 @@ class _Script:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def apply(self, source: str, fixable: list[Finding]) -> tuple[str, list[tuple[Finding, object]]]:
-        candidate, applied = apply_fixes(source, fixable)
+    def apply(self, source: str, fixable: list[Finding]) -> tuple[str, list[tuple[Finding, object]], dict]:
+        candidate, applied, placed = place_fixes(source, fixable)
         if self.text.endswith(("\n", "\r")) and not candidate.endswith(("\n", "\r")):
             candidate += newline_of(self.text)
-        return candidate, applied
+        return candidate, applied, placed
 
     def parse(self, candidate: str) -> None:
-        from trainlint.engine import parse
+        from trainlint.engine import parse_checked
 
-        parse(candidate)
+        parse_checked(candidate)
+
+    def misread(self, candidate: str, applied: list, placed: dict) -> list[str]:
+        return misread_names(candidate, [(f, placed[id(f)]) for f, _ in applied])
 
     def places(self, findings: list[Finding], text: str) -> set[tuple[str, object]]:
         starts = _offsets(text)
@@ -176,15 +197,23 @@ class _Notebook:
 
         self.broken = {cell.number for cell in read_notebook(text).cells if cell.problem is not None}
 
-    def apply(self, source: str, fixable: list[Finding]) -> tuple[str, list[tuple[Finding, object]]]:
+    def apply(self, source: str, fixable: list[Finding]) -> tuple[str, list[tuple[Finding, object]], dict]:
         from trainlint.notebook import read_notebook
 
         notebook = read_notebook(source)
-        texts, applied = apply_fixes_in({cell.number: cell.source for cell in notebook.cells}, fixable)
-        return notebook.with_sources(texts), applied
+        texts, applied, placed = place_fixes_in({cell.number: cell.source for cell in notebook.cells}, fixable)
+        return notebook.with_sources(texts), applied, placed
+
+    def misread(self, candidate: str, applied: list, placed: dict) -> list[str]:
+        """The names the fixes wrote, checked in the notebook's module (every place it writes
+        them: the cells' offsets are not the module's)."""
+        from trainlint.notebook import read_notebook
+
+        text = read_notebook(candidate).text
+        return misread_names(text, [(f, [(0, len(text))]) for f, _ in applied])
 
     def parse(self, candidate: str) -> None:
-        from trainlint.engine import parse
+        from trainlint.engine import parse_checked
         from trainlint.notebook import read_notebook
         from trainlint.source import FileProblem
 
@@ -192,7 +221,7 @@ class _Notebook:
         for cell in notebook.cells:
             if cell.problem is not None and cell.number not in self.broken:
                 raise FileProblem(f"cell {cell.number}: {cell.problem.message}")
-        parse(notebook.text)
+        parse_checked(notebook.text, top_level_await=True)
 
     def places(self, findings: list[Finding], text: str) -> set[tuple[str, object]]:
         from trainlint.notebook import read_notebook
@@ -212,9 +241,12 @@ def fix_text(
     module_name: str = "",
     package: str = "",
     first: "FileResult | None" = None,
+    on_pass: "Callable[[str, str, list, dict], None] | None" = None,
 ) -> FixOutcome:
     """Fix `text` (a notebook's JSON text for a .ipynb path) until stable; `first` is its
-    check, when the caller has it already."""
+    check, when the caller has it already. `on_pass(before, after, applied, placed)` sees
+    each pass the fixer accepted (what place_fixes gave), for the differential check of
+    fixes (tests/differential.py)."""
     from trainlint.notebook import is_notebook
     from trainlint.source import FileProblem
 
@@ -232,7 +264,7 @@ def fix_text(
         fixable = [f for f in current.findings if wanted(f, unsafe)]
         if not fixable:
             break
-        candidate, applied = document.apply(source, fixable)
+        candidate, applied, placed = document.apply(source, fixable)
         if candidate == source:
             break
         try:
@@ -240,6 +272,9 @@ def fix_text(
         except FileProblem as problem:
             codes = ", ".join(sorted({f.code for f, _ in applied}))
             return _refused(outcome, f"the fix for {codes} would give code that does not parse ({problem.message})")
+        wrong = document.misread(candidate, applied, placed)
+        if wrong:
+            return _refused(outcome, "; ".join(wrong))
         after = check(candidate)
         again = document.places(after.findings, candidate)
         repeated = sorted({f.code for f, where in applied if (f.code, where) in again})
@@ -247,10 +282,32 @@ def fix_text(
             return _refused(outcome, f"the fix for {', '.join(repeated)} does not remove the finding it fixes")
         outcome.applied += len(applied)
         outcome.applied_codes.extend(f.code for f, _ in applied)
+        if on_pass is not None:
+            on_pass(source, candidate, applied, placed)
         source, current = candidate, after
     outcome.fixed = source
     outcome.result = current
     return outcome
+
+
+def misread_names(text: str, placed: list[tuple[Finding, list[tuple[int, int]]]]) -> list[str]:
+    """Why the names the fixes wrote (Fix.names) would not mean what the fixes meant in `text`,
+    the fixed module (trainlint.resolve reads it); empty when every one does."""
+    wanted_names = [(f, spans) for f, spans in placed if f.fix is not None and f.fix.names]
+    if not wanted_names:
+        return []
+    from trainlint.resolve import ModuleNames, names_in_span, resolves
+    from trainlint.source import python_ast
+
+    tree = python_ast(text)
+    names = ModuleNames(tree)
+    wrong = []
+    for finding, spans in wanted_names:
+        for spelled, qualname in finding.fix.names:
+            nodes = [node for start, end in spans for node in names_in_span(tree, text, start, end, spelled)]
+            if not nodes or not all(resolves(names, node, qualname) for node in nodes):
+                wrong.append(f"the fix for {finding.code} writes `{spelled}`, which would not mean `{qualname}` there")
+    return wrong
 
 
 def _refused(outcome: FixOutcome, why: str) -> FixOutcome:
@@ -379,6 +436,7 @@ def fix_run(run: "RunResult", *, unsafe: bool = False, write: bool = True) -> "R
                            package=item.package, first=first)
         if outcome.problem:
             run.problems.append(outcome.problem)
+            run.files[n] = declined(result, unsafe)
         if outcome.changed:
             run.fixes.append(outcome)
             if write:
@@ -388,6 +446,17 @@ def fix_run(run: "RunResult", *, unsafe: bool = False, write: bool = True) -> "R
                     continue
             run.files[n] = outcome.result
     return run
+
+
+def declined(result: "FileResult", unsafe: bool) -> "FileResult":
+    """A file whose fixes --fix just refused: its findings without the fixes it refused, so the
+    report after --fix does not offer them again (the warning says why they were refused)."""
+    from dataclasses import replace
+
+    from trainlint.finding import FileResult
+
+    findings = [replace(f, fix=None) if wanted(f, unsafe) else f for f in result.findings]
+    return FileResult(result.path, findings, result.summaries, result.source)
 
 
 def add_noqa_run(run: "RunResult") -> int:
@@ -431,7 +500,7 @@ def run_fix_options(run: "RunResult", *, fix_only: bool, diff: bool, add_noqa: b
             print(f"Would fix {count} finding{'s' * (count != 1)}.", file=sys.stderr)
         return 1 if run.fixes else 0
     count = sum(o.applied for o in run.fixes)
-    if count:
+    if count and fix_only:  # --fix says it in the report's summary ("N fixed, M remaining")
         files = len(run.fixes)
         print(f"Fixed {count} finding{'s' * (count != 1)} in {files} file{'s' * (files != 1)}.", file=sys.stderr)
     return 0 if fix_only else None

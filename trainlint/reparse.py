@@ -28,20 +28,25 @@ class Reparser:
         self._chunks: dict[str, _Chunk] = {}
         self.reused = 0  # chunks taken from the last parse: for tests and benchmarks
 
-    def parse(self, text: str) -> cst.Module:
-        texts = _chunk_texts(text)
+    def parse(self, text: str, tree=None) -> cst.Module:
+        """`tree`: CPython's syntax tree of `text`, when the caller has it already."""
+        texts = _chunk_texts(text, tree)
         if texts is None or len(texts) < 2:
             return self._parse_whole(text)
         chunks = []
+        used: set[int] = set()
         for chunk_text in texts:
             chunk = self._chunks.get(chunk_text)
-            if chunk is None:
+            # a statement whose text comes twice (a pasted class) needs nodes of its own each
+            # time: one node at two places of the tree is one finding, at one position
+            if chunk is None or id(chunk) in used:
                 try:
                     chunk = _Chunk(self._parse_whole(chunk_text))
                 except Exception:  # LibCST refuses what CPython took: its error is the whole text's
                     return self._parse_whole(text)
             else:
                 self.reused += 1
+            used.add(id(chunk))
             chunks.append(chunk)
         joined = _join(chunks)
         if joined is None:
@@ -61,14 +66,15 @@ class _Chunk:
         self.indent = module.default_indent if _has_indented_block(module) else None
 
 
-def _chunk_texts(text: str) -> list[str] | None:
+def _chunk_texts(text: str, tree=None) -> list[str] | None:
     """The text cut after each top-level statement's last line (with the indented comments
     after it; other comments and blank lines go with the next statement, the last statement
     takes the rest); None if CPython refuses the text."""
-    try:
-        tree = python_ast(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return None
+    if tree is None:
+        try:
+            tree = python_ast(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            return None
     lines = text.splitlines(keepends=True)
     if not tree.body:
         return [text]

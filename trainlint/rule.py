@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
-from trainlint.finding import Applicability, Severity
+from trainlint.finding import Applicability, Edit, Location, Severity
+from trainlint.importer import Importer, Reference  # noqa: F401 - the rules' way to write a name in a fix
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
+    from trainlint.noqa import NoqaComment
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,11 @@ class FixProposal:
     message: str
     replacements: tuple[Replacement, ...]
     applicability: Applicability = Applicability.SAFE
+    #: Text edits, for what is not a node (a comment's text).
+    edits: tuple[Edit, ...] = ()
+    #: (spelling, qualified name) of each name the fix writes (trainlint.importer.Reference.names):
+    #: the fixer checks that each means that object in the fixed text.
+    names: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,11 +86,26 @@ class Report:
     """A rule's finding before the engine has located it in the text."""
 
     code: str
-    node: cst.CSTNode
+    node: cst.CSTNode | None
     message: str
     fix: FixProposal | None = None
     # Report on the first line of `node` only (e.g. a long call), not its whole range.
     first_line_only: bool = False
+    #: Where the finding is, for a report about text that is no node (node is None).
+    span: tuple[Location, Location] | None = None
+
+
+@dataclass(frozen=True)
+class SuppressionFacts:
+    """What the engine knows of a file's `# noqa` comments once every other rule has run:
+    which findings each one suppressed, which codes ran on the file, which codes exist."""
+
+    source: str
+    comments: tuple["NoqaComment", ...]
+    ran: frozenset[str]
+    known: frozenset[str]
+    #: codes of the runtime probe's findings: it reads the same comments
+    runtime: frozenset[str] = frozenset()
 
 
 class Rule:
@@ -106,6 +128,9 @@ class Rule:
     good: ClassVar[list[Example]] = []
     #: Rules reported by the engine itself (TL000, TL001) have no check of their own.
     engine_reported: ClassVar[bool] = False
+    #: Rules about the suppression comments themselves: the engine calls check_suppressions()
+    #: after every other rule's findings were filtered through the file's `# noqa` comments.
+    reads_suppressions: ClassVar[bool] = False
     #: Runtime findings (TL9xx) are measured by `trainlint probe`, never by the static engine:
     #: they have no `check` and no static examples; their docs name the probe fixture that shows them.
     runtime: ClassVar[bool] = False
@@ -115,6 +140,10 @@ class Rule:
         self.selected = True
 
     def check(self, facts: "FileFacts") -> Iterator[Report]:
+        return iter(())
+
+    def check_suppressions(self, facts: SuppressionFacts) -> Iterator[Report]:
+        """For rules with reads_suppressions: reports with a `span` (and text-edit fixes)."""
         return iter(())
 
     def report(
@@ -127,8 +156,10 @@ class Rule:
     ) -> Report:
         return Report(self.code, node, message or self.summary, fix, first_line_only)
 
-    def fix(self, message: str, *replacements: Replacement, applicability: Applicability | None = None) -> FixProposal:
-        return FixProposal(message, tuple(replacements), applicability or self.fix_applicability or Applicability.SAFE)
+    def fix(self, message: str, *replacements: Replacement, applicability: Applicability | None = None,
+            names: tuple[tuple[str, str], ...] = ()) -> FixProposal:
+        return FixProposal(message, tuple(replacements), applicability or self.fix_applicability or Applicability.SAFE,
+                           names=names)
 
     @classmethod
     def doc(cls) -> str:

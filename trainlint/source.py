@@ -45,6 +45,30 @@ def decode_source(data: bytes) -> str:
         raise FileProblem(f"cannot decode the file as {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}", row) from None
 
 
+def cpython_tree(text: str, filename: str = "<source>", *, top_level_await: bool = False):
+    """CPython's syntax tree of `text` once CPython has compiled it, or the FileProblem that says
+    why `python` would refuse the file: its parser's errors and its compiler's (`def f(x, x)`,
+    `return` outside a function, `nonlocal` at module level), which LibCST's grammar accepts.
+    This is the one test of "does the file parse" that the command line, the editor and the
+    fixer share, so they report the same TL000. `top_level_await`: a notebook's cells, which
+    IPython runs with `await` allowed outside a function."""
+    import ast
+    import warnings
+
+    try:
+        tree = python_ast(text, filename)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(tree, filename, "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0, dont_inherit=True)
+    except SyntaxError as exc:
+        raise FileProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
+    except (RecursionError, MemoryError):
+        raise FileProblem("the file is nested too deeply to analyse") from None
+    except ValueError as exc:  # NUL bytes, before Python 3.12
+        raise FileProblem(f"cannot parse the file: {exc}") from None
+    return tree
+
+
 def python_ast(text: str, filename: str = "<source>"):
     """CPython's syntax tree of `text` (SyntaxError if it refuses it), without the
     SyntaxWarnings compiling prints (`1if x`, invalid escapes): they are the file's matter,

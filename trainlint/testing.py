@@ -16,9 +16,12 @@ def _module_name(path: str) -> tuple[str, str]:
     return ".".join(parts), ".".join(parts[:-1])
 
 
-def check_example(rule: type[Rule], example: Example) -> list[Finding]:
-    """Findings of `rule` alone on an example, with its other project files indexed."""
-    config = Config(select=(rule.code,), rule_settings={rule.code: example.settings} if example.settings else {})
+def check_example(rule: type[Rule], example: Example, *, every_rule: bool = False) -> list[Finding]:
+    """Findings of `rule` alone on an example, with its other project files indexed; with
+    `every_rule`, the findings of every rule (`--select ALL`) instead."""
+    # a rule about `# noqa` comments judges what the other rules reported: run them all
+    select = ("ALL",) if every_rule or rule.reads_suppressions else (rule.code,)
+    config = Config(select=select, rule_settings={rule.code: example.settings} if example.settings else {})
     engine = Engine(config)
     index = ProjectIndex()
     for path, code in example.project_files.items():
@@ -30,4 +33,4 @@ def check_example(rule: type[Rule], example: Example) -> list[Finding]:
     for summary in engine.summarize_source(source, example.filename, module_name=name, package=package):
         index.add(summary)
     result = engine.check_source(source, example.filename, index=index, module_name=name, package=package)
-    return [f for f in result.findings if f.code == rule.code]
+    return [f for f in result.findings if every_rule or f.code == rule.code]

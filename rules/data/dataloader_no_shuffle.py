@@ -246,6 +246,7 @@ class DataloaderNoShuffle(Rule):
                 loader = DataLoader(torch.utils.data.TensorDataset(corpus.inputs, corpus.targets), batch_size=35)
                 for x, y in loader:
                     hidden = repackage_hidden(hidden)
+                    optimizer.zero_grad()
                     output, hidden = model(x, hidden)
                     model.loss(output, y).backward()
                     optimizer.step()

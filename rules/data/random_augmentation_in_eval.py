@@ -124,6 +124,7 @@ class RandomAugmentationInEval(Rule):
 
             train_set = datasets.ImageFolder("data/train", transforms.Compose([
                 transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(), transforms.ToTensor(),
+                transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
             ]))
             """,
         ),

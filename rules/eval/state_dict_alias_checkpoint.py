@@ -5,7 +5,7 @@ import libcst as cst
 
 from trainlint.facts import EventKind, FileFacts, dotted, is_none
 from trainlint.finding import Applicability, Severity
-from trainlint.rule import Bad, Good, Replacement, Report, Rule
+from trainlint.rule import Bad, FixProposal, Good, Importer, Replacement, Report, Rule
 
 _NOT_A_MODEL = re.compile(r"optim|sched|scaler|opt$|^opt|loader|sampler|dataset|(^|_)dl$", re.I)
 _SAVES = re.compile(r"save|dump|write|upload|log", re.I)
@@ -218,15 +218,28 @@ class StateDictAliasCheckpoint(Rule):
                 target = dotted(node.targets[0].target)
                 if target and "best" in target.lower():
                     candidates[id(node.value)] = (target, node.value, assign.function.node if assign.function else None)
+        importer = None
         for target, call, function in candidates.values():
             if _saved(facts, function, target):
                 continue
+            importer = importer or Importer(facts.source, facts.module)
             yield self.report(
                 call,
                 f"`{target}` holds references to the live weights, not a copy: later steps change it too; "
                 "use `copy.deepcopy(...)`",
-                fix=self.fix("Copy the state dict with copy.deepcopy", *_deepcopy(facts, call)),
+                fix=self._deepcopy(facts, importer, call),
             )
+
+    def _deepcopy(self, facts: FileFacts, importer: Importer, call: cst.Call) -> FixProposal | None:
+        """`copy.deepcopy(...)` around the call, spelled with a binding of copy the file has (or an
+        `import copy` added when the name is free); no fix when neither is safe."""
+        reference = importer.reference("copy.deepcopy", call)
+        if reference is None:
+            return None
+        return self.fix("Copy the state dict with copy.deepcopy",
+                        Replacement(call, f"{reference.text}({facts.code(call)})"),
+                        *(Replacement(node, text) for node, text in reference.inserts),
+                        names=reference.names)
 
 
 def _is_state_dict_call(value) -> bool:
@@ -320,30 +333,3 @@ def _saved(facts: FileFacts, function: cst.FunctionDef | None, target: str) -> b
     # packed into a checkpoint dict that is saved: {"model": state, ...}
     code = facts.code(function) if function is not None else facts.source
     return re.search(r":\s*" + re.escape(target) + r"\s*[,}]", code) is not None
-
-
-def _deepcopy(facts: FileFacts, call: cst.Call) -> list[Replacement]:
-    bindings = facts.names.bindings
-    local = next((name for name, full in bindings.items() if full == "copy.deepcopy"), None)
-    if local is not None:
-        return [Replacement(call, f"{local}({facts.code(call)})")]
-    module = next((name for name, full in bindings.items() if full == "copy"), None)
-    replacements = [Replacement(call, f"{module or 'copy'}.deepcopy({facts.code(call)})")]
-    if module is None:
-        first_import = next(
-            (
-                small
-                for stmt in facts.module.body
-                if isinstance(stmt, cst.SimpleStatementLine)
-                for small in stmt.body
-                if isinstance(small, (cst.Import, cst.ImportFrom)) and not _is_future(small)
-            ),
-            None,
-        )
-        if first_import is not None:
-            replacements.append(Replacement(first_import, "import copy\n" + facts.code(first_import)))
-    return replacements
-
-
-def _is_future(node) -> bool:
-    return isinstance(node, cst.ImportFrom) and node.module is not None and dotted(node.module) == "__future__"

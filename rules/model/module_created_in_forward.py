@@ -93,11 +93,11 @@ class ModuleCreatedInForward(Rule):
                 def __init__(self, channels):
                     super().__init__()
                     self.block = nn.Conv2d(channels, channels, 3, padding=1)
-                    self.shortcut = nn.Conv2d(channels, 2 * channels, kernel_size=1, stride=2)
+                    self.shortcut = nn.Conv2d(channels, channels, kernel_size=1)
 
                 def forward(self, x):
                     out = F.relu(self.block(x))
-                    return F.max_pool2d(out, 2) + F.avg_pool2d(x, 2)
+                    return out + self.shortcut(x)
             """
         ),
         Good(
@@ -114,7 +114,7 @@ class ModuleCreatedInForward(Rule):
                     layers = []
                     in_channels = 3
                     for v in cfg:
-                        layers += [nn.Conv2d(in_channels, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                        layers += [nn.Conv2d(in_channels, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
                         in_channels = v
                     return nn.Sequential(*layers)
 

@@ -4,7 +4,7 @@ import libcst as cst
 
 from trainlint.facts import FileFacts, ModuleClass, dotted
 from trainlint.finding import Applicability, Severity
-from trainlint.rule import Bad, Good, Replacement, Report, Rule
+from trainlint.rule import Bad, Good, Importer, Replacement, Report, Rule
 
 _REGISTERING = frozenset({"add_module", "register_module", "setattr", "register_parameter"})
 
@@ -231,9 +231,11 @@ class ModulesInPlainList(Rule):
 
     def _fix(self, facts: FileFacts, value: cst.BaseExpression):
         is_dict = isinstance(value, (cst.Dict, cst.DictComp))
-        container = facts.names.spelling("torch.nn.ModuleDict" if is_dict else "torch.nn.ModuleList")
-        if container is None:
+        qualname = "torch.nn.ModuleDict" if is_dict else "torch.nn.ModuleList"
+        reference = Importer(facts.source, facts.module).reference(qualname, value, may_import=False)
+        if reference is None:
             return None
+        container = reference.text
         if isinstance(value, cst.Dict) and not all(
             isinstance(e, cst.DictElement) and isinstance(e.key, (cst.SimpleString, cst.FormattedString)) for e in value.elements
         ):
@@ -244,7 +246,7 @@ class ModulesInPlainList(Rule):
             new = f"{container}([{facts.code(cst.List(value.elements))[1:-1]}])"
         else:
             new = f"{container}({facts.code(value)})"
-        return self.fix(f"Wrap in `{container}`", Replacement(value, new))
+        return self.fix(f"Wrap in `{container}`", Replacement(value, new), names=reference.names)
 
 
 def _empty_list(value: cst.BaseExpression) -> bool:

@@ -83,7 +83,7 @@ class NormLayerReused(Rule):
             class Siamese(nn.Module):
                 def __init__(self):
                     super().__init__()
-                    self.cnn = nn.Sequential(nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.Flatten())
+                    self.cnn = nn.Sequential(nn.Conv2d(1, 32, 3, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.Flatten())
                     self.head = nn.LazyLinear(1)
 
                 def forward(self, x1, x2):

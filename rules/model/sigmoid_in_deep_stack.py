@@ -204,8 +204,8 @@ class SigmoidInDeepStack(Rule):
                 def __init__(self):
                     super().__init__()
                     self.body = nn.Sequential(
-                        nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(),
-                        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Conv2d(64, 1, 1), nn.Sigmoid(),
+                        nn.Conv2d(3, 32, 3), nn.GroupNorm(8, 32), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.GroupNorm(8, 32), nn.ReLU(),
+                        nn.Conv2d(32, 64, 3), nn.GroupNorm(8, 64), nn.ReLU(), nn.Conv2d(64, 1, 1), nn.Sigmoid(),
                     )
 
                 def forward(self, x):

@@ -11,7 +11,8 @@ from trainlint.finding import Finding
 
 
 def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out: TextIO, *, show_source: bool = True,
-                 color: bool | None = None) -> None:
+                 color: bool | None = None, **summary) -> None:
+    """`summary`: write_text's unsafe_fixes and fixed, for the closing lines of the text formats."""
     if fmt == "json":
         from trainlint.report.json import write_json
 
@@ -27,4 +28,4 @@ def write_report(fmt: str, findings: list[Finding], sources: dict[str, str], out
     else:
         from trainlint.report.text import write_text
 
-        write_text(findings, sources, out, show_source=show_source and fmt == "text", color=color)
+        write_text(findings, sources, out, show_source=show_source and fmt == "text", color=color, **summary)

@@ -14,7 +14,7 @@ import {
     workspace,
 } from 'vscode';
 import { log } from './log';
-import { run } from './python';
+import { run, trainlintModule } from './python';
 
 interface JsonLocation {
     row: number;
@@ -89,7 +89,7 @@ export async function probeFile(
     const folder = cwd ?? path.dirname(document.uri.fsPath);
     const result = await window.withProgress(
         { location: { viewId: 'workbench.panel.markers.view' }, title: 'trainlint probe' },
-        () => run(interpreter, ['-m', 'trainlint', 'probe', document.uri.fsPath, '--output-format', 'json'], folder, 600_000),
+        () => run(interpreter, trainlintModule(['probe', document.uri.fsPath, '--output-format', 'json']), folder, 600_000),
     );
     log.info(`trainlint probe ${document.uri.fsPath}: exit ${result.code}`);
     if (result.stderr) {

@@ -69,7 +69,20 @@ export function run(command: string[], args: string[], cwd?: string, timeoutMs =
     });
 }
 
+// `python -m` and `python -c` put the working directory first on sys.path: a workspace folder
+// that holds a `trainlint/` package (the trainlint repository itself, or any project with a
+// folder of that name) would shadow the installed trainlint, and the server would not start.
+// This drops that entry before anything is imported. (`-I` would drop it too, but also the
+// user site-packages and PYTHONPATH, where `pip install --user` and a checkout put trainlint.)
+const WITHOUT_CWD = "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]";
+
+/** The arguments that run `python -m trainlint ARGS` with the working directory off sys.path. */
+export function trainlintModule(args: string[]): string[] {
+    return ['-c', `${WITHOUT_CWD}; import runpy; runpy.run_module('trainlint', run_name='__main__', alter_sys=True)`, ...args];
+}
+
 /** Whether `python -m trainlint server` can start: trainlint and its server importable. */
 export async function trainlintImportable(interpreter: string[]): Promise<RunResult> {
-    return run(interpreter, ['-c', 'import trainlint.server.app, trainlint; print(trainlint.__version__)'], undefined, 60_000);
+    const check = `${WITHOUT_CWD}; import trainlint.server.app, trainlint; print(trainlint.__version__)`;
+    return run(interpreter, ['-c', check], undefined, 60_000);
 }

@@ -3,6 +3,7 @@
 import { WorkspaceFolder } from 'vscode';
 import { LanguageClient, LanguageClientOptions, RevealOutputChannelOn, ServerOptions } from 'vscode-languageclient/node';
 import { log } from './log';
+import { trainlintModule } from './python';
 import { ISettings, NAMESPACE } from './settings';
 
 export async function startServer(
@@ -10,7 +11,7 @@ export async function startServer(
     settings: ISettings,
     folder?: WorkspaceFolder,
 ): Promise<LanguageClient | undefined> {
-    const args = [...interpreter.slice(1), '-m', 'trainlint', 'server', ...settings.args];
+    const args = [...interpreter.slice(1), ...trainlintModule(['server', ...settings.args])];
     log.info(`Server run command: ${[interpreter[0], ...args].join(' ')}`);
     const serverOptions: ServerOptions = {
         command: interpreter[0],
