@@ -47,6 +47,8 @@ class Definition:
     value: cst.BaseExpression | None  # None: bound to something unknown (a loop target, unpacking)
     order: int
     path: tuple  # the if/try branches it sits in
+    #: For a `for` loop's target: what it iterates (`for out in probs:` walks a tensor's rows).
+    iterable: cst.BaseExpression | None = None
 
 
 class Scope:
@@ -99,9 +101,12 @@ class Scope:
             _mark_calls(node, self._n, path, self.order_of, self.path_of)
         return self._n
 
-    def _define(self, target: cst.BaseExpression, value: cst.BaseExpression | None, order: int, path: tuple) -> None:
+    def _define(
+        self, target: cst.BaseExpression, value: cst.BaseExpression | None, order: int, path: tuple,
+        iterable: cst.BaseExpression | None = None,
+    ) -> None:
         if isinstance(target, cst.Name):
-            self.defs.setdefault(target.value, []).append(Definition(target.value, value, order, path))
+            self.defs.setdefault(target.value, []).append(Definition(target.value, value, order, path, iterable))
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._define(element.value, value if value is BATCH else None, order, path)
@@ -136,7 +141,7 @@ class Scope:
                 self._block(branch.body, path + ((id(stmt), 1),))
         elif isinstance(stmt, cst.For):
             order = self._mark(stmt.iter, path)
-            self._define(stmt.target, BATCH, order, path)
+            self._define(stmt.target, BATCH, order, path, stmt.iter)
             # A loop body counts as executed: the value after `for batch in loader:` is
             # the one the body computed.
             self._block(stmt.body, path)
@@ -185,6 +190,18 @@ class Scope:
             if path[: len(definition.path)] == definition.path:
                 return found, True
         return found, False
+
+
+#: `log` of a softmax is a log_softmax; `exp` of a log_softmax is a softmax again
+#: (`torch.exp(self.log_softmax(x))`): function -> (the activation it undoes, the result).
+_INVERSES = {"torch.log": ("softmax", "log_softmax"), "torch.exp": ("log_softmax", "softmax")}
+
+
+def _inverted(inner: Value, inverse: tuple[str, str], spelled: str) -> Value:
+    before, after = inverse
+    if inner.kind != "tensor" or inner.activation != before:
+        return UNKNOWN
+    return replace(inner, activation=after, origin=f"`{spelled}` of {inner.origin}" if inner.origin else "")
 
 
 def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path_of: dict) -> None:
@@ -256,6 +273,11 @@ class ValueFlow:
         if definition.value is None:
             return UNKNOWN
         if definition.value is BATCH:
+            if definition.iterable is not None:
+                # `for out in torch.softmax(scores, -1):` each row is still a softmax
+                rows = self.value(definition.iterable, scope, definition.order, definition.path, depth)
+                if rows.kind == "tensor" and rows.activation:
+                    return rows
             return Value(kind="tensor", target="batch")
         return self.value(definition.value, scope, definition.order, definition.path, depth)
 
@@ -274,8 +296,10 @@ class ValueFlow:
 
     def _parameter(self, info: FunctionInfo, scope: Scope, name: str, depth: int) -> Value:
         """A parameter of a plain function is what every call of it in this file passes."""
-        if info.cls is not None or name == "self":
+        if name == "self":
             return UNKNOWN
+        if info.cls is not None:
+            return self._default_loss(scope, name, depth)
         position = scope.params.index(name)
         values = []
         for call in self.facts.collected.calls:
@@ -287,6 +311,17 @@ class ValueFlow:
             caller, order, path = self.scope_of_call(call)
             values.append(self.value(arg, caller, order, path, depth))
         return merge(values)
+
+    def _default_loss(self, scope: Scope, name: str, depth: int) -> Value:
+        """A method's parameter whose default is a loss object
+        (`def __init__(self, loss=nn.CrossEntropyLoss())`): that loss, the one the class
+        is written for. Other defaults say nothing of what callers pass."""
+        params = scope.node.params
+        param = next((p for p in (*params.posonly_params, *params.params, *params.kwonly_params) if p.name.value == name), None)
+        if param is None or param.default is None:
+            return UNKNOWN
+        default = self.value(param.default, self.scope(scope.info.parent if scope.info else None), 1 << 30, (), depth)
+        return default if default.kind == "loss" else UNKNOWN
 
     def self_attribute(self, cls: ClassInfo, attr: str, depth: int = 0) -> Value:
         key = (id(cls.node), attr)
@@ -323,9 +358,8 @@ class ValueFlow:
         first = argument(call, "input", 0)
         if qualname in ACTIVATION_FUNCTIONS:
             return self._activated(self.value(first, scope, order, path, depth), ACTIVATION_FUNCTIONS[qualname], call)
-        if qualname in ("torch.log",):
-            inner = self.value(first, scope, order, path, depth)
-            return replace(inner, activation="log_softmax") if inner.activation == "softmax" else UNKNOWN
+        if qualname in _INVERSES:
+            return _inverted(self.value(first, scope, order, path, depth), _INVERSES[qualname], self.facts.code(func))
         if qualname in NEUTRAL_FUNCTIONS:
             inner = self.value(first, scope, order, path, depth)
             return inner if inner.kind == "tensor" else UNKNOWN
@@ -353,8 +387,8 @@ class ValueFlow:
             if receiver.kind == "tensor":
                 if method in NEUTRAL_METHODS:
                     return receiver
-                if method == "log" and receiver.activation == "softmax":
-                    return replace(receiver, activation="log_softmax")
+                if "torch." + method in _INVERSES:
+                    return _inverted(receiver, _INVERSES["torch." + method], f".{method}()")
             if method in INDEX_TARGET_METHODS:
                 return Value(kind="tensor", target="index")
             if method in ("float", "double", "half") and receiver.target == "onehot":
@@ -379,7 +413,11 @@ class ValueFlow:
         if inner.kind not in ("tensor", "unknown") or inner.target in ("index", "onehot"):
             return UNKNOWN
         origin = f"`{self.facts.code(call.func)}(...)`"
-        return Value(kind="tensor", activation=activation, out_features=inner.out_features, layer=inner.layer, origin=origin)
+        previous = (inner.activation or None) if inner.kind == "tensor" else None
+        return Value(
+            kind="tensor", activation=activation, previous=previous, out_features=inner.out_features, layer=inner.layer,
+            origin=origin,
+        )
 
     def _output(self, module: Value) -> Value:
         if module.kind != "module" or module.activation is None:
@@ -417,6 +455,7 @@ class ValueFlow:
     def _sequential_head(self, call: cst.Call, depth: int = 0) -> Value:
         """`nn.Sequential(..., nn.Linear(256, 10), nn.Softmax(dim=1))`: read from the end."""
         activation: str | None = None
+        previous: str | None = None
         origin = ""
         for arg in reversed(call.args):
             if arg.star or arg.keyword is not None or not isinstance(arg.value, cst.Call):
@@ -428,11 +467,14 @@ class ValueFlow:
                 if activation is None:
                     activation = ACTIVATION_MODULES[qualname]
                     origin = f"`{self.facts.code(arg.value.func)}` at the end of an nn.Sequential"
+                elif previous is None:
+                    previous = ACTIVATION_MODULES[qualname]
                 continue
             if qualname in LINEAR or qualname in CONV:
                 return Value(
                     kind="module",
                     activation=activation if activation is not None else "",
+                    previous=previous,
                     out_features=weight_layer_out(qualname, arg.value),
                     layer=qualname,
                     origin=origin,
@@ -466,6 +508,7 @@ class ValueFlow:
         return Value(
             kind="module",
             activation=outputs.activation,
+            previous=outputs.previous,
             out_features=outputs.out_features,
             layer=outputs.layer,
             origin=origin,

@@ -12,7 +12,8 @@ and Sequentials; this module holds what needs no flow: the head of a torch layer
 heads as the project index carries them.
 
 Heads travel between files in the project index as
-`{"final_activation": "softmax" | "none", "out_features": 10, "last_layer": "torch.nn.Linear"}`.
+`{"final_activation": "softmax" | "none", "out_features": 10, "last_layer": "torch.nn.Linear"}`
+(and "previous_activation": "relu" when another activation comes just before the final one).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def head_facts(found: Value) -> dict[str, Any]:
     if found.kind != "module" or found.activation is None:
         return {}
     facts: dict[str, Any] = {"final_activation": found.activation or _NONE}
+    if found.previous:
+        facts["previous_activation"] = found.previous
     if found.out_features is not None:
         facts["out_features"] = found.out_features
     if found.layer:
@@ -72,6 +75,7 @@ def head_from_summary(summary: ClassSummary) -> Value:
     return Value(
         kind="module",
         activation=activation,
+        previous=summary.facts.get("previous_activation"),
         out_features=summary.facts.get("out_features"),
         layer=layer,
         origin=origin,

@@ -25,6 +25,9 @@ class Value:
 
     kind: str = "unknown"
     activation: str | None = None
+    #: The activation the tensor went through just before `activation`
+    #: (`F.log_softmax(F.relu(x))`: "relu"), None when none or unknown.
+    previous: str | None = None
     out_features: int | str | None = None
     layer: str | None = None
     target: str | None = None  # "index" (class indices), "onehot", or "batch" (from a loop over a loader)
