@@ -64,6 +64,9 @@ class Scope:
         #: Names whose attributes are assigned (`model.fc = nn.Linear(512, 2)`): a model
         #: whose head may have been replaced.
         self.patched: set[str] = set()
+        self.unpacked: dict[int, cst.Subscript] = {}
+        #: The `if` statements with an `else` (or `elif`): one of their two branches runs.
+        self.two_way: set[int] = set()
         self._n = 0
         if isinstance(body, cst.FunctionDef):
             self._block(body.body, ())
@@ -108,10 +111,24 @@ class Scope:
         if isinstance(target, cst.Name):
             self.defs.setdefault(target.value, []).append(Definition(target.value, value, order, path, iterable))
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._define(element.value, value if value is BATCH else None, order, path)
+            starred = any(isinstance(e, cst.StarredElement) for e in target.elements)
+            for i, element in enumerate(target.elements):
+                if value is BATCH:
+                    part = BATCH
+                elif value is None or starred:
+                    part = None
+                else:  # `dis_output, aux_output = netD(x)`: the i-th element of what the call returns
+                    part = self._unpacked(value, i)
+                self._define(element.value, part, order, path)
         elif isinstance(target, cst.StarredElement):
             self._define(target.value, None, order, path)
+
+    def _unpacked(self, value: cst.BaseExpression, i: int) -> cst.Subscript:
+        """A `value[i]` node for an unpacking assignment; it takes the i-th element of a
+        tuple only (unpacking a tensor walks its rows; that is not followed)."""
+        node = cst.Subscript(value=value, slice=[cst.SubscriptElement(slice=cst.Index(value=cst.Integer(str(i))))])
+        self.unpacked[id(node)] = node  # kept alive so the id stays its own
+        return node
 
     def _simple(self, statements, line: cst.CSTNode, path: tuple) -> None:
         for stmt in statements:
@@ -133,6 +150,8 @@ class Scope:
     def _compound(self, stmt: cst.BaseCompoundStatement, path: tuple) -> None:
         if isinstance(stmt, cst.If):
             self._mark(stmt.test, path)
+            if stmt.orelse is not None:
+                self.two_way.add(id(stmt))
             self._block(stmt.body, path + ((id(stmt), 0),))
             branch = stmt.orelse
             if isinstance(branch, cst.If):
@@ -187,9 +206,34 @@ class Scope:
             if definition.order >= order:
                 continue
             found.append(definition)
-            if path[: len(definition.path)] == definition.path:
+            if path[: len(definition.path)] == definition.path or self._covered(found, path):
                 return found, True
         return found, False
+
+    def _covered(self, found: list[Definition], prefix: tuple) -> bool:
+        """Whether every way through the code below `prefix` runs one of `found`
+        (`if a: net = A() else: net = B()`)."""
+        below = [d for d in found if d.path[: len(prefix)] == prefix]
+        if any(len(d.path) == len(prefix) for d in below):
+            return True
+        branching = {d.path[len(prefix)][0] for d in below}
+        return any(
+            statement in self.two_way and all(self._covered(below, prefix + ((statement, k),)) for k in (0, 1))
+            for statement in branching
+        )
+
+
+def _element(base: Value, index: cst.BaseSlice) -> Value:
+    """`outputs[1]` of a tuple of Values; unknown for anything but an integer index."""
+    if not isinstance(index, cst.Index):
+        return UNKNOWN
+    expr, sign = index.value, 1
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        expr, sign = expr.expression, -1
+    if not isinstance(expr, cst.Integer) or base.elements is None:
+        return UNKNOWN
+    i = sign * int(expr.evaluated_value)
+    return base.elements[i] if -len(base.elements) <= i < len(base.elements) else UNKNOWN
 
 
 #: `log` of a softmax is a log_softmax; `exp` of a log_softmax is a softmax again
@@ -249,7 +293,12 @@ class ValueFlow:
             return UNKNOWN
         if isinstance(expr, cst.Subscript):
             base = self.value(expr.value, scope, order, path, depth)
-            return base if base.kind == "tensor" else UNKNOWN
+            if base.kind == "tuple":
+                return _element(base, expr.slice[0].slice) if len(expr.slice) == 1 else UNKNOWN
+            return base if base.kind == "tensor" and id(expr) not in scope.unpacked else UNKNOWN
+        if isinstance(expr, cst.Tuple) and expr.elements and not any(isinstance(e, cst.StarredElement) for e in expr.elements):
+            elements = tuple(self.value(e.value, scope, order, path, depth) for e in expr.elements)
+            return Value(kind="tuple", elements=elements) if any(e.known for e in elements) else UNKNOWN
         if isinstance(expr, cst.Call):
             return self._call(expr, scope, order, path, depth)
         return UNKNOWN
@@ -349,6 +398,12 @@ class ValueFlow:
                         scope = self.scope(info)
                         order = scope.order_of.get(id(node), 1 << 30)
                         values.append(self.value(node.value, scope, order, scope.path_of.get(id(node), ()), depth))
+        if not values:  # `self.softmax` of a subclass, set in its base class's __init__
+            values = [
+                self.self_attribute(base, attr, depth)
+                for base in map(self.facts.local_class, cls.base_names)
+                if base is not None and base is not cls
+            ]
         result = self._self_attrs[key] = merge(values)
         return result
 
@@ -420,6 +475,8 @@ class ValueFlow:
         )
 
     def _output(self, module: Value) -> Value:
+        if module.kind == "module" and module.elements is not None:
+            return Value(kind="tuple", elements=module.elements)
         if module.kind != "module" or module.activation is None:
             return UNKNOWN
         return replace(module, kind="tensor")
@@ -488,6 +545,13 @@ class ValueFlow:
         return Value(kind="module", activation=activation, origin=origin) if activation else Value(kind="module")
 
 
+    @staticmethod
+    def _element_head(cls: ClassInfo, element: Value, i: int, where: str) -> Value:
+        if element.kind != "tensor" or element.activation is None:
+            return UNKNOWN
+        what = f"ends in {element.activation}" if element.activation else f"returns the raw outputs of {short_layer_name(element.layer)}"
+        return replace(element, origin=f"output {i} of {cls.name}.forward(){where} {what}")
+
     def _class_head(self, cls: ClassInfo, depth: int = 0) -> Value:
         """The module value of a class of this file: what its forward() returns."""
         forward = cls.methods.get("forward")
@@ -498,9 +562,11 @@ class ValueFlow:
         if not scope.returns:
             return Value(kind="module")
         outputs = merge([self.value(expr, scope, order, (), depth + 1) for expr, order in scope.returns])
+        where = f" in {self.facts.path}" if self.facts.path else ""
+        if outputs.kind == "tuple":  # `return realfake, classes`: each element is a head of its own
+            return Value(kind="module", elements=tuple(self._element_head(cls, e, i, where) for i, e in enumerate(outputs.elements)))
         if outputs.kind != "tensor" or outputs.activation is None:
             return Value(kind="module")
-        where = f" in {self.facts.path}" if self.facts.path else ""
         if outputs.activation:
             origin = f"{cls.name}.forward(){where} ends in {outputs.activation}"
         else:

@@ -17,13 +17,16 @@ class Value:
     """What an expression is, as far as the loss rules care.
 
     kind: "tensor", "module" (calling it gives a tensor described by the same
-    fields), "loss" (a loss object), or "unknown".
+    fields, or the tuple of its `elements`), "tuple", "loss" (a loss object), or "unknown".
     activation: the last activation the tensor went through ("softmax",
     "log_softmax", "sigmoid", "relu", ...), "" for the raw output of a weight layer
     (logits), None when unknown.
     """
 
     kind: str = "unknown"
+    #: kind "tuple": the Values of its elements (`return realfake, classes`); a module
+    #: whose forward returns a tuple holds them too (calling it gives that tuple).
+    elements: tuple["Value", ...] | None = None
     activation: str | None = None
     #: The activation the tensor went through just before `activation`
     #: (`F.log_softmax(F.relu(x))`: "relu"), None when none or unknown.
