@@ -59,6 +59,7 @@ from trainlint.facts.vocabulary import (
     BIAS_POSITION,
     CONV,
     RECURRENT,
+    WEIGHT_LAYER_SUFFIXES,
     has_parameters,
     is_weight_layer,
 )
@@ -187,6 +188,16 @@ class FileFacts:
             return local.has_parameters
         summary = self.index.lookup(qualname, near=self.path)
         return bool(summary and summary.facts.get("has_parameters"))
+
+    def class_may_have_parameters(self, qualname: str | None) -> bool:
+        """`class_has_parameters`, or a class this run cannot read (no file of the project
+        shows it) named like a torch weight layer (`LayerNormLSTMCell`, `MaskedConv2d`):
+        for rules where such a layer would be reported as the torch layer would."""
+        if self.class_has_parameters(qualname):
+            return True
+        if not qualname or self.local_class(qualname) or self.index.lookup(qualname, near=self.path):
+            return False
+        return qualname.rsplit(".", 1)[-1].endswith(WEIGHT_LAYER_SUFFIXES)
 
     def class_summaries(self) -> list[ClassSummary]:
         """What other files of the project may need to know about this file's module classes."""

@@ -48,6 +48,12 @@ ATTENTION = _nn(
 )
 #: torch.nn classes that own trainable parameters (or buffers that must be trained/tracked).
 WITH_PARAMETERS = CONV | LINEAR | NORM | RECURRENT | EMBEDDING | ATTENTION | _nn("PReLU")
+#: Ends of class names that only weight layers take (`LayerNormLSTMCell`, `MaskedConv2d`);
+#: not "Linear" (`NonLinear`) nor "Norm".
+WEIGHT_LAYER_SUFFIXES = (
+    "LSTMCell", "GRUCell", "RNNCell", "LSTM", "GRU", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+    "ConvTranspose2d", "ConvTranspose3d", "Embedding",
+)
 #: Position of `bias` among the positional parameters of torch's weight layers.
 BIAS_POSITION = {
     **{_NN + n: 7 for n in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")},
