@@ -67,6 +67,12 @@ class Scope:
         self.unpacked: dict[int, cst.Subscript] = {}
         #: The `if` statements with an `else` (or `elif`): one of their two branches runs.
         self.two_way: set[int] = set()
+        #: Branch paths that end in `raise` or `return`: code after their `if` is not reached from them.
+        self.ends: set[tuple] = set()
+        #: `for i, layer in enumerate(self.layers): if i < len(self.layers) - 1: ... else: ...`:
+        #: the branch such an `if` takes on the last iteration, and the order where its loop ends.
+        self.last_branch: dict[int, tuple[int, int]] = {}
+        self._enumerating: list[tuple[str, str, list[tuple[int, int]]]] = []
         self._n = 0
         if isinstance(body, cst.FunctionDef):
             self._block(body.body, ())
@@ -88,6 +94,9 @@ class Scope:
     def _block(self, block: cst.BaseSuite, path: tuple) -> None:
         if isinstance(block, cst.IndentedBlock):
             self._statements(block.body, path)
+            last = block.body[-1] if block.body else None
+            if isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return)):
+                self.ends.add(path)
         elif isinstance(block, cst.SimpleStatementSuite):
             self._simple(block.body, block, path)
 
@@ -152,6 +161,9 @@ class Scope:
             self._mark(stmt.test, path)
             if stmt.orelse is not None:
                 self.two_way.add(id(stmt))
+                last = self._last_iteration_branch(stmt.test)
+                if last is not None:
+                    self._enumerating[-1][2].append((id(stmt), last))
             self._block(stmt.body, path + ((id(stmt), 0),))
             branch = stmt.orelse
             if isinstance(branch, cst.If):
@@ -163,7 +175,10 @@ class Scope:
             self._define(stmt.target, BATCH, order, path, stmt.iter)
             # A loop body counts as executed: the value after `for batch in loader:` is
             # the one the body computed.
+            self._enumerating.append((*_enumerated(stmt), []))
             self._block(stmt.body, path)
+            for statement, branch in self._enumerating.pop()[2]:
+                self.last_branch[statement] = (branch, self._n)
             if stmt.orelse:
                 self._block(stmt.orelse.body, path)
         elif isinstance(stmt, cst.While):
@@ -197,28 +212,54 @@ class Scope:
             for i, case in enumerate(stmt.cases):
                 self._block(case.body, path + ((id(stmt), i),))
 
+    def _last_iteration_branch(self, test: cst.BaseExpression) -> int | None:
+        """0 or 1 for `i == len(xs) - 1` / `i < len(xs) - 1` (`!=`) tested in `for i, x in enumerate(xs)`."""
+        if not self._enumerating or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return None
+        index, iterated, _ = self._enumerating[-1]
+        target = test.comparisons[0]
+        if not (isinstance(test.left, cst.Name) and test.left.value == index and iterated):
+            return None
+        if _code(target.comparator).replace(" ", "") != f"len({iterated})-1":
+            return None
+        if isinstance(target.operator, cst.Equal):
+            return 0
+        return 1 if isinstance(target.operator, (cst.LessThan, cst.NotEqual)) else None
+
     # reaching definitions -------------------------------------------------------
     def reaching(self, name: str, order: int, path: tuple) -> tuple[list[Definition], bool]:
         """The definitions of `name` that may reach a use at (order, path), and whether
         one of them certainly executed (else the name may come from outside)."""
         found: list[Definition] = []
         for definition in reversed(self.defs.get(name, [])):
-            if definition.order >= order:
+            if definition.order >= order or self._skipped_last_time(definition.path, order):
                 continue
             found.append(definition)
-            if path[: len(definition.path)] == definition.path or self._covered(found, path):
+            if path[: len(definition.path)] == definition.path or self._covered(found, path, order):
                 return found, True
         return found, False
 
-    def _covered(self, found: list[Definition], prefix: tuple) -> bool:
+    def _skipped_last_time(self, path: tuple, order: int) -> bool:
+        """Whether a branch on `path` is one a loop's last iteration skips, seen from after the loop."""
+        for statement, branch in path:
+            last = self.last_branch.get(statement)
+            if last is not None and last[0] != branch and order > last[1]:
+                return True
+        return False
+
+    def _covered(self, found: list[Definition], prefix: tuple, order: int, top: bool = True) -> bool:
         """Whether every way through the code below `prefix` runs one of `found`
-        (`if a: net = A() else: net = B()`)."""
+        (`if a: net = A() else: net = B()`; a branch that raises or returns, or that a
+        loop's last iteration skips, does not get there)."""
+        if not top and (prefix in self.ends or self._skipped_last_time(prefix[-1:], order)):
+            return True
         below = [d for d in found if d.path[: len(prefix)] == prefix]
         if any(len(d.path) == len(prefix) for d in below):
             return True
         branching = {d.path[len(prefix)][0] for d in below}
         return any(
-            statement in self.two_way and all(self._covered(below, prefix + ((statement, k),)) for k in (0, 1))
+            statement in self.two_way
+            and all(self._covered(below, prefix + ((statement, k),), order, top=False) for k in (0, 1))
             for statement in branching
         )
 
@@ -246,6 +287,26 @@ def _inverted(inner: Value, inverse: tuple[str, str], spelled: str) -> Value:
     if inner.kind != "tensor" or inner.activation != before:
         return UNKNOWN
     return replace(inner, activation=after, origin=f"`{spelled}` of {inner.origin}" if inner.origin else "")
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _enumerated(loop: cst.For) -> tuple[str, str]:
+    """(`i`, `self.layers`) for `for i, layer in enumerate(self.layers):`; ("", "") otherwise."""
+    target, iterable = loop.target, loop.iter
+    if (
+        isinstance(target, cst.Tuple)
+        and target.elements
+        and isinstance(target.elements[0].value, cst.Name)
+        and isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Name)
+        and iterable.func.value == "enumerate"
+        and len(iterable.args) == 1
+    ):
+        return target.elements[0].value.value, _code(iterable.args[0].value).replace(" ", "")
+    return "", ""
 
 
 def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path_of: dict) -> None:

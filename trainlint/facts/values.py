@@ -48,11 +48,32 @@ UNKNOWN = Value()
 
 
 def merge(values: list[Value]) -> Value:
-    """One value for several possible definitions: only what they all agree on."""
+    """One value for several possible definitions: only what they all agree on. Values
+    of one kind and activation that differ in the details (`LinearModel` or `AnnModel`,
+    both ending in softmax, one with a known output size) keep the kind and activation."""
     if not values:
         return UNKNOWN
     first = values[0]
-    return first if all(v == first for v in values[1:]) else UNKNOWN
+    if all(v == first for v in values[1:]):
+        return first
+    if first.kind not in ("tensor", "module") or first.activation is None or first.elements is not None:
+        return UNKNOWN
+    if any((v.kind, v.activation, v.target, v.loss, v.elements) != (first.kind, first.activation, first.target, first.loss, None) for v in values):
+        return UNKNOWN
+    return Value(
+        kind=first.kind,
+        activation=first.activation,
+        previous=_agreed(values, "previous"),
+        out_features=_agreed(values, "out_features"),
+        layer=_agreed(values, "layer"),
+        target=first.target,
+        origin=first.origin,
+    )
+
+
+def _agreed(values: list[Value], name: str):
+    first = getattr(values[0], name)
+    return first if all(getattr(v, name) == first for v in values) else None
 
 
 __all__ = ["UNKNOWN", "Value", "merge"]
