@@ -595,7 +595,7 @@ class ValueFlow:
                     previous=previous,
                     out_features=weight_layer_out(qualname, arg.value),
                     layer=qualname,
-                    origin=origin,
+                    origin=origin or f"the raw outputs of {short_layer_name(qualname)} at the end of an nn.Sequential",
                 )
             if activation is not None:
                 # an activation after a block whose own output is unknown (a project module)
