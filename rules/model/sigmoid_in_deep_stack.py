@@ -68,8 +68,8 @@ class SigmoidInDeepStack(Rule):
                 def forward(self, x):
                     return self.classifier(self.features(x))
             """,
-            8, 10, 13, 16,
-            note="the stack runs through both Sequentials in forward()",
+            8,
+            note="the stack runs through both Sequentials in forward(): one finding names its four sigmoids",
         ),
         Bad(
             """
@@ -94,7 +94,7 @@ class SigmoidInDeepStack(Rule):
                     x = torch.sigmoid(self.fc2(x))
                     return self.fc3(x)
             """,
-            15, 16, 18, 19,
+            15,
         ),
         Bad(
             """
@@ -252,13 +252,20 @@ class SigmoidInDeepStack(Rule):
             # bottleneck) costs little; the gradient vanishes when it is repeated down the stack
             if len(between) < 2:
                 continue
-            for element in between:
-                if id(element.node) in reported:
-                    continue
-                reported.add(id(element.node))
-                yield self.report(
-                    element.node,
-                    f"{str(element.qualname).rsplit('.', 1)[-1]} between the weight layers of a stack of {len(weights)}: "
-                    "gradients vanish on the way back through it; use ReLU (keep sigmoid/tanh for gates and outputs)",
-                    first_line_only=True,
-                )
+            # one finding per stack, on its first squashing layer not reported with another stack
+            fresh = [element for element in between if id(element.node) not in reported]
+            if not fresh:
+                continue
+            reported.update(id(element.node) for element in fresh)
+            names = sorted({str(element.qualname).rsplit(".", 1)[-1] for element in fresh})
+            if len(fresh) == 1:
+                what, where = f"{names[0]} between", "it"
+            else:
+                what = f"{len(fresh)} {'/'.join(names)} layers (this one and {len(fresh) - 1} after it) between"
+                where = "them"
+            yield self.report(
+                fresh[0].node,
+                f"{what} the weight layers of a stack of {len(weights)}: gradients vanish on the way back through "
+                f"{where}; use ReLU (keep sigmoid/tanh for gates and outputs)",
+                first_line_only=True,
+            )
