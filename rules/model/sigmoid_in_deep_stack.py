@@ -117,8 +117,34 @@ class SigmoidInDeepStack(Rule):
             11,
             note="a builder function over a literal config",
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            net = nn.Sequential()
+            for i in range(6):
+                net.add_module(f"fc{i}", nn.Linear(256, 256))
+                net.add_module(f"act{i}", nn.Sigmoid())
+            net.add_module("out", nn.Linear(256, 10))
+            """,
+            6,
+            note="a stack filled with add_module in a loop at module level",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch.nn as nn
+
+            net = nn.Sequential()
+            for i in range(6):
+                net.add_module(f"fc{i}", nn.Linear(256, 256))
+                net.add_module(f"act{i}", nn.ReLU())
+            net.add_module("out", nn.Linear(256, 1))
+            net.add_module("prob", nn.Sigmoid())
+            """,
+            note="ReLU between the layers, one sigmoid on the output",
+        ),
         Good(
             """
             import torch.nn as nn
@@ -258,10 +284,13 @@ class SigmoidInDeepStack(Rule):
                 continue
             reported.update(id(element.node) for element in fresh)
             names = sorted({str(element.qualname).rsplit(".", 1)[-1] for element in fresh})
+            places = len({id(element.node) for element in fresh})
             if len(fresh) == 1:
                 what, where = f"{names[0]} between", "it"
+            elif places == 1:  # built in a loop
+                what, where = f"{len(fresh)} {'/'.join(names)} layers built here, between", "them"
             else:
-                what = f"{len(fresh)} {'/'.join(names)} layers (this one and {len(fresh) - 1} after it) between"
+                what = f"{len(fresh)} {'/'.join(names)} layers (this one and {places - 1} more below) between"
                 where = "them"
             yield self.report(
                 fresh[0].node,

@@ -119,7 +119,7 @@ NEUTRAL_METHODS = frozenset(
     {
         "view", "reshape", "squeeze", "unsqueeze", "flatten", "float", "double", "half", "bfloat16", "to", "cuda",
         "cpu", "contiguous", "permute", "transpose", "clone", "detach", "type", "view_as", "reshape_as", "clamp",
-        "squeeze_", "unsqueeze_",
+        "squeeze_", "unsqueeze_", "resize", "resize_", "resize_as", "resize_as_",
     }
 )
 NEUTRAL_FUNCTIONS = frozenset({"torch.flatten", "torch.squeeze", "torch.unsqueeze", "torch.clamp", "torch.reshape"})
