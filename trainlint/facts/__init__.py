@@ -209,6 +209,16 @@ class FileFacts:
             return True
         return self.index.is_inherited(name)
 
+    def class_and_bases(self, cls: ClassInfo) -> list[ClassInfo]:
+        """`cls`, then its first base class of this file, that one's, ...: where Python
+        finds an instance's methods, as far as this file shows."""
+        chain: list[ClassInfo] = []
+        current: ClassInfo | None = cls
+        while current is not None and all(current is not seen for seen in chain):
+            chain.append(current)
+            current = next((b for b in map(self.local_class, current.base_names) if b is not None), None)
+        return chain
+
     def local_class(self, qualname: str) -> ClassInfo | None:
         """The top-level class of this file a qualified name refers to, or None."""
         if "." in qualname and not qualname.startswith(self.module_name + "."):

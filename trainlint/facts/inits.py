@@ -318,11 +318,8 @@ class InitFacts:
         or its base classes' in the file, and `<anything>.<name>` anywhere. One class's
         `reset_parameters` says nothing of another class's `self.weight`."""
         names = set(self._initialized.get(None, frozenset()))
-        seen: set[int] = set()
-        while cls is not None and id(cls.node) not in seen:
-            seen.add(id(cls.node))
-            names |= self._initialized.get(id(cls.node), frozenset())
-            cls = next((b for b in map(self._facts.local_class, cls.base_names) if b is not None), None)
+        for owner in self._facts.class_and_bases(cls) if cls is not None else []:
+            names |= self._initialized.get(id(owner.node), frozenset())
         return frozenset(names)
 
     def initializes_itself(self, cls: ClassInfo) -> bool:

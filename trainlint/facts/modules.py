@@ -87,14 +87,7 @@ class ModuleClass:
 
     def _resolved(self, name: str) -> cst.FunctionDef | None:
         """The method `name` of an instance: this class's own, else the nearest base's in the file."""
-        cls: ClassInfo | None = self.info
-        seen: set[int] = set()
-        while cls is not None and id(cls.node) not in seen:
-            seen.add(id(cls.node))
-            if name in cls.methods:
-                return cls.methods[name]
-            cls = next((b for b in map(self.facts.local_class, cls.base_names) if b is not None), None)
-        return None
+        return next((cls.methods[name] for cls in self.facts.class_and_bases(self.info) if name in cls.methods), None)
 
     @cached_property
     def layers(self) -> dict[str, Layer]:
