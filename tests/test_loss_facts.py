@@ -229,3 +229,76 @@ def test_activation_modules_stored_on_self():
         """
     )
     assert (use.input.activation, use.input.out_features) == ("softmax", 10)
+
+
+def test_inline_sequential_head_names_its_last_layer():
+    # messages read "raw logits (<origin>)": an inline nn.Sequential ending in a Linear had no origin
+    use = only_use(
+        """
+        import torch.nn as nn
+        import torch.nn.functional as F
+        for x, y in loader:
+            loss = F.nll_loss(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))(x), y)
+        """
+    )
+    assert use.input.activation == ""
+    assert use.input.origin == "the raw outputs of nn.Linear at the end of an nn.Sequential"
+
+
+def test_tuple_returned_by_forward_is_followed_into_unpacked_names():
+    files = {
+        "network.py": """
+            import torch
+            import torch.nn as nn
+            class D(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.dis = nn.Linear(8, 1)
+                    self.aux = nn.Linear(8, 10)
+                def forward(self, h):
+                    return torch.sigmoid(self.dis(h)), torch.softmax(self.aux(h), dim=1)
+        """
+    }
+    code = """
+        import torch
+        import torch.nn as nn
+        from network import D
+        netD = D()
+        for h, y in loader:
+            realfake, classes = netD(h)
+            loss = nn.NLLLoss()(classes, y)
+        """
+    use = only_use(code, files=files)
+    assert (use.input.kind, use.input.activation, use.input.out_features) == ("tensor", "softmax", 10)
+    # a tensor unpacked along its first dimension is not an element of a tuple
+    use = only_use(code.replace("realfake, classes = netD(h)", "realfake, classes = torch.softmax(h, 1)"), files=files)
+    assert not use.input.known
+
+
+def test_if_else_and_raising_branches_give_one_model():
+    use = only_use(
+        """
+        import torch.nn as nn
+        def build(kind):
+            if kind == "small":
+                model = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))
+            elif kind == "large":
+                model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 3), nn.Softmax(dim=1))
+            else:
+                raise ValueError(kind)
+            return nn.BCELoss()(model(x), y)
+        """
+    )
+    assert use.input.activation == "softmax"
+    use = only_use(
+        """
+        import torch.nn as nn
+        def build(kind):
+            if kind == "small":
+                model = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))
+            elif kind == "large":
+                model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 3), nn.Softmax(dim=1))
+            return nn.BCELoss()(model(x), y)
+        """
+    )
+    assert not use.input.known  # with neither kind, `model` comes from outside

@@ -13,7 +13,8 @@ class ConstantWeightInit(Rule):
     Finds initialization code that sets the weights of *every* layer of a kind to a
     constant: `nn.init.zeros_`, `ones_`, `constant_`, `.fill_(c)` or `.zero_()` on
     `m.weight` under `isinstance(m, nn.Linear)` / `nn.Conv2d` (in an `apply()` function
-    or a loop over `modules()`), or on every tensor of `model.parameters()`.
+    or a loop over `modules()`), on every tensor of `model.parameters()`, or on
+    `self.fc1.weight`, `self.fc2.weight`, ... one by one for every layer of a model class.
 
     ## Why is this bad?
     Units that start identical compute the same output and receive the same gradient,
@@ -83,8 +84,44 @@ class ConstantWeightInit(Rule):
             """,
             6,
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            class TwoLayerNet(nn.Module):
+                def __init__(self, n_in, n_hidden, n_out):
+                    super().__init__()
+                    self.fc1 = nn.Linear(n_in, n_hidden)
+                    self.fc2 = nn.Linear(n_hidden, n_out)
+                    nn.init.zeros_(self.fc1.weight)
+                    nn.init.zeros_(self.fc2.weight)
+
+                def forward(self, x):
+                    return self.fc2(self.fc1(x).relu())
+            """,
+            8, 9,
+            note="one call per layer, for every layer of the model",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch.nn as nn
+
+            class TwoLayerNet(nn.Module):
+                def __init__(self, n_in, n_hidden, n_out):
+                    super().__init__()
+                    self.fc1 = nn.Linear(n_in, n_hidden)
+                    self.fc2 = nn.Linear(n_hidden, n_out)
+                    nn.init.kaiming_normal_(self.fc1.weight)
+                    nn.init.zeros_(self.fc2.weight)
+                    nn.init.zeros_(self.fc2.bias)
+
+                def forward(self, x):
+                    return self.fc2(self.fc1(x).relu())
+            """,
+            note="only the output layer starts at zero: the hidden layer below breaks the symmetry",
+        ),
         Good(
             """
             import torch.nn as nn
@@ -210,8 +247,9 @@ class ConstantWeightInit(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         inits = facts.inits.constant_inits
+        whole_stacks = _whole_stack_inits(facts, inits)
         for init in inits:
-            what = self._every_weight(facts, init)
+            what = self._every_weight(facts, init) or whole_stacks.get(id(init.call))
             if what and _for_training(facts, init):
                 code = facts.code(init.call)
                 yield self.report(
@@ -248,6 +286,32 @@ class ConstantWeightInit(Rule):
                         return None
                     return f"every parameter of `{facts.code(item.iter)}`"
         return None
+
+
+def _whole_stack_inits(facts: FileFacts, inits: list[ConstantInit]) -> dict[int, str]:
+    """`nn.init.zeros_(self.fc1.weight)` ... one call per layer, for *every* layer with
+    weights of a model class (at least two): id(init call) -> what it sets. One layer set
+    to a constant among others that are not is the deliberate zero init of a head."""
+    found: dict[int, str] = {}
+    for module_class in facts.module_classes:
+        layers = {
+            name: stack for name, stack in module_class.stacks.items() if any(e.has_weights for e in stack)
+        }
+        if len(layers) < 2 or not all(len(stack) == 1 and stack[0].is_layer and stack[0].qualname for stack in layers.values()):
+            continue
+        constant: dict[str, ConstantInit] = {}
+        for init in inits:
+            if init.function is None or init.function.cls is not module_class.info or init.context:
+                continue
+            owner = dotted(init.tensor) or ""
+            if owner.startswith("self.") and owner.endswith(".weight") and owner.count(".") == 2:
+                constant.setdefault(owner.split(".")[1], init)
+        if set(constant) != set(layers):
+            continue
+        names = ", ".join(f"`self.{name}`" for name in layers)
+        for name, init in constant.items():
+            found[id(init.call)] = f"the weight of `self.{name}`, as of every layer of {module_class.name} ({names}),"
+    return found
 
 
 def _isinstance_types(facts: FileFacts, test: cst.BaseExpression, owner: str) -> list[str] | None:

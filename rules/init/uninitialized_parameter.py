@@ -66,6 +66,39 @@ class UninitializedParameter(Rule):
             """,
             8,
         ),
+        Bad(
+            """
+            import math
+
+            import torch
+            import torch.nn as nn
+
+            class GraphConvolution(nn.Module):
+                def __init__(self, in_features, out_features):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.FloatTensor(in_features, out_features))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    stdv = 1.0 / math.sqrt(self.weight.size(1))
+                    self.weight.data.uniform_(-stdv, stdv)
+
+                def forward(self, x, adj):
+                    return torch.spmm(adj, x @ self.weight)
+
+            class GraphAttention(nn.Module):
+                def __init__(self, in_features, out_features):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.FloatTensor(in_features, out_features))
+                    self.attention = nn.Linear(2 * out_features, 1)
+
+                def forward(self, x, adj):
+                    h = x @ self.weight
+                    return torch.spmm(adj, h) * self.attention(torch.cat([h, h], 1)).sigmoid()
+            """,
+            22,
+            note="the first class's reset_parameters fills its own self.weight, not the second class's",
+        ),
     ]
     good = [
         Good(
@@ -181,9 +214,8 @@ class UninitializedParameter(Rule):
         found = facts.inits.empty_parameters
         if not found:
             return
-        initialized = facts.inits.initialized_attributes
         for parameter in found:
-            if parameter.attr is None or parameter.attr in initialized:
+            if parameter.attr is None or parameter.attr in facts.inits.initialized_attributes_of(parameter.cls):
                 continue
             if parameter.cls is not None and (
                 facts.inits.in_untrained_test(parameter.cls.outer)

@@ -11,7 +11,8 @@ class ActivationOnLogits(Rule):
     """
     ## What it does
     Finds a classifier whose last layer is a non-negative activation (`ReLU`, `ReLU6`,
-    `Softplus`) and whose output goes to `CrossEntropyLoss`.
+    `Softplus`) and whose output goes to `CrossEntropyLoss`, or through `log_softmax`
+    to `NLLLoss` (the same cross-entropy in two steps).
 
     ## Why is this bad?
     Cross-entropy wants logits that can go negative: a wrong class is pushed down by
@@ -77,8 +78,52 @@ class ActivationOnLogits(Rule):
                 """
             },
         ),
+        Bad(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 128)
+                    self.fc2 = nn.Linear(128, 10)
+
+                def forward(self, x):
+                    x = F.relu(self.fc1(x.view(-1, 784)))
+                    x = F.relu(self.fc2(x))
+                    return F.log_softmax(x, dim=1)
+
+            model = Net()
+            for data, target in train_loader:
+                loss = F.nll_loss(model(data), target)
+            """,
+            17,
+            note="log_softmax + NLLLoss is cross-entropy: the ReLU before it clips the logits the same way",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 128)
+                    self.fc2 = nn.Linear(128, 10)
+
+                def forward(self, x):
+                    x = F.relu(self.fc1(x.view(-1, 784)))
+                    return F.log_softmax(self.fc2(x), dim=1)
+
+            model = Net()
+            for data, target in train_loader:
+                loss = F.nll_loss(model(data), target)
+            """,
+            note="the fix: the ReLUs stay in the hidden layers, the last Linear goes straight to log_softmax",
+        ),
         Good(
             """
             import torch.nn as nn
@@ -131,14 +176,21 @@ class ActivationOnLogits(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for use in facts.losses.uses:
-            if use.kind != "cross_entropy" or use.input.kind != "tensor":
+            if use.input.kind != "tensor":
                 continue
-            name = _NON_NEGATIVE.get(use.input.activation or "")
+            if use.kind == "cross_entropy":
+                logits = use.input.activation
+            elif use.kind == "nll" and use.input.activation == "log_softmax":
+                logits = use.input.previous  # log_softmax + NLLLoss is cross-entropy on what came before
+            else:
+                continue
+            name = _NON_NEGATIVE.get(logits or "")
             if name is None:
                 continue
+            through = f"a {name}" if use.kind == "cross_entropy" else f"a {name} before its log_softmax"
             yield self.report(
                 use.call,
-                f"{use.fed}, which went through a {name} "
+                f"{use.fed}, which went through {through} "
                 f"({use.input.origin}): logits cannot go negative and clipped units get no gradient; "
                 "remove the activation after the last layer",
                 first_line_only=True,

@@ -107,6 +107,49 @@ class BceOnMulticlass(Rule):
             15,
             note="ten outputs against class indices",
         ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+            class MLP(nn.Module):
+                def __init__(self, sizes, num_classes):
+                    super().__init__()
+                    self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:] + [num_classes]))
+                    self.relu = nn.ReLU()
+                    self.softmax = nn.Softmax(dim=1)
+
+                def forward(self, x):
+                    for i, layer in enumerate(self.layers):
+                        x = layer(x)
+                        if i < len(self.layers) - 1:
+                            x = self.relu(x)
+                        else:
+                            x = self.softmax(x)
+                    return x
+
+            def fit(model, loader, epochs):
+                criterion = nn.BCELoss()
+                optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+                for _ in range(epochs):
+                    for inputs, labels in loader:
+                        optimizer.zero_grad()
+                        loss = criterion(model(inputs), nn.functional.one_hot(labels).float())
+                        loss.backward()
+                        optimizer.step()
+
+            def train(kind, loader, num_classes):
+                if kind == "linear":
+                    model = MLP([13], num_classes)
+                elif kind == "ann":
+                    model = MLP([13, 18, 9], num_classes)
+                else:
+                    raise ValueError(kind)
+                fit(model, loader, 10)
+            """,
+            26,
+            note="the model is a parameter, chosen by an if/elif/else-raise at the call; the softmax is the last iteration's branch",
+        ),
     ]
     good = [
         Good(
@@ -185,6 +228,31 @@ class BceOnMulticlass(Rule):
             for x, y in loader:
                 loss = criterion(model.fc(x), y)
             """
+        ),
+        Good(
+            """
+            import torch.nn as nn
+
+            class MLP(nn.Module):
+                def __init__(self, sizes, num_classes):
+                    super().__init__()
+                    self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:] + [num_classes]))
+                    self.relu = nn.ReLU()
+                    self.softmax = nn.Softmax(dim=1)
+
+                def forward(self, x):
+                    for i, layer in enumerate(self.layers):
+                        x = layer(x)
+                        if i < len(self.layers) - 1:
+                            x = self.relu(x)
+                    return x
+
+            model = MLP([13, 18, 9], 2)
+            criterion = nn.BCEWithLogitsLoss()
+            for inputs, labels in loader:
+                loss = criterion(model(inputs), nn.functional.one_hot(labels, 2).float())
+            """,
+            note="ReLU between the layers only: the last layer's logits go to BCEWithLogitsLoss",
         ),
     ]
 

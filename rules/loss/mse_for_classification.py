@@ -9,8 +9,9 @@ class MseForClassification(Rule):
     """
     ## What it does
     Finds `nn.MSELoss` / `F.mse_loss` used for classification: trained against
-    class-index or one-hot targets, or fed softmax probabilities and compared with the
-    targets of the batch (`for images, labels in loader`).
+    class-index or one-hot targets, or fed softmax or sigmoid probabilities and compared
+    with the labels of the batch (`for images, labels in loader`; a batch tensor that is
+    also the model's input, as in an autoencoder, is not labels).
 
     ## Why is this bad?
     Squared error on probabilities has vanishing gradients exactly where the model is
@@ -19,7 +20,8 @@ class MseForClassification(Rule):
     class 1 (seed 001 §4: classification uses cross-entropy, regression uses MSE).
 
     ## How to fix
-    Use `nn.CrossEntropyLoss` on the logits with class-index targets. Keep MSE for
+    Use `nn.CrossEntropyLoss` on the logits with class-index targets (`nn.BCEWithLogitsLoss`
+    for a binary or multi-label sigmoid output). Keep MSE for
     regression and for matching two distributions or feature maps (distillation).
     """
 
@@ -57,6 +59,28 @@ class MseForClassification(Rule):
             """,
             6,
         ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+            class BinaryClassifier(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(dim, 64), nn.ReLU(), nn.Linear(64, 1))
+
+                def forward(self, x):
+                    return torch.sigmoid(self.net(x).squeeze(-1))
+
+            model = BinaryClassifier(16)
+            loss_fn = nn.MSELoss()
+            for x, y in loader:
+                probability = model(x)
+                loss = loss_fn(probability, y)
+            """,
+            16,
+            note="a sigmoid probability against 0/1 labels",
+        ),
     ]
     good = [
         Good(
@@ -69,6 +93,29 @@ class MseForClassification(Rule):
                 loss = criterion(model(x), y)
             """,
             note="regression",
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            class AutoEncoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder = nn.Linear(784, 32)
+                    self.decoder = nn.Linear(32, 784)
+
+                def forward(self, x):
+                    return torch.sigmoid(self.decoder(torch.relu(self.encoder(x))))
+
+            model = AutoEncoder()
+            criterion = nn.MSELoss()
+            for images, _ in loader:
+                images = images.view(images.size(0), -1)
+                recon = model(images)
+                loss = criterion(recon, images)
+            """,
+            note="a sigmoid reconstruction of the input pixels",
         ),
         Good(
             """
@@ -125,5 +172,18 @@ class MseForClassification(Rule):
                     f"{use.fed}, softmax probabilities "
                     f"({use.input.origin}): squared error on a saturating softmax trains slowly; use "
                     "nn.CrossEntropyLoss on the logits",
+                    first_line_only=True,
+                )
+            elif (
+                use.input.kind == "tensor"
+                and use.input.activation == "sigmoid"
+                and use.target.target == "batch"
+                and not use.target_is_input  # an autoencoder's sigmoid reconstruction of its own input
+            ):
+                yield self.report(
+                    use.call,
+                    f"{use.fed}, a sigmoid probability "
+                    f"({use.input.origin}), against the batch's labels: squared error on a saturating sigmoid "
+                    "trains slowly; use nn.BCEWithLogitsLoss on the logits",
                     first_line_only=True,
                 )

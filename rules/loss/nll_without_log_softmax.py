@@ -73,6 +73,47 @@ class NllWithoutLogSoftmax(Rule):
             """,
             6,
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            from network import Discriminator, SmallDiscriminator
+
+            if image_size == 64:
+                netD = Discriminator(num_classes)
+            else:
+                netD = SmallDiscriminator(num_classes)
+            aux_criterion = nn.NLLLoss()
+            for images, labels in loader:
+                realfake, classes = netD(images)
+                loss = aux_criterion(classes, labels)
+            """,
+            12,
+            files={
+                "network.py": """
+                    import torch
+                    import torch.nn as nn
+
+                    class Discriminator(nn.Module):
+                        def __init__(self, num_classes):
+                            super().__init__()
+                            self.body = nn.Sequential(nn.Conv2d(3, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten())
+                            self.fc_dis = nn.Linear(64 * 32 * 32, 1)
+                            self.fc_aux = nn.Linear(64 * 32 * 32, num_classes)
+                            self.softmax = nn.Softmax(dim=1)
+
+                        def forward(self, x):
+                            h = self.body(x)
+                            return torch.sigmoid(self.fc_dis(h)), self.softmax(self.fc_aux(h))
+
+                    class SmallDiscriminator(Discriminator):
+                        def forward(self, x):
+                            h = self.body(x)
+                            return torch.sigmoid(self.fc_dis(h)).squeeze(1), self.softmax(self.fc_aux(h))
+                """
+            },
+            note="a forward that returns a tuple, unpacked; the model chosen by an if/else",
+        ),
     ]
     good = [
         Good(
@@ -134,6 +175,29 @@ class NllWithoutLogSoftmax(Rule):
             criterion = nn.NLLLoss()
             loss = criterion(model(features, adj)[idx_train], labels[idx_train])
             """
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Discriminator(nn.Module):
+                def __init__(self, num_classes):
+                    super().__init__()
+                    self.fc_dis = nn.Linear(512, 1)
+                    self.fc_aux = nn.Linear(512, num_classes)
+
+                def forward(self, h):
+                    return torch.sigmoid(self.fc_dis(h)), torch.log_softmax(self.fc_aux(h), dim=1)
+
+            netD = Discriminator(10)
+            aux_criterion = nn.NLLLoss()
+            dis_criterion = nn.BCELoss()
+            for h, labels, is_real in loader:
+                realfake, classes = netD(h)
+                loss = dis_criterion(realfake, is_real) + aux_criterion(classes, labels)
+            """,
+            note="the fix: log_softmax on the class output of a two-output discriminator",
         ),
     ]
 

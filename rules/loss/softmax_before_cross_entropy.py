@@ -99,6 +99,45 @@ class SoftmaxBeforeCrossEntropy(Rule):
             """,
             7,
         ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Ranker(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.score = nn.Linear(dim, 1)
+                    self.log_softmax = nn.LogSoftmax(dim=0)
+
+                def forward(self, candidates, target):
+                    scores = self.score(candidates).squeeze(-1)
+                    probs = torch.exp(self.log_softmax(scores))
+                    loss = nn.CrossEntropyLoss()(probs.view(1, -1), target)
+                    return probs, loss
+            """,
+            13,
+            note="exp of a log_softmax is a softmax",
+        ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+            class MatchingLoss(nn.Module):
+                def __init__(self, loss=nn.CrossEntropyLoss(reduction="sum")):
+                    super().__init__()
+                    self.loss = loss
+
+                def forward(self, scores):
+                    total = 0
+                    for row in torch.softmax(scores, -1):
+                        total = total + self.loss(row, torch.arange(row.shape[0]))
+                    return total
+            """,
+            12,
+            note="the loss is a default argument; iterating over a softmax gives softmax rows",
+        ),
     ]
     good = [
         Good(
@@ -141,6 +180,39 @@ class SoftmaxBeforeCrossEntropy(Rule):
                 return kd + F.cross_entropy(student_logits, labels)
             """,
             note="softmax on the target side (soft labels), logits on the input side",
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            criterion = nn.CrossEntropyLoss()
+            for x, y in loader:
+                logits = model(x)
+                loss = criterion(logits, y)
+                probs = torch.exp(F.log_softmax(logits, dim=1))  # for the metrics only
+                confidence = probs.max(1).values.mean()
+            """,
+            note="exp(log_softmax) for the metrics, logits into the loss",
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            class MatchingLoss(nn.Module):
+                def __init__(self, loss=nn.CrossEntropyLoss(reduction="sum")):
+                    super().__init__()
+                    self.loss = loss
+
+                def forward(self, scores):
+                    total = 0
+                    for row in scores:
+                        total = total + self.loss(row, torch.arange(row.shape[0]))
+                    return total
+            """,
+            note="the same loss over the raw score rows",
         ),
         Good(
             """

@@ -127,6 +127,20 @@ class DirectForwardCall(Rule):
     good = [
         Good(
             """
+            import torch
+
+            from models.unet import UNet
+
+            def test_output_shape():
+                model = UNet(in_channels=3, num_classes=2)
+                out = model.forward(torch.randn(1, 3, 64, 64))
+                assert out.shape == (1, 2, 64, 64)
+            """,
+            filename="tests/test_unet.py",
+            note="a unit test's shape check",
+        ),
+        Good(
+            """
             import torch.nn as nn
 
             class SplitBatchNorm2d(nn.BatchNorm2d):
@@ -172,6 +186,8 @@ class DirectForwardCall(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
+        if facts.test_code or facts.is_test_module:
+            return  # unit tests call forward() on purpose: a shape check that bypasses the hooks
         classes = {mc.info.node: mc for mc in facts.module_classes}
         for call in facts.calls:
             func = call.node.func

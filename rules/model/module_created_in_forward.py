@@ -82,8 +82,59 @@ class ModuleCreatedInForward(Rule):
             14,
             note="the project's own module with parameters",
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            class Backbone(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU())
+
+                def head(self, x):
+                    return x.mean((2, 3))
+
+                def forward(self, x):
+                    return self.head(self.body(x))
+
+            class Classifier(Backbone):
+                def head(self, x):
+                    fc = nn.Linear(64, 10)
+                    return fc(x.mean((2, 3)))
+            """,
+            16,
+            note="Backbone.forward() calls the head() that Classifier overrides",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch.nn as nn
+
+            class Backbone(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU())
+
+                def head(self, x):
+                    return x.mean((2, 3))
+
+                def forward(self, x):
+                    return self.head(self.body(x))
+
+                def export(self):
+                    return nn.Sequential(self.body, nn.Flatten())
+
+            class Classifier(Backbone):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(64, 10)
+
+                def head(self, x):
+                    return self.fc(x.mean((2, 3)))
+            """,
+            note="the override uses a layer built in __init__; the container built outside forward() is fine",
+        ),
         Good(
             """
             import torch.nn as nn

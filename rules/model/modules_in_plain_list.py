@@ -108,6 +108,46 @@ class ModulesInPlainList(Rule):
                     return {name: head(x) for name, head in self.heads.items()}
             """,
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            from layer_norm_lstm import LayerNormLSTMCell
+
+            class MetaOptimizer(nn.Module):
+                def __init__(self, hidden_size, num_layers):
+                    super().__init__()
+                    self.lstms = []
+                    for _ in range(num_layers):
+                        self.lstms.append(LayerNormLSTMCell(hidden_size, hidden_size))
+                    self.out = nn.Linear(hidden_size, 1)
+
+                def forward(self, x, states):
+                    for i, cell in enumerate(self.lstms):
+                        x, states[i] = cell(x, states[i])
+                    return self.out(x)
+            """,
+            8,
+            fixed="""
+            import torch.nn as nn
+
+            from layer_norm_lstm import LayerNormLSTMCell
+
+            class MetaOptimizer(nn.Module):
+                def __init__(self, hidden_size, num_layers):
+                    super().__init__()
+                    self.lstms = nn.ModuleList()
+                    for _ in range(num_layers):
+                        self.lstms.append(LayerNormLSTMCell(hidden_size, hidden_size))
+                    self.out = nn.Linear(hidden_size, 1)
+
+                def forward(self, x, states):
+                    for i, cell in enumerate(self.lstms):
+                        x, states[i] = cell(x, states[i])
+                    return self.out(x)
+            """,
+            note="a cell from a module this run does not read: named like an LSTMCell, it is taken to have weights",
+        ),
     ]
     good = [
         Good(
@@ -160,6 +200,23 @@ class ModulesInPlainList(Rule):
                     return sum(t(x) for t in self.towers)
             """,
             note="registered one by one with add_module",
+        ),
+        Good(
+            """
+            import torch.nn as nn
+
+            from activations import Swish, HardMish
+
+            class Head(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.fc = nn.Linear(dim, 10)
+                    self.acts = [Swish(), HardMish()]
+
+                def forward(self, x, i):
+                    return self.fc(self.acts[i](x))
+            """,
+            note="unread project classes not named like weight layers are not assumed to have weights",
         ),
     ]
 
@@ -220,7 +277,7 @@ class ModulesInPlainList(Rule):
         else:
             return False
         return any(
-            isinstance(item, cst.Call) and facts.class_has_parameters(facts.qualname(item.func)) for item in items
+            isinstance(item, cst.Call) and facts.class_may_have_parameters(facts.qualname(item.func)) for item in items
         )
 
     @staticmethod

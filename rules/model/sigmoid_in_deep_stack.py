@@ -68,8 +68,8 @@ class SigmoidInDeepStack(Rule):
                 def forward(self, x):
                     return self.classifier(self.features(x))
             """,
-            8, 10, 13, 16,
-            note="the stack runs through both Sequentials in forward()",
+            8,
+            note="the stack runs through both Sequentials in forward(): one finding names its four sigmoids",
         ),
         Bad(
             """
@@ -94,7 +94,7 @@ class SigmoidInDeepStack(Rule):
                     x = torch.sigmoid(self.fc2(x))
                     return self.fc3(x)
             """,
-            15, 16, 18, 19,
+            15,
         ),
         Bad(
             """
@@ -117,8 +117,34 @@ class SigmoidInDeepStack(Rule):
             11,
             note="a builder function over a literal config",
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            net = nn.Sequential()
+            for i in range(6):
+                net.add_module(f"fc{i}", nn.Linear(256, 256))
+                net.add_module(f"act{i}", nn.Sigmoid())
+            net.add_module("out", nn.Linear(256, 10))
+            """,
+            6,
+            note="a stack filled with add_module in a loop at module level",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch.nn as nn
+
+            net = nn.Sequential()
+            for i in range(6):
+                net.add_module(f"fc{i}", nn.Linear(256, 256))
+                net.add_module(f"act{i}", nn.ReLU())
+            net.add_module("out", nn.Linear(256, 1))
+            net.add_module("prob", nn.Sigmoid())
+            """,
+            note="ReLU between the layers, one sigmoid on the output",
+        ),
         Good(
             """
             import torch.nn as nn
@@ -252,13 +278,23 @@ class SigmoidInDeepStack(Rule):
             # bottleneck) costs little; the gradient vanishes when it is repeated down the stack
             if len(between) < 2:
                 continue
-            for element in between:
-                if id(element.node) in reported:
-                    continue
-                reported.add(id(element.node))
-                yield self.report(
-                    element.node,
-                    f"{str(element.qualname).rsplit('.', 1)[-1]} between the weight layers of a stack of {len(weights)}: "
-                    "gradients vanish on the way back through it; use ReLU (keep sigmoid/tanh for gates and outputs)",
-                    first_line_only=True,
-                )
+            # one finding per stack, on its first squashing layer not reported with another stack
+            fresh = [element for element in between if id(element.node) not in reported]
+            if not fresh:
+                continue
+            reported.update(id(element.node) for element in fresh)
+            names = sorted({str(element.qualname).rsplit(".", 1)[-1] for element in fresh})
+            places = len({id(element.node) for element in fresh})
+            if len(fresh) == 1:
+                what, where = f"{names[0]} between", "it"
+            elif places == 1:  # built in a loop
+                what, where = f"{len(fresh)} {'/'.join(names)} layers built here, between", "them"
+            else:
+                what = f"{len(fresh)} {'/'.join(names)} layers (this one and {places - 1} more below) between"
+                where = "them"
+            yield self.report(
+                fresh[0].node,
+                f"{what} the weight layers of a stack of {len(weights)}: gradients vanish on the way back through "
+                f"{where}; use ReLU (keep sigmoid/tanh for gates and outputs)",
+                first_line_only=True,
+            )

@@ -59,6 +59,7 @@ from trainlint.facts.vocabulary import (
     BIAS_POSITION,
     CONV,
     RECURRENT,
+    WEIGHT_LAYER_SUFFIXES,
     has_parameters,
     is_weight_layer,
 )
@@ -188,6 +189,16 @@ class FileFacts:
         summary = self.index.lookup(qualname, near=self.path)
         return bool(summary and summary.facts.get("has_parameters"))
 
+    def class_may_have_parameters(self, qualname: str | None) -> bool:
+        """`class_has_parameters`, or a class this run cannot read (no file of the project
+        shows it) named like a torch weight layer (`LayerNormLSTMCell`, `MaskedConv2d`):
+        for rules where such a layer would be reported as the torch layer would."""
+        if self.class_has_parameters(qualname):
+            return True
+        if not qualname or self.local_class(qualname) or self.index.lookup(qualname, near=self.path):
+            return False
+        return qualname.rsplit(".", 1)[-1].endswith(WEIGHT_LAYER_SUFFIXES)
+
     def class_summaries(self) -> list[ClassSummary]:
         """What other files of the project may need to know about this file's module classes."""
         return [mc.summary() for mc in self.module_classes if mc.info.outer is None]
@@ -197,6 +208,16 @@ class FileFacts:
         if any(base.rsplit(".", 1)[-1] == name for info in self.classes for base in info.base_names):
             return True
         return self.index.is_inherited(name)
+
+    def class_and_bases(self, cls: ClassInfo) -> list[ClassInfo]:
+        """`cls`, then its first base class of this file, that one's, ...: where Python
+        finds an instance's methods, as far as this file shows."""
+        chain: list[ClassInfo] = []
+        current: ClassInfo | None = cls
+        while current is not None and all(current is not seen for seen in chain):
+            chain.append(current)
+            current = next((b for b in map(self.local_class, current.base_names) if b is not None), None)
+        return chain
 
     def local_class(self, qualname: str) -> ClassInfo | None:
         """The top-level class of this file a qualified name refers to, or None."""

@@ -47,6 +47,8 @@ class Definition:
     value: cst.BaseExpression | None  # None: bound to something unknown (a loop target, unpacking)
     order: int
     path: tuple  # the if/try branches it sits in
+    #: For a `for` loop's target: what it iterates (`for out in probs:` walks a tensor's rows).
+    iterable: cst.BaseExpression | None = None
 
 
 class Scope:
@@ -62,6 +64,15 @@ class Scope:
         #: Names whose attributes are assigned (`model.fc = nn.Linear(512, 2)`): a model
         #: whose head may have been replaced.
         self.patched: set[str] = set()
+        self.unpacked: dict[int, cst.Subscript] = {}
+        #: The `if` statements with an `else` (or `elif`): one of their two branches runs.
+        self.two_way: set[int] = set()
+        #: Branch paths that end in `raise` or `return`: code after their `if` is not reached from them.
+        self.ends: set[tuple] = set()
+        #: `for i, layer in enumerate(self.layers): if i < len(self.layers) - 1: ... else: ...`:
+        #: the branch such an `if` takes on the last iteration, and the order where its loop ends.
+        self.last_branch: dict[int, tuple[int, int]] = {}
+        self._enumerating: list[tuple[str, str, list[tuple[int, int]]]] = []
         self._n = 0
         if isinstance(body, cst.FunctionDef):
             self._block(body.body, ())
@@ -83,6 +94,9 @@ class Scope:
     def _block(self, block: cst.BaseSuite, path: tuple) -> None:
         if isinstance(block, cst.IndentedBlock):
             self._statements(block.body, path)
+            last = block.body[-1] if block.body else None
+            if isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return)):
+                self.ends.add(path)
         elif isinstance(block, cst.SimpleStatementSuite):
             self._simple(block.body, block, path)
 
@@ -99,14 +113,31 @@ class Scope:
             _mark_calls(node, self._n, path, self.order_of, self.path_of)
         return self._n
 
-    def _define(self, target: cst.BaseExpression, value: cst.BaseExpression | None, order: int, path: tuple) -> None:
+    def _define(
+        self, target: cst.BaseExpression, value: cst.BaseExpression | None, order: int, path: tuple,
+        iterable: cst.BaseExpression | None = None,
+    ) -> None:
         if isinstance(target, cst.Name):
-            self.defs.setdefault(target.value, []).append(Definition(target.value, value, order, path))
+            self.defs.setdefault(target.value, []).append(Definition(target.value, value, order, path, iterable))
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._define(element.value, value if value is BATCH else None, order, path)
+            starred = any(isinstance(e, cst.StarredElement) for e in target.elements)
+            for i, element in enumerate(target.elements):
+                if value is BATCH:
+                    part = BATCH
+                elif value is None or starred:
+                    part = None
+                else:  # `dis_output, aux_output = netD(x)`: the i-th element of what the call returns
+                    part = self._unpacked(value, i)
+                self._define(element.value, part, order, path)
         elif isinstance(target, cst.StarredElement):
             self._define(target.value, None, order, path)
+
+    def _unpacked(self, value: cst.BaseExpression, i: int) -> cst.Subscript:
+        """A `value[i]` node for an unpacking assignment; it takes the i-th element of a
+        tuple only (unpacking a tensor walks its rows; that is not followed)."""
+        node = cst.Subscript(value=value, slice=[cst.SubscriptElement(slice=cst.Index(value=cst.Integer(str(i))))])
+        self.unpacked[id(node)] = node  # kept alive so the id stays its own
+        return node
 
     def _simple(self, statements, line: cst.CSTNode, path: tuple) -> None:
         for stmt in statements:
@@ -128,6 +159,11 @@ class Scope:
     def _compound(self, stmt: cst.BaseCompoundStatement, path: tuple) -> None:
         if isinstance(stmt, cst.If):
             self._mark(stmt.test, path)
+            if stmt.orelse is not None:
+                self.two_way.add(id(stmt))
+                last = self._last_iteration_branch(stmt.test)
+                if last is not None:
+                    self._enumerating[-1][2].append((id(stmt), last))
             self._block(stmt.body, path + ((id(stmt), 0),))
             branch = stmt.orelse
             if isinstance(branch, cst.If):
@@ -136,10 +172,13 @@ class Scope:
                 self._block(branch.body, path + ((id(stmt), 1),))
         elif isinstance(stmt, cst.For):
             order = self._mark(stmt.iter, path)
-            self._define(stmt.target, BATCH, order, path)
+            self._define(stmt.target, BATCH, order, path, stmt.iter)
             # A loop body counts as executed: the value after `for batch in loader:` is
             # the one the body computed.
+            self._enumerating.append((*_enumerated(stmt), []))
             self._block(stmt.body, path)
+            for statement, branch in self._enumerating.pop()[2]:
+                self.last_branch[statement] = (branch, self._n)
             if stmt.orelse:
                 self._block(stmt.orelse.body, path)
         elif isinstance(stmt, cst.While):
@@ -173,18 +212,101 @@ class Scope:
             for i, case in enumerate(stmt.cases):
                 self._block(case.body, path + ((id(stmt), i),))
 
+    def _last_iteration_branch(self, test: cst.BaseExpression) -> int | None:
+        """0 or 1 for `i == len(xs) - 1` / `i < len(xs) - 1` (`!=`) tested in `for i, x in enumerate(xs)`."""
+        if not self._enumerating or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return None
+        index, iterated, _ = self._enumerating[-1]
+        target = test.comparisons[0]
+        if not (isinstance(test.left, cst.Name) and test.left.value == index and iterated):
+            return None
+        if _code(target.comparator).replace(" ", "") != f"len({iterated})-1":
+            return None
+        if isinstance(target.operator, cst.Equal):
+            return 0
+        return 1 if isinstance(target.operator, (cst.LessThan, cst.NotEqual)) else None
+
     # reaching definitions -------------------------------------------------------
     def reaching(self, name: str, order: int, path: tuple) -> tuple[list[Definition], bool]:
         """The definitions of `name` that may reach a use at (order, path), and whether
         one of them certainly executed (else the name may come from outside)."""
         found: list[Definition] = []
         for definition in reversed(self.defs.get(name, [])):
-            if definition.order >= order:
+            if definition.order >= order or self._skipped_last_time(definition.path, order):
                 continue
             found.append(definition)
-            if path[: len(definition.path)] == definition.path:
+            if path[: len(definition.path)] == definition.path or self._covered(found, path, order):
                 return found, True
         return found, False
+
+    def _skipped_last_time(self, path: tuple, order: int) -> bool:
+        """Whether a branch on `path` is one a loop's last iteration skips, seen from after the loop."""
+        for statement, branch in path:
+            last = self.last_branch.get(statement)
+            if last is not None and last[0] != branch and order > last[1]:
+                return True
+        return False
+
+    def _covered(self, found: list[Definition], prefix: tuple, order: int, top: bool = True) -> bool:
+        """Whether every way through the code below `prefix` runs one of `found`
+        (`if a: net = A() else: net = B()`; a branch that raises or returns, or that a
+        loop's last iteration skips, does not get there)."""
+        if not top and (prefix in self.ends or self._skipped_last_time(prefix[-1:], order)):
+            return True
+        below = [d for d in found if d.path[: len(prefix)] == prefix]
+        if any(len(d.path) == len(prefix) for d in below):
+            return True
+        branching = {d.path[len(prefix)][0] for d in below}
+        return any(
+            statement in self.two_way
+            and all(self._covered(below, prefix + ((statement, k),), order, top=False) for k in (0, 1))
+            for statement in branching
+        )
+
+
+def _element(base: Value, index: cst.BaseSlice) -> Value:
+    """`outputs[1]` of a tuple of Values; unknown for anything but an integer index."""
+    if not isinstance(index, cst.Index):
+        return UNKNOWN
+    expr, sign = index.value, 1
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        expr, sign = expr.expression, -1
+    if not isinstance(expr, cst.Integer) or base.elements is None:
+        return UNKNOWN
+    i = sign * int(expr.evaluated_value)
+    return base.elements[i] if -len(base.elements) <= i < len(base.elements) else UNKNOWN
+
+
+#: `log` of a softmax is a log_softmax; `exp` of a log_softmax is a softmax again
+#: (`torch.exp(self.log_softmax(x))`): function -> (the activation it undoes, the result).
+_INVERSES = {"torch.log": ("softmax", "log_softmax"), "torch.exp": ("log_softmax", "softmax")}
+
+
+def _inverted(inner: Value, inverse: tuple[str, str], spelled: str) -> Value:
+    before, after = inverse
+    if inner.kind != "tensor" or inner.activation != before:
+        return UNKNOWN
+    return replace(inner, activation=after, origin=f"`{spelled}` of {inner.origin}" if inner.origin else "")
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _enumerated(loop: cst.For) -> tuple[str, str]:
+    """(`i`, `self.layers`) for `for i, layer in enumerate(self.layers):`; ("", "") otherwise."""
+    target, iterable = loop.target, loop.iter
+    if (
+        isinstance(target, cst.Tuple)
+        and target.elements
+        and isinstance(target.elements[0].value, cst.Name)
+        and isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Name)
+        and iterable.func.value == "enumerate"
+        and len(iterable.args) == 1
+    ):
+        return target.elements[0].value.value, _code(iterable.args[0].value).replace(" ", "")
+    return "", ""
 
 
 def _mark_calls(node: cst.CSTNode, order: int, path: tuple, order_of: dict, path_of: dict) -> None:
@@ -232,7 +354,12 @@ class ValueFlow:
             return UNKNOWN
         if isinstance(expr, cst.Subscript):
             base = self.value(expr.value, scope, order, path, depth)
-            return base if base.kind == "tensor" else UNKNOWN
+            if base.kind == "tuple":
+                return _element(base, expr.slice[0].slice) if len(expr.slice) == 1 else UNKNOWN
+            return base if base.kind == "tensor" and id(expr) not in scope.unpacked else UNKNOWN
+        if isinstance(expr, cst.Tuple) and expr.elements and not any(isinstance(e, cst.StarredElement) for e in expr.elements):
+            elements = tuple(self.value(e.value, scope, order, path, depth) for e in expr.elements)
+            return Value(kind="tuple", elements=elements) if any(e.known for e in elements) else UNKNOWN
         if isinstance(expr, cst.Call):
             return self._call(expr, scope, order, path, depth)
         return UNKNOWN
@@ -256,6 +383,11 @@ class ValueFlow:
         if definition.value is None:
             return UNKNOWN
         if definition.value is BATCH:
+            if definition.iterable is not None:
+                # `for out in torch.softmax(scores, -1):` each row is still a softmax
+                rows = self.value(definition.iterable, scope, definition.order, definition.path, depth)
+                if rows.kind == "tensor" and rows.activation:
+                    return rows
             return Value(kind="tensor", target="batch")
         return self.value(definition.value, scope, definition.order, definition.path, depth)
 
@@ -274,8 +406,10 @@ class ValueFlow:
 
     def _parameter(self, info: FunctionInfo, scope: Scope, name: str, depth: int) -> Value:
         """A parameter of a plain function is what every call of it in this file passes."""
-        if info.cls is not None or name == "self":
+        if name == "self":
             return UNKNOWN
+        if info.cls is not None:
+            return self._default_loss(scope, name, depth)
         position = scope.params.index(name)
         values = []
         for call in self.facts.collected.calls:
@@ -287,6 +421,17 @@ class ValueFlow:
             caller, order, path = self.scope_of_call(call)
             values.append(self.value(arg, caller, order, path, depth))
         return merge(values)
+
+    def _default_loss(self, scope: Scope, name: str, depth: int) -> Value:
+        """A method's parameter whose default is a loss object
+        (`def __init__(self, loss=nn.CrossEntropyLoss())`): that loss, the one the class
+        is written for. Other defaults say nothing of what callers pass."""
+        params = scope.node.params
+        param = next((p for p in (*params.posonly_params, *params.params, *params.kwonly_params) if p.name.value == name), None)
+        if param is None or param.default is None:
+            return UNKNOWN
+        default = self.value(param.default, self.scope(scope.info.parent if scope.info else None), 1 << 30, (), depth)
+        return default if default.kind == "loss" else UNKNOWN
 
     def self_attribute(self, cls: ClassInfo, attr: str, depth: int = 0) -> Value:
         key = (id(cls.node), attr)
@@ -314,6 +459,12 @@ class ValueFlow:
                         scope = self.scope(info)
                         order = scope.order_of.get(id(node), 1 << 30)
                         values.append(self.value(node.value, scope, order, scope.path_of.get(id(node), ()), depth))
+        if not values:  # `self.softmax` of a subclass, set in its base class's __init__
+            values = [
+                self.self_attribute(base, attr, depth)
+                for base in map(self.facts.local_class, cls.base_names)
+                if base is not None and base is not cls
+            ]
         result = self._self_attrs[key] = merge(values)
         return result
 
@@ -323,9 +474,8 @@ class ValueFlow:
         first = argument(call, "input", 0)
         if qualname in ACTIVATION_FUNCTIONS:
             return self._activated(self.value(first, scope, order, path, depth), ACTIVATION_FUNCTIONS[qualname], call)
-        if qualname in ("torch.log",):
-            inner = self.value(first, scope, order, path, depth)
-            return replace(inner, activation="log_softmax") if inner.activation == "softmax" else UNKNOWN
+        if qualname in _INVERSES:
+            return _inverted(self.value(first, scope, order, path, depth), _INVERSES[qualname], self.facts.code(func))
         if qualname in NEUTRAL_FUNCTIONS:
             inner = self.value(first, scope, order, path, depth)
             return inner if inner.kind == "tensor" else UNKNOWN
@@ -353,8 +503,8 @@ class ValueFlow:
             if receiver.kind == "tensor":
                 if method in NEUTRAL_METHODS:
                     return receiver
-                if method == "log" and receiver.activation == "softmax":
-                    return replace(receiver, activation="log_softmax")
+                if "torch." + method in _INVERSES:
+                    return _inverted(receiver, _INVERSES["torch." + method], f".{method}()")
             if method in INDEX_TARGET_METHODS:
                 return Value(kind="tensor", target="index")
             if method in ("float", "double", "half") and receiver.target == "onehot":
@@ -379,9 +529,15 @@ class ValueFlow:
         if inner.kind not in ("tensor", "unknown") or inner.target in ("index", "onehot"):
             return UNKNOWN
         origin = f"`{self.facts.code(call.func)}(...)`"
-        return Value(kind="tensor", activation=activation, out_features=inner.out_features, layer=inner.layer, origin=origin)
+        previous = (inner.activation or None) if inner.kind == "tensor" else None
+        return Value(
+            kind="tensor", activation=activation, previous=previous, out_features=inner.out_features, layer=inner.layer,
+            origin=origin,
+        )
 
     def _output(self, module: Value) -> Value:
+        if module.kind == "module" and module.elements is not None:
+            return Value(kind="tuple", elements=module.elements)
         if module.kind != "module" or module.activation is None:
             return UNKNOWN
         return replace(module, kind="tensor")
@@ -417,6 +573,7 @@ class ValueFlow:
     def _sequential_head(self, call: cst.Call, depth: int = 0) -> Value:
         """`nn.Sequential(..., nn.Linear(256, 10), nn.Softmax(dim=1))`: read from the end."""
         activation: str | None = None
+        previous: str | None = None
         origin = ""
         for arg in reversed(call.args):
             if arg.star or arg.keyword is not None or not isinstance(arg.value, cst.Call):
@@ -428,14 +585,17 @@ class ValueFlow:
                 if activation is None:
                     activation = ACTIVATION_MODULES[qualname]
                     origin = f"`{self.facts.code(arg.value.func)}` at the end of an nn.Sequential"
+                elif previous is None:
+                    previous = ACTIVATION_MODULES[qualname]
                 continue
             if qualname in LINEAR or qualname in CONV:
                 return Value(
                     kind="module",
                     activation=activation if activation is not None else "",
+                    previous=previous,
                     out_features=weight_layer_out(qualname, arg.value),
                     layer=qualname,
-                    origin=origin,
+                    origin=origin or f"the raw outputs of {short_layer_name(qualname)} at the end of an nn.Sequential",
                 )
             if activation is not None:
                 # an activation after a block whose own output is unknown (a project module)
@@ -445,6 +605,13 @@ class ValueFlow:
             return inner if inner.kind == "module" else Value(kind="module")
         return Value(kind="module", activation=activation, origin=origin) if activation else Value(kind="module")
 
+
+    @staticmethod
+    def _element_head(cls: ClassInfo, element: Value, i: int, where: str) -> Value:
+        if element.kind != "tensor" or element.activation is None:
+            return UNKNOWN
+        what = f"ends in {element.activation}" if element.activation else f"returns the raw outputs of {short_layer_name(element.layer)}"
+        return replace(element, origin=f"output {i} of {cls.name}.forward(){where} {what}")
 
     def _class_head(self, cls: ClassInfo, depth: int = 0) -> Value:
         """The module value of a class of this file: what its forward() returns."""
@@ -456,9 +623,11 @@ class ValueFlow:
         if not scope.returns:
             return Value(kind="module")
         outputs = merge([self.value(expr, scope, order, (), depth + 1) for expr, order in scope.returns])
+        where = f" in {self.facts.path}" if self.facts.path else ""
+        if outputs.kind == "tuple":  # `return realfake, classes`: each element is a head of its own
+            return Value(kind="module", elements=tuple(self._element_head(cls, e, i, where) for i, e in enumerate(outputs.elements)))
         if outputs.kind != "tensor" or outputs.activation is None:
             return Value(kind="module")
-        where = f" in {self.facts.path}" if self.facts.path else ""
         if outputs.activation:
             origin = f"{cls.name}.forward(){where} ends in {outputs.activation}"
         else:
@@ -466,6 +635,7 @@ class ValueFlow:
         return Value(
             kind="module",
             activation=outputs.activation,
+            previous=outputs.previous,
             out_features=outputs.out_features,
             layer=outputs.layer,
             origin=origin,

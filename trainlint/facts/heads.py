@@ -12,7 +12,9 @@ and Sequentials; this module holds what needs no flow: the head of a torch layer
 heads as the project index carries them.
 
 Heads travel between files in the project index as
-`{"final_activation": "softmax" | "none", "out_features": 10, "last_layer": "torch.nn.Linear"}`.
+`{"final_activation": "softmax" | "none", "out_features": 10, "last_layer": "torch.nn.Linear"}`
+(and "previous_activation": "relu" when another activation comes just before the final one);
+a forward that returns a tuple as `{"outputs": [<one such dict per element>, ...]}`.
 """
 
 from __future__ import annotations
@@ -48,9 +50,19 @@ def head_of_layer(qualname: str, call: cst.Call | None) -> Value:
 def head_facts(found: Value) -> dict[str, Any]:
     """A module class's head (a Value of kind "module") as the project index stores it;
     {} when it cannot be read."""
+    if found.kind == "module" and found.elements is not None:  # a forward that returns a tuple
+        return {"outputs": [_tensor_facts(element) for element in found.elements]}
     if found.kind != "module" or found.activation is None:
         return {}
+    return _tensor_facts(found)
+
+
+def _tensor_facts(found: Value) -> dict[str, Any]:
+    if found.activation is None:
+        return {}
     facts: dict[str, Any] = {"final_activation": found.activation or _NONE}
+    if found.previous:
+        facts["previous_activation"] = found.previous
     if found.out_features is not None:
         facts["out_features"] = found.out_features
     if found.layer:
@@ -60,19 +72,31 @@ def head_facts(found: Value) -> dict[str, Any]:
 
 def head_from_summary(summary: ClassSummary) -> Value:
     """A model class of another file of the project, from the index."""
-    activation = summary.facts.get("final_activation")
+    outputs = summary.facts.get("outputs")
+    if isinstance(outputs, list):
+        elements = tuple(
+            _from_facts(facts, summary, f"output {i} of ", "tensor") if isinstance(facts, dict) else Value()
+            for i, facts in enumerate(outputs)
+        )
+        return Value(kind="module", elements=elements)
+    return _from_facts(summary.facts, summary, "", "module")
+
+
+def _from_facts(facts: dict[str, Any], summary: ClassSummary, which: str, kind: str) -> Value:
+    activation = facts.get("final_activation")
     if activation is None:
-        return Value(kind="module")
+        return Value(kind="module") if kind == "module" else Value()
     activation = "" if activation == _NONE else activation
-    layer = summary.facts.get("last_layer")
+    layer = facts.get("last_layer")
     if activation:
-        origin = f"{summary.name}.forward() in {summary.path} ends in {activation}"
+        origin = f"{which}{summary.name}.forward() in {summary.path} ends in {activation}"
     else:
-        origin = f"{summary.name}.forward() in {summary.path} returns the raw outputs of {short_layer_name(layer)}"
+        origin = f"{which}{summary.name}.forward() in {summary.path} returns the raw outputs of {short_layer_name(layer)}"
     return Value(
-        kind="module",
+        kind=kind,
         activation=activation,
-        out_features=summary.facts.get("out_features"),
+        previous=facts.get("previous_activation"),
+        out_features=facts.get("out_features"),
         layer=layer,
         origin=origin,
     )

@@ -225,30 +225,37 @@ def _register_parameter_name(facts: "FileFacts", call: CallInfo) -> str | None:
     return None
 
 
-def _initialized_attributes(facts: "FileFacts") -> frozenset[str]:
-    """Attribute names that some call of the file fills with values: the first argument
-    of an init function (`nn.init.xavier_uniform_(self.w)`, `trunc_normal_(m.pos_embed)`),
-    the receiver of an in-place method (`self.w.data.uniform_(-s, s)`, `.copy_(...)`)."""
-    names = set()
+def _initialized_attributes(facts: "FileFacts") -> dict[int | None, frozenset[str]]:
+    """Attribute names that calls of the file fill with values: the first argument of an
+    init function (`nn.init.xavier_uniform_(self.w)`, `trunc_normal_(m.pos_embed)`), the
+    receiver of an in-place method (`self.w.data.uniform_(-s, s)`, `.copy_(...)`).
+
+    `self.w` in a method counts for that class only (keyed by id of its ClassDef); any
+    other owner (`m.pos_embed`, `layer.weight`) may be any class's, and counts for all (key None)."""
+    names: dict[int | None, set[str]] = {}
+
+    def add(target: cst.BaseExpression, function: FunctionInfo | None) -> None:
+        if not isinstance(target, cst.Attribute):
+            return
+        on_self = isinstance(target.value, cst.Name) and target.value.value == "self"
+        key = id(function.cls.node) if on_self and function is not None and function.cls is not None else None
+        names.setdefault(key, set()).add(target.attr.value)
+
     for call in facts.calls:
         node = call.node
         func_name = dotted(node.func) or ""
         last = func_name.rsplit(".", 1)[-1]
         if node.args and (last.endswith("_") or "init" in last.lower()):
-            target = _strip_data(node.args[0].value)
-            if isinstance(target, cst.Attribute):
-                names.add(target.attr.value)
+            add(_strip_data(node.args[0].value), call.function)
         if isinstance(node.func, cst.Attribute) and node.func.attr.value.endswith("_"):
-            receiver = _strip_data(node.func.value)
-            if isinstance(receiver, cst.Attribute):
-                names.add(receiver.attr.value)
+            add(_strip_data(node.func.value), call.function)
     for assign in facts.assigns:
         node = assign.node
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
         for target in targets:
-            if isinstance(target, cst.Attribute) and target.attr.value == "data" and isinstance(target.value, cst.Attribute):
-                names.add(target.value.attr.value)
-    return frozenset(names)
+            if isinstance(target, cst.Attribute) and target.attr.value == "data":
+                add(target.value, assign.function)
+    return {key: frozenset(value) for key, value in names.items()}
 
 
 def _initializes_itself(facts: "FileFacts", cls: ClassInfo) -> bool:
@@ -303,9 +310,17 @@ class InitFacts:
         return _empty_parameters(self._facts)
 
     @cached_property
-    def initialized_attributes(self) -> frozenset[str]:
-        """Attribute names some call of the file fills with values (`xavier_uniform_(self.w)`)."""
+    def _initialized(self) -> dict[int | None, frozenset[str]]:
         return _initialized_attributes(self._facts)
+
+    def initialized_attributes_of(self, cls: ClassInfo | None) -> frozenset[str]:
+        """The attribute names filled with values for `cls`: `self.<name>` in its methods
+        or its base classes' in the file, and `<anything>.<name>` anywhere. One class's
+        `reset_parameters` says nothing of another class's `self.weight`."""
+        names = set(self._initialized.get(None, frozenset()))
+        for owner in self._facts.class_and_bases(cls) if cls is not None else []:
+            names |= self._initialized.get(id(owner.node), frozenset())
+        return frozenset(names)
 
     def initializes_itself(self, cls: ClassInfo) -> bool:
         """A class with its own init method, or one that applies an init function to its modules."""

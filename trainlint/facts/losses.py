@@ -39,6 +39,10 @@ class LossUse:
     spelled: str
     input_code: str
 
+    #: Whether the target's name is also handed to another call of the same function
+    #: (`recon = model(images); mse(recon, images)`: the data are their own target).
+    target_is_input: bool = False
+
     def option(self, name: str) -> cst.BaseExpression | None:
         return None if self.options is None else keyword(self.options, name)
 
@@ -91,9 +95,33 @@ class LossFacts:
                     options=options,
                     spelled=self.facts.code(node.func),
                     input_code=self.facts.code(first) if first is not None else "",
+                    target_is_input=self._passed_elsewhere(argument(node, "target", 1), call),
                 )
             )
         return uses
+
+    def _passed_elsewhere(self, target: cst.BaseExpression | None, loss_call) -> bool:
+        """Whether the target's root name is an argument of another call in the loss's function."""
+        name = _root_name(target)
+        if name is None:
+            return False
+        return any(
+            _root_name(arg.value) == name
+            for call in self.facts.collected.calls
+            if call is not loss_call and call.function is loss_call.function
+            for arg in call.node.args
+        )
+
+
+def _root_name(expr: cst.BaseExpression | None) -> str | None:
+    """`labels` of `labels`, `labels[:, 0]`, `labels.float()`, `batch.y.to(device)`."""
+    while True:
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            expr = expr.func.value
+        elif isinstance(expr, (cst.Attribute, cst.Subscript)):
+            expr = expr.value
+        else:
+            return expr.value if isinstance(expr, cst.Name) else None
 
 
 __all__ = ["LossFacts", "LossUse"]

@@ -62,13 +62,16 @@ class ModuleClass:
         """forward() and the methods of this class it calls through `self.`, transitively."""
         return self._reachable_from("forward")
 
-    def _reachable_from(self, start: str) -> list[cst.FunctionDef]:
-        first = self.method(start)
+    def _reachable_from(self, start: str, inherited: bool = False) -> list[cst.FunctionDef]:
+        """`start` and the methods it calls through `self.`, transitively; with `inherited`,
+        methods are looked up as Python does for an instance of this class, through its
+        base classes in the file (a base's forward() calling a hook this class overrides)."""
+        method = self._resolved if inherited else self.method
+        first = method(start)
         if first is None:
             return []
         seen = {id(first)}
         order = [first]
-        by_node = {id(node): node for node in self.info.methods.values()}
         i = 0
         while i < len(order):
             func = order[i]
@@ -76,11 +79,15 @@ class ModuleClass:
             for call in self.facts.calls_in(func):
                 name = dotted(call.node.func)
                 if name and name.startswith("self.") and name.count(".") == 1:
-                    target = self.method(name[5:])
-                    if target is not None and id(target) not in seen and id(target) in by_node:
+                    target = method(name[5:])
+                    if target is not None and id(target) not in seen:
                         seen.add(id(target))
                         order.append(target)
         return order
+
+    def _resolved(self, name: str) -> cst.FunctionDef | None:
+        """The method `name` of an instance: this class's own, else the nearest base's in the file."""
+        return next((cls.methods[name] for cls in self.facts.class_and_bases(self.info) if name in cls.methods), None)
 
     @cached_property
     def layers(self) -> dict[str, Layer]:
@@ -136,7 +143,12 @@ class ModuleClass:
         lazily run one forward before creating the optimizer (BYOL, DINO).
         """
         found = []
-        for func in self.forward_functions:
+        own = {id(node) for node in self.info.methods.values()}
+        # a base's forward() may call a method this class overrides; the base's own methods
+        # are reported with the base
+        for func in self._reachable_from("forward", inherited=True):
+            if id(func) not in own:
+                continue
             calls = [c for c in self.facts.calls_in(func) if self.facts.is_module_class(c.qualname)]
             if not calls or any(_caching_decorator(d) for d in func.decorators):
                 continue

@@ -89,9 +89,11 @@ class _Scope:
     consts: dict[str, object] = field(default_factory=dict)
     returns: list[Seq] = field(default_factory=list)
     cls: "ClassInfo | None" = None
+    #: Names bound to an `nn.Sequential(...)` call, which `add_module`/`append` fill later.
+    sequential_of: dict[str, cst.Call] = field(default_factory=dict)
 
     def copy(self) -> "_Scope":
-        return _Scope(dict(self.env), dict(self.consts), [], self.cls)
+        return _Scope(dict(self.env), dict(self.consts), [], self.cls, dict(self.sequential_of))
 
 
 class Stacks:
@@ -166,6 +168,10 @@ class Stacks:
                 key = dotted(target)
                 if key is None:
                     continue
+                if isinstance(small.value, cst.Call) and self.facts.qualname(small.value.func) == SEQUENTIAL:
+                    scope.sequential_of[key] = small.value
+                else:
+                    scope.sequential_of.pop(key, None)
                 if value is None:
                     scope.env.pop(key, None)
                 else:
@@ -188,6 +194,9 @@ class Stacks:
                         scope.env[key] = scope.env[key] + (self.seq(args[1], scope) or _unknown(args[1]))
                     elif method == "insert":
                         scope.env[key] = _unknown(call) + scope.env[key]
+                    built = scope.sequential_of.get(key)
+                    if built is not None:  # `net = nn.Sequential()` then `net.add_module("fc1", nn.Linear(...))`
+                        self.sequentials[id(built)] = (built, scope.env[key])
                     return
             self.seq(call, scope)
         elif isinstance(small, cst.Return) and small.value is not None:

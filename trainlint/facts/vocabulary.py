@@ -48,6 +48,12 @@ ATTENTION = _nn(
 )
 #: torch.nn classes that own trainable parameters (or buffers that must be trained/tracked).
 WITH_PARAMETERS = CONV | LINEAR | NORM | RECURRENT | EMBEDDING | ATTENTION | _nn("PReLU")
+#: Ends of class names that only weight layers take (`LayerNormLSTMCell`, `MaskedConv2d`);
+#: not "Linear" (`NonLinear`) nor "Norm".
+WEIGHT_LAYER_SUFFIXES = (
+    "LSTMCell", "GRUCell", "RNNCell", "LSTM", "GRU", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+    "ConvTranspose2d", "ConvTranspose3d", "Embedding",
+)
 #: Position of `bias` among the positional parameters of torch's weight layers.
 BIAS_POSITION = {
     **{_NN + n: 7 for n in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")},
@@ -113,7 +119,7 @@ NEUTRAL_METHODS = frozenset(
     {
         "view", "reshape", "squeeze", "unsqueeze", "flatten", "float", "double", "half", "bfloat16", "to", "cuda",
         "cpu", "contiguous", "permute", "transpose", "clone", "detach", "type", "view_as", "reshape_as", "clamp",
-        "squeeze_", "unsqueeze_",
+        "squeeze_", "unsqueeze_", "resize", "resize_", "resize_as", "resize_as_",
     }
 )
 NEUTRAL_FUNCTIONS = frozenset({"torch.flatten", "torch.squeeze", "torch.unsqueeze", "torch.clamp", "torch.reshape"})
