@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 Kind = Literal["map", "iterable"]
 
 MIXED = "\0mixed"  # the name context of an object built in a comprehension over splits
-INFERENCE_METHODS = frozenset({"eval", "load_state_dict", "from_pretrained"})
+# `model.eval()` says a model is run; loading weights alone does not (a training script
+# resumes from a checkpoint, a helper module loads a pretrained backbone).
+INFERENCE_METHODS = frozenset({"eval"})
 
 
 class _Decided:
@@ -271,7 +273,7 @@ class DataFacts:
 
     @cached_property
     def is_inference_script(self) -> bool:
-        """The file evaluates or runs a trained model (eval(), no_grad, load_state_dict) and trains nothing."""
+        """The file evaluates or runs a trained model (eval(), no_grad, torch.jit.load) and trains nothing."""
         if self.facts is None or self.trains:
             return False
         return any(
