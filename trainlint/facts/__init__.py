@@ -18,7 +18,7 @@ from functools import cached_property
 import libcst as cst
 
 from trainlint.facts.collect import AssignInfo, CallInfo, ClassInfo, Collected, FunctionInfo, LoopInfo, collect
-from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step
+from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step, names_a_loader, says_only
 from trainlint.facts.data_builder import build_data_facts
 from trainlint.facts.forward import ForwardPath, ForwardPaths, Store
 from trainlint.facts.inits import ConstantInit, EmptyParameter, Guard, InitFacts
@@ -243,7 +243,7 @@ __all__ = [
     "Loader", "Loop", "LoopEvents", "LoopInfo", "LossUse", "ModuleClass", "Optimizer", "Pipeline", "RoleEvidence",
     "Scheduler", "SchedulerKind", "Seq", "Step", "Store", "Value",
     # questions about names and loops
-    "evaluation_loop", "has_bias", "is_optimizer_class", "is_scheduler_class", "is_weight_layer", "same_model",
+    "evaluation_loop", "has_bias", "names_a_loader", "says_only", "is_optimizer_class", "is_scheduler_class", "is_weight_layer", "same_model",
     # torch's names rules match on
     "BIAS_POSITION", "CONV", "RECURRENT",
     # reading syntax

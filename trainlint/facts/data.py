@@ -33,10 +33,10 @@ import libcst as cst
 from trainlint.facts.collect import CallInfo
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.normalization import NormalizationFinder, is_sub_div_chain
-from trainlint.facts.roles import RoleEvidence, decide
+from trainlint.facts.roles import RoleEvidence, decide, split_words, word_roles
 from trainlint.facts.syntax import dotted, is_none, keyword, method_name, number
 from trainlint.facts.vocabulary import (
-    CLASSIFICATION_LOSSES, COLOR_JITTER, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
+    CLASSIFICATION_LOSSES, COLOR_JITTER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
     NORMALIZE_FUNCTIONS, NORMALIZING, RANDOM_AUGMENTATIONS, SELF_NORMALIZING_MODELS, TO_TENSOR,
 )
 
@@ -79,6 +79,18 @@ class Dataset(_Decided):
     samples_randomly: bool = False
     is_image: bool = False
     evidence: list[RoleEvidence] = field(default_factory=list)
+
+    @property
+    def named_for_evaluation_over_training_split(self) -> str | None:
+        """`val_set = CIFAR10(root, train=True)`: the dataset's own name says validation/test
+        while what it is built from says the training split; the evidence of the latter, or None."""
+        named = {e.role for e in self.evidence if e.level == 1}
+        built = [e for e in self.evidence if e.level == 2]
+        if named != {DataRole.EVAL} or not built or any(e.role != DataRole.TRAIN for e in built):
+            return None
+        if any("[" in e.reason for e in built):
+            return None  # Hugging Face's split="train[:5%]" holds out a slice of the training split
+        return built[0].reason
 
     @property
     def from_folders(self) -> bool:
@@ -241,6 +253,32 @@ class DataFacts:
             bound == package or bound.startswith(package + ".") for bound in self.facts.names.bindings.values()
         )
 
+    def all_datasets(self) -> list[Dataset]:
+        """The datasets built in the file and those the loaders wrap, each once."""
+        seen: dict[int, Dataset] = {}
+        for dataset in [*self.datasets, *(d for loader in self.loaders for d in loader.datasets)]:
+            seen.setdefault(id(dataset.node), dataset)
+        return list(seen.values())
+
+    def resplit(self, name: str) -> bool:
+        """Whether a dataset bound to `name` is cut down later: given to `Subset`/`random_split`,
+        to a sampler or any call that names a split or indices, or an attribute of it reassigned
+        (`val_set.samples = ...`). A copy of the training split with the evaluation transform,
+        cut to the held-out indices, is the usual way to build a validation set."""
+        if self.facts is None:
+            return True
+        for call in self.facts.collected.calls:
+            if not any(_last(a.value) == name for a in call.node.args):
+                continue
+            callee = (dotted(call.node.func) or "").lower()
+            if call.qualname in DATASET_VIEWS or any(w in callee for w in ("subset", "split", "sampler", "indices", "select")):
+                return True
+        for assign in self.facts.collected.assigns:
+            for target in assign.targets:
+                if isinstance(target, (cst.Attribute, cst.Subscript)) and _last(target.value) == name:
+                    return True
+        return False
+
     @cached_property
     def carries_state_across_batches(self) -> bool:
         """Truncated backpropagation through time: the hidden state of one batch starts the
@@ -282,4 +320,21 @@ class DataFacts:
         )
 
 
-__all__ = ["DataFacts", "Dataset", "Kind", "Loader", "MIXED", "Pipeline", "Step"]
+def _last(expr: cst.BaseExpression) -> str | None:
+    """`self.val_set` -> "val_set"."""
+    name = dotted(expr)
+    return name.rsplit(".", 1)[-1] if name else None
+
+
+def says_only(name: str | None, role: DataRole) -> bool:
+    """A name whose words say this role and no other (`val_loader`, not `train_val_loader`)."""
+    return word_roles(name) == {role}
+
+
+def names_a_loader(name: str | None) -> bool:
+    """`train_loader`, `trainloader`, `self.train_dl`, `valid_queue`, `test_iter`."""
+    words = [w.lower() for w in split_words(name or "")]
+    return any(w.endswith("loader") or w in ("dl", "queue", "iter", "iterator", "batches") for w in words)
+
+
+__all__ = ["DataFacts", "Dataset", "Kind", "Loader", "MIXED", "Pipeline", "Step", "names_a_loader", "says_only"]

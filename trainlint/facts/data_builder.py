@@ -251,7 +251,8 @@ class _Builder:
             if given in SPLIT_KEYWORDS:
                 text = string(arg.value)
                 if text is None and isinstance(arg.value, cst.FormattedString):
-                    text = " ".join(_words_in(arg.value))  # split=f"train[:{n}%]"
+                    # split=f"train[:{n}%]": the literal parts, slice brackets kept
+                    text = "".join(p.value for p in arg.value.parts if isinstance(p, cst.FormattedStringText))
                 out += word_evidence(text, level, f"`{given}={text!r}`")
                 continue
             # the pipeline's name says less than the split: `CIFAR10(train=False, transform=train_tf)` is test data
