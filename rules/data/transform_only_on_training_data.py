@@ -1,12 +1,9 @@
-import re
 from collections.abc import Iterator
 
 from trainlint.facts import DataRole, FileFacts, Pipeline
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
-# Pipelines for labels rather than images: a mask is converted, never normalized.
-_TARGET_WORDS = frozenset({"mask", "masks", "target", "targets", "label", "labels", "gt", "seg", "depth"})
 
 
 class TransformOnlyOnTrainingData(Rule):
@@ -107,7 +104,7 @@ class TransformOnlyOnTrainingData(Rule):
         data = facts.data
         if data.is_test_code:
             return
-        pipelines = [p for p in data.pipelines if p.transparent and p.makes_float_tensors and not _for_targets(p)]
+        pipelines = [p for p in data.pipelines if p.transparent and p.makes_float_tensors and not p.for_targets]
         normalized_training = [p for p in pipelines if p.role == DataRole.TRAIN and p.normalizes]
         if not normalized_training:
             return
@@ -124,10 +121,6 @@ class TransformOnlyOnTrainingData(Rule):
                 "evaluated on inputs on a scale it never saw; add the same transforms.Normalize",
                 first_line_only=True,
             )
-
-
-def _for_targets(pipeline: Pipeline) -> bool:
-    return any(w.lower() in _TARGET_WORDS for name in pipeline.names for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+", name))
 
 
 def _describe(pipeline: Pipeline) -> str:

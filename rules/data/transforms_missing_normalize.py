@@ -71,6 +71,62 @@ class TransformsMissingNormalize(Rule):
             6,
             7,
         ),
+        Bad(
+            """
+            import torch.nn as nn
+            from torchvision import datasets, transforms
+
+            train_set = datasets.MNIST("data", train=True, transform=transforms.ToTensor(), download=True)
+            criterion = nn.CrossEntropyLoss()
+            """,
+            4,
+            note="a bare ToTensor, without Compose",
+        ),
+        Bad(
+            """
+            from PIL import Image
+            from torch.utils.data import Dataset
+            from torchvision import transforms
+
+            class DefectDataset(Dataset):
+                def __init__(self, paths, masks, resize=256):
+                    self.paths, self.masks = paths, masks
+                    self.transform_x = transforms.Compose([transforms.Resize(resize), transforms.ToTensor()])
+                    self.transform_mask = transforms.Compose([transforms.Resize(resize), transforms.ToTensor()])
+
+                def __getitem__(self, idx):
+                    image = self.transform_x(Image.open(self.paths[idx]).convert("RGB"))
+                    return image, self.transform_mask(Image.open(self.masks[idx]))
+
+                def __len__(self):
+                    return len(self.paths)
+            """,
+            8,
+            note="a Compose stored on self by a Dataset that opens images; the mask pipeline is left alone",
+        ),
+        Bad(
+            """
+            import random
+            import torch
+            from torchvision.datasets import ImageFolder
+            from torchvision.transforms import Compose, RandomHorizontalFlip, ToTensor
+
+            class RandomNoise:
+                def __init__(self, p, std=0.1):
+                    self.p, self.std = p, std
+
+                def __call__(self, img):
+                    if random.random() <= self.p:
+                        return img + torch.empty(img.size()).normal_(0, self.std)
+                    return img
+
+            custom_transforms = Compose([RandomHorizontalFlip(p=0.5), ToTensor(), RandomNoise(p=0.5)])
+            train_dataset = ImageFolder("places/train", transform=custom_transforms)
+            criterion = torch.nn.CrossEntropyLoss()
+            """,
+            15,
+            note="the project's own transform is read: it adds noise, it does not normalize",
+        ),
     ]
     good = [
         Good(
@@ -155,6 +211,40 @@ class TransformsMissingNormalize(Rule):
         Good(
             """
             import torch
+            from torchvision import datasets, transforms
+
+            class Standardize:
+                def __call__(self, img):
+                    return (img - img.mean()) / img.std()
+
+            transform = transforms.Compose([transforms.ToTensor(), Standardize()])
+            train_set = datasets.CIFAR10("data", train=True, transform=transform)
+            criterion = torch.nn.CrossEntropyLoss()
+            """,
+            note="the project's own transform standardizes",
+        ),
+        Good(
+            """
+            import numpy as np
+            from PIL import Image
+            from torch.utils.data import Dataset
+            from torchvision.transforms import ToTensor
+
+            class EdgeDataset(Dataset):
+                def __init__(self, paths, transform=None):
+                    self.paths, self.transform = paths, transform
+                    self.to_tensor = ToTensor()
+
+                def __getitem__(self, idx):
+                    image = Image.open(self.paths[idx])
+                    edges = Image.fromarray(np.asarray(image.convert("L")) > 128)
+                    return self.transform(image), self.to_tensor(edges)
+            """,
+            note="a bare ToTensor kept on self for a target map",
+        ),
+        Good(
+            """
+            import torch
             from PIL import Image
             from torchvision import transforms
 
@@ -173,7 +263,8 @@ class TransformsMissingNormalize(Rule):
         if data.is_test_code:
             return
         for pipeline in data.pipelines:
-            if not pipeline.transparent or not pipeline.makes_float_tensors or pipeline.normalizes:
+            if not pipeline.transparent or not pipeline.makes_float_tensors or pipeline.normalizes \
+                    or pipeline.for_targets:
                 continue
             if not any(d.is_image or (d.kind == "map" and data.classification_loss) for d in pipeline.datasets):
                 continue

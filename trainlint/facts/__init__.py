@@ -18,6 +18,7 @@ from functools import cached_property
 import libcst as cst
 
 from trainlint.facts.collect import AssignInfo, CallInfo, ClassInfo, Collected, FunctionInfo, LoopInfo, collect
+from trainlint.facts.data_classes import data_class_summaries
 from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step, names_a_loader, says_only
 from trainlint.facts.data_builder import build_data_facts
 from trainlint.facts.forward import ForwardPath, ForwardPaths, Store
@@ -190,7 +191,7 @@ class FileFacts:
 
     def class_summaries(self) -> list[ClassSummary]:
         """What other files of the project may need to know about this file's module classes."""
-        return [mc.summary() for mc in self.module_classes if mc.info.outer is None]
+        return [mc.summary() for mc in self.module_classes if mc.info.outer is None] + data_class_summaries(self)
 
     def is_inherited(self, name: str) -> bool:
         """Whether some class of this file or of the project names class `name` as a base."""

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 Kind = Literal["map", "iterable"]
 
 MIXED = "\0mixed"  # the name context of an object built in a comprehension over splits
+# Words that name a pipeline for labels rather than images (`transform_mask`, `gt_transform`).
+_TARGET_WORDS = frozenset({"mask", "masks", "target", "targets", "label", "labels", "gt", "seg", "depth", "edge", "edges"})
 # `model.eval()` says a model is run; loading weights alone does not (a training script
 # resumes from a checkpoint, a helper module loads a pretrained backbone).
 INFERENCE_METHODS = frozenset({"eval"})
@@ -142,6 +144,12 @@ class Pipeline(_Decided):
     @property
     def node(self) -> cst.Call:
         return self.call.node
+
+    @property
+    def for_targets(self) -> bool:
+        """A pipeline for masks or targets (`transform_mask`, `target_transform`): labels are
+        converted to tensors, never normalized."""
+        return any(w.lower() in _TARGET_WORDS for name in self.names for w in split_words(name))
 
     @property
     def makes_float_tensors(self) -> bool:

@@ -14,11 +14,12 @@ import libcst as cst
 
 from trainlint.facts.collect import CallInfo, FunctionInfo
 from trainlint.facts.data import MIXED, DataFacts, Dataset, Kind, Loader, Pipeline, Step
+from trainlint.facts.data_classes import MAY_NORMALIZE, OPENS_IMAGES, project_class_fact
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.roles import RoleEvidence, word_evidence
 from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, method_name, string
 from trainlint.facts.vocabulary import (
-    COMPOSE, DATALOADER, DATASET_VIEWS, FOLDER_DATASETS, HF_LOAD_DATASET, ITERABLE_BASES, ITERABLE_PACKAGES,
+    COMPOSE, DATALOADER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, HF_LOAD_DATASET, ITERABLE_BASES, ITERABLE_PACKAGES,
     MAP_DATASETS, NESTING, NO_GRAD, OPAQUE_STEPS, RANDOM_CALL_PREFIXES, TORCHVISION_DATASETS, TRANSFORMS,
     VIDEO_DATASETS,
 )
@@ -68,7 +69,7 @@ class _Builder:
         loader_calls = [c for c in calls if c.qualname == DATALOADER]
         compose_calls = [c for c in calls if c.qualname in COMPOSE]
         out = DataFacts(facts=self.facts, is_test_code=self.is_test_code)
-        if not loader_calls and not compose_calls:
+        if not loader_calls and not compose_calls and not any(c.qualname in FLOAT_CONVERSIONS for c in calls):
             return out
         self._index_assignments()
         self._index_keyword_contexts()
@@ -82,6 +83,12 @@ class _Builder:
             if isinstance(el.value, cst.Call)
         }
         out.pipelines = [self._pipeline(c, out.datasets) for c in compose_calls if id(c.node) not in nested]
+        # `transform=transforms.ToTensor()`: one conversion given to a dataset without a Compose
+        for call in calls:
+            if call.qualname in FLOAT_CONVERSIONS and id(call.node) not in nested:
+                bare = self._pipeline(call, out.datasets, bare=True)
+                if bare.datasets:
+                    out.pipelines.append(bare)
         out.loaders = [self._loader(c) for c in loader_calls]
         return out
 
@@ -220,7 +227,8 @@ class _Builder:
             kind=kind,
             names=names,
             samples_randomly=randomly,
-            is_image=is_tv and qualname not in VIDEO_DATASETS,
+            is_image=(is_tv and qualname not in VIDEO_DATASETS)
+            or (not is_tv and project_class_fact(self.facts, qualname, OPENS_IMAGES) is True),
         )
         dataset.evidence = (
             _name_evidence(names, 1, "named")
@@ -325,9 +333,13 @@ class _Builder:
         return out
 
     # pipelines -----------------------------------------------------------------
-    def _pipeline(self, call: CallInfo, datasets: list[Dataset]) -> Pipeline:
+    def _pipeline(self, call: CallInfo, datasets: list[Dataset], bare: bool = False) -> Pipeline:
         steps: list[Step] = []
-        transparent = self._collect_steps(call.node, call.function, steps, 0)
+        if bare:
+            steps.append(Step(call.node, call.qualname, call.node))
+            transparent = True
+        else:
+            transparent = self._collect_steps(call.node, call.function, steps, 0)
         names = self.contexts.get(id(call.node), [])
         # the datasets that are given this pipeline, directly or through a name
         users = []
@@ -342,11 +354,32 @@ class _Builder:
             values = [transform] if transform is call.node else self._values_of(transform, scope)
             if any(v is call.node for v in values):
                 users.append(dataset)
+        owner = None if bare else self._dataset_class_owning(call)
+        if owner is not None:
+            users.append(owner)
         evidence = _name_evidence(names, 1, "named")
         for dataset in users:
             evidence += [RoleEvidence(2, e.role, f"used by a dataset {e.reason}") for e in dataset.evidence if e.level <= 2]
         evidence += self._function_evidence(call.function, 3)
         return Pipeline(call, steps, transparent, names, users, evidence)
+
+    def _dataset_class_owning(self, call: CallInfo) -> Dataset | None:
+        """`self.transform = Compose([...])` in a Dataset class of the file: the class is the
+        dataset the pipeline serves (its __getitem__ applies it)."""
+        function = call.function
+        names = self.contexts.get(id(call.node), [])
+        if function is None or function.cls is None or not names or names == [MIXED]:
+            return None
+        bound_on_self = any(
+            any(v is call.node for v in values) for (_, full), values in self.bindings.items() if full.startswith("self.")
+        )
+        kind = self._local_dataset_class(function.cls.name)[0]
+        if not bound_on_self or kind is None:
+            return None
+        return Dataset(
+            node=function.cls.node.name, qualname=function.cls.name, kind=kind, names=[function.cls.name],
+            is_image=project_class_fact(self.facts, function.cls.name, OPENS_IMAGES) is True,
+        )
 
     def _collect_steps(self, call: cst.Call, function: FunctionInfo | None, steps: list[Step], depth: int) -> bool:
         """Flatten a Compose (and RandomApply/RandomChoice) into its steps; False if a step is opaque."""
@@ -377,6 +410,9 @@ class _Builder:
             steps.append(Step(value, qualname, step_call))
             if qualname in NESTING and step_call is not None:
                 transparent = self._collect_steps(step_call, function, steps, depth + 1) and transparent
+            elif qualname and not qualname.startswith(TRANSFORMS) \
+                    and project_class_fact(self.facts, qualname, MAY_NORMALIZE) is False:
+                pass  # the project's own transform, read: it does not rescale (RandomNoise)
             elif not qualname or not qualname.startswith(TRANSFORMS) or qualname in OPAQUE_STEPS:
                 transparent = False
         return transparent
