@@ -127,6 +127,31 @@ class TransformsMissingNormalize(Rule):
             15,
             note="the project's own transform is read: it adds noise, it does not normalize",
         ),
+        Bad(
+            """
+            import torch.nn as nn
+            from torchvision import datasets, transforms
+
+            def build_transform(is_train):
+                t = []
+                if is_train:
+                    t.append(transforms.RandomResizedCrop(224))
+                t.append(transforms.ToTensor())
+                return transforms.Compose(t)
+
+            data_transforms = {
+                "train": transforms.Compose([transforms.RandomResizedCrop(224), transforms.ToTensor()]),
+                "val": transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor()]),
+            }
+            image_datasets = {x: datasets.ImageFolder(f"data/{x}", data_transforms[x]) for x in ["train", "val"]}
+            test_set = datasets.ImageFolder("data/test", build_transform(False))
+            criterion = nn.CrossEntropyLoss()
+            """,
+            9,
+            12,
+            13,
+            note="pipelines built with list.append and in a dict",
+        ),
     ]
     good = [
         Good(

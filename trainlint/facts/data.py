@@ -105,6 +105,8 @@ class Step:
     node: cst.BaseExpression
     qualname: str | None
     call: cst.Call | None
+    #: appended to the pipeline's list under an `if` (`if is_train: t.append(RandomCrop(...))`)
+    conditional: bool = False
 
     @property
     def makes_float(self) -> bool:
@@ -121,8 +123,8 @@ class Step:
 
     @property
     def is_random(self) -> bool:
-        if self.qualname not in RANDOM_AUGMENTATIONS or self.call is None:
-            return False
+        if self.qualname not in RANDOM_AUGMENTATIONS or self.call is None or self.conditional:
+            return False  # a step added under an `if` may be the training branch's
         for arg in self.call.args:
             if arg.keyword is not None and arg.keyword.value == "p" and number(arg.value) == 0:
                 return False

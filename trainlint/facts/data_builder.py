@@ -62,6 +62,8 @@ class _Builder:
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
         self.datasets: dict[int, Dataset] = {}
         self.is_test_code = facts.test_code
+        #: list elements appended to a pipeline's list under an `if` (see _appended)
+        self._conditional: set[int] = set()
 
     # entry -------------------------------------------------------------------
     def build(self) -> DataFacts:
@@ -351,8 +353,7 @@ class _Builder:
                 continue
             ds_call = self.calls_by_node.get(id(dataset.node))
             scope = ds_call.function if ds_call else None
-            values = [transform] if transform is call.node else self._values_of(transform, scope)
-            if any(v is call.node for v in values):
+            if any(v is call.node for v in self._transforms_of(transform, scope)):
                 users.append(dataset)
         owner = None if bare else self._dataset_class_owning(call)
         if owner is not None:
@@ -362,6 +363,39 @@ class _Builder:
             evidence += [RoleEvidence(2, e.role, f"used by a dataset {e.reason}") for e in dataset.evidence if e.level <= 2]
         evidence += self._function_evidence(call.function, 3)
         return Pipeline(call, steps, transparent, names, users, evidence)
+
+    def _transforms_of(self, expr: cst.BaseExpression, scope: FunctionInfo | None, depth: int = 0) -> list:
+        """What a dataset's `transform=` may be: the expression, what a name holds, the
+        values of a dict it indexes (`data_transforms[split]`), what a function of this
+        file returns (`build_transform(is_train)`)."""
+        if depth > 3:
+            return []
+        if isinstance(expr, cst.Subscript):
+            out = []
+            for value in self._values_of(expr.value, scope):
+                if isinstance(value, cst.Dict):
+                    out += [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+            return out
+        if isinstance(expr, cst.Call):
+            out = [expr]
+            for function, returned in self._returns_of(dotted(expr.func) or ""):
+                out += self._transforms_of(returned, function, depth + 1)
+            return out
+        values = self._values_of(expr, scope)
+        return [expr, *values] + [v for value in values if isinstance(value, cst.Call)
+                                  for v in self._transforms_of(value, scope, depth + 1)[1:]]
+
+    def _returns_of(self, callee: str) -> list[tuple[FunctionInfo, cst.BaseExpression]]:
+        """The values `return` gives in the top-level function (or method, `self.f`) of that name."""
+        name = callee.removeprefix("self.")
+        out = []
+        for function in self.facts.collected.functions:
+            if function.name != name or "." in name or (function.cls is None) == callee.startswith("self."):
+                continue
+            finder = _Returns()
+            function.node.body.visit(finder)
+            out += [(function, value) for value in finder.values]
+        return out
 
     def _dataset_class_owning(self, call: CallInfo) -> Dataset | None:
         """`self.transform = Compose([...])` in a Dataset class of the file: the class is the
@@ -393,7 +427,9 @@ class _Builder:
                 elements = _list_elements(values[0])
             if elements is None:
                 return False
-            transparent = not self._list_mutated(dotted(first) or "", function)
+            appended = self._appended(dotted(first) or "", function)
+            transparent = appended is not None
+            elements = elements + (appended or [])
         else:
             transparent = True
         for element in elements:
@@ -407,7 +443,7 @@ class _Builder:
                 if len(bound) == 1 and isinstance(bound[0], cst.Call):
                     step_call = bound[0]
             qualname = self.facts.qualname(step_call.func) if step_call is not None else None
-            steps.append(Step(value, qualname, step_call))
+            steps.append(Step(value, qualname, step_call, conditional=id(element) in self._conditional))
             if qualname in NESTING and step_call is not None:
                 transparent = self._collect_steps(step_call, function, steps, depth + 1) and transparent
             elif qualname and not qualname.startswith(TRANSFORMS) \
@@ -417,17 +453,38 @@ class _Builder:
                 transparent = False
         return transparent
 
-    def _list_mutated(self, name: str, function: FunctionInfo | None) -> bool:
-        for c in self.facts.calls_in(function.node if function else None):
+    def _appended(self, name: str, function: FunctionInfo | None) -> list[cst.Element] | None:
+        """The steps added to a list after it is built (`t.append(ToTensor())`, `t += [...]`);
+        None when it is changed in a way that cannot be read. A step added under an `if`
+        is marked conditional: the pipeline may or may not hold it."""
+        added: list[cst.Element] = []
+        scope = function.node if function else None
+        under_if = _calls_under_if(scope) if scope is not None else set()
+        for c in self.facts.calls_in(scope):
             target = c.node.func
-            if isinstance(target, cst.Attribute) and dotted(target.value) == name and target.attr.value in (
-                "append", "extend", "insert", "__setitem__"
-            ):
-                return True
-        for a in self.facts.assigns_in(function.node if function else None):
+            if not (isinstance(target, cst.Attribute) and dotted(target.value) == name):
+                continue
+            method = target.attr.value
+            args = [a.value for a in c.node.args]
+            if method == "append" and len(args) == 1:
+                new = [cst.Element(args[0])]
+            elif method == "insert" and len(args) == 2:
+                new = [cst.Element(args[1])]
+            elif method == "extend" and len(args) == 1 and isinstance(args[0], (cst.List, cst.Tuple)):
+                new = list(args[0].elements)
+            elif method in ("append", "extend", "insert", "__setitem__", "pop", "remove", "clear"):
+                return None
+            else:
+                continue
+            if id(c.node) in under_if:
+                self._conditional.update(id(e) for e in new)
+            added += new
+        for a in self.facts.assigns_in(scope):
             if isinstance(a.node, cst.AugAssign) and dotted(a.node.target) == name:
-                return True
-        return False
+                if not isinstance(a.node.value, (cst.List, cst.Tuple)):
+                    return None
+                added += list(a.node.value.elements)
+        return added
 
     # loaders -------------------------------------------------------------------
     def _loader(self, call: CallInfo) -> Loader:
@@ -609,6 +666,44 @@ def _words_in(expr: cst.BaseExpression, depth: int = 0) -> list[str]:
 def _is_path_call(call: cst.Call) -> bool:
     name = dotted(call.func) or ""
     return name.rsplit(".", 1)[-1] in ("join", "Path", "PurePath", "expanduser", "abspath", "format")
+
+
+def _calls_under_if(function: cst.FunctionDef) -> set[int]:
+    """The calls of a function's body that run only under an `if`."""
+    finder = _UnderIf()
+    function.body.visit(finder)
+    return finder.calls
+
+
+class _Returns(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.values: list[cst.BaseExpression] = []
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.values.append(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+class _UnderIf(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.depth = 0
+        self.calls: set[int] = set()
+
+    def visit_If(self, node: cst.If) -> None:
+        self.depth += 1
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.depth -= 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested def has its own body
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.depth:
+            self.calls.add(id(node))
 
 
 def _ends_with_break(loop: cst.For) -> bool:
