@@ -152,6 +152,23 @@ class TransformsMissingNormalize(Rule):
             13,
             note="pipelines built with list.append and in a dict",
         ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+            from torchvision import datasets, transforms
+
+            train_set = datasets.CIFAR10("data", train=True, transform=transforms.Compose([transforms.ToTensor()]))
+            loader = torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=True)
+            criterion = nn.BCEWithLogitsLoss()
+            for images, labels in loader:
+                loss = criterion(model(images), F.one_hot(labels, 10).float())
+                loss.backward()
+            """,
+            7,
+            note="BCE on one-hot class labels: a classifier, its images are not the targets",
+        ),
     ]
     good = [
         Good(

@@ -300,8 +300,22 @@ class DataFacts:
 
     @cached_property
     def image_targets(self) -> bool:
-        """The file trains on images as targets (reconstruction, generation, regression)."""
-        return self.facts is not None and any(c.qualname in IMAGE_TARGET_CALLS for c in self.facts.collected.calls)
+        """The file trains on images as targets (reconstruction, generation, regression): it
+        saves image grids, or computes a reconstruction loss (BCE, MSE, L1) whose target may
+        be the images. A BCE/MSE on class labels (`F.one_hot(y)`, class indices) is a
+        classifier's loss: its images do not reach the loss."""
+        if self.facts is None:
+            return False
+        calls = [c for c in self.facts.collected.calls if c.qualname in IMAGE_TARGET_CALLS]
+        if not calls:
+            return False
+        on_labels: dict[int, bool] = {}  # loss call or constructor -> every use of it is on labels
+        for use in self.facts.losses.uses:
+            labels = use.target.target in ("onehot", "index")
+            for node in (use.call, use.options):
+                if node is not None:
+                    on_labels[id(node)] = on_labels.get(id(node), True) and labels
+        return any(not on_labels.get(id(c.node), False) for c in calls)
 
     @cached_property
     def classification_loss(self) -> bool:
