@@ -166,7 +166,7 @@ class TransformsMissingNormalize(Rule):
                 loss = criterion(model(images), F.one_hot(labels, 10).float())
                 loss.backward()
             """,
-            7,
+            6,
             note="BCE on one-hot class labels: a classifier, its images are not the targets",
         ),
     ]
