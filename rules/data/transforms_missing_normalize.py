@@ -11,13 +11,20 @@ class TransformsMissingNormalize(Rule):
     Finds a torchvision transform pipeline (`transforms.Compose` or `transforms.v2.Compose`)
     that turns images into float tensors (`ToTensor`, `ToDtype`, `ConvertImageDtype`) but
     never normalizes them, given to an image dataset (a torchvision dataset, `ImageFolder`,
-    or the project's own dataset in a classification script).
+    the project's own Dataset that opens image files with PIL/cv2/imageio, or any dataset
+    in a classification script). The pipeline may be a bare `transforms.ToTensor()`, a
+    `Compose` stored on `self` by a Dataset, built with `list.append`, kept in a dict
+    (`{"train": Compose(...), ...}`) or returned by a builder function. A Dataset of the
+    training script that reads images and returns them as float tensors with no
+    transform at all (raw 0..255 pixels) is reported too.
 
     It stays silent when the inputs are normalized elsewhere in the file: a `Normalize`
     layer in the model, `(x - mean) / std` in `forward()` or the training loop, torchvision's
     functional `normalize`; when a step's effect cannot be read (`Lambda`, the project's own
-    transforms); when the images are also the targets (autoencoders, GANs and
-    super-resolution, which save images or use BCE/MSE/L1 on them); and in inference scripts.
+    transforms whose `__call__` cannot be read or rescales); when the images are also the
+    targets (autoencoders, GANs and super-resolution, which save images or use BCE/MSE/L1 on
+    them; a BCE on one-hot class labels is a classifier's); for mask/target pipelines; and
+    in inference scripts.
 
     ## Why is this bad?
     `ToTensor` scales pixels to [0, 1]: every input is positive, with a mean near 0.45
@@ -169,6 +176,33 @@ class TransformsMissingNormalize(Rule):
             6,
             note="BCE on one-hot class labels: a classifier, its images are not the targets",
         ),
+        Bad(
+            """
+            import cv2
+            import numpy as np
+            import torch
+            from torch.utils.data import DataLoader, Dataset
+
+            class SlideDataset(Dataset):
+                def __init__(self, paths, labels):
+                    self.paths, self.labels = paths, labels
+
+                def __getitem__(self, idx):
+                    img = np.transpose(cv2.imread(self.paths[idx]), (2, 0, 1))
+                    return torch.from_numpy(img).float(), self.labels[idx]
+
+                def __len__(self):
+                    return len(self.paths)
+
+            loader = DataLoader(SlideDataset(paths, labels), batch_size=16, shuffle=True)
+            for x, y in loader:
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            """,
+            12,
+            note="images fed without any transform: raw 0..255 pixels",
+        ),
     ]
     good = [
         Good(
@@ -298,12 +332,42 @@ class TransformsMissingNormalize(Rule):
             """,
             note="an inference script",
         ),
+        Good(
+            """
+            import cv2
+            import numpy as np
+            import torch
+            from torch.utils.data import DataLoader, Dataset
+
+            class SlideDataset(Dataset):
+                def __init__(self, paths, labels):
+                    self.paths, self.labels = paths, labels
+
+                def __getitem__(self, idx):
+                    img = np.transpose(cv2.imread(self.paths[idx]), (2, 0, 1))
+                    return torch.from_numpy(img).float(), self.labels[idx]
+
+            for x, y in DataLoader(SlideDataset(paths, labels), batch_size=16, shuffle=True):
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x / 255.0), y).backward()
+                optimizer.step()
+            """,
+            note="the loop scales the pixels",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         data = facts.data
         if data.is_test_code:
             return
+        if not (data.image_targets or data.is_inference_script or data.inputs_normalized_elsewhere):
+            for name, conversion in data.raw_pixel_datasets:
+                yield self.report(
+                    conversion,
+                    f"`{name}` reads images and returns them as float tensors with no transform: the inputs "
+                    "are raw 0..255 pixels; scale and normalize them (transforms.ToTensor() and Normalize)",
+                    first_line_only=True,
+                )
         for pipeline in data.pipelines:
             if not pipeline.transparent or not pipeline.makes_float_tensors or pipeline.normalizes \
                     or pipeline.for_targets:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo
+from trainlint.facts.data_classes import feeds_raw_pixels, rescales_pixels
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.normalization import NormalizationFinder, is_sub_div_chain
 from trainlint.facts.roles import RoleEvidence, decide, split_words, word_roles
@@ -262,6 +263,19 @@ class DataFacts:
         return self.facts is not None and any(
             bound == package or bound.startswith(package + ".") for bound in self.facts.names.bindings.values()
         )
+
+    @cached_property
+    def raw_pixel_datasets(self) -> list[tuple[str, cst.Call]]:
+        """This file's Dataset classes that read images and return them as float tensors
+        with no transform and no rescaling: (class name, the conversion call)."""
+        if self.facts is None or not self.trains or rescales_pixels(self.facts.module):
+            return []  # a loop in another file may scale them
+        found = []
+        for info in self.facts.classes:
+            conversion = feeds_raw_pixels(self.facts, info) if info.outer is None else None
+            if conversion is not None:
+                found.append((info.name, conversion))
+        return found
 
     def all_datasets(self) -> list[Dataset]:
         """The datasets built in the file and those the loaders wrap, each once."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from trainlint.facts.collect import ClassInfo
-from trainlint.facts.syntax import dotted, method_name
+from trainlint.facts.syntax import dotted, method_name, number
 from trainlint.facts.vocabulary import IMAGE_READERS, NORMALIZE_FUNCTIONS, NORMALIZING
 from trainlint.index import ClassSummary
 
@@ -35,6 +35,39 @@ def opens_images(facts: "FileFacts", info: ClassInfo) -> bool:
     return any(
         call.qualname in IMAGE_READERS for method in info.methods.values() for call in facts.calls_in(method)
     )
+
+
+def feeds_raw_pixels(facts: "FileFacts", info: ClassInfo) -> cst.Call | None:
+    """A Dataset that reads image files and turns them into float tensors itself, with no
+    transform and no arithmetic that rescales them anywhere in the class: its items are
+    pixels in 0..255 (`torch.from_numpy(np.transpose(img, (2, 0, 1))).float()`). The
+    conversion call, or None."""
+    getitem = info.methods.get("__getitem__")
+    if getitem is None or not opens_images(facts, info):
+        return None
+    finder = _ScalingFinder(set())
+    info.node.body.visit(finder)
+    if finder.found:
+        return None
+    conversion = None
+    for method in info.methods.values():
+        for call in facts.calls_in(method):
+            callee = dotted(call.node.func) or ""
+            if "transform" in callee.lower() or callee.startswith("self.") and callee.count(".") == 1 \
+                    and callee.removeprefix("self.") not in info.methods:
+                return None  # a transform stored on self (or a callable attribute) is applied
+            if (call.qualname or "").startswith("torchvision.transforms"):
+                return None  # TF.to_tensor scales
+            if method_name(call.node) == "float" or (call.qualname or "") in ("torch.FloatTensor",):
+                conversion = conversion or call.node
+    return conversion
+
+
+def rescales_pixels(module: cst.Module) -> bool:
+    """`x / 255`, `x.div(255.0)`, `x /= 255`: pixels scaled somewhere in the file."""
+    finder = _PixelScaleFinder()
+    module.visit(finder)
+    return finder.found
 
 
 def transform_may_normalize(facts: "FileFacts", info: ClassInfo) -> bool | None:
@@ -83,6 +116,26 @@ def project_class_fact(facts: "FileFacts", qualname: str | None, fact: str) -> b
     return summary.facts.get(fact) if summary is not None else None
 
 
+class _PixelScaleFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        self.found |= isinstance(node.operator, cst.Divide) and _at_least_100(node.right)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.found |= isinstance(node.operator, cst.DivideAssign) and _at_least_100(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found |= method_name(node) in ("div", "div_", "true_divide") and bool(node.args) \
+            and _at_least_100(node.args[0].value)
+
+
+def _at_least_100(expr: cst.BaseExpression) -> bool:
+    value = number(expr)
+    return value is not None and value >= 100
+
+
 class _ScalingFinder(cst.CSTVisitor):
     def __init__(self, helpers: set[str]) -> None:
         self.helpers = helpers  # the class's other methods: what they do is not read here
@@ -105,6 +158,6 @@ class _ScalingFinder(cst.CSTVisitor):
 
 
 __all__ = [
-    "MAY_NORMALIZE", "OPENS_IMAGES", "data_class_summaries", "opens_images", "project_class_fact",
+    "MAY_NORMALIZE", "OPENS_IMAGES", "data_class_summaries", "feeds_raw_pixels", "opens_images", "project_class_fact", "rescales_pixels",
     "transform_may_normalize",
 ]
