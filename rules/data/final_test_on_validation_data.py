@@ -16,7 +16,8 @@ class FinalTestOnValidationData(Rule):
     `test...()` function with `val_loader`) in a file that binds `test_loader` and never
     reads it again.
 
-    A test loader that is used anywhere (iterated, passed on, returned, stored) keeps the
+    Calls inside a loop (a `test()` function used for validation every epoch) are not the
+    final test. A test loader that is used anywhere (iterated, passed on, returned, stored) keeps the
     rule silent: the file may well test on it elsewhere. Validation inside the epoch loop
     (`validate(model, val_loader)`) is what the validation loader is for and is not
     reported.
@@ -112,6 +113,18 @@ class FinalTestOnValidationData(Rule):
             """,
             note="the test loader is used too",
         ),
+        Good(
+            """
+            def test(model, loader):
+                return sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+
+            train_loader, val_loader, test_loader = get_loaders("data")
+            for epoch in range(10):
+                train(model, train_loader)
+                test_acc = test(model, val_loader)
+            """,
+            note="a test() function used for validation every epoch",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -121,7 +134,9 @@ class FinalTestOnValidationData(Rule):
         if not unused:
             return
         targets = {id(a.node.value): a.targets for a in facts.assigns if isinstance(a.node, cst.Assign)}
-        for call in facts.collected.calls:
+        for call in facts.calls:
+            if call.loops:
+                continue  # `val_acc = test(model, val_loader)` every epoch is validation, not the final test
             loader = next(
                 (name for a in call.node.args if (name := dotted(a.value)) and _validation_loader(name)), None
             )
