@@ -19,7 +19,7 @@ import libcst as cst
 
 from trainlint.facts.collect import AssignInfo, CallInfo, ClassInfo, Collected, FunctionInfo, LoopInfo, collect
 from trainlint.facts.data_classes import data_class_summaries
-from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step, names_a_loader, says_only
+from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step
 from trainlint.facts.data_builder import build_data_facts
 from trainlint.facts.forward import ForwardPath, ForwardPaths, Store
 from trainlint.facts.inits import ConstantInit, EmptyParameter, Guard, InitFacts
@@ -40,7 +40,7 @@ from trainlint.facts.loop_builder import build_loop_facts
 from trainlint.facts.losses import LossFacts, LossUse
 from trainlint.facts.modes import behaves_differently_in_eval
 from trainlint.facts.modules import Layer, ModuleClass, build_module_classes
-from trainlint.facts.roles import RoleEvidence
+from trainlint.facts.roles import RoleEvidence, names_a_loader, says_only
 from trainlint.facts.stacks import Element, Seq, Stacks, has_bias
 from trainlint.facts.syntax import (
     argument,

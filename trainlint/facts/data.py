@@ -34,7 +34,7 @@ from trainlint.facts.collect import CallInfo
 from trainlint.facts.data_classes import feeds_raw_pixels, rescales_pixels
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.normalization import NormalizationFinder, is_sub_div_chain
-from trainlint.facts.roles import RoleEvidence, decide, split_words, word_roles
+from trainlint.facts.roles import RoleEvidence, decide, split_words
 from trainlint.facts.syntax import dotted, is_none, keyword, method_name, number
 from trainlint.facts.vocabulary import (
     CLASSIFICATION_LOSSES, COLOR_JITTER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
@@ -364,15 +364,4 @@ def _last(expr: cst.BaseExpression) -> str | None:
     return name.rsplit(".", 1)[-1] if name else None
 
 
-def says_only(name: str | None, role: DataRole) -> bool:
-    """A name whose words say this role and no other (`val_loader`, not `train_val_loader`)."""
-    return word_roles(name) == {role}
-
-
-def names_a_loader(name: str | None) -> bool:
-    """`train_loader`, `trainloader`, `self.train_dl`, `valid_queue`, `test_iter`."""
-    words = [w.lower() for w in split_words(name or "")]
-    return any(w.endswith("loader") or w in ("dl", "queue", "iter", "iterator", "batches") for w in words)
-
-
-__all__ = ["DataFacts", "Dataset", "Kind", "Loader", "MIXED", "Pipeline", "Step", "names_a_loader", "says_only"]
+__all__ = ["DataFacts", "Dataset", "Kind", "Loader", "MIXED", "Pipeline", "Step"]
