@@ -112,6 +112,25 @@ class DataloaderNoShuffle(Rule):
             """,
             12,
         ),
+        Bad(
+            """
+            import torch
+            from torch.utils.data import DataLoader, random_split
+
+            def get_pretrained(model_class, checkpoint_path):
+                model = model_class()
+                model.load_state_dict(torch.load(checkpoint_path))
+                return model
+
+            def get_loaders(dataset, batch_size, val_fraction=0.05):
+                train_subset, val_subset = random_split(dataset, [1 - val_fraction, val_fraction])
+                train_loader = DataLoader(train_subset, batch_size=batch_size)
+                val_loader = DataLoader(val_subset, batch_size=batch_size)
+                return train_loader, val_loader
+            """,
+            11,
+            note="a helper module: loading weights in another helper does not make it an inference script",
+        ),
     ]
     good = [
         Good(

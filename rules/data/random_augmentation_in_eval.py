@@ -166,6 +166,26 @@ class RandomAugmentationInEval(Rule):
                 return transforms.Compose([transforms.Resize(input_size), transforms.ToTensor()])
             """,
         ),
+        Good(
+            """
+            from torchvision import datasets, transforms
+
+            def build_transform(is_train, size=224):
+                t = []
+                if is_train:
+                    t.append(transforms.RandomResizedCrop(size))
+                    t.append(transforms.RandomHorizontalFlip())
+                else:
+                    t.append(transforms.Resize(int(size / 0.875)))
+                    t.append(transforms.CenterCrop(size))
+                t.append(transforms.ToTensor())
+                t.append(transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]))
+                return transforms.Compose(t)
+
+            val_set = datasets.ImageFolder("data/val", transform=build_transform(is_train=False))
+            """,
+            note="random steps appended only under `if is_train`",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:

@@ -11,13 +11,20 @@ class TransformsMissingNormalize(Rule):
     Finds a torchvision transform pipeline (`transforms.Compose` or `transforms.v2.Compose`)
     that turns images into float tensors (`ToTensor`, `ToDtype`, `ConvertImageDtype`) but
     never normalizes them, given to an image dataset (a torchvision dataset, `ImageFolder`,
-    or the project's own dataset in a classification script).
+    the project's own Dataset that opens image files with PIL/cv2/imageio, or any dataset
+    in a classification script). The pipeline may be a bare `transforms.ToTensor()`, a
+    `Compose` stored on `self` by a Dataset, built with `list.append`, kept in a dict
+    (`{"train": Compose(...), ...}`) or returned by a builder function. A Dataset of the
+    training script that reads images and returns them as float tensors with no
+    transform at all (raw 0..255 pixels) is reported too.
 
     It stays silent when the inputs are normalized elsewhere in the file: a `Normalize`
     layer in the model, `(x - mean) / std` in `forward()` or the training loop, torchvision's
     functional `normalize`; when a step's effect cannot be read (`Lambda`, the project's own
-    transforms); when the images are also the targets (autoencoders, GANs and
-    super-resolution, which save images or use BCE/MSE/L1 on them); and in inference scripts.
+    transforms whose `__call__` cannot be read or rescales); when the images are also the
+    targets (autoencoders, GANs and super-resolution, which save images or use BCE/MSE/L1 on
+    them; a BCE on one-hot class labels is a classifier's); for mask/target pipelines; and
+    in inference scripts.
 
     ## Why is this bad?
     `ToTensor` scales pixels to [0, 1]: every input is positive, with a mean near 0.45
@@ -70,6 +77,131 @@ class TransformsMissingNormalize(Rule):
             """,
             6,
             7,
+        ),
+        Bad(
+            """
+            import torch.nn as nn
+            from torchvision import datasets, transforms
+
+            train_set = datasets.MNIST("data", train=True, transform=transforms.ToTensor(), download=True)
+            criterion = nn.CrossEntropyLoss()
+            """,
+            4,
+            note="a bare ToTensor, without Compose",
+        ),
+        Bad(
+            """
+            from PIL import Image
+            from torch.utils.data import Dataset
+            from torchvision import transforms
+
+            class DefectDataset(Dataset):
+                def __init__(self, paths, masks, resize=256):
+                    self.paths, self.masks = paths, masks
+                    self.transform_x = transforms.Compose([transforms.Resize(resize), transforms.ToTensor()])
+                    self.transform_mask = transforms.Compose([transforms.Resize(resize), transforms.ToTensor()])
+
+                def __getitem__(self, idx):
+                    image = self.transform_x(Image.open(self.paths[idx]).convert("RGB"))
+                    return image, self.transform_mask(Image.open(self.masks[idx]))
+
+                def __len__(self):
+                    return len(self.paths)
+            """,
+            8,
+            note="a Compose stored on self by a Dataset that opens images; the mask pipeline is left alone",
+        ),
+        Bad(
+            """
+            import random
+            import torch
+            from torchvision.datasets import ImageFolder
+            from torchvision.transforms import Compose, RandomHorizontalFlip, ToTensor
+
+            class RandomNoise:
+                def __init__(self, p, std=0.1):
+                    self.p, self.std = p, std
+
+                def __call__(self, img):
+                    if random.random() <= self.p:
+                        return img + torch.empty(img.size()).normal_(0, self.std)
+                    return img
+
+            custom_transforms = Compose([RandomHorizontalFlip(p=0.5), ToTensor(), RandomNoise(p=0.5)])
+            train_dataset = ImageFolder("places/train", transform=custom_transforms)
+            criterion = torch.nn.CrossEntropyLoss()
+            """,
+            15,
+            note="the project's own transform is read: it adds noise, it does not normalize",
+        ),
+        Bad(
+            """
+            import torch.nn as nn
+            from torchvision import datasets, transforms
+
+            def build_transform(is_train):
+                t = []
+                if is_train:
+                    t.append(transforms.RandomResizedCrop(224))
+                t.append(transforms.ToTensor())
+                return transforms.Compose(t)
+
+            data_transforms = {
+                "train": transforms.Compose([transforms.RandomResizedCrop(224), transforms.ToTensor()]),
+                "val": transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor()]),
+            }
+            image_datasets = {x: datasets.ImageFolder(f"data/{x}", data_transforms[x]) for x in ["train", "val"]}
+            test_set = datasets.ImageFolder("data/test", build_transform(False))
+            criterion = nn.CrossEntropyLoss()
+            """,
+            9,
+            12,
+            13,
+            note="pipelines built with list.append and in a dict",
+        ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+            from torchvision import datasets, transforms
+
+            train_set = datasets.CIFAR10("data", train=True, transform=transforms.Compose([transforms.ToTensor()]))
+            loader = torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=True)
+            criterion = nn.BCEWithLogitsLoss()
+            for images, labels in loader:
+                loss = criterion(model(images), F.one_hot(labels, 10).float())
+                loss.backward()
+            """,
+            6,
+            note="BCE on one-hot class labels: a classifier, its images are not the targets",
+        ),
+        Bad(
+            """
+            import cv2
+            import numpy as np
+            import torch
+            from torch.utils.data import DataLoader, Dataset
+
+            class SlideDataset(Dataset):
+                def __init__(self, paths, labels):
+                    self.paths, self.labels = paths, labels
+
+                def __getitem__(self, idx):
+                    img = np.transpose(cv2.imread(self.paths[idx]), (2, 0, 1))
+                    return torch.from_numpy(img).float(), self.labels[idx]
+
+                def __len__(self):
+                    return len(self.paths)
+
+            loader = DataLoader(SlideDataset(paths, labels), batch_size=16, shuffle=True)
+            for x, y in loader:
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            """,
+            12,
+            note="images fed without any transform: raw 0..255 pixels",
         ),
     ]
     good = [
@@ -155,6 +287,40 @@ class TransformsMissingNormalize(Rule):
         Good(
             """
             import torch
+            from torchvision import datasets, transforms
+
+            class Standardize:
+                def __call__(self, img):
+                    return (img - img.mean()) / img.std()
+
+            transform = transforms.Compose([transforms.ToTensor(), Standardize()])
+            train_set = datasets.CIFAR10("data", train=True, transform=transform)
+            criterion = torch.nn.CrossEntropyLoss()
+            """,
+            note="the project's own transform standardizes",
+        ),
+        Good(
+            """
+            import numpy as np
+            from PIL import Image
+            from torch.utils.data import Dataset
+            from torchvision.transforms import ToTensor
+
+            class EdgeDataset(Dataset):
+                def __init__(self, paths, transform=None):
+                    self.paths, self.transform = paths, transform
+                    self.to_tensor = ToTensor()
+
+                def __getitem__(self, idx):
+                    image = Image.open(self.paths[idx])
+                    edges = Image.fromarray(np.asarray(image.convert("L")) > 128)
+                    return self.transform(image), self.to_tensor(edges)
+            """,
+            note="a bare ToTensor kept on self for a target map",
+        ),
+        Good(
+            """
+            import torch
             from PIL import Image
             from torchvision import transforms
 
@@ -166,14 +332,45 @@ class TransformsMissingNormalize(Rule):
             """,
             note="an inference script",
         ),
+        Good(
+            """
+            import cv2
+            import numpy as np
+            import torch
+            from torch.utils.data import DataLoader, Dataset
+
+            class SlideDataset(Dataset):
+                def __init__(self, paths, labels):
+                    self.paths, self.labels = paths, labels
+
+                def __getitem__(self, idx):
+                    img = np.transpose(cv2.imread(self.paths[idx]), (2, 0, 1))
+                    return torch.from_numpy(img).float(), self.labels[idx]
+
+            for x, y in DataLoader(SlideDataset(paths, labels), batch_size=16, shuffle=True):
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x / 255.0), y).backward()
+                optimizer.step()
+            """,
+            note="the loop scales the pixels",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         data = facts.data
         if data.is_test_code:
             return
+        if not (data.image_targets or data.is_inference_script or data.inputs_normalized_elsewhere):
+            for name, conversion in data.raw_pixel_datasets:
+                yield self.report(
+                    conversion,
+                    f"`{name}` reads images and returns them as float tensors with no transform: the inputs "
+                    "are raw 0..255 pixels; scale and normalize them (transforms.ToTensor() and Normalize)",
+                    first_line_only=True,
+                )
         for pipeline in data.pipelines:
-            if not pipeline.transparent or not pipeline.makes_float_tensors or pipeline.normalizes:
+            if not pipeline.transparent or not pipeline.makes_float_tensors or pipeline.normalizes \
+                    or pipeline.for_targets:
                 continue
             if not any(d.is_image or (d.kind == "map" and data.classification_loss) for d in pipeline.datasets):
                 continue

@@ -18,6 +18,7 @@ from functools import cached_property
 import libcst as cst
 
 from trainlint.facts.collect import AssignInfo, CallInfo, ClassInfo, Collected, FunctionInfo, LoopInfo, collect
+from trainlint.facts.data_classes import data_class_summaries
 from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step
 from trainlint.facts.data_builder import build_data_facts
 from trainlint.facts.forward import ForwardPath, ForwardPaths, Store
@@ -39,7 +40,7 @@ from trainlint.facts.loop_builder import build_loop_facts
 from trainlint.facts.losses import LossFacts, LossUse
 from trainlint.facts.modes import behaves_differently_in_eval
 from trainlint.facts.modules import Layer, ModuleClass, build_module_classes
-from trainlint.facts.roles import RoleEvidence
+from trainlint.facts.roles import RoleEvidence, names_a_loader, says_only
 from trainlint.facts.stacks import Element, Seq, Stacks, has_bias
 from trainlint.facts.syntax import (
     argument,
@@ -201,7 +202,7 @@ class FileFacts:
 
     def class_summaries(self) -> list[ClassSummary]:
         """What other files of the project may need to know about this file's module classes."""
-        return [mc.summary() for mc in self.module_classes if mc.info.outer is None]
+        return [mc.summary() for mc in self.module_classes if mc.info.outer is None] + data_class_summaries(self)
 
     def is_inherited(self, name: str) -> bool:
         """Whether some class of this file or of the project names class `name` as a base."""
@@ -264,7 +265,7 @@ __all__ = [
     "Loader", "Loop", "LoopEvents", "LoopInfo", "LossUse", "ModuleClass", "Optimizer", "Pipeline", "RoleEvidence",
     "Scheduler", "SchedulerKind", "Seq", "Step", "Store", "Value",
     # questions about names and loops
-    "evaluation_loop", "has_bias", "is_optimizer_class", "is_scheduler_class", "is_weight_layer", "same_model",
+    "evaluation_loop", "has_bias", "names_a_loader", "says_only", "is_optimizer_class", "is_scheduler_class", "is_weight_layer", "same_model",
     # torch's names rules match on
     "BIAS_POSITION", "CONV", "RECURRENT",
     # reading syntax

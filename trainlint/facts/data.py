@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Literal
 import libcst as cst
 
 from trainlint.facts.collect import CallInfo
+from trainlint.facts.data_classes import feeds_raw_pixels, rescales_pixels
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.normalization import NormalizationFinder, is_sub_div_chain
-from trainlint.facts.roles import RoleEvidence, decide
+from trainlint.facts.roles import RoleEvidence, decide, split_words
 from trainlint.facts.syntax import dotted, is_none, keyword, method_name, number
 from trainlint.facts.vocabulary import (
-    CLASSIFICATION_LOSSES, COLOR_JITTER, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
+    CLASSIFICATION_LOSSES, COLOR_JITTER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
     NORMALIZE_FUNCTIONS, NORMALIZING, RANDOM_AUGMENTATIONS, SELF_NORMALIZING_MODELS, TO_TENSOR,
 )
 
@@ -46,7 +47,11 @@ if TYPE_CHECKING:
 Kind = Literal["map", "iterable"]
 
 MIXED = "\0mixed"  # the name context of an object built in a comprehension over splits
-INFERENCE_METHODS = frozenset({"eval", "load_state_dict", "from_pretrained"})
+# Words that name a pipeline for labels rather than images (`transform_mask`, `gt_transform`).
+_TARGET_WORDS = frozenset({"mask", "masks", "target", "targets", "label", "labels", "gt", "seg", "depth", "edge", "edges"})
+# `model.eval()` says a model is run; loading weights alone does not (a training script
+# resumes from a checkpoint, a helper module loads a pretrained backbone).
+INFERENCE_METHODS = frozenset({"eval"})
 
 
 class _Decided:
@@ -79,6 +84,18 @@ class Dataset(_Decided):
     evidence: list[RoleEvidence] = field(default_factory=list)
 
     @property
+    def named_for_evaluation_over_training_split(self) -> str | None:
+        """`val_set = CIFAR10(root, train=True)`: the dataset's own name says validation/test
+        while what it is built from says the training split; the evidence of the latter, or None."""
+        named = {e.role for e in self.evidence if e.level == 1}
+        built = [e for e in self.evidence if e.level == 2]
+        if named != {DataRole.EVAL} or not built or any(e.role != DataRole.TRAIN for e in built):
+            return None
+        if any("[" in e.reason for e in built):
+            return None  # Hugging Face's split="train[:5%]" holds out a slice of the training split
+        return built[0].reason
+
+    @property
     def from_folders(self) -> bool:
         """An ImageFolder/DatasetFolder: it lists its samples class by class, folder by folder."""
         return self.qualname in FOLDER_DATASETS
@@ -89,6 +106,8 @@ class Step:
     node: cst.BaseExpression
     qualname: str | None
     call: cst.Call | None
+    #: appended to the pipeline's list under an `if` (`if is_train: t.append(RandomCrop(...))`)
+    conditional: bool = False
 
     @property
     def makes_float(self) -> bool:
@@ -105,8 +124,8 @@ class Step:
 
     @property
     def is_random(self) -> bool:
-        if self.qualname not in RANDOM_AUGMENTATIONS or self.call is None:
-            return False
+        if self.qualname not in RANDOM_AUGMENTATIONS or self.call is None or self.conditional:
+            return False  # a step added under an `if` may be the training branch's
         for arg in self.call.args:
             if arg.keyword is not None and arg.keyword.value == "p" and number(arg.value) == 0:
                 return False
@@ -128,6 +147,12 @@ class Pipeline(_Decided):
     @property
     def node(self) -> cst.Call:
         return self.call.node
+
+    @property
+    def for_targets(self) -> bool:
+        """A pipeline for masks or targets (`transform_mask`, `target_transform`): labels are
+        converted to tensors, never normalized."""
+        return any(w.lower() in _TARGET_WORDS for name in self.names for w in split_words(name))
 
     @property
     def makes_float_tensors(self) -> bool:
@@ -240,6 +265,45 @@ class DataFacts:
         )
 
     @cached_property
+    def raw_pixel_datasets(self) -> list[tuple[str, cst.Call]]:
+        """This file's Dataset classes that read images and return them as float tensors
+        with no transform and no rescaling: (class name, the conversion call)."""
+        if self.facts is None or not self.trains or rescales_pixels(self.facts.module):
+            return []  # a loop in another file may scale them
+        found = []
+        for info in self.facts.classes:
+            conversion = feeds_raw_pixels(self.facts, info) if info.outer is None else None
+            if conversion is not None:
+                found.append((info.name, conversion))
+        return found
+
+    def all_datasets(self) -> list[Dataset]:
+        """The datasets built in the file and those the loaders wrap, each once."""
+        seen: dict[int, Dataset] = {}
+        for dataset in [*self.datasets, *(d for loader in self.loaders for d in loader.datasets)]:
+            seen.setdefault(id(dataset.node), dataset)
+        return list(seen.values())
+
+    def resplit(self, name: str) -> bool:
+        """Whether a dataset bound to `name` is cut down later: given to `Subset`/`random_split`,
+        to a sampler or any call that names a split or indices, or an attribute of it reassigned
+        (`val_set.samples = ...`). A copy of the training split with the evaluation transform,
+        cut to the held-out indices, is the usual way to build a validation set."""
+        if self.facts is None:
+            return True
+        for call in self.facts.collected.calls:
+            if not any(_last(a.value) == name for a in call.node.args):
+                continue
+            callee = (dotted(call.node.func) or "").lower()
+            if call.qualname in DATASET_VIEWS or any(w in callee for w in ("subset", "split", "sampler", "indices", "select")):
+                return True
+        for assign in self.facts.collected.assigns:
+            for target in assign.targets:
+                if isinstance(target, (cst.Attribute, cst.Subscript)) and _last(target.value) == name:
+                    return True
+        return False
+
+    @cached_property
     def carries_state_across_batches(self) -> bool:
         """Truncated backpropagation through time: the hidden state of one batch starts the
         next (`hidden = repackage_hidden(hidden)`), so the batches must come in order."""
@@ -250,8 +314,22 @@ class DataFacts:
 
     @cached_property
     def image_targets(self) -> bool:
-        """The file trains on images as targets (reconstruction, generation, regression)."""
-        return self.facts is not None and any(c.qualname in IMAGE_TARGET_CALLS for c in self.facts.collected.calls)
+        """The file trains on images as targets (reconstruction, generation, regression): it
+        saves image grids, or computes a reconstruction loss (BCE, MSE, L1) whose target may
+        be the images. A BCE/MSE on class labels (`F.one_hot(y)`, class indices) is a
+        classifier's loss: its images do not reach the loss."""
+        if self.facts is None:
+            return False
+        calls = [c for c in self.facts.collected.calls if c.qualname in IMAGE_TARGET_CALLS]
+        if not calls:
+            return False
+        on_labels: dict[int, bool] = {}  # loss call or constructor -> every use of it is on labels
+        for use in self.facts.losses.uses:
+            labels = use.target.target in ("onehot", "index")
+            for node in (use.call, use.options):
+                if node is not None:
+                    on_labels[id(node)] = on_labels.get(id(node), True) and labels
+        return any(not on_labels.get(id(c.node), False) for c in calls)
 
     @cached_property
     def classification_loss(self) -> bool:
@@ -271,13 +349,19 @@ class DataFacts:
 
     @cached_property
     def is_inference_script(self) -> bool:
-        """The file evaluates or runs a trained model (eval(), no_grad, load_state_dict) and trains nothing."""
+        """The file evaluates or runs a trained model (eval(), no_grad, torch.jit.load) and trains nothing."""
         if self.facts is None or self.trains:
             return False
         return any(
             method_name(c.node) in INFERENCE_METHODS or c.qualname in INFERENCE_CALLS
             for c in self.facts.collected.calls
         )
+
+
+def _last(expr: cst.BaseExpression) -> str | None:
+    """`self.val_set` -> "val_set"."""
+    name = dotted(expr)
+    return name.rsplit(".", 1)[-1] if name else None
 
 
 __all__ = ["DataFacts", "Dataset", "Kind", "Loader", "MIXED", "Pipeline", "Step"]

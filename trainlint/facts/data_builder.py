@@ -14,11 +14,12 @@ import libcst as cst
 
 from trainlint.facts.collect import CallInfo, FunctionInfo
 from trainlint.facts.data import MIXED, DataFacts, Dataset, Kind, Loader, Pipeline, Step
+from trainlint.facts.data_classes import MAY_NORMALIZE, OPENS_IMAGES, project_class_fact
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.roles import RoleEvidence, word_evidence
 from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, method_name, string
 from trainlint.facts.vocabulary import (
-    COMPOSE, DATALOADER, DATASET_VIEWS, FOLDER_DATASETS, HF_LOAD_DATASET, ITERABLE_BASES, ITERABLE_PACKAGES,
+    COMPOSE, DATALOADER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, HF_LOAD_DATASET, ITERABLE_BASES, ITERABLE_PACKAGES,
     MAP_DATASETS, NESTING, NO_GRAD, OPAQUE_STEPS, RANDOM_CALL_PREFIXES, TORCHVISION_DATASETS, TRANSFORMS,
     VIDEO_DATASETS,
 )
@@ -61,6 +62,8 @@ class _Builder:
         self.bindings: dict[tuple[int, str], list[cst.BaseExpression]] = {}
         self.datasets: dict[int, Dataset] = {}
         self.is_test_code = facts.test_code
+        #: list elements appended to a pipeline's list under an `if` (see _appended)
+        self._conditional: set[int] = set()
 
     # entry -------------------------------------------------------------------
     def build(self) -> DataFacts:
@@ -68,7 +71,7 @@ class _Builder:
         loader_calls = [c for c in calls if c.qualname == DATALOADER]
         compose_calls = [c for c in calls if c.qualname in COMPOSE]
         out = DataFacts(facts=self.facts, is_test_code=self.is_test_code)
-        if not loader_calls and not compose_calls:
+        if not loader_calls and not compose_calls and not any(c.qualname in FLOAT_CONVERSIONS for c in calls):
             return out
         self._index_assignments()
         self._index_keyword_contexts()
@@ -82,6 +85,12 @@ class _Builder:
             if isinstance(el.value, cst.Call)
         }
         out.pipelines = [self._pipeline(c, out.datasets) for c in compose_calls if id(c.node) not in nested]
+        # `transform=transforms.ToTensor()`: one conversion given to a dataset without a Compose
+        for call in calls:
+            if call.qualname in FLOAT_CONVERSIONS and id(call.node) not in nested:
+                bare = self._pipeline(call, out.datasets, bare=True)
+                if bare.datasets:
+                    out.pipelines.append(bare)
         out.loaders = [self._loader(c) for c in loader_calls]
         return out
 
@@ -220,7 +229,8 @@ class _Builder:
             kind=kind,
             names=names,
             samples_randomly=randomly,
-            is_image=is_tv and qualname not in VIDEO_DATASETS,
+            is_image=(is_tv and qualname not in VIDEO_DATASETS)
+            or (not is_tv and project_class_fact(self.facts, qualname, OPENS_IMAGES) is True),
         )
         dataset.evidence = (
             _name_evidence(names, 1, "named")
@@ -251,7 +261,8 @@ class _Builder:
             if given in SPLIT_KEYWORDS:
                 text = string(arg.value)
                 if text is None and isinstance(arg.value, cst.FormattedString):
-                    text = " ".join(_words_in(arg.value))  # split=f"train[:{n}%]"
+                    # split=f"train[:{n}%]": the literal parts, slice brackets kept
+                    text = "".join(p.value for p in arg.value.parts if isinstance(p, cst.FormattedStringText))
                 out += word_evidence(text, level, f"`{given}={text!r}`")
                 continue
             # the pipeline's name says less than the split: `CIFAR10(train=False, transform=train_tf)` is test data
@@ -324,9 +335,13 @@ class _Builder:
         return out
 
     # pipelines -----------------------------------------------------------------
-    def _pipeline(self, call: CallInfo, datasets: list[Dataset]) -> Pipeline:
+    def _pipeline(self, call: CallInfo, datasets: list[Dataset], bare: bool = False) -> Pipeline:
         steps: list[Step] = []
-        transparent = self._collect_steps(call.node, call.function, steps, 0)
+        if bare:
+            steps.append(Step(call.node, call.qualname, call.node))
+            transparent = True
+        else:
+            transparent = self._collect_steps(call.node, call.function, steps, 0)
         names = self.contexts.get(id(call.node), [])
         # the datasets that are given this pipeline, directly or through a name
         users = []
@@ -338,14 +353,67 @@ class _Builder:
                 continue
             ds_call = self.calls_by_node.get(id(dataset.node))
             scope = ds_call.function if ds_call else None
-            values = [transform] if transform is call.node else self._values_of(transform, scope)
-            if any(v is call.node for v in values):
+            if any(v is call.node for v in self._transforms_of(transform, scope)):
                 users.append(dataset)
+        owner = None if bare else self._dataset_class_owning(call)
+        if owner is not None:
+            users.append(owner)
         evidence = _name_evidence(names, 1, "named")
         for dataset in users:
             evidence += [RoleEvidence(2, e.role, f"used by a dataset {e.reason}") for e in dataset.evidence if e.level <= 2]
         evidence += self._function_evidence(call.function, 3)
         return Pipeline(call, steps, transparent, names, users, evidence)
+
+    def _transforms_of(self, expr: cst.BaseExpression, scope: FunctionInfo | None, depth: int = 0) -> list:
+        """What a dataset's `transform=` may be: the expression, what a name holds, the
+        values of a dict it indexes (`data_transforms[split]`), what a function of this
+        file returns (`build_transform(is_train)`)."""
+        if depth > 3:
+            return []
+        if isinstance(expr, cst.Subscript):
+            out = []
+            for value in self._values_of(expr.value, scope):
+                if isinstance(value, cst.Dict):
+                    out += [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+            return out
+        if isinstance(expr, cst.Call):
+            out = [expr]
+            for function, returned in self._returns_of(dotted(expr.func) or ""):
+                out += self._transforms_of(returned, function, depth + 1)
+            return out
+        values = self._values_of(expr, scope)
+        return [expr, *values] + [v for value in values if isinstance(value, cst.Call)
+                                  for v in self._transforms_of(value, scope, depth + 1)[1:]]
+
+    def _returns_of(self, callee: str) -> list[tuple[FunctionInfo, cst.BaseExpression]]:
+        """The values `return` gives in the top-level function (or method, `self.f`) of that name."""
+        name = callee.removeprefix("self.")
+        out = []
+        for function in self.facts.collected.functions:
+            if function.name != name or "." in name or (function.cls is None) == callee.startswith("self."):
+                continue
+            finder = _Returns()
+            function.node.body.visit(finder)
+            out += [(function, value) for value in finder.values]
+        return out
+
+    def _dataset_class_owning(self, call: CallInfo) -> Dataset | None:
+        """`self.transform = Compose([...])` in a Dataset class of the file: the class is the
+        dataset the pipeline serves (its __getitem__ applies it)."""
+        function = call.function
+        names = self.contexts.get(id(call.node), [])
+        if function is None or function.cls is None or not names or names == [MIXED]:
+            return None
+        bound_on_self = any(
+            any(v is call.node for v in values) for (_, full), values in self.bindings.items() if full.startswith("self.")
+        )
+        kind = self._local_dataset_class(function.cls.name)[0]
+        if not bound_on_self or kind is None:
+            return None
+        return Dataset(
+            node=function.cls.node.name, qualname=function.cls.name, kind=kind, names=[function.cls.name],
+            is_image=project_class_fact(self.facts, function.cls.name, OPENS_IMAGES) is True,
+        )
 
     def _collect_steps(self, call: cst.Call, function: FunctionInfo | None, steps: list[Step], depth: int) -> bool:
         """Flatten a Compose (and RandomApply/RandomChoice) into its steps; False if a step is opaque."""
@@ -359,7 +427,9 @@ class _Builder:
                 elements = _list_elements(values[0])
             if elements is None:
                 return False
-            transparent = not self._list_mutated(dotted(first) or "", function)
+            appended = self._appended(dotted(first) or "", function)
+            transparent = appended is not None
+            elements = elements + (appended or [])
         else:
             transparent = True
         for element in elements:
@@ -373,24 +443,48 @@ class _Builder:
                 if len(bound) == 1 and isinstance(bound[0], cst.Call):
                     step_call = bound[0]
             qualname = self.facts.qualname(step_call.func) if step_call is not None else None
-            steps.append(Step(value, qualname, step_call))
+            steps.append(Step(value, qualname, step_call, conditional=id(element) in self._conditional))
             if qualname in NESTING and step_call is not None:
                 transparent = self._collect_steps(step_call, function, steps, depth + 1) and transparent
+            elif qualname and not qualname.startswith(TRANSFORMS) \
+                    and project_class_fact(self.facts, qualname, MAY_NORMALIZE) is False:
+                pass  # the project's own transform, read: it does not rescale (RandomNoise)
             elif not qualname or not qualname.startswith(TRANSFORMS) or qualname in OPAQUE_STEPS:
                 transparent = False
         return transparent
 
-    def _list_mutated(self, name: str, function: FunctionInfo | None) -> bool:
-        for c in self.facts.calls_in(function.node if function else None):
+    def _appended(self, name: str, function: FunctionInfo | None) -> list[cst.Element] | None:
+        """The steps added to a list after it is built (`t.append(ToTensor())`, `t += [...]`);
+        None when it is changed in a way that cannot be read. A step added under an `if`
+        is marked conditional: the pipeline may or may not hold it."""
+        added: list[cst.Element] = []
+        scope = function.node if function else None
+        under_if = _calls_under_if(scope) if scope is not None else set()
+        for c in self.facts.calls_in(scope):
             target = c.node.func
-            if isinstance(target, cst.Attribute) and dotted(target.value) == name and target.attr.value in (
-                "append", "extend", "insert", "__setitem__"
-            ):
-                return True
-        for a in self.facts.assigns_in(function.node if function else None):
+            if not (isinstance(target, cst.Attribute) and dotted(target.value) == name):
+                continue
+            method = target.attr.value
+            args = [a.value for a in c.node.args]
+            if method == "append" and len(args) == 1:
+                new = [cst.Element(args[0])]
+            elif method == "insert" and len(args) == 2:
+                new = [cst.Element(args[1])]
+            elif method == "extend" and len(args) == 1 and isinstance(args[0], (cst.List, cst.Tuple)):
+                new = list(args[0].elements)
+            elif method in ("append", "extend", "insert", "__setitem__", "pop", "remove", "clear"):
+                return None
+            else:
+                continue
+            if id(c.node) in under_if:
+                self._conditional.update(id(e) for e in new)
+            added += new
+        for a in self.facts.assigns_in(scope):
             if isinstance(a.node, cst.AugAssign) and dotted(a.node.target) == name:
-                return True
-        return False
+                if not isinstance(a.node.value, (cst.List, cst.Tuple)):
+                    return None
+                added += list(a.node.value.elements)
+        return added
 
     # loaders -------------------------------------------------------------------
     def _loader(self, call: CallInfo) -> Loader:
@@ -572,6 +666,44 @@ def _words_in(expr: cst.BaseExpression, depth: int = 0) -> list[str]:
 def _is_path_call(call: cst.Call) -> bool:
     name = dotted(call.func) or ""
     return name.rsplit(".", 1)[-1] in ("join", "Path", "PurePath", "expanduser", "abspath", "format")
+
+
+def _calls_under_if(function: cst.FunctionDef) -> set[int]:
+    """The calls of a function's body that run only under an `if`."""
+    finder = _UnderIf()
+    function.body.visit(finder)
+    return finder.calls
+
+
+class _Returns(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.values: list[cst.BaseExpression] = []
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.values.append(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+class _UnderIf(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.depth = 0
+        self.calls: set[int] = set()
+
+    def visit_If(self, node: cst.If) -> None:
+        self.depth += 1
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.depth -= 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested def has its own body
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.depth:
+            self.calls.add(id(node))
 
 
 def _ends_with_break(loop: cst.For) -> bool:

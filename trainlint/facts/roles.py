@@ -73,4 +73,15 @@ def decide(evidence: list[RoleEvidence]) -> RoleEvidence | None:
     return first
 
 
-__all__ = ["RoleEvidence", "decide", "split_words", "word_roles", "word_evidence"]
+def says_only(name: str | None, role: DataRole) -> bool:
+    """A name whose words say this role and no other (`val_loader`, not `train_val_loader`)."""
+    return word_roles(name) == {role}
+
+
+def names_a_loader(name: str | None) -> bool:
+    """`train_loader`, `trainloader`, `self.train_dl`, `valid_queue`, `test_iter`."""
+    words = [w.lower() for w in split_words(name or "")]
+    return any(w.endswith("loader") or w in ("dl", "queue", "iter", "iterator", "batches") for w in words)
+
+
+__all__ = ["RoleEvidence", "decide", "names_a_loader", "says_only", "split_words", "word_roles", "word_evidence"]

@@ -301,3 +301,9 @@ def is_weight_layer(qualname: str | None) -> bool:
 
 def has_parameters(qualname: str | None) -> bool:
     return qualname in WITH_PARAMETERS
+
+#: Calls that read an image file: a Dataset whose methods call one serves images.
+IMAGE_READERS = frozenset({
+    "PIL.Image.open", "cv2.imread", "imageio.imread", "imageio.v2.imread", "imageio.v3.imread",
+    "skimage.io.imread", "torchvision.io.read_image", "torchvision.io.decode_image", "matplotlib.pyplot.imread",
+})

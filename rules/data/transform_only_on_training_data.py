@@ -1,0 +1,128 @@
+from collections.abc import Iterator
+
+from trainlint.facts import DataRole, FileFacts, Pipeline
+from trainlint.finding import Severity
+from trainlint.rule import Bad, Good, Report, Rule
+
+
+
+class TransformOnlyOnTrainingData(Rule):
+    """
+    ## What it does
+    Finds a validation/test transform pipeline that converts images to float tensors but
+    never normalizes them, in a file whose training pipeline does normalize
+    (`transforms.Normalize`). The evaluation pipeline is recognized by its name
+    (`val_tf`, `transform_test`) or by the validation/test dataset it is given to.
+
+    Pipelines whose steps cannot all be read (`Lambda`, the project's own transforms),
+    pipelines for masks or targets, and test suites are left alone.
+
+    ## Why is this bad?
+    The model learned on standardized inputs (mean near 0, unit variance) and is
+    evaluated on pixels in [0, 1]: every activation is shifted, BatchNorm's running
+    statistics no longer fit, and the validation metric is far worse than the model
+    is, or looks random. Seed 000 §2.1 puts normalization first among the data fixes;
+    it has to be the same for every split.
+
+    ## How to fix
+    Give the evaluation pipeline the same `transforms.Normalize(mean, std)` as the
+    training pipeline, after `ToTensor()`; keep the statistics in one variable both use.
+    """
+
+    code = "TL107"
+    name = "transform-only-on-training-data"
+    severity = Severity.WARNING
+    summary = "the training images are normalized, the validation/test images are not"
+    seeds = ("000 §2.1",)
+
+    bad = [
+        Bad(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+
+            train_tf = transforms.Compose([
+                transforms.RandomRotation(10),
+                transforms.ToTensor(),
+                transforms.Normalize(mean=[0.176], std=[0.205]),
+            ])
+            eval_tf = transforms.Compose([transforms.Grayscale(), transforms.ToTensor()])
+            train_set = datasets.ImageFolder("slices/train", transform=train_tf)
+            val_set = datasets.ImageFolder("slices/val", transform=eval_tf)
+            """,
+            9,
+        ),
+        Bad(
+            """
+            from torchvision import datasets, transforms
+
+            normalize = transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+            train_set = datasets.CIFAR10(
+                "data", train=True,
+                transform=transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.ToTensor(), normalize]),
+            )
+            test_set = datasets.CIFAR10("data", train=False, transform=transforms.Compose([transforms.ToTensor()]))
+            """,
+            8,
+            note="the test pipeline is known by the dataset it is given to",
+        ),
+    ]
+    good = [
+        Good(
+            """
+            from torchvision import datasets, transforms
+
+            normalize = transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+            transform_train = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.ToTensor(), normalize])
+            transform_test = transforms.Compose([transforms.ToTensor(), normalize])
+            train_set = datasets.CIFAR10("data", train=True, transform=transform_train)
+            test_set = datasets.CIFAR10("data", train=False, transform=transform_test)
+            """,
+        ),
+        Good(
+            """
+            from torchvision import transforms
+
+            train_transform = transforms.Compose([transforms.RandomResizedCrop(512), transforms.ToTensor(),
+                                                  transforms.Normalize([0.5] * 3, [0.5] * 3)])
+            val_mask_transform = transforms.Compose([transforms.Resize(512), transforms.ToTensor()])
+            """,
+            note="a pipeline for segmentation masks",
+        ),
+        Good(
+            """
+            from torchvision import transforms
+
+            train_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
+            test_tf = transforms.Compose([transforms.ToTensor(), transforms.Lambda(standardize)])
+            """,
+            note="a step whose effect cannot be read",
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Report]:
+        data = facts.data
+        if data.is_test_code:
+            return
+        pipelines = [p for p in data.pipelines if p.transparent and p.makes_float_tensors and not p.for_targets]
+        normalized_training = [p for p in pipelines if p.role == DataRole.TRAIN and p.normalizes]
+        if not normalized_training:
+            return
+        for pipeline in pipelines:
+            if pipeline.normalizes or pipeline.role == DataRole.TRAIN:
+                continue
+            reason = pipeline.evaluation_reason
+            if reason is None:
+                continue
+            yield self.report(
+                pipeline.node,
+                f"this pipeline for evaluation data ({reason}) converts images but never normalizes them, "
+                f"while {_describe(normalized_training[0])} does: the model is "
+                "evaluated on inputs on a scale it never saw; add the same transforms.Normalize",
+                first_line_only=True,
+            )
+
+
+def _describe(pipeline: Pipeline) -> str:
+    named = [n for n in pipeline.names if n.isidentifier()]
+    return f"the training pipeline `{named[0]}`" if named else "the training pipeline"
