@@ -1,12 +1,14 @@
 """Source text -> findings: parse once, build the facts once, run every selected rule.
 
 The engine knows no rule by name: it runs whatever the registry discovered and the
-config selected. A file that cannot be read or parsed becomes one TL000 finding; a
-rule that raises becomes one TL001 finding; neither stops the run.
+config selected. A file that cannot be read or parsed becomes one TL000 finding; where
+only some statements are rejected (Python 2, a half-typed line), the others are analysed
+too (trainlint.recover). A rule that raises becomes one TL001 finding; neither stops the run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import re
 from collections.abc import Iterable
@@ -17,11 +19,12 @@ from libcst._nodes.base import CSTNode
 from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
-from trainlint.source import FileProblem, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
+from trainlint.source import FileProblem, SyntaxProblem, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.layout import is_test_module, is_test_path
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
+from trainlint.recover import recover
 from trainlint.registry import rules_by_code
 from trainlint.reparse import Reparser
 from trainlint.rule import Report, Rule
@@ -66,7 +69,7 @@ def parse(source: str) -> cst.Module:
         finally:
             CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign]
     except cst.ParserSyntaxError as exc:
-        raise _python_syntax_error(source) or FileProblem(
+        raise _python_syntax_error(source) or SyntaxProblem(
             f"syntax error: {exc.message}", exc.editor_line, exc.editor_column
         ) from None
     except RecursionError:
@@ -80,10 +83,28 @@ def _python_syntax_error(source: str) -> FileProblem | None:
     try:
         python_ast(source)
     except SyntaxError as exc:
-        return FileProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1)
+        return SyntaxProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1)
     except (RecursionError, MemoryError, ValueError):
         return None
     return None
+
+
+def _parse(text: str, reparser: Reparser | None) -> cst.Module:
+    """The editor's document through its reparser, the rest whole. parse() refuses a file over
+    the size limit; chunks of it would each pass."""
+    return reparser.parse(text) if reparser is not None and len(text) <= MAX_FILE_BYTES else parse(text)
+
+
+def _recovered_findings(findings: list[Finding], unread: frozenset[int]) -> list[Finding]:
+    """A recovered file's findings: none on a row that was taken out (what is there was not
+    read), and none with a fix. The fix's positions are right (recovery keeps every other
+    line as it is), but the file on disk still does not parse, so a fixed file could not be
+    checked by parsing it again (trainlint.fix's guard): applying it would be blind."""
+    return [
+        dataclasses.replace(f, fix=None) if f.fix is not None else f
+        for f in findings
+        if f.code == SYNTAX_ERROR or f.location.row not in unread
+    ]
 
 
 class Engine:
@@ -166,19 +187,27 @@ class Engine:
             whole_file = suppressions.whole_file
             if whole_file and not summarize:
                 return result
-            # parse() refuses a file over the size limit; chunks of it would each pass
-            module = reparser.parse(text) if reparser is not None and len(text) <= MAX_FILE_BYTES else parse(text)
+            module = _parse(text, reparser)
         except FileProblem as problem:
+            result.unread = None
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
-            return result
+            # CPython's verdict stands (TL000 above); the statements it accepts are analysed
+            recovered = recover(text) if isinstance(problem, SyntaxProblem) else None
+            if recovered is None:
+                return result
+            try:
+                module = _parse(recovered.text, reparser)
+            except FileProblem:
+                return result
+            text, result.unread = recovered.text, recovered.blanked
 
         try:
             facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index, test_code=test_code)
             if summarize:
                 result.summaries = facts.class_summaries()
         except RecursionError:
-            if SYNTAX_ERROR in codes and not whole_file:
+            if SYNTAX_ERROR in codes and not whole_file and not result.findings:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
             return result
         if whole_file:
@@ -202,7 +231,9 @@ class Engine:
                         )
                     )
         findings = self._locate(reports, facts, path) + crashes
-        result.findings = [f for f in findings if not suppressions.suppresses(f.code, f.location.row)]
+        if result.unread:
+            findings = _recovered_findings(findings, result.unread)
+        result.findings += [f for f in findings if not suppressions.suppresses(f.code, f.location.row)]
         result.findings.sort(key=Finding.sort_key)
         return result
 

@@ -289,12 +289,16 @@ def read_bytes(path: Path) -> bytes:
 # The text gate: rules are about torch training code; a file with none of these words
 # cannot hold what they look for (its TL000 still comes from CPython's parser).
 TORCH_SIGNS = (b"torch", b"lightning")
+# Code pasted without its imports names torch's modules by their usual names only
+# (names.CONVENTIONAL_IMPORTS): `nn.Linear(`, `optim.SGD(`.
+_UNIMPORTED_TORCH = re.compile(rb"(?<![\w.])(?:nn|optim)\.[A-Z]")
 
 
 def needs_analysis(data: bytes) -> bool:
     # A class deriving from a project module class may not mention torch ("Module" is
     # the former phase-1 test for classes worth summarising).
-    return any(sign in data for sign in TORCH_SIGNS) or (b"class " in data and b"Module" in data)
+    return any(sign in data for sign in TORCH_SIGNS) or (b"class " in data and b"Module" in data) \
+        or _UNIMPORTED_TORCH.search(data) is not None
 
 
 # Work below a pool's granularity: forking workers costs more than checking serially.

@@ -20,6 +20,11 @@ class FileProblem(Exception):
         self.column = column
 
 
+class SyntaxProblem(FileProblem):
+    """The parser rejects the text's syntax somewhere: the rest of it may still be read
+    (trainlint.recover)."""
+
+
 def source_encoding(data: bytes) -> tuple[str, bool]:
     """(encoding, starts with a UTF-8 BOM), as Python reads source: PEP 263 cookie, else UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
