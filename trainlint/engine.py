@@ -261,12 +261,23 @@ class Engine:
             result.findings = []
         return result
 
-    def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
-        """The file's nn.Module classes for the project index; [] if it cannot be parsed."""
+    def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "",
+                         test_code: bool = False) -> list[ClassSummary]:
+        """The file's nn.Module classes for the project index (as check_source(summarize=True)
+        gives them, a file that does not parse read as far as it is recovered); [] if it
+        cannot be read."""
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
-            module = parse(text)
-            return FileFacts(path, text, module, module_name=module_name, package=package).class_summaries()
+            try:
+                module = parse(text)
+            except SyntaxProblem:
+                recovered = recover(text)
+                if recovered is None:
+                    return []
+                text = recovered.text
+                module = parse(text)
+            return FileFacts(path, text, module, module_name=module_name, package=package,
+                             test_code=test_code).class_summaries()
         except (FileProblem, RecursionError):
             return []
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
 from trainlint.index import ClassSummary, ProjectIndex
-from trainlint.layout import forget_folders, is_test_path
+from trainlint.layout import forget_folders, is_test_path, project_root
 from trainlint.run import FileItem, RunResult
 
 if TYPE_CHECKING:
@@ -320,6 +320,7 @@ class Task:
     package: str
     test_code: bool
     summarize: bool  # phase A: also its classes for the project index, from the same parse
+    report: bool = True  # False: a file of the project that was not named; its classes only
 
 
 @dataclass(slots=True)
@@ -339,6 +340,10 @@ def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> A
 
     if not needs_analysis(task.data):
         return Analysis(engine.check_syntax_only(task.data, task.shown).findings, [], (), False, False)
+    if not task.report:
+        summaries = engine.summarize_source(task.data, task.shown, module_name=task.module_name, package=task.package,
+                                            test_code=task.test_code)
+        return Analysis([], summaries, (), False, True)
     index = RecordingIndex(base_index)
     result = engine.check_source(task.data, task.shown, index=index, module_name=task.module_name,
                                  package=task.package, summarize=task.summarize, test_code=task.test_code)
@@ -414,7 +419,8 @@ def check_paths(
 
     extra = engine.extra_codes if engine is not None else frozenset()
     jobs = jobs or default_jobs()
-    files = list(discover(paths, config))
+    paths_given = list(paths)
+    files = list(discover(paths_given, config))
     store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
 
     run = RunResult()
@@ -466,6 +472,8 @@ def check_paths(
         if item.entry is not None:
             for summary in item.entry.summaries:
                 index.add(summary)
+    for summary in _context_summaries(paths_given, items, config, store, get_engine, jobs, run):
+        index.add(summary)
     whole = cache_mod.index_fingerprint(index) if (store or first) else ""
 
     # Phase B: findings valid for the whole index; re-check only where its answers differ.
@@ -525,6 +533,150 @@ def check_paths(
     run.index, run.items = index, items
     run.engine = made[0] if made[0] is not None else _LazyEngine(get_engine)
     return run
+
+
+# The projects of the named files are indexed whole; a root this large is a monorepo or a
+# home folder: its first files only (as the language server's workspace index).
+MAX_CONTEXT_FILES = 5000
+
+
+def context_files(paths: list, files: list[Path], config: Config) -> list[Path]:
+    """The files of the projects the named paths belong to (each one's root: the nearest
+    folder with a pyproject.toml, setup.py, setup.cfg or .git) that were not named: their
+    classes go into the index, so `check train.py` (and pre-commit, which names only the
+    staged files) knows the model in models/ as `check .` does. A named folder that holds
+    its project's root brings nothing more."""
+    roots: set[str] = set()
+    for raw in paths:
+        real = os.path.realpath(raw)
+        folder = real if os.path.isdir(real) else os.path.dirname(real)
+        root = project_root(folder)
+        if root and not (os.path.isdir(real) and (root + os.sep).startswith(real.rstrip(os.sep) + os.sep)):
+            roots.add(root)
+    if not roots:
+        return []
+    named = {_identity(f) for f in files}
+    found: list[Path] = []
+    for root in sorted(roots):
+        for path in discover([root], config):
+            identity = _identity(path)
+            if identity not in named:  # a file twice in the index would make its classes ambiguous
+                named.add(identity)
+                found.append(path)
+                if len(found) >= MAX_CONTEXT_FILES:
+                    return found
+    return found
+
+
+def _identity(path: Path) -> tuple[int, int] | str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.abspath(path)
+    return (st.st_dev, st.st_ino)
+
+
+# A class header (anywhere: a literal first is what the regex engine scans for fastest); a
+# `class` in a comment or a string can only add a file to read.
+_CLASS = re.compile(rb"class[ \t]+([A-Za-z_]\w*)[ \t]*(?:\(([^)]*)\))?[ \t]*:")
+_IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
+
+
+@dataclass(slots=True, eq=False)
+class _ContextFile:
+    path: Path
+    data: bytes
+    classes: set[str]  # the names it defines a class under
+    bases: bytes  # the text of its class headers' base lists
+
+
+def _context_summaries(paths: list, items: list[FileItem], config: Config, store, get_engine, jobs: int,
+                       run: RunResult) -> list[ClassSummary]:
+    """The classes of the named files' projects (context_files) that the named files can ask
+    the index about: a lookup of `Net` can only be answered by a file that defines a class
+    `Net`, so a file is read further only when it defines a class named in a named file
+    (or in the bases and facts of the classes read so far), or derives from one of the named
+    files' classes (ProjectIndex.is_inherited). The answers are those of `check` on the
+    whole project; the cost is that of the files they come from (from the cache when they
+    are unchanged), not of the project."""
+    from trainlint import cache as cache_mod
+
+    pool: list[_ContextFile] = []
+    for path in context_files(paths, [item.path for item in items], config):
+        try:
+            data = read_bytes(path)
+        except OSError:
+            continue
+        if b"class " not in data or not needs_analysis(data):
+            continue
+        headers = _CLASS.findall(data)
+        if headers:
+            pool.append(_ContextFile(path, data, {name.decode() for name, _ in headers}, b",".join(b for _, b in headers)))
+    if not pool:
+        return []
+    defining: dict[str, list[_ContextFile]] = {}
+    for file in pool:
+        for name in file.classes:
+            defining.setdefault(name, []).append(file)
+    named = [item.data for item in items if isinstance(item.data, bytes)]
+    wanted = {name.decode() for data in named for name in _IDENTIFIER.findall(data)} & defining.keys()
+    own_classes = {name for data in named for name, _ in _CLASS.findall(data)}
+    frontier = [f for f in pool if own_classes and any(c in _IDENTIFIER.findall(f.bases) for c in own_classes)]
+    frontier += [f for name in wanted for f in defining[name]]
+    loaded: set[_ContextFile] = set()
+    summaries: list[ClassSummary] = []
+    while frontier:
+        batch = [f for f in dict.fromkeys(frontier) if f not in loaded]
+        loaded.update(batch)
+        found = _summaries_of(batch, config, store, get_engine, jobs, run, cache_mod)
+        summaries += found
+        more = {name for s in found for name in _names_in(s)} & defining.keys()
+        frontier = [f for name in more - wanted for f in defining[name]]
+        wanted |= more
+    return summaries
+
+
+def _names_in(summary: ClassSummary) -> set[str]:
+    """The class names a summary refers to (its bases, the classes its facts name): the
+    index may be asked about them while it answers about this class."""
+    names = {base.rpartition(".")[2] for base in summary.bases}
+    stack: list = list(summary.facts.values())
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            names.add(value.rpartition(".")[2])
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return names
+
+
+def _summaries_of(files: list[_ContextFile], config: Config, store, get_engine, jobs: int, run: RunResult,
+                  cache_mod) -> list[ClassSummary]:
+    """The files' classes, from the cache where a file is unchanged, else summarised (and cached)."""
+    summaries: list[ClassSummary] = []
+    tasks: list[Task] = []
+    keys: list[str] = []
+    for file in files:
+        shown = display_path(file.path)
+        module_name, package = module_name_for(file.path, config.root)
+        test_code = is_test_path(os.fspath(file.path), module_name)
+        key = os.path.abspath(file.path)
+        entry = store.get(key) if store else None
+        if entry is not None and entry.summaries is not None and \
+                entry.matches(shown, cache_mod.digest(file.data), module_name, package, test_code):
+            summaries.extend(entry.summaries)
+            continue
+        tasks.append(Task(file.data, shown, module_name, package, test_code, summarize=True, report=False))
+        keys.append(key)
+    for key, task, analysis in zip(keys, tasks, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
+        summaries.extend(analysis.summaries)
+        run.parsed += analysis.parsed
+        if store:
+            store.put(key, cache_mod.Entry(task.shown, cache_mod.digest(task.data), task.module_name, task.package,
+                                           tuple(analysis.summaries), test_code=task.test_code))
+    return summaries
 
 
 class _LazyEngine:

@@ -51,12 +51,13 @@ def recover(text: str, attempts: int = MAX_ATTEMPTS) -> Recovered | None:
     lines = text.splitlines(keepends=True)
     blanked: set[int] = set()
     colon_added: set[int] = set()
+    statements = _Statements()
     for _ in range(attempts + 1):
         current = "".join(lines)
         try:
             python_ast(current)
         except SyntaxError as error:
-            if not _take_out(lines, error, blanked, colon_added):
+            if not _take_out(lines, error, statements, blanked, colon_added):
                 return None
             continue
         except (RecursionError, MemoryError, ValueError, OverflowError):
@@ -65,7 +66,8 @@ def recover(text: str, attempts: int = MAX_ATTEMPTS) -> Recovered | None:
     return None
 
 
-def _take_out(lines: list[str], error: SyntaxError, blanked: set[int], colon_added: set[int]) -> bool:
+def _take_out(lines: list[str], error: SyntaxError, statements: _Statements, blanked: set[int],
+              colon_added: set[int]) -> bool:
     """Replace the statement `error` points at; False when nothing could be changed."""
     message = error.msg or ""
     no_body = _NO_BODY.search(message)
@@ -74,7 +76,7 @@ def _take_out(lines: list[str], error: SyntaxError, blanked: set[int], colon_add
         row = len(lines)  # "unexpected EOF": the last statement
         if row == 0:
             return False
-    first, last = _statement_rows(lines, row)
+    first, last = statements.around(lines, row)
     indentation = isinstance(error, IndentationError) and not no_body and any(m in message for m in _INDENTATION)
     header = not no_body and _opens_block(lines, first, last)
     if header and message.startswith("expected ':'") and first not in colon_added:
@@ -92,27 +94,39 @@ def _take_out(lines: list[str], error: SyntaxError, blanked: set[int], colon_add
     return True
 
 
-def _statement_rows(lines: list[str], row: int) -> tuple[int, int]:
-    """The rows (first, last; 1-based) of the logical line that holds `row`, as the tokenizer
-    reads it (brackets and backslashes continue a line); `row` alone where it cannot tell."""
-    source = io.StringIO("".join(lines)).readline
-    first = None
-    try:
-        for token in tokenize.generate_tokens(source):
-            kind, (start, _), (end, _) = token.type, token.start, token.end
-            if kind in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING):
-                continue
-            if first is None:
-                first = start
-            if kind in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                if first <= row <= end:
-                    return first, max(first, min(end, len(lines)))
-                first = None
-                if start > row:
-                    break
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
-    return row, row
+class _Statements:
+    """The rows of each logical line (brackets and backslashes continue a line), as the
+    tokenizer reads them. Read once: taking a statement out keeps every other statement's
+    rows; read again only past where the tokenizer stopped (an unclosed string or bracket)."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int]] = []
+        self.read_to = -1  # the last row the spans are known for; -1: not read yet
+
+    def around(self, lines: list[str], row: int) -> tuple[int, int]:
+        """(first, last) rows (1-based) of the statement that holds `row`; `row` alone where
+        the tokenizer cannot tell."""
+        if row > self.read_to:
+            self._read(lines)
+        for first, last in self.spans:
+            if first <= row <= last:
+                return first, last
+        return row, row
+
+    def _read(self, lines: list[str]) -> None:
+        self.spans, first = [], None
+        self.read_to = len(lines)
+        try:
+            for token in tokenize.generate_tokens(io.StringIO("".join(lines)).readline):
+                if token.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                    continue
+                if first is None:
+                    first = token.start[0]
+                if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                    self.spans.append((first, max(first, min(token.end[0], len(lines)))))
+                    first = None
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            self.read_to = self.spans[-1][1] if self.spans else 0
 
 
 def _opens_block(lines: list[str], first: int, last: int) -> bool:
