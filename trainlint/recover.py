@@ -106,6 +106,10 @@ class _Statements:
     def around(self, lines: list[str], row: int) -> tuple[int, int]:
         """(first, last) rows (1-based) of the statement that holds `row`; `row` alone where
         the tokenizer cannot tell."""
+        if self.read_to < 0:
+            near = _read_from_top_level(lines, row)  # the editor's case: one error, one statement
+            if near is not None:
+                return near
         if row > self.read_to:
             self._read(lines)
         for first, last in self.spans:
@@ -127,6 +131,34 @@ class _Statements:
                     first = None
         except (tokenize.TokenError, IndentationError, SyntaxError):
             self.read_to = self.spans[-1][1] if self.spans else 0
+
+
+def _read_from_top_level(lines: list[str], row: int) -> tuple[int, int] | None:
+    """The statement that holds `row`, tokenized from the nearest line above it that starts at
+    column 0 (a top-level statement, unless it is inside a string or brackets: then the
+    tokens do not end cleanly at a line past `row`, and None says to read the whole text)."""
+    start = row
+    while start > 1 and (lines[start - 1][:1] in ("", " ", "\t", "\r", "\n", "#", ")", "]", "}")
+                         or lines[start - 2].rstrip("\r\n").endswith("\\")):
+        start -= 1
+    first = None
+    rest = iter(lines[start - 1 :])
+    try:
+        for token in tokenize.generate_tokens(lambda: next(rest, "")):
+            if token.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                continue
+            if token.type == tokenize.ENDMARKER:
+                return None
+            if first is None:
+                first = token.start[0] + start - 1
+            if token.type == tokenize.NEWLINE:
+                last = token.end[0] + start - 1
+                if last >= row:
+                    return (first, last) if first <= row else None
+                first = None
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    return None
 
 
 def _opens_block(lines: list[str], first: int, last: int) -> bool:
