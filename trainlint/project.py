@@ -580,6 +580,33 @@ def _identity(path: Path) -> tuple[int, int] | str:
 # `class` in a comment or a string can only add a file to read.
 _CLASS = re.compile(rb"class[ \t]+([A-Za-z_]\w*)[ \t]*(?:\(([^)]*)\))?[ \t]*:")
 _IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
+_FROM_IMPORT = re.compile(rb"from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n;]*)")
+_STRINGS_AND_COMMENTS = re.compile(
+    rb'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*')
+
+
+def _imported_from(code: bytes, package: str) -> dict[str, str]:
+    """Name -> the module a `from M import name` takes it from (relative imports resolved
+    against the file's package, as names.ImportTable does)."""
+    out: dict[str, str] = {}
+    for module, names in _FROM_IMPORT.findall(code):
+        text = module.decode()
+        dots = len(text) - len(text.lstrip("."))
+        base = text[dots:]
+        if dots:
+            parts = package.split(".") if package else []
+            parts = parts[: len(parts) - (dots - 1)] if dots > 1 else parts
+            base = ".".join(p for p in (*parts, base) if p)
+        for name in re.findall(rb"([A-Za-z_]\w*)(?:[ \t]+as[ \t]+\w+)?", names):
+            out[name.decode()] = base
+    return out
+
+
+def _module_matches(path: Path, module: str, config: Config) -> bool:
+    """Whether ProjectIndex.lookup of `module.Name` can answer with a class of this file."""
+    own = "." + module_name_for(path, config.root)[0]
+    tail = "." + module
+    return not module or own.endswith(tail) or own.rpartition(".")[0].endswith(tail)
 
 
 @dataclass(slots=True, eq=False)
@@ -618,38 +645,56 @@ def _context_summaries(paths: list, items: list[FileItem], config: Config, store
     for file in pool:
         for name in file.classes:
             defining.setdefault(name, []).append(file)
-    named = [item.data for item in items if isinstance(item.data, bytes)]
-    wanted = {name.decode() for data in named for name in _IDENTIFIER.findall(data)} & defining.keys()
-    own_classes = {name for data in named for name, _ in _CLASS.findall(data)}
+    named = [item for item in items if isinstance(item.data, bytes)]
+    own_classes = {name for item in named for name, _ in _CLASS.findall(item.data)}
     frontier = [f for f in pool if own_classes and any(c in _IDENTIFIER.findall(f.bases) for c in own_classes)]
+    wanted: set[str] = set()
+    for item in named:
+        code = _STRINGS_AND_COMMENTS.sub(b" ", item.data)
+        imported = _imported_from(code, item.package)
+        # A named file's own class answers a lookup of its name from that file (the index
+        # picks the copy nearest the asking file), unless the name is also imported there.
+        for name in {n.decode() for n in _IDENTIFIER.findall(code)} & defining.keys():
+            if name in imported:
+                # `from models.net import Net`: the index is asked for models.net.Net, which only
+                # a file of that module (or of the package that re-exports it) can answer
+                frontier += [f for f in defining[name] if _module_matches(f.path, imported[name], config)]
+            elif name.encode() not in own_classes:
+                wanted.add(name)
     frontier += [f for name in wanted for f in defining[name]]
     loaded: set[_ContextFile] = set()
+    asked: set[str] = set()
     summaries: list[ClassSummary] = []
     while frontier:
         batch = [f for f in dict.fromkeys(frontier) if f not in loaded]
         loaded.update(batch)
         found = _summaries_of(batch, config, store, get_engine, jobs, run, cache_mod)
         summaries += found
-        more = {name for s in found for name in _names_in(s)} & defining.keys()
-        frontier = [f for name in more - wanted for f in defining[name]]
-        wanted |= more
+        frontier = []
+        for qualname in {q for s in found for q in _names_in(s)} - asked:
+            asked.add(qualname)
+            module, _, name = qualname.rpartition(".")
+            if name in defining and name not in wanted:
+                frontier += [f for f in defining[name] if _module_matches(f.path, module, config)]
+                if not module:
+                    wanted.add(name)
     return summaries
 
 
 def _names_in(summary: ClassSummary) -> set[str]:
-    """The class names a summary refers to (its bases, the classes its facts name): the
+    """The qualified names a summary refers to (its bases, the classes its facts name): the
     index may be asked about them while it answers about this class."""
-    names = {base.rpartition(".")[2] for base in summary.bases}
+    names = set(summary.bases)
     stack: list = list(summary.facts.values())
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            names.add(value.rpartition(".")[2])
+            names.add(value)
         elif isinstance(value, (list, tuple, set, frozenset)):
             stack.extend(value)
         elif isinstance(value, dict):
             stack.extend(value.values())
-    return names
+    return {n for n in names if not n.startswith("torch.")}
 
 
 def _summaries_of(files: list[_ContextFile], config: Config, store, get_engine, jobs: int, run: RunResult,
