@@ -257,8 +257,10 @@ class Engine:
             )
         except (RecursionError, MemoryError, ValueError):
             result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
-        if result.findings and Suppressions(result.source or "").whole_file:
-            result.findings = []
+        if result.findings:
+            result.unread = None  # only CPython's verdict: nothing of the file was analysed
+            if Suppressions(result.source or "").whole_file:
+                result.findings = []
         return result
 
     def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "",
