@@ -177,7 +177,7 @@ class TrainlintServer(LanguageServer):
             current = self.document(uri)
             if result is None or current is None or current.version != version:
                 return  # the text moved on; the run for the newer text is queued
-            self.publish(uri, version, result.findings, source)
+            self.publish(uri, version, result.findings, source, result.unread)
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -223,13 +223,17 @@ class TrainlintServer(LanguageServer):
             self.log_error(f"trainlint: the engine failed on {path}:\n{traceback.format_exc()}")
             return None
 
-    def publish(self, uri: str, version: int | None, findings: list[Finding], source: str) -> None:
+    def publish(self, uri: str, version: int | None, findings: list[Finding], source: str,
+                unread: frozenset[int] | None = None) -> None:
+        """`unread`: the rows the engine could not analyse (FileResult.unread; None: all)."""
         lines = Lines(source, self.workspace.position_codec)
         previous = self.published.get(uri)
         syntax_error = any(f.code == SYNTAX_ERROR for f in findings)
         if syntax_error and previous is not None:
-            # While a line is half typed, keep what was found in the lines that did not change.
-            findings = findings + [f for f, text in previous.good if lines.line(f.location.row - 1) == text and f.code != SYNTAX_ERROR]
+            # While a line is half typed, keep what was found in the lines that did not change
+            # and that the engine did not read this time (the rest it analysed afresh).
+            findings = findings + [f for f, text in previous.good if (unread is None or f.location.row in unread)
+                                   and lines.line(f.location.row - 1) == text and f.code != SYNTAX_ERROR]
             good = previous.good
         else:
             good = [(f, lines.line(f.location.row - 1)) for f in findings]

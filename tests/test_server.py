@@ -274,6 +274,18 @@ async def test_text_only_cpython_refuses_shows_the_command_lines_tl000(client: L
     assert "duplicate argument 'self'" in expected["message"]
 
 
+async def test_a_half_typed_line_does_not_hide_what_is_typed_elsewhere(client: LanguageClient, workspace: Path):
+    """The engine analyses the statements CPython accepts (trainlint.recover): a finding in a
+    line typed while another is still broken shows, once, beside the TL000."""
+    uri = open_file(client, workspace / "train.py", CLEAN)
+    assert await published(client, uri, 1) == []
+    half_typed = BUGGY + "\nfor batch in loader\n    print batch\n"
+    change(client, uri, 2, half_typed)
+    diagnostics = await published(client, uri, 2)
+    assert codes(diagnostics) == ["TL000", "TL202"]
+    assert next(d for d in diagnostics if d.code == "TL202").range.start.line == TL202_LINE
+
+
 async def test_a_raising_rule_becomes_one_diagnostic(client: LanguageClient, workspace: Path):
     uri = open_file(client, workspace / "train.py", BUGGY + "\nexplode_here = True\n")
     diagnostics = await published(client, uri, 1)

@@ -1,12 +1,14 @@
 """Source text -> findings: parse once, build the facts once, run every selected rule.
 
 The engine knows no rule by name: it runs whatever the registry discovered and the
-config selected. A file that cannot be read or parsed becomes one TL000 finding; a
-rule that raises becomes one TL001 finding; neither stops the run.
+config selected. A file that cannot be read or parsed becomes one TL000 finding; where
+only some statements are rejected (Python 2, a half-typed line), the others are analysed
+too (trainlint.recover). A rule that raises becomes one TL001 finding; neither stops the run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import re
 from collections.abc import Iterable
@@ -18,12 +20,13 @@ from libcst._nodes.base import CSTNode
 from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
-from trainlint.source import FileProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
+from trainlint.source import FileProblem, SyntaxProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import ClassSummary, ProjectIndex
 from trainlint.layout import is_test_module, is_test_path
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
 from trainlint.notebook import findings_in_cells, is_notebook, read_notebook
+from trainlint.recover import recover
 from trainlint.registry import rules_by_code
 from trainlint.reparse import Reparser
 from trainlint.rule import Report, Rule, SuppressionFacts
@@ -83,7 +86,7 @@ def parse(source: str) -> cst.Module:
         finally:
             CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign]
     except cst.ParserSyntaxError as exc:
-        raise _python_syntax_error(source) or FileProblem(
+        raise _python_syntax_error(source) or SyntaxProblem(
             f"syntax error: {exc.message}", exc.editor_line, exc.editor_column
         ) from None
     except RecursionError:
@@ -97,10 +100,22 @@ def _python_syntax_error(source: str) -> FileProblem | None:
     try:
         python_ast(source)
     except SyntaxError as exc:
-        return FileProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1)
+        return SyntaxProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1)
     except (RecursionError, MemoryError, ValueError):
         return None
     return None
+
+
+def _recovered_findings(findings: list[Finding], unread: frozenset[int]) -> list[Finding]:
+    """A recovered file's findings: none on a row that was taken out (what is there was not
+    read), and none with a fix. The fix's positions are right (recovery keeps every other
+    line as it is), but the file on disk still does not parse, so a fixed file could not be
+    checked by parsing it again (trainlint.fix's guard): applying it would be blind."""
+    return [
+        dataclasses.replace(f, fix=None) if f.fix is not None else f
+        for f in findings
+        if f.code == SYNTAX_ERROR or f.location.row not in unread
+    ]
 
 
 class Engine:
@@ -189,16 +204,25 @@ class Engine:
                 return result
             module = parse_checked(text, path, reparser, top_level_await=is_notebook(path))
         except FileProblem as problem:
+            result.unread = None
             if SYNTAX_ERROR in codes and not whole_file:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
-            return result
+            # CPython's verdict stands (TL000 above); the statements it accepts are analysed
+            recovered = recover(text) if isinstance(problem, SyntaxProblem) else None
+            if recovered is None:
+                return result
+            try:
+                module = parse_checked(recovered.text, path, reparser, top_level_await=is_notebook(path))
+            except FileProblem:
+                return result
+            text, result.unread = recovered.text, recovered.blanked
 
         try:
             facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index, test_code=test_code)
             if summarize:
                 result.summaries = facts.class_summaries()
         except RecursionError:
-            if SYNTAX_ERROR in codes and not whole_file:
+            if SYNTAX_ERROR in codes and not whole_file and not result.findings:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
             return result
         if whole_file:
@@ -223,7 +247,9 @@ class Engine:
             except Exception as exc:  # a rule's bug must not hide the other rules' findings
                 crashes.extend(self._crash(rule, exc, path, codes))
         findings = self._locate(reports, facts, path) + crashes
-        result.findings = suppressions.filter(findings)
+        if result.unread:
+            findings = _recovered_findings(findings, result.unread)
+        result.findings += suppressions.filter(findings)
         if later and suppressions.by_row:
             result.findings += self._check_suppressions(later, suppressions, ran, facts, path, codes)
         result.findings.sort(key=Finding.sort_key)
@@ -296,8 +322,10 @@ class Engine:
             cpython_tree(text, path)
         except FileProblem as problem:
             result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
-        if result.findings and Suppressions(result.source or "").whole_file:
-            result.findings = []
+        if result.findings:
+            result.unread = None  # only CPython's verdict: nothing of the file was analysed
+            if Suppressions(result.source or "").whole_file:
+                result.findings = []
         return result
 
     def _notebook_syntax_only(self, source: str | bytes, path: str) -> FileResult:
@@ -315,14 +343,25 @@ class Engine:
                 result.findings.extend(replace(finding, cell=cell.number) for finding in problem)
         return result
 
-    def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "") -> list[ClassSummary]:
-        """The file's nn.Module classes for the project index; [] if it cannot be parsed."""
+    def summarize_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "",
+                         test_code: bool = False) -> list[ClassSummary]:
+        """The file's nn.Module classes for the project index (as check_source(summarize=True)
+        gives them, a file Python refuses read as far as it is recovered); [] if it cannot be
+        read. A .py never imports a notebook: a notebook gives none."""
         if is_notebook(path):
-            return []  # a .py never imports a notebook
+            return []
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
-            module = parse_checked(text, path)  # as the command line's index: nothing from a file Python refuses
-            return FileFacts(path, text, module, module_name=module_name, package=package).class_summaries()
+            try:
+                module = parse_checked(text, path)
+            except SyntaxProblem:
+                recovered = recover(text)
+                if recovered is None:
+                    return []
+                text = recovered.text
+                module = parse_checked(text, path)
+            return FileFacts(path, text, module, module_name=module_name, package=package,
+                             test_code=test_code).class_summaries()
         except (FileProblem, RecursionError):
             return []
 

@@ -127,3 +127,6 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     summaries: list = field(default_factory=list)  # of trainlint.index.ClassSummary
     source: str | None = None
+    #: The file did not parse and was read without these rows (1-based): the statements
+    #: trainlint.recover took out. None: nothing of it was read (no recovery).
+    unread: frozenset[int] | None = frozenset()

@@ -1,4 +1,4 @@
-"""The project's layout: which files are test code.
+"""The project's layout: which files are test code, and where a file's project begins.
 
 Decided where files are found (the project run, the language server), from the path
 and the folders around it, and handed to the engine: facts read the source text and
@@ -42,6 +42,12 @@ def _project_folder(directory: str) -> str:
         directory = parent
 
 
+def project_root(directory: str) -> str:
+    """The project a folder belongs to: the nearest folder at or above it (a real path) with a
+    pyproject.toml, setup.py, setup.cfg or .git; "" if none."""
+    return _project_folder(directory)
+
+
 def forget_folders() -> None:
     """Look at the folders afresh (a long-lived process, such as the server, runs many checks)."""
     _project_folder.cache_clear()
@@ -55,4 +61,4 @@ def is_test_module(path: str) -> bool:
     return stem.startswith("test_") or stem.endswith("_test.py") or stem == "conftest.py"
 
 
-__all__ = ["forget_folders", "is_test_module", "is_test_path"]
+__all__ = ["forget_folders", "is_test_module", "is_test_path", "project_root"]

@@ -57,13 +57,28 @@ def _module_dotted(node: cst.BaseExpression | None) -> str:
     return dotted(node) or ""
 
 
+# What code pasted without its imports (a forum post, a snippet, a cell copied out of a
+# notebook) means by these names: every tutorial and post imports them under these
+# names, and nothing else in training code goes by them. Left out: `Dataset` (Hugging
+# Face's `datasets` has one), `np`/`plt` (no rule needs them), `Variable`, `models`.
+CONVENTIONAL_IMPORTS = {
+    "torch": "torch",
+    "nn": "torch.nn",
+    "F": "torch.nn.functional",
+    "optim": "torch.optim",
+    "transforms": "torchvision.transforms",
+    "DataLoader": "torch.utils.data.DataLoader",
+}
+
+
 class ImportTable:
     """Local name -> fully qualified name, for every import in the file."""
 
-    __slots__ = ("bindings", "module_name", "package")
+    __slots__ = ("bindings", "module_name", "package", "star")
 
     def __init__(self, module_name: str = "", package: str = "") -> None:
         self.bindings: dict[str, str] = {}
+        self.star = False  # `from m import *`: any name may come from there
         # The file's own dotted name and package, used to resolve relative imports.
         self.module_name = module_name
         self.package = package
@@ -79,6 +94,7 @@ class ImportTable:
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
+            self.star = True
             return
         base = _module_dotted(node.module)
         if node.relative:
@@ -128,6 +144,14 @@ class ImportTable:
                 if best is None or len(candidate) < len(best):
                     best = candidate
         return best
+
+    def assume_conventional(self, names) -> None:
+        """Read `names` (of CONVENTIONAL_IMPORTS; used by the file, imported and bound nowhere
+        in it) as the usual torch modules; not after a star import, which may bind them."""
+        if self.star:
+            return
+        for name in names:
+            self.bindings.setdefault(name, CONVENTIONAL_IMPORTS[name])
 
     def is_imported(self, local: str) -> bool:
         return local in self.bindings

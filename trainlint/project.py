@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
 from trainlint.index import ClassSummary, ProjectIndex
-from trainlint.layout import forget_folders, is_test_path
+from trainlint.layout import forget_folders, is_test_path, project_root
 from trainlint.run import FileItem, RunResult
 
 if TYPE_CHECKING:
@@ -293,12 +293,16 @@ def read_bytes(path: Path) -> bytes:
 # The text gate: rules are about torch training code; a file with none of these words
 # cannot hold what they look for (its TL000 still comes from CPython's parser).
 TORCH_SIGNS = (b"torch", b"lightning")
+# Code pasted without its imports names torch's modules by their usual names only
+# (names.CONVENTIONAL_IMPORTS): `nn.Linear(`, `optim.SGD(`.
+_UNIMPORTED_TORCH = re.compile(rb"(?<![\w.])(?:nn|optim)\.[A-Z]")
 
 
 def needs_analysis(data: bytes) -> bool:
     # A class deriving from a project module class may not mention torch ("Module" is
     # the former phase-1 test for classes worth summarising).
-    return any(sign in data for sign in TORCH_SIGNS) or (b"class " in data and b"Module" in data)
+    return any(sign in data for sign in TORCH_SIGNS) or (b"class " in data and b"Module" in data) \
+        or _UNIMPORTED_TORCH.search(data) is not None
 
 
 # Work below a pool's granularity: forking workers costs more than checking serially.
@@ -320,6 +324,7 @@ class Task:
     package: str
     test_code: bool
     summarize: bool  # phase A: also its classes for the project index, from the same parse
+    report: bool = True  # False: a file of the project that was not named; its classes only
 
 
 @dataclass(slots=True)
@@ -339,6 +344,10 @@ def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> A
 
     if not needs_analysis(task.data):
         return Analysis(engine.check_syntax_only(task.data, task.shown).findings, [], (), False, False)
+    if not task.report:
+        summaries = engine.summarize_source(task.data, task.shown, module_name=task.module_name, package=task.package,
+                                            test_code=task.test_code)
+        return Analysis([], summaries, (), False, True)
     index = RecordingIndex(base_index)
     result = engine.check_source(task.data, task.shown, index=index, module_name=task.module_name,
                                  package=task.package, summarize=task.summarize, test_code=task.test_code)
@@ -414,7 +423,8 @@ def check_paths(
 
     extra = engine.extra_codes if engine is not None else frozenset()
     jobs = jobs or default_jobs()
-    files = list(discover(paths, config))
+    paths_given = list(paths)
+    files = list(discover(paths_given, config))
     store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
 
     run = RunResult()
@@ -466,6 +476,8 @@ def check_paths(
         if item.entry is not None:
             for summary in item.entry.summaries:
                 index.add(summary)
+    for summary in _context_summaries(paths_given, items, config, store, get_engine, jobs, run):
+        index.add(summary)
     whole = cache_mod.index_fingerprint(index) if (store or first) else ""
 
     # Phase B: findings valid for the whole index; re-check only where its answers differ.
@@ -525,6 +537,195 @@ def check_paths(
     run.index, run.items = index, items
     run.engine = made[0] if made[0] is not None else _LazyEngine(get_engine)
     return run
+
+
+# The projects of the named files are indexed whole; a root this large is a monorepo or a
+# home folder: its first files only (as the language server's workspace index).
+MAX_CONTEXT_FILES = 5000
+
+
+def context_files(paths: list, files: list[Path], config: Config) -> list[Path]:
+    """The files of the projects the named paths belong to (each one's root: the nearest
+    folder with a pyproject.toml, setup.py, setup.cfg or .git) that were not named: their
+    classes go into the index, so `check train.py` (and pre-commit, which names only the
+    staged files) knows the model in models/ as `check .` does. A named folder that holds
+    its project's root brings nothing more."""
+    roots: set[str] = set()
+    for raw in paths:
+        real = os.path.realpath(raw)
+        folder = real if os.path.isdir(real) else os.path.dirname(real)
+        root = project_root(folder)
+        if root and not (os.path.isdir(real) and (root + os.sep).startswith(real.rstrip(os.sep) + os.sep)):
+            roots.add(root)
+    if not roots:
+        return []
+    named = {_identity(f) for f in files}
+    found: list[Path] = []
+    for root in sorted(roots):
+        for path in discover([root], config):
+            identity = _identity(path)
+            if identity not in named:  # a file twice in the index would make its classes ambiguous
+                named.add(identity)
+                found.append(path)
+                if len(found) >= MAX_CONTEXT_FILES:
+                    return found
+    return found
+
+
+def _identity(path: Path) -> tuple[int, int] | str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.abspath(path)
+    return (st.st_dev, st.st_ino)
+
+
+# A class header (anywhere: a literal first is what the regex engine scans for fastest); a
+# `class` in a comment or a string can only add a file to read.
+_CLASS = re.compile(rb"class[ \t]+([A-Za-z_]\w*)[ \t]*(?:\(([^)]*)\))?[ \t]*:")
+_IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
+_FROM_IMPORT = re.compile(rb"from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n;]*)")
+_STRINGS_AND_COMMENTS = re.compile(
+    rb'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*')
+
+
+def _imported_from(code: bytes, package: str) -> dict[str, str]:
+    """Name -> the module a `from M import name` takes it from (relative imports resolved
+    against the file's package, as names.ImportTable does)."""
+    out: dict[str, str] = {}
+    for module, names in _FROM_IMPORT.findall(code):
+        text = module.decode()
+        dots = len(text) - len(text.lstrip("."))
+        base = text[dots:]
+        if dots:
+            parts = package.split(".") if package else []
+            parts = parts[: len(parts) - (dots - 1)] if dots > 1 else parts
+            base = ".".join(p for p in (*parts, base) if p)
+        for name in re.findall(rb"([A-Za-z_]\w*)(?:[ \t]+as[ \t]+\w+)?", names):
+            out[name.decode()] = base
+    return out
+
+
+def _module_matches(path: Path, module: str, config: Config) -> bool:
+    """Whether ProjectIndex.lookup of `module.Name` can answer with a class of this file."""
+    own = "." + module_name_for(path, config.root)[0]
+    tail = "." + module
+    return not module or own.endswith(tail) or own.rpartition(".")[0].endswith(tail)
+
+
+@dataclass(slots=True, eq=False)
+class _ContextFile:
+    path: Path
+    data: bytes
+    classes: set[str]  # the names it defines a class under
+    bases: bytes  # the text of its class headers' base lists
+
+
+def _context_summaries(paths: list, items: list[FileItem], config: Config, store, get_engine, jobs: int,
+                       run: RunResult) -> list[ClassSummary]:
+    """The classes of the named files' projects (context_files) that the named files can ask
+    the index about: a lookup of `Net` can only be answered by a file that defines a class
+    `Net`, so a file is read further only when it defines a class named in a named file
+    (or in the bases and facts of the classes read so far), or derives from one of the named
+    files' classes (ProjectIndex.is_inherited). The answers are those of `check` on the
+    whole project; the cost is that of the files they come from (from the cache when they
+    are unchanged), not of the project."""
+    from trainlint import cache as cache_mod
+
+    pool: list[_ContextFile] = []
+    for path in context_files(paths, [item.path for item in items], config):
+        try:
+            data = read_bytes(path)
+        except OSError:
+            continue
+        if b"class " not in data or not needs_analysis(data):
+            continue
+        headers = _CLASS.findall(data)
+        if headers:
+            pool.append(_ContextFile(path, data, {name.decode() for name, _ in headers}, b",".join(b for _, b in headers)))
+    if not pool:
+        return []
+    defining: dict[str, list[_ContextFile]] = {}
+    for file in pool:
+        for name in file.classes:
+            defining.setdefault(name, []).append(file)
+    named = [item for item in items if isinstance(item.data, bytes)]
+    own_classes = {name for item in named for name, _ in _CLASS.findall(item.data)}
+    frontier = [f for f in pool if own_classes and any(c in _IDENTIFIER.findall(f.bases) for c in own_classes)]
+    wanted: set[str] = set()
+    for item in named:
+        code = _STRINGS_AND_COMMENTS.sub(b" ", item.data)
+        imported = _imported_from(code, item.package)
+        # A named file's own class answers a lookup of its name from that file (the index
+        # picks the copy nearest the asking file), unless the name is also imported there.
+        for name in {n.decode() for n in _IDENTIFIER.findall(code)} & defining.keys():
+            if name in imported:
+                # `from models.net import Net`: the index is asked for models.net.Net, which only
+                # a file of that module (or of the package that re-exports it) can answer
+                frontier += [f for f in defining[name] if _module_matches(f.path, imported[name], config)]
+            elif name.encode() not in own_classes:
+                wanted.add(name)
+    frontier += [f for name in wanted for f in defining[name]]
+    loaded: set[_ContextFile] = set()
+    asked: set[str] = set()
+    summaries: list[ClassSummary] = []
+    while frontier:
+        batch = [f for f in dict.fromkeys(frontier) if f not in loaded]
+        loaded.update(batch)
+        found = _summaries_of(batch, config, store, get_engine, jobs, run, cache_mod)
+        summaries += found
+        frontier = []
+        for qualname in {q for s in found for q in _names_in(s)} - asked:
+            asked.add(qualname)
+            module, _, name = qualname.rpartition(".")
+            if name in defining and name not in wanted:
+                frontier += [f for f in defining[name] if _module_matches(f.path, module, config)]
+                if not module:
+                    wanted.add(name)
+    return summaries
+
+
+def _names_in(summary: ClassSummary) -> set[str]:
+    """The qualified names a summary refers to (its bases, the classes its facts name): the
+    index may be asked about them while it answers about this class."""
+    names = set(summary.bases)
+    stack: list = list(summary.facts.values())
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            names.add(value)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return {n for n in names if not n.startswith("torch.")}
+
+
+def _summaries_of(files: list[_ContextFile], config: Config, store, get_engine, jobs: int, run: RunResult,
+                  cache_mod) -> list[ClassSummary]:
+    """The files' classes, from the cache where a file is unchanged, else summarised (and cached)."""
+    summaries: list[ClassSummary] = []
+    tasks: list[Task] = []
+    keys: list[str] = []
+    for file in files:
+        shown = display_path(file.path)
+        module_name, package = module_name_for(file.path, config.root)
+        test_code = is_test_path(os.fspath(file.path), module_name)
+        key = os.path.abspath(file.path)
+        entry = store.get(key) if store else None
+        if entry is not None and entry.summaries is not None and \
+                entry.matches(shown, cache_mod.digest(file.data), module_name, package, test_code):
+            summaries.extend(entry.summaries)
+            continue
+        tasks.append(Task(file.data, shown, module_name, package, test_code, summarize=True, report=False))
+        keys.append(key)
+    for key, task, analysis in zip(keys, tasks, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
+        summaries.extend(analysis.summaries)
+        run.parsed += analysis.parsed
+        if store:
+            store.put(key, cache_mod.Entry(task.shown, cache_mod.digest(task.data), task.module_name, task.package,
+                                           tuple(analysis.summaries), test_code=task.test_code))
+    return summaries
 
 
 class _LazyEngine:

@@ -6,6 +6,7 @@ Kept apart from the engine (and LibCST) so that a run answered by the cache impo
 from __future__ import annotations
 
 import re
+import threading
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
@@ -18,6 +19,11 @@ class FileProblem(Exception):
         self.message = message
         self.row = row
         self.column = column
+
+
+class SyntaxProblem(FileProblem):
+    """The parser rejects the text's syntax somewhere: the rest of it may still be read
+    (trainlint.recover)."""
 
 
 def source_encoding(data: bytes) -> tuple[str, bool]:
@@ -60,8 +66,8 @@ def cpython_tree(text: str, filename: str = "<source>", *, top_level_await: bool
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compile(tree, filename, "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0, dont_inherit=True)
-    except SyntaxError as exc:
-        raise FileProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
+    except SyntaxError as exc:  # a statement Python refuses: the rest may still be read (trainlint.recover)
+        raise SyntaxProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
     except (RecursionError, MemoryError):
         raise FileProblem("the file is nested too deeply to analyse") from None
     except ValueError as exc:  # NUL bytes, before Python 3.12
@@ -72,10 +78,28 @@ def cpython_tree(text: str, filename: str = "<source>", *, top_level_await: bool
 def python_ast(text: str, filename: str = "<source>"):
     """CPython's syntax tree of `text` (SyntaxError if it refuses it), without the
     SyntaxWarnings compiling prints (`1if x`, invalid escapes): they are the file's matter,
-    and would land in trainlint's output or the editor's log."""
+    and would land in trainlint's output or the editor's log.
+
+    The last answer is remembered (per thread): a text CPython refuses is asked about by
+    the editor's reparser, by the engine for its message and by the recovery, one after
+    the other, and the recovered text by the recovery and the reparser."""
+    last = getattr(_last, "answer", None)
+    if last is not None and last[0] == filename and last[1] == text:
+        if isinstance(last[2], SyntaxError):
+            raise last[2].with_traceback(None)
+        return last[2]
     import ast
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return compile(text, filename, "exec", ast.PyCF_ONLY_AST)
+        try:
+            tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST)
+        except SyntaxError as error:
+            _last.answer = (filename, text, error)
+            raise
+    _last.answer = (filename, text, tree)
+    return tree
+
+
+_last = threading.local()

@@ -10,8 +10,13 @@ class SyntaxErrorRule(Rule):
     deeply to analyse.
 
     ## Why is this bad?
-    Nothing in such a file can be checked, so every other rule is silent about it.
-    Reporting it keeps a broken file from looking clean; the rest of the run goes on.
+    What does not parse cannot be checked. Reporting it keeps a broken file from looking
+    clean; the rest of the run goes on. Where only some statements are rejected (Python 2
+    `print x` or `except E, e:`, `.cuda(async=True)` from PyTorch < 0.4, a line half
+    typed), trainlint takes each rejected statement out (its lines left blank, up to 20
+    statements) and checks the rest of the file: its other findings come too, none on a
+    line that was taken out, and none with a fix, since the file on disk still does not
+    parse.
 
     ## How to fix
     Fix the syntax (or the encoding) at the reported position, or exclude generated

@@ -89,7 +89,7 @@ class FileFacts:
         #: The file belongs to a test suite (a test module, or a file under the project's
         #: tests/ folder): decided by the caller, who knows the project's layout.
         self.test_code = test_code
-        self.collected: Collected = collect(module, ImportTable(module_name, package))
+        self.collected: Collected = collect(module, ImportTable(module_name, package), source)
         self.names: ImportTable = self.collected.names
 
     # the traversal ---------------------------------------------------------------

@@ -7,14 +7,15 @@ lists and on the few subtrees they care about, never on the whole module again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import libcst as cst
 
 from trainlint.facts.syntax import dotted
 from trainlint.facts.walk import walk
-from trainlint.names import ImportTable
+from trainlint.names import CONVENTIONAL_IMPORTS, ImportTable
 
 LoopNode = cst.For | cst.While
 
@@ -168,10 +169,49 @@ class _Collector(cst.CSTVisitor):
         self.out.assigns.append(AssignInfo(node, self._current_function(), tuple(self._loops[-1])))
 
 
-def collect(module: cst.Module, names: ImportTable) -> Collected:
+def collect(module: cst.Module, names: ImportTable, source: str = "") -> Collected:
+    """The traversal's lists; `source` (the module's text) tells which of torch's usual names
+    the file uses without importing them (names.CONVENTIONAL_IMPORTS)."""
     collector = _Collector(names)
     walk(module, collector)  # LibCST's module.visit() rebuilds every node: slower than the parse
+    missing = tuple(name for name in CONVENTIONAL_IMPORTS if name not in names.bindings)
+    if missing and source and not names.star:
+        used = {m.group(1) for m in _uses(missing).finditer(source)}
+        if used:
+            names.assume_conventional(used - _bound_names(collector.out))
     return collector.out
+
+
+@lru_cache(maxsize=64)
+def _uses(missing: tuple[str, ...]) -> re.Pattern[str]:
+    """`nn.Linear`, `F.relu(`, `DataLoader(`: a use of one of `missing`, not `model.nn.x`."""
+    return re.compile(r"(?<![\w.])(" + "|".join(missing) + r")\s*[.(]")
+
+
+def _bound_names(out: Collected) -> set[str]:
+    """The names the file binds itself: its classes, functions, parameters, assignment and
+    loop targets (a parameter called `F` is not torch.nn.functional)."""
+    bound = {c.name for c in out.classes}
+    for function in out.functions:
+        bound.add(function.name)
+        params = function.node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            bound.add(param.name.value)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                bound.add(star.name.value)
+    targets: list[cst.BaseExpression] = [t for a in out.assigns for t in a.targets]
+    targets += [a.node.target for a in out.assigns if isinstance(a.node, cst.AugAssign)]
+    targets += [loop.node.target for loop in out.loops if isinstance(loop.node, cst.For)]
+    while targets:
+        target = targets.pop()
+        if type(target) is cst.Name:
+            bound.add(target.value)
+        elif type(target) in (cst.Tuple, cst.List):
+            targets.extend(e.value for e in target.elements)
+        elif type(target) is cst.StarredElement:
+            targets.append(target.value)
+    return bound
 
 
 __all__ = ["AssignInfo", "CallInfo", "ClassInfo", "Collected", "FunctionInfo", "LoopInfo", "collect"]
