@@ -59,6 +59,35 @@ class SchedulerStepBeforeOptimizerStep(Rule):
             """,
             5,
         ),
+        Bad(
+            """
+            def train(cnn, train_loader, optimizer, scheduler=None, epochs=100):
+                for epoch in range(1, epochs + 1):
+                    cnn.train()
+                    if scheduler:
+                        scheduler.step()
+                    for x, y in train_loader:
+                        optimizer.zero_grad()
+                        loss = combined_loss(cnn(x), y)
+                        loss.backward()
+                        optimizer.step()
+            """,
+            5,
+            note="an optional scheduler: testing that it exists does not change the order",
+        ),
+        Bad(
+            """
+            for i, (x, y) in enumerate(train_loader):
+                loss = criterion(model(x), y) / accum
+                loss.backward()
+                if (i + 1) % accum == 0:
+                    lr_scheduler.step()
+                    optimizer.step()
+                    optimizer.zero_grad()
+            """,
+            5,
+            note="one `if` guards both steps alike",
+        ),
     ]
     good = [
         Good(
@@ -101,6 +130,18 @@ class SchedulerStepBeforeOptimizerStep(Rule):
                 scheduler.step(val_loss)
             """
         ),
+        Good(
+            """
+            for epoch in range(epochs):
+                if epoch > 0:
+                    scheduler.step()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            note="the first epoch's steps come before the first scheduler step",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -111,15 +152,17 @@ class SchedulerStepBeforeOptimizerStep(Rule):
                 for sched in events:
                     if sched.kind != EventKind.SCHED_STEP or not sched.call or sched.call.args:
                         continue
-                    if len(sched.guards) != len(loop.guards):
-                        continue  # `if epoch > 0: scheduler.step()` skips nothing
                     if sched.call.func.attr.value != "step":
                         continue
                     known = schedulers.get(sched.target or "")
                     if known is not None and known.kind == SchedulerKind.PLATEAU:
                         continue
                     steps = [e for e in loop.events if e.kind == EventKind.STEP]
-                    if steps and steps[0].index > sched.index:
+                    if not steps or steps[0].index < sched.index:
+                        continue
+                    if sched.deciding_guards(loop, shared_with=steps[0]):
+                        continue  # `if epoch > 0: scheduler.step()` skips nothing
+                    if steps[0].index > sched.index:
                         yield self.report(
                             sched.node,
                             f"`{sched.target}.step()` runs before `{steps[0].target}.step()` in this iteration: the "

@@ -49,7 +49,7 @@ from functools import cached_property
 import libcst as cst
 
 from trainlint.facts.kinds import EventKind, SchedulerKind
-from trainlint.facts.syntax import last_name
+from trainlint.facts.syntax import dotted, last_name
 from trainlint.facts.vocabulary import BATCH_SCHEDULERS, EPOCH_SCHEDULERS, OPTIMIZER_CLASS_NAMES, PLATEAU_SCHEDULERS
 
 
@@ -156,6 +156,18 @@ class Event:
     def in_loop(self, loop: Loop) -> bool:
         return any(l is loop for l in self.loops)
 
+    def deciding_guards(self, loop: Loop | None = None, *, shared_with: "Event | None" = None) -> tuple[cst.CSTNode, ...]:
+        """The guards of this event inside `loop` (all of them without one) that decide whether
+        it runs differently from `shared_with`: an `if` that only tests that the event's own
+        object exists (`if scheduler:`, `if self.lr_scheduler is not None:`) and an `if` that
+        also encloses `shared_with` (accumulation guarding the optimizer and the scheduler
+        steps alike) do not."""
+        own = self.guards[len(loop.guards) :] if loop is not None else self.guards
+        others = shared_with.guards if shared_with is not None else ()
+        return tuple(
+            g for g in own if not any(g is o for o in others) and not tests_existence(g, self.target)
+        )
+
 
 @dataclass(eq=False)
 class LoopEvents:
@@ -203,6 +215,24 @@ def same_model(a: str | None, b: str | None) -> bool:
     if not a or not b:
         return False
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def tests_existence(guard: cst.CSTNode, name: str | None) -> bool:
+    """`if scheduler:`, `if self.lr_scheduler is not None:`: the guard only tests that the
+    object `name` exists (its last segment matched: a helper's parameter is renamed to
+    the caller's name in events, not in the code)."""
+    if not isinstance(guard, cst.If) or not name:
+        return False
+    test = guard.test
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comparison = test.comparisons[0]
+        if not isinstance(comparison.operator, cst.IsNot) or not (
+            isinstance(comparison.comparator, cst.Name) and comparison.comparator.value == "None"
+        ):
+            return False
+        test = test.left
+    tested = dotted(test)
+    return tested is not None and last_name(tested) == last_name(name)
 
 
 _EVAL_DATA = re.compile(r"val|test|eval|dev\b|holdout")
@@ -307,5 +337,5 @@ def is_scheduler_class(qualname: str | None) -> bool:
 
 __all__ = [
     "Event", "Loop", "LoopEvents", "LoopFacts", "Optimizer", "Scheduler", "evaluation_loop", "is_optimizer_class",
-    "is_scheduler_class", "same_model",
+    "is_scheduler_class", "same_model", "tests_existence",
 ]
