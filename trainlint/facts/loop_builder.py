@@ -6,7 +6,7 @@ events in execution order with the file's helpers inlined.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -116,6 +116,39 @@ class _Builder:
             name = last_name(dotted(func))
             if name and _LR_HELPER.search(name):
                 self.has_manual_lr = self.sets_lr = True
+        self._constructor_attributes()
+
+    def _constructor_attributes(self) -> None:
+        """`Trainer(model, optimizer, lr_scheduler=scheduler)` with `self.lr_scheduler =
+        lr_scheduler` in Trainer's `__init__`: the attribute holds what the file passed
+        (a class of this file, built in this file)."""
+        for cls in self.facts.collected.classes:
+            init = cls.methods.get("__init__")
+            if init is None:
+                continue
+            params = [p.name.value for p in init.params.params][1:]
+            stored: dict[str, list[str]] = {}  # parameter -> the self attributes it is stored in
+            for assign in self.facts.assigns_in(init):
+                value = assign.node.value if not isinstance(assign.node, cst.AugAssign) else None
+                if isinstance(value, cst.Name) and value.value in params:
+                    for target in assign.targets:
+                        name = dotted(target)
+                        if name and name.startswith("self.") and name.count(".") == 1:
+                            stored.setdefault(value.value, []).append(name)
+            if not stored:
+                continue
+            for call in self.facts.collected.calls:
+                if not isinstance(call.node.func, cst.Name) or call.node.func.value != cls.name:
+                    continue
+                passed = dict(zip(params, (a.value for a in call.node.args if a.keyword is None and not a.star)))
+                passed.update({a.keyword.value: a.value for a in call.node.args if a.keyword is not None})
+                for param, value in passed.items():
+                    source = dotted(value)
+                    for attribute in stored.get(param, ()) if source else ():
+                        if source in self.schedulers:
+                            self.schedulers.setdefault(attribute, replace(self.schedulers[source], name=attribute))
+                        elif source in self.optimizers:
+                            self.optimizers.setdefault(attribute, replace(self.optimizers[source], name=attribute))
 
     def _is_lr_write(self, targets: list[cst.BaseExpression]) -> bool:
         # param_group["lr"] = ..., optimizer.param_groups[0]["lr"] = ...
