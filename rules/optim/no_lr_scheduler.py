@@ -100,6 +100,22 @@ class NoLrScheduler(Rule):
             """
             import torch
 
+            lr = 0.1
+            for epoch in range(epochs):
+                if epoch % decay_every == 0:
+                    lr *= 0.5
+                    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            note="the LR changes by rebuilding the optimizer (TL411 reports the lost state), not fixed",
+        ),
+        Good(
+            """
+            import torch
+
             optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
             trainer = Trainer(model, optimizer, lr_scheduler=scheduler)
@@ -214,6 +230,8 @@ class NoLrScheduler(Rule):
             return  # schedule-free optimizers (AdamWScheduleFree, SGDScheduleFree) replace the schedule
         if any(e.kind in (EventKind.SCHED_STEP, EventKind.LR_UPDATE) for flow in loops.flows for e in flow.events):
             return
+        if any(e.kind == EventKind.OPTIMIZER_BUILT and e.loops for flow in loops.flows for e in flow.events):
+            return  # rebuilt in the loop, with a new LR as a rule (TL411 reports the lost state)
         if idle:  # the schedule was meant: a symptom on its own
             symptom = f" (`{idle[0].name}`, a {idle[0].type_name}, is built but never stepped)"
             fix = f"call `{idle[0].name}.step(...)` once per epoch (a plateau scheduler with the validation metric)"
