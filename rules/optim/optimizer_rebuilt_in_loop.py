@@ -3,7 +3,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import EventKind, FileFacts, Loop
+from trainlint.facts import EventKind, FileFacts, Loop, is_periodic
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -186,7 +186,7 @@ class OptimizerRebuiltInLoop(Rule):
                         )
                     continue
                 loop = event.loop
-                if not _is_step_loop(loop) or any(not _periodic(g) for g in event.guards[len(loop.guards) :]):
+                if not _is_step_loop(loop) or any(not is_periodic(g) for g in event.guards[len(loop.guards) :]):
                     continue
                 if not any(e.kind == EventKind.STEP for e in loop.events):
                     continue
@@ -200,20 +200,6 @@ class OptimizerRebuiltInLoop(Rule):
                     "each time; build it once and change the LR with a scheduler or `param_groups`",
                     first_line_only=True,
                 )
-
-
-def _periodic(guard) -> bool:
-    """`if epoch % k == 0:`: a guard that holds again and again (unlike `if epoch == unfreeze_epoch:`)."""
-    if not isinstance(guard, cst.If):
-        return False
-    found = []
-
-    class _Modulo(cst.CSTVisitor):
-        def visit_Modulo(self, node: cst.Modulo) -> None:
-            found.append(node)
-
-    guard.test.visit(_Modulo())
-    return bool(found)
 
 
 def _built_per_epoch_call(flow, event) -> bool:

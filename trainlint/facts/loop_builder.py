@@ -43,6 +43,11 @@ _SCALER_NAME = re.compile(r"scaler", re.I)
 _LR_HELPER = re.compile(r"(adjust|set|update|assign|decay|warmup|schedule)\w*_?(lr|learning_rate)|(lr|learning_rate)_?(schedule|decay|update|step|warmup)|^get_lr$", re.I)
 
 
+def _per_batch(info: FunctionInfo) -> bool:
+    """A LightningModule's `training_step`: the trainer calls it once per batch."""
+    return info.cls is not None and info.name == "training_step"
+
+
 def _is_loss_class(qualname: str | None) -> bool:
     return bool(qualname) and last_name(qualname).endswith("Loss")
 
@@ -221,7 +226,7 @@ class _Builder:
         for info in self.facts.collected.functions:
             if id(info.node) not in reach:
                 continue
-            flow = LoopEvents(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node))
+            flow = LoopEvents(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node), per_batch=_per_batch(info))
             _EventWalker(self, flow).walk_function(info.node)
             flows.append(flow)
         for flow in flows:
@@ -280,6 +285,8 @@ class _Builder:
         edges = {id(info.node): [id(c) for c in self._callees_of(info.node)] for info in functions}
         loops = {id(l.function.node) for l in self.facts.collected.loops if l.function is not None}
         relevant = {id(info.node) for info in functions if self._relevant(info.node)}
+        # Lightning runs `training_step` once per batch: the method is a loop's body
+        loops |= {id(info.node) for info in functions if _per_batch(info) and id(info.node) in relevant}
         for found in (loops, relevant):
             changed = True
             while changed:

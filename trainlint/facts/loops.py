@@ -176,6 +176,9 @@ class LoopEvents:
     loops: list[Loop] = field(default_factory=list)
     inlined: bool = False
     decorated_no_grad: bool = False
+    #: the function is run once per batch by a framework (Lightning's `training_step`): its
+    #: events are one iteration of a loop that is in no file
+    per_batch: bool = False
 
     def value_of(self, name: str, before: Event) -> cst.BaseExpression | None:
         """What `name` was last bound to before `before` in this flow (None if unknown)."""
@@ -233,6 +236,21 @@ def tests_existence(guard: cst.CSTNode, name: str | None) -> bool:
         test = test.left
     tested = dotted(test)
     return tested is not None and last_name(tested) == last_name(name)
+
+
+def is_periodic(guard: cst.CSTNode) -> bool:
+    """`if (i + 1) % accum == 0:`, `if epoch % k == 0:`: a guard that holds again and again,
+    every k-th time (unlike `if epoch == unfreeze_epoch:`)."""
+    if not isinstance(guard, cst.If):
+        return False
+    found: list[cst.Modulo] = []
+
+    class _Modulo(cst.CSTVisitor):
+        def visit_Modulo(self, node: cst.Modulo) -> None:
+            found.append(node)
+
+    guard.test.visit(_Modulo())
+    return bool(found)
 
 
 _EVAL_DATA = re.compile(r"val|test|eval|dev\b|holdout")
@@ -337,5 +355,5 @@ def is_scheduler_class(qualname: str | None) -> bool:
 
 __all__ = [
     "Event", "Loop", "LoopEvents", "LoopFacts", "Optimizer", "Scheduler", "evaluation_loop", "is_optimizer_class",
-    "is_scheduler_class", "same_model", "tests_existence",
+    "is_periodic", "is_scheduler_class", "same_model", "tests_existence",
 ]
