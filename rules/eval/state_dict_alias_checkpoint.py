@@ -96,6 +96,53 @@ class StateDictAliasCheckpoint(Rule):
                     stopper.step(model, train_and_validate(model))
             """,
         ),
+        Bad(
+            """
+            import torch
+
+
+            class Config:
+                def save_best_checkpoint(self, best_model):
+                    torch.save(best_model, self.result_path)
+
+                def train(self):
+                    best_hit10, best_model = 0.0, None
+                    for epoch in range(self.train_times):
+                        for batch in range(self.nbatches):
+                            self.optimizer.zero_grad()
+                            self.trainModel().backward()
+                            self.optimizer.step()
+                        hit10 = self.valid(self.trainModel)
+                        if hit10 > best_hit10:
+                            best_hit10 = hit10
+                            best_model = self.trainModel.state_dict()
+                    self.save_best_checkpoint(best_model)
+            """,
+            18,
+            fixed="""
+            import copy
+            import torch
+
+
+            class Config:
+                def save_best_checkpoint(self, best_model):
+                    torch.save(best_model, self.result_path)
+
+                def train(self):
+                    best_hit10, best_model = 0.0, None
+                    for epoch in range(self.train_times):
+                        for batch in range(self.nbatches):
+                            self.optimizer.zero_grad()
+                            self.trainModel().backward()
+                            self.optimizer.step()
+                        hit10 = self.valid(self.trainModel)
+                        if hit10 > best_hit10:
+                            best_hit10 = hit10
+                            best_model = copy.deepcopy(self.trainModel.state_dict())
+                    self.save_best_checkpoint(best_model)
+            """,
+            note="saved once training ends: the file holds the last epoch's weights",
+        ),
     ]
     good = [
         Good(
@@ -203,23 +250,29 @@ class StateDictAliasCheckpoint(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        candidates: dict[int, tuple[str, cst.Call, cst.FunctionDef | None]] = {}
+        candidates: dict[int, tuple[str, cst.Call, cst.FunctionDef | None, cst.CSTNode | None]] = {}
         # in a training loop, under a condition (best-so-far tracking)
         for flow in facts.loops.flows:
             for event in flow.events:
                 if event.kind == EventKind.BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
                     if _owner_is_loop_variable(event) or _dies_in_helper(event):
                         continue
-                    candidates[id(event.value)] = (event.target, event.value, event.function)
+                    loop = event.loops[-1]
+                    candidates[id(event.value)] = (
+                        event.target, event.value, event.function, loop.node if loop.function is event.function else None,
+                    )
         # anywhere, when the name says it is kept as the best weights
         for assign in facts.assigns:
             node = assign.node
             if isinstance(node, cst.Assign) and len(node.targets) == 1 and _is_state_dict_call(node.value):
                 target = dotted(node.targets[0].target)
                 if target and "best" in target.lower():
-                    candidates[id(node.value)] = (target, node.value, assign.function.node if assign.function else None)
-        for target, call, function in candidates.values():
-            if _saved(facts, function, target):
+                    candidates.setdefault(
+                        id(node.value),
+                        (target, node.value, assign.function.node if assign.function else None, assign.loops[-1] if assign.loops else None),
+                    )
+        for target, call, function, loop in candidates.values():
+            if _saved(facts, function, target, loop):
                 continue
             yield self.report(
                 call,
@@ -311,14 +364,21 @@ class _Reads(cst.CSTVisitor):
             self.escapes = True
 
 
-def _saved(facts: FileFacts, function: cst.FunctionDef | None, target: str) -> bool:
-    """The state dict goes to disk (or a logger) in the same function: a snapshot, not an alias."""
+def _saved(facts: FileFacts, function: cst.FunctionDef | None, target: str, loop: cst.CSTNode | None) -> bool:
+    """The state dict goes to disk (or a logger) in the same function: a snapshot, not an alias.
+    Bound in a loop, it must be saved in that loop's iteration: saved after the loop
+    (`self.save_best_checkpoint(best_model)` once training ends), it holds the last weights."""
     for info in facts.calls_in(function):
         callee = dotted(info.node.func) or ""
+        if loop is not None and not any(l is loop for l in info.loops):
+            continue
         if _SAVES.search(callee.rsplit(".", 1)[-1]) and any(dotted(a.value) == target for a in info.node.args):
             return True
     # packed into a checkpoint dict that is saved: {"model": state, ...}
-    code = facts.code(function) if function is not None else facts.source
+    if loop is not None:
+        code = facts.code(loop)
+    else:
+        code = facts.code(function) if function is not None else facts.source
     return re.search(r":\s*" + re.escape(target) + r"\s*[,}]", code) is not None
 
 
