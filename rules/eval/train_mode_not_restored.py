@@ -1,7 +1,9 @@
 import re
 from collections.abc import Iterator
 
-from trainlint.facts import Event, EventKind, FileFacts, Loop, same_model
+import libcst as cst
+
+from trainlint.facts import Event, EventKind, FileFacts, Loop, LoopEvents, dotted, same_model
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -93,8 +95,50 @@ class TrainModeNotRestored(Rule):
             5,
             note="eval() in the epoch loop's own body, before an evaluation in another file",
         ),
+        Bad(
+            """
+            import torch
+            from losses import dsm_score_estimation
+
+            score = torch.nn.DataParallel(ScoreNet(config))
+            score.train()
+            step = 0
+            for epoch in range(n_epochs):
+                for x, _ in dataloader:
+                    step += 1
+                    loss = dsm_score_estimation(score, x, sigmas)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    if step % 100 == 0:
+                        score.eval()
+                        with torch.no_grad():
+                            test_loss = dsm_score_estimation(score, next(test_iter)[0], sigmas)
+            """,
+            15,
+            note="the model is only handed to a loss helper of another module",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+            from losses import dsm_score_estimation
+
+            score.train()
+            for step, (x, _) in enumerate(dataloader):
+                loss = dsm_score_estimation(score, x, sigmas)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if step % 100 == 0:
+                    score.eval()
+                    with torch.no_grad():
+                        test_loss = dsm_score_estimation(score, next(test_iter)[0], sigmas)
+                    score.train()
+            """,
+            note="train mode restored after the periodic test loss",
+        ),
         Good(
             """
             import torch
@@ -207,7 +251,7 @@ class TrainModeNotRestored(Rule):
                     continue
                 for event in loop.events:
                     if event.kind == EventKind.EVAL and event.target and not _FROZEN.search(event.target):
-                        if _trains_before_train_mode(loop, event) and facts.behaves_differently_in_eval(event.target):
+                        if _trains_before_train_mode(flow, loop, event) and facts.behaves_differently_in_eval(event.target):
                             yield self.report(
                                 event.node,
                                 f"`{event.target}.eval()` runs in the epoch loop but `{event.target}.train()` is not "
@@ -216,7 +260,7 @@ class TrainModeNotRestored(Rule):
                             )
 
 
-def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
+def _trains_before_train_mode(flow: LoopEvents, loop: Loop, eval_event: Event) -> bool:
     """No train() for this model anywhere in the iteration, and the model is trained in it."""
     model = eval_event.target
     if any(e.kind == EventKind.TRAIN for e in loop.events):  # on any name: it may be an alias of the model
@@ -226,7 +270,19 @@ def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
     return any(
         e.kind == EventKind.FORWARD and same_model(e.target, model) and not e.no_grad and e.loop is not None and e.loop.is_training
         for e in loop.events
-    )
+    ) or any(_loss_runs_model(flow, e, model) for e in loop.events)
+
+
+def _loss_runs_model(flow: LoopEvents, backward: Event, model: str) -> bool:
+    """`loss = dsm_score_estimation(score, x, ...)` then `loss.backward()`: the model is
+    handed to a loss helper (of another module) whose result is backpropagated."""
+    if backward.kind != EventKind.BACKWARD or backward.no_grad or backward.value is None:
+        return False
+    value = backward.value
+    name = dotted(value)
+    if name is not None:
+        value = flow.value_of(name, backward)
+    return isinstance(value, cst.Call) and any(same_model(dotted(a.value), model) for a in value.args)
 
 
 def _trains(event: Event, model: str) -> bool:
