@@ -118,8 +118,64 @@ class TrainModeNotRestored(Rule):
             15,
             note="the model is only handed to a loss helper of another module",
         ),
+        Bad(
+            """
+            def set_mode(mode, models):
+                for m in models:
+                    if m is None:
+                        continue
+                    if mode == "train":
+                        m.train()
+                    if mode == "eval":
+                        m.eval()
+
+            def check_accuracy(generator, engine, loader):
+                set_mode("eval", [generator, engine])
+                correct = sum((engine(x, generator(q)).argmax(1) == y).sum() for q, x, y in loader)
+                return correct / len(loader.dataset)
+
+            def train_loop(generator, engine, optimizer, train_loader, val_loader):
+                set_mode("train", [generator, engine])
+                for epoch in range(epochs):
+                    for q, x, y in train_loader:
+                        optimizer.zero_grad()
+                        loss_fn(engine(x, generator(q)), y).backward()
+                        optimizer.step()
+                    val_acc = check_accuracy(generator, engine, val_loader)
+            """,
+            11,
+            note="a helper sets the mode of a list of models",
+        ),
     ]
     good = [
+        Good(
+            """
+            def set_mode(mode, models):
+                for m in models:
+                    if m is None:
+                        continue
+                    if mode == "train":
+                        m.train()
+                    if mode == "eval":
+                        m.eval()
+
+            def check_accuracy(generator, engine, loader):
+                set_mode("eval", [generator, engine])
+                correct = sum((engine(x, generator(q)).argmax(1) == y).sum() for q, x, y in loader)
+                return correct / len(loader.dataset)
+
+            def train_loop(generator, engine, optimizer, train_loader, val_loader):
+                set_mode("train", [generator, engine])
+                for epoch in range(epochs):
+                    for q, x, y in train_loader:
+                        optimizer.zero_grad()
+                        loss_fn(engine(x, generator(q)), y).backward()
+                        optimizer.step()
+                    val_acc = check_accuracy(generator, engine, val_loader)
+                    set_mode("train", [generator, engine])
+            """,
+            note="the same helper puts them back in train mode after the check",
+        ),
         Good(
             """
             import torch
@@ -245,15 +301,20 @@ class TrainModeNotRestored(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
+        reported: set[int] = set()
         for flow in facts.loops.root_flows:
             for loop in flow.loops:
                 if not loop.is_training or loop.parent is not None and loop.parent.is_training:
                     continue
                 for event in loop.events:
                     if event.kind == EventKind.EVAL and event.target and not _FROZEN.search(event.target):
+                        site = event.site or event.node
+                        if id(site) in reported:
+                            continue
                         if _trains_before_train_mode(flow, loop, event) and facts.behaves_differently_in_eval(event.target):
+                            reported.add(id(site))
                             yield self.report(
-                                event.node,
+                                site,
                                 f"`{event.target}.eval()` runs in the epoch loop but `{event.target}.train()` is not "
                                 "called before the next training step: from the second epoch on it trains in eval "
                                 "mode; call `.train()` at the start of each epoch",

@@ -317,6 +317,11 @@ class _Context:
     function: cst.FunctionDef | None = None
     renames: dict[str, str] = field(default_factory=dict)
     stack: tuple[int, ...] = ()  # helpers being inlined, against recursion
+    #: helper parameters given a literal (`set_mode('eval', [encoder, decoder])`): decides the
+    #: helper's `if mode == 'eval':` and unrolls its `for m in models:`
+    literals: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    #: the call that named the objects of an unrolled loop: where to report its events
+    site: cst.CSTNode | None = None
 
     def child(self, **changes) -> "_Context":
         values = dict(self.__dict__)
@@ -356,6 +361,15 @@ class _EventWalker:
             self._loop(stmt, ctx)
         elif isinstance(stmt, cst.If):
             self._expr(stmt.test, ctx)
+            decided = _decide(stmt.test, ctx.literals)
+            if decided is not None:  # `if mode == 'train':` with mode given as a literal
+                if decided:
+                    self._suite(stmt.body, ctx)
+                elif isinstance(stmt.orelse, cst.If):
+                    self._statement(stmt.orelse, ctx)
+                elif isinstance(stmt.orelse, cst.Else):
+                    self._suite(stmt.orelse.body, ctx)
+                return
             self._suite(stmt.body, ctx.child(guards=ctx.guards + (stmt,)))
             orelse = stmt.orelse
             if isinstance(orelse, cst.If):
@@ -385,6 +399,14 @@ class _EventWalker:
         # FunctionDef / ClassDef: their own flows
 
     def _loop(self, node: cst.For | cst.While, ctx: _Context) -> None:
+        objects = _literal_objects(node, ctx.literals)
+        if objects is not None:
+            # `for m in models:` over `[encoder, decoder]` given by the caller: once per object
+            target = node.target.value
+            for name in objects:
+                renames = {**ctx.renames, target: self._rename(name, ctx)}
+                self._suite(node.body, ctx.child(renames=renames, site=ctx.via[-1] if ctx.via else None))
+            return
         if isinstance(node, cst.For):
             self._expr(node.iter, ctx)
         else:
@@ -565,21 +587,29 @@ class _EventWalker:
         params = [p for p in helper.params.params]
         offset = 1 if (params and params[0].name.value == "self" and isinstance(call.func, cst.Attribute)) else 0
         positional = [a for a in call.args if a.keyword is None and not a.star]
+        literals: dict[str, cst.BaseExpression] = {}
         for param, arg in zip(params[offset:], positional):
             name = self._rename(dotted(arg.value), ctx)
             if name is not None:
                 renames[param.name.value] = name
+            elif isinstance(arg.value, (cst.SimpleString, cst.List, cst.Tuple)):
+                literals[param.name.value] = arg.value
         for arg in call.args:
             if arg.keyword is not None:
                 name = self._rename(dotted(arg.value), ctx)
                 if name is not None:
                     renames[arg.keyword.value] = name
+                elif isinstance(arg.value, (cst.SimpleString, cst.List, cst.Tuple)):
+                    literals[arg.keyword.value] = arg.value
         for param in params[offset:]:
             renames.setdefault(param.name.value, param.name.value)
         if offset:
             renames["self"] = ctx.renames.get("self", "self")
         no_grad = ctx.no_grad or self.b.decorated_no_grad(helper)
-        inner = ctx.child(via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),))
+        inner = ctx.child(
+            via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),),
+            literals=literals,
+        )
         self._suite(helper.body, inner)
 
     def _emit(self, kind: EventKind, node: cst.CSTNode, ctx: _Context, target: str | None = None, value=None) -> None:
@@ -589,10 +619,44 @@ class _EventWalker:
             loops.append(loop)
             loop = loop.parent
         loops.reverse()
-        event = Event(kind, node, target, value, tuple(loops), ctx.guards, ctx.no_grad, ctx.via, ctx.function, len(self.flow.events))
+        event = Event(
+            kind, node, target, value, tuple(loops), ctx.guards, ctx.no_grad, ctx.via, ctx.function, len(self.flow.events),
+            site=ctx.site,
+        )
         self.flow.events.append(event)
         for loop in loops:
             loop.events.append(event)
+
+
+def _decide(test: cst.BaseExpression, literals: dict[str, cst.BaseExpression]) -> bool | None:
+    """`mode == 'eval'` / `mode != 'eval'` with `mode` a literal of the call being inlined."""
+    if not literals or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    comparison = test.comparisons[0]
+    sides = (test.left, comparison.comparator)
+    names = [s.value for s in sides if isinstance(s, cst.Name) and s.value in literals]
+    texts = [string(s) for s in sides if isinstance(s, cst.SimpleString)]
+    if len(names) != 1 or len(texts) != 1 or texts[0] is None:
+        return None
+    given = string(literals[names[0]]) if isinstance(literals[names[0]], cst.SimpleString) else None
+    if given is None:
+        return None
+    if isinstance(comparison.operator, cst.Equal):
+        return given == texts[0]
+    if isinstance(comparison.operator, cst.NotEqual):
+        return given != texts[0]
+    return None
+
+
+def _literal_objects(node: cst.For | cst.While, literals: dict[str, cst.BaseExpression]) -> list[str] | None:
+    """The names a helper's `for m in models:` goes through when the caller passed
+    `models` as a list of names (`[pg, ee, baseline]`); None otherwise."""
+    if not literals or not isinstance(node, cst.For) or not isinstance(node.target, cst.Name):
+        return None
+    if not isinstance(node.iter, cst.Name) or not isinstance(literals.get(node.iter.value), (cst.List, cst.Tuple)):
+        return None
+    names = [dotted(e.value) for e in literals[node.iter.value].elements]
+    return None if any(n is None for n in names) or node.orelse is not None else names
 
 
 # leaves and nodes that hold no call evaluated in the loop's iteration

@@ -144,6 +144,9 @@ class Event:
     via: tuple[cst.Call, ...] = ()
     function: cst.FunctionDef | None = None  # where the event's code is written
     index: int = -1  # position in the flow
+    #: where to report the event when `node` does not name its target: the call that passed
+    #: a list of models to a helper looping over it (`set_mode('eval', [pg, ee])`)
+    site: cst.CSTNode | None = None
 
     @property
     def loop(self) -> Loop | None:
