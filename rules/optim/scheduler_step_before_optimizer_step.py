@@ -88,6 +88,23 @@ class SchedulerStepBeforeOptimizerStep(Rule):
             5,
             note="one `if` guards both steps alike",
         ),
+        Bad(
+            """
+            import torch
+            import train_and_test as tnt
+
+            joint_optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+            joint_lr_scheduler = torch.optim.lr_scheduler.StepLR(joint_optimizer, step_size=5)
+            for epoch in range(num_train_epochs):
+                if epoch < num_warm_epochs:
+                    tnt.train(model=model, dataloader=train_loader, optimizer=warm_optimizer)
+                else:
+                    joint_lr_scheduler.step()
+                    tnt.train(model=model, dataloader=train_loader, optimizer=joint_optimizer)
+            """,
+            10,
+            note="the optimizer steps in a training function of another module",
+        ),
     ]
     good = [
         Good(
@@ -142,6 +159,23 @@ class SchedulerStepBeforeOptimizerStep(Rule):
             """,
             note="the first epoch's steps come before the first scheduler step",
         ),
+        Good(
+            """
+            import torch
+            import train_and_test as tnt
+
+            joint_optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+            joint_lr_scheduler = torch.optim.lr_scheduler.StepLR(joint_optimizer, step_size=5)
+            for epoch in range(num_train_epochs):
+                if epoch < num_warm_epochs:
+                    tnt.train(model=model, dataloader=train_loader, optimizer=warm_optimizer)
+                    warm_lr_scheduler.step()
+                else:
+                    tnt.train(model=model, dataloader=train_loader, optimizer=joint_optimizer)
+                    joint_lr_scheduler.step()
+            """,
+            note="each arm steps its scheduler after its own training; the other arm's training is not before it",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -157,14 +191,22 @@ class SchedulerStepBeforeOptimizerStep(Rule):
                     known = schedulers.get(sched.target or "")
                     if known is not None and known.kind == SchedulerKind.PLATEAU:
                         continue
-                    steps = [e for e in loop.events if e.kind == EventKind.STEP]
+                    steps = [
+                        e for e in loop.events
+                        if e.kind in (EventKind.STEP, EventKind.TRAINS_ELSEWHERE) and not e.exclusive_with(sched)
+                    ]
                     if not steps or steps[0].index < sched.index:
                         continue
                     if sched.deciding_guards(loop, shared_with=steps[0]):
                         continue  # `if epoch > 0: scheduler.step()` skips nothing
                     if steps[0].index > sched.index:
+                        step = steps[0]
+                        stepped = (
+                            f"`{step.target}.step()`" if step.kind == EventKind.STEP
+                            else f"`{facts.code(step.call.func)}(...)`, which steps `{step.target}`,"
+                        )
                         yield self.report(
                             sched.node,
-                            f"`{sched.target}.step()` runs before `{steps[0].target}.step()` in this iteration: the "
+                            f"`{sched.target}.step()` runs before {stepped} in this iteration: the "
                             "schedule's first learning rate is skipped; step the scheduler after the optimizer",
                         )

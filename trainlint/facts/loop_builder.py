@@ -40,6 +40,8 @@ _MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|bac
 _OPTIMIZER_NAME = re.compile(r"optim|^opt($|_|[a-z]?\d*$)|_opt($|_|[a-z]?\d*$)", re.I)
 _SCHEDULER_NAME = re.compile(r"sched|^lr_?s|warmup", re.I)
 _SCALER_NAME = re.compile(r"scaler", re.I)
+#: functions that run training steps: `train`, `train_one_epoch`, `train_epoch`, `fit`
+_TRAINING_FUNCTION = re.compile(r"^(train|fit)(_one)?(_epoch|_step)?$", re.I)
 _LR_HELPER = re.compile(r"(adjust|set|update|assign|decay|warmup|schedule)\w*_?(lr|learning_rate)|(lr|learning_rate)_?(schedule|decay|update|step|warmup)|^get_lr$", re.I)
 
 
@@ -549,6 +551,10 @@ class _EventWalker:
         if attr == "step_update" and receiver is not None:
             self._emit(EventKind.SCHED_STEP, call, ctx, target=self._rename(receiver, ctx))
             return
+        given = self._optimizer_given_to_trainer(call, callee)
+        if given is not None:
+            self._emit(EventKind.TRAINS_ELSEWHERE, call, ctx, target=self._rename(given, ctx))
+            return
         if attr in ("train", "eval") and receiver is not None and "trainer" not in receiver.lower():
             if attr == "eval" and not call.args:
                 self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
@@ -580,6 +586,19 @@ class _EventWalker:
         if callee is not None and b.is_model(callee) and not _is_loss_class(qualname):
             self._emit(EventKind.FORWARD, call, ctx, target=self._rename(callee, ctx))
             return
+
+    def _optimizer_given_to_trainer(self, call: cst.Call, callee: str | None) -> str | None:
+        """`tnt.train(model=net, optimizer=joint_optimizer)`: an imported training function (its
+        name says it trains) given an optimizer this file builds; the optimizer's name."""
+        if callee is None or not self.b.names.is_imported(callee.split(".", 1)[0]):
+            return None
+        if not _TRAINING_FUNCTION.search(last_name(callee)):
+            return None
+        for arg in call.args:
+            name = dotted(arg.value)
+            if name is not None and name in self.b.optimizers:
+                return name
+        return None
 
     def _inline(self, call: cst.Call, helper: cst.FunctionDef, ctx: _Context) -> None:
         self.b.inlined.add(id(helper))

@@ -159,6 +159,26 @@ class Event:
     def in_loop(self, loop: Loop) -> bool:
         return any(l is loop for l in self.loops)
 
+    def exclusive_with(self, other: "Event") -> bool:
+        """The two are in different arms of one `if`/`elif`/`else` chain: never in the same pass."""
+        for i, (a, b) in enumerate(zip(self.guards, other.guards)):
+            if a is not b:
+                break
+        else:
+            i = min(len(self.guards), len(other.guards))
+        if i == 0 or not isinstance(self.guards[i - 1], cst.If):
+            return False
+        # an `elif`/`else` arm's events carry the chain's node after the `if` (the walker
+        # does not nest an `else` under its `elif`): any node of the chain means "not the body"
+        chain: list[cst.CSTNode] = []
+        node = self.guards[i - 1].orelse
+        while node is not None:
+            chain.append(node)
+            node = node.orelse if isinstance(node, cst.If) else None
+        mine = self.guards[i] if i < len(self.guards) else None
+        theirs = other.guards[i] if i < len(other.guards) else None
+        return _arm(chain, mine) != _arm(chain, theirs)
+
     def deciding_guards(self, loop: Loop | None = None, *, shared_with: "Event | None" = None) -> tuple[cst.CSTNode, ...]:
         """The guards of this event inside `loop` (all of them without one) that decide whether
         it runs differently from `shared_with`: an `if` that only tests that the event's own
@@ -221,6 +241,11 @@ def same_model(a: str | None, b: str | None) -> bool:
     if not a or not b:
         return False
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _arm(chain: list[cst.CSTNode], guard: cst.CSTNode | None) -> int:
+    """Which arm of an if/elif/else chain a guard opens: -1 for the `if` body."""
+    return next((i for i, node in enumerate(chain) if node is guard), -1)
 
 
 def tests_existence(guard: cst.CSTNode, name: str | None) -> bool:
