@@ -55,6 +55,19 @@ class EvalWithoutNoGrad(Rule):
             """,
             3,
         ),
+        Bad(
+            """
+            def validate(model, val_loader):
+                model.eval()
+                correct = 0
+                for x, y in val_loader:
+                    out = model.forward(x)
+                    correct += (out.argmax(1) == y).sum().item()
+                return correct / len(val_loader.dataset)
+            """,
+            4,
+            note="`model.forward(x)` is a forward pass too",
+        ),
     ]
     good = [
         Good(

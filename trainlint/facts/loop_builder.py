@@ -586,6 +586,9 @@ class _EventWalker:
         if callee is not None and b.is_model(callee) and not _is_loss_class(qualname):
             self._emit(EventKind.FORWARD, call, ctx, target=self._rename(callee, ctx))
             return
+        if attr == "forward" and b.is_model(receiver):  # model.forward(x): a forward pass all the same
+            self._emit(EventKind.FORWARD, call, ctx, target=self._rename(receiver, ctx))
+            return
 
     def _optimizer_given_to_trainer(self, call: cst.Call, callee: str | None) -> str | None:
         """`tnt.train(model=net, optimizer=joint_optimizer)`: an imported training function (its
