@@ -68,8 +68,37 @@ class EvalWithoutNoGrad(Rule):
             4,
             note="`model.forward(x)` is a forward pass too",
         ),
+        Bad(
+            """
+            from tqdm import tqdm
+
+            def validate(model, val_loader):
+                model.eval()
+                correct = 0
+                batches = tqdm(val_loader)
+                for x, y in batches:
+                    correct += (model(x).argmax(1) == y).sum().item()
+                return correct / len(val_loader.dataset)
+            """,
+            7,
+            note="the loader is wrapped in a progress bar bound earlier",
+        ),
     ]
     good = [
+        Good(
+            """
+            from tqdm import tqdm
+
+            def extract_features(model, train_loader):
+                model.eval()
+                features = []
+                batches = tqdm(train_loader)
+                for x, _ in batches:
+                    features.append(model(x))
+                return features
+            """,
+            note="features of the training data, kept with their graph on purpose (no evaluation data)",
+        ),
         Good(
             """
             import torch

@@ -414,6 +414,12 @@ class _EventWalker:
         else:
             self._expr(node.test, ctx)
         loop = Loop(node, ctx.loop, ctx.via, ctx.no_grad, ctx.guards, ctx.function, ctx.renames)
+        if isinstance(node, cst.For) and isinstance(node.iter, cst.Name):
+            # `batches = tqdm(loader)` then `for x, y in batches:`: the loop goes over the loader
+            loop.bound_iterable = next(
+                (e.value for e in reversed(self.flow.events) if e.kind == EventKind.BIND and e.target == node.iter.value),
+                None,
+            )
         if ctx.loop is not None:
             ctx.loop.children.append(loop)
         self.flow.loops.append(loop)

@@ -64,6 +64,8 @@ class Loop:
     guards: tuple[cst.CSTNode, ...]
     function: cst.FunctionDef | None  # where the loop is written
     renames: dict[str, str] = field(default_factory=dict)  # helper parameters -> the caller's names
+    #: what a named iterable was bound to earlier in the flow (`batches = tqdm(val_loader)`)
+    bound_iterable: cst.BaseExpression | None = None
     events: list["Event"] = field(default_factory=list)
     children: list["Loop"] = field(default_factory=list)
 
@@ -116,6 +118,8 @@ class Loop:
                 names.append(node.attr.value)
 
         self.iterable.visit(_Names())
+        if self.bound_iterable is not None:
+            self.bound_iterable.visit(_Names())
         return " ".join(names).lower()
 
     @cached_property
