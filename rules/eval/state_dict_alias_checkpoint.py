@@ -147,6 +147,41 @@ class StateDictAliasCheckpoint(Rule):
     good = [
         Good(
             """
+            class Trainer:
+                def fit(self, loader, epochs):
+                    best_loss = float("inf")
+                    for epoch in range(epochs):
+                        for x, y in loader:
+                            self.optimizer.zero_grad()
+                            self.model(x, y).backward()
+                            self.optimizer.step()
+                            self.warmup.step()
+                        val = self.evaluate()
+                        if val < best_loss:
+                            for name in ("warmup", "sampler"):
+                                obj = getattr(self, name)
+                                state = obj.state_dict()
+                                self.best_states[name] = state
+            """,
+            note="a loop over attribute names collecting the schedule's and sampler's positions",
+        ),
+        Good(
+            """
+            import torch
+
+            lr_policy = torch.optim.lr_scheduler.StepLR(optimizer, 10)
+            for epoch in range(epochs):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    model(x, y).backward()
+                    optimizer.step()
+                if epoch % 5 == 0:
+                    snapshot = lr_policy.state_dict()
+            """,
+            note="a scheduler's state, whatever its name: no weights in it",
+        ),
+        Good(
+            """
             import copy
 
             for epoch in range(num_epochs):
@@ -255,7 +290,7 @@ class StateDictAliasCheckpoint(Rule):
         for flow in facts.loops.flows:
             for event in flow.events:
                 if event.kind == EventKind.BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
-                    if _owner_is_loop_variable(event) or _dies_in_helper(event):
+                    if _owner_is_loop_variable(flow, event) or _dies_in_helper(event) or _not_weights(facts, event.value):
                         continue
                     loop = event.loops[-1]
                     candidates[id(event.value)] = (
@@ -291,12 +326,32 @@ def _is_state_dict_call(value) -> bool:
     return owner is not None and not _NOT_A_MODEL.search(owner.rsplit(".", 1)[-1])
 
 
-def _owner_is_loop_variable(event) -> bool:
+def _owner_is_loop_variable(flow, event) -> bool:
     """`for key, obj in state.items(): converted = obj.state_dict()`: each iteration converts
-    another object (a checkpoint being assembled), not the same model's weights kept across steps."""
+    another object (a checkpoint being assembled), not the same model's weights kept across steps.
+    So does `for name in self.names: obj = getattr(self, name)`, the owner bound from the loop variable."""
     owner = dotted(event.value.func.value) or ""
     root = owner.split(".", 1)[0]
-    return any(not loop.is_training and root in loop.target_names for loop in event.loops)
+    loops = [loop for loop in event.loops if not loop.is_training]
+    if any(root in loop.target_names for loop in loops):
+        return True
+    bound = flow.value_of(root, event)
+    if bound is None:
+        return False
+    used = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            used.add(node.value)
+
+    bound.visit(_Names())
+    return any(used & set(loop.target_names) for loop in loops)
+
+
+def _not_weights(facts: FileFacts, call: cst.Call) -> bool:
+    """The owner is known as an optimizer or scheduler of this file, whatever its name."""
+    owner = dotted(call.func.value)
+    return owner is not None and (owner in facts.loops.optimizers or owner in facts.loops.schedulers)
 
 
 def _dies_in_helper(event) -> bool:
