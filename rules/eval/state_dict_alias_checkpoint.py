@@ -289,7 +289,10 @@ class StateDictAliasCheckpoint(Rule):
         # in a training loop, under a condition (best-so-far tracking)
         for flow in facts.loops.flows:
             for event in flow.events:
-                if event.kind == EventKind.BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
+                if (
+                    event.kind == EventKind.BIND and event.loops and len(event.guards) > len(event.loops[0].guards)
+                    and event.target and _is_state_dict_call(event.value)
+                ):  # a condition inside the loop (`if __name__ == "__main__":` around it is none)
                     if _owner_is_loop_variable(flow, event) or _dies_in_helper(event) or _not_weights(facts, event.value):
                         continue
                     loop = event.loops[-1]

@@ -146,6 +146,55 @@ class TrainModeNotRestored(Rule):
             11,
             note="a helper sets the mode of a list of models",
         ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class VSE:
+                def __init__(self):
+                    self.img_enc = nn.Sequential(nn.Linear(2048, 1024), nn.Dropout(0.2))
+                    self.txt_enc = nn.GRU(300, 1024, batch_first=True)
+                    params = list(self.img_enc.parameters()) + list(self.txt_enc.parameters())
+                    self.optimizer = torch.optim.Adam(params, lr=2e-4)
+
+                def train_start(self):
+                    self.img_enc.train()
+                    self.txt_enc.train()
+
+                def val_start(self):
+                    self.img_enc.eval()
+                    self.txt_enc.eval()
+
+                def train_emb(self, images, captions):
+                    self.optimizer.zero_grad()
+                    loss = contrastive_loss(self.img_enc(images), self.txt_enc(captions))
+                    loss.backward()
+                    self.optimizer.step()
+
+
+            def validate(model, val_loader):
+                model.val_start()
+                with torch.no_grad():
+                    return [(model.img_enc(i), model.txt_enc(c)) for i, c in val_loader]
+
+
+            def train(model, train_loader, val_loader):
+                model.train_start()
+                for epoch in range(30):
+                    for i, (images, captions) in enumerate(train_loader):
+                        model.train_emb(images, captions)
+                        if i % 500 == 0:
+                            validate(model, val_loader)
+
+
+            model = VSE()
+            train(model, train_loader, val_loader)
+            """,
+            17,
+            note="training written as methods of a plain wrapper class (VSE's train_start/val_start); the GRU computes the same in both modes",
+        ),
     ]
     good = [
         Good(

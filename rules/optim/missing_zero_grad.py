@@ -97,8 +97,78 @@ class MissingZeroGrad(Rule):
             10,
             note="an encoder GAN: only the encoder's optimizer is cleared; the critic's gradients pile up",
         ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(10, 2)
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.fc(self.drop(x))
+
+
+            class GAN:
+                def __init__(self):
+                    self.model = Net()
+                    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+
+                def train_step(self, x, y):
+                    loss = nn.functional.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+
+            gan = GAN()
+            for epoch in range(10):
+                for x, y in loader:
+                    gan.train_step(x, y)
+            """,
+            23,
+            note="the training step is a method of a plain wrapper object",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(10, 2)
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.fc(self.drop(x))
+
+
+            class GAN:
+                def __init__(self):
+                    self.model = Net()
+                    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+
+                def train_step(self, x, y):
+                    self.optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+
+            gan = GAN()
+            for epoch in range(10):
+                for x, y in loader:
+                    gan.train_step(x, y)
+            """,
+            note="the wrapper's step clears its optimizer",
+        ),
         Good(
             """
             import torch

@@ -77,6 +77,9 @@ class _Builder:
         self.scalers: set[str] = set()
         self.has_manual_lr = False
         self.sets_lr = False
+        #: classes of this file by name, and names bound to an instance of one (`trainer = Trainer(...)`)
+        self.classes = {info.name: info for info in collected.classes if info.outer is None}
+        self.instances: dict[str, str] = {}
         self._types()
         self.inlined: set[int] = set()
 
@@ -102,6 +105,8 @@ class _Builder:
                 name = dotted(target)
                 if name is None:
                     continue
+                if isinstance(inner.func, cst.Name) and inner.func.value in self.classes:
+                    self.instances[name] = inner.func.value
                 if is_optimizer_class(qualname):
                     self.optimizers[name] = self._optimizer(name, qualname, inner)
                 elif is_scheduler_class(qualname):
@@ -269,6 +274,13 @@ class _Builder:
             info = self.info_by_node.get(id(current))
             if info is not None and info.cls is not None:
                 return info.cls.methods.get(func.attr.value)
+        if isinstance(func, cst.Attribute):
+            # `trainer.train_step(batch)` on an instance of a class of this file; `Trainer.train_step(trainer, batch)`
+            cls = self.classes.get(self.instances.get(dotted(func.value) or "", ""))
+            if cls is None and isinstance(func.value, cst.Name) and not self.names.is_imported(func.value.value):
+                cls = self.classes.get(func.value.value)
+            if cls is not None:
+                return cls.methods.get(func.attr.value)
         return None
 
     def _callees_of(self, function: cst.FunctionDef | None) -> list[cst.FunctionDef]:
@@ -613,7 +625,9 @@ class _EventWalker:
         self.b.inlined.add(id(helper))
         renames: dict[str, str] = {}
         params = [p for p in helper.params.params]
-        offset = 1 if (params and params[0].name.value == "self" and isinstance(call.func, cst.Attribute)) else 0
+        receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+        on_class = isinstance(receiver, cst.Name) and receiver.value in self.b.classes and receiver.value not in self.b.instances
+        offset = 1 if (params and params[0].name.value == "self" and receiver is not None and not on_class) else 0
         positional = [a for a in call.args if a.keyword is None and not a.star]
         literals: dict[str, cst.BaseExpression] = {}
         for param, arg in zip(params[offset:], positional):
@@ -631,8 +645,11 @@ class _EventWalker:
                     literals[arg.keyword.value] = arg.value
         for param in params[offset:]:
             renames.setdefault(param.name.value, param.name.value)
-        if offset:
-            renames["self"] = ctx.renames.get("self", "self")
+        if offset or on_class:
+            # a method of this file's class: `self.x` inside keeps its name (reports name what the
+            # line shows); on `self` it is the caller's own object, renamed as the caller's is
+            owner = dotted(receiver)
+            renames["self"] = ctx.renames.get("self", "self") if owner == "self" else "self"
         no_grad = ctx.no_grad or self.b.decorated_no_grad(helper)
         inner = ctx.child(
             via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),),
