@@ -15,7 +15,8 @@ class LossAccumulatedWithGraph(Rule):
     ## What it does
     Finds a running total of loss tensors kept across training iterations
     (`total_loss += loss`, `losses.append(loss)`) where `loss` is the tensor that
-    `backward()` is called on, not `loss.item()` or `loss.detach()`.
+    `backward()` is called on, not `loss.item()` or `loss.detach()`; and loss tensors summed
+    in an evaluation loop that runs with autograd on (no `torch.no_grad()`).
 
     ## Why is this bad?
     The total is a tensor that references every iteration's autograd graph: memory

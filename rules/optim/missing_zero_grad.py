@@ -10,7 +10,8 @@ class MissingZeroGrad(Rule):
     ## What it does
     Finds a training loop that calls `backward()` and `optimizer.step()` but never clears
     the gradients: no `optimizer.zero_grad()`, `model.zero_grad()`, or `p.grad = None` in
-    the loop (or in a helper of the same file it calls).
+    the loop (or in a helper of the same file it calls). With several optimizers, one that
+    is stepped while every `zero_grad()` of the loop is another optimizer's is reported.
 
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step

@@ -16,7 +16,9 @@ class NoLrScheduler(Rule):
     `param_groups[...]["lr"]`, no LR helper (`adjust_learning_rate(...)`,
     `get_lr(it)`), and no schedule-free optimizer (`schedulefree.AdamWScheduleFree`). A
     loop stepping an optimizer that its function receives as a parameter, in a file that
-    builds none, is left alone: the caller's file owns the schedule.
+    builds none, is left alone: the caller's file owns the schedule. A scheduler built and
+    never mentioned again (not stepped, not handed to a trainer) is no schedule, and is
+    reported as a symptom; an optimizer rebuilt in the loop (TL411) changes its LR.
 
     This is advice, and it is off by default. It reports everywhere when the
     configuration selects it (`select` or `extend-select` naming TL404, its prefix or

@@ -17,9 +17,11 @@ class OptimizerRebuiltInLoop(Rule):
     Finds an optimizer constructed inside the epoch or step loop that it then steps,
     typically to change the learning rate:
     `for epoch in ...: optimizer = SGD(model.parameters(), lr=lr_at(epoch))`.
-    Loops that also build a new model (hyperparameter sweeps, cross-validation folds)
-    and rebuilds under a condition (unfreezing the backbone at a given epoch) are not
-    reported.
+    A rebuild every k epochs (`if epoch % k == 0:`) loses the state all the same; so
+    does a function that trains one epoch (`train_epoch(...)`) and builds its optimizer
+    in a local name on each call. Loops that also build a new model (hyperparameter
+    sweeps, cross-validation folds) and a rebuild under a one-time condition (unfreezing
+    the backbone at a given epoch) are not reported.
 
     ## Why is this bad?
     A new optimizer starts with empty state: SGD's momentum buffers and Adam's moment

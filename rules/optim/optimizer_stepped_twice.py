@@ -11,7 +11,9 @@ class OptimizerSteppedTwice(Rule):
     Finds an optimizer stepped twice in one iteration of a training loop with no
     `backward()` between the two steps: `scaler.step(optimizer)` and then
     `optimizer.step()`, or a helper that steps followed by a step of its own. Both steps
-    must run on every iteration (a step under an `if` is not counted).
+    must run on every iteration, except that a step under an `if` followed by an
+    unconditional one of the same optimizer is reported (the accumulation step left in
+    place when the step was moved under the `if`); steps in exclusive branches are not.
 
     ## Why is this bad?
     The second step applies the same gradients again: momentum and Adam's moments are

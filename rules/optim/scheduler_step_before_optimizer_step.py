@@ -10,7 +10,10 @@ class SchedulerStepBeforeOptimizerStep(Rule):
     ## What it does
     Finds `scheduler.step()` called before `optimizer.step()` in the same loop
     iteration: in the batch loop, or at the top of the epoch loop before the epoch's
-    training steps.
+    training steps, including an imported training function given the optimizer
+    (`tnt.train(model, optimizer=opt)`). An `if` that only tests that the scheduler exists
+    (`if scheduler:`) or that guards both steps alike does not change their order; steps in
+    another arm of the same `if`/`else` do not count.
 
     ## Why is this bad?
     Since PyTorch 1.1 the scheduler must step after the optimizer. Stepping it first

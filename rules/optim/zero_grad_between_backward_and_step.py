@@ -9,7 +9,10 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     """
     ## What it does
     Finds `zero_grad()` called after `backward()` and before `optimizer.step()` in the
-    same iteration, on the optimizer that steps (or on a model).
+    same iteration, on the optimizer that steps (or on a model); and `zero_grad()` run on
+    every iteration while the step waits for an accumulation test (`if (i + 1) % k == 0:`),
+    which erases what the other iterations accumulated (a Lightning `training_step` is
+    one iteration).
 
     ## Why is this bad?
     `zero_grad()` throws away the gradients `backward()` just computed: the step then
