@@ -31,6 +31,7 @@ from trainlint.facts.loops import (
     Optimizer,
     Scheduler,
     evaluation_loop,
+    is_evaluation_function,
     is_optimizer_class,
     is_periodic,
     is_scheduler_class,
@@ -244,7 +245,7 @@ __all__ = [
     "Loader", "Loop", "LoopEvents", "LoopInfo", "LossUse", "ModuleClass", "Optimizer", "Pipeline", "RoleEvidence",
     "Scheduler", "SchedulerKind", "Seq", "Step", "Store", "Value",
     # questions about names and loops
-    "evaluation_loop", "has_bias", "is_optimizer_class", "is_periodic", "is_scheduler_class", "is_weight_layer", "same_model",
+    "evaluation_loop", "has_bias", "is_evaluation_function", "is_optimizer_class", "is_periodic", "is_scheduler_class", "is_weight_layer", "same_model",
     # torch's names rules match on
     "BIAS_POSITION", "CONV", "RECURRENT",
     # reading syntax

@@ -14,7 +14,8 @@ import libcst as cst
 from trainlint.facts.collect import FunctionInfo
 from trainlint.facts.kinds import EventKind
 from trainlint.facts.loops import (
-    Event, Loop, LoopEvents, LoopFacts, Optimizer, Scheduler, is_optimizer_class, is_scheduler_class,
+    Event, Loop, LoopEvents, LoopFacts, Optimizer, Scheduler, is_evaluation_function, is_optimizer_class,
+    is_scheduler_class,
 )
 from trainlint.facts.modes import is_parallel_wrapper
 from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, last_name, number, string
@@ -299,8 +300,12 @@ class _Builder:
         edges = {id(info.node): [id(c) for c in self._callees_of(info.node)] for info in functions}
         loops = {id(l.function.node) for l in self.facts.collected.loops if l.function is not None}
         relevant = {id(info.node) for info in functions if self._relevant(info.node)}
-        # Lightning runs `training_step` once per batch: the method is a loop's body
-        loops |= {id(info.node) for info in functions if _per_batch(info) and id(info.node) in relevant}
+        # Lightning runs `training_step` once per batch: the method is a loop's body; a
+        # `test()`/`evaluate()` that puts the model in eval mode evaluates without a loop
+        loops |= {
+            id(info.node) for info in functions
+            if (_per_batch(info) or is_evaluation_function(info.name)) and id(info.node) in relevant
+        }
         for found in (loops, relevant):
             changed = True
             while changed:

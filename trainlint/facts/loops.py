@@ -285,6 +285,14 @@ def is_periodic(guard: cst.CSTNode) -> bool:
     return bool(found)
 
 
+_EVALUATION_FUNCTION = re.compile(r"^(run_|do_)?(test|evaluate|validate|validation|eval)(_\w+)?$", re.I)
+
+
+def is_evaluation_function(name: str) -> bool:
+    """`test`, `evaluate`, `validate`, `eval_epoch`, `run_test`: a function that evaluates a model, by its name."""
+    return bool(_EVALUATION_FUNCTION.search(name))
+
+
 _EVAL_DATA = re.compile(r"val|test|eval|dev\b|holdout")
 
 
@@ -387,5 +395,5 @@ def is_scheduler_class(qualname: str | None) -> bool:
 
 __all__ = [
     "Event", "Loop", "LoopEvents", "LoopFacts", "Optimizer", "Scheduler", "evaluation_loop", "is_optimizer_class",
-    "is_periodic", "is_scheduler_class", "same_model", "tests_existence",
+    "is_evaluation_function", "is_periodic", "is_scheduler_class", "same_model", "tests_existence",
 ]
