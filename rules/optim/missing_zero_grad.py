@@ -138,6 +138,34 @@ class MissingZeroGrad(Rule):
         Good(
             """
             import torch
+
+
+            class OptimWrapper:
+                def __init__(self, params, lr, max_norm):
+                    self.params = list(params)
+                    self.optimizer = torch.optim.Adam(self.params, lr=lr)
+                    self.max_norm = max_norm
+
+                def backward(self, loss):
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.params, self.max_norm)
+
+                def step(self):
+                    self.optimizer.step()
+                    self.optimizer.zero_grad()
+
+
+            optim = OptimWrapper(model.parameters(), lr=1e-3, max_norm=1.0)
+            for x, y in train_loader:
+                loss = criterion(model(x), y)
+                optim.backward(loss)
+                optim.step()
+            """,
+            note="a helper object of this file whose step() clears the gradients",
+        ),
+        Good(
+            """
+            import torch
             import torch.nn as nn
 
 
