@@ -16,12 +16,16 @@ _FAMILY = {
 class LearningRateOutOfRange(Rule):
     """
     ## What it does
-    Finds an optimizer built with a literal learning rate (directly, or through a name
-    bound once to a literal in the same scope) far outside the usual range of that
-    optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`. `lr=0` in a file that assigns
-    the learning rate itself (`param_group["lr"] = ...`, `adjust_learning_rate(...)`) is a
-    placeholder and is not reported, nor are test modules (`test_*.py`, `*_test.py`,
-    `conftest.py`), which pick round learning rates to check schedules, not to converge.
+    Finds an optimizer built with a literal learning rate (directly, through a name
+    bound once to a literal in the same scope or an entry of a literal dict, `cfg["lr"]`,
+    or, in Lightning's `configure_optimizers`, the literal default of the `__init__`
+    parameter it reads) far outside the usual range of that optimizer: `Adam(lr=0.1)`,
+    `Adam(lr=1.0)`, `SGD(lr=10)`; and transformers' `TrainingArguments(learning_rate=...)`
+    (AdamW). `lr=0` in a file that assigns the learning rate itself
+    (`param_group["lr"] = ...`, `adjust_learning_rate(...)`) is a placeholder and is not
+    reported, nor is a base rate of 1 that a LambdaLR/Noam schedule scales down, nor are
+    test modules (`test_*.py`, `*_test.py`, `conftest.py`), which pick round learning
+    rates to check schedules, not to converge.
 
     ## Why is this bad?
     Adaptive optimizers normalize the step size: with Adam the learning rate is roughly
@@ -100,8 +104,43 @@ class LearningRateOutOfRange(Rule):
             3,
             note="transformers' Trainer trains with AdamW at `learning_rate`",
         ),
+        Bad(
+            """
+            import torch
+            import lightning.pytorch as pl
+
+
+            class LitModel(pl.LightningModule):
+                def __init__(self, lr=0.5, hidden=64):
+                    super().__init__()
+                    self.save_hyperparameters()
+                    self.net = torch.nn.Linear(10, 1)
+
+                def configure_optimizers(self):
+                    return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+            """,
+            12,
+            note="Lightning: configure_optimizers reads the default of an __init__ parameter",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+            import lightning.pytorch as pl
+
+
+            class LitModel(pl.LightningModule):
+                def __init__(self, lr=1e-3, hidden=64):
+                    super().__init__()
+                    self.save_hyperparameters()
+                    self.net = torch.nn.Linear(10, 1)
+
+                def configure_optimizers(self):
+                    return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+            """,
+            note="the same LightningModule with a usual default",
+        ),
         Good(
             """
             import torch
@@ -200,6 +239,8 @@ class LearningRateOutOfRange(Rule):
                 scope = id(call.function.node) if call.function else 0
                 key = _constant_key(lr_node)
                 lr = constants.get((scope, key), constants.get((0, key)))
+            if lr is None and call.function is not None and call.function.name == "configure_optimizers":
+                lr = _init_default(call, lr_node)
             if lr is None:
                 continue
             if lr == 0 and facts.loops.sets_lr:
@@ -213,6 +254,23 @@ class LearningRateOutOfRange(Rule):
                     f"learning rate {_shown(facts, lr_node, lr)} is far outside the usual range of {qualname.rsplit('.', 1)[-1]} "
                     f"({low:g} to {high:g}): the loss will {'jump or turn NaN' if lr > high else 'barely move'}",
                 )
+
+
+def _init_default(call, lr_node) -> float | None:
+    """Lightning's `configure_optimizers` reading `self.lr` / `self.hparams.lr`: the literal
+    default of that `__init__` parameter (`def __init__(self, lr=0.5)`), when `__init__`
+    stores the parameter itself."""
+    name = dotted(lr_node) or ""
+    if not name.startswith("self.") or call.function.cls is None:
+        return None
+    param = name.rsplit(".", 1)[-1]
+    init = call.function.cls.methods.get("__init__")
+    if init is None:
+        return None
+    for p in (*init.params.params, *init.params.kwonly_params):
+        if p.name.value == param and p.default is not None:
+            return number(p.default)
+    return None
 
 
 def _constant_key(node) -> str | None:
