@@ -295,3 +295,51 @@ def test_loss_total_fix_is_unsafe_when_the_total_is_used_as_a_tensor():
     ).lstrip("\n")
     (finding,) = Engine(Config(select=("TL504",))).check_source(source, "train.py").findings
     assert finding.fix is not None and finding.fix.applicability.value == "unsafe"
+
+
+def test_arms_of_one_if_elif_else_chain_are_exclusive_and_a_guard_around_both_is_shared():
+    facts = _facts(
+        """
+        for epoch in range(epochs):
+            if epoch < warm:
+                warm_optimizer.step()
+            elif epoch < joint:
+                joint_optimizer.step()
+            else:
+                last_scheduler.step()
+                last_optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        """
+    )
+    (flow,) = facts.loops.flows
+    events = {e.target: e for e in flow.events if e.kind in (EventKind.STEP, EventKind.SCHED_STEP)}
+    last = events["last_scheduler"]
+    assert events["warm_optimizer"].exclusive_with(last)
+    assert events["joint_optimizer"].exclusive_with(last)
+    assert not events["last_optimizer"].exclusive_with(last)
+    assert last.deciding_guards(flow.loops[0], shared_with=events["last_optimizer"]) == ()
+    assert events["scheduler"].deciding_guards(flow.loops[0]) == ()  # only tests that it exists
+
+
+def test_a_helper_given_literals_is_followed_with_them():
+    facts = _facts(
+        """
+        def set_mode(mode, models):
+            for m in models:
+                if mode == "train":
+                    m.train()
+                if mode == "eval":
+                    m.eval()
+
+        def fit(encoder, decoder, loader, optimizer):
+            for x in loader:
+                set_mode("eval", [encoder, decoder])
+                optimizer.zero_grad()
+                loss_fn(decoder(encoder(x)), x).backward()
+                optimizer.step()
+        """
+    )
+    (flow,) = facts.loops.root_flows
+    toggles = [(e.kind, e.target) for e in flow.events if e.kind in (EventKind.TRAIN, EventKind.EVAL)]
+    assert toggles == [(EventKind.EVAL, "encoder"), (EventKind.EVAL, "decoder")]

@@ -253,7 +253,10 @@ class DataloaderNoShuffle(Rule):
             import torchvision
             from torch.utils.data import DataLoader
 
-            train_set = torchvision.datasets.MNIST("data", train=True, transform=torchvision.transforms.ToTensor())
+            to_input = torchvision.transforms.Compose(
+                [torchvision.transforms.ToTensor(), torchvision.transforms.Normalize((0.1307,), (0.3081,))]
+            )
+            train_set = torchvision.datasets.MNIST("data", train=True, transform=to_input)
             train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
             small_loader = DataLoader(train_set, batch_size=256, shuffle=False)
             images, labels = next(iter(small_loader))

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import Event, EventKind, FileFacts, Loop, LoopEvents, dotted
+from trainlint.facts import Event, EventKind, FileFacts, Loop, LoopEvents, dotted, evaluation_loop
 from trainlint.finding import Applicability, Severity
 from trainlint.rule import Bad, Good, Replacement, Report, Rule
 
@@ -15,7 +15,8 @@ class LossAccumulatedWithGraph(Rule):
     ## What it does
     Finds a running total of loss tensors kept across training iterations
     (`total_loss += loss`, `losses.append(loss)`) where `loss` is the tensor that
-    `backward()` is called on, not `loss.item()` or `loss.detach()`.
+    `backward()` is called on, not `loss.item()` or `loss.detach()`; and loss tensors summed
+    in an evaluation loop that runs with autograd on (no `torch.no_grad()`).
 
     ## Why is this bad?
     The total is a tensor that references every iteration's autograd graph: memory
@@ -80,8 +81,45 @@ class LossAccumulatedWithGraph(Rule):
             9,
             10,
         ),
+        Bad(
+            """
+            def validate(model, val_loader, criterion):
+                model.eval()
+                total = 0
+                for x, y in val_loader:
+                    loss = criterion(model(x), y)
+                    total += loss
+                return total / len(val_loader)
+            """,
+            6,
+            fixed="""
+            def validate(model, val_loader, criterion):
+                model.eval()
+                total = 0
+                for x, y in val_loader:
+                    loss = criterion(model(x), y)
+                    total += loss.item()
+                return total / len(val_loader)
+            """,
+            note="an evaluation loop with autograd on: each batch's loss keeps its graph",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+
+            def validate(model, val_loader, criterion):
+                model.eval()
+                total = 0
+                with torch.no_grad():
+                    for x, y in val_loader:
+                        loss = criterion(model(x), y)
+                        total += loss
+                return total / len(val_loader)
+            """,
+            note="no graph under no_grad: summing the tensors keeps nothing alive",
+        ),
         Good(
             """
             for x, y in train_loader:
@@ -158,13 +196,14 @@ class LossAccumulatedWithGraph(Rule):
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for flow in facts.loops.root_flows:
             for loop in flow.loops:
-                if not any(e.kind == EventKind.BACKWARD for e in loop.direct_events):
+                evaluation = evaluation_loop(loop) and not loop.no_grad
+                if not evaluation and not any(e.kind == EventKind.BACKWARD for e in loop.direct_events):
                     continue
                 for event in loop.events:
                     if event.kind != EventKind.ACCUMULATE or event.no_grad or event.target is None:
                         continue
                     name = _loss_name(event.value)
-                    if name is None or not _is_graph_loss(flow, loop, event, name):
+                    if name is None or not _is_graph_loss(flow, loop, event, name, evaluation=evaluation):
                         continue
                     if _reset_in_iteration(flow, loop, event) or _backpropagated(flow, event.target):
                         continue
@@ -198,8 +237,9 @@ def _name_node(value: cst.BaseExpression, name: str) -> cst.Name:
     return value.left if isinstance(value.left, cst.Name) and value.left.value == name else value.right
 
 
-def _is_graph_loss(flow: LoopEvents, loop: Loop, event: Event, name: str) -> bool:
-    """The name holds the loss tensor that backward() runs on in this iteration."""
+def _is_graph_loss(flow: LoopEvents, loop: Loop, event: Event, name: str, *, evaluation: bool = False) -> bool:
+    """The name holds the loss tensor that backward() runs on in this iteration (in an
+    evaluation loop with autograd on: a loss computed in it, which carries its graph)."""
     binding = flow.binding_of(name, event)
     if binding is None or not binding.in_loop(loop):
         return False
@@ -214,6 +254,8 @@ def _is_graph_loss(flow: LoopEvents, loop: Loop, event: Event, name: str) -> boo
         e.kind == EventKind.BACKWARD and e.index > binding.index and e.value is not None and dotted(e.value) == name
         for e in loop.events
     )
+    if evaluation:
+        return _binds_loss_call(flow, binding)
     return backward_on_name or (_binds_loss_call(flow, binding) and any(e.kind == EventKind.BACKWARD for e in loop.events))
 
 

@@ -96,8 +96,90 @@ class StateDictAliasCheckpoint(Rule):
                     stopper.step(model, train_and_validate(model))
             """,
         ),
+        Bad(
+            """
+            import torch
+
+
+            class Config:
+                def save_best_checkpoint(self, best_model):
+                    torch.save(best_model, self.result_path)
+
+                def train(self):
+                    best_hit10, best_model = 0.0, None
+                    for epoch in range(self.train_times):
+                        for batch in range(self.nbatches):
+                            self.optimizer.zero_grad()
+                            self.trainModel().backward()
+                            self.optimizer.step()
+                        hit10 = self.valid(self.trainModel)
+                        if hit10 > best_hit10:
+                            best_hit10 = hit10
+                            best_model = self.trainModel.state_dict()
+                    self.save_best_checkpoint(best_model)
+            """,
+            18,
+            fixed="""
+            import copy
+            import torch
+
+
+            class Config:
+                def save_best_checkpoint(self, best_model):
+                    torch.save(best_model, self.result_path)
+
+                def train(self):
+                    best_hit10, best_model = 0.0, None
+                    for epoch in range(self.train_times):
+                        for batch in range(self.nbatches):
+                            self.optimizer.zero_grad()
+                            self.trainModel().backward()
+                            self.optimizer.step()
+                        hit10 = self.valid(self.trainModel)
+                        if hit10 > best_hit10:
+                            best_hit10 = hit10
+                            best_model = copy.deepcopy(self.trainModel.state_dict())
+                    self.save_best_checkpoint(best_model)
+            """,
+            note="saved once training ends: the file holds the last epoch's weights",
+        ),
     ]
     good = [
+        Good(
+            """
+            class Trainer:
+                def fit(self, loader, epochs):
+                    best_loss = float("inf")
+                    for epoch in range(epochs):
+                        for x, y in loader:
+                            self.optimizer.zero_grad()
+                            self.model(x, y).backward()
+                            self.optimizer.step()
+                            self.warmup.step()
+                        val = self.evaluate()
+                        if val < best_loss:
+                            for name in ("warmup", "sampler"):
+                                obj = getattr(self, name)
+                                state = obj.state_dict()
+                                self.best_states[name] = state
+            """,
+            note="a loop over attribute names collecting the schedule's and sampler's positions",
+        ),
+        Good(
+            """
+            import torch
+
+            lr_policy = torch.optim.lr_scheduler.StepLR(optimizer, 10)
+            for epoch in range(epochs):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    model(x, y).backward()
+                    optimizer.step()
+                if epoch % 5 == 0:
+                    snapshot = lr_policy.state_dict()
+            """,
+            note="a scheduler's state, whatever its name: no weights in it",
+        ),
         Good(
             """
             import copy
@@ -203,24 +285,33 @@ class StateDictAliasCheckpoint(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
-        candidates: dict[int, tuple[str, cst.Call, cst.FunctionDef | None]] = {}
+        candidates: dict[int, tuple[str, cst.Call, cst.FunctionDef | None, cst.CSTNode | None]] = {}
         # in a training loop, under a condition (best-so-far tracking)
         for flow in facts.loops.flows:
             for event in flow.events:
-                if event.kind == EventKind.BIND and event.loops and event.guards and event.target and _is_state_dict_call(event.value):
-                    if _owner_is_loop_variable(event) or _dies_in_helper(event):
+                if (
+                    event.kind == EventKind.BIND and event.loops and len(event.guards) > len(event.loops[0].guards)
+                    and event.target and _is_state_dict_call(event.value)
+                ):  # a condition inside the loop (`if __name__ == "__main__":` around it is none)
+                    if _owner_is_loop_variable(flow, event) or _dies_in_helper(event) or _not_weights(facts, event.value):
                         continue
-                    candidates[id(event.value)] = (event.target, event.value, event.function)
+                    loop = event.loops[-1]
+                    candidates[id(event.value)] = (
+                        event.target, event.value, event.function, loop.node if loop.function is event.function else None,
+                    )
         # anywhere, when the name says it is kept as the best weights
         for assign in facts.assigns:
             node = assign.node
             if isinstance(node, cst.Assign) and len(node.targets) == 1 and _is_state_dict_call(node.value):
                 target = dotted(node.targets[0].target)
                 if target and "best" in target.lower():
-                    candidates[id(node.value)] = (target, node.value, assign.function.node if assign.function else None)
+                    candidates.setdefault(
+                        id(node.value),
+                        (target, node.value, assign.function.node if assign.function else None, assign.loops[-1] if assign.loops else None),
+                    )
         importer = None
-        for target, call, function in candidates.values():
-            if _saved(facts, function, target):
+        for target, call, function, loop in candidates.values():
+            if _saved(facts, function, target, loop):
                 continue
             importer = importer or Importer(facts.source, facts.module)
             yield self.report(
@@ -251,12 +342,32 @@ def _is_state_dict_call(value) -> bool:
     return owner is not None and not _NOT_A_MODEL.search(owner.rsplit(".", 1)[-1])
 
 
-def _owner_is_loop_variable(event) -> bool:
+def _owner_is_loop_variable(flow, event) -> bool:
     """`for key, obj in state.items(): converted = obj.state_dict()`: each iteration converts
-    another object (a checkpoint being assembled), not the same model's weights kept across steps."""
+    another object (a checkpoint being assembled), not the same model's weights kept across steps.
+    So does `for name in self.names: obj = getattr(self, name)`, the owner bound from the loop variable."""
     owner = dotted(event.value.func.value) or ""
     root = owner.split(".", 1)[0]
-    return any(not loop.is_training and root in loop.target_names for loop in event.loops)
+    loops = [loop for loop in event.loops if not loop.is_training]
+    if any(root in loop.target_names for loop in loops):
+        return True
+    bound = flow.value_of(root, event)
+    if bound is None:
+        return False
+    used = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            used.add(node.value)
+
+    bound.visit(_Names())
+    return any(used & set(loop.target_names) for loop in loops)
+
+
+def _not_weights(facts: FileFacts, call: cst.Call) -> bool:
+    """The owner is known as an optimizer or scheduler of this file, whatever its name."""
+    owner = dotted(call.func.value)
+    return owner is not None and (owner in facts.loops.optimizers or owner in facts.loops.schedulers)
 
 
 def _dies_in_helper(event) -> bool:
@@ -324,12 +435,19 @@ class _Reads(cst.CSTVisitor):
             self.escapes = True
 
 
-def _saved(facts: FileFacts, function: cst.FunctionDef | None, target: str) -> bool:
-    """The state dict goes to disk (or a logger) in the same function: a snapshot, not an alias."""
+def _saved(facts: FileFacts, function: cst.FunctionDef | None, target: str, loop: cst.CSTNode | None) -> bool:
+    """The state dict goes to disk (or a logger) in the same function: a snapshot, not an alias.
+    Bound in a loop, it must be saved in that loop's iteration: saved after the loop
+    (`self.save_best_checkpoint(best_model)` once training ends), it holds the last weights."""
     for info in facts.calls_in(function):
         callee = dotted(info.node.func) or ""
+        if loop is not None and not any(l is loop for l in info.loops):
+            continue
         if _SAVES.search(callee.rsplit(".", 1)[-1]) and any(dotted(a.value) == target for a in info.node.args):
             return True
     # packed into a checkpoint dict that is saved: {"model": state, ...}
-    code = facts.code(function) if function is not None else facts.source
+    if loop is not None:
+        code = facts.code(loop)
+    else:
+        code = facts.code(function) if function is not None else facts.source
     return re.search(r":\s*" + re.escape(target) + r"\s*[,}]", code) is not None

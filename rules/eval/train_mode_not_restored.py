@@ -1,7 +1,9 @@
 import re
 from collections.abc import Iterator
 
-from trainlint.facts import Event, EventKind, FileFacts, Loop, same_model
+import libcst as cst
+
+from trainlint.facts import Event, EventKind, FileFacts, Loop, LoopEvents, dotted, same_model
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -93,8 +95,155 @@ class TrainModeNotRestored(Rule):
             5,
             note="eval() in the epoch loop's own body, before an evaluation in another file",
         ),
+        Bad(
+            """
+            import torch
+            from losses import dsm_score_estimation
+
+            score = torch.nn.DataParallel(ScoreNet(config))
+            score.train()
+            step = 0
+            for epoch in range(n_epochs):
+                for x, _ in dataloader:
+                    step += 1
+                    loss = dsm_score_estimation(score, x, sigmas)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    if step % 100 == 0:
+                        score.eval()
+                        with torch.no_grad():
+                            test_loss = dsm_score_estimation(score, next(test_iter)[0], sigmas)
+            """,
+            15,
+            note="the model is only handed to a loss helper of another module",
+        ),
+        Bad(
+            """
+            def set_mode(mode, models):
+                for m in models:
+                    if m is None:
+                        continue
+                    if mode == "train":
+                        m.train()
+                    if mode == "eval":
+                        m.eval()
+
+            def check_accuracy(generator, engine, loader):
+                set_mode("eval", [generator, engine])
+                correct = sum((engine(x, generator(q)).argmax(1) == y).sum() for q, x, y in loader)
+                return correct / len(loader.dataset)
+
+            def train_loop(generator, engine, optimizer, train_loader, val_loader):
+                set_mode("train", [generator, engine])
+                for epoch in range(epochs):
+                    for q, x, y in train_loader:
+                        optimizer.zero_grad()
+                        loss_fn(engine(x, generator(q)), y).backward()
+                        optimizer.step()
+                    val_acc = check_accuracy(generator, engine, val_loader)
+            """,
+            11,
+            note="a helper sets the mode of a list of models",
+        ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class VSE:
+                def __init__(self):
+                    self.img_enc = nn.Sequential(nn.Linear(2048, 1024), nn.Dropout(0.2))
+                    self.txt_enc = nn.GRU(300, 1024, batch_first=True)
+                    params = list(self.img_enc.parameters()) + list(self.txt_enc.parameters())
+                    self.optimizer = torch.optim.Adam(params, lr=2e-4)
+
+                def train_start(self):
+                    self.img_enc.train()
+                    self.txt_enc.train()
+
+                def val_start(self):
+                    self.img_enc.eval()
+                    self.txt_enc.eval()
+
+                def train_emb(self, images, captions):
+                    self.optimizer.zero_grad()
+                    loss = contrastive_loss(self.img_enc(images), self.txt_enc(captions))
+                    loss.backward()
+                    self.optimizer.step()
+
+
+            def validate(model, val_loader):
+                model.val_start()
+                with torch.no_grad():
+                    return [(model.img_enc(i), model.txt_enc(c)) for i, c in val_loader]
+
+
+            def train(model, train_loader, val_loader):
+                model.train_start()
+                for epoch in range(30):
+                    for i, (images, captions) in enumerate(train_loader):
+                        model.train_emb(images, captions)
+                        if i % 500 == 0:
+                            validate(model, val_loader)
+
+
+            model = VSE()
+            train(model, train_loader, val_loader)
+            """,
+            17,
+            note="training written as methods of a plain wrapper class (VSE's train_start/val_start); the GRU computes the same in both modes",
+        ),
     ]
     good = [
+        Good(
+            """
+            def set_mode(mode, models):
+                for m in models:
+                    if m is None:
+                        continue
+                    if mode == "train":
+                        m.train()
+                    if mode == "eval":
+                        m.eval()
+
+            def check_accuracy(generator, engine, loader):
+                set_mode("eval", [generator, engine])
+                correct = sum((engine(x, generator(q)).argmax(1) == y).sum() for q, x, y in loader)
+                return correct / len(loader.dataset)
+
+            def train_loop(generator, engine, optimizer, train_loader, val_loader):
+                set_mode("train", [generator, engine])
+                for epoch in range(epochs):
+                    for q, x, y in train_loader:
+                        optimizer.zero_grad()
+                        loss_fn(engine(x, generator(q)), y).backward()
+                        optimizer.step()
+                    val_acc = check_accuracy(generator, engine, val_loader)
+                    set_mode("train", [generator, engine])
+            """,
+            note="the same helper puts them back in train mode after the check",
+        ),
+        Good(
+            """
+            import torch
+            from losses import dsm_score_estimation
+
+            score.train()
+            for step, (x, _) in enumerate(dataloader):
+                loss = dsm_score_estimation(score, x, sigmas)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if step % 100 == 0:
+                    score.eval()
+                    with torch.no_grad():
+                        test_loss = dsm_score_estimation(score, next(test_iter)[0], sigmas)
+                    score.train()
+            """,
+            note="train mode restored after the periodic test loss",
+        ),
         Good(
             """
             import torch
@@ -201,22 +350,27 @@ class TrainModeNotRestored(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
+        reported: set[int] = set()
         for flow in facts.loops.root_flows:
             for loop in flow.loops:
                 if not loop.is_training or loop.parent is not None and loop.parent.is_training:
                     continue
                 for event in loop.events:
                     if event.kind == EventKind.EVAL and event.target and not _FROZEN.search(event.target):
-                        if _trains_before_train_mode(loop, event) and facts.behaves_differently_in_eval(event.target):
+                        site = event.site or event.node
+                        if id(site) in reported:
+                            continue
+                        if _trains_before_train_mode(flow, loop, event) and facts.behaves_differently_in_eval(event.target):
+                            reported.add(id(site))
                             yield self.report(
-                                event.node,
+                                site,
                                 f"`{event.target}.eval()` runs in the epoch loop but `{event.target}.train()` is not "
                                 "called before the next training step: from the second epoch on it trains in eval "
                                 "mode; call `.train()` at the start of each epoch",
                             )
 
 
-def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
+def _trains_before_train_mode(flow: LoopEvents, loop: Loop, eval_event: Event) -> bool:
     """No train() for this model anywhere in the iteration, and the model is trained in it."""
     model = eval_event.target
     if any(e.kind == EventKind.TRAIN for e in loop.events):  # on any name: it may be an alias of the model
@@ -226,7 +380,19 @@ def _trains_before_train_mode(loop: Loop, eval_event: Event) -> bool:
     return any(
         e.kind == EventKind.FORWARD and same_model(e.target, model) and not e.no_grad and e.loop is not None and e.loop.is_training
         for e in loop.events
-    )
+    ) or any(_loss_runs_model(flow, e, model) for e in loop.events)
+
+
+def _loss_runs_model(flow: LoopEvents, backward: Event, model: str) -> bool:
+    """`loss = dsm_score_estimation(score, x, ...)` then `loss.backward()`: the model is
+    handed to a loss helper (of another module) whose result is backpropagated."""
+    if backward.kind != EventKind.BACKWARD or backward.no_grad or backward.value is None:
+        return False
+    value = backward.value
+    name = dotted(value)
+    if name is not None:
+        value = flow.value_of(name, backward)
+    return isinstance(value, cst.Call) and any(same_model(dotted(a.value), model) for a in value.args)
 
 
 def _trains(event: Event, model: str) -> bool:

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from trainlint.facts import FileFacts, argument, is_optimizer_class, number
+from trainlint.facts import FileFacts, argument, dotted, is_optimizer_class, keyword, number, string
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -16,12 +16,16 @@ _FAMILY = {
 class LearningRateOutOfRange(Rule):
     """
     ## What it does
-    Finds an optimizer built with a literal learning rate (directly, or through a name
-    bound once to a literal in the same scope) far outside the usual range of that
-    optimizer: `Adam(lr=0.1)`, `Adam(lr=1.0)`, `SGD(lr=10)`. `lr=0` in a file that assigns
-    the learning rate itself (`param_group["lr"] = ...`, `adjust_learning_rate(...)`) is a
-    placeholder and is not reported, nor are test modules (`test_*.py`, `*_test.py`,
-    `conftest.py`), which pick round learning rates to check schedules, not to converge.
+    Finds an optimizer built with a literal learning rate (directly, through a name
+    bound once to a literal in the same scope or an entry of a literal dict, `cfg["lr"]`,
+    or, in Lightning's `configure_optimizers`, the literal default of the `__init__`
+    parameter it reads) far outside the usual range of that optimizer: `Adam(lr=0.1)`,
+    `Adam(lr=1.0)`, `SGD(lr=10)`; and transformers' `TrainingArguments(learning_rate=...)`
+    (AdamW). `lr=0` in a file that assigns the learning rate itself
+    (`param_group["lr"] = ...`, `adjust_learning_rate(...)`) is a placeholder and is not
+    reported, nor is a base rate of 1 that a LambdaLR/Noam schedule scales down, nor are
+    test modules (`test_*.py`, `*_test.py`, `conftest.py`), which pick round learning
+    rates to check schedules, not to converge.
 
     ## Why is this bad?
     Adaptive optimizers normalize the step size: with Adam the learning rate is roughly
@@ -80,8 +84,74 @@ class LearningRateOutOfRange(Rule):
             settings={"adam": [1e-5, 1e-3]},
             note="a stricter configured range",
         ),
+        Bad(
+            """
+            import torch
+
+            config = {"lr": 0.5, "epochs": 100, "batch_size": 64}
+            optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+            """,
+            4,
+            note="the rate read from a literal config dict",
+        ),
+        Bad(
+            """
+            from transformers import Trainer, TrainingArguments
+
+            args = TrainingArguments(output_dir="out", learning_rate=2.0, num_train_epochs=3)
+            Trainer(model=model, args=args, train_dataset=train_set).train()
+            """,
+            3,
+            note="transformers' Trainer trains with AdamW at `learning_rate`",
+        ),
+        Bad(
+            """
+            import torch
+            import lightning.pytorch as pl
+
+
+            class LitModel(pl.LightningModule):
+                def __init__(self, lr=0.5, hidden=64):
+                    super().__init__()
+                    self.save_hyperparameters()
+                    self.net = torch.nn.Linear(10, 1)
+
+                def configure_optimizers(self):
+                    return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+            """,
+            12,
+            note="Lightning: configure_optimizers reads the default of an __init__ parameter",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+            import lightning.pytorch as pl
+
+
+            class LitModel(pl.LightningModule):
+                def __init__(self, lr=1e-3, hidden=64):
+                    super().__init__()
+                    self.save_hyperparameters()
+                    self.net = torch.nn.Linear(10, 1)
+
+                def configure_optimizers(self):
+                    return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+            """,
+            note="the same LightningModule with a usual default",
+        ),
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: d_model ** -0.5 * min((step + 1) ** -0.5, (step + 1) * warmup ** -1.5)
+            )
+            """,
+            note="the Transformer's Noam schedule: LambdaLR multiplies a base rate of 1 down",
+        ),
         Good(
             """
             import torch
@@ -154,20 +224,29 @@ class LearningRateOutOfRange(Rule):
         constants = _constants(facts)
         for call in facts.calls:
             qualname = call.qualname
-            if not qualname or not qualname.startswith("torch.optim.") or not is_optimizer_class(qualname):
+            if qualname and qualname.rsplit(".", 1)[-1] == "TrainingArguments":
+                # transformers' Trainer: AdamW at `learning_rate`
+                qualname, lr_node = "AdamW", keyword(call.node, "learning_rate")
+            elif not qualname or not qualname.startswith("torch.optim.") or not is_optimizer_class(qualname):
                 continue
+            else:
+                lr_node = argument(call.node, "lr", 1)
             family = _FAMILY.get(qualname.rsplit(".", 1)[-1])
             if family is None:
                 continue
-            lr_node = argument(call.node, "lr", 1)
             lr = number(lr_node)
-            if lr is None and isinstance(lr_node, cst.Name) and not _is_parameter(call.function, lr_node.value):
+            if lr is None and _constant_key(lr_node) and not _is_parameter(call.function, _constant_key(lr_node).split("[")[0]):
                 scope = id(call.function.node) if call.function else 0
-                lr = constants.get((scope, lr_node.value), constants.get((0, lr_node.value)))
+                key = _constant_key(lr_node)
+                lr = constants.get((scope, key), constants.get((0, key)))
+            if lr is None and call.function is not None and call.function.name == "configure_optimizers":
+                lr = _init_default(call, lr_node)
             if lr is None:
                 continue
             if lr == 0 and facts.loops.sets_lr:
                 continue  # `SGD(params, lr=0)  # lr is set by scheduler`: a placeholder the schedule overwrites
+            if lr >= 0.5 and _scaled_by_schedule(facts):
+                continue  # Noam / LambdaLR: the schedule multiplies a base of 1 down to the real rate
             low, high = self.settings[family]
             if not (low <= lr <= high):
                 yield self.report(
@@ -177,8 +256,45 @@ class LearningRateOutOfRange(Rule):
                 )
 
 
+def _init_default(call, lr_node) -> float | None:
+    """Lightning's `configure_optimizers` reading `self.lr` / `self.hparams.lr`: the literal
+    default of that `__init__` parameter (`def __init__(self, lr=0.5)`), when `__init__`
+    stores the parameter itself."""
+    name = dotted(lr_node) or ""
+    if not name.startswith("self.") or call.function.cls is None:
+        return None
+    param = name.rsplit(".", 1)[-1]
+    init = call.function.cls.methods.get("__init__")
+    if init is None:
+        return None
+    for p in (*init.params.params, *init.params.kwonly_params):
+        if p.name.value == param and p.default is not None:
+            return number(p.default)
+    return None
+
+
+def _constant_key(node) -> str | None:
+    """`lr` -> "lr"; `cfg["lr"]` -> 'cfg["lr"]' (a literal dict's entry); else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and len(node.slice) == 1:
+        index = node.slice[0].slice
+        if isinstance(index, cst.Index) and string(index.value) is not None:
+            return f'{node.value.value}["{string(index.value)}"]'
+    return None
+
+
+def _scaled_by_schedule(facts: FileFacts) -> bool:
+    """A multiplicative schedule (LambdaLR, MultiplicativeLR, a Noam schedule) sets the rate as
+    base lr x factor: a base of 1 is the convention there (the Transformer's Noam optimizer)."""
+    if any(s.type_name in ("LambdaLR", "MultiplicativeLR") for s in facts.loops.schedulers.values()):
+        return True
+    return any("noam" in (dotted(call.node.func) or "").lower() for call in facts.calls)
+
+
 def _constants(facts: FileFacts) -> dict[tuple[int, str], float | None]:
-    """Names bound exactly once to a number literal, per scope (function id, or 0 for the module)."""
+    """Names bound exactly once to a number literal (and the entries of a name bound once to a
+    literal dict: `cfg = {"lr": 0.5}`), per scope (function id, or 0 for the module)."""
     counts: dict[tuple[int, str], int] = {}
     values: dict[tuple[int, str], float] = {}
     for assign in facts.assigns:
@@ -192,8 +308,21 @@ def _constants(facts: FileFacts) -> dict[tuple[int, str], float | None]:
                 value = number(node.value) if not isinstance(node, cst.AugAssign) else None
                 if value is not None:
                     values[key] = value
-    # a name bound in a function hides the module's constant
-    return {key: (value if counts[key] == 1 else None) for key, value in values.items()} | {
+                if isinstance(node, cst.Assign) and isinstance(node.value, cst.Dict):
+                    for element in node.value.elements:
+                        entry = string(element.key) if isinstance(element, cst.DictElement) else None
+                        if entry is not None:
+                            counts[(scope, f'{target.value}["{entry}"]')] = 1
+                            if number(element.value) is not None:
+                                values[(scope, f'{target.value}["{entry}"]')] = number(element.value)
+            elif isinstance(target, cst.Subscript) and _constant_key(target) is not None:
+                key = (scope, _constant_key(target))  # cfg["lr"] = ...: rebound, not a constant
+                counts[key] = counts.get(key, 0) + 2
+    # a name bound in a function hides the module's constant; a dict's entries need the dict bound once
+    def once(key: tuple[int, str]) -> bool:
+        return counts[key] == 1 and counts.get((key[0], key[1].split("[", 1)[0]), 1) == 1
+
+    return {key: (value if once(key) else None) for key, value in values.items()} | {
         key: None for key in counts if key not in values
     }
 
@@ -208,4 +337,4 @@ def _is_parameter(function, name: str) -> bool:
 
 
 def _shown(facts: FileFacts, node: cst.BaseExpression, value: float) -> str:
-    return facts.code(node) if number(node) is not None else f"{node.value} = {value:g}"
+    return facts.code(node) if number(node) is not None else f"{facts.code(node)} = {value:g}"

@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import EventKind, FileFacts
+from trainlint.facts import Event, EventKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -10,7 +10,8 @@ class MissingZeroGrad(Rule):
     ## What it does
     Finds a training loop that calls `backward()` and `optimizer.step()` but never clears
     the gradients: no `optimizer.zero_grad()`, `model.zero_grad()`, or `p.grad = None` in
-    the loop (or in a helper of the same file it calls).
+    the loop (or in a helper of the same file it calls). With several optimizers, one that
+    is stepped while every `zero_grad()` of the loop is another optimizer's is reported.
 
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step
@@ -77,8 +78,126 @@ class MissingZeroGrad(Rule):
             10,
             note="pytorch/examples tensor_parallel_example.py",
         ),
+        Bad(
+            """
+            import torch
+
+            optimizer_E = torch.optim.Adam(encoder.parameters(), lr=1e-4)
+            optimizer_D = torch.optim.Adam(critic.parameters(), lr=1e-4)
+            for epoch in range(max_epoch):
+                for x in train_loader:
+                    x_rec = generator(encoder(x))
+                    d_loss = adv_loss(critic(x), real=True) + adv_loss(critic(x_rec.detach()), real=False)
+                    d_loss.backward()
+                    optimizer_D.step()
+                    e_loss = ((x - x_rec) ** 2).mean() + adv_loss(critic(x_rec), real=True)
+                    optimizer_E.zero_grad()
+                    e_loss.backward()
+                    optimizer_E.step()
+            """,
+            10,
+            note="an encoder GAN: only the encoder's optimizer is cleared; the critic's gradients pile up",
+        ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(10, 2)
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.fc(self.drop(x))
+
+
+            class GAN:
+                def __init__(self):
+                    self.model = Net()
+                    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+
+                def train_step(self, x, y):
+                    loss = nn.functional.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+
+            gan = GAN()
+            for epoch in range(10):
+                for x, y in loader:
+                    gan.train_step(x, y)
+            """,
+            23,
+            note="the training step is a method of a plain wrapper object",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+
+
+            class OptimWrapper:
+                def __init__(self, params, lr, max_norm):
+                    self.params = list(params)
+                    self.optimizer = torch.optim.Adam(self.params, lr=lr)
+                    self.max_norm = max_norm
+
+                def backward(self, loss):
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.params, self.max_norm)
+
+                def step(self):
+                    self.optimizer.step()
+                    self.optimizer.zero_grad()
+
+
+            optim = OptimWrapper(model.parameters(), lr=1e-3, max_norm=1.0)
+            for x, y in train_loader:
+                loss = criterion(model(x), y)
+                optim.backward(loss)
+                optim.step()
+            """,
+            note="a helper object of this file whose step() clears the gradients",
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(10, 2)
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.fc(self.drop(x))
+
+
+            class GAN:
+                def __init__(self):
+                    self.model = Net()
+                    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+
+                def train_step(self, x, y):
+                    self.optimizer.zero_grad()
+                    loss = nn.functional.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+
+            gan = GAN()
+            for epoch in range(10):
+                for x, y in loader:
+                    gan.train_step(x, y)
+            """,
+            note="the wrapper's step clears its optimizer",
+        ),
         Good(
             """
             import torch
@@ -167,6 +286,40 @@ class MissingZeroGrad(Rule):
         ),
         Good(
             """
+            import torch
+
+            optimizer_E = torch.optim.Adam(encoder.parameters(), lr=1e-4)
+            optimizer_D = torch.optim.Adam(critic.parameters(), lr=1e-4)
+            for x in train_loader:
+                optimizer_D.zero_grad()
+                d_loss(critic, encoder, x).backward()
+                optimizer_D.step()
+                optimizer_E.zero_grad()
+                e_loss(critic, encoder, x).backward()
+                optimizer_E.step()
+            """,
+            note="a GAN clearing each optimizer before its own backward",
+        ),
+        Good(
+            """
+            import torch
+
+            optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+            optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+            for real, _ in dataloader:
+                netD.zero_grad()
+                errD = criterion(netD(real), ones) + criterion(netD(netG(noise).detach()), zeros)
+                errD.backward()
+                optimizerD.step()
+                netG.zero_grad()
+                errG = criterion(netD(netG(noise)), ones)
+                errG.backward()
+                optimizerG.step()
+            """,
+            note="pytorch/examples dcgan: each model clears its own gradients",
+        ),
+        Good(
+            """
             from torch.optim import AdamW
 
             from .fp16_util import zero_grad
@@ -203,11 +356,42 @@ class MissingZeroGrad(Rule):
         for flow in facts.loops.root_flows:
             for loop in flow.training_loops:
                 scope = (loop, *loop.ancestors)
-                if any(e.kind == EventKind.ZERO_GRAD for l in scope for e in l.events):
+                clears = [e for l in scope for e in l.events if e.kind == EventKind.ZERO_GRAD]
+                steps = [e for e in flow.own_events(loop) if e.kind == EventKind.STEP]
+                if not clears:
+                    yield self.report(
+                        steps[0].node,
+                        f"`{steps[0].target}` is stepped after backward() in a loop that never clears gradients: "
+                        "they add up over every iteration; call `optimizer.zero_grad()` in each iteration",
+                    )
                     continue
-                step = next(e for e in flow.own_events(loop) if e.kind == EventKind.STEP)
-                yield self.report(
-                    step.node,
-                    f"`{step.target}` is stepped after backward() in a loop that never clears gradients: they add "
-                    "up over every iteration; call `optimizer.zero_grad()` in each iteration",
-                )
+                for step in _uncleared(steps, clears, facts):
+                    yield self.report(
+                        step.node,
+                        f"`{step.target}` is stepped in this loop but only {_names(clears)} is cleared: "
+                        f"`{step.target}`'s gradients add up over every iteration; call "
+                        f"`{step.target}.zero_grad()` in each iteration",
+                    )
+
+
+def _uncleared(steps: list[Event], clears: list[Event], facts: FileFacts) -> list[Event]:
+    """Optimizers stepped in the loop that no zero_grad clears, when every zero_grad of the
+    loop is an optimizer's own (a GAN clearing `optimizer_E` but not `optimizer_D`). A
+    zero_grad on a model or a parameter list may clear any optimizer's parameters: then
+    nothing is reported."""
+    cleared = {e.target for e in clears}
+    if not all(_is_optimizer(t, facts) for t in cleared):
+        return []
+    out: dict[str, Event] = {}
+    for step in steps:
+        if step.target and step.target not in cleared and _is_optimizer(step.target, facts):
+            out.setdefault(step.target, step)
+    return list(out.values())
+
+
+def _is_optimizer(name: str | None, facts: FileFacts) -> bool:
+    return bool(name) and name in facts.loops.optimizers
+
+
+def _names(clears: list[Event]) -> str:
+    return ", ".join(sorted({f"`{e.target}`" for e in clears}))

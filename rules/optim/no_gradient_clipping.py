@@ -78,6 +78,50 @@ class NoGradientClipping(Rule):
             """
             import torch
 
+
+            class OptimWrapper:
+                def __init__(self, params, lr, max_norm):
+                    self.params = list(params)
+                    self.optimizer = torch.optim.Adam(self.params, lr=lr)
+                    self.max_norm = max_norm
+
+                def backward(self, loss):
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.params, self.max_norm)
+
+                def step(self):
+                    self.optimizer.step()
+                    self.optimizer.zero_grad()
+
+
+            optim = OptimWrapper(model.parameters(), lr=1e-3, max_norm=1.0)
+            for x, y in train_loader:
+                loss = criterion(model(x), y)
+                optim.backward(loss)
+                optim.step()
+            """,
+            note="a helper object of this file whose backward(loss) clips",
+        ),
+        Good(
+            """
+            import torch
+
+            def clip_after_backward(model):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+
+            callbacks.on("after_backward", clip_after_backward)
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                criterion(model(x), y).backward()
+                callbacks.fire("after_backward", model)
+                optimizer.step()
+            """,
+            note="the file clips, through a callback: where it clips is TL405's question, not TL403's",
+        ),
+        Good(
+            """
+            import torch
+
             for x, y in train_loader:
                 optimizer.zero_grad()
                 loss = criterion(model(x), y)
@@ -111,9 +155,11 @@ class NoGradientClipping(Rule):
         symptom = "" if self.selected else _symptom(facts)
         if not self.selected and not symptom:
             return
+        if any(e.kind == EventKind.CLIP for flow in facts.loops.flows for e in flow.events) or any(
+            "clip_grad" in (dotted(call.node.func) or "") for call in facts.calls
+        ):
+            return  # the file clips somewhere: misplaced clipping is TL405's, not "no clipping"
         for flow in facts.loops.root_flows:
-            if any(e.kind == EventKind.CLIP for e in flow.events):
-                continue
             for loop in flow.training_loops:
                 step = next(e for e in flow.own_events(loop) if e.kind == EventKind.STEP)
                 yield self.report(

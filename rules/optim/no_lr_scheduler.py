@@ -16,7 +16,9 @@ class NoLrScheduler(Rule):
     `param_groups[...]["lr"]`, no LR helper (`adjust_learning_rate(...)`,
     `get_lr(it)`), and no schedule-free optimizer (`schedulefree.AdamWScheduleFree`). A
     loop stepping an optimizer that its function receives as a parameter, in a file that
-    builds none, is left alone: the caller's file owns the schedule.
+    builds none, is left alone: the caller's file owns the schedule. A scheduler built and
+    never mentioned again (not stepped, not handed to a trainer) is no schedule, and is
+    reported as a symptom; an optimizer rebuilt in the loop (TL411) changes its LR.
 
     This is advice, and it is off by default. It reports everywhere when the
     configuration selects it (`select` or `extend-select` naming TL404, its prefix or
@@ -76,8 +78,59 @@ class NoLrScheduler(Rule):
             """,
             9,
         ),
+        Bad(
+            """
+            import torch
+            from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+            optimizer = torch.optim.Adam(net.parameters(), lr=0.005)
+            scheduler = ReduceLROnPlateau(optimizer, mode="max", factor=0.9, patience=10)
+            while True:
+                for sequence, target in dataloader:
+                    optimizer.zero_grad()
+                    loss = kl_loss(net(sequence), target).mean()
+                    loss.backward()
+                    optimizer.step()
+                valid_cor = validate(net)
+            """,
+            11,
+            note="a plateau scheduler built and never stepped with the validation score",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+
+            lr = 0.1
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+            for epoch in range(epochs):
+                if epoch % decay_every == 0:
+                    lr *= 0.5
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            note="the LR is lowered by hand through param_groups, not fixed",
+        ),
+        Good(
+            """
+            import torch
+
+            optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+            trainer = Trainer(model, optimizer, lr_scheduler=scheduler)
+            trainer.fit(train_loader)
+            for x, y in extra_loader:
+                optimizer.zero_grad()
+                criterion(model(x), y).backward()
+                optimizer.step()
+            """,
+            note="the scheduler is handed to a trainer, which steps it",
+        ),
         Good(
             """
             import torch
@@ -172,13 +225,23 @@ class NoLrScheduler(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         loops = facts.loops
-        if loops.schedulers or loops.has_manual_lr:
+        idle = _idle_schedulers(facts)
+        if loops.sets_lr or (loops.schedulers and len(idle) < len(loops.schedulers)):
+            return
+        if loops.has_manual_lr and not loops.schedulers:
             return
         if any("ScheduleFree" in (call.qualname or "") for call in facts.calls):
             return  # schedule-free optimizers (AdamWScheduleFree, SGDScheduleFree) replace the schedule
         if any(e.kind in (EventKind.SCHED_STEP, EventKind.LR_UPDATE) for flow in loops.flows for e in flow.events):
             return
-        symptom = "" if self.selected else _symptom(facts)
+        if any(e.kind == EventKind.OPTIMIZER_BUILT and e.loops for flow in loops.flows for e in flow.events):
+            return  # rebuilt in the loop, with a new LR as a rule (TL411 reports the lost state)
+        if idle:  # the schedule was meant: a symptom on its own
+            symptom = f" (`{idle[0].name}`, a {idle[0].type_name}, is built but never stepped)"
+            fix = f"call `{idle[0].name}.step(...)` once per epoch (a plateau scheduler with the validation metric)"
+        else:
+            symptom = "" if self.selected else _symptom(facts)
+            fix = "add a schedule (CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau)"
         if not self.selected and not symptom:
             return
         for flow in loops.root_flows:
@@ -189,8 +252,20 @@ class NoLrScheduler(Rule):
                 yield self.report(
                     step.node,
                     f"`{step.target}` trains with a fixed learning rate{symptom}: the loss stalls around the "
-                    "minimum it cannot reach; add a schedule (CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau)",
+                    f"minimum it cannot reach; {fix}",
                 )
+
+
+def _idle_schedulers(facts: FileFacts) -> list:
+    """Schedulers built into a plain name that the file never mentions again: not stepped,
+    not handed to a trainer, not returned (a word count: a comment naming it keeps it)."""
+    idle = []
+    for scheduler in facts.loops.schedulers.values():
+        if "." in scheduler.name or not scheduler.name.isidentifier():
+            continue
+        if len(re.findall(rf"(?<![\w.]){re.escape(scheduler.name)}\b", facts.source)) == 1:
+            idle.append(scheduler)
+    return idle
 
 
 def _symptom(facts: FileFacts) -> str:

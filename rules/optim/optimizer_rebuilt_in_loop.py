@@ -1,7 +1,9 @@
 import re
 from collections.abc import Iterator
 
-from trainlint.facts import EventKind, FileFacts, Loop
+import libcst as cst
+
+from trainlint.facts import EventKind, FileFacts, Loop, is_periodic
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -15,9 +17,11 @@ class OptimizerRebuiltInLoop(Rule):
     Finds an optimizer constructed inside the epoch or step loop that it then steps,
     typically to change the learning rate:
     `for epoch in ...: optimizer = SGD(model.parameters(), lr=lr_at(epoch))`.
-    Loops that also build a new model (hyperparameter sweeps, cross-validation folds)
-    and rebuilds under a condition (unfreezing the backbone at a given epoch) are not
-    reported.
+    A rebuild every k epochs (`if epoch % k == 0:`) loses the state all the same; so
+    does a function that trains one epoch (`train_epoch(...)`) and builds its optimizer
+    in a local name on each call. Loops that also build a new model (hyperparameter
+    sweeps, cross-validation folds) and a rebuild under a one-time condition (unfreezing
+    the backbone at a given epoch) are not reported.
 
     ## Why is this bad?
     A new optimizer starts with empty state: SGD's momentum buffers and Adam's moment
@@ -65,8 +69,61 @@ class OptimizerRebuiltInLoop(Rule):
             """,
             5,
         ),
+        Bad(
+            """
+            import torch
+
+            lr = 0.01
+            for epoch in range(epochs):
+                if epoch % decay_every == 0:
+                    lr *= 0.5
+                    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            7,
+            note="rebuilt every k epochs to lower the LR: the Adam state is lost each time",
+        ),
+        Bad(
+            """
+            import torch.optim as optim
+
+            def train_epoch(model, tasks, lr=5e-5, opt=None):
+                if opt is None:
+                    opt = optim.Adam(model.parameters(), lr=lr)
+                losses = []
+                for task in tasks:
+                    opt.zero_grad()
+                    loss = model.loss_fn(task)
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+                return losses
+            """,
+            5,
+            note="a library's one-epoch function: the user's epoch loop calls it with no optimizer",
+        ),
     ]
     good = [
+        Good(
+            """
+            import torch
+
+            def train_epoch(model, loader, optimizer):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+
+            def fit(model, loader, epochs):
+                optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+                for epoch in range(epochs):
+                    train_epoch(model, loader, optimizer)
+            """,
+            note="the one-epoch function is given the optimizer built once",
+        ),
         Good(
             """
             import torch
@@ -118,22 +175,60 @@ class OptimizerRebuiltInLoop(Rule):
         seen: set[int] = set()
         for flow in facts.loops.root_flows:
             for event in flow.events:
-                if event.kind != EventKind.OPTIMIZER_BUILT or not event.loops or id(event.node) in seen:
+                if event.kind != EventKind.OPTIMIZER_BUILT or id(event.node) in seen:
+                    continue
+                if not event.loops:
+                    if _built_per_epoch_call(flow, event):
+                        seen.add(id(event.node))
+                        yield self.report(
+                            event.node,
+                            f"`{flow.root.name.value}()` trains one epoch and builds the optimizer on each call: "
+                            "its momentum/Adam state restarts every epoch; build it once outside and pass it in",
+                            first_line_only=True,
+                        )
                     continue
                 loop = event.loop
-                if len(event.guards) != len(loop.guards) or not _is_step_loop(loop):
+                if not _is_step_loop(loop) or any(not is_periodic(g) for g in event.guards[len(loop.guards) :]):
                     continue
                 if not any(e.kind == EventKind.STEP for e in loop.events):
                     continue
                 if any(e.kind == EventKind.MODEL_BUILT or (e.kind == EventKind.BIND and _is_model_bind(facts, e)) for e in loop.events):
                     continue
                 seen.add(id(event.node))
+                every = "in every iteration" if len(event.guards) == len(loop.guards) else "every few iterations"
                 yield self.report(
                     event.node,
-                    "the optimizer is rebuilt in every iteration of this loop: its momentum/Adam state restarts "
+                    f"the optimizer is rebuilt {every} of this loop: its momentum/Adam state restarts "
                     "each time; build it once and change the LR with a scheduler or `param_groups`",
                     first_line_only=True,
                 )
+
+
+def _built_per_epoch_call(flow, event) -> bool:
+    """`def train_epoch(model, tasks, opt=None): ... opt = Adam(...)`, then the batch loop: a
+    function that trains one epoch and keeps its optimizer in a local name builds a fresh
+    one on every call (its caller's epoch loop may be in no file of the project)."""
+    root = flow.root
+    if root is None or event.function is not root or "epoch" not in root.name.value.lower() or "epochs" in root.name.value.lower():
+        return False
+    bind = next((e for e in flow.events[event.index + 1 :] if e.kind == EventKind.BIND and e.value is event.node), None)
+    if bind is None or not bind.target or "." in bind.target or _declared_global(root, bind.target):
+        return False
+    return any(e.kind == EventKind.STEP and e.loops for e in flow.events[event.index + 1 :])
+
+
+def _declared_global(function: cst.FunctionDef, name: str) -> bool:
+    found = []
+
+    class _Declarations(cst.CSTVisitor):
+        def visit_Global(self, node: cst.Global) -> None:
+            found.extend(n.name.value for n in node.names)
+
+        def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+            found.extend(n.name.value for n in node.names)
+
+    function.visit(_Declarations())
+    return name in found
 
 
 def _is_step_loop(loop: Loop) -> bool:

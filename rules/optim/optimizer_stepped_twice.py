@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 
-from trainlint.facts import EventKind, FileFacts
+from trainlint.facts import Event, EventKind, FileFacts
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -11,7 +11,9 @@ class OptimizerSteppedTwice(Rule):
     Finds an optimizer stepped twice in one iteration of a training loop with no
     `backward()` between the two steps: `scaler.step(optimizer)` and then
     `optimizer.step()`, or a helper that steps followed by a step of its own. Both steps
-    must run on every iteration (a step under an `if` is not counted).
+    must run on every iteration, except that a step under an `if` followed by an
+    unconditional one of the same optimizer is reported (the accumulation step left in
+    place when the step was moved under the `if`); steps in exclusive branches are not.
 
     ## Why is this bad?
     The second step applies the same gradients again: momentum and Adam's moments are
@@ -63,6 +65,21 @@ class OptimizerSteppedTwice(Rule):
                 optimizer.step()
             """,
             10,
+        ),
+        Bad(
+            """
+            for i, (x, y) in enumerate(train_loader):
+                loss = criterion(model(x), y)
+                loss.backward()
+                if i % iter_size == 0:
+                    clip_grad_norm_(model.parameters(), max_norm)
+                    optimizer.step()
+                    optimizer.zero_grad()
+                clip_grad_norm_(model.parameters(), max_norm)
+                optimizer.step()
+            """,
+            9,
+            note="the accumulation step left in place when the step was moved under the `if`",
         ),
     ]
     good = [
@@ -119,25 +136,49 @@ class OptimizerSteppedTwice(Rule):
             """,
             note="gradient accumulation: the leftover step is after the loop",
         ),
+        Good(
+            """
+            for i, (x, y) in enumerate(train_loader):
+                loss = criterion(model(x), y) / iter_size
+                loss.backward()
+                if use_amp:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                optimizer.zero_grad()
+            """,
+            note="one step or the other, never both",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
         for flow in facts.loops.root_flows:
             for loop in flow.loops:
-                stepped: set[str] = set()  # optimizers stepped unconditionally since the last backward
+                # optimizer -> its last step since the last backward (guarded or not)
+                stepped: dict[str, Event] = {}
                 for event in loop.direct_events:
-                    if event.kind in (EventKind.BACKWARD, EventKind.ZERO_GRAD):
+                    unguarded = len(event.guards) == len(loop.guards)
+                    if event.kind == EventKind.BACKWARD or (event.kind == EventKind.ZERO_GRAD and unguarded):
                         stepped.clear()
                         continue
-                    if event.kind != EventKind.STEP or not event.target or len(event.guards) != len(loop.guards):
+                    if event.kind != EventKind.STEP or not event.target:
                         continue
-                    if event.target in stepped:
-                        yield self.report(
-                            event.node,
-                            f"`{event.target}` was already stepped in this iteration with no backward() since: the "
-                            "same gradients are applied twice (and after a skipped GradScaler step, its inf/NaN "
-                            "ones); step it once",
-                            first_line_only=True,
-                        )
+                    before = stepped.get(event.target)
+                    if unguarded and before is not None:
+                        yield self.report(event.node, _message(event, before), first_line_only=True)
                         continue
-                    stepped.add(event.target)
+                    stepped[event.target] = event
+
+
+def _message(step: Event, before: Event) -> str:
+    if len(before.guards) == len(step.guards):
+        return (
+            f"`{step.target}` was already stepped in this iteration with no backward() since: the same gradients "
+            "are applied twice (and after a skipped GradScaler step, its inf/NaN ones); step it once"
+        )
+    return (
+        f"`{step.target}` is stepped under an `if` above and again here with no backward() between: when the "
+        "`if` holds the weights move twice (momentum and weight decay act on the second step too), and otherwise "
+        "every iteration steps, so the accumulation the `if` is there for never happens; step it in one place"
+    )

@@ -55,6 +55,34 @@ class PlateauSchedulerWithoutMetric(Rule):
             """,
             9,
         ),
+        Bad(
+            """
+            import torch
+
+
+            class Trainer:
+                def __init__(self, model, optimizer, loader, lr_scheduler=None):
+                    self.model = model
+                    self.optimizer = optimizer
+                    self.loader = loader
+                    self.lr_scheduler = lr_scheduler
+
+                def train_epoch(self):
+                    for x, y in self.loader:
+                        self.optimizer.zero_grad()
+                        self.model.loss(x, y).backward()
+                        self.optimizer.step()
+                    if self.lr_scheduler is not None:
+                        self.lr_scheduler.step()
+
+
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=5)
+            Trainer(model, optimizer, train_loader, lr_scheduler=scheduler).train_epoch()
+            """,
+            17,
+            note="the scheduler reaches the trainer through its constructor",
+        ),
     ]
     good = [
         Good(
@@ -103,6 +131,33 @@ class PlateauSchedulerWithoutMetric(Rule):
                 train(model)
                 scheduler.step()
             """
+        ),
+        Good(
+            """
+            import torch
+
+
+            class Trainer:
+                def __init__(self, model, optimizer, loader, lr_scheduler=None):
+                    self.model = model
+                    self.optimizer = optimizer
+                    self.loader = loader
+                    self.lr_scheduler = lr_scheduler
+
+                def train_epoch(self):
+                    for x, y in self.loader:
+                        self.optimizer.zero_grad()
+                        self.model.loss(x, y).backward()
+                        self.optimizer.step()
+                    if self.lr_scheduler is not None:
+                        self.lr_scheduler.step()
+
+
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+            Trainer(model, optimizer, train_loader, lr_scheduler=scheduler).train_epoch()
+            """,
+            note="the trainer is given an epoch scheduler",
         ),
     ]
 

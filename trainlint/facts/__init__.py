@@ -32,7 +32,9 @@ from trainlint.facts.loops import (
     Optimizer,
     Scheduler,
     evaluation_loop,
+    is_evaluation_function,
     is_optimizer_class,
+    is_periodic,
     is_scheduler_class,
     same_model,
 )
@@ -265,7 +267,8 @@ __all__ = [
     "Loader", "Loop", "LoopEvents", "LoopInfo", "LossUse", "ModuleClass", "Optimizer", "Pipeline", "RoleEvidence",
     "Scheduler", "SchedulerKind", "Seq", "Step", "Store", "Value",
     # questions about names and loops
-    "evaluation_loop", "has_bias", "names_a_loader", "says_only", "is_optimizer_class", "is_scheduler_class", "is_weight_layer", "same_model",
+    "evaluation_loop", "has_bias", "is_evaluation_function", "is_optimizer_class", "is_periodic", "is_scheduler_class",
+    "is_weight_layer", "names_a_loader", "same_model", "says_only",
     # torch's names rules match on
     "BIAS_POSITION", "CONV", "RECURRENT",
     # reading syntax

@@ -36,6 +36,9 @@ class EventKind(_StrEnum):
     OPTIMIZER_BUILT = "optimizer_built"
     MODEL_BUILT = "model_built"
     LR_UPDATE = "lr_update"  # param_groups[...]["lr"] = ..., or a helper that sets the LR
+    #: a training function of another module given the optimizer (`tnt.train(model, optimizer=opt)`):
+    #: the optimizer's steps run in there
+    TRAINS_ELSEWHERE = "trains_elsewhere"
 
 
 class DataRole(_StrEnum):

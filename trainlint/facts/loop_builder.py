@@ -6,7 +6,7 @@ events in execution order with the file's helpers inlined.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -14,7 +14,8 @@ import libcst as cst
 from trainlint.facts.collect import FunctionInfo
 from trainlint.facts.kinds import EventKind
 from trainlint.facts.loops import (
-    Event, Loop, LoopEvents, LoopFacts, Optimizer, Scheduler, is_optimizer_class, is_scheduler_class,
+    Event, Loop, LoopEvents, LoopFacts, Optimizer, Scheduler, is_evaluation_function, is_optimizer_class,
+    is_scheduler_class,
 )
 from trainlint.facts.modes import is_parallel_wrapper
 from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, last_name, number, string
@@ -40,7 +41,14 @@ _MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|bac
 _OPTIMIZER_NAME = re.compile(r"optim|^opt($|_|[a-z]?\d*$)|_opt($|_|[a-z]?\d*$)", re.I)
 _SCHEDULER_NAME = re.compile(r"sched|^lr_?s|warmup", re.I)
 _SCALER_NAME = re.compile(r"scaler", re.I)
+#: functions that run training steps: `train`, `train_one_epoch`, `train_epoch`, `fit`
+_TRAINING_FUNCTION = re.compile(r"^(train|fit)(_one)?(_epoch|_step)?$", re.I)
 _LR_HELPER = re.compile(r"(adjust|set|update|assign|decay|warmup|schedule)\w*_?(lr|learning_rate)|(lr|learning_rate)_?(schedule|decay|update|step|warmup)|^get_lr$", re.I)
+
+
+def _per_batch(info: FunctionInfo) -> bool:
+    """A LightningModule's `training_step`: the trainer calls it once per batch."""
+    return info.cls is not None and info.name == "training_step"
 
 
 def _is_loss_class(qualname: str | None) -> bool:
@@ -70,6 +78,9 @@ class _Builder:
         self.scalers: set[str] = set()
         self.has_manual_lr = False
         self.sets_lr = False
+        #: classes of this file by name, and names bound to an instance of one (`trainer = Trainer(...)`)
+        self.classes = {info.name: info for info in collected.classes if info.outer is None}
+        self.instances: dict[str, str] = {}
         self._types()
         self.inlined: set[int] = set()
 
@@ -95,6 +106,8 @@ class _Builder:
                 name = dotted(target)
                 if name is None:
                     continue
+                if isinstance(inner.func, cst.Name) and inner.func.value in self.classes:
+                    self.instances[name] = inner.func.value
                 if is_optimizer_class(qualname):
                     self.optimizers[name] = self._optimizer(name, qualname, inner)
                 elif is_scheduler_class(qualname):
@@ -116,6 +129,39 @@ class _Builder:
             name = last_name(dotted(func))
             if name and _LR_HELPER.search(name):
                 self.has_manual_lr = self.sets_lr = True
+        self._constructor_attributes()
+
+    def _constructor_attributes(self) -> None:
+        """`Trainer(model, optimizer, lr_scheduler=scheduler)` with `self.lr_scheduler =
+        lr_scheduler` in Trainer's `__init__`: the attribute holds what the file passed
+        (a class of this file, built in this file)."""
+        for cls in self.facts.collected.classes:
+            init = cls.methods.get("__init__")
+            if init is None:
+                continue
+            params = [p.name.value for p in init.params.params][1:]
+            stored: dict[str, list[str]] = {}  # parameter -> the self attributes it is stored in
+            for assign in self.facts.assigns_in(init):
+                value = assign.node.value if not isinstance(assign.node, cst.AugAssign) else None
+                if isinstance(value, cst.Name) and value.value in params:
+                    for target in assign.targets:
+                        name = dotted(target)
+                        if name and name.startswith("self.") and name.count(".") == 1:
+                            stored.setdefault(value.value, []).append(name)
+            if not stored:
+                continue
+            for call in self.facts.collected.calls:
+                if not isinstance(call.node.func, cst.Name) or call.node.func.value != cls.name:
+                    continue
+                passed = dict(zip(params, (a.value for a in call.node.args if a.keyword is None and not a.star)))
+                passed.update({a.keyword.value: a.value for a in call.node.args if a.keyword is not None})
+                for param, value in passed.items():
+                    source = dotted(value)
+                    for attribute in stored.get(param, ()) if source else ():
+                        if source in self.schedulers:
+                            self.schedulers.setdefault(attribute, replace(self.schedulers[source], name=attribute))
+                        elif source in self.optimizers:
+                            self.optimizers.setdefault(attribute, replace(self.optimizers[source], name=attribute))
 
     def _is_lr_write(self, targets: list[cst.BaseExpression]) -> bool:
         # param_group["lr"] = ..., optimizer.param_groups[0]["lr"] = ...
@@ -188,7 +234,7 @@ class _Builder:
         for info in self.facts.collected.functions:
             if id(info.node) not in reach:
                 continue
-            flow = LoopEvents(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node))
+            flow = LoopEvents(root=info.node, decorated_no_grad=self.decorated_no_grad(info.node), per_batch=_per_batch(info))
             _EventWalker(self, flow).walk_function(info.node)
             flows.append(flow)
         for flow in flows:
@@ -229,6 +275,13 @@ class _Builder:
             info = self.info_by_node.get(id(current))
             if info is not None and info.cls is not None:
                 return info.cls.methods.get(func.attr.value)
+        if isinstance(func, cst.Attribute):
+            # `trainer.train_step(batch)` on an instance of a class of this file; `Trainer.train_step(trainer, batch)`
+            cls = self.classes.get(self.instances.get(dotted(func.value) or "", ""))
+            if cls is None and isinstance(func.value, cst.Name) and not self.names.is_imported(func.value.value):
+                cls = self.classes.get(func.value.value)
+            if cls is not None:
+                return cls.methods.get(func.attr.value)
         return None
 
     def _callees_of(self, function: cst.FunctionDef | None) -> list[cst.FunctionDef]:
@@ -247,6 +300,12 @@ class _Builder:
         edges = {id(info.node): [id(c) for c in self._callees_of(info.node)] for info in functions}
         loops = {id(l.function.node) for l in self.facts.collected.loops if l.function is not None}
         relevant = {id(info.node) for info in functions if self._relevant(info.node)}
+        # Lightning runs `training_step` once per batch: the method is a loop's body; a
+        # `test()`/`evaluate()` that puts the model in eval mode evaluates without a loop
+        loops |= {
+            id(info.node) for info in functions
+            if (_per_batch(info) or is_evaluation_function(info.name)) and id(info.node) in relevant
+        }
         for found in (loops, relevant):
             changed = True
             while changed:
@@ -277,6 +336,11 @@ class _Context:
     function: cst.FunctionDef | None = None
     renames: dict[str, str] = field(default_factory=dict)
     stack: tuple[int, ...] = ()  # helpers being inlined, against recursion
+    #: helper parameters given a literal (`set_mode('eval', [encoder, decoder])`): decides the
+    #: helper's `if mode == 'eval':` and unrolls its `for m in models:`
+    literals: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    #: the call that named the objects of an unrolled loop: where to report its events
+    site: cst.CSTNode | None = None
 
     def child(self, **changes) -> "_Context":
         values = dict(self.__dict__)
@@ -316,6 +380,15 @@ class _EventWalker:
             self._loop(stmt, ctx)
         elif isinstance(stmt, cst.If):
             self._expr(stmt.test, ctx)
+            decided = _decide(stmt.test, ctx.literals)
+            if decided is not None:  # `if mode == 'train':` with mode given as a literal
+                if decided:
+                    self._suite(stmt.body, ctx)
+                elif isinstance(stmt.orelse, cst.If):
+                    self._statement(stmt.orelse, ctx)
+                elif isinstance(stmt.orelse, cst.Else):
+                    self._suite(stmt.orelse.body, ctx)
+                return
             self._suite(stmt.body, ctx.child(guards=ctx.guards + (stmt,)))
             orelse = stmt.orelse
             if isinstance(orelse, cst.If):
@@ -345,11 +418,25 @@ class _EventWalker:
         # FunctionDef / ClassDef: their own flows
 
     def _loop(self, node: cst.For | cst.While, ctx: _Context) -> None:
+        objects = _literal_objects(node, ctx.literals)
+        if objects is not None:
+            # `for m in models:` over `[encoder, decoder]` given by the caller: once per object
+            target = node.target.value
+            for name in objects:
+                renames = {**ctx.renames, target: self._rename(name, ctx)}
+                self._suite(node.body, ctx.child(renames=renames, site=ctx.via[-1] if ctx.via else None))
+            return
         if isinstance(node, cst.For):
             self._expr(node.iter, ctx)
         else:
             self._expr(node.test, ctx)
         loop = Loop(node, ctx.loop, ctx.via, ctx.no_grad, ctx.guards, ctx.function, ctx.renames)
+        if isinstance(node, cst.For) and isinstance(node.iter, cst.Name):
+            # `batches = tqdm(loader)` then `for x, y in batches:`: the loop goes over the loader
+            loop.bound_iterable = next(
+                (e.value for e in reversed(self.flow.events) if e.kind == EventKind.BIND and e.target == node.iter.value),
+                None,
+            )
         if ctx.loop is not None:
             ctx.loop.children.append(loop)
         self.flow.loops.append(loop)
@@ -487,6 +574,10 @@ class _EventWalker:
         if attr == "step_update" and receiver is not None:
             self._emit(EventKind.SCHED_STEP, call, ctx, target=self._rename(receiver, ctx))
             return
+        given = self._optimizer_given_to_trainer(call, callee)
+        if given is not None:
+            self._emit(EventKind.TRAINS_ELSEWHERE, call, ctx, target=self._rename(given, ctx))
+            return
         if attr in ("train", "eval") and receiver is not None and "trainer" not in receiver.lower():
             if attr == "eval" and not call.args:
                 self._emit(EventKind.EVAL, call, ctx, target=self._rename(receiver, ctx))
@@ -518,28 +609,57 @@ class _EventWalker:
         if callee is not None and b.is_model(callee) and not _is_loss_class(qualname):
             self._emit(EventKind.FORWARD, call, ctx, target=self._rename(callee, ctx))
             return
+        if attr == "forward" and b.is_model(receiver):  # model.forward(x): a forward pass all the same
+            self._emit(EventKind.FORWARD, call, ctx, target=self._rename(receiver, ctx))
+            return
+
+    def _optimizer_given_to_trainer(self, call: cst.Call, callee: str | None) -> str | None:
+        """`tnt.train(model=net, optimizer=joint_optimizer)`: an imported training function (its
+        name says it trains) given an optimizer this file builds; the optimizer's name."""
+        if callee is None or not self.b.names.is_imported(callee.split(".", 1)[0]):
+            return None
+        if not _TRAINING_FUNCTION.search(last_name(callee)):
+            return None
+        for arg in call.args:
+            name = dotted(arg.value)
+            if name is not None and name in self.b.optimizers:
+                return name
+        return None
 
     def _inline(self, call: cst.Call, helper: cst.FunctionDef, ctx: _Context) -> None:
         self.b.inlined.add(id(helper))
         renames: dict[str, str] = {}
         params = [p for p in helper.params.params]
-        offset = 1 if (params and params[0].name.value == "self" and isinstance(call.func, cst.Attribute)) else 0
+        receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+        on_class = isinstance(receiver, cst.Name) and receiver.value in self.b.classes and receiver.value not in self.b.instances
+        offset = 1 if (params and params[0].name.value == "self" and receiver is not None and not on_class) else 0
         positional = [a for a in call.args if a.keyword is None and not a.star]
+        literals: dict[str, cst.BaseExpression] = {}
         for param, arg in zip(params[offset:], positional):
             name = self._rename(dotted(arg.value), ctx)
             if name is not None:
                 renames[param.name.value] = name
+            elif isinstance(arg.value, (cst.SimpleString, cst.List, cst.Tuple)):
+                literals[param.name.value] = arg.value
         for arg in call.args:
             if arg.keyword is not None:
                 name = self._rename(dotted(arg.value), ctx)
                 if name is not None:
                     renames[arg.keyword.value] = name
+                elif isinstance(arg.value, (cst.SimpleString, cst.List, cst.Tuple)):
+                    literals[arg.keyword.value] = arg.value
         for param in params[offset:]:
             renames.setdefault(param.name.value, param.name.value)
-        if offset:
-            renames["self"] = ctx.renames.get("self", "self")
+        if offset or on_class:
+            # a method of this file's class: `self.x` inside keeps its name (reports name what the
+            # line shows); on `self` it is the caller's own object, renamed as the caller's is
+            owner = dotted(receiver)
+            renames["self"] = ctx.renames.get("self", "self") if owner == "self" else "self"
         no_grad = ctx.no_grad or self.b.decorated_no_grad(helper)
-        inner = ctx.child(via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),))
+        inner = ctx.child(
+            via=ctx.via + (call,), function=helper, renames=renames, no_grad=no_grad, stack=ctx.stack + (id(helper),),
+            literals=literals,
+        )
         self._suite(helper.body, inner)
 
     def _emit(self, kind: EventKind, node: cst.CSTNode, ctx: _Context, target: str | None = None, value=None) -> None:
@@ -549,10 +669,44 @@ class _EventWalker:
             loops.append(loop)
             loop = loop.parent
         loops.reverse()
-        event = Event(kind, node, target, value, tuple(loops), ctx.guards, ctx.no_grad, ctx.via, ctx.function, len(self.flow.events))
+        event = Event(
+            kind, node, target, value, tuple(loops), ctx.guards, ctx.no_grad, ctx.via, ctx.function, len(self.flow.events),
+            site=ctx.site,
+        )
         self.flow.events.append(event)
         for loop in loops:
             loop.events.append(event)
+
+
+def _decide(test: cst.BaseExpression, literals: dict[str, cst.BaseExpression]) -> bool | None:
+    """`mode == 'eval'` / `mode != 'eval'` with `mode` a literal of the call being inlined."""
+    if not literals or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    comparison = test.comparisons[0]
+    sides = (test.left, comparison.comparator)
+    names = [s.value for s in sides if isinstance(s, cst.Name) and s.value in literals]
+    texts = [string(s) for s in sides if isinstance(s, cst.SimpleString)]
+    if len(names) != 1 or len(texts) != 1 or texts[0] is None:
+        return None
+    given = string(literals[names[0]]) if isinstance(literals[names[0]], cst.SimpleString) else None
+    if given is None:
+        return None
+    if isinstance(comparison.operator, cst.Equal):
+        return given == texts[0]
+    if isinstance(comparison.operator, cst.NotEqual):
+        return given != texts[0]
+    return None
+
+
+def _literal_objects(node: cst.For | cst.While, literals: dict[str, cst.BaseExpression]) -> list[str] | None:
+    """The names a helper's `for m in models:` goes through when the caller passed
+    `models` as a list of names (`[pg, ee, baseline]`); None otherwise."""
+    if not literals or not isinstance(node, cst.For) or not isinstance(node.target, cst.Name):
+        return None
+    if not isinstance(node.iter, cst.Name) or not isinstance(literals.get(node.iter.value), (cst.List, cst.Tuple)):
+        return None
+    names = [dotted(e.value) for e in literals[node.iter.value].elements]
+    return None if any(n is None for n in names) or node.orelse is not None else names
 
 
 # leaves and nodes that hold no call evaluated in the loop's iteration

@@ -49,7 +49,7 @@ from functools import cached_property
 import libcst as cst
 
 from trainlint.facts.kinds import EventKind, SchedulerKind
-from trainlint.facts.syntax import last_name
+from trainlint.facts.syntax import dotted, last_name
 from trainlint.facts.vocabulary import BATCH_SCHEDULERS, EPOCH_SCHEDULERS, OPTIMIZER_CLASS_NAMES, PLATEAU_SCHEDULERS
 
 
@@ -64,6 +64,8 @@ class Loop:
     guards: tuple[cst.CSTNode, ...]
     function: cst.FunctionDef | None  # where the loop is written
     renames: dict[str, str] = field(default_factory=dict)  # helper parameters -> the caller's names
+    #: what a named iterable was bound to earlier in the flow (`batches = tqdm(val_loader)`)
+    bound_iterable: cst.BaseExpression | None = None
     events: list["Event"] = field(default_factory=list)
     children: list["Loop"] = field(default_factory=list)
 
@@ -116,6 +118,8 @@ class Loop:
                 names.append(node.attr.value)
 
         self.iterable.visit(_Names())
+        if self.bound_iterable is not None:
+            self.bound_iterable.visit(_Names())
         return " ".join(names).lower()
 
     @cached_property
@@ -144,6 +148,9 @@ class Event:
     via: tuple[cst.Call, ...] = ()
     function: cst.FunctionDef | None = None  # where the event's code is written
     index: int = -1  # position in the flow
+    #: where to report the event when `node` does not name its target: the call that passed
+    #: a list of models to a helper looping over it (`set_mode('eval', [pg, ee])`)
+    site: cst.CSTNode | None = None
 
     @property
     def loop(self) -> Loop | None:
@@ -156,6 +163,38 @@ class Event:
     def in_loop(self, loop: Loop) -> bool:
         return any(l is loop for l in self.loops)
 
+    def exclusive_with(self, other: "Event") -> bool:
+        """The two are in different arms of one `if`/`elif`/`else` chain: never in the same pass."""
+        for i, (a, b) in enumerate(zip(self.guards, other.guards)):
+            if a is not b:
+                break
+        else:
+            i = min(len(self.guards), len(other.guards))
+        if i == 0 or not isinstance(self.guards[i - 1], cst.If):
+            return False
+        # an `elif`/`else` arm's events carry the chain's node after the `if` (the walker
+        # does not nest an `else` under its `elif`): any node of the chain means "not the body"
+        chain: list[cst.CSTNode] = []
+        node = self.guards[i - 1].orelse
+        while node is not None:
+            chain.append(node)
+            node = node.orelse if isinstance(node, cst.If) else None
+        mine = self.guards[i] if i < len(self.guards) else None
+        theirs = other.guards[i] if i < len(other.guards) else None
+        return _arm(chain, mine) != _arm(chain, theirs)
+
+    def deciding_guards(self, loop: Loop | None = None, *, shared_with: "Event | None" = None) -> tuple[cst.CSTNode, ...]:
+        """The guards of this event inside `loop` (all of them without one) that decide whether
+        it runs differently from `shared_with`: an `if` that only tests that the event's own
+        object exists (`if scheduler:`, `if self.lr_scheduler is not None:`) and an `if` that
+        also encloses `shared_with` (accumulation guarding the optimizer and the scheduler
+        steps alike) do not."""
+        own = self.guards[len(loop.guards) :] if loop is not None else self.guards
+        others = shared_with.guards if shared_with is not None else ()
+        return tuple(
+            g for g in own if not any(g is o for o in others) and not tests_existence(g, self.target)
+        )
+
 
 @dataclass(eq=False)
 class LoopEvents:
@@ -164,6 +203,9 @@ class LoopEvents:
     loops: list[Loop] = field(default_factory=list)
     inlined: bool = False
     decorated_no_grad: bool = False
+    #: the function is run once per batch by a framework (Lightning's `training_step`): its
+    #: events are one iteration of a loop that is in no file
+    per_batch: bool = False
 
     def value_of(self, name: str, before: Event) -> cst.BaseExpression | None:
         """What `name` was last bound to before `before` in this flow (None if unknown)."""
@@ -203,6 +245,52 @@ def same_model(a: str | None, b: str | None) -> bool:
     if not a or not b:
         return False
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _arm(chain: list[cst.CSTNode], guard: cst.CSTNode | None) -> int:
+    """Which arm of an if/elif/else chain a guard opens: -1 for the `if` body."""
+    return next((i for i, node in enumerate(chain) if node is guard), -1)
+
+
+def tests_existence(guard: cst.CSTNode, name: str | None) -> bool:
+    """`if scheduler:`, `if self.lr_scheduler is not None:`: the guard only tests that the
+    object `name` exists (its last segment matched: a helper's parameter is renamed to
+    the caller's name in events, not in the code)."""
+    if not isinstance(guard, cst.If) or not name:
+        return False
+    test = guard.test
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comparison = test.comparisons[0]
+        if not isinstance(comparison.operator, cst.IsNot) or not (
+            isinstance(comparison.comparator, cst.Name) and comparison.comparator.value == "None"
+        ):
+            return False
+        test = test.left
+    tested = dotted(test)
+    return tested is not None and last_name(tested) == last_name(name)
+
+
+def is_periodic(guard: cst.CSTNode) -> bool:
+    """`if (i + 1) % accum == 0:`, `if epoch % k == 0:`: a guard that holds again and again,
+    every k-th time (unlike `if epoch == unfreeze_epoch:`)."""
+    if not isinstance(guard, cst.If):
+        return False
+    found: list[cst.Modulo] = []
+
+    class _Modulo(cst.CSTVisitor):
+        def visit_Modulo(self, node: cst.Modulo) -> None:
+            found.append(node)
+
+    guard.test.visit(_Modulo())
+    return bool(found)
+
+
+_EVALUATION_FUNCTION = re.compile(r"^(run_|do_)?(test|evaluate|validate|validation|eval)(_\w+)?$", re.I)
+
+
+def is_evaluation_function(name: str) -> bool:
+    """`test`, `evaluate`, `validate`, `eval_epoch`, `run_test`: a function that evaluates a model, by its name."""
+    return bool(_EVALUATION_FUNCTION.search(name))
 
 
 _EVAL_DATA = re.compile(r"val|test|eval|dev\b|holdout")
@@ -307,5 +395,5 @@ def is_scheduler_class(qualname: str | None) -> bool:
 
 __all__ = [
     "Event", "Loop", "LoopEvents", "LoopFacts", "Optimizer", "Scheduler", "evaluation_loop", "is_optimizer_class",
-    "is_scheduler_class", "same_model",
+    "is_evaluation_function", "is_periodic", "is_scheduler_class", "same_model", "tests_existence",
 ]
