@@ -96,3 +96,18 @@ def test_whether_a_file_is_test_code_is_part_of_the_cache_key(tmp_path, monkeypa
     assert codes() == ["TL101"]  # a project of its own: its training loader is checked
     (project / ".git").rmdir()
     assert codes() == []  # now a file under a folder called `test`: test code, exempt
+
+
+def test_a_test_utils_package_is_test_code(tmp_path):
+    """A library's test helpers (accelerate's `test_utils/training.py` builds its regression
+    loaders with shuffle=False on purpose) are test code, like a tests/ folder."""
+    from trainlint.layout import forget_folders, is_test_path
+
+    (tmp_path / "pyproject.toml").write_text("")
+    helper = tmp_path / "src" / "lib" / "test_utils" / "training.py"
+    script = tmp_path / "src" / "lib" / "training.py"
+    for path in (helper, script):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    forget_folders()
+    assert is_test_path(str(helper)) and not is_test_path(str(script))

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 
 def is_test_path(path: str, module_name: str = "") -> bool:
-    """Test code: a test module by its name, or any file under a `tests`/`test` folder of its
+    """Test code: a test module by its name, or any file under a `tests`/`test`/`test_utils` folder of its
     project. The folders are read below the project the file belongs to (the nearest folder
     above it with a pyproject.toml, setup.py, setup.cfg or .git), else from the module's
     dotted name: a project checked out below a folder called `test` is not all test code."""
@@ -24,8 +24,12 @@ def is_test_path(path: str, module_name: str = "") -> bool:
         folders = os.path.relpath(os.path.dirname(real), project).replace("\\", "/").split("/")
     else:
         folders = module_name.split(".")[:-1] or [os.path.basename(os.path.dirname(real))]
-    return any(folder in ("tests", "test") for folder in folders)
+    return any(folder in TEST_FOLDERS for folder in folders)
 
+
+#: folders of test code; `test_utils` holds the helpers a test suite trains with
+#: (deterministic loaders on purpose)
+TEST_FOLDERS = ("tests", "test", "test_utils")
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 

@@ -51,6 +51,9 @@ def decode_source(data: bytes) -> str:
         raise FileProblem(f"cannot decode the file as {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}", row) from None
 
 
+_LATE_FUTURE = "from __future__ imports must occur at the beginning of the file"
+
+
 def cpython_tree(text: str, filename: str = "<source>", *, top_level_await: bool = False):
     """CPython's syntax tree of `text` once CPython has compiled it, or the FileProblem that says
     why `python` would refuse the file: its parser's errors and its compiler's (`def f(x, x)`,
@@ -66,7 +69,10 @@ def cpython_tree(text: str, filename: str = "<source>", *, top_level_await: bool
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compile(tree, filename, "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0, dont_inherit=True)
-    except SyntaxError as exc:  # a statement Python refuses: the rest may still be read (trainlint.recover)
+    except SyntaxError as exc:
+        if top_level_await and exc.msg == _LATE_FUTURE:
+            return tree  # IPython compiles each cell on its own: a later cell may import from __future__
+        # a statement Python refuses: the rest may still be read (trainlint.recover)
         raise SyntaxProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
     except (RecursionError, MemoryError):
         raise FileProblem("the file is nested too deeply to analyse") from None
