@@ -170,9 +170,8 @@ class FinalTestOnValidationData(Rule):
                         bound.append(name.rsplit(".", 1)[-1])
         if not bound:
             return []
-        reads = _NameCounter()
-        facts.module.visit(reads)
-        return [name for name in bound if reads.counts.get(name, 0) == 1]
+        counts = facts.identifier_counts
+        return [name for name in bound if counts.get(name, 0) == 1]
 
 
 def _says_test(name: str) -> bool:
@@ -186,13 +185,3 @@ def _validation_loader(name: str) -> bool:
     return says_only(last, DataRole.EVAL) and names_a_loader(last) and not _says_test(last) and any(
         w in last for w in ("val", "dev")
     )
-
-
-class _NameCounter(cst.CSTVisitor):
-    """How often each identifier appears, as a name or as an attribute (`self.test_loader`)."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.counts[node.value] = self.counts.get(node.value, 0) + 1

@@ -66,9 +66,18 @@ from trainlint.facts.vocabulary import (
     has_parameters,
     is_weight_layer,
 )
+from trainlint.facts.walk import walk
 from trainlint.index import MODULE_BASES, ClassSummary, ProjectIndex, is_torch_module_class
 from trainlint.layout import is_test_module
 from trainlint.names import ImportTable
+
+
+class _IdentifierCounter:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def visit_Name(self, node: cst.Name) -> None:  # an attribute's name is a Name too
+        self.counts[node.value] = self.counts.get(node.value, 0) + 1
 
 
 class FileFacts:
@@ -124,6 +133,14 @@ class FileFacts:
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
+
+    @cached_property
+    def identifier_counts(self) -> dict[str, int]:
+        """How often each identifier appears in the file, as a name or as an attribute
+        (`self.test_loader` counts `test_loader`): once means bound and never read."""
+        counter = _IdentifierCounter()
+        walk(self.module, counter)
+        return counter.counts
 
     # per-function views of the traversal ------------------------------------
     @cached_property

@@ -40,6 +40,7 @@ from trainlint.facts.vocabulary import (
     CLASSIFICATION_LOSSES, COLOR_JITTER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
     NORMALIZE_FUNCTIONS, NORMALIZING, RANDOM_AUGMENTATIONS, SELF_NORMALIZING_MODELS, TO_TENSOR,
 )
+from trainlint.facts.walk import walk
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -256,7 +257,7 @@ class DataFacts:
             if is_sub_div_chain(call.node):
                 return True
         finder = NormalizationFinder()
-        self.facts.module.visit(finder)
+        walk(self.facts.module, finder)
         return finder.found
 
     def imports(self, package: str) -> bool:

@@ -23,6 +23,7 @@ from trainlint.facts.vocabulary import (
     MAP_DATASETS, NESTING, NO_GRAD, OPAQUE_STEPS, RANDOM_CALL_PREFIXES, TORCHVISION_DATASETS, TRANSFORMS,
     VIDEO_DATASETS,
 )
+from trainlint.facts.walk import walk
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -393,7 +394,7 @@ class _Builder:
             if function.name != name or "." in name or (function.cls is None) == callee.startswith("self."):
                 continue
             finder = _Returns()
-            function.node.body.visit(finder)
+            walk(function.node.body, finder)
             out += [(function, value) for value in finder.values]
         return out
 
@@ -671,7 +672,7 @@ def _is_path_call(call: cst.Call) -> bool:
 def _calls_under_if(function: cst.FunctionDef) -> set[int]:
     """The calls of a function's body that run only under an `if`."""
     finder = _UnderIf()
-    function.body.visit(finder)
+    walk(function.body, finder)
     return finder.calls
 
 

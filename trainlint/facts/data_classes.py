@@ -16,6 +16,7 @@ from trainlint.facts.collect import ClassInfo
 from trainlint.facts.syntax import dotted, method_name, number
 from trainlint.facts.vocabulary import IMAGE_READERS, NORMALIZE_FUNCTIONS, NORMALIZING
 from trainlint.index import ClassSummary
+from trainlint.facts.walk import walk
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -46,7 +47,7 @@ def feeds_raw_pixels(facts: "FileFacts", info: ClassInfo) -> cst.Call | None:
     if getitem is None or not opens_images(facts, info):
         return None
     finder = _ScalingFinder(set())
-    info.node.body.visit(finder)
+    walk(info.node.body, finder)
     if finder.found:
         return None
     conversion = None
@@ -66,7 +67,7 @@ def feeds_raw_pixels(facts: "FileFacts", info: ClassInfo) -> cst.Call | None:
 def rescales_pixels(module: cst.Module) -> bool:
     """`x / 255`, `x.div(255.0)`, `x /= 255`: pixels scaled somewhere in the file."""
     finder = _PixelScaleFinder()
-    module.visit(finder)
+    walk(module, finder)
     return finder.found
 
 
@@ -77,7 +78,7 @@ def transform_may_normalize(facts: "FileFacts", info: ClassInfo) -> bool | None:
     if call is None or facts.is_module_class(info.name):
         return None
     finder = _ScalingFinder(set(info.methods) - {"__call__", "__init__"})
-    call.body.visit(finder)
+    walk(call.body, finder)
     if finder.found:
         return True
     for c in facts.calls_in(call):
