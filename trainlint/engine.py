@@ -64,12 +64,12 @@ def refuse_unreadable(source: str) -> None:
 
 
 def parse_checked(source: str, path: str = "<source>", reparser: Reparser | None = None, *,
-                  top_level_await: bool = False) -> cst.Module:
+                  notebook_cells: bool = False) -> cst.Module:
     """The LibCST tree of a text CPython accepts (a FileProblem otherwise, with CPython's message):
     LibCST's grammar takes some texts `python` refuses (`f(a=1, a=2)`, `def f(x, x)`), and a
     file Python cannot run must get its TL000 from the command line and the editor alike."""
     refuse_unreadable(source)
-    tree = cpython_tree(source, path, top_level_await=top_level_await)
+    tree = cpython_tree(source, path, notebook_cells=notebook_cells)
     return reparser.parse(source, tree) if reparser is not None else parse(source)
 
 
@@ -202,7 +202,7 @@ class Engine:
             whole_file = suppressions.whole_file if whole_file_noqa is None else whole_file_noqa
             if whole_file and not summarize:
                 return result
-            module = parse_checked(text, path, reparser, top_level_await=is_notebook(path))
+            module = parse_checked(text, path, reparser, notebook_cells=is_notebook(path))
         except FileProblem as problem:
             result.unread = None
             if SYNTAX_ERROR in codes and not whole_file:
@@ -212,7 +212,7 @@ class Engine:
             if recovered is None:
                 return result
             try:
-                module = parse_checked(recovered.text, path, reparser, top_level_await=is_notebook(path))
+                module = parse_checked(recovered.text, path, reparser, notebook_cells=is_notebook(path))
             except FileProblem:
                 return result
             text, result.unread = recovered.text, recovered.blanked

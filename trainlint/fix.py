@@ -221,7 +221,7 @@ class _Notebook:
         for cell in notebook.cells:
             if cell.problem is not None and cell.number not in self.broken:
                 raise FileProblem(f"cell {cell.number}: {cell.problem.message}")
-        parse_checked(notebook.text, top_level_await=True)
+        parse_checked(notebook.text, notebook_cells=True)
 
     def places(self, findings: list[Finding], text: str) -> set[tuple[str, object]]:
         from trainlint.notebook import read_notebook

@@ -54,13 +54,14 @@ def decode_source(data: bytes) -> str:
 _LATE_FUTURE = "from __future__ imports must occur at the beginning of the file"
 
 
-def cpython_tree(text: str, filename: str = "<source>", *, top_level_await: bool = False):
+def cpython_tree(text: str, filename: str = "<source>", *, notebook_cells: bool = False):
     """CPython's syntax tree of `text` once CPython has compiled it, or the FileProblem that says
     why `python` would refuse the file: its parser's errors and its compiler's (`def f(x, x)`,
     `return` outside a function, `nonlocal` at module level), which LibCST's grammar accepts.
     This is the one test of "does the file parse" that the command line, the editor and the
-    fixer share, so they report the same TL000. `top_level_await`: a notebook's cells, which
-    IPython runs with `await` allowed outside a function."""
+    fixer share, so they report the same TL000. `notebook_cells`: the joined code cells of a
+    notebook, compiled as IPython compiles each cell (`await` outside a function allowed, a
+    `from __future__` import in a later cell too)."""
     import ast
     import warnings
 
@@ -68,9 +69,9 @@ def cpython_tree(text: str, filename: str = "<source>", *, top_level_await: bool
         tree = python_ast(text, filename)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(tree, filename, "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0, dont_inherit=True)
+            compile(tree, filename, "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if notebook_cells else 0, dont_inherit=True)
     except SyntaxError as exc:
-        if top_level_await and exc.msg == _LATE_FUTURE:
+        if notebook_cells and exc.msg == _LATE_FUTURE:
             return tree  # IPython compiles each cell on its own: a later cell may import from __future__
         # a statement Python refuses: the rest may still be read (trainlint.recover)
         raise SyntaxProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
