@@ -70,6 +70,7 @@ from trainlint.facts.walk import walk
 from trainlint.index import MODULE_BASES, ClassSummary, ProjectIndex, is_torch_module_class
 from trainlint.layout import is_test_module
 from trainlint.names import ImportTable
+from trainlint.source import python_ast
 
 
 class _IdentifierCounter:
@@ -78,6 +79,17 @@ class _IdentifierCounter:
 
     def visit_Name(self, node: cst.Name) -> None:  # an attribute's name is a Name too
         self.counts[node.value] = self.counts.get(node.value, 0) + 1
+
+
+def _python_classes(body: list):
+    """The ClassDefs of CPython's tree in source order (pre-order, as LibCST's walk meets them)."""
+    for statement in body:
+        if type(statement).__name__ == "ClassDef":
+            yield statement
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(statement, field, None)
+            if inner:
+                yield from _python_classes(inner)
 
 
 class FileFacts:
@@ -133,6 +145,37 @@ class FileFacts:
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
+
+    def class_text(self, node: cst.ClassDef) -> str:
+        """The source lines of a class of this file, decorators to last line: what a regex
+        over the class reads. Cut from the text by CPython's positions, because generating
+        a class's code from its LibCST tree costs about as much as parsing it."""
+        span = self._class_spans.get(id(node))
+        if span is None:
+            return self.code(node)
+        return "\n".join(self._lines[span[0] - 1 : span[1]])
+
+    @cached_property
+    def _lines(self) -> list[str]:
+        return self.source.split("\n")
+
+    @cached_property
+    def _class_spans(self) -> dict[int, tuple[int, int]]:
+        """id(LibCST ClassDef) -> its first and last row. Both trees list a file's classes in
+        the same order (a class is a statement, never part of an expression); a file whose
+        trees disagree (a text CPython refuses) gets no spans and falls back to codegen."""
+        try:
+            tree = python_ast(self.source, self.path)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return {}
+        found = list(_python_classes(tree.body))
+        ours = self.collected.classes
+        if len(found) != len(ours) or any(a.name != b.name for a, b in zip(found, ours)):
+            return {}
+        return {
+            id(info.node): (min([c.lineno, *(d.lineno for d in c.decorator_list)]), c.end_lineno or c.lineno)
+            for info, c in zip(ours, found)
+        }
 
     @cached_property
     def identifier_counts(self) -> dict[str, int]:

@@ -91,6 +91,9 @@ class Collected:
     calls: list[CallInfo] = field(default_factory=list)
     assigns: list[AssignInfo] = field(default_factory=list)
     loops: list[LoopInfo] = field(default_factory=list)
+    #: every `a <op> b` of the file: hand-written normalization and pixel scaling are read
+    #: from this list, not from another walk of the whole tree
+    binary_operations: list[cst.BinaryOperation] = field(default_factory=list)
 
 
 class _Collector(cst.CSTVisitor):
@@ -167,6 +170,9 @@ class _Collector(cst.CSTVisitor):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self.out.assigns.append(AssignInfo(node, self._current_function(), tuple(self._loops[-1])))
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        self.out.binary_operations.append(node)
 
 
 def collect(module: cst.Module, names: ImportTable, source: str = "") -> Collected:

@@ -33,14 +33,13 @@ import libcst as cst
 from trainlint.facts.collect import CallInfo
 from trainlint.facts.data_classes import feeds_raw_pixels, rescales_pixels
 from trainlint.facts.kinds import DataRole
-from trainlint.facts.normalization import NormalizationFinder, is_sub_div_chain
+from trainlint.facts.normalization import is_sub_div_chain, normalizes_by_hand
 from trainlint.facts.roles import RoleEvidence, decide, split_words
 from trainlint.facts.syntax import dotted, is_none, keyword, method_name, number
 from trainlint.facts.vocabulary import (
     CLASSIFICATION_LOSSES, COLOR_JITTER, DATASET_VIEWS, FLOAT_CONVERSIONS, FOLDER_DATASETS, IMAGE_TARGET_CALLS, INFERENCE_CALLS, INPUT_NORM_LAYERS,
     NORMALIZE_FUNCTIONS, NORMALIZING, RANDOM_AUGMENTATIONS, SELF_NORMALIZING_MODELS, TO_TENSOR,
 )
-from trainlint.facts.walk import walk
 
 if TYPE_CHECKING:
     from trainlint.facts import FileFacts
@@ -256,9 +255,7 @@ class DataFacts:
                 return True  # nn.BatchNorm2d(3) as the model's first layer
             if is_sub_div_chain(call.node):
                 return True
-        finder = NormalizationFinder()
-        walk(self.facts.module, finder)
-        return finder.found
+        return normalizes_by_hand(self.facts.collected)
 
     def imports(self, package: str) -> bool:
         return self.facts is not None and any(
@@ -269,7 +266,7 @@ class DataFacts:
     def raw_pixel_datasets(self) -> list[tuple[str, cst.Call]]:
         """This file's Dataset classes that read images and return them as float tensors
         with no transform and no rescaling: (class name, the conversion call)."""
-        if self.facts is None or not self.trains or rescales_pixels(self.facts.module):
+        if self.facts is None or not self.trains or rescales_pixels(self.facts.collected):
             return []  # a loop in another file may scale them
         found = []
         for info in self.facts.classes:

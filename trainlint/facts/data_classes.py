@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from trainlint.facts.collect import ClassInfo
+from trainlint.facts.collect import ClassInfo, Collected
 from trainlint.facts.syntax import dotted, method_name, number
 from trainlint.facts.vocabulary import IMAGE_READERS, NORMALIZE_FUNCTIONS, NORMALIZING
 from trainlint.index import ClassSummary
@@ -64,11 +64,15 @@ def feeds_raw_pixels(facts: "FileFacts", info: ClassInfo) -> cst.Call | None:
     return conversion
 
 
-def rescales_pixels(module: cst.Module) -> bool:
+def rescales_pixels(collected: Collected) -> bool:
     """`x / 255`, `x.div(255.0)`, `x /= 255`: pixels scaled somewhere in the file."""
-    finder = _PixelScaleFinder()
-    walk(module, finder)
-    return finder.found
+    if any(isinstance(node.operator, cst.Divide) and _at_least_100(node.right) for node in collected.binary_operations):
+        return True
+    if any(isinstance(a.node, cst.AugAssign) and isinstance(a.node.operator, cst.DivideAssign) and _at_least_100(a.node.value)
+           for a in collected.assigns):
+        return True
+    return any(method_name(c.node) in ("div", "div_", "true_divide") and bool(c.node.args) and _at_least_100(c.node.args[0].value)
+               for c in collected.calls)
 
 
 def transform_may_normalize(facts: "FileFacts", info: ClassInfo) -> bool | None:
@@ -115,21 +119,6 @@ def project_class_fact(facts: "FileFacts", qualname: str | None, fact: str) -> b
         return transform_may_normalize(facts, local)
     summary = facts.index.lookup(qualname, near=facts.path)
     return summary.facts.get(fact) if summary is not None else None
-
-
-class _PixelScaleFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        self.found |= isinstance(node.operator, cst.Divide) and _at_least_100(node.right)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self.found |= isinstance(node.operator, cst.DivideAssign) and _at_least_100(node.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.found |= method_name(node) in ("div", "div_", "true_divide") and bool(node.args) \
-            and _at_least_100(node.args[0].value)
 
 
 def _at_least_100(expr: cst.BaseExpression) -> bool:

@@ -58,7 +58,7 @@ def _class_mode_dependent(facts: "FileFacts", qualname: str, seen: set[str]) -> 
     if qualname in seen:
         return False
     seen.add(qualname)
-    if _MODE_DEPENDENT.search(facts.code(local.node)):
+    if _MODE_DEPENDENT.search(facts.class_text(local.node)):
         return True
     for function in local.init_functions:
         for assign in facts.assigns_in(function):

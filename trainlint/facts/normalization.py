@@ -6,10 +6,15 @@ somewhere else; these are the places the data facts look.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import libcst as cst
 
 from trainlint.facts.roles import split_words
 from trainlint.facts.syntax import dotted, number
+
+if TYPE_CHECKING:
+    from trainlint.facts.collect import Collected
 
 _STAT_WORDS = frozenset({"mean", "mu", "avg", "average", "std", "stdev", "sigma", "var", "scale", "norm"})
 
@@ -39,37 +44,30 @@ def is_sub_div_chain(call: cst.Call) -> bool:
     )
 
 
-class NormalizationFinder(cst.CSTVisitor):
-    """`(x - mean) / std`, `(x - 0.5) / 0.5`, `x * 2 - 1`: normalization written by hand."""
-
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> bool:
-        if self.found:
-            return False
+def normalizes_by_hand(collected: "Collected") -> bool:
+    """`(x - mean) / std`, `(x - 0.5) / 0.5`, `x * 2 - 1`, `x -= mean; x /= std`: normalization
+    written by hand anywhere in the file."""
+    for node in collected.binary_operations:
         if (
             isinstance(node.operator, cst.Divide)
             and _is_subtraction_of_statistic(node.left)
             and _mentions_statistic(node.right)
         ):
-            self.found = True
-        elif (
+            return True
+        if (
             isinstance(node.operator, cst.Subtract)
             and isinstance(node.left, cst.BinaryOperation)
             and isinstance(node.left.operator, cst.Multiply)
             and any(number(side) == 2 for side in (node.left.left, node.left.right))
             and number(node.right) == 1
         ):
-            self.found = True
-        return True
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
-        # x -= mean; x /= std
-        if isinstance(node.operator, (cst.SubtractAssign, cst.DivideAssign)) and _mentions_statistic(node.value) \
-                and not isinstance(node.value, (cst.Integer, cst.Float)):
-            self.found = True
-        return True
+            return True
+    for assign in collected.assigns:
+        node = assign.node
+        if isinstance(node, cst.AugAssign) and isinstance(node.operator, (cst.SubtractAssign, cst.DivideAssign)) \
+                and _mentions_statistic(node.value) and not isinstance(node.value, (cst.Integer, cst.Float)):
+            return True
+    return False
 
 
 def _is_subtraction_of_statistic(expr: cst.BaseExpression) -> bool:
@@ -80,4 +78,4 @@ def _is_subtraction_of_statistic(expr: cst.BaseExpression) -> bool:
     )
 
 
-__all__ = ["NormalizationFinder", "is_sub_div_chain"]
+__all__ = ["is_sub_div_chain", "normalizes_by_hand"]
