@@ -192,3 +192,62 @@ def test_the_user_cache_keeps_the_rule_catalogs_of_recent_builds_only(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     left = sorted(p.name for p in cache.glob("catalog-*.json"))
     assert len(left) == 4 and f"catalog-{5:032x}.json" in left and f"catalog-{0:032x}.json" not in left
+
+
+def test_one_pool_of_workers_serves_every_phase_of_a_run(tmp_path, monkeypatch):
+    """Phase A (class-defining files) and phase B (the rest, and re-checks against the
+    whole index) run in the same worker processes: forking a second pool costs its
+    start and a second warm-up."""
+    import concurrent.futures
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project, "SERIAL_BYTES", 0)
+    _project(tmp_path)
+    (tmp_path / "train.py").write_text("import torch\nfrom models import Block\n\nmodel = Block(3)\n")
+    started = []
+    real = concurrent.futures.ProcessPoolExecutor
+
+    def counting(*args, **kwargs):
+        started.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counting)
+    run = _check(tmp_path, cache=False, jobs=2)
+    assert _rows(run) == [("net.py", "TL202", 6)]
+    assert len(started) == 1
+
+
+def test_a_worker_that_dies_does_not_lose_the_run(tmp_path, monkeypatch):
+    """A crash in native code kills a worker: the files it had are analysed in the parent,
+    and the findings are those of a serial run."""
+    import os
+
+    from trainlint.engine import Engine
+    from trainlint.finding import Severity
+    from trainlint.rule import Rule
+
+    parent = os.getpid()
+
+    class DiesInWorkers(Rule):
+        """## What it does\nTest rule.\n## Why is this bad?\nTest.\n## How to fix\nTest."""
+
+        code = "TL994"
+        name = "test-dies-in-workers"
+        severity = Severity.WARNING
+        summary = "kills the worker process on one file"
+
+        def check(self, facts):
+            if facts.path.endswith("net3.py") and os.getpid() != parent:
+                os._exit(3)
+            return iter(())
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project, "SERIAL_BYTES", 0)
+    _project(tmp_path)
+    for i in range(6):
+        (tmp_path / f"net{i}.py").write_text(NET)
+    config = Config(root=tmp_path)
+    serial = check_paths([tmp_path], config, Engine(config, rules=[DiesInWorkers]), jobs=1, cache=False)
+    parallel = check_paths([tmp_path], config, Engine(config, rules=[DiesInWorkers]), jobs=2, cache=False)
+    assert _rows(parallel) == _rows(serial)
+    assert len(_rows(serial)) == 7

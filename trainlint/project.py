@@ -354,42 +354,71 @@ def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> A
     return Analysis(result.findings, result.summaries, index.lookups(), index.opaque, True)
 
 
-def _init_worker(engine: "Engine", index: ProjectIndex | None) -> None:
-    _WORKER["engine"], _WORKER["index"] = engine, index
+def _init_worker(engine: "Engine") -> None:
+    _WORKER["engine"] = engine
 
 
-def _analyse_in_worker(task: Task) -> Analysis:
-    return _analyse(task, _WORKER["engine"], _WORKER["index"])
+def _analyse_in_worker(job: tuple[Task, ProjectIndex | None]) -> Analysis:
+    task, index = job
+    return _analyse(task, _WORKER["engine"], index)
 
 
-def _run_tasks(engine: "Engine", tasks: list[Task], jobs: int, index: ProjectIndex | None) -> list[Analysis]:
-    total = sum(len(t.data) for t in tasks)
-    if jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES:
-        return [_analyse(t, engine, index) for t in tasks]
-    import multiprocessing
+class Workers:
+    """The worker processes of one run, started when a batch is first large enough and kept
+    for every batch after it (the project's context, phase A, phase B): a second pool would
+    fork again, and its workers would warm up again (lazy imports, per-process caches, the
+    copy-on-write of the pages they touch). The index of a batch travels with each task
+    (about 12 kB for a hundred classes), because the workers were forked before it existed."""
 
-    # fork: workers inherit the engine, the rules (even ones defined in a test) and the
-    # index through the initializer's arguments, which fork does not pickle.
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    if context.get_start_method() != "fork":
-        return [_analyse(t, engine, index) for t in tasks]
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    def __init__(self, get_engine, jobs: int) -> None:
+        self._get_engine = get_engine
+        self.jobs = jobs
+        self._pool = None
+        self._broken = False
 
-    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i].data))  # big files first: even finish
-    out: list[Analysis | None] = [None] * len(tasks)
-    try:
-        # An executor, not multiprocessing.Pool: a worker that dies (a crash in native
-        # code) breaks the run with an error instead of hanging it.
-        with ProcessPoolExecutor(
-            min(jobs, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(engine, index)
-        ) as pool:
-            chunk = max(1, min(16, len(tasks) // (jobs * 8)))
-            for i, value in zip(order, pool.map(_analyse_in_worker, [tasks[i] for i in order], chunksize=chunk)):
+    def run(self, tasks: list[Task], index: ProjectIndex | None) -> list[Analysis]:
+        engine = self._get_engine()
+        total = sum(len(t.data) for t in tasks)
+        if self._pool is None and (self.jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES or self._broken):
+            return [_analyse(t, engine, index) for t in tasks]
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = self._pool or self._start(engine)
+        if pool is None:
+            return [_analyse(t, engine, index) for t in tasks]
+        order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i].data))  # big files first: even finish
+        out: list[Analysis | None] = [None] * len(tasks)
+        try:
+            chunk = max(1, min(16, len(tasks) // (self.jobs * 8)))
+            for i, value in zip(order, pool.map(_analyse_in_worker, [(tasks[i], index) for i in order], chunksize=chunk)):
                 out[i] = value
-    except BrokenProcessPool:
-        out = [value if value is not None else _analyse(task, engine, index) for value, task in zip(out, tasks)]
-    return out
+        except BrokenProcessPool:
+            # A worker died (a crash in native code): the rest of the run is analysed here.
+            self.close()
+            self._broken = True
+            out = [value if value is not None else _analyse(task, engine, index) for value, task in zip(out, tasks)]
+        return out
+
+    def _start(self, engine: "Engine"):
+        import multiprocessing
+
+        # fork: workers inherit the engine and the rules (even ones defined in a test)
+        # through the initializer's arguments, which fork does not pickle.
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        if context.get_start_method() != "fork":
+            self._broken = True
+            return None
+        from concurrent.futures import ProcessPoolExecutor
+
+        # An executor, not multiprocessing.Pool: a worker that dies breaks the run with an
+        # error instead of hanging it.
+        self._pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker, initargs=(engine,))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def default_jobs() -> int:
@@ -421,8 +450,18 @@ def check_paths(
             made[0] = Engine(config)
         return made[0]
 
+    workers = Workers(get_engine, jobs or default_jobs())
+    try:
+        return _check_files(paths, config, engine, get_engine, workers, made, cache)
+    finally:
+        workers.close()
+
+
+def _check_files(paths, config: Config, engine: "Engine | None", get_engine, workers: Workers, made: list,
+                 cache: bool) -> RunResult:
+    from trainlint import cache as cache_mod
+
     extra = engine.extra_codes if engine is not None else frozenset()
-    jobs = jobs or default_jobs()
     paths_given = list(paths)
     files = list(discover(paths_given, config))
     store = cache_mod.Cache.open(config.root, config.cache_dir) if cache else None
@@ -462,7 +501,7 @@ def check_paths(
             continue
         tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=True))
         where.append(i)
-    for i, analysis in zip(where, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
+    for i, analysis in zip(where, workers.run(tasks, None) if tasks else ()):
         first[i] = analysis
         item = items[i]
         item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, tuple(analysis.summaries),
@@ -476,7 +515,7 @@ def check_paths(
         if item.entry is not None:
             for summary in item.entry.summaries:
                 index.add(summary)
-    for summary in _context_summaries(paths_given, items, config, store, get_engine, jobs, run):
+    for summary in _context_summaries(paths_given, items, config, store, workers, run):
         index.add(summary)
     whole = cache_mod.index_fingerprint(index) if (store or first) else ""
 
@@ -510,7 +549,7 @@ def check_paths(
                 continue
         tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=False))
         where.append(i)
-    for i, analysis in zip(where, _run_tasks(get_engine(), tasks, jobs, index) if tasks else ()):
+    for i, analysis in zip(where, workers.run(tasks, index) if tasks else ()):
         item = items[i]
         run.parsed += analysis.parsed and i not in first
         findings[i] = analysis.findings
@@ -621,7 +660,7 @@ class _ContextFile:
     bases: bytes  # the text of its class headers' base lists
 
 
-def _context_summaries(paths: list, items: list[FileItem], config: Config, store, get_engine, jobs: int,
+def _context_summaries(paths: list, items: list[FileItem], config: Config, store, workers: Workers,
                        run: RunResult) -> list[ClassSummary]:
     """The classes of the named files' projects (context_files) that the named files can ask
     the index about: a lookup of `Net` can only be answered by a file that defines a class
@@ -672,7 +711,7 @@ def _context_summaries(paths: list, items: list[FileItem], config: Config, store
     while frontier:
         batch = [f for f in dict.fromkeys(frontier) if f not in loaded]
         loaded.update(batch)
-        found = _summaries_of(batch, config, store, get_engine, jobs, run, cache_mod)
+        found = _summaries_of(batch, config, store, workers, run, cache_mod)
         summaries += found
         frontier = []
         for qualname in {q for s in found for q in _names_in(s)} - asked:
@@ -701,7 +740,7 @@ def _names_in(summary: ClassSummary) -> set[str]:
     return {n for n in names if not n.startswith("torch.")}
 
 
-def _summaries_of(files: list[_ContextFile], config: Config, store, get_engine, jobs: int, run: RunResult,
+def _summaries_of(files: list[_ContextFile], config: Config, store, workers: Workers, run: RunResult,
                   cache_mod) -> list[ClassSummary]:
     """The files' classes, from the cache where a file is unchanged, else summarised (and cached)."""
     summaries: list[ClassSummary] = []
@@ -719,7 +758,7 @@ def _summaries_of(files: list[_ContextFile], config: Config, store, get_engine, 
             continue
         tasks.append(Task(file.data, shown, module_name, package, test_code, summarize=True, report=False))
         keys.append(key)
-    for key, task, analysis in zip(keys, tasks, _run_tasks(get_engine(), tasks, jobs, None) if tasks else ()):
+    for key, task, analysis in zip(keys, tasks, workers.run(tasks, None) if tasks else ()):
         summaries.extend(analysis.summaries)
         run.parsed += analysis.parsed
         if store:
