@@ -73,14 +73,6 @@ from trainlint.names import ImportTable
 from trainlint.source import python_ast
 
 
-class _IdentifierCounter:
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def visit_Name(self, node: cst.Name) -> None:  # an attribute's name is a Name too
-        self.counts[node.value] = self.counts.get(node.value, 0) + 1
-
-
 def _python_classes(body: list):
     """The ClassDefs of CPython's tree in source order (pre-order, as LibCST's walk meets them)."""
     for statement in body:
@@ -177,13 +169,11 @@ class FileFacts:
             for info, c in zip(ours, found)
         }
 
-    @cached_property
+    @property
     def identifier_counts(self) -> dict[str, int]:
         """How often each identifier appears in the file, as a name or as an attribute
         (`self.test_loader` counts `test_loader`): once means bound and never read."""
-        counter = _IdentifierCounter()
-        walk(self.module, counter)
-        return counter.counts
+        return self.collected.identifier_counts
 
     # per-function views of the traversal ------------------------------------
     @cached_property

@@ -94,6 +94,8 @@ class Collected:
     #: every `a <op> b` of the file: hand-written normalization and pixel scaling are read
     #: from this list, not from another walk of the whole tree
     binary_operations: list[cst.BinaryOperation] = field(default_factory=list)
+    #: how often each identifier appears, as a name or as an attribute's name
+    identifier_counts: dict[str, int] = field(default_factory=dict)
 
 
 class _Collector(cst.CSTVisitor):
@@ -112,10 +114,12 @@ class _Collector(cst.CSTVisitor):
     # imports -----------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> bool:
         self.out.names.add_import(node)
+        walk(node, _NameCounter(self.out.identifier_counts))
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         self.out.names.add_import_from(node)
+        walk(node, _NameCounter(self.out.identifier_counts))
         return False
 
     # scopes ------------------------------------------------------------------
@@ -173,6 +177,20 @@ class _Collector(cst.CSTVisitor):
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         self.out.binary_operations.append(node)
+
+    def visit_Name(self, node: cst.Name) -> None:  # an attribute's name is a Name too
+        counts = self.out.identifier_counts
+        counts[node.value] = counts.get(node.value, 0) + 1
+
+
+class _NameCounter:
+    """The names of an import statement, which the collector does not walk into."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.counts[node.value] = self.counts.get(node.value, 0) + 1
 
 
 def collect(module: cst.Module, names: ImportTable, source: str = "") -> Collected:

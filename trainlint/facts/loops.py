@@ -51,6 +51,7 @@ import libcst as cst
 from trainlint.facts.kinds import EventKind, SchedulerKind
 from trainlint.facts.syntax import dotted, last_name
 from trainlint.facts.vocabulary import BATCH_SCHEDULERS, EPOCH_SCHEDULERS, OPTIMIZER_CLASS_NAMES, PLATEAU_SCHEDULERS
+from trainlint.facts.walk import walk
 
 
 @dataclass(eq=False)
@@ -117,9 +118,9 @@ class Loop:
             def visit_Attribute(self, node: cst.Attribute) -> None:
                 names.append(node.attr.value)
 
-        self.iterable.visit(_Names())
+        walk(self.iterable, _Names())
         if self.bound_iterable is not None:
-            self.bound_iterable.visit(_Names())
+            walk(self.bound_iterable, _Names())
         return " ".join(names).lower()
 
     @cached_property
@@ -132,7 +133,7 @@ class Loop:
             def visit_Name(self, node: cst.Name) -> None:
                 out.append(node.value)
 
-        self.node.target.visit(_Names())
+        walk(self.node.target, _Names())
         return tuple(out)
 
 
@@ -275,13 +276,14 @@ def is_periodic(guard: cst.CSTNode) -> bool:
     every k-th time (unlike `if epoch == unfreeze_epoch:`)."""
     if not isinstance(guard, cst.If):
         return False
-    found: list[cst.Modulo] = []
+    found: list[cst.BinaryOperation] = []
 
     class _Modulo(cst.CSTVisitor):
-        def visit_Modulo(self, node: cst.Modulo) -> None:
-            found.append(node)
+        def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+            if isinstance(node.operator, cst.Modulo):
+                found.append(node)
 
-    guard.test.visit(_Modulo())
+    walk(guard.test, _Modulo())
     return bool(found)
 
 

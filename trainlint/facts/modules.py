@@ -18,6 +18,7 @@ from trainlint.facts.modes import class_behaves_differently_in_eval
 from trainlint.facts.stacks import Seq
 from trainlint.facts.syntax import dotted
 from trainlint.facts.vocabulary import PARAMETER
+from trainlint.facts.walk import walk
 from trainlint.index import MODULE_BASES, ClassSummary
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ def _calls_under_lazy_guards(func: cst.FunctionDef) -> set[int]:
             if self.depth:
                 found.add(id(node))
 
-    func.visit(Guards())
+    walk(func, Guards())
     return found
 
 
