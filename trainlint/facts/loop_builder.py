@@ -83,6 +83,9 @@ class _Builder:
         self.instances: dict[str, str] = {}
         self._types()
         self.inlined: set[int] = set()
+        #: per expression (by id): its calls in evaluation order; per call: what its text says
+        self.expression_calls: dict[int, list[cst.Call]] = {}
+        self.call_reads: dict[int, tuple] = {}
 
     # types of names, from every assignment in the file ---------------------------
     def _types(self) -> None:
@@ -493,8 +496,12 @@ class _EventWalker:
 
     # expressions: calls in evaluation order ---------------------------------------------------
     def _expr(self, expr: cst.BaseExpression, ctx: _Context) -> None:
-        calls: list[cst.Call] = []
-        _calls_post_order(expr, calls)
+        # a helper's body is walked once per call site it is inlined at: its expressions'
+        # calls are read once
+        calls = self.b.expression_calls.get(id(expr))
+        if calls is None:
+            calls = self.b.expression_calls[id(expr)] = []
+            _calls_post_order(expr, calls)
         for call in calls:
             self._call(call, ctx)
 
@@ -510,13 +517,19 @@ class _EventWalker:
     def _call(self, call: cst.Call, ctx: _Context) -> None:
         b = self.b
         func = call.func
-        callee = dotted(func)
-        attr = func.attr.value if isinstance(func, cst.Attribute) else None
-        receiver = dotted(func.value) if isinstance(func, cst.Attribute) else None
-        qualname = b.facts.qualname(func)
-        positional = positional_values(call)
+        read = b.call_reads.get(id(call))
+        if read is None:
+            # what the call's own text says, the same at every site a helper is inlined at
+            read = b.call_reads[id(call)] = (
+                dotted(func),
+                func.attr.value if isinstance(func, cst.Attribute) else None,
+                dotted(func.value) if isinstance(func, cst.Attribute) else None,
+                b.facts.qualname(func),
+                positional_values(call),
+                b.resolve_helper(call, ctx.function),
+            )
+        callee, attr, receiver, qualname, positional, helper = read
         # helpers of this file are followed
-        helper = b.resolve_helper(call, ctx.function)
         if (
             helper is not None
             and id(helper) not in ctx.stack
