@@ -123,6 +123,12 @@ class FileFacts:
         return self.collected.functions
 
     @property
+    def whole_program(self) -> bool:
+        """A notebook: no other file imports it (a `.py` never imports a notebook), so every
+        use of what it builds is in this file."""
+        return self.path.endswith(".ipynb")
+
+    @property
     def is_test_module(self) -> bool:
         """A test module by its own name (`test_*.py`, `*_test.py`, `conftest.py`)."""
         return is_test_module(self.path)
