@@ -266,9 +266,10 @@ class FileFacts:
         """Training and evaluation loops: the events of one iteration, in order."""
         return build_loop_facts(self)
 
-    def behaves_differently_in_eval(self, model: str | None) -> bool:
-        """Whether train()/eval() changes what the model of that name computes (dropout, BatchNorm)."""
-        return behaves_differently_in_eval(self, model)
+    def behaves_differently_in_eval(self, model: str | None, at: cst.CSTNode | None = None) -> bool:
+        """Whether train()/eval() changes what the model of that name computes (dropout, BatchNorm),
+        where `at` runs it (a class redefined further down the file is read as defined there)."""
+        return behaves_differently_in_eval(self, model, at)
 
     @cached_property
     def losses(self) -> LossFacts:
