@@ -52,6 +52,7 @@ def analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, fr
         lines[first] = _comment(lines[first])
         done.add(first + 1)
     continued = False
+    python = _Continuation()
     for i, line in enumerate(lines):
         if i + 1 in done:
             continue
@@ -61,15 +62,65 @@ def analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, fr
             lines[i] = _continuation(line)
             continued = body.endswith("\\")
             continue
-        new = _neutralized(body)
+        # inside brackets, a string or after a backslash, `% x` is Python's modulo: IPython
+        # reads magics only where a statement starts
+        new = None if python.inside else _neutralized(body)
         if new is not None:
             rewritten.setdefault(i + 1, body)
             lines[i] = new + line[len(body):]
             continued = body.endswith("\\") and new.lstrip().startswith("0")
+        if not continued:
+            python.read(lines[i].rstrip("\r\n"))
     text = "".join(lines)
     if text and not text.endswith(("\n", "\r")):
         text += "\n"
     return text, rewritten, None, indent, frozenset(indented)
+
+
+class _Continuation:
+    """Whether the next row continues a Python statement: an open bracket, a string that
+    spans rows (triple-quoted, or a quoted one continued with a backslash), or a
+    backslash at the end of the row. Read row by row from the neutralized text."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote: str | None = None
+        self.backslash = False
+
+    @property
+    def inside(self) -> bool:
+        return self.depth > 0 or self.quote is not None or self.backslash
+
+    def read(self, row: str) -> None:
+        i, n = 0, len(row)
+        while i < n:
+            ch = row[i]
+            if self.quote is not None:
+                if ch == "\\":
+                    i += 2
+                    continue
+                if row.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = None
+                    continue
+                i += 1
+                continue
+            if ch == "#":
+                n = i  # a comment ends the row; a backslash in it continues nothing
+                break
+            if ch in "'\"":
+                self.quote = row[i : i + 3] if row[i : i + 3] in ("'''", '"""') else ch
+                i += len(self.quote)
+                continue
+            if ch in "([{":
+                self.depth += 1
+            elif ch in ")]}":
+                self.depth = max(0, self.depth - 1)
+            i += 1
+        ends_in_backslash = row[:n].endswith("\\")
+        if self.quote is not None and len(self.quote) == 1 and not ends_in_backslash:
+            self.quote = None  # an unclosed 'string' ends with its row (a syntax error, not ours)
+        self.backslash = ends_in_backslash and (self.quote is None or len(self.quote) == 1)
 
 
 def _neutralized(line: str) -> str | None:
