@@ -18,8 +18,9 @@ class DataloaderNoShuffle(Rule):
     dataset), loaders given a sampler (`DistributedSampler`, a weighted or custom sampler),
     datasets that shuffle or draw samples themselves, a loader only used to look at one
     batch, truncated backpropagation through time (the hidden state flows from batch to
-    batch, so order matters), test suites, and scripts that train nothing (inference,
-    feature extraction) are never reported.
+    batch, so order matters), test suites, scripts that train nothing (inference,
+    feature extraction), and a notebook's loader that is never iterated (it only shows a
+    batch) are never reported.
 
     ## Why is this bad?
     Without shuffling every epoch sees the same batches in the same order. Datasets are

@@ -14,7 +14,9 @@ class RandomAugmentationInEval(Rule):
     (`val_transform`, `transform_test`, `{"val": ...}`), when it is given to an evaluation
     dataset (`train=False`, `split="val"`, `ImageFolder(valdir)`), even if training data
     shares it, or when it is built in a function for evaluation (`def get_val_transforms`).
-    Test suites and names that say test-time augmentation (`tta`) are not reported.
+    Test suites, names that say test-time augmentation (`tta`), and in a notebook a
+    pipeline whose datasets are only shown (plotted, printed, one batch looked at, never
+    scored) are not reported.
 
     ## Why is this bad?
     Evaluation must measure the model, not the luck of the draw: with random crops and

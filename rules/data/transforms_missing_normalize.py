@@ -23,8 +23,10 @@ class TransformsMissingNormalize(Rule):
     functional `normalize`; when a step's effect cannot be read (`Lambda`, the project's own
     transforms whose `__call__` cannot be read or rescales); when the images are also the
     targets (autoencoders, GANs and super-resolution, which save images or use BCE/MSE/L1 on
-    them; a BCE on one-hot class labels is a classifier's); for mask/target pipelines; and
-    in inference scripts.
+    them; a BCE on one-hot class labels is a classifier's); for mask/target pipelines; in
+    inference scripts; and, in a notebook, for images it only shows (every dataset given
+    the pipeline is only plotted, printed or looked at one batch at a time: `imshow` wants
+    them in [0, 1]).
 
     ## Why is this bad?
     `ToTensor` scales pixels to [0, 1]: every input is positive, with a mean near 0.45
