@@ -18,8 +18,7 @@ from trainlint.facts.vocabulary import ATTENTION, BATCH_NORM, PARALLEL_WRAPPER_N
 from trainlint.facts.walk import children
 
 if TYPE_CHECKING:
-    from trainlint.facts import FileFacts
-    from trainlint.facts.modules import ModuleClass
+    from trainlint.facts import FileFacts, ModuleClass
 
 # `model = nn.Sequential(...).to(device)`: calls that return the same module
 _MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double"})
