@@ -20,6 +20,10 @@ _COMPOUND = re.compile(r"(?:async|class|def|elif|else|except|finally|for|if|matc
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(?=[!%][^=])")
 _HELP = re.compile(r"^\s*(?:\?\??\s*[\w.*]+|[\w.*]+\s*\?\??|%(?:pinfo2?|psearch)\b.*)\s*$")
 _INDENT = re.compile(r"[ \t]*")
+# What decides whether a row leaves a statement open: escapes, quotes, comments, brackets.
+_SIGNIFICANT = re.compile(r"""\\.|'''|\"\"\"|['"#()\[\]{}]""")
+_OPENING = frozenset("([{")
+_CLOSING = frozenset(")]}")
 _ROW = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
@@ -52,7 +56,7 @@ def analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, fr
         lines[first] = _comment(lines[first])
         done.add(first + 1)
     continued = False
-    python = _Continuation()
+    python, read = _Continuation(), 0
     for i, line in enumerate(lines):
         if i + 1 in done:
             continue
@@ -62,15 +66,20 @@ def analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, fr
             lines[i] = _continuation(line)
             continued = body.endswith("\\")
             continue
-        # inside brackets, a string or after a backslash, `% x` is Python's modulo: IPython
-        # reads magics only where a statement starts
-        new = None if python.inside else _neutralized(body)
+        new = _neutralized(body)
+        if new is not None:
+            # inside brackets, a string or after a backslash, `% x` is Python's modulo: IPython
+            # reads magics only where a statement starts. The rows above are read only when a
+            # row looks like IPython syntax (their magics are comments by now).
+            for row in lines[read:i]:
+                python.read(row.rstrip("\r\n"))
+            read = i
+            if python.inside:
+                new = None
         if new is not None:
             rewritten.setdefault(i + 1, body)
             lines[i] = new + line[len(body):]
             continued = body.endswith("\\") and new.lstrip().startswith("0")
-        if not continued:
-            python.read(lines[i].rstrip("\r\n"))
     text = "".join(lines)
     if text and not text.endswith(("\n", "\r")):
         text += "\n"
@@ -92,31 +101,21 @@ class _Continuation:
         return self.depth > 0 or self.quote is not None or self.backslash
 
     def read(self, row: str) -> None:
-        i, n = 0, len(row)
-        while i < n:
-            ch = row[i]
+        n = len(row)
+        for token in _SIGNIFICANT.finditer(row):
+            text = token.group()
             if self.quote is not None:
-                if ch == "\\":
-                    i += 2
-                    continue
-                if row.startswith(self.quote, i):
-                    i += len(self.quote)
+                if text == self.quote:
                     self.quote = None
-                    continue
-                i += 1
-                continue
-            if ch == "#":
-                n = i  # a comment ends the row; a backslash in it continues nothing
+            elif text == "#":
+                n = token.start()  # a comment ends the row; a backslash in it continues nothing
                 break
-            if ch in "'\"":
-                self.quote = row[i : i + 3] if row[i : i + 3] in ("'''", '"""') else ch
-                i += len(self.quote)
-                continue
-            if ch in "([{":
+            elif text in _OPENING:
                 self.depth += 1
-            elif ch in ")]}":
+            elif text in _CLOSING:
                 self.depth = max(0, self.depth - 1)
-            i += 1
+            elif text[0] != "\\":
+                self.quote = text
         ends_in_backslash = row[:n].endswith("\\")
         if self.quote is not None and len(self.quote) == 1 and not ends_in_backslash:
             self.quote = None  # an unclosed 'string' ends with its row (a syntax error, not ours)
