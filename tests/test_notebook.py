@@ -81,6 +81,28 @@ def test_python_code_is_not_taken_for_ipython_syntax():
     assert nb.text == source and nb.cells[0].rewritten == {}
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        'label = ("epoch %d"\n         % epoch)\n',  # `%` starts the continued row of a bracket: modulo
+        "total = a \\\n    % b\n",  # after a backslash
+        'usage = """\n%prog [options]\n!important\n"""\n',  # inside a triple-quoted string
+        "s = 'a\\\n%b'\n",  # a quoted string continued with a backslash
+    ],
+)
+def test_percent_or_bang_continuing_a_statement_is_python(source):
+    nb = read_notebook(code_notebook(source))
+    assert nb.text == source and nb.cells[0].rewritten == {} and nb.cells[0].problem is None
+
+
+def test_a_magic_after_a_closed_bracket_or_string_is_neutralized():
+    source = "x = f(1,\n      2)  # (\n%matplotlib inline\nt = '''(\n'''\n!ls"
+    nb = read_notebook(code_notebook(source))
+    rows = nb.text.splitlines()
+    assert rows[2] == "0#atplotlib inline" and rows[5] == "0#s"
+    assert nb.cells[0].problem is None
+
+
 def test_a_magic_continued_with_a_backslash_is_neutralized_on_every_row():
     nb = read_notebook(code_notebook("!pip install torch \\\n    torchvision\nimport torch"))
     assert nb.text.splitlines() == ["0#ip install torch \\", "    #orchvision", "import torch"]

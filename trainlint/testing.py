@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import PurePosixPath
 
 from trainlint.config import Config
@@ -30,7 +31,19 @@ def check_example(rule: type[Rule], example: Example, *, every_rule: bool = Fals
             index.add(summary)
     name, package = _module_name(example.filename)
     source = example.source
-    for summary in engine.summarize_source(source, example.filename, module_name=name, package=package):
-        index.add(summary)
+    if example.filename.endswith(".ipynb"):
+        source = as_notebook(source)  # one code cell: its rows are the example's lines
+    else:
+        for summary in engine.summarize_source(source, example.filename, module_name=name, package=package):
+            index.add(summary)
     result = engine.check_source(source, example.filename, index=index, module_name=name, package=package)
     return [f for f in result.findings if every_rule or f.code == rule.code]
+
+
+def as_notebook(code: str) -> str:
+    """A notebook whose one code cell holds `code`: how an example shaped like a notebook's
+    cells (`filename="train.ipynb"`) is checked."""
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": code.splitlines(keepends=True)}
+    notebook = {"cells": [cell], "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(notebook, indent=1) + "\n"

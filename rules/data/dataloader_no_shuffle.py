@@ -18,8 +18,9 @@ class DataloaderNoShuffle(Rule):
     dataset), loaders given a sampler (`DistributedSampler`, a weighted or custom sampler),
     datasets that shuffle or draw samples themselves, a loader only used to look at one
     batch, truncated backpropagation through time (the hidden state flows from batch to
-    batch, so order matters), test suites, and scripts that train nothing (inference,
-    feature extraction) are never reported.
+    batch, so order matters), test suites, scripts that train nothing (inference,
+    feature extraction), and a notebook's loader that is never iterated (it only shows a
+    batch) are never reported.
 
     ## Why is this bad?
     Without shuffling every epoch sees the same batches in the same order. Datasets are
@@ -130,6 +131,28 @@ class DataloaderNoShuffle(Rule):
             """,
             11,
             note="a helper module: loading weights in another helper does not make it an inference script",
+        ),
+        Bad(
+            """
+            import torch
+            from torchvision import datasets, transforms
+
+            to_input = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+            train_data = datasets.MNIST("data", train=True, download=True, transform=to_input)
+            train_loader = torch.utils.data.DataLoader(train_data, batch_size=64)
+            images, labels = next(iter(train_loader))
+
+            model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            for epoch in range(5):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+            """,
+            6,
+            filename="train.ipynb",
+            note="a notebook that looks at a batch, then trains on the same loader",
         ),
     ]
     good = [
@@ -275,6 +298,22 @@ class DataloaderNoShuffle(Rule):
             """,
             note="one batch to look at; truncated BPTT carries the hidden state from batch to batch",
         ),
+        Good(
+            """
+            import torch
+            from torchvision import datasets, transforms
+
+            train_transforms = transforms.Compose(
+                [transforms.RandomResizedCrop(224), transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)]
+            )
+            train_data = datasets.ImageFolder("Cat_Dog_data/train", transform=train_transforms)
+            trainloader = torch.utils.data.DataLoader(train_data, batch_size=32)
+            data_iter = iter(trainloader)
+            images, labels = next(data_iter)
+            """,
+            filename="load_images.ipynb",
+            note="a course notebook (deep-learning-v2-pytorch) that trains nothing: the loader shows one batch",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -290,6 +329,8 @@ class DataloaderNoShuffle(Rule):
                 continue  # Opacus resamples it; library code handed someone's dataset
             if loader.shuffle not in (None, False) or loader.sampler or loader.batch_sampler:
                 continue
+            if data.only_looked_at(loader):
+                continue  # a notebook's loader that only shows a batch: it runs no epochs
             how = "shuffle=False" if loader.shuffle is False else "no shuffle or sampler"
             sorted_note = (
                 " (ImageFolder lists its images class by class, so batches hold one class)"

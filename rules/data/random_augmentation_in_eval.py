@@ -14,7 +14,9 @@ class RandomAugmentationInEval(Rule):
     (`val_transform`, `transform_test`, `{"val": ...}`), when it is given to an evaluation
     dataset (`train=False`, `split="val"`, `ImageFolder(valdir)`), even if training data
     shares it, or when it is built in a function for evaluation (`def get_val_transforms`).
-    Test suites and names that say test-time augmentation (`tta`) are not reported.
+    Test suites, names that say test-time augmentation (`tta`), and in a notebook a
+    pipeline whose datasets are only shown (plotted, printed, one batch looked at, never
+    scored) are not reported.
 
     ## Why is this bad?
     Evaluation must measure the model, not the luck of the draw: with random crops and
@@ -186,6 +188,24 @@ class RandomAugmentationInEval(Rule):
             """,
             note="random steps appended only under `if is_train`",
         ),
+        Good(
+            """
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+
+            data_transform = transforms.Compose(
+                [transforms.Resize((64, 64)), transforms.RandomHorizontalFlip(p=0.5), transforms.ToTensor()]
+            )
+            train_data = datasets.ImageFolder("data/train", transform=data_transform)
+            test_data = datasets.ImageFolder("data/test", transform=data_transform)
+            print(f"{len(train_data)} training and {len(test_data)} test images of {train_data.classes}")
+            image, label = test_data[0]
+            test_loader = DataLoader(test_data, batch_size=32)
+            image_batch, label_batch = next(iter(test_loader))
+            """,
+            filename="explore.ipynb",
+            note="a course notebook (pytorch-deep-learning) shows flipped samples; nothing is scored on them",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -193,8 +213,8 @@ class RandomAugmentationInEval(Rule):
             return  # a test suite exercises random transforms on purpose
         for pipeline in facts.data.pipelines:
             reason = pipeline.evaluation_reason
-            if reason is None:
-                continue
+            if reason is None or facts.data.only_looked_at(pipeline):
+                continue  # a notebook's samples shown, never scored
             for step in pipeline.random_steps:
                 yield self.report(
                     step.node,

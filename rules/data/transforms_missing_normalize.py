@@ -23,8 +23,10 @@ class TransformsMissingNormalize(Rule):
     functional `normalize`; when a step's effect cannot be read (`Lambda`, the project's own
     transforms whose `__call__` cannot be read or rescales); when the images are also the
     targets (autoencoders, GANs and super-resolution, which save images or use BCE/MSE/L1 on
-    them; a BCE on one-hot class labels is a classifier's); for mask/target pipelines; and
-    in inference scripts.
+    them; a BCE on one-hot class labels is a classifier's); for mask/target pipelines; in
+    inference scripts; and, in a notebook, for images it only shows (every dataset given
+    the pipeline is only plotted, printed or looked at one batch at a time: `imshow` wants
+    them in [0, 1]).
 
     ## Why is this bad?
     `ToTensor` scales pixels to [0, 1]: every input is positive, with a mean near 0.45
@@ -203,6 +205,35 @@ class TransformsMissingNormalize(Rule):
             12,
             note="images fed without any transform: raw 0..255 pixels",
         ),
+        Bad(
+            """
+            import matplotlib.pyplot as plt
+            import torch
+            from torch import nn
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+
+            show_transform = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])
+            preview = datasets.ImageFolder("data/train", transform=show_transform)
+            print(len(preview), preview.classes)
+            plt.imshow(preview[0][0].permute(1, 2, 0))
+
+            simple_transform = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])
+            train_data = datasets.ImageFolder("data/train", transform=simple_transform)
+            train_loader = DataLoader(train_data, batch_size=32, shuffle=True)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 2))
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = nn.CrossEntropyLoss()
+            for epoch in range(5):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+            """,
+            12,
+            filename="train.ipynb",
+            note="a notebook: the pipeline it trains with is reported, the one it only shows is not",
+        ),
     ]
     good = [
         Good(
@@ -354,6 +385,44 @@ class TransformsMissingNormalize(Rule):
             """,
             note="the loop scales the pixels",
         ),
+        Good(
+            """
+            import matplotlib.pyplot as plt
+            import torch
+            from torch import nn
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+
+            show_transform = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])
+            train_data = datasets.ImageFolder("data/train", transform=show_transform)
+            train_data, train_data.classes
+
+            def show_samples(dataset, n=4):
+                for i in range(n):
+                    plt.subplot(1, n, i + 1)
+                    plt.imshow(dataset[i][0].permute(1, 2, 0))
+
+            show_samples(train_data)
+            peek_loader = DataLoader(train_data, batch_size=8, shuffle=True)
+            images, labels = next(iter(peek_loader))
+
+            to_input = transforms.Compose(
+                [transforms.Resize((64, 64)), transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)]
+            )
+            train_loader = DataLoader(datasets.ImageFolder("data/train", transform=to_input), batch_size=32, shuffle=True)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 2))
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = nn.CrossEntropyLoss()
+            for epoch in range(5):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+            """,
+            filename="train.ipynb",
+            note="a course notebook (pytorch-deep-learning) shows images as ToTensor leaves them, then trains "
+            "on a normalized pipeline",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -376,6 +445,8 @@ class TransformsMissingNormalize(Rule):
                 continue
             if data.image_targets or data.is_inference_script or data.inputs_normalized_elsewhere:
                 continue
+            if data.only_looked_at(pipeline):
+                continue  # a notebook's images shown as they are: imshow wants [0, 1]
             yield self.report(
                 pipeline.node,
                 "this transform pipeline turns images into [0, 1] tensors but never normalizes them; "

@@ -14,8 +14,10 @@ class EvalWithoutEvalMode(Rule):
     Helpers of the same file are followed, so `evaluate(model, val_loader)` called right
     after `model.eval()` is fine, and an evaluation function whose caller is not in the
     file is not reported. Nor is a model whose class (in this file, or in the project
-    index) has no dropout, BatchNorm or other layer that behaves differently in eval
-    mode; a model of unknown class (torchvision, timm) is assumed to have them.
+    index) or inline `nn.Sequential` has no dropout, BatchNorm or other layer that
+    behaves differently in eval mode (a class defined twice, as a notebook's later cell
+    may, is read as defined above the loop); a model of unknown class (torchvision,
+    timm) is assumed to have them.
 
     ## Why is this bad?
     In training mode dropout still drops units and BatchNorm normalizes with the
@@ -72,6 +74,77 @@ class EvalWithoutEvalMode(Rule):
             """,
             6,
             note="training mode is the default: the model never left it",
+        ),
+        Bad(
+            """
+            import torch
+            from torch import nn
+
+            emulator = nn.Sequential(nn.Linear(6, 45), nn.ReLU(), nn.Dropout(0.1), nn.Linear(45, 4))
+            optimiser = torch.optim.SGD(emulator.parameters(), lr=0.005)
+            criterion = nn.MSELoss()
+            for epoch in range(10):
+                for x, y in zip(train_inputs, train_outputs):
+                    optimiser.zero_grad()
+                    criterion(emulator(x), y).backward()
+                    optimiser.step()
+            total_loss = 0
+            with torch.no_grad():
+                for x, y in zip(test_inputs, test_outputs):
+                    total_loss += criterion(emulator(x), y).item()
+            """,
+            14,
+            note="an nn.Sequential with dropout",
+        ),
+        Bad(
+            """
+            import torch
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 64)
+                    self.fc2 = nn.Linear(64, 10)
+
+                def forward(self, x):
+                    return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+
+            model = Classifier()
+            optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
+            for epoch in range(5):
+                for images, labels in trainloader:
+                    optimizer.zero_grad()
+                    criterion(model(images), labels).backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    for images, labels in testloader:
+                        test_loss = criterion(model(images), labels)
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 64)
+                    self.fc2 = nn.Linear(64, 10)
+                    self.dropout = nn.Dropout(p=0.2)
+
+                def forward(self, x):
+                    return self.fc2(self.dropout(torch.relu(self.fc1(x.flatten(1)))))
+
+            model = Classifier()
+            optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
+            for epoch in range(5):
+                for images, labels in trainloader:
+                    optimizer.zero_grad()
+                    criterion(model(images), labels).backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    for images, labels in testloader:
+                        test_loss = criterion(model(images), labels)
+            """,
+            42,
+            filename="validation.ipynb",
+            note="a class redefined in a later cell: the model built after it has dropout",
         ),
     ]
     good = [
@@ -169,6 +242,65 @@ class EvalWithoutEvalMode(Rule):
             """,
             note="no dropout or BatchNorm: eval mode would change nothing",
         ),
+        Good(
+            """
+            import torch
+            from torch import nn
+
+            emulator = nn.Sequential(nn.Linear(6, 45), nn.ReLU(), nn.Linear(45, 4))
+            optimiser = torch.optim.SGD(emulator.parameters(), lr=0.005)
+            criterion = nn.MSELoss()
+            for epoch in range(10):
+                for x, y in zip(train_inputs, train_outputs):
+                    optimiser.zero_grad()
+                    criterion(emulator(x), y).backward()
+                    optimiser.step()
+            total_loss = 0
+            with torch.no_grad():
+                for x, y in zip(test_inputs, test_outputs):
+                    total_loss += criterion(emulator(x), y).item()
+            """,
+            note="an nn.Sequential of Linear and ReLU computes the same in both modes (NYU-DLSP20's notebooks)",
+        ),
+        Good(
+            """
+            import torch
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 64)
+                    self.fc2 = nn.Linear(64, 10)
+
+                def forward(self, x):
+                    return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+
+            model = Classifier()
+            optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
+            for epoch in range(5):
+                for images, labels in trainloader:
+                    optimizer.zero_grad()
+                    criterion(model(images), labels).backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    for images, labels in testloader:
+                        test_loss = criterion(model(images), labels)
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 64)
+                    self.fc2 = nn.Linear(64, 10)
+                    self.dropout = nn.Dropout(p=0.2)
+
+                def forward(self, x):
+                    return self.fc2(self.dropout(torch.relu(self.fc1(x.flatten(1)))))
+            """,
+            filename="validation.ipynb",
+            note="a class redefined in a later cell (deep-learning-v2-pytorch's Part 5): the loop above it ran the "
+            "first definition, which has no dropout",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -177,7 +309,7 @@ class EvalWithoutEvalMode(Rule):
                 if not evaluation_loop(loop) or (loop.parent is not None and evaluation_loop(loop.parent)):
                     continue
                 model = next(e.target for e in loop.events if e.kind == EventKind.FORWARD)
-                if _in_train_mode(flow, loop, model) and facts.behaves_differently_in_eval(model):
+                if _in_train_mode(flow, loop, model) and facts.behaves_differently_in_eval(model, at=loop.node):
                     yield self.report(
                         loop.node,
                         f"this evaluation loop runs `{model}` in training mode (dropout and BatchNorm behave as in "

@@ -191,6 +191,25 @@ class LossAccumulatedWithGraph(Rule):
             """,
             note="accelerate test_sync.py: the losses are kept to backpropagate them later",
         ),
+        Good(
+            """
+            import torch
+
+            test_loss_values = []
+            for epoch in range(epochs):
+                model.train()
+                loss = loss_fn(model(X_train), y_train)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                model.eval()
+                with torch.inference_mode():
+                    test_loss = loss_fn(model(X_test), y_test)
+                if epoch % 10 == 0:
+                    test_loss_values.append(test_loss)
+            """,
+            note="a loss computed under inference_mode() has no graph to keep (pytorch-deep-learning's workflow notebook)",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -241,8 +260,8 @@ def _is_graph_loss(flow: LoopEvents, loop: Loop, event: Event, name: str, *, eva
     """The name holds the loss tensor that backward() runs on in this iteration (in an
     evaluation loop with autograd on: a loss computed in it, which carries its graph)."""
     binding = flow.binding_of(name, event)
-    if binding is None or not binding.in_loop(loop):
-        return False
+    if binding is None or not binding.in_loop(loop) or binding.no_grad:
+        return False  # computed under no_grad()/inference_mode(): it has no graph
     value = binding.value
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _DETACHING:
         return False

@@ -18,8 +18,8 @@ class TrainModeNotRestored(Rule):
     `model.train()` before the next training step, so that from the second epoch on
     the model trains in eval mode. Helpers of the same file are followed; models that
     stay in eval mode on purpose (a teacher, an EMA copy) are not reported, nor a model
-    whose class, written in the same file, has no layer that behaves differently in
-    eval mode.
+    whose class, written in the same file, or inline `nn.Sequential` has no layer that
+    behaves differently in eval mode.
 
     ## Why is this bad?
     In eval mode dropout is off and BatchNorm uses its frozen running statistics:
@@ -195,6 +195,30 @@ class TrainModeNotRestored(Rule):
             17,
             note="training written as methods of a plain wrapper class (VSE's train_start/val_start); the GRU computes the same in both modes",
         ),
+        Bad(
+            """
+            import torch
+            from torch import nn
+
+            model_2 = nn.Sequential(
+                nn.Linear(in_features=1, out_features=10),
+                nn.Dropout(p=0.2),
+                nn.Linear(in_features=10, out_features=1),
+            ).to(device)
+            loss_fn = nn.L1Loss()
+            optimizer = torch.optim.SGD(model_2.parameters(), lr=0.01)
+            for epoch in range(1000):
+                loss = loss_fn(model_2(X_train), y_train)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                model_2.eval()
+                with torch.inference_mode():
+                    test_loss = loss_fn(model_2(X_test), y_test)
+            """,
+            16,
+            note="an nn.Sequential with dropout: from the second epoch on it trains without it",
+        ),
     ]
     good = [
         Good(
@@ -347,6 +371,28 @@ class TrainModeNotRestored(Rule):
             """,
             note="MoCo main_lincls.py: a linear probe trains the frozen backbone in eval mode on purpose",
         ),
+        Good(
+            """
+            import torch
+            from torch import nn
+
+            model_2 = nn.Sequential(
+                nn.Linear(in_features=1, out_features=10),
+                nn.Linear(in_features=10, out_features=1),
+            ).to(device)
+            loss_fn = nn.L1Loss()
+            optimizer = torch.optim.SGD(model_2.parameters(), lr=0.01)
+            for epoch in range(1000):
+                loss = loss_fn(model_2(X_train), y_train)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                model_2.eval()
+                with torch.inference_mode():
+                    test_loss = loss_fn(model_2(X_test), y_test)
+            """,
+            note="an nn.Sequential of Linear layers computes the same in both modes (pytorch-deep-learning's notebooks)",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -360,7 +406,7 @@ class TrainModeNotRestored(Rule):
                         site = event.site or event.node
                         if id(site) in reported:
                             continue
-                        if _trains_before_train_mode(flow, loop, event) and facts.behaves_differently_in_eval(event.target):
+                        if _trains_before_train_mode(flow, loop, event) and facts.behaves_differently_in_eval(event.target, at=event.node):
                             reported.add(id(site))
                             yield self.report(
                                 site,

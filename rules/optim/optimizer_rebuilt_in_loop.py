@@ -20,8 +20,10 @@ class OptimizerRebuiltInLoop(Rule):
     A rebuild every k epochs (`if epoch % k == 0:`) loses the state all the same; so
     does a function that trains one epoch (`train_epoch(...)`) and builds its optimizer
     in a local name on each call. Loops that also build a new model (hyperparameter
-    sweeps, cross-validation folds) and a rebuild under a one-time condition (unfreezing
-    the backbone at a given epoch) are not reported.
+    sweeps, cross-validation folds), loops whose every iteration runs a whole training
+    (the optimizer is stepped only inside an epoch loop of its own: repeated timed runs,
+    a list of models trained one after the other) and a rebuild under a one-time
+    condition (unfreezing the backbone at a given epoch) are not reported.
 
     ## Why is this bad?
     A new optimizer starts with empty state: SGD's momentum buffers and Adam's moment
@@ -169,6 +171,44 @@ class OptimizerRebuiltInLoop(Rule):
             """,
             note="rebuilt once, when the backbone is unfrozen",
         ),
+        Good(
+            """
+            import torch
+
+            def train(model, loader, epochs, lr=1e-3):
+                optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+                for epoch in range(epochs):
+                    for x, y in loader:
+                        optimizer.zero_grad()
+                        criterion(model(x), y).backward()
+                        optimizer.step()
+
+            results = []
+            for i in range(num_runs):
+                results.append(train(compiled_model, train_loader, epochs=5))
+            """,
+            filename="benchmark.ipynb",
+            note="each iteration is a whole training run, timed (a pytorch-deep-learning notebook)",
+        ),
+        Good(
+            """
+            import torch
+
+            def loss_after_training(model, train_loader, n_epochs=2):
+                optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+                for epoch in range(1, n_epochs + 1):
+                    for data, target in train_loader:
+                        optimizer.zero_grad()
+                        criterion(model(data), target).backward()
+                        optimizer.step()
+                return criterion(model(data), target).item()
+
+            def compare_init_weights(model_list, train_loader):
+                for i, (net, label) in enumerate(model_list):
+                    print(label, loss_after_training(net, train_loader))
+            """,
+            note="one model per iteration, each trained with its own optimizer (deep-learning-v2-pytorch's helpers)",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -193,6 +233,8 @@ class OptimizerRebuiltInLoop(Rule):
                 if not any(e.kind == EventKind.STEP for e in loop.events):
                     continue
                 if any(e.kind == EventKind.MODEL_BUILT or (e.kind == EventKind.BIND and _is_model_bind(facts, e)) for e in loop.events):
+                    continue
+                if _runs_whole_trainings(loop, event):
                     continue
                 seen.add(id(event.node))
                 every = "in every iteration" if len(event.guards) == len(loop.guards) else "every few iterations"
@@ -229,6 +271,20 @@ def _declared_global(function: cst.FunctionDef, name: str) -> bool:
 
     function.visit(_Declarations())
     return name in found
+
+
+def _runs_whole_trainings(loop: Loop, built) -> bool:
+    """Each iteration runs a whole training (`for run in range(n): fit(model, epochs)`): the
+    optimizer is stepped only inside an epoch loop nested in this one, so every run starts
+    with a fresh optimizer, as it should (a loop over runs or over a list of models)."""
+    steps = [e for e in loop.events if e.kind == EventKind.STEP and e.index > built.index]
+    if not steps:
+        return False
+    return all(any(_is_epoch_loop(inner) for inner in e.loops[len(built.loops):]) for e in steps)
+
+
+def _is_epoch_loop(loop: Loop) -> bool:
+    return any("epoch" in name.lower() for name in loop.target_names) or "epoch" in loop.iterable_names
 
 
 def _is_step_loop(loop: Loop) -> bool:

@@ -127,6 +127,12 @@ class FileFacts:
         return self.collected.functions
 
     @property
+    def whole_program(self) -> bool:
+        """A notebook: no other file imports it (a `.py` never imports a notebook), so every
+        use of what it builds is in this file."""
+        return self.path.endswith(".ipynb")
+
+    @property
     def is_test_module(self) -> bool:
         """A test module by its own name (`test_*.py`, `*_test.py`, `conftest.py`)."""
         return is_test_module(self.path)
@@ -293,9 +299,10 @@ class FileFacts:
         """Training and evaluation loops: the events of one iteration, in order."""
         return build_loop_facts(self)
 
-    def behaves_differently_in_eval(self, model: str | None) -> bool:
-        """Whether train()/eval() changes what the model of that name computes (dropout, BatchNorm)."""
-        return behaves_differently_in_eval(self, model)
+    def behaves_differently_in_eval(self, model: str | None, at: cst.CSTNode | None = None) -> bool:
+        """Whether train()/eval() changes what the model of that name computes (dropout, BatchNorm),
+        where `at` runs it (a class redefined further down the file is read as defined there)."""
+        return behaves_differently_in_eval(self, model, at)
 
     @cached_property
     def losses(self) -> LossFacts:

@@ -32,6 +32,7 @@ import libcst as cst
 
 from trainlint.facts.collect import CallInfo
 from trainlint.facts.data_classes import feeds_raw_pixels, rescales_pixels
+from trainlint.facts.glances import Glances
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.normalization import is_sub_div_chain, normalizes_by_hand
 from trainlint.facts.roles import RoleEvidence, decide, split_words
@@ -256,6 +257,21 @@ class DataFacts:
             if is_sub_div_chain(call.node):
                 return True
         return normalizes_by_hand(self.facts.collected)
+
+    @cached_property
+    def _glances(self) -> Glances | None:
+        return Glances(self.facts) if self.facts is not None and self.facts.whole_program else None
+
+    def only_looked_at(self, item: "Dataset | Loader | Pipeline") -> bool:
+        """In a notebook, data that never reaches a model: a dataset or loader only shown
+        (samples plotted, one batch taken, its length printed), a pipeline whose every
+        dataset is (glances.py). Such data serves neither training nor evaluation."""
+        glances = self._glances
+        if glances is None:
+            return False
+        if isinstance(item, Pipeline):
+            return bool(item.datasets) and all(glances.only_looked_at(d.node) for d in item.datasets)
+        return glances.only_looked_at(item.node)
 
     def imports(self, package: str) -> bool:
         return self.facts is not None and any(

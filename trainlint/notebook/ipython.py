@@ -20,6 +20,10 @@ _COMPOUND = re.compile(r"(?:async|class|def|elif|else|except|finally|for|if|matc
 _ASSIGNED_MAGIC = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)(?=[!%][^=])")
 _HELP = re.compile(r"^\s*(?:\?\??\s*[\w.*]+|[\w.*]+\s*\?\??|%(?:pinfo2?|psearch)\b.*)\s*$")
 _INDENT = re.compile(r"[ \t]*")
+# What decides whether a row leaves a statement open: escapes, quotes, comments, brackets.
+_SIGNIFICANT = re.compile(r"""\\.|'''|\"\"\"|['"#()\[\]{}]""")
+_OPENING = frozenset("([{")
+_CLOSING = frozenset(")]}")
 _ROW = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
@@ -52,6 +56,7 @@ def analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, fr
         lines[first] = _comment(lines[first])
         done.add(first + 1)
     continued = False
+    python, read = _Continuation(), 0
     for i, line in enumerate(lines):
         if i + 1 in done:
             continue
@@ -63,6 +68,15 @@ def analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, fr
             continue
         new = _neutralized(body)
         if new is not None:
+            # inside brackets, a string or after a backslash, `% x` is Python's modulo: IPython
+            # reads magics only where a statement starts. The rows above are read only when a
+            # row looks like IPython syntax (their magics are comments by now).
+            for row in lines[read:i]:
+                python.read(row.rstrip("\r\n"))
+            read = i
+            if python.inside:
+                new = None
+        if new is not None:
             rewritten.setdefault(i + 1, body)
             lines[i] = new + line[len(body):]
             continued = body.endswith("\\") and new.lstrip().startswith("0")
@@ -70,6 +84,42 @@ def analysed_text(source: str) -> tuple[str, dict[int, str], str | None, str, fr
     if text and not text.endswith(("\n", "\r")):
         text += "\n"
     return text, rewritten, None, indent, frozenset(indented)
+
+
+class _Continuation:
+    """Whether the next row continues a Python statement: an open bracket, a string that
+    spans rows (triple-quoted, or a quoted one continued with a backslash), or a
+    backslash at the end of the row. Read row by row from the neutralized text."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote: str | None = None
+        self.backslash = False
+
+    @property
+    def inside(self) -> bool:
+        return self.depth > 0 or self.quote is not None or self.backslash
+
+    def read(self, row: str) -> None:
+        n = len(row)
+        for token in _SIGNIFICANT.finditer(row):
+            text = token.group()
+            if self.quote is not None:
+                if text == self.quote:
+                    self.quote = None
+            elif text == "#":
+                n = token.start()  # a comment ends the row; a backslash in it continues nothing
+                break
+            elif text in _OPENING:
+                self.depth += 1
+            elif text in _CLOSING:
+                self.depth = max(0, self.depth - 1)
+            elif text[0] != "\\":
+                self.quote = text
+        ends_in_backslash = row[:n].endswith("\\")
+        if self.quote is not None and len(self.quote) == 1 and not ends_in_backslash:
+            self.quote = None  # an unclosed 'string' ends with its row (a syntax error, not ours)
+        self.backslash = ends_in_backslash and (self.quote is None or len(self.quote) == 1)
 
 
 def _neutralized(line: str) -> str | None:
