@@ -59,6 +59,7 @@ def test_parse_check_plain_options():
     assert parse_check(["-", "--stdin-filename", "src/t.py", "--color", "never", "--exclude", "a,b"]) == {
         "paths": [Path("-")], "stdin_filename": "src/t.py", "color": "never", "exclude": ["a,b"]}
     assert parse_check(["--color", "sometimes"]) is None  # click's message
+    assert parse_check(["-j4", "src"]) == {"jobs": 4, "paths": [Path("src")]}  # click's attached short value
 
 
 @pytest.mark.parametrize("args", [

@@ -249,7 +249,9 @@ def parse_check(args: list[str]) -> Optional[dict]:
             kwargs[key] = value
             continue
         name, eq, value = arg.partition("=")
-        if name not in _OPTIONS or (eq and not name.startswith("--")):
+        if name.startswith("-j") and name[2:].isdigit() and not eq:
+            name, eq, value = "-j", "=", name[2:]  # `-j4`, as click reads a short option's attached value
+        elif name not in _OPTIONS or (eq and not name.startswith("--")):
             return None
         if not eq:
             if i >= len(args) or args[i].startswith("-"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -375,6 +376,7 @@ class Workers:
         self.jobs = jobs
         self._pool = None
         self._broken = False
+        self._frozen = False
 
     def run(self, tasks: list[Task], index: ProjectIndex | None) -> list[Analysis]:
         engine = self._get_engine()
@@ -413,12 +415,21 @@ class Workers:
         # An executor, not multiprocessing.Pool: a worker that dies breaks the run with an
         # error instead of hanging it.
         self._pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker, initargs=(engine,))
+        # Forked workers share the parent's pages until they write to them; a garbage
+        # collection in a worker writes to every object it traverses, copying the whole
+        # heap (the engine, LibCST, the rules) into each worker. Frozen objects are never
+        # traversed. The workers fork at the first batch, below.
+        gc.freeze()
+        self._frozen = True
         return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._frozen:
+            gc.unfreeze()  # the language server runs many checks: its objects are collectable again
+            self._frozen = False
 
 
 def default_jobs() -> int:
