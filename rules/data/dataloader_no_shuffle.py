@@ -131,6 +131,22 @@ class DataloaderNoShuffle(Rule):
             11,
             note="a helper module: loading weights in another helper does not make it an inference script",
         ),
+        Bad(
+            """
+            import torch
+            from datasets import load_dataset
+
+            # 2 quick datasets to demonstrate the workings
+            if 0:  # fake dataset
+                ds = torch.utils.data.TensorDataset(torch.arange(4096).view(-1, 256))
+                dl = torch.utils.data.DataLoader(ds, batch_size=1, shuffle=True)
+            else:  # real dataset
+                ds = load_dataset("HuggingFaceH4/ultrachat_200k", split="train_sft")
+                dl = torch.utils.data.DataLoader(ds, batch_size=1, collate_fn=collate_fn)
+            """,
+            10,
+            note="`if 0:` switches the first branch off: the `else` is the one that runs",
+        ),
     ]
     good = [
         Good(
@@ -274,6 +290,21 @@ class DataloaderNoShuffle(Rule):
                     optimizer.step()
             """,
             note="one batch to look at; truncated BPTT carries the hidden state from batch to batch",
+        ),
+        Good(
+            """
+            import torch
+            from datasets import load_dataset
+
+            # 2 quick rough datasets to demonstrate the workings
+            if 1:  # real dataset
+                ds = load_dataset("HuggingFaceH4/ultrachat_200k", split="train_sft")
+                dl = torch.utils.data.DataLoader(ds, batch_size=1, collate_fn=collate_fn, shuffle=True)
+            else:  # fake dataset
+                ds = torch.utils.data.TensorDataset(torch.arange(4096).view(-1, 256))
+                dl = torch.utils.data.DataLoader(ds, batch_size=1)
+            """,
+            note="accelerate's sp-alst.py: the `else` of `if 1:` never runs",
         ),
     ]
 
