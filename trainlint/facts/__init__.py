@@ -170,6 +170,14 @@ class FileFacts:
         return {mc.name: mc for mc in self.module_classes}
 
     @cached_property
+    def only_model_class(self) -> ClassInfo | None:
+        """The file's one top-level nn.Module class, when it has exactly one: what a model
+        received as a parameter holds when nothing in the file passes one (the training
+        helpers of a file that defines its network)."""
+        top = [mc.info for mc in self.module_classes if mc.info.outer is None]
+        return top[0] if len(top) == 1 else None
+
+    @cached_property
     def stacks(self) -> Stacks:
         """The layers every nn.Sequential / layer list of the file holds, in order."""
         return Stacks(self)

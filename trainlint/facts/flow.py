@@ -22,6 +22,7 @@ import libcst as cst
 
 from trainlint.facts.collect import ClassInfo, FunctionInfo
 from trainlint.facts.heads import head_from_summary, head_of_layer, short_layer_name, weight_layer_out
+from trainlint.facts.roles import names_a_model
 from trainlint.facts.syntax import argument, dotted
 from trainlint.facts.values import UNKNOWN, Value, merge
 from trainlint.facts.vocabulary import (
@@ -420,6 +421,10 @@ class ValueFlow:
                 return UNKNOWN
             caller, order, path = self.scope_of_call(call)
             values.append(self.value(arg, caller, order, path, depth))
+        only = self.facts.only_model_class
+        if not values and only is not None and info.parent is None and names_a_model(name):
+            # `def train(model, loader, optimizer)` called from another file: the network this file defines
+            return self.class_head(only, depth)
         return merge(values)
 
     def _default_loss(self, scope: Scope, name: str, depth: int) -> Value:

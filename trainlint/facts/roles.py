@@ -9,6 +9,8 @@ the data facts and by any rule that must tell a training loop from an evaluation
 from __future__ import annotations
 
 import re
+
+import re
 from dataclasses import dataclass
 from trainlint.facts.kinds import DataRole
 
@@ -84,4 +86,12 @@ def names_a_loader(name: str | None) -> bool:
     return any(w.endswith("loader") or w in ("dl", "queue", "iter", "iterator", "batches") for w in words)
 
 
-__all__ = ["RoleEvidence", "decide", "names_a_loader", "says_only", "split_words", "word_roles", "word_evidence"]
+_MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$", re.I)
+
+
+def names_a_model(name: str | None) -> bool:
+    """`model`, `net`, `netD`, `encoder`, `G`, `self.backbone`: a name training code gives a network."""
+    return bool(name) and bool(_MODEL_NAME.search(name.rsplit(".", 1)[-1]))
+
+
+__all__ = ["RoleEvidence", "decide", "names_a_loader", "names_a_model", "says_only", "split_words", "word_roles", "word_evidence"]
