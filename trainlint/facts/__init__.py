@@ -174,7 +174,10 @@ class FileFacts:
         """The file's one top-level nn.Module class, when it has exactly one: what a model
         received as a parameter holds when nothing in the file passes one (the training
         helpers of a file that defines its network)."""
-        top = [mc.info for mc in self.module_classes if mc.info.outer is None]
+        top = [
+            mc.info for mc in self.module_classes
+            if mc.info.outer is None and not _names_a_loss(mc.info.name) and not any(map(_names_a_loss, mc.info.base_names))
+        ]
         return top[0] if len(top) == 1 else None
 
     @cached_property
@@ -281,6 +284,11 @@ class FileFacts:
     def inits(self) -> InitFacts:
         """Constant weight fills and parameters allocated without values."""
         return InitFacts(self)
+
+
+def _names_a_loss(name: str) -> bool:
+    """`FocalLoss`, `torch.nn.modules.loss._Loss`, `DiceCriterion`: a loss module, not a model."""
+    return name.rsplit(".", 1)[-1].lower().endswith(("loss", "criterion"))
 
 
 __all__ = [

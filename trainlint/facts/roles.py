@@ -9,10 +9,9 @@ the data facts and by any rule that must tell a training loop from an evaluation
 from __future__ import annotations
 
 import re
-
-import re
 from dataclasses import dataclass
 from trainlint.facts.kinds import DataRole
+from trainlint.facts.syntax import last_name
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[A-Z]+")
 _EVAL_PREFIXES = ("val", "test", "eval", "infer", "predict", "holdout")
@@ -91,7 +90,7 @@ _MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|bac
 
 def names_a_model(name: str | None) -> bool:
     """`model`, `net`, `netD`, `encoder`, `G`, `self.backbone`: a name training code gives a network."""
-    return bool(name) and bool(_MODEL_NAME.search(name.rsplit(".", 1)[-1]))
+    return bool(_MODEL_NAME.search(last_name(name)))
 
 
 __all__ = ["RoleEvidence", "decide", "names_a_loader", "names_a_model", "says_only", "split_words", "word_roles", "word_evidence"]
