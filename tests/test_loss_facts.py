@@ -338,3 +338,20 @@ class FocalLoss(nn.Module):
     facts = facts_for(HELPER_WITH_NET.format(extra=second))
     assert facts.only_model_class is None  # two networks: the parameter could be either
     assert [u.input.activation for u in facts.losses.uses if u.function.name == "train"] == [None]
+
+
+def test_only_the_branch_a_constant_test_runs_reaches_the_loss():
+    code = """
+    import torch.nn as nn
+    import torch.nn.functional as F
+    net = nn.Linear(10, 3)
+    out = net(x)
+    if {test}:  # probabilities for the debugging plots
+        out = F.softmax(out, dim=1)
+    else:
+        out = out.float()
+    loss = F.cross_entropy(out, y)
+    """
+    assert only_use(code.format(test="1")).input.activation == "softmax"
+    assert only_use(code.format(test="False")).input.activation == ""  # the raw outputs of the Linear
+    assert only_use(code.format(test="debug")).input.activation is None  # either branch: unknown

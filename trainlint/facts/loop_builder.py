@@ -19,7 +19,7 @@ from trainlint.facts.loops import (
 )
 from trainlint.facts.modes import is_parallel_wrapper
 from trainlint.facts.roles import names_a_model
-from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, last_name, number, string
+from trainlint.facts.syntax import argument, boolean, constant_truth, dotted, is_false, is_none, keyword, last_name, number, string
 from trainlint.facts.syntax import positional as positional_values
 from trainlint.facts.vocabulary import CLIP_NAMES, FUNCTIONAL_LOSSES, GRAD_MODE
 from trainlint.facts.walk import children
@@ -715,7 +715,11 @@ class _EventWalker:
 
 
 def _decide(test: cst.BaseExpression, literals: dict[str, cst.BaseExpression]) -> bool | None:
-    """`mode == 'eval'` / `mode != 'eval'` with `mode` a literal of the call being inlined."""
+    """`mode == 'eval'` / `mode != 'eval'` with `mode` a literal of the call being inlined;
+    `if 0:` / `if False:` / `if 1:` anywhere."""
+    constant = constant_truth(test)
+    if constant is not None:
+        return constant
     if not literals or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return None
     comparison = test.comparisons[0]
