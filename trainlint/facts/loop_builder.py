@@ -140,13 +140,19 @@ class _Builder:
         file's only model class. Names are typed by spelling, so a name that two
         functions receive with different classes stays untyped."""
         found: dict[str, set[str | None]] = {}
+        callers: dict[str, list] | None = None  # callee name -> its calls, built on first need
         for info in self.top_functions.values():
             params = info.node.params.params
-            calls = [c for c in self.facts.collected.calls if dotted(c.node.func) == info.name]
             for position, param in enumerate(params):
                 name = param.name.value
                 if name in self.model_types or not names_a_model(name):
                     continue
+                if callers is None:
+                    callers = {}
+                    for call in self.facts.collected.calls:
+                        if isinstance(call.node.func, cst.Name):
+                            callers.setdefault(call.node.func.value, []).append(call)
+                calls = callers.get(info.name, [])
                 if calls:
                     types = {self._type_of(argument(c.node, name, position)) for c in calls}
                 else:
