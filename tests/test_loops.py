@@ -158,6 +158,29 @@ def test_advice_rules_report_a_symptom_without_selection():
     assert sorted(codes) == [("TL403", 12), ("TL404", 12)]
 
 
+def test_the_symptom_is_reported_on_the_optimizer_it_is_about():
+    # two optimizers in one loop: the SGD at lr=0.1 is the second one stepped
+    source = textwrap.dedent(
+        """
+        import torch
+
+        opt_a = torch.optim.Adam(model_a.parameters(), lr=1e-3)
+        opt_b = torch.optim.SGD(model_b.parameters(), lr=0.1, momentum=0.9)
+        for epoch in range(100):
+            for x, y in loader:
+                opt_a.zero_grad()
+                model_a(x).sum().backward()
+                opt_a.step()
+                opt_b.zero_grad()
+                model_b(x).sum().backward()
+                opt_b.step()
+        """
+    ).lstrip("\n")
+    found = [(f.location.row, f.message) for f in Engine(Config()).check_source(source, "train.py").findings if f.code == "TL404"]
+    assert len(found) == 1 and found[0][0] == 12
+    assert found[0][1].startswith("`opt_b` trains with a fixed learning rate (SGD at lr=0.1")
+
+
 def test_advice_on_symptoms_is_not_given_in_tests_unless_selected():
     # accelerate src/accelerate/test_utils/scripts/test_script.py: mock_training() runs SGD at
     # lr=0.1 for 3 epochs on a toy regression to compare against a baseline

@@ -302,3 +302,56 @@ def test_if_else_and_raising_branches_give_one_model():
         """
     )
     assert not use.input.known  # with neither kind, `model` comes from outside
+
+
+HELPER_WITH_NET = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=1)
+{extra}
+def train(model, loader, optimizer):
+    for x, y in loader:
+        loss = F.nll_loss(model(x), y)
+"""
+
+
+def test_a_model_parameter_no_call_passes_is_the_files_only_model_class():
+    use = only_use(HELPER_WITH_NET.format(extra=""))
+    assert use.input.activation == "log_softmax" and "Net.forward()" in use.input.origin
+
+
+def test_a_loss_module_of_the_file_is_not_a_model_class():
+    focal = """
+class FocalLoss(nn.Module):
+    def forward(self, logits, target):
+        return F.nll_loss(logits, target)
+"""
+    assert facts_for(HELPER_WITH_NET.format(extra=focal)).only_model_class.name == "Net"
+    second = "\nclass Critic(nn.Module):\n    def forward(self, x):\n        return x\n"
+    facts = facts_for(HELPER_WITH_NET.format(extra=second))
+    assert facts.only_model_class is None  # two networks: the parameter could be either
+    assert [u.input.activation for u in facts.losses.uses if u.function.name == "train"] == [None]
+
+
+def test_only_the_branch_a_constant_test_runs_reaches_the_loss():
+    code = """
+    import torch.nn as nn
+    import torch.nn.functional as F
+    net = nn.Linear(10, 3)
+    out = net(x)
+    if {test}:  # probabilities for the debugging plots
+        out = F.softmax(out, dim=1)
+    else:
+        out = out.float()
+    loss = F.cross_entropy(out, y)
+    """
+    assert only_use(code.format(test="1")).input.activation == "softmax"
+    assert only_use(code.format(test="False")).input.activation == ""  # the raw outputs of the Linear
+    assert only_use(code.format(test="debug")).input.activation is None  # either branch: unknown

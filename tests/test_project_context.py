@@ -104,3 +104,24 @@ def test_a_file_outside_any_project_is_checked_alone(project):
     project.write("train.py", TRAIN)
     run = check_paths(["train.py"], Config(root=project.root), jobs=1, cache=False)
     assert "TL302" not in [f.code for f in run.findings]  # no root: the named files are the project
+
+
+def test_a_run_from_inside_the_package_finds_the_class_its_imports_name(project, monkeypatch):
+    # CARLA's carla/models/catalog/train_model.py, checked from its own folder: the import
+    # says carla.models.catalog.ANN_TORCH, the index knows the file as ANN_TORCH.model_ann
+    project.write(".git/HEAD", "")
+    for package in ("carla", "carla/models", "carla/models/catalog"):
+        project.write(f"{package}/__init__.py", "")
+    project.write("carla/models/catalog/ANN_TORCH/__init__.py", "from .model_ann import Classifier\n")
+    project.write("carla/models/catalog/ANN_TORCH/model_ann.py", MODEL)
+    project.write("carla/models/catalog/train_model.py", TRAIN.replace("models.classifier", "carla.models.catalog.ANN_TORCH"))
+    monkeypatch.chdir(project.root / "carla/models/catalog")
+    assert ("train_model.py", 11, "TL302") in _findings(project, "--no-cache", "train_model.py")
+
+
+def test_a_class_imported_from_a_library_is_never_a_project_class_of_the_same_name(project):
+    _project(project)
+    project.write("train.py", TRAIN.replace("models.classifier", "torchvision.models"))
+    assert "TL302" not in [code for _, _, code in _findings(project, "--no-cache", "train.py")]
+    project.write("train.py", TRAIN.replace("models.classifier", "model"))  # no model.py: the project's Classifier
+    assert ("train.py", 11, "TL302") in _findings(project, "--no-cache", "train.py")

@@ -38,6 +38,19 @@ def is_torch_module_class(qualname: str) -> bool:
 NOT_MODULES = frozenset({"Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"})
 
 
+# Packages that are never the project's own code: a class imported from one of them is
+# never matched by name alone to a same-named class of the project (torchvision's ResNet
+# is not pytorch-cifar's models/resnet.py).
+LIBRARIES = frozenset(
+    {
+        "torch", "torchvision", "torchaudio", "torchtext", "timm", "transformers", "diffusers", "datasets",
+        "accelerate", "peft", "lightning", "pytorch_lightning", "pl", "segmentation_models_pytorch",
+        "efficientnet_pytorch", "pretrainedmodels", "torch_geometric", "dgl", "monai", "kornia", "mmcv", "mmdet",
+        "mmseg", "detectron2", "fairseq", "open_clip", "clip", "tensorflow", "tf", "keras", "sklearn", "jax", "flax",
+    }
+)
+
+
 @dataclass(frozen=True)
 class ClassSummary:
     name: str
@@ -93,6 +106,13 @@ class ProjectIndex:
             if not matching:
                 # `from models import Net`, re-exported by models/__init__.py
                 matching = [s for s in candidates if ("." + s.module).rpartition(".")[0].endswith(tail)]
+            if not matching and module.partition(".")[0] not in LIBRARIES:
+                # The module is not in the run or is named otherwise than its file: the run's
+                # root sits inside the package (`carla.models.catalog.ANN_TORCH` indexed as
+                # `ANN_TORCH.model_ann`), a script imports `from model import Net` while the
+                # class lives in `models/net.py`. A same-named class of the project is the
+                # one meant, if the project has one (or one nearest the importing file).
+                matching = candidates
             candidates = matching
         if not candidates:
             return None

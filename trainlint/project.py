@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
-from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.index import LIBRARIES, ClassSummary, ProjectIndex
 from trainlint.layout import forget_folders, is_test_path, project_root
 from trainlint.run import FileItem, RunResult
 
@@ -656,6 +656,16 @@ def _imported_from(code: bytes, package: str) -> dict[str, str]:
     return out
 
 
+def _answering(files: list["_ContextFile"], module: str, config: Config) -> list["_ContextFile"]:
+    """Of the files that define a class, those ProjectIndex.lookup of `module.Name` can answer
+    with: the files of that module, else (a module not in the run, or named otherwise than its
+    file) every one, as lookup falls back to a same-named class of the project."""
+    matching = [f for f in files if _module_matches(f.path, module, config)]
+    if matching or not module or module.partition(".")[0] in LIBRARIES:
+        return matching
+    return files
+
+
 def _module_matches(path: Path, module: str, config: Config) -> bool:
     """Whether ProjectIndex.lookup of `module.Name` can answer with a class of this file."""
     own = "." + module_name_for(path, config.root)[0]
@@ -712,7 +722,7 @@ def _context_summaries(paths: list, items: list[FileItem], config: Config, store
             if name in imported:
                 # `from models.net import Net`: the index is asked for models.net.Net, which only
                 # a file of that module (or of the package that re-exports it) can answer
-                frontier += [f for f in defining[name] if _module_matches(f.path, imported[name], config)]
+                frontier += _answering(defining[name], imported[name], config)
             elif name.encode() not in own_classes:
                 wanted.add(name)
     frontier += [f for name in wanted for f in defining[name]]
@@ -729,7 +739,7 @@ def _context_summaries(paths: list, items: list[FileItem], config: Config, store
             asked.add(qualname)
             module, _, name = qualname.rpartition(".")
             if name in defining and name not in wanted:
-                frontier += [f for f in defining[name] if _module_matches(f.path, module, config)]
+                frontier += _answering(defining[name], module, config)
                 if not module:
                     wanted.add(name)
     return summaries

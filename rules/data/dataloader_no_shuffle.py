@@ -154,6 +154,22 @@ class DataloaderNoShuffle(Rule):
             filename="train.ipynb",
             note="a notebook that looks at a batch, then trains on the same loader",
         ),
+        Bad(
+            """
+            import torch
+            from datasets import load_dataset
+
+            # 2 quick datasets to demonstrate the workings
+            if 0:  # fake dataset
+                ds = torch.utils.data.TensorDataset(torch.arange(4096).view(-1, 256))
+                dl = torch.utils.data.DataLoader(ds, batch_size=1, shuffle=True)
+            else:  # real dataset
+                ds = load_dataset("HuggingFaceH4/ultrachat_200k", split="train_sft")
+                dl = torch.utils.data.DataLoader(ds, batch_size=1, collate_fn=collate_fn)
+            """,
+            10,
+            note="`if 0:` switches the first branch off: the `else` is the one that runs",
+        ),
     ]
     good = [
         Good(
@@ -313,6 +329,21 @@ class DataloaderNoShuffle(Rule):
             """,
             filename="load_images.ipynb",
             note="a course notebook (deep-learning-v2-pytorch) that trains nothing: the loader shows one batch",
+        ),
+        Good(
+            """
+            import torch
+            from datasets import load_dataset
+
+            # 2 quick rough datasets to demonstrate the workings
+            if 1:  # real dataset
+                ds = load_dataset("HuggingFaceH4/ultrachat_200k", split="train_sft")
+                dl = torch.utils.data.DataLoader(ds, batch_size=1, collate_fn=collate_fn, shuffle=True)
+            else:  # fake dataset
+                ds = torch.utils.data.TensorDataset(torch.arange(4096).view(-1, 256))
+                dl = torch.utils.data.DataLoader(ds, batch_size=1)
+            """,
+            note="accelerate's sp-alst.py: the `else` of `if 1:` never runs",
         ),
     ]
 

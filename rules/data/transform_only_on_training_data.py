@@ -14,6 +14,10 @@ class TransformOnlyOnTrainingData(Rule):
     (`transforms.Normalize`). The evaluation pipeline is recognized by its name
     (`val_tf`, `transform_test`) or by the validation/test dataset it is given to.
 
+    A validation/test dataset given no transform at all, built with the same class as a
+    training dataset given a normalizing pipeline as `transform=`, is reported too, unless
+    its class falls back to a pipeline of its own or its transform is set later.
+
     Pipelines whose steps cannot all be read (`Lambda`, the project's own transforms),
     pipelines for masks or targets, and test suites are left alone.
 
@@ -66,6 +70,33 @@ class TransformOnlyOnTrainingData(Rule):
             8,
             note="the test pipeline is known by the dataset it is given to",
         ),
+        Bad(
+            """
+            import numpy as np
+            from torch.utils.data import DataLoader, Dataset
+            from torchvision import transforms
+
+            class SliceDataset(Dataset):
+                def __init__(self, files, labels, transform=None):
+                    self.files, self.labels, self.transform = files, labels, transform
+
+                def __len__(self):
+                    return len(self.files)
+
+                def __getitem__(self, i):
+                    image = np.load(self.files[i]).astype(np.float32)
+                    if self.transform is not None:
+                        image = self.transform(image)
+                    return image, self.labels[i]
+
+            train_tf = transforms.Compose([transforms.ToTensor(), transforms.RandomHorizontalFlip(), transforms.Normalize([0.176], [0.205])])
+            train_set = SliceDataset(train_files, train_labels, transform=train_tf)
+            val_set = SliceDataset(val_files, val_labels)
+            val_loader = DataLoader(val_set, batch_size=32)
+            """,
+            20,
+            note="the validation dataset gets no transform at all",
+        ),
     ]
     good = [
         Good(
@@ -98,6 +129,52 @@ class TransformOnlyOnTrainingData(Rule):
             """,
             note="a step whose effect cannot be read",
         ),
+        Good(
+            """
+            from torchvision import datasets, transforms
+
+            normalize = transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+            train_dataset = datasets.ImageFolder(traindir, transform=transforms.Compose([
+                transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(), transforms.ToTensor(), normalize,
+            ]))
+            val_dataset = datasets.ImageFolder(valdir, transforms.Compose([
+                transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), normalize,
+            ]))
+            """,
+            note="pytorch/examples imagenet: the evaluation pipeline is passed positionally",
+        ),
+        Good(
+            """
+            from torch.utils.data import Dataset
+            from torchvision import transforms
+
+            DEFAULT_TF = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
+
+            class Sketches(Dataset):
+                def __init__(self, paths, transform=None):
+                    self.paths = paths
+                    self.transform = transform or DEFAULT_TF
+
+                def __getitem__(self, i):
+                    return self.transform(load(self.paths[i]))
+
+            augment = transforms.Compose([transforms.RandomRotation(15), transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
+            train_set = Sketches(train_paths, transform=augment)
+            val_set = Sketches(val_paths)
+            """,
+            note="the class falls back to its own normalizing pipeline",
+        ),
+        Good(
+            """
+            from torchvision import datasets, transforms
+
+            train_tf = transforms.Compose([transforms.RandomCrop(32, 4), transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)])
+            train_set = datasets.CIFAR10("data", train=True, transform=train_tf)
+            val_set = datasets.CIFAR10("data", train=False)
+            val_set.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)])
+            """,
+            note="the evaluation transform is set on the dataset afterwards",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -108,6 +185,16 @@ class TransformOnlyOnTrainingData(Rule):
         normalized_training = [p for p in pipelines if p.role == DataRole.TRAIN and p.normalizes]
         if not normalized_training:
             return
+        for pipeline in normalized_training:
+            for dataset in data.untransformed_twins(pipeline):
+                yield self.report(
+                    dataset.node,
+                    f"this evaluation dataset ({dataset.role_reason}) is given no transform, while the training "
+                    f"dataset of the same class gets {_describe(pipeline)}, which normalizes: the model is evaluated "
+                    "on images as stored, on a scale it never saw; give it the evaluation pipeline (ToTensor, the same "
+                    "Normalize)",
+                    first_line_only=True,
+                )
         for pipeline in pipelines:
             if pipeline.normalizes or pipeline.role == DataRole.TRAIN:
                 continue

@@ -393,6 +393,62 @@ class TrainModeNotRestored(Rule):
             """,
             note="an nn.Sequential of Linear layers computes the same in both modes (pytorch-deep-learning's notebooks)",
         ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class MLP(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 256)
+                    self.fc2 = nn.Linear(256, 10)
+
+                def forward(self, x):
+                    return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+            def fit(model, train_loader, val_loader, optimizer, epochs):
+                model.train()
+                for epoch in range(epochs):
+                    for x, y in train_loader:
+                        optimizer.zero_grad()
+                        F.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+                    model.eval()
+                    with torch.no_grad():
+                        print(epoch, sum(F.cross_entropy(model(x), y).item() for x, y in val_loader))
+            """,
+            note="fit() receives the file's only model class, which has no dropout or BatchNorm: eval() changes nothing",
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+
+            class LinearProbe(nn.Module):
+                def __init__(self, dim, classes):
+                    super().__init__()
+                    self.head = nn.Linear(dim, classes)
+
+                def forward(self, x):
+                    return self.head(x)
+
+            def fit(model, train_loader, val_loader, optimizer, epochs):
+                for epoch in range(epochs):
+                    for x, y in train_loader:
+                        optimizer.zero_grad()
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+                    model.eval()
+                    with torch.no_grad():
+                        print(epoch, sum((model(x).argmax(1) == y).sum().item() for x, y in val_loader))
+
+            def main(features, loaders):
+                fit(LinearProbe(features, 10).cuda(), *loaders, epochs=20, optimizer=None)
+            """,
+            note="the call passes a class without dropout or BatchNorm",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:

@@ -150,6 +150,47 @@ class BceOnMulticlass(Rule):
             26,
             note="the model is a parameter, chosen by an if/elif/else-raise at the call; the softmax is the last iteration's branch",
         ),
+        Bad(
+            """
+            import torch
+            from torch import nn
+
+            from carla.models.catalog.ANN_TORCH import AnnModel
+
+            def train_model(x_train, loader, num_classes, epochs):
+                model = AnnModel(input_layer=x_train.shape[1], hidden_layers=[18, 9, 3], num_of_classes=num_classes)
+                criterion = nn.BCELoss()
+                optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+                for _ in range(epochs):
+                    for inputs, labels in loader:
+                        optimizer.zero_grad()
+                        outputs = model(inputs.float())
+                        loss = criterion(outputs, nn.functional.one_hot(labels).float())
+                        loss.backward()
+                        optimizer.step()
+            """,
+            14,
+            files={
+                "ANN_TORCH/__init__.py": "from .model_ann import AnnModel\n",
+                "ANN_TORCH/model_ann.py": """
+                    from torch import nn
+
+                    class AnnModel(nn.Module):
+                        def __init__(self, input_layer, hidden_layers, num_of_classes):
+                            super().__init__()
+                            sizes = [input_layer, *hidden_layers]
+                            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+                            self.out = nn.Linear(sizes[-1], num_of_classes)
+                            self.softmax = nn.Softmax()
+
+                        def forward(self, x):
+                            for layer in self.layers:
+                                x = nn.functional.relu(layer(x))
+                            return self.softmax(self.out(x))
+                """,
+            },
+            note="CARLA checked from carla/models/catalog/: the package's module names differ from the import's",
+        ),
     ]
     good = [
         Good(
@@ -253,6 +294,43 @@ class BceOnMulticlass(Rule):
                 loss = criterion(model(inputs), nn.functional.one_hot(labels, 2).float())
             """,
             note="ReLU between the layers only: the last layer's logits go to BCEWithLogitsLoss",
+        ),
+        Good(
+            """
+            import torch.nn as nn
+
+            from model import Net
+
+            model = Net()
+            criterion = nn.BCELoss()
+            for x, y in loader:
+                loss = criterion(model(x), nn.functional.one_hot(y, 10).float())
+            """,
+            files={
+                "baseline/model.py": """
+                    import torch.nn as nn
+
+                    class Net(nn.Module):
+                        def __init__(self):
+                            super().__init__()
+                            self.fc = nn.Linear(784, 10)
+
+                        def forward(self, x):
+                            return nn.functional.softmax(self.fc(x), dim=1)
+                """,
+                "multilabel/model.py": """
+                    import torch.nn as nn
+
+                    class Net(nn.Module):
+                        def __init__(self):
+                            super().__init__()
+                            self.fc = nn.Linear(784, 10)
+
+                        def forward(self, x):
+                            return self.fc(x).sigmoid()
+                """,
+            },
+            note="two experiments' Net and no model.py beside train.py: which one is meant is not known",
         ),
     ]
 

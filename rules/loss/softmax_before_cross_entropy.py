@@ -138,6 +138,32 @@ class SoftmaxBeforeCrossEntropy(Rule):
             12,
             note="the loss is a default argument; iterating over a softmax gives softmax rows",
         ),
+        Bad(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 128)
+                    self.fc2 = nn.Linear(128, 10)
+
+                def forward(self, x):
+                    x = F.relu(self.fc1(x.flatten(1)))
+                    return F.softmax(self.fc2(x), dim=1)
+
+            def train(model, loader, optimizer):
+                criterion = nn.CrossEntropyLoss()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            18,
+            note="train() is called from main.py: the model it receives is the one class this file defines",
+        ),
     ]
     good = [
         Good(
@@ -237,6 +263,35 @@ class SoftmaxBeforeCrossEntropy(Rule):
                 loss = F.cross_entropy(model(data), target)
             """,
             note="softmax only in eval mode: the head is not known to be a softmax",
+        ),
+        Good(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class Deployed(nn.Module):
+                \"\"\"The exported model: probabilities for the serving code.\"\"\"
+                def __init__(self, model):
+                    super().__init__()
+                    self.model = model
+
+                def forward(self, x):
+                    return self.model(x).softmax(dim=1)
+
+            def train(model, loader, optimizer):
+                criterion = nn.CrossEntropyLoss()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+
+            def main(loader):
+                model = torchvision.models.resnet18(num_classes=10)
+                train(model, loader, torch.optim.SGD(model.parameters(), lr=0.1))
+                return Deployed(model.eval())
+            """,
+            note="the file's one class wraps the model for serving; the call of train() says what it trains",
         ),
     ]
 

@@ -133,6 +133,22 @@ class MissingZeroGrad(Rule):
             23,
             note="the training step is a method of a plain wrapper object",
         ),
+        Bad(
+            """
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+            for epoch in range(10):
+                for x, y in loader:
+                    if False:  # accumulate over the whole epoch?
+                        optimizer.zero_grad()
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            10,
+            note="the clearing is switched off by `if False:`",
+        ),
     ]
     good = [
         Good(

@@ -1,7 +1,7 @@
 import re
 from collections.abc import Iterator
 
-from trainlint.facts import EventKind, FileFacts
+from trainlint.facts import EventKind, FileFacts, argument, dotted
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
@@ -95,6 +95,28 @@ class NoLrScheduler(Rule):
             """,
             11,
             note="a plateau scheduler built and never stepped with the validation score",
+        ),
+        Bad(
+            """
+            import torch
+            import torch.nn as nn
+
+            criterion = nn.BCELoss()
+            optimizerG = torch.optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
+            optimizerD = torch.optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
+            schedulerD = torch.optim.lr_scheduler.StepLR(optimizerD, step_size=30)
+
+            for epoch in range(25):
+                for real, _ in dataloader:
+                    netG.zero_grad()
+                    criterion(netD(netG(torch.randn(64, 100))), torch.ones(64)).backward()
+                    optimizerG.step()
+                    netD.zero_grad()
+                    criterion(netD(real), torch.ones(real.size(0))).backward()
+                    optimizerD.step()
+            """,
+            16,
+            note="a GAN: the idle scheduler is the discriminator's, so the finding is on optimizerD.step()",
         ),
     ]
     good = [
@@ -221,6 +243,27 @@ class NoLrScheduler(Rule):
             """,
             note="DETR engine.py: the optimizer comes from main.py, which builds and steps the StepLR",
         ),
+        Good(
+            """
+            import torch
+
+            optimizer_G = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            optimizer_D = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            lr_scheduler_G = torch.optim.lr_scheduler.LambdaLR(optimizer_G, lr_lambda=lambda e: 1.0 - max(0, e - 100) / 100)
+            lr_scheduler_D = torch.optim.lr_scheduler.LambdaLR(optimizer_D, lr_lambda=lambda e: 1.0 - max(0, e - 100) / 100)
+            for epoch in range(200):
+                for real_A, real_B in dataloader:
+                    optimizer_G.zero_grad()
+                    loss_G(netG, netD, real_A, real_B).backward()
+                    optimizer_G.step()
+                    optimizer_D.zero_grad()
+                    loss_D(netG, netD, real_A, real_B).backward()
+                    optimizer_D.step()
+                lr_scheduler_G.step()
+                lr_scheduler_D.step()
+            """,
+            note="CycleGAN: one linear-decay schedule per optimizer",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -236,24 +279,37 @@ class NoLrScheduler(Rule):
             return
         if any(e.kind == EventKind.OPTIMIZER_BUILT and e.loops for flow in loops.flows for e in flow.events):
             return  # rebuilt in the loop, with a new LR as a rule (TL411 reports the lost state)
+        subject: str | None = None  # the optimizer the symptom is about; None: any
         if idle:  # the schedule was meant: a symptom on its own
+            subject = _scheduled_optimizer(idle[0])
             symptom = f" (`{idle[0].name}`, a {idle[0].type_name}, is built but never stepped)"
             fix = f"call `{idle[0].name}.step(...)` once per epoch (a plateau scheduler with the validation metric)"
         else:
-            symptom = "" if self.selected else _symptom(facts)
+            subject, symptom = (None, "") if self.selected else _symptom(facts)
             fix = "add a schedule (CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau)"
         if not self.selected and not symptom:
             return
         for flow in loops.root_flows:
             for loop in flow.training_loops:
-                step = next(e for e in flow.own_events(loop) if e.kind == EventKind.STEP)
+                steps = [e for e in flow.own_events(loop) if e.kind == EventKind.STEP]
+                step = next((e for e in steps if subject is None or e.target == subject), None)
+                said = symptom
+                if step is None:  # the symptom is another optimizer's, stepped in another loop
+                    if not self.selected:
+                        continue
+                    step, said = steps[0], ""
                 if not loops.optimizers and _is_parameter(flow.root, step.target):
                     continue  # `train_one_epoch(model, ..., optimizer)`: the caller, in another file, owns the schedule
                 yield self.report(
                     step.node,
-                    f"`{step.target}` trains with a fixed learning rate{symptom}: the loss stalls around the "
+                    f"`{step.target}` trains with a fixed learning rate{said}: the loss stalls around the "
                     f"minimum it cannot reach; {fix}",
                 )
+
+
+def _scheduled_optimizer(scheduler) -> str | None:
+    """The optimizer a scheduler is built over (`StepLR(optimizerD, 30)`), by its name."""
+    return dotted(argument(scheduler.call, "optimizer", 0))
 
 
 def _idle_schedulers(facts: FileFacts) -> list:
@@ -268,14 +324,15 @@ def _idle_schedulers(facts: FileFacts) -> list:
     return idle
 
 
-def _symptom(facts: FileFacts) -> str:
+def _symptom(facts: FileFacts) -> tuple[str | None, str]:
+    """(the optimizer it is about, None for the script's; the symptom) or (None, "")."""
     match = _PLATEAU_WATCH.search(facts.source)
     if match:
-        return f" while the script watches for a plateau (`{match.group(0)}`)"
+        return None, f" while the script watches for a plateau (`{match.group(0)}`)"
     for optimizer in facts.loops.optimizers.values():
         if optimizer.type_name == "SGD" and optimizer.lr is not None and optimizer.lr >= 0.1:
-            return f" (SGD at lr={optimizer.lr:g}, which converges only when decayed)"
-    return ""
+            return optimizer.name, f" (SGD at lr={optimizer.lr:g}, which converges only when decayed)"
+    return None, ""
 
 
 def _is_parameter(function, name: str | None) -> bool:

@@ -209,6 +209,17 @@ class FileFacts:
         return {mc.name: mc for mc in self.module_classes}
 
     @cached_property
+    def only_model_class(self) -> ClassInfo | None:
+        """The file's one top-level nn.Module class, when it has exactly one: what a model
+        received as a parameter holds when nothing in the file passes one (the training
+        helpers of a file that defines its network)."""
+        top = [
+            mc.info for mc in self.module_classes
+            if mc.info.outer is None and not _names_a_loss(mc.info.name) and not any(map(_names_a_loss, mc.info.base_names))
+        ]
+        return top[0] if len(top) == 1 else None
+
+    @cached_property
     def stacks(self) -> Stacks:
         """The layers every nn.Sequential / layer list of the file holds, in order."""
         return Stacks(self)
@@ -313,6 +324,11 @@ class FileFacts:
     def inits(self) -> InitFacts:
         """Constant weight fills and parameters allocated without values."""
         return InitFacts(self)
+
+
+def _names_a_loss(name: str) -> bool:
+    """`FocalLoss`, `torch.nn.modules.loss._Loss`, `DiceCriterion`: a loss module, not a model."""
+    return name.rsplit(".", 1)[-1].lower().endswith(("loss", "criterion"))
 
 
 __all__ = [

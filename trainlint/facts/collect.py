@@ -13,7 +13,7 @@ from functools import cached_property, lru_cache
 
 import libcst as cst
 
-from trainlint.facts.syntax import dotted
+from trainlint.facts.syntax import constant_truth, dotted
 from trainlint.facts.walk import walk
 from trainlint.names import CONVENTIONAL_IMPORTS, ImportTable
 
@@ -158,6 +158,19 @@ class _Collector(cst.CSTVisitor):
 
     def leave_While(self, original_node: cst.While) -> None:
         self._loops[-1].pop()
+
+    # branches ----------------------------------------------------------------
+    def visit_If(self, node: cst.If) -> bool:
+        """`if 0:` / `if False:` switches code off, `if 1:` keeps its body and drops its
+        `else`: only the branch that runs is collected, so nothing in dead code is
+        reported or counted as evidence."""
+        live = constant_truth(node.test)
+        if live is None:
+            return True
+        branch = node.body if live else node.orelse
+        if branch is not None:
+            walk(branch, self)
+        return False
 
     # events ------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:

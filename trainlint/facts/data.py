@@ -298,6 +298,50 @@ class DataFacts:
             seen.setdefault(id(dataset.node), dataset)
         return list(seen.values())
 
+    def untransformed_twins(self, pipeline: Pipeline) -> list[Dataset]:
+        """Validation/test datasets built with the same class as a training dataset that is
+        given `pipeline` as `transform=`, but given no transform at all
+        (`val_set = SliceDataset(val_files)`): their images reach the model as stored. A
+        class that falls back to a pipeline of its own when none is given, a call that may
+        pass one positionally, and a dataset whose attributes are set later (`val_set.transform
+        = ...`) are not counted."""
+        if self.facts is None:
+            return []
+        out = []
+        for trained in pipeline.datasets:
+            if not isinstance(trained.node, cst.Call) or trained.qualname is None or keyword(trained.node, "transform") is None:
+                continue
+            if self._defaults_a_transform(trained.qualname):
+                continue
+            positional = sum(1 for a in trained.node.args if a.keyword is None)
+            for dataset in self.all_datasets():
+                call = dataset.node
+                if dataset.role != DataRole.EVAL or dataset.qualname != trained.qualname or not isinstance(call, cst.Call):
+                    continue
+                if any(a.star for a in call.args) or any(a.keyword is not None and "transform" in a.keyword.value for a in call.args):
+                    continue
+                if sum(1 for a in call.args if a.keyword is None) > positional:
+                    continue  # SliceDataset(files, labels, val_tf)
+                if any(self.resplit(name) for name in dataset.names):
+                    continue
+                out.append(dataset)
+        return out
+
+    def _defaults_a_transform(self, qualname: str) -> bool:
+        """A Dataset class of this file whose `transform` is not None when none is passed
+        (`transform=default_tf`, `self.transform = transform or ...`); unknown classes do not."""
+        assert self.facts is not None
+        cls = self.facts.local_class(qualname)
+        init = cls.methods.get("__init__") if cls is not None else None
+        if init is None:
+            return False
+        params = init.params
+        for param in (*params.params, *params.kwonly_params):
+            if param.name.value == "transform" and param.default is not None and not is_none(param.default):
+                return True
+        code = self.facts.code(init)
+        return "transform or " in code or "transform is None" in code or "not transform" in code
+
     def resplit(self, name: str) -> bool:
         """Whether a dataset bound to `name` is cut down later: given to `Subset`/`random_split`,
         to a sampler or any call that names a split or indices, or an attribute of it reassigned

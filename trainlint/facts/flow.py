@@ -22,7 +22,8 @@ import libcst as cst
 
 from trainlint.facts.collect import ClassInfo, FunctionInfo
 from trainlint.facts.heads import head_from_summary, head_of_layer, short_layer_name, weight_layer_out
-from trainlint.facts.syntax import argument, dotted
+from trainlint.facts.roles import names_a_model
+from trainlint.facts.syntax import argument, constant_truth, dotted
 from trainlint.facts.values import UNKNOWN, Value, merge
 from trainlint.facts.vocabulary import (
     ACTIVATION_FUNCTIONS, ACTIVATION_METHODS, ACTIVATION_MODULES, CONV, INDEX_TARGET_FUNCTIONS, INDEX_TARGET_METHODS,
@@ -159,6 +160,14 @@ class Scope:
     def _compound(self, stmt: cst.BaseCompoundStatement, path: tuple) -> None:
         if isinstance(stmt, cst.If):
             self._mark(stmt.test, path)
+            live = constant_truth(stmt.test)
+            if live is not None:  # `if 0:` switches its body off, `if 1:` its else: one branch always runs
+                branch = stmt.body if live else stmt.orelse
+                if isinstance(branch, cst.If):
+                    self._compound(branch, path)
+                elif branch is not None:
+                    self._block(branch if live else branch.body, path)
+                return
             if stmt.orelse is not None:
                 self.two_way.add(id(stmt))
                 last = self._last_iteration_branch(stmt.test)
@@ -420,6 +429,10 @@ class ValueFlow:
                 return UNKNOWN
             caller, order, path = self.scope_of_call(call)
             values.append(self.value(arg, caller, order, path, depth))
+        only = self.facts.only_model_class
+        if not values and only is not None and info.parent is None and names_a_model(name):
+            # `def train(model, loader, optimizer)` called from another file: the network this file defines
+            return self.class_head(only, depth)
         return merge(values)
 
     def _default_loss(self, scope: Scope, name: str, depth: int) -> Value:

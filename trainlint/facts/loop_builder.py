@@ -18,7 +18,8 @@ from trainlint.facts.loops import (
     is_scheduler_class,
 )
 from trainlint.facts.modes import is_parallel_wrapper
-from trainlint.facts.syntax import argument, boolean, dotted, is_false, is_none, keyword, last_name, number, string
+from trainlint.facts.roles import names_a_model
+from trainlint.facts.syntax import argument, boolean, constant_truth, dotted, is_false, is_none, keyword, last_name, number, string
 from trainlint.facts.syntax import positional as positional_values
 from trainlint.facts.vocabulary import CLIP_NAMES, FUNCTIONAL_LOSSES, GRAD_MODE
 from trainlint.facts.walk import children
@@ -37,7 +38,7 @@ _RELEVANT_ATTRS = frozenset(
 
 #: A loss function of any library, by torch's names for them (`losses.cross_entropy`, `my_kl_div`).
 _LOSS_FUNCTION_NAMES = tuple(sorted(last_name(q) for q in FUNCTIONAL_LOSSES))
-_MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$", re.I)
+_MOVES = ("to", "cuda", "cpu", "half", "float", "double")  # `Net().to(device)` is still a Net
 _OPTIMIZER_NAME = re.compile(r"optim|^opt($|_|[a-z]?\d*$)|_opt($|_|[a-z]?\d*$)", re.I)
 _SCHEDULER_NAME = re.compile(r"sched|^lr_?s|warmup", re.I)
 _SCALER_NAME = re.compile(r"scaler", re.I)
@@ -102,7 +103,7 @@ class _Builder:
             call = value
             # `model = Net().to(device)`, `model = DDP(model)`: the innermost constructor
             inner = call
-            while isinstance(inner.func, cst.Attribute) and isinstance(inner.func.value, cst.Call) and inner.func.attr.value in ("to", "cuda", "cpu", "half", "float", "double"):
+            while isinstance(inner.func, cst.Attribute) and isinstance(inner.func.value, cst.Call) and inner.func.attr.value in _MOVES:
                 inner = inner.func.value
             qualname = self.facts.qualname(inner.func)
             for target in targets:
@@ -133,6 +134,47 @@ class _Builder:
             if name and _LR_HELPER.search(name):
                 self.has_manual_lr = self.sets_lr = True
         self._constructor_attributes()
+        self._parameter_types()
+
+    def _parameter_types(self) -> None:
+        """`def evaluate(model, loader)`: a model parameter of a function holds what the
+        file's calls of it pass (`evaluate(Net(), loader)`, or `model` typed by
+        `model = Net()`), and, where nothing in the file calls it, an instance of the
+        file's only model class. Names are typed by spelling, so a name that two
+        functions receive with different classes stays untyped."""
+        found: dict[str, set[str | None]] = {}
+        callers: dict[str, list] | None = None  # callee name -> its calls, built on first need
+        for info in self.top_functions.values():
+            params = info.node.params.params
+            for position, param in enumerate(params):
+                name = param.name.value
+                if name in self.model_types or not names_a_model(name):
+                    continue
+                if callers is None:
+                    callers = {}
+                    for call in self.facts.collected.calls:
+                        if isinstance(call.node.func, cst.Name):
+                            callers.setdefault(call.node.func.value, []).append(call)
+                calls = callers.get(info.name, [])
+                if calls:
+                    types = {self._type_of(argument(c.node, name, position)) for c in calls}
+                else:
+                    only = self.facts.only_model_class
+                    types = {only.name if only is not None else None}
+                found.setdefault(name, set()).update(types)
+        for name, types in found.items():
+            if len(types) == 1 and None not in types:
+                self.model_types[name] = types.pop()
+
+    def _type_of(self, value: cst.BaseExpression | None) -> str | None:
+        """The model class an argument holds: `Net()`, `Net().to(device)`, or a name typed by its assignment."""
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _MOVES:
+            value = value.func.value
+        if isinstance(value, cst.Call):
+            qualname = self.facts.qualname(value.func)
+            return qualname if self.facts.is_module_class(qualname) and not is_parallel_wrapper(qualname) else None
+        name = dotted(value) if value is not None else None
+        return self.model_types.get(name) if name else None
 
     def _constructor_attributes(self) -> None:
         """`Trainer(model, optimizer, lr_scheduler=scheduler)` with `self.lr_scheduler =
@@ -208,7 +250,7 @@ class _Builder:
             return False
         if self.names.is_imported(name.split(".", 1)[0]):
             return False
-        return bool(_MODEL_NAME.search(last_name(name)))
+        return names_a_model(name)
 
     def is_loss_call(self, call: cst.Call, callee: str | None) -> bool:
         if callee is None:
@@ -692,7 +734,11 @@ class _EventWalker:
 
 
 def _decide(test: cst.BaseExpression, literals: dict[str, cst.BaseExpression]) -> bool | None:
-    """`mode == 'eval'` / `mode != 'eval'` with `mode` a literal of the call being inlined."""
+    """`mode == 'eval'` / `mode != 'eval'` with `mode` a literal of the call being inlined;
+    `if 0:` / `if False:` / `if 1:` anywhere."""
+    constant = constant_truth(test)
+    if constant is not None:
+        return constant
     if not literals or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return None
     comparison = test.comparisons[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from trainlint.facts.kinds import DataRole
+from trainlint.facts.syntax import last_name
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[A-Z]+")
 _EVAL_PREFIXES = ("val", "test", "eval", "infer", "predict", "holdout")
@@ -84,4 +85,12 @@ def names_a_loader(name: str | None) -> bool:
     return any(w.endswith("loader") or w in ("dl", "queue", "iter", "iterator", "batches") for w in words)
 
 
-__all__ = ["RoleEvidence", "decide", "names_a_loader", "says_only", "split_words", "word_roles", "word_evidence"]
+_MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$", re.I)
+
+
+def names_a_model(name: str | None) -> bool:
+    """`model`, `net`, `netD`, `encoder`, `G`, `self.backbone`: a name training code gives a network."""
+    return bool(_MODEL_NAME.search(last_name(name)))
+
+
+__all__ = ["RoleEvidence", "decide", "names_a_loader", "names_a_model", "says_only", "split_words", "word_roles", "word_evidence"]

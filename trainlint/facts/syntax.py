@@ -123,6 +123,23 @@ def boolean(expr: cst.BaseExpression | None) -> bool | None:
     return None
 
 
+def constant_truth(test: cst.BaseExpression) -> bool | None:
+    """Whether a condition written as a constant holds: `if 0:`, `if False:`, `if not 1:`
+    (how scripts switch code off); None for anything that is decided at run time."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = constant_truth(test.expression)
+        return None if inner is None else not inner
+    if is_none(test):
+        return False
+    value = boolean(test)
+    if value is not None:
+        return value
+    if isinstance(test, (cst.Integer, cst.Float)):
+        value_of = number(test)
+        return None if value_of is None else value_of != 0
+    return None
+
+
 def is_none(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "None"
 
