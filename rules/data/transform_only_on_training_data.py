@@ -97,6 +97,39 @@ class TransformOnlyOnTrainingData(Rule):
             20,
             note="the validation dataset gets no transform at all",
         ),
+        Bad(
+            """
+            import matplotlib.pyplot as plt
+            import torch
+            from torch import nn
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+
+            show_transform = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])
+            test_data = datasets.ImageFolder("data/test", transform=show_transform)
+            plt.imshow(test_data[0][0].permute(1, 2, 0))
+            test_loader = DataLoader(test_data, batch_size=32)
+
+            to_input = transforms.Compose(
+                [transforms.Resize((64, 64)), transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)]
+            )
+            train_loader = DataLoader(datasets.ImageFolder("data/train", transform=to_input), batch_size=32, shuffle=True)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 2))
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = nn.CrossEntropyLoss()
+            for epoch in range(5):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                correct = sum((model(x).argmax(1) == y).sum().item() for x, y in test_loader)
+            """,
+            7,
+            filename="train.ipynb",
+            note="the notebook evaluates on the test images it showed: their pipeline matters",
+        ),
     ]
     good = [
         Good(
@@ -175,6 +208,35 @@ class TransformOnlyOnTrainingData(Rule):
             """,
             note="the evaluation transform is set on the dataset afterwards",
         ),
+        Good(
+            """
+            import matplotlib.pyplot as plt
+            import torch
+            from torch import nn
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+
+            show_transform = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])
+            test_data = datasets.ImageFolder("data/test", transform=show_transform)
+            len(test_data), test_data.classes
+            plt.imshow(test_data[0][0].permute(1, 2, 0))
+
+            to_input = transforms.Compose(
+                [transforms.Resize((64, 64)), transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)]
+            )
+            train_loader = DataLoader(datasets.ImageFolder("data/train", transform=to_input), batch_size=32, shuffle=True)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 2))
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = nn.CrossEntropyLoss()
+            for epoch in range(5):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+            """,
+            filename="train.ipynb",
+            note="a notebook that shows a few test images as stored and never evaluates on them",
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Report]:
@@ -187,6 +249,8 @@ class TransformOnlyOnTrainingData(Rule):
             return
         for pipeline in normalized_training:
             for dataset in data.untransformed_twins(pipeline):
+                if data.only_looked_at(dataset):
+                    continue  # a notebook that shows a few test images and never evaluates on them
                 yield self.report(
                     dataset.node,
                     f"this evaluation dataset ({dataset.role_reason}) is given no transform, while the training "
@@ -199,7 +263,7 @@ class TransformOnlyOnTrainingData(Rule):
             if pipeline.normalizes or pipeline.role == DataRole.TRAIN:
                 continue
             reason = pipeline.evaluation_reason
-            if reason is None:
+            if reason is None or data.only_looked_at(pipeline):
                 continue
             yield self.report(
                 pipeline.node,
