@@ -36,7 +36,31 @@ from torch.utils.weak import WeakIdKeyDictionary
 from trainlint.probe.hooks.data import split_batch
 from trainlint.probe.numbers import finite as _finite
 from trainlint.probe.numbers import to_json as _num
-from trainlint.probe.schema import Report
+from trainlint.probe.schema import (
+    Activation,
+    AfterEval,
+    Batch,
+    CarriedGradients,
+    DoubleStep,
+    EvalPass,
+    Layer,
+    Loader,
+    LossCall,
+    NonFiniteActivation,
+    NonFiniteGrad,
+    NonFiniteLoss,
+    NotOptimized,
+    OptimizerRecord,
+    ParamGroup,
+    Progress,
+    Redirect,
+    Report,
+    SchedulerRecord,
+    Site,
+    StoredGraph,
+    TrainedClass,
+    WithoutGrad,
+)
 
 #: Gradients that backward() adds to are copied first (to measure what it added) up to this many
 #: bytes per backward; past it (a large model without zero_grad) the accumulated .grad is read.
@@ -74,7 +98,7 @@ class Probe:
 
         # what is measured
         self.optimizers: list[weakref.ref] = []
-        self.optimizer_info: list[dict] = []
+        self.optimizer_info: list[OptimizerRecord] = []
         self.optimizer_steps = 0
         self.backward_calls = 0
         self.step_times: list[float] = []
@@ -84,20 +108,20 @@ class Probe:
         self.layer_info: dict[str, dict] = {}  # name -> kind, shape, site, order
         self.layer_order: list[str] = []
         self.ratios: list[float] = []
-        self.zero_rows: dict[str, list[float]] = {}
-        self.activations: dict[str, dict] = {}
-        self.nonfinite_loss: dict | None = None
-        self.nonfinite_grad: dict | None = None
-        self.nonfinite_activation: dict | None = None
-        self.not_optimized: dict[str, dict] = {}
+        self.zero_rows: dict[str, list] = {}
+        self.activations: dict[str, Activation] = {}
+        self.nonfinite_loss: NonFiniteLoss | None = None
+        self.nonfinite_grad: NonFiniteGrad | None = None
+        self.nonfinite_activation: NonFiniteActivation | None = None
+        self.not_optimized: dict[str, NotOptimized] = {}
         self.reached = WeakIdKeyDictionary()
         self.lrs: list[list[float]] = []
-        self.loaders: list[dict] = []
+        self.loaders: list[Loader] = []
         self._loader_ids = WeakIdKeyDictionary()
-        self.loss_fns: list[dict] = []
+        self.loss_fns: list[LossCall] = []
         self._loss_fn_calls: dict[str, int] = {}
         self.events: list[str] = []
-        self.grad_carried_over: list[dict] = []
+        self.grad_carried_over: list[CarriedGradients] = []
         # mixed precision: the loss GradScaler.scale() returned last, the loss it scaled, the scale
         self._scaled: tuple | None = None
         self.scaler_overflows: list[int] = []  # iterations whose scaled gradients overflowed
@@ -105,21 +129,21 @@ class Probe:
         self._last_device = None  # of the last loss backward() saw, else of the last module output
         # evaluation: forward passes of a trained model under no_grad, and its mode in training after them
         self.trained_roots = weakref.WeakSet()
-        self.eval_passes: list[dict] = []
-        self.after_eval: list[dict] = []
+        self.eval_passes: list[EvalPass] = []
+        self.after_eval: list[AfterEval] = []
         self.steps_without_grad: list[int] = []
         self.optimizers_after_first_step = 0
         self.scheduler_warnings: list[str] = []
-        self.double_steps: list[dict] = []  # an optimizer stepped again with no backward() since its last step
-        self.schedulers: list[dict] = []  # type, step() calls and optimizer steps seen, per scheduler
+        self.double_steps: list[DoubleStep] = []  # an optimizer stepped again with no backward() since its last step
+        self.schedulers: list[SchedulerRecord] = []  # type, step() calls and optimizer steps seen, per scheduler
         self._scheduler_refs: list[weakref.ref] = []
-        self.redirected: list[dict] = []
+        self.redirected: list[Redirect] = []
         self._redirect_map: dict[str, str] = {}
         self.constant_weights: list[str] = []
         self.huge_weights: list[str] = []
         self._weights_checked = False
         self._step_since_backward = False
-        self.backward_site: dict | None = None
+        self.backward_site: Site | None = None
         self.loader_sites = WeakIdKeyDictionary()
 
         # per-iteration scratch, cleared after every backward
@@ -145,7 +169,7 @@ class Probe:
         self._module_names = WeakIdKeyDictionary()
         self.param_owners = WeakIdKeyDictionary()
         self.trained_types: set[type] = set()
-        self.stored_graphs: dict[str, dict] = {}
+        self.stored_graphs: dict[str, StoredGraph] = {}
 
         self._user_files: dict[str, bool] = {}
         self._lib_prefixes = tuple({os.path.realpath(p) + os.sep for p in (
@@ -164,7 +188,7 @@ class Probe:
             self._user_files[filename] = known
         return known
 
-    def _site(self, skip_self: object = None) -> dict | None:
+    def _site(self, skip_self: object = None) -> Site | None:
         frame = sys._getframe(2)
         while frame is not None:
             code = frame.f_code
@@ -172,7 +196,7 @@ class Probe:
                 frame = frame.f_back
                 continue
             if self._is_user_file(code.co_filename):
-                return {"file": os.path.realpath(code.co_filename), "line": frame.f_lineno}
+                return Site(os.path.realpath(code.co_filename), frame.f_lineno)
             frame = frame.f_back
         return None
 
@@ -204,26 +228,26 @@ class Probe:
             if self.optimizer_steps > 0:
                 self.optimizers_after_first_step += 1
             if len(self.optimizer_info) < 20:
-                self.optimizer_info.append({
-                    "type": type(opt).__name__,
-                    "site": self._site(),
-                    "created_after_step": self.optimizer_steps,
-                    "groups": [{"params": len(g["params"]), "lr": _lr(g)} for g in opt.param_groups],
-                })
+                self.optimizer_info.append(OptimizerRecord(
+                    type=type(opt).__name__,
+                    site=self._site(),
+                    created_after_step=self.optimizer_steps,
+                    groups=[ParamGroup(params=len(g["params"]), lr=_lr(g)) for g in opt.param_groups],
+                ))
 
     def _on_scheduler(self, scheduler) -> None:
         with self.lock:
             if len(self.schedulers) < 10 and not self.done:
-                self.schedulers.append({"type": type(scheduler).__name__, "site": self._site(),
-                                        "created_after_step": self.optimizer_steps, "calls": 0, "steps": 0})
+                self.schedulers.append(SchedulerRecord(type=type(scheduler).__name__, site=self._site(),
+                                                       created_after_step=self.optimizer_steps))
                 self._scheduler_refs.append(weakref.ref(scheduler))
 
     def _count_scheduler_steps(self) -> None:
         for entry, ref in zip(self.schedulers, self._scheduler_refs):
             scheduler = ref()
             if scheduler is not None:
-                entry["calls"] = max(int(getattr(scheduler, "_step_count", 1)) - 1, 0)
-                entry["steps"] = self.optimizer_steps - entry["created_after_step"]
+                entry.calls = max(int(getattr(scheduler, "_step_count", 1)) - 1, 0)
+                entry.steps = self.optimizer_steps - entry.created_after_step
 
     def _live_optimizers(self) -> list:
         return [o for o in (r() for r in self.optimizers) if o is not None]
@@ -235,8 +259,8 @@ class Probe:
         if getattr(opt, "_trainlint_stepped_at", None) == self.backward_calls > 0 and len(self.double_steps) < 10 \
                 and any(p.grad is not None for g in opt.param_groups for p in g["params"]):
             # stepped again on the gradients of the same backward()
-            self.double_steps.append({"optimizer": type(opt).__name__, "backward": self.backward_calls,
-                                      "step": self.optimizer_steps + 1})
+            self.double_steps.append(DoubleStep(optimizer=type(opt).__name__, backward=self.backward_calls,
+                                                step=self.optimizer_steps + 1))
         opt._trainlint_stepped_at = self.backward_calls
         if opt is self._first_optimizer():
             self.lrs.append([_lr(g) for g in opt.param_groups])
@@ -256,7 +280,7 @@ class Probe:
             return True
         if not self.eval_passes:
             return False
-        return (self.optimizer_steps or self.backward_calls) >= self.eval_passes[0]["after_step"] + AFTER_EVAL_STEPS
+        return (self.optimizer_steps or self.backward_calls) >= self.eval_passes[0].after_step + AFTER_EVAL_STEPS
 
     def _first_optimizer(self):
         live = self._live_optimizers()
@@ -353,7 +377,7 @@ class Probe:
             if isinstance(output, torch.Tensor) and output.requires_grad:
                 self._watch_output(module, output)
             elif self.eval_passes and len(self.after_eval) < 20:  # no tensor to watch: every such forward trains
-                self.after_eval.append({"after_step": self.optimizer_steps, "training": module.training})
+                self.after_eval.append(AfterEval(after_step=self.optimizer_steps, training=module.training))
         key = id(module)
         if self._depth:
             self._depth -= 1
@@ -420,7 +444,7 @@ class Probe:
             if not forward["trained"]:
                 forward["trained"] = True
                 if self.eval_passes and len(self.after_eval) < 20 and not self.done:
-                    self.after_eval.append({"after_step": forward["progress"], "training": forward["training"]})
+                    self.after_eval.append(AfterEval(after_step=forward["progress"], training=forward["training"]))
             return None
 
         try:
@@ -461,14 +485,14 @@ class Probe:
     def _on_eval_forward(self, module, training: bool, progress: int) -> None:
         """The trained model ran forward on data it is not trained on (under no_grad, or its output
         never got a gradient): an evaluation pass (one record per pass)."""
-        if not self.eval_passes or self.eval_passes[-1]["after_step"] != progress:
+        if not self.eval_passes or self.eval_passes[-1].after_step != progress:
             if len(self.eval_passes) >= 10:
                 return
-            self.eval_passes.append({"after_step": progress, "module": type(module).__name__, "forwards": 0,
-                                     "in_train_mode": 0, "mode_layers": _mode_layers(module)})
+            self.eval_passes.append(EvalPass(after_step=progress, module=type(module).__name__,
+                                             mode_layers=_mode_layers(module)))
         record = self.eval_passes[-1]
-        record["forwards"] += 1
-        record["in_train_mode"] += bool(training)
+        record.forwards += 1
+        record.in_train_mode += bool(training)
 
     # ------------------------------------------------------------------ backward
     def _backward(self, loss, call):
@@ -511,7 +535,7 @@ class Probe:
             if params and with_grad:
                 nonzero = sum(1 for p in with_grad if bool(p.grad.any()))
                 if nonzero:
-                    carried = {"iteration": self.backward_calls + 1, "params": nonzero, "of": len(params)}
+                    carried = CarriedGradients(iteration=self.backward_calls + 1, params=nonzero, of=len(params))
         return {"loss": value, "grads_before": self._grads_before(), "carried": carried, "scale": scale}
 
     def _grads_before(self) -> list[tuple]:
@@ -601,14 +625,15 @@ class Probe:
                     where = f" built at {_short(site)}" if site else ""
                     name = f"<{kind}{where}>.{'weight' if t.dim() >= 2 else 'param'}{tuple(t.shape)}"
                 if has_optimizer and id(t) not in optimized:
-                    entry = self.not_optimized.setdefault(name, {
-                        "name": name, "shape": list(t.shape), "numel": t.numel(),
-                        "module": type(module).__name__ if module is not None else None,
-                        "module_args": _module_args(module),
-                        "site": self.sites.get(module) if module is not None else None,
-                        "iterations": 0,
-                    })
-                    entry["iterations"] += 1
+                    entry = self.not_optimized.get(name)
+                    if entry is None:
+                        entry = self.not_optimized[name] = NotOptimized(
+                            name=name, shape=list(t.shape), numel=t.numel(),
+                            module=type(module).__name__ if module is not None else None,
+                            module_args=_module_args(module),
+                            site=self.sites.get(module) if module is not None else None,
+                        )
+                    entry.iterations += 1
                 layer = name.rsplit(".", 1)[0] if "." in name else name
                 if layer not in self.layer_info:
                     self.layer_info[layer] = {
@@ -637,7 +662,7 @@ class Probe:
             loss = read[loss_at]
             self.losses.append(loss)
             if not _finite(loss) and self.nonfinite_loss is None:
-                self.nonfinite_loss = {"iteration": iteration, "value": _num(loss)}
+                self.nonfinite_loss = NonFiniteLoss(iteration=iteration, value=_num(loss))
             self._resolve_forward(iteration, [(key, read[out], read[inp]) for key, out, inp in checks],
                                   [(key, kind, read[at]) for key, kind, at in stats])
             if not grads:
@@ -671,7 +696,7 @@ class Probe:
             if self.nonfinite_grad is None:
                 bad = [n for n, v in zip(names, norms) if not _finite(v)]
                 if bad:
-                    self.nonfinite_grad = {"iteration": iteration, "layers": bad[:5], "count": len(bad)}
+                    self.nonfinite_grad = NonFiniteGrad(iteration=iteration, layers=bad[:5], count=len(bad))
             self._clear_step()
             self._send_progress()
 
@@ -681,9 +706,9 @@ class Probe:
             if isinstance(value, torch.Tensor) and value.grad_fn is not None:
                 key = f"{type(module).__qualname__}.{attr}"
                 if key not in self.stored_graphs:
-                    self.stored_graphs[key] = {"class": type(module).__qualname__, "attr": attr,
-                                               "shape": list(value.shape),
-                                               "bytes": value.numel() * value.element_size()}
+                    self.stored_graphs[key] = StoredGraph(cls=type(module).__qualname__, attr=attr,
+                                                          shape=list(value.shape),
+                                                          bytes=value.numel() * value.element_size())
 
     def _resolve_forward(self, iteration: int, checks: list, stats: list) -> None:
         """The forward pass's numbers, read back: the first module whose output is non-finite
@@ -694,13 +719,13 @@ class Probe:
                 if not _finite(out_sum):
                     module = self._called.get(key)
                     inputs_finite = _finite(in_sum) if in_sum is not None else None
-                    self.nonfinite_activation = {
-                        "iteration": iteration,
-                        "module": self._module_name(module) if module is not None else "?",
-                        "type": type(module).__name__,
-                        "site": self.sites.get(module) if module is not None else None,
-                        "inputs_finite": inputs_finite,
-                    }
+                    self.nonfinite_activation = NonFiniteActivation(
+                        iteration=iteration,
+                        module=self._module_name(module) if module is not None else "?",
+                        type=type(module).__name__,
+                        site=self.sites.get(module) if module is not None else None,
+                        inputs_finite=inputs_finite,
+                    )
                     break
         if stats:
             for key, kind, value in stats:
@@ -708,9 +733,11 @@ class Probe:
                 if module is None:
                     continue
                 name = self._module_name(module)
-                entry = self.activations.setdefault(name, {
-                    "kind": kind, "type": type(module).__name__, "site": self.sites.get(module), "values": []})
-                entry["values"].append(_num(value))
+                entry = self.activations.get(name)
+                if entry is None:
+                    entry = self.activations[name] = Activation(name=name, kind=kind, type=type(module).__name__,
+                                                                site=self.sites.get(module))
+                entry.values.append(_num(value))
 
     def _clear_step(self) -> None:
         self._order = {}
@@ -725,39 +752,38 @@ class Probe:
     def _on_loss_fn(self, name: str, input, target, out) -> None:
         try:
             x = input.detach().float()
-            entry = {"fn": name, "site": self._site(), "shape": list(x.shape), "iteration": self.backward_calls + 1}
-            entry["loss"] = _num(float(out.detach().float().mean())) if out.numel() else None
-            entry["min"] = _num(float(x.min())) if x.numel() else None
-            entry["max"] = _num(float(x.max())) if x.numel() else None
+            entry = LossCall(fn=name, site=self._site(), shape=list(x.shape), iteration=self.backward_calls + 1)
+            entry.loss = _num(float(out.detach().float().mean())) if out.numel() else None
+            entry.min = _num(float(x.min())) if x.numel() else None
+            entry.max = _num(float(x.max())) if x.numel() else None
             if x.dim() >= 2 and x.shape[1] > 1:
-                entry["classes"] = int(x.shape[1])
+                entry.classes = int(x.shape[1])
                 sums = x.sum(dim=1)
-                entry["row_sum_mean"] = _num(float(sums.mean()))
-                entry["row_sum_dev"] = _num(float((sums - 1).abs().max()))
-                entry["exp_row_sum_dev"] = _num(float((x.exp().sum(dim=1) - 1).abs().max()))
+                entry.row_sum_mean = _num(float(sums.mean()))
+                entry.row_sum_dev = _num(float((sums - 1).abs().max()))
+                entry.exp_row_sum_dev = _num(float((x.exp().sum(dim=1) - 1).abs().max()))
             if isinstance(target, torch.Tensor):
-                entry["target_dtype"] = str(target.dtype).replace("torch.", "")
+                entry.target_dtype = str(target.dtype).replace("torch.", "")
             self.loss_fns.append(entry)
         except Exception:
             pass
 
-    def _on_batch(self, record: dict, batch) -> None:
+    def _on_batch(self, record: Loader, batch) -> None:
         x, y = split_batch(batch)
-        stats: dict = {}
+        stats = Batch()
         if x is not None:
             xf = x.detach().float()
             if xf.numel() > 1:
-                stats.update(mean=_num(float(xf.mean())), std=_num(float(xf.std())), min=_num(float(xf.min())),
-                             max=_num(float(xf.max())), dtype=str(x.dtype).replace("torch.", ""),
-                             shape=list(x.shape))
+                stats.mean, stats.std = _num(float(xf.mean())), _num(float(xf.std()))
+                stats.min, stats.max = _num(float(xf.min())), _num(float(xf.max()))
+                stats.dtype, stats.shape = str(x.dtype).replace("torch.", ""), list(x.shape)
         if y is not None:
             yy = y.detach().flatten().to("cpu")
             if yy.numel() and int(yy.min()) >= 0 and int(yy.max()) < 100000:
                 counts = torch.bincount(yy.long())
-                hist = {str(i): int(c) for i, c in enumerate(counts.tolist()) if c}
-                stats["labels"] = hist
-        stats["backward_before"] = self.backward_calls
-        record["batches"].append(stats)
+                stats.labels = {str(i): int(c) for i, c in enumerate(counts.tolist()) if c}
+        stats.backward_before = self.backward_calls
+        record.batches.append(stats)
 
     # ------------------------------------------------------------------ reporting
     def _send_progress(self) -> None:
@@ -765,8 +791,9 @@ class Probe:
             return
         try:
             loss = self.losses[-1] if self.losses else None
-            self.progress.write(json.dumps({"steps": self.optimizer_steps, "backward": self.backward_calls,
-                                            "loss": _num(loss) if loss is not None else None}) + "\n")
+            line = Progress(steps=self.optimizer_steps, backward=self.backward_calls,
+                            loss=_num(loss) if loss is not None else None)
+            self.progress.write(json.dumps(line.to_json()) + "\n")
         except Exception:
             pass
 
@@ -780,15 +807,15 @@ class Probe:
         """The layers in the order the forward pass calls them (input → output)."""
         return sorted(self.layer_order, key=lambda n: self._layer_position.get(n, 10**9))
 
-    def trained_classes(self) -> list[dict]:
-        """The user's module classes that ran forward in a training step: {file, name, line}."""
+    def trained_classes(self) -> list[TrainedClass]:
+        """The user's module classes that ran forward in a training step."""
         out = []
         for cls in list(self.trained_types):
             path = getattr(sys.modules.get(cls.__module__), "__file__", None)
             if not path or not self._is_user_file(path):
                 continue
-            out.append({"file": os.path.realpath(path), "name": cls.__qualname__})
-        return sorted(out, key=lambda c: (c["file"], c["name"]))
+            out.append(TrainedClass(file=os.path.realpath(path), name=cls.__qualname__))
+        return sorted(out, key=lambda c: (c.file, c.name))
 
     def project_files(self) -> list[str]:
         files = set()
@@ -824,8 +851,8 @@ class Probe:
                         continue
                     seen.add(id(p))
                     if p not in self.reached:
-                        without.append({"name": names.get(p) or self.param_owners.get(p) or f"<{tuple(p.shape)}>", "shape": list(p.shape),
-                                        "numel": p.numel()})
+                        without.append(WithoutGrad(name=names.get(p) or self.param_owners.get(p) or f"<{tuple(p.shape)}>",
+                                                   shape=list(p.shape), numel=p.numel()))
             times = self.step_times
             return Report(
                 rank=self.rank,
@@ -845,12 +872,11 @@ class Probe:
                 optimizers_after_first_step=self.optimizers_after_first_step,
                 losses=[_num(x) for x in self.losses],
                 grad_norms=[_num(x) for x in self.grad_norms],
-                layers=[{"name": n, **self.layer_info.get(n, {}),
-                            "norms": [_num(v) for _, v in self.layer_norms[n]],
-                            "zero_rows": self.zero_rows.get(n)} for n in self._layers_in_forward_order()],
+                layers=[Layer(name=n, **self.layer_info.get(n, {}), norms=[_num(v) for _, v in self.layer_norms[n]],
+                              zero_rows=self.zero_rows.get(n)) for n in self._layers_in_forward_order()],
                 ratios=self.ratios,
                 ratio_layers=list(getattr(self, "ratio_layers", ()) or ()),
-                activations=[{"name": n, **{k: v for k, v in a.items()}} for n, a in self.activations.items()],
+                activations=list(self.activations.values()),
                 nonfinite_loss=self.nonfinite_loss,
                 nonfinite_grad=self.nonfinite_grad,
                 nonfinite_activation=self.nonfinite_activation,
@@ -1006,10 +1032,10 @@ def _lr(group: dict) -> float | None:
         return None
 
 
-def _short(site: dict | None) -> str:
+def _short(site: Site | None) -> str:
     if not site:
         return "?"
-    return f"{os.path.basename(site['file'])}:{site['line']}"
+    return f"{os.path.basename(site.file)}:{site.line}"
 
 
 def _module_args(module) -> str | None:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from trainlint.probe.schema import Loader
+
 if TYPE_CHECKING:
     from trainlint.probe.instrument import Probe
 
@@ -47,13 +49,12 @@ class _LoaderIter:
         record = probe._loader_ids.get(loader)
         if record is None:
             sampler = getattr(loader, "sampler", None)
-            record = {
-                "site": probe.loader_sites.get(loader) or probe._site(),
-                "sampler": type(sampler).__name__ if sampler is not None else None,
-                "batch_size": getattr(loader, "batch_size", None),
-                "dataset": type(getattr(loader, "dataset", None)).__name__,
-                "batches": [],
-            }
+            record = Loader(
+                site=probe.loader_sites.get(loader) or probe._site(),
+                sampler=type(sampler).__name__ if sampler is not None else None,
+                batch_size=getattr(loader, "batch_size", None),
+                dataset=type(getattr(loader, "dataset", None)).__name__,
+            )
             if len(probe.loaders) < 10:
                 probe.loaders.append(record)
             probe._loader_ids[loader] = record
@@ -65,7 +66,7 @@ class _LoaderIter:
     def __next__(self):
         batch = next(self._inner)
         probe = self._probe
-        if len(self._record["batches"]) < probe.max_batches and not probe.done:
+        if len(self._record.batches) < probe.max_batches and not probe.done:
             try:
                 probe._on_batch(self._record, batch)
             except Exception:

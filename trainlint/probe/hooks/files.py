@@ -11,6 +11,8 @@ import sys
 
 import torch
 
+from trainlint.probe.schema import Redirect
+
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
 
 
@@ -32,7 +34,7 @@ def install(probe) -> None:
             return probe._redirect_map[path]
         new = os.path.join(probe.checkpoint_dir, f"{len(probe._redirect_map)}-{os.path.basename(path)}")
         probe._redirect_map[path] = new
-        probe.redirected.append({"path": path, "to": new})
+        probe.redirected.append(Redirect(path=path, to=new))
         return new
 
     def save(obj, f, *args, **kwargs):
@@ -81,7 +83,7 @@ def _redirect_summary_writer(probe, module) -> None:
             kwargs.pop(key, None)
         to = os.path.join(probe.checkpoint_dir, f"{len(probe.redirected)}-tensorboard")
         where = os.path.realpath(os.fspath(given)) if given else os.path.join(os.getcwd(), "runs")
-        probe.redirected.append({"path": where, "to": to, "kind": "tensorboard"})
+        probe.redirected.append(Redirect(path=where, to=to, kind="tensorboard"))
         original_init(writer, to, *args[1:], **kwargs)
 
     cls.__init__ = init
