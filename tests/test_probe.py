@@ -311,21 +311,22 @@ def test_gradients_too_large_to_copy_are_read_as_their_sum(monkeypatch):
 
     import torch
 
+    import trainlint.probe.hooks.autograd as autograd
     import trainlint.probe.instrument as instrument
 
     model = torch.nn.Linear(4, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     model(torch.randn(2, 4)).sum().backward()  # .grad set, never cleared
     probe = instrument.Probe(steps=None, report_path=None, project_root=".", script=__file__)
-    probe.optimizers.append(weakref.ref(optimizer))
-    copies = [old for _, _, _, old in probe._grads_before()]
-    assert all(old is not None for old in copies) and not probe.accumulated_grads_read
+    probe.optim.refs.append(weakref.ref(optimizer))
+    copies = [old for _, _, _, old in probe.grads.grads_before()]
+    assert all(old is not None for old in copies) and not probe.grads.accumulated_grads_read
     assert torch.equal(copies[0], model.weight.grad) and copies[0] is not model.weight.grad
-    probe._on_zero_grad(model.parameters())  # cleared since: nothing to copy
-    assert all(old is None for _, _, _, old in probe._grads_before())
-    monkeypatch.setattr(instrument, "MAX_GRAD_COPY_BYTES", 16)  # the bias fits, the weight does not
-    copies = [old for _, _, _, old in probe._grads_before()]
-    assert [c is None for c in copies] == [True, False] and probe.accumulated_grads_read
+    probe.optim.on_zero_grad(model.parameters())  # cleared since: nothing to copy
+    assert all(old is None for _, _, _, old in probe.grads.grads_before())
+    monkeypatch.setattr(autograd, "MAX_GRAD_COPY_BYTES", 16)  # the bias fits, the weight does not
+    copies = [old for _, _, _, old in probe.grads.grads_before()]
+    assert [c is None for c in copies] == [True, False] and probe.grads.accumulated_grads_read
     from trainlint.probe.output import _measured_line
 
     result = ProbeResult("a.py", [], Report(grad_norms=[1.0], accumulated_grads_read=True,
@@ -388,7 +389,8 @@ def test_dropout_zeros_are_not_dead_units(results):
 def test_a_unit_is_dead_when_zero_for_every_sample_of_the_last_batches():
     import torch
 
-    from trainlint.probe.instrument import DEAD_WINDOW, Probe, _active_units
+    from trainlint.probe.hooks.modules import DEAD_WINDOW, active_units
+    from trainlint.probe.instrument import Probe
 
     probe = Probe(steps=None, report_path=None, project_root=".", script=__file__)
     torch.manual_seed(0)
@@ -396,18 +398,18 @@ def test_a_unit_is_dead_when_zero_for_every_sample_of_the_last_batches():
     for _ in range(DEAD_WINDOW + 2):
         out = torch.relu(torch.randn(16, 64)) * (torch.rand(16, 64) > 0.5)  # dropout zeros half of them
         out[:, :8] = 0  # eight units never fire
-        shares.append(float(probe._dead_share("fc", _active_units(out))))
+        shares.append(float(probe.modules.dead_share("fc", active_units(out))))
     assert all(s != s for s in shares[:DEAD_WINDOW - 1])  # not judged before the window is full
     assert shares[-1] == 8 / 64
     # ReLU before pooling: a channel with zero pixels is alive if any pixel of any sample fires
     image = torch.zeros(8, 4, 6, 6)
     image[0, :3, 2, 2] = 1.0
-    (channels,) = _active_units(image)
+    (channels,) = active_units(image)
     assert channels.tolist() == [True, True, True, False]
     # (N, T, F) or (N, C, L): a unit counts as dead under both readings only
     sequence = torch.zeros(8, 5, 7)
     sequence[:, :, 0] = 1.0
-    assert [m.shape[0] for m in _active_units(sequence)] == [5, 7]
+    assert [m.shape[0] for m in active_units(sequence)] == [5, 7]
 
 
 @needs_torch

@@ -57,7 +57,7 @@ def _user_frame(tb, probe) -> Site | None:
     """The innermost traceback frame in the user's own code."""
     found = None
     for frame, lineno in traceback.walk_tb(tb):
-        if probe._is_user_file(frame.f_code.co_filename):
+        if probe.is_user_file(frame.f_code.co_filename):
             found = Site(os.path.realpath(frame.f_code.co_filename), lineno)
     return found
 
@@ -67,12 +67,12 @@ def _raising_module(tb, probe) -> RaisingModule | None:
     found = None
     for frame, _ in traceback.walk_tb(tb):
         module = frame.f_locals.get("self")
-        site = probe.sites.get(module) if module is not None else None
+        site = probe.modules.sites.get(module) if module is not None else None
         if site is not None:
-            from trainlint.probe.instrument import _module_args
+            from trainlint.probe.hooks.modules import module_args
 
             params = [p for p in module.parameters(recurse=False)]
-            found = RaisingModule(type=type(module).__name__, args=_module_args(module), site=site,
+            found = RaisingModule(type=type(module).__name__, args=module_args(module), site=site,
                                   device=str(params[0].device) if params else None,
                                   dtype=str(params[0].dtype).replace("torch.", "") if params else None)
     return found

@@ -217,22 +217,22 @@ def optimizer_rebuilt(m: Measurements, finding: Finding) -> Evidence:
                     {"rebuilt": n})
 
 
-def constant_weights(m: Measurements, finding: Finding) -> Evidence:
-    """TL601: a weight tensor constant at the first step."""
+def _weights_at_first_step(m: Measurements, names: list[str], what: str) -> Evidence:
+    """The weight tensors the first optimizer step found `what`."""
     if m.steps < 1:
         return Evidence(False, message="no optimizer step was made")
-    names = m.r.constant_weights
-    return Evidence(True, bool(names), f"{len(names)} weight tensor(s) constant at the first step"
+    return Evidence(True, bool(names), f"{len(names)} weight tensor(s) {what} at the first step"
                     + (f": {', '.join(names[:4])}" if names else ""), {"parameters": names})
+
+
+def constant_weights(m: Measurements, finding: Finding) -> Evidence:
+    """TL601: a weight tensor constant at the first step."""
+    return _weights_at_first_step(m, m.r.constant_weights, "constant")
 
 
 def huge_weights(m: Measurements, finding: Finding) -> Evidence:
     """TL602: a weight non-finite or huge at the first step."""
-    if m.steps < 1:
-        return Evidence(False, message="no optimizer step was made")
-    names = m.r.huge_weights
-    return Evidence(True, bool(names), f"{len(names)} weight tensor(s) non-finite or > 1e6 at the first step"
-                    + (f": {', '.join(names[:4])}" if names else ""), {"parameters": names})
+    return _weights_at_first_step(m, m.r.huge_weights, "non-finite or > 1e6")
 
 
 def stored_graph(m: Measurements, finding: Finding) -> Evidence:
