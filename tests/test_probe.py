@@ -988,7 +988,7 @@ def test_runtime_rules_say_which_static_findings_their_evidence_confirms():
                        for b in rule.band(m))
         for code in rule.confirms:  # the verdict reads this rule's evidence
             assert static_evidence(code)(m, _static(code)) == (
-                rule.evidence_for(m, _static(code)) if hasattr(rule, "evidence_for") else m.measure(rule.code))
+                rule.evidence_for(m, _static(code)) if rule.evidence_for else m.measure(rule.code))
 
 
 @needs_torch

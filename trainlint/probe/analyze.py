@@ -46,9 +46,8 @@ def static_evidence(code: str) -> Callable[[Measurements, Finding], Evidence] | 
     rule = _confirming_rule(code)
     if rule is None:
         return EVIDENCE.get(code)
-    reader = getattr(rule, "evidence_for", None)
-    if reader is not None:
-        return reader
+    if rule.evidence_for is not None:
+        return rule.evidence_for
     return lambda m, finding: m.measure(rule.code)
 
 
@@ -237,7 +236,7 @@ def explain_causes(runtime: list[Finding], static: list[Finding]) -> list[Findin
     rules = runtime_rules()
     out = []
     for f in runtime:
-        explains = getattr(rules.get(f.code), "explains", {})
+        explains = rules[f.code].explains
         causes = [c for c in static if c.code in explains]
         if causes:
             by_code: dict[str, list[Finding]] = {}
