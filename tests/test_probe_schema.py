@@ -60,7 +60,8 @@ def _full_report() -> Report:
         optimizer_steps=3, backward_calls=4,
         optimizers=[OptimizerRecord("SGD", site, 0, [ParamGroup(4, 0.1), ParamGroup(2, None)])],
         optimizers_after_first_step=1, backward_site=Site("/p/train.py", 30), lrs=[[0.1, None], [0.05, 0.01]],
-        schedulers=[SchedulerRecord("StepLR", site, 0, 3, 3)], scheduler_warnings=["Detected call of lr_scheduler.step()"],
+        schedulers=[SchedulerRecord("StepLR", site, 0, 3, 3)],
+        scheduler_warnings=["Detected call of lr_scheduler.step()"],
         double_steps=[DoubleStep("SGD", 1, 2)], steps_without_grad=[1], events=["backward", "step"],
         losses=[2.3, "nan"], grad_norms=["inf", 0.5],
         layers=[Layer("fc1", "Linear", site, [0.1, "nan"], ["nan", 0.25]), Layer("fc2", "Linear", None, [0.2], None)],
@@ -77,8 +78,10 @@ def _full_report() -> Report:
         loaders=[Loader(site, "SequentialSampler", 8, "TensorDataset",
                         [Batch(0.5, 0.2, 0.0, 1.0, "float32", [8, 3], {"0": 8}, 0), Batch(backward_before=1)])],
         loss_fns=[LossCall("cross_entropy", site, [8, 10], 1, 2.3, 0.0, 1.0, 10, 1.0, 1e-7, 0.9, "int64")],
-        redirected=[Redirect("/p/ckpt.pt", "/tmp/x/0-ckpt.pt"), Redirect("/p/runs", "/tmp/x/1-tensorboard", "tensorboard")],
-        project_files=["/p/train.py"], internal_errors=["ZeroDivisionError: division by zero"], version=schema.VERSION + 1,
+        redirected=[Redirect("/p/ckpt.pt", "/tmp/x/0-ckpt.pt"),
+                    Redirect("/p/runs", "/tmp/x/1-tensorboard", "tensorboard")],
+        project_files=["/p/train.py"], internal_errors=["ZeroDivisionError: division by zero"],
+        version=schema.VERSION + 1,
     )
 
 

@@ -22,7 +22,6 @@ def measure(m: Measurements) -> Evidence:
                     site)
 
 
-
 def band(m: Measurements) -> list[Band]:
     """How a pipeline that never normalizes (TL102) reads the inputs' mean and std."""
     numbers = m.measure("TL909").numbers

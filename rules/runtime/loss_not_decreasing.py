@@ -26,7 +26,6 @@ def measure(m: Measurements) -> Evidence:
     return Evidence(True, growth >= m.t.loss_growth or nonfinite, text, numbers, m.backward_site)
 
 
-
 def band(m: Measurements) -> list[Band]:
     """How a learning rate far out of range (TL408) reads the loss growth."""
     growth = m.measure("TL907").numbers.get("growth")

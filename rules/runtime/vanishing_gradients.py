@@ -22,7 +22,6 @@ def measure(m: Measurements) -> Evidence:
                     site)
 
 
-
 def band(m: Measurements) -> list[Band]:
     """How a static prediction of vanishing gradients reads the ratio: confirmed below
     `vanishing-confirm`, far short of this rule's own threshold."""

@@ -83,7 +83,6 @@ class Measurements:
         return batches, (self.train_loaders[0].site if self.train_loaders else None)
 
 
-
 def same_file(a: str, b: str) -> bool:
     try:
         return os.path.realpath(a) == os.path.realpath(b)

@@ -89,7 +89,8 @@ class ProbeResult:
             return None
         stopped = r.stopped
         if stopped == "exception":
-            return f"the script raised {r.exception.type if r.exception else 'an exception'} before its first training step"
+            what = r.exception.type if r.exception else "an exception"
+            return f"the script raised {what} before its first training step"
         if stopped == "exit":
             return f"the script exited (code {r.exit_code}) before its first training step"
         if stopped == "timeout":

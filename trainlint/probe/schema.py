@@ -26,9 +26,9 @@ Number = float | str  # a float, or "nan" / "inf" / "-inf"
 R = TypeVar("R", bound="Record")
 
 
-def optional(**kwargs) -> Any:
+def optional() -> Any:
     """A field written only when it was measured (absent from the JSON while None)."""
-    return field(default=None, metadata={"optional": True, **kwargs.pop("metadata", {})}, **kwargs)
+    return field(default=None, metadata={"optional": True})
 
 
 def key(name: str, default: Any = None) -> Any:
