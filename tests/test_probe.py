@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from trainlint.finding import Finding, Location, Severity
-from trainlint.probe.analyze import Measurements, fmt, runtime_findings, verdict_for
+from trainlint.probe import static_evidence as evidence
+from trainlint.probe.analyze import Measurements, runtime_findings, verdict_for
+from trainlint.probe.numbers import fmt
 from trainlint.probe.runner import ProbeResult, run_probe, torch_available
 from trainlint.probe.schema import Report
 from trainlint.config import ConfigError, config_from_table, load_config
@@ -271,18 +273,19 @@ def test_nan_is_traced_to_the_module_that_made_it(results):
 @pytest.mark.probe
 def test_loop_bugs_are_measured(results):
     m = Measurements(results["loop_bugs"].report, Thresholds())
-    carried = m.grad_carried()
+    carried = evidence.grad_carried(m, _static("TL401"))
     assert carried.present and carried.numbers["params"] == carried.numbers["of"] == 4
-    assert m.scheduler_order().present
-    assert not m.step_without_grad().present
-    granularity = m.scheduler_granularity()  # StepLR(step_size=100) stepped every batch
+    assert evidence.scheduler_order(m, _static("TL406")).present
+    assert not evidence.step_without_grad(m, _static("TL402")).present
+    granularity = evidence.scheduler_granularity(m, _static("TL409"))  # StepLR(step_size=100) stepped every batch
     assert granularity.present and granularity.numbers["calls"] >= granularity.numbers["optimizer_steps"] - 1
     for code in ("TL401", "TL406", "TL409"):
         (f,) = static(results["loop_bugs"], code)
         assert f.details["verdict"] == "confirmed"
     assert "StepLR.step() ran" in static(results["loop_bugs"], "TL409")[0].details["verdict_message"]
     healthy = Measurements(results["healthy"].report, Thresholds())
-    assert not healthy.grad_carried().present and not healthy.scheduler_order().present
+    assert not evidence.grad_carried(healthy, _static("TL401")).present
+    assert not evidence.scheduler_order(healthy, _static("TL406")).present
 
 
 @needs_torch
@@ -308,21 +311,22 @@ def test_gradients_too_large_to_copy_are_read_as_their_sum(monkeypatch):
 
     import torch
 
+    import trainlint.probe.hooks.autograd as autograd
     import trainlint.probe.instrument as instrument
 
     model = torch.nn.Linear(4, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     model(torch.randn(2, 4)).sum().backward()  # .grad set, never cleared
     probe = instrument.Probe(steps=None, report_path=None, project_root=".", script=__file__)
-    probe.optimizers.append(weakref.ref(optimizer))
-    copies = [old for _, _, _, old in probe._grads_before()]
-    assert all(old is not None for old in copies) and not probe.accumulated_grads_read
+    probe.optim.refs.append(weakref.ref(optimizer))
+    copies = [old for _, _, _, old in probe.grads.grads_before()]
+    assert all(old is not None for old in copies) and not probe.grads.accumulated_grads_read
     assert torch.equal(copies[0], model.weight.grad) and copies[0] is not model.weight.grad
-    probe._on_zero_grad(model.parameters())  # cleared since: nothing to copy
-    assert all(old is None for _, _, _, old in probe._grads_before())
-    monkeypatch.setattr(instrument, "MAX_GRAD_COPY_BYTES", 16)  # the bias fits, the weight does not
-    copies = [old for _, _, _, old in probe._grads_before()]
-    assert [c is None for c in copies] == [True, False] and probe.accumulated_grads_read
+    probe.optim.on_zero_grad(model.parameters())  # cleared since: nothing to copy
+    assert all(old is None for _, _, _, old in probe.grads.grads_before())
+    monkeypatch.setattr(autograd, "MAX_GRAD_COPY_BYTES", 16)  # the bias fits, the weight does not
+    copies = [old for _, _, _, old in probe.grads.grads_before()]
+    assert [c is None for c in copies] == [True, False] and probe.grads.accumulated_grads_read
     from trainlint.probe.output import _measured_line
 
     result = ProbeResult("a.py", [], Report(grad_norms=[1.0], accumulated_grads_read=True,
@@ -362,9 +366,9 @@ def test_stall_confirms_the_static_findings_that_explain_it():
                           Thresholds())
     assert not moving.measure("TL912").present
     assert not Measurements(_report(losses=[2.0] * 4, grad_norms=[0.0] * 4), Thresholds()).measure("TL912").observable
-    from trainlint.probe.analyze import explain_stall
+    from trainlint.probe.analyze import explain_causes
 
-    (named,) = explain_stall([Finding("TL912", "training-stalled", Severity.WARNING, "stalled", "train.py",
+    (named,) = explain_causes([Finding("TL912", "training-stalled", Severity.WARNING, "stalled", "train.py",
                                       Location(9, 1), Location(9, 2), details={"kind": "runtime"})],
                              [_static("TL201", row=3), _static("TL201", row=4), _static("TL408", row=7),
                               _static("TL401", row=8)])
@@ -377,15 +381,16 @@ def test_stall_confirms_the_static_findings_that_explain_it():
 def test_dropout_zeros_are_not_dead_units(results):
     r = results["dropout_cnn"]
     assert r.report.stopped == "steps" and r.runtime == [] and not r.failed, [f.message for f in r.runtime]
-    fc1 = next(layer for layer in r.report.layers if layer["name"] == "fc1")
-    assert fc1["zero_rows"][:2] == ["nan", "nan"] and max(fc1["zero_rows"][2:]) < 0.5  # judged from the third batch
+    fc1 = next(layer for layer in r.report.layers if layer.name == "fc1")
+    assert fc1.zero_rows[:2] == ["nan", "nan"] and max(fc1.zero_rows[2:]) < 0.5  # judged from the third batch
 
 
 @needs_torch
 def test_a_unit_is_dead_when_zero_for_every_sample_of_the_last_batches():
     import torch
 
-    from trainlint.probe.instrument import DEAD_WINDOW, Probe, _active_units
+    from trainlint.probe.hooks.modules import DEAD_WINDOW, active_units
+    from trainlint.probe.instrument import Probe
 
     probe = Probe(steps=None, report_path=None, project_root=".", script=__file__)
     torch.manual_seed(0)
@@ -393,18 +398,18 @@ def test_a_unit_is_dead_when_zero_for_every_sample_of_the_last_batches():
     for _ in range(DEAD_WINDOW + 2):
         out = torch.relu(torch.randn(16, 64)) * (torch.rand(16, 64) > 0.5)  # dropout zeros half of them
         out[:, :8] = 0  # eight units never fire
-        shares.append(float(probe._dead_share("fc", _active_units(out))))
+        shares.append(float(probe.modules.dead_share("fc", active_units(out))))
     assert all(s != s for s in shares[:DEAD_WINDOW - 1])  # not judged before the window is full
     assert shares[-1] == 8 / 64
     # ReLU before pooling: a channel with zero pixels is alive if any pixel of any sample fires
     image = torch.zeros(8, 4, 6, 6)
     image[0, :3, 2, 2] = 1.0
-    (channels,) = _active_units(image)
+    (channels,) = active_units(image)
     assert channels.tolist() == [True, True, True, False]
     # (N, T, F) or (N, C, L): a unit counts as dead under both readings only
     sequence = torch.zeros(8, 5, 7)
     sequence[:, :, 0] = 1.0
-    assert [m.shape[0] for m in _active_units(sequence)] == [5, 7]
+    assert [m.shape[0] for m in active_units(sequence)] == [5, 7]
 
 
 @needs_torch
@@ -476,7 +481,7 @@ def test_script_that_raises_gets_a_clear_report(results):
     r = results["raises"]
     assert r.report.stopped == "exception"
     exc = r.report.exception
-    assert exc["type"] == "ValueError" and exc["site"]["line"] == 14
+    assert exc.type == "ValueError" and exc.site.line == 14
     assert r.report.optimizer_steps == 2
 
 
@@ -549,11 +554,11 @@ def _gone(pid: int) -> bool:
 def test_checkpoints_are_redirected_and_removed(results):
     r = results["checkpoint"]
     assert r.report.stopped == "steps"  # the script's torch.load of its own checkpoint worked
-    written = {os.path.basename(x["path"]) for x in r.report.redirected}
+    written = {os.path.basename(x.path) for x in r.report.redirected}
     assert written == {"probe_checkpoint_test.pt", "probe_last_test.ckpt"}
     assert not (FIXTURES / "probe_checkpoint_test.pt").exists()
     assert not (FIXTURES / "probe_last_test.ckpt").exists()
-    assert not os.path.exists(os.path.dirname(r.report.redirected[0]["to"]))
+    assert not os.path.exists(os.path.dirname(r.report.redirected[0].to))
 
 
 @needs_torch
@@ -562,9 +567,9 @@ def test_tensorboard_runs_are_redirected_and_removed(results):
     r = results["tensorboard_logs"]
     assert r.report.stopped == "steps"
     (entry,) = r.report.redirected
-    assert entry["kind"] == "tensorboard" and entry["path"] == str(FIXTURES / "probe_runs_test")
+    assert entry.kind == "tensorboard" and entry.path == str(FIXTURES / "probe_runs_test")
     assert not (FIXTURES / "probe_runs_test").exists()
-    assert not os.path.exists(os.path.dirname(entry["to"]))
+    assert not os.path.exists(os.path.dirname(entry.to))
 
 
 @needs_torch
@@ -575,7 +580,7 @@ def test_double_optimizer_step_is_measured(results):
     assert tl414.details["verdict"] == "confirmed"
     assert "SGD.step() ran again on the gradients of backward() call 1" in tl414.details["verdict_message"]
     # the healthy loop steps once per backward
-    assert not Measurements(results["healthy"].report, Thresholds()).double_step().present
+    assert not evidence.double_step(Measurements(results["healthy"].report, Thresholds()), _static("TL414")).present
 
 
 @needs_torch
@@ -599,7 +604,7 @@ def test_training_in_eval_mode_after_the_evaluation_is_measured(results):
     assert tl502.details["verdict"] == "confirmed"
     assert tl502.details["measurement"]["in_eval_mode"] == tl502.details["measurement"]["training_forwards"] == 3
     # the evaluation itself was in eval mode: TL501 has nothing to say
-    assert Measurements(r.report, Thresholds()).eval_mode().present is False
+    assert evidence.eval_mode(Measurements(r.report, Thresholds()), _static("TL501")).present is False
 
 
 @needs_torch
@@ -614,8 +619,10 @@ def test_an_evaluation_without_no_grad_is_measured(results):
     assert m["after_step"] == 4 and m["in_train_mode"] == m["forwards"] == 2
     assert r.report.optimizer_steps == 7 and len(r.report.eval_passes) == 1
     ok = Measurements(results["eval_with_grad_ok"].report, Thresholds())
-    assert ok.eval_mode().observable and not ok.eval_mode().present
-    assert ok.train_mode_restored().observable and not ok.train_mode_restored().present
+    in_eval = evidence.eval_mode(ok, _static("TL501"))
+    restored = evidence.train_mode_restored(ok, _static("TL502"))
+    assert in_eval.observable and not in_eval.present
+    assert restored.observable and not restored.present
     assert results["eval_with_grad_ok"].exit_code == 0
 
 
@@ -623,7 +630,7 @@ def test_an_evaluation_without_no_grad_is_measured(results):
 @pytest.mark.probe
 def test_layers_are_listed_in_forward_order(results):
     """The layer forward() builds (after a warm-up forward without backward) sits where it runs."""
-    names = [layer["name"] for layer in results["probe_resnet"].report.layers]
+    names = [layer.name for layer in results["probe_resnet"].report.layers]
     assert names.index("conv2block.7") < names.index("adjBlock") < names.index("conv3block.0")
     assert names[0] == "conv1block.0" and names[-1] == "linear_block.3"
 
@@ -960,6 +967,28 @@ def test_runtime_rules_are_the_registry_s(tmp_path):
     for rule in rules.values():
         for key, default in rule.options.items():
             assert getattr(Thresholds(), key.replace("-", "_")) == default
+
+
+def test_runtime_rules_say_which_static_findings_their_evidence_confirms():
+    """Each static code has one source of evidence: the runtime rule that `confirms` it, or
+    trainlint.probe.static_evidence; a rule that reads codes on a band has a band."""
+    from trainlint.probe.analyze import STATIC_EVIDENCE, static_evidence
+    from trainlint.probe.catalog import runtime_rules
+    from trainlint.registry import rules_by_code
+
+    static_codes = {code for code, rule in rules_by_code().items() if not rule.runtime}
+    confirmed = [code for rule in runtime_rules().values() for code in rule.confirms]
+    assert len(confirmed) == len(set(confirmed)) and not set(confirmed) & set(evidence.EVIDENCE)
+    assert set(STATIC_EVIDENCE) == set(confirmed) | set(evidence.EVIDENCE) <= static_codes
+    m = Measurements(_report(), Thresholds())
+    for rule in runtime_rules().values():
+        assert set(rule.banded) | set(rule.explains) <= static_codes
+        if rule.banded:
+            assert all(b.verdict() in ("confirmed", "not confirmed", "inconclusive", "not observable")
+                       for b in rule.band(m))
+        for code in rule.confirms:  # the verdict reads this rule's evidence
+            assert static_evidence(code)(m, _static(code)) == (
+                rule.evidence_for(m, _static(code)) if rule.evidence_for else m.measure(rule.code))
 
 
 @needs_torch

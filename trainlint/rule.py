@@ -8,7 +8,7 @@ the docstring (ruff's sections), bad and good examples that are run as tests, an
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -134,6 +134,18 @@ class Rule:
     #: Runtime findings (TL9xx) are measured by `trainlint probe`, never by the static engine:
     #: they have no `check` and no static examples; their docs name the probe fixture that shows them.
     runtime: ClassVar[bool] = False
+    #: A runtime rule's place in the verdicts on static findings (trainlint.probe.analyze):
+    #: the static codes whose verdict is this rule's evidence (its `measure`, or its
+    #: `evidence_for(m, finding)` where the finding's lines matter) ...
+    confirms: ClassVar[tuple[str, ...]] = ()
+    evidence_for: ClassVar[Callable[..., Any] | None] = None
+    #: ... the static codes whose verdict also reads its `band(m)`: a list of
+    #: trainlint.probe.evidence.Band, the static finding being the prior (weaker evidence confirms it) ...
+    banded: ClassVar[tuple[str, ...]] = ()
+    band: ClassVar[Callable[..., Any] | None] = None
+    #: ... and static code -> the cause it names: the rule's finding names the static findings
+    #: of these codes as its likely cause, and confirms them when their own evidence does not.
+    explains: ClassVar[dict[str, str]] = {}
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self.settings: dict[str, Any] = {**self.options, **(settings or {})}

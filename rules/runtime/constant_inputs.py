@@ -9,7 +9,7 @@ def measure(m: Measurements) -> Evidence:
     batches, site = m.loader_summary()
     if not batches:
         return Evidence(False, message="no training DataLoader batch with float inputs was seen")
-    flat = [b for b in batches if as_float(b["std"]) < m.t.constant_std]
+    flat = [b for b in batches if as_float(b.std) < m.t.constant_std]
     return Evidence(True, len(flat) * 2 > len(batches),
                     f"{len(flat)} of the first {len(batches)} training batches have input std < {fmt(m.t.constant_std)}",
                     {"constant_batches": len(flat), "batches": len(batches)}, site)

@@ -13,19 +13,18 @@ def measure(m: Measurements) -> Evidence:
         return Evidence(True, False, "not judged: the training inputs are constant (" + constant.message + ")")
     rows = []
     for act in m.r.activations:
-        values = [as_float(v) for v in act.get("values") or [] if finite(v)]
+        values = [as_float(v) for v in act.values if finite(v)]
         if values:
             # a ReLU's value already spans the last batches (dead: zero in every one of them);
             # a saturation share is one batch's, averaged over the last three
-            share = values[-1] if act["kind"] == "relu" else statistics.fmean(values[-3:])
-            rows.append((share, f"`{act['name']}` ({act.get('type')})", act["kind"], act.get("site")))
+            share = values[-1] if act.kind == "relu" else statistics.fmean(values[-3:])
+            rows.append((share, f"`{act.name}` ({act.type})", act.kind, act.site))
     layers = m.r.layers
-    weight_layers = [layer for layer in layers if layer.get("zero_rows")]
+    weight_layers = [layer for layer in layers if layer.zero_rows]
     for layer in weight_layers[:-1]:  # the output layer's rows are the classes
-        values = [as_float(v) for v in layer["zero_rows"] if finite(v)]
+        values = [as_float(v) for v in layer.zero_rows if finite(v)]
         if values:
-            rows.append((values[-1], f"`{layer['name']}` ({layer.get('module')})", "zero-gradient",
-                         layer.get("site")))
+            rows.append((values[-1], f"`{layer.name}` ({layer.module})", "zero-gradient", layer.site))
     if not rows:
         return Evidence(False, message="no activation module and no weight layer gradient was seen")
     bad = sorted((r for r in rows if r[0] >= m.t.dead_fraction), key=lambda r: -r[0])

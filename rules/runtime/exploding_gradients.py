@@ -69,3 +69,4 @@ class ExplodingGradients(Rule):
         "grad-growth": 10.0,  # the total gradient norm reaches this multiple of its first value
     }
     measure = staticmethod(measure)
+    confirms = ("TL403",)  # no gradient clipping: confirmed when the gradients explode

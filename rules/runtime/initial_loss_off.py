@@ -8,19 +8,19 @@ from trainlint.rule import Rule
 
 def measure(m: Measurements) -> Evidence:
     """TL908's evidence: what the probe measured for it."""
-    calls = [e for e in m.loss_calls("cross_entropy") if e.get("classes")]
+    calls = [e for e in m.loss_calls("cross_entropy") if e.classes]
     if not calls:
         return Evidence(False, message="no cross_entropy call with class scores was seen")
     entry = calls[0]
-    classes = entry["classes"]
+    classes = entry.classes
     expected = math.log(classes)
-    loss = as_float(entry.get("loss"))
+    loss = as_float(entry.loss)
     text = (f"cross-entropy at the first step {fmt(loss)} vs ln({classes}) = {fmt(expected)} "
             f"(threshold {fmt(m.t.initial_loss_factor)}×)")
     # a non-finite first loss is TL901's
     present = finite(loss) and loss >= m.t.initial_loss_factor * expected and not m.probabilities(entry)
     return Evidence(True, present, text, {"loss": loss, "classes": classes, "expected": expected},
-                    entry.get("site"))
+                    entry.site)
 
 
 class InitialLossOff(Rule):

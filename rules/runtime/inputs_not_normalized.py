@@ -1,7 +1,7 @@
 import statistics
 
 from trainlint.finding import Severity
-from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.measurements import Band, Evidence, Measurements
 from trainlint.probe.numbers import as_float, fmt
 from trainlint.rule import Rule
 
@@ -11,15 +11,24 @@ def measure(m: Measurements) -> Evidence:
     batches, site = m.loader_summary()
     if not batches:
         return Evidence(False, message="no training DataLoader batch with float or uint8 inputs was seen")
-    mean = statistics.fmean(as_float(b["mean"]) for b in batches)
-    std = statistics.fmean(as_float(b["std"]) for b in batches)
-    low = min(as_float(b["min"]) for b in batches)
-    high = max(as_float(b["max"]) for b in batches)
+    mean = statistics.fmean(as_float(b.mean) for b in batches)
+    std = statistics.fmean(as_float(b.std) for b in batches)
+    low = min(as_float(b.min) for b in batches)
+    high = max(as_float(b.max) for b in batches)
     text = (f"first {len(batches)} training batches: input mean {fmt(mean)}, std {fmt(std)}, range "
             f"[{fmt(low)}, {fmt(high)}] (thresholds |mean| > {fmt(m.t.input_mean)}, std > {fmt(m.t.input_std)})")
     present = abs(mean) > m.t.input_mean or std > m.t.input_std
     return Evidence(True, present, text, {"mean": mean, "std": std, "min": low, "max": high, "batches": len(batches)},
                     site)
+
+
+def band(m: Measurements) -> list[Band]:
+    """How a pipeline that never normalizes (TL102) reads the inputs' mean and std."""
+    numbers = m.measure("TL909").numbers
+    if "mean" not in numbers:
+        return []
+    return [Band("input |mean|", abs(numbers["mean"]), m.t.input_mean_confirm, m.t.input_mean_healthy),
+            Band("input std", numbers["std"], m.t.input_std_confirm, m.t.input_std_healthy)]
 
 
 class InputsNotNormalized(Rule):
@@ -66,3 +75,6 @@ class InputsNotNormalized(Rule):
         "input-std-healthy": 1.5,  # ... not confirmed below it
     }
     measure = staticmethod(measure)
+    confirms = ("TL102",)
+    banded = ("TL102",)
+    band = staticmethod(band)

@@ -1,5 +1,5 @@
 from trainlint.finding import Severity
-from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.measurements import Band, Evidence, Measurements
 from trainlint.probe.numbers import finite, fmt
 from trainlint.rule import Rule
 
@@ -24,6 +24,12 @@ def measure(m: Measurements) -> Evidence:
     if nonfinite:
         text += ", then non-finite"
     return Evidence(True, growth >= m.t.loss_growth or nonfinite, text, numbers, m.backward_site)
+
+
+def band(m: Measurements) -> list[Band]:
+    """How a learning rate far out of range (TL408) reads the loss growth."""
+    growth = m.measure("TL907").numbers.get("growth")
+    return [] if growth is None else [Band("loss growth", growth, m.t.loss_growth_confirm, m.t.loss_growth_healthy)]
 
 
 class LossNotDecreasing(Rule):
@@ -68,3 +74,5 @@ class LossNotDecreasing(Rule):
         "loss-growth-healthy": 1.5,
     }
     measure = staticmethod(measure)
+    banded = ("TL408",)  # TL408's evidence is its own (trainlint.probe.static_evidence); its band is this
+    band = staticmethod(band)

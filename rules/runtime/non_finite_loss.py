@@ -17,22 +17,23 @@ def measure(m: Measurements) -> Evidence:
                         + (f" (loss {fmt(finite_losses[0])} → {fmt(finite_losses[-1])})" if finite_losses else ""))
     parts = []
     if loss:
-        parts.append(f"the loss is {loss['value']} at iteration {loss['iteration']}")
+        parts.append(f"the loss is {loss.value} at iteration {loss.iteration}")
     if grad:
-        parts.append(f"gradients of {grad['count']} layer{'s' if grad['count'] != 1 else ''} are non-finite at "
-                     f"iteration {grad['iteration']} (first: `{grad['layers'][0]}`)")
+        parts.append(f"gradients of {grad.count} layer{'s' if grad.count != 1 else ''} are non-finite at "
+                     f"iteration {grad.iteration} (first: `{grad.layers[0]}`)")
     site = m.backward_site
     if act:
-        origin = f"module `{act['module']}` ({act['type']})"
-        if act.get("inputs_finite") is False:
-            parts.append(f"the inputs of {origin} were already non-finite at iteration {act['iteration']}")
+        origin = f"module `{act.module}` ({act.type})"
+        if act.inputs_finite is False:
+            parts.append(f"the inputs of {origin} were already non-finite at iteration {act.iteration}")
         else:
-            parts.append(f"the first non-finite activation is the output of {origin} at iteration {act['iteration']}")
-        site = act.get("site") or site
+            parts.append(f"the first non-finite activation is the output of {origin} at iteration {act.iteration}")
+        site = act.site or site
     first_finite = next((x for x in m.losses if finite(x)), None)
     if first_finite is not None:
         parts.append(f"first loss {fmt(first_finite)}")
-    return Evidence(True, True, "; ".join(parts), {"loss": loss, "grad": grad, "activation": act}, site)
+    numbers = {"loss": loss, "grad": grad, "activation": act}
+    return Evidence(True, True, "; ".join(parts), {k: v.to_json() if v else None for k, v in numbers.items()}, site)
 
 
 class NonFiniteLoss(Rule):

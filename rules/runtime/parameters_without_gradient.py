@@ -10,11 +10,11 @@ def measure(m: Measurements) -> Evidence:
     entries = m.r.without_grad
     if not entries:
         return Evidence(True, False, f"every optimized parameter got a gradient within {m.backward} iterations")
-    names = ", ".join(f"{e['name']} {shape(e['shape'])}" for e in entries[:4])
+    names = ", ".join(f"{e.name} {shape(e.shape)}" for e in entries[:4])
     more = f" and {len(entries) - 4} more" if len(entries) > 4 else ""
     return Evidence(True, True, f"{len(entries)} optimized parameter{'s' if len(entries) != 1 else ''} never got a "
                                 f"gradient from the loss in {m.backward} iterations: {names}{more}",
-                    {"parameters": [e["name"] for e in entries], "count": len(entries)}, m.optimizer_site)
+                    {"parameters": [e.name for e in entries], "count": len(entries)}, m.optimizer_site)
 
 
 class ParametersWithoutGradient(Rule):
@@ -55,3 +55,4 @@ class ParametersWithoutGradient(Rule):
     seeds = ("001 §7",)
     runtime = True
     measure = staticmethod(measure)
+    confirms = ("TL208",)  # a layer built in __init__ and never used: its parameters get no gradient

@@ -81,3 +81,11 @@ class TrainingStalled(Rule):
         "stall-grad-ratio": 1e-3,  # ... and each step's own gradient norm is at most this share of the run's largest
     }
     measure = staticmethod(measure)
+    #: The static findings that explain a stall: the finding names them, and they are confirmed by it.
+    explains = {
+        "TL302": "softmax before cross-entropy",
+        "TL408": "a learning rate far out of range",
+        "TL201": "a saturated sigmoid stack",
+        "TL102": "unnormalized inputs",
+        "TL306": "a non-negative activation on the logits",
+    }

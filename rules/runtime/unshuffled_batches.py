@@ -7,7 +7,7 @@ from trainlint.rule import Rule
 def measure(m: Measurements) -> Evidence:
     """TL910's evidence: what the probe measured for it."""
     for loader in m.train_loaders:
-        labelled = [b["labels"] for b in loader.get("batches", []) if b.get("labels")]
+        labelled = [b.labels for b in loader.batches if b.labels]
         labelled = [h for h in labelled if sum(h.values()) >= 2]
         if len(labelled) < 2:
             continue
@@ -18,15 +18,15 @@ def measure(m: Measurements) -> Evidence:
             shares.append(count / total)
             majors.append(cls)
         single = sum(1 for s in shares if s >= m.t.single_class_share)
-        sequential = loader.get("sampler") in ("SequentialSampler", "_InfiniteConstantSampler")
+        sequential = loader.sampler in ("SequentialSampler", "_InfiniteConstantSampler")
         present = single > m.t.single_class_batches * len(shares) and (sequential or len(set(majors)) > 1)
         classes = sorted({c for h in labelled for c in h}, key=lambda c: int(c) if c.isdigit() else 0)
         text = (f"{single} of the first {len(shares)} training batches hold ≥{fmt(m.t.single_class_share * 100)}% "
-                f"one class (majority classes in order: {', '.join(majors[:8])}; sampler {loader.get('sampler')}; "
+                f"one class (majority classes in order: {', '.join(majors[:8])}; sampler {loader.sampler}; "
                 f"{len(classes)} classes seen)")
         return Evidence(True, present, text, {"single_class_batches": single, "batches": len(shares),
-                                               "majority_classes": majors, "sampler": loader.get("sampler")},
-                        loader.get("site"))
+                                               "majority_classes": majors, "sampler": loader.sampler},
+                        loader.site)
     return Evidence(False, message="no training DataLoader batch with class labels was seen")
 
 
@@ -66,3 +66,4 @@ class UnshuffledBatches(Rule):
         "single-class-batches": 0.5,  # ... in more than this share of the first training batches
     }
     measure = staticmethod(measure)
+    confirms = ("TL101",)  # a training DataLoader without shuffle

@@ -1,7 +1,7 @@
 import statistics
 
 from trainlint.finding import Severity
-from trainlint.probe.measurements import Evidence, Measurements
+from trainlint.probe.measurements import Band, Evidence, Measurements
 from trainlint.probe.numbers import finite, fmt
 from trainlint.rule import Rule
 
@@ -13,13 +13,21 @@ def measure(m: Measurements) -> Evidence:
         return Evidence(False, message="fewer than two weight layers got gradients")
     median = statistics.median(ratios)
     first, last = (m.r.ratio_layers or ["first", "last"])[:2]
-    layers = {layer["name"]: layer for layer in m.r.layers}
+    layers = {layer.name: layer for layer in m.r.layers}
     text = (f"gradient norm of the first weight layer ({first}) / last ({last}): median {fmt(median)} over "
             f"{len(ratios)} iterations (threshold {fmt(m.t.vanishing_ratio)}; healthy nets: 0.02–3)")
-    site = (layers.get(first) or {}).get("site")
+    site = layers[first].site if first in layers else None
     return Evidence(True, median < m.t.vanishing_ratio, text,
                     {"ratio": median, "first_layer": first, "last_layer": last, "threshold": m.t.vanishing_ratio},
                     site)
+
+
+def band(m: Measurements) -> list[Band]:
+    """How a static prediction of vanishing gradients reads the ratio: confirmed below
+    `vanishing-confirm`, far short of this rule's own threshold."""
+    ratio = m.measure("TL903").numbers.get("ratio")
+    return [] if ratio is None else [Band("first/last gradient ratio", ratio, m.t.vanishing_confirm,
+                                          m.t.vanishing_healthy)]
 
 
 class VanishingGradients(Rule):
@@ -64,3 +72,7 @@ class VanishingGradients(Rule):
         "vanishing-healthy": 1e-2,
     }
     measure = staticmethod(measure)
+    # sigmoid/tanh stacks (TL201) and deep unnormalized conv stacks (TL204) predict it
+    confirms = ("TL201", "TL204")
+    banded = ("TL201", "TL204")
+    band = staticmethod(band)

@@ -13,6 +13,8 @@ import sys
 import threading
 import traceback
 
+from trainlint.probe.schema import RaisingModule, ScriptException, Site
+
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="trainlint.probe._child")
@@ -51,28 +53,28 @@ def seed_everything(seed: int = SEED) -> None:
     torch.manual_seed(seed)
 
 
-def _user_frame(tb, probe) -> dict | None:
+def _user_frame(tb, probe) -> Site | None:
     """The innermost traceback frame in the user's own code."""
     found = None
     for frame, lineno in traceback.walk_tb(tb):
-        if probe._is_user_file(frame.f_code.co_filename):
-            found = {"file": os.path.realpath(frame.f_code.co_filename), "line": lineno}
+        if probe.is_user_file(frame.f_code.co_filename):
+            found = Site(os.path.realpath(frame.f_code.co_filename), lineno)
     return found
 
 
-def _raising_module(tb, probe) -> dict | None:
+def _raising_module(tb, probe) -> RaisingModule | None:
     """The innermost module on the traceback that the user's code built (it has a build site)."""
     found = None
     for frame, _ in traceback.walk_tb(tb):
         module = frame.f_locals.get("self")
-        site = probe.sites.get(module) if module is not None else None
+        site = probe.modules.sites.get(module) if module is not None else None
         if site is not None:
-            from trainlint.probe.instrument import _module_args
+            from trainlint.probe.hooks.modules import module_args
 
             params = [p for p in module.parameters(recurse=False)]
-            found = {"type": type(module).__name__, "args": _module_args(module), "site": site,
-                     "device": str(params[0].device) if params else None,
-                     "dtype": str(params[0].dtype).replace("torch.", "") if params else None}
+            found = RaisingModule(type=type(module).__name__, args=module_args(module), site=site,
+                                  device=str(params[0].device) if params else None,
+                                  dtype=str(params[0].dtype).replace("torch.", "") if params else None)
     return found
 
 
@@ -130,13 +132,13 @@ def main(argv: list[str] | None = None) -> None:
         stopped = "exception"
         extra = {
             "exit_code": 1,
-            "exception": {
-                "type": type(exc).__name__,
-                "message": str(exc)[:500],
-                "site": _user_frame(exc.__traceback__, probe),
-                "module": _raising_module(exc.__traceback__, probe),
-                "traceback": _traceback(exc, script),
-            },
+            "exception": ScriptException(
+                type=type(exc).__name__,
+                message=str(exc)[:500],
+                site=_user_frame(exc.__traceback__, probe),
+                module=_raising_module(exc.__traceback__, probe),
+                traceback=_traceback(exc, script),
+            ),
         }
     probe.stop(stopped, **extra)
 

@@ -1,158 +1,101 @@
 """Measurements -> runtime findings (TL9xx) and verdicts on static findings.
 
-Pure Python over the child's JSON report: no torch here, so this runs (and is tested)
+Pure Python over the child's typed report: no torch here, so this runs (and is tested)
 anywhere. Each runtime rule (rules/runtime/) owns the function that reads its evidence
-from the measurements; this module runs them, and maps each static code to the evidence
-that confirms it.
+from the measurements (`measure`), and says which static codes that evidence confirms
+(`confirms`), which read its number on a band (`banded`, `band`) and which it names as
+its cause (`explains`); this module runs them. The evidence for the static codes no
+runtime rule confirms is trainlint.probe.static_evidence's.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding, Location
 from trainlint.probe.catalog import runtime_rules
-from trainlint.probe.measurements import Evidence, Measurements
-from trainlint.probe.numbers import finite as _finite
-from trainlint.probe.numbers import fmt
+from trainlint.probe.evidence import CONFIRMED, INCONCLUSIVE, NOT_CONFIRMED, NOT_OBSERVABLE, Band, Evidence
+from trainlint.probe.measurements import Measurements
+from trainlint.probe.schema import Site
+from trainlint.probe.static_evidence import EVIDENCE
 from trainlint.project import display_path
 
 if TYPE_CHECKING:
     from trainlint.config import Config
+    from trainlint.rule import Rule
 
-__all__ = ["CONFIRMED", "INCONCLUSIVE", "NOT_CONFIRMED", "NOT_OBSERVABLE", "STATIC_EVIDENCE", "Evidence",
-           "Measurements", "display_path", "explain_stall", "runtime_findings", "verdict_for"]
+__all__ = ["CONFIRMED", "INCONCLUSIVE", "NOT_CONFIRMED", "NOT_OBSERVABLE", "STATIC_EVIDENCE", "Band", "Evidence",
+           "Measurements", "display_path", "explain_causes", "runtime_findings", "static_evidence", "verdict_for"]
 
-CONFIRMED, NOT_CONFIRMED, NOT_OBSERVABLE = "confirmed", "not confirmed", "not observable"
-#: The measurement lies between a static finding's confirm band and the healthy range.
-INCONCLUSIVE = "inconclusive"
-
-
-#: Static findings that explain a stalled training (TL912): it names them, and confirms them.
-STALL_CAUSES = {
-    "TL302": "softmax before cross-entropy",
-    "TL408": "a learning rate far out of range",
-    "TL201": "a saturated sigmoid stack",
-    "TL102": "unnormalized inputs",
-    "TL306": "a non-negative activation on the logits",
-}
-
-def _runtime(code: str) -> Callable[[Measurements, Finding], Evidence]:
-    """The evidence of runtime rule `code` (computed once per probe)."""
-    return lambda m, finding: m.measure(code)
-
-
-def _built_here(m: Measurements, finding: Finding) -> Evidence:
-    """TL905's evidence, for the parameters built at the finding's lines (else in its file)."""
-    return runtime_rules()["TL905"].measure(m, os.path.abspath(finding.path),
-                                            (finding.location.row, finding.end_location.row))
-
-
-#: static code -> the evidence that confirms it. A code not listed is "not observable".
-STATIC_EVIDENCE: dict[str, Callable[[Measurements, Finding], Evidence]] = {
-    "TL101": _runtime("TL910"),
-    "TL102": _runtime("TL909"),
-    "TL103": lambda m, f: m.batch_size(),
-    "TL201": _runtime("TL903"),
-    "TL202": _built_here,
-    "TL203": lambda m, f: m.stored_graph(os.path.abspath(f.path), f.location.row),
-    "TL204": _runtime("TL903"),
-    "TL207": _built_here,
-    "TL208": _runtime("TL906"),
-    "TL301": lambda m, f: m.bce_multiclass(),
-    "TL302": lambda m, f: m.softmax_into_ce(),
-    "TL304": lambda m, f: m.nll_input(),
-    "TL306": lambda m, f: m.nonneg_logits(),
-    "TL401": lambda m, f: m.grad_carried(),
-    "TL402": lambda m, f: m.step_without_grad(),
-    "TL403": _runtime("TL902"),
-    "TL406": lambda m, f: m.scheduler_order(),
-    "TL409": lambda m, f: m.scheduler_granularity(),
-    "TL408": lambda m, f: m.lr_effect(),
-    "TL411": lambda m, f: m.optimizer_rebuilt(),
-    "TL414": lambda m, f: m.double_step(),
-    "TL501": lambda m, f: m.eval_mode(),
-    "TL502": lambda m, f: m.train_mode_restored(),
-    "TL601": lambda m, f: m.constant_weights(),
-    "TL602": lambda m, f: m.huge_weights(),
-}
-
-
-@dataclass(frozen=True)
-class Band:
-    """How a static finding reads one measured number: past `confirm` the prediction holds,
-    on the healthy side of `healthy` it does not, in between the probe cannot tell."""
-
-    what: str
-    value: float
-    confirm: float
-    healthy: float
-
-    @property
-    def higher_is_worse(self) -> bool:
-        return self.confirm > self.healthy
-
-    def verdict(self) -> str:
-        v = self.value if self.higher_is_worse else -self.value
-        confirm, healthy = (self.confirm, self.healthy) if self.higher_is_worse else (-self.confirm, -self.healthy)
-        if not _finite(v):
-            return NOT_OBSERVABLE
-        return CONFIRMED if v >= confirm else NOT_CONFIRMED if v < healthy else INCONCLUSIVE
-
-    def describe(self) -> str:
-        side, other = (">=", "<") if self.higher_is_worse else ("<", ">=")
-        return (f"{self.what} {fmt(self.value)}: confirmed {side} {fmt(self.confirm)}, "
-                f"not confirmed {other} {fmt(self.healthy)}")
-
-
-def _vanishing_band(m: Measurements) -> list[Band]:
-    ratio = m.measure("TL903").numbers.get("ratio")
-    return [] if ratio is None else [Band("first/last gradient ratio", ratio, m.t.vanishing_confirm,
-                                          m.t.vanishing_healthy)]
-
-
-def _loss_growth_band(m: Measurements) -> list[Band]:
-    growth = m.measure("TL907").numbers.get("growth")
-    return [] if growth is None else [Band("loss growth", growth, m.t.loss_growth_confirm, m.t.loss_growth_healthy)]
-
-
-def _inputs_band(m: Measurements) -> list[Band]:
-    numbers = m.measure("TL909").numbers
-    if "mean" not in numbers:
-        return []
-    return [Band("input |mean|", abs(numbers["mean"]), m.t.input_mean_confirm, m.t.input_mean_healthy),
-            Band("input std", numbers["std"], m.t.input_std_confirm, m.t.input_std_healthy)]
-
-
-#: Static codes whose prediction is read on a continuous measurement, with a band each:
-#: the static finding is the prior, so weaker evidence than the runtime rule needs confirms it.
-STATIC_BANDS = {
-    "TL201": _vanishing_band,
-    "TL204": _vanishing_band,
-    "TL408": _loss_growth_band,
-    "TL102": _inputs_band,
-}
-
+#: The order of the verdicts, weakest first: the strongest of a finding's bands decides.
 _VERDICT_ORDER = (NOT_OBSERVABLE, NOT_CONFIRMED, INCONCLUSIVE, CONFIRMED)
 
 
+def _confirming_rule(code: str) -> type["Rule"] | None:
+    """The runtime rule whose evidence confirms static code `code` (its `confirms`)."""
+    return next((rule for rule in runtime_rules().values() if code in rule.confirms), None)
+
+
+def static_evidence(code: str) -> Callable[[Measurements, Finding], Evidence] | None:
+    """How static code `code` is confirmed: a runtime rule's evidence (that rule's `confirms`,
+    read by its `evidence_for` when it has one), else the verdicts' own (static_evidence.EVIDENCE)."""
+    rule = _confirming_rule(code)
+    if rule is None:
+        return EVIDENCE.get(code)
+    if rule.evidence_for is not None:
+        return rule.evidence_for
+    return lambda m, finding: m.measure(rule.code)
+
+
+class _StaticEvidence(Mapping):
+    """Static code -> the function that reads its evidence, for every code the probe can
+    confirm: the runtime rules' `confirms` and static_evidence.EVIDENCE (read on first use:
+    it imports the rules)."""
+
+    def _table(self) -> dict[str, Callable[[Measurements, Finding], Evidence]]:
+        codes = set(EVIDENCE) | {code for rule in runtime_rules().values() for code in rule.confirms}
+        return {code: static_evidence(code) for code in sorted(codes)}
+
+    def __getitem__(self, code: str):
+        return self._table()[code]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+STATIC_EVIDENCE: Mapping[str, Callable[[Measurements, Finding], Evidence]] = _StaticEvidence()
+
+
 def banded_verdict(code: str, m: Measurements) -> tuple[str, str] | None:
-    """(verdict, why) from the code's bands, the strongest band deciding; None without a band."""
-    reader = STATIC_BANDS.get(code)
-    bands = reader(m) if reader else []
+    """(verdict, why) from the bands of the runtime rules that read static code `code` on a
+    band (their `banded`), the strongest band deciding; None without a band."""
+    bands = [band for rule in runtime_rules().values() if code in rule.banded for band in rule.band(m)]
     if not bands:
         return None
     verdict = max((b.verdict() for b in bands), key=_VERDICT_ORDER.index)
     return verdict, "; ".join(b.describe() for b in bands)
 
 
-def _location(site: dict | None, fallback: str) -> tuple[str, Location, Location]:
-    path = site["file"] if site else fallback
-    row = site["line"] if site else 1
+def _explained_by(code: str, m: Measurements) -> tuple[str, Evidence] | None:
+    """A present runtime finding whose cause static code `code` is (the rule's `explains`)."""
+    for rule in runtime_rules().values():
+        if code in rule.explains:
+            evidence = m.measure(rule.code)
+            if evidence.observable and evidence.present:
+                return rule.code, evidence
+    return None
+
+
+def _location(site: Site | None, fallback: str) -> tuple[str, Location, Location]:
+    path = site.file if site else fallback
+    row = site.line if site else 1
     end_col = 1
     try:
         lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
@@ -192,7 +135,7 @@ def runtime_findings(m: Measurements, script: str, config: "Config | None" = Non
         evidence = m.measure(code)
         if not (evidence.observable and evidence.present):
             continue
-        site_file = evidence.site["file"] if evidence.site else script
+        site_file = evidence.site.file if evidence.site else script
         if code not in config.codes_for(site_file):
             continue
         rule = rules[code]
@@ -253,13 +196,13 @@ def untrained_class(finding: Finding, m: Measurements) -> str | None:
     name = enclosing_class(os.path.abspath(finding.path), finding.location.row)
     if name is None:
         return None
-    trained = {(os.path.realpath(c["file"]), c["name"]) for c in m.r.trained_classes}
+    trained = {(os.path.realpath(c.file), c.name) for c in m.r.trained_classes}
     return None if (os.path.realpath(os.path.abspath(finding.path)), name) in trained else name
 
 
 def verdict_for(finding: Finding, m: Measurements) -> Finding:
     """The static finding with details: verdict, the verdict's message and the numbers."""
-    read = STATIC_EVIDENCE.get(finding.code)
+    read = static_evidence(finding.code)
     idle = untrained_class(finding, m)
     if read is None:
         verdict, text, numbers = NOT_OBSERVABLE, "the probe measures no runtime symptom for this rule", {}
@@ -267,10 +210,12 @@ def verdict_for(finding: Finding, m: Measurements) -> Finding:
         verdict, text, numbers = NOT_OBSERVABLE, f"no {idle} ran forward in the probed training steps", {}
     else:
         evidence = read(m, finding)
-        if finding.code in STALL_CAUSES and not (evidence.observable and evidence.present):
-            stalled = m.measure("TL912")
-            if stalled.present:  # the symptom it predicts, measured as TL912
-                evidence = Evidence(True, True, "training stalled (TL912): " + stalled.message, stalled.numbers)
+        if not (evidence.observable and evidence.present):
+            explained = _explained_by(finding.code, m)
+            if explained is not None:  # the symptom it predicts, measured by a runtime rule it explains
+                code, found = explained
+                name = runtime_rules()[code].name.replace("-", " ")
+                evidence = Evidence(True, True, f"{name} ({code}): {found.message}", found.numbers)
         if not evidence.observable:
             verdict, text, numbers = NOT_OBSERVABLE, evidence.message, evidence.numbers
         else:
@@ -285,19 +230,20 @@ def verdict_for(finding: Finding, m: Measurements) -> Finding:
     return replace(finding, details=details)  # in a notebook, its cell too
 
 
-def explain_stall(runtime: list[Finding], static: list[Finding]) -> list[Finding]:
-    """The runtime findings with TL912's message naming the static findings that explain the stall."""
-    causes = [f for f in static if f.code in STALL_CAUSES]
-    if not causes:
-        return runtime
+def explain_causes(runtime: list[Finding], static: list[Finding]) -> list[Finding]:
+    """The runtime findings with the message of each rule that `explains` static codes naming
+    the static findings of those codes (TL912: the likely cause of the stall)."""
+    rules = runtime_rules()
     out = []
     for f in runtime:
-        if f.code == "TL912":
+        explains = rules[f.code].explains
+        causes = [c for c in static if c.code in explains]
+        if causes:
             by_code: dict[str, list[Finding]] = {}
             for c in causes:  # a sigmoid stack is one finding per layer: named once
                 by_code.setdefault(c.code, []).append(c)
             named = "; ".join(
-                f"{STALL_CAUSES[code]} ({code} {found[0].name} at {os.path.basename(found[0].path)}:"
+                f"{explains[code]} ({code} {found[0].name} at {os.path.basename(found[0].path)}:"
                 f"{found[0].location.row}{f' and {len(found) - 1} more' if len(found) > 1 else ''})"
                 for code, found in by_code.items())
             details = {**f.details, "causes": [{"code": c.code, "path": c.path, "line": c.location.row}

@@ -11,7 +11,7 @@ from typing import TextIO
 from trainlint.probe.analyze import CONFIRMED, INCONCLUSIVE, NOT_CONFIRMED, NOT_OBSERVABLE, display_path
 from trainlint.probe.numbers import fmt
 from trainlint.probe.runner import ProbeResult
-from trainlint.probe.schema import Report
+from trainlint.probe.schema import Progress, Report, ScriptException
 
 _VERDICT_STYLE = {CONFIRMED: "bold red", INCONCLUSIVE: "yellow", NOT_CONFIRMED: "green", NOT_OBSERVABLE: "dim"}
 
@@ -28,12 +28,12 @@ def stopped_text(result: ProbeResult) -> str:
     elif stopped == "timeout":
         how = f"stopped at the time limit after {done}"
     elif stopped == "exception":
-        exc = r.exception or {}
-        site = exc.get("site")
-        where = f" at {display_path(site['file'])}:{site['line']}" if site else ""
-        message = (exc.get("message") or "").strip().splitlines()
+        exc = r.exception or ScriptException()
+        site = exc.site
+        where = f" at {display_path(site.file)}:{site.line}" if site else ""
+        message = exc.message.strip().splitlines()
         message = message[0][:200] if message else ""
-        how = f"the script raised {exc.get('type')}: {message}{where} after {done}"
+        how = f"the script raised {exc.type if r.exception else None}: {message}{where} after {done}"
     else:
         how = f"the script exited (code {r.exit_code}) after {done}"
     if result.problem:
@@ -55,10 +55,10 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
     ranks = f", {world} ranks (rank 0 reports)" if world > 1 else ""
     console.print(Text(f"trainlint probe {display_path(result.script)}: {stopped_text(result)}, on {device}{ranks}, "
                        f"{result.wall_s:.1f} s", style="bold"))
-    exc = r.exception or {}
-    if exc.get("traceback"):
+    exc = r.exception or ScriptException()
+    if exc.traceback:
         console.print(Text("the script's traceback (last frames):", style="dim"))
-        for line in exc["traceback"].rstrip().splitlines()[-12:]:
+        for line in exc.traceback.rstrip().splitlines()[-12:]:
             console.print(Text("  " + line, style="dim"))
     elif result.report is None or (r.backward_calls == 0):
         if result.output_tail.strip():
@@ -101,7 +101,7 @@ def write_text(result: ProbeResult, out: TextIO, *, color: bool | None = None) -
                            style="yellow"))
     redirected = r.redirected or []
     if redirected:
-        names = ", ".join(sorted({os.path.basename(x["path"]) for x in redirected}))
+        names = ", ".join(sorted({os.path.basename(x.path) for x in redirected}))
         console.print(Text(f"{len(redirected)} checkpoint or TensorBoard write(s) redirected to a temporary folder, "
                            f"removed afterwards: {names}", style="dim"))
     confirmed = sum(1 for f in result.static if f.details["verdict"] == CONFIRMED)
@@ -160,7 +160,7 @@ def write_json(result: ProbeResult, out: TextIO) -> None:
 
 def write_plot(result: ProbeResult, path: Path) -> Path | None:
     """Mean and max gradient norm per layer (over the probed iterations), log scale: the gradient flow."""
-    layers = [x for x in (result.report or Report()).layers if x.get("norms")]
+    layers = [x for x in (result.report or Report()).layers if x.norms]
     if not layers:
         return None
     import matplotlib
@@ -178,9 +178,9 @@ def write_plot(result: ProbeResult, path: Path) -> Path | None:
                 out.append(v)
         return out or [0.0]
 
-    names = [x["name"] for x in layers]
-    means = [sum(finite(x["norms"])) / len(finite(x["norms"])) for x in layers]
-    maxes = [max(finite(x["norms"])) for x in layers]
+    names = [x.name for x in layers]
+    means = [sum(finite(x.norms)) / len(finite(x.norms)) for x in layers]
+    maxes = [max(finite(x.norms)) for x in layers]
     width = max(6.0, min(24.0, 0.35 * len(names) + 3))
     fig, ax = plt.subplots(figsize=(width, 4.5))
     positions = range(len(names))
@@ -257,9 +257,9 @@ class _Progress:
         self.task = self.progress.add_task("probe", total=steps, script=script.name, loss="starting (importing torch)")
         self.progress.start()
 
-    def update(self, event: dict) -> None:
-        loss = event.get("loss")
-        self.progress.update(self.task, completed=event.get("steps") or 0,
+    def update(self, event: Progress) -> None:
+        loss = event.loss
+        self.progress.update(self.task, completed=event.steps,
                              loss=f"loss {fmt(loss)}" if loss is not None else "", refresh=True)
 
     def close(self) -> None:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from trainlint.finding import Finding
 from trainlint.notebook import is_notebook
-from trainlint.probe.analyze import Measurements, explain_stall, runtime_findings, verdict_for
-from trainlint.probe.schema import Report
+from trainlint.probe.analyze import Measurements, explain_causes, runtime_findings, verdict_for
+from trainlint.probe.schema import Progress, Report
 from trainlint.probe.thresholds import Thresholds, load_thresholds
 
 if TYPE_CHECKING:
@@ -89,8 +89,8 @@ class ProbeResult:
             return None
         stopped = r.stopped
         if stopped == "exception":
-            exc = r.exception or {}
-            return f"the script raised {exc.get('type', 'an exception')} before its first training step"
+            what = r.exception.type if r.exception else "an exception"
+            return f"the script raised {what} before its first training step"
         if stopped == "exit":
             return f"the script exited (code {r.exit_code}) before its first training step"
         if stopped == "timeout":
@@ -106,7 +106,6 @@ class ProbeResult:
 
     def summary(self) -> dict:
         r = self.report or Report()
-        loaders = [ld for ld in r.loaders]
         verdicts: dict[str, int] = {}
         for f in self.static:
             verdicts[f.details["verdict"]] = verdicts.get(f.details["verdict"], 0) + 1
@@ -119,7 +118,7 @@ class ProbeResult:
             "not_measured": self.not_measured,
             "probe_exit_code": self.exit_code,
             "exit_code": r.exit_code,
-            "exception": r.exception,
+            "exception": r.exception.to_json() if r.exception else None,
             "device": r.device,
             "cuda_available": r.cuda_available,
             "torch": r.torch,
@@ -135,13 +134,12 @@ class ProbeResult:
             "losses": r.losses,
             "grad_norms": r.grad_norms,
             "scaler_overflows": r.scaler_overflows,
-            "eval_passes": r.eval_passes,
+            "eval_passes": [x.to_json() for x in r.eval_passes],
             "learning_rates": r.lrs[:1] + r.lrs[-1:] if r.lrs else [],
-            "layers": [{"name": x["name"], "module": x.get("module"), "norms": x.get("norms", [])}
-                       for x in r.layers],
-            "loaders": [{"sampler": ld.get("sampler"), "batch_size": ld.get("batch_size"),
-                         "batches": ld.get("batches", [])} for ld in loaders],
-            "redirected_writes": [x["path"] for x in r.redirected],
+            "layers": [{"name": x.name, "module": x.module, "norms": x.norms} for x in r.layers],
+            "loaders": [{"sampler": ld.sampler, "batch_size": ld.batch_size,
+                         "batches": [b.to_json() for b in ld.batches]} for ld in r.loaders],
+            "redirected_writes": [x.path for x in r.redirected],
             "runtime_findings": len(self.runtime),
             "verdicts": verdicts,
             "thresholds": self.thresholds.to_json(),
@@ -206,7 +204,7 @@ def run_probe(
     static: bool = True,
     config_path: Path | None = None,
     config: "Config | None" = None,
-    on_progress: Callable[[dict], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     cwd: str | Path | None = None,
     through_eval: bool = False,
 ) -> ProbeResult:
@@ -295,7 +293,7 @@ def run_probe(
                     result.static = _judged_in_cells(found, m, notebook, script)
                 else:
                     result.static = [verdict_for(f, m) for f in found]
-                result.runtime = explain_stall(result.runtime, result.static)
+                result.runtime = explain_causes(result.runtime, result.static)
         elif static:
             result.static = []
         result.wall_s = time.perf_counter() - started
@@ -362,13 +360,13 @@ def static_findings(files: list[Path], config: "Config") -> list[Finding]:
     return [f for f in run.findings if not f.code.startswith("TL0")]
 
 
-def _read_progress(fd: int, callback: Callable[[dict], None] | None) -> None:
+def _read_progress(fd: int, callback: Callable[[Progress], None] | None) -> None:
     with os.fdopen(fd, "r", errors="replace") as stream:
         for line in stream:
             if callback is None:
                 continue
             try:
-                callback(json.loads(line))
+                callback(Progress.from_json(json.loads(line)))
             except Exception:
                 pass
 

@@ -1,10 +1,15 @@
 """Gradient clipping: clip_grad_norm_, clip_grad_value_ (and the old clip_grad_norm) are
-recorded as events."""
+recorded as events of the probe's timeline (no recorder of their own)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def install(probe) -> None:
+if TYPE_CHECKING:
+    from trainlint.probe.instrument import Probe
+
+
+def install(probe: Probe) -> None:
     """Wrap the clipping functions where torch.nn.utils exposes them."""
     import torch.nn.utils as nn_utils
     import torch.nn.utils.clip_grad as clip_mod
@@ -16,7 +21,7 @@ def install(probe) -> None:
 
         def make(original):
             def clip(*args, **kwargs):
-                probe._event("clip")
+                probe.event("clip")
                 return original(*args, **kwargs)
 
             return clip

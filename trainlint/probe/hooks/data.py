@@ -1,28 +1,87 @@
-"""DataLoader: where each is built, and the statistics of its first batches."""
+"""DataLoader: where each is built, and the statistics of its first batches (the DataRecorder's)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
+
+from trainlint.probe.numbers import to_json as _num
+from trainlint.probe.schema import Batch, Loader
 
 if TYPE_CHECKING:
     from trainlint.probe.instrument import Probe
 
+MAX_LOADERS = 10  # loaders described in the report
 
-def install(probe) -> None:
+
+class DataRecorder:
+    """The DataLoaders the script iterated, with the statistics of their first `max_batches` batches."""
+
+    def __init__(self, probe: Probe, max_batches: int) -> None:
+        self.probe = probe
+        self.max_batches = max_batches
+        self.loaders: list[Loader] = []
+        self._records = WeakIdKeyDictionary()  # loader -> its Loader record
+        self.sites = WeakIdKeyDictionary()  # loader -> where the script built it
+
+    def on_init(self, loader) -> None:
+        site = self.probe.site(skip_self=loader)
+        if site is not None:
+            self.sites[loader] = site
+
+    def record_for(self, loader) -> Loader:
+        record = self._records.get(loader)
+        if record is None:
+            sampler = getattr(loader, "sampler", None)
+            record = Loader(
+                site=self.sites.get(loader) or self.probe.site(),
+                sampler=type(sampler).__name__ if sampler is not None else None,
+                batch_size=getattr(loader, "batch_size", None),
+                dataset=type(getattr(loader, "dataset", None)).__name__,
+            )
+            if len(self.loaders) < MAX_LOADERS:
+                self.loaders.append(record)
+            self._records[loader] = record
+        return record
+
+    def wants(self, record: Loader) -> bool:
+        return len(record.batches) < self.max_batches and not self.probe.done
+
+    def on_batch(self, record: Loader, batch) -> None:
+        x, y = split_batch(batch)
+        stats = Batch()
+        if x is not None:
+            xf = x.detach().float()
+            if xf.numel() > 1:
+                stats.mean, stats.std = _num(float(xf.mean())), _num(float(xf.std()))
+                stats.min, stats.max = _num(float(xf.min())), _num(float(xf.max()))
+                stats.dtype, stats.shape = str(x.dtype).replace("torch.", ""), list(x.shape)
+        if y is not None:
+            yy = y.detach().flatten().to("cpu")
+            if yy.numel() and int(yy.min()) >= 0 and int(yy.max()) < 100000:
+                counts = torch.bincount(yy.long())
+                stats.labels = {str(i): int(c) for i, c in enumerate(counts.tolist()) if c}
+        stats.backward_before = self.probe.grads.backward_calls
+        record.batches.append(stats)
+
+    def fields(self) -> dict:
+        return {"loaders": self.loaders}
+
+
+def install(probe: Probe) -> None:
     """Wrap DataLoader.__init__ and __iter__."""
     from torch.utils.data import DataLoader
 
+    recorder = probe.data
     loader_iter = DataLoader.__iter__
     loader_init = DataLoader.__init__
 
     def patched_loader_init(loader, *args, **kwargs):
         loader_init(loader, *args, **kwargs)
         try:
-            site = probe._site(skip_self=loader)
-            if site is not None:
-                probe.loader_sites[loader] = site
+            recorder.on_init(loader)
         except Exception:
             pass
 
@@ -32,7 +91,7 @@ def install(probe) -> None:
         inner = loader_iter(loader)
         if probe.done:
             return inner
-        return _LoaderIter(probe, loader, inner)
+        return _LoaderIter(recorder, loader, inner)
 
     DataLoader.__iter__ = patched_iter
 
@@ -40,34 +99,20 @@ def install(probe) -> None:
 class _LoaderIter:
     """Wraps a DataLoader iterator: statistics of the first batches, then out of the way."""
 
-    def __init__(self, probe: Probe, loader, inner) -> None:
-        self._probe = probe
+    def __init__(self, recorder: DataRecorder, loader, inner) -> None:
+        self._recorder = recorder
         self._inner = inner
         self._seen = 0
-        record = probe._loader_ids.get(loader)
-        if record is None:
-            sampler = getattr(loader, "sampler", None)
-            record = {
-                "site": probe.loader_sites.get(loader) or probe._site(),
-                "sampler": type(sampler).__name__ if sampler is not None else None,
-                "batch_size": getattr(loader, "batch_size", None),
-                "dataset": type(getattr(loader, "dataset", None)).__name__,
-                "batches": [],
-            }
-            if len(probe.loaders) < 10:
-                probe.loaders.append(record)
-            probe._loader_ids[loader] = record
-        self._record = record
+        self._record = recorder.record_for(loader)
 
     def __iter__(self):
         return self
 
     def __next__(self):
         batch = next(self._inner)
-        probe = self._probe
-        if len(self._record["batches"]) < probe.max_batches and not probe.done:
+        if self._recorder.wants(self._record):
             try:
-                probe._on_batch(self._record, batch)
+                self._recorder.on_batch(self._record, batch)
             except Exception:
                 pass
         return batch
@@ -76,7 +121,7 @@ class _LoaderIter:
         return len(self._inner)
 
     def __getattr__(self, name):
-        if name in ("_inner", "_probe", "_record", "_seen"):  # during copy/unpickle
+        if name in ("_inner", "_recorder", "_record", "_seen"):  # during copy/unpickle
             raise AttributeError(name)
         return getattr(self._inner, name)
 

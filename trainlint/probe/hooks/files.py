@@ -1,6 +1,6 @@
 """Files: torch.save / torch.load / open of checkpoint files under the project go to a
 temporary folder (and are read back from it), and TensorBoard SummaryWriters log there:
-a probe leaves nothing behind."""
+a probe leaves nothing behind. The FileRecorder lists the redirected writes."""
 
 from __future__ import annotations
 
@@ -8,15 +8,59 @@ import builtins
 import io
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import torch
+
+from trainlint.probe.schema import Redirect
+
+if TYPE_CHECKING:
+    from trainlint.probe.instrument import Probe
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".bin", ".safetensors", ".pkl", ".pickle", ".npz", ".h5")
 
 
-def install(probe) -> None:
-    """Redirect checkpoint writes and TensorBoard runs into probe.checkpoint_dir (when it is set)."""
-    if not probe.checkpoint_dir:
+class FileRecorder:
+    """Where the script's checkpoint writes and TensorBoard runs went instead (checkpoint_dir)."""
+
+    def __init__(self, checkpoint_dir: str | None, project_root: str) -> None:
+        self.checkpoint_dir = checkpoint_dir
+        self.project_root = project_root
+        self.redirected: list[Redirect] = []
+        self._map: dict[str, str] = {}  # the script's path -> the file in checkpoint_dir
+
+    def redirect(self, path: str) -> str:
+        """Where a write to `path` goes (the same file for every write to it)."""
+        if path in self._map:
+            return self._map[path]
+        new = os.path.join(self.checkpoint_dir, f"{len(self._map)}-{os.path.basename(path)}")
+        self._map[path] = new
+        self.redirected.append(Redirect(path=path, to=new))
+        return new
+
+    def redirected_to(self, path: str) -> str | None:
+        """The file a read of `path` finds, when the script wrote it under the probe."""
+        return self._map.get(path)
+
+    def is_checkpoint_write(self, path: str, mode: str) -> bool:
+        return any(c in mode for c in "wax+") and path.lower().endswith(CHECKPOINT_SUFFIXES) \
+            and path.startswith(self.project_root + os.sep)
+
+    def tensorboard_run(self, given) -> str:
+        """The folder a SummaryWriter logs to instead of `given` (its log_dir, else ./runs)."""
+        to = os.path.join(self.checkpoint_dir, f"{len(self.redirected)}-tensorboard")
+        where = os.path.realpath(os.fspath(given)) if given else os.path.join(os.getcwd(), "runs")
+        self.redirected.append(Redirect(path=where, to=to, kind="tensorboard"))
+        return to
+
+    def fields(self) -> dict:
+        return {"redirected": self.redirected}
+
+
+def install(probe: Probe) -> None:
+    """Redirect checkpoint writes and TensorBoard runs into the checkpoint folder (when there is one)."""
+    recorder = probe.files
+    if not recorder.checkpoint_dir:
         return
     original_save = torch.save
     original_load = torch.load
@@ -27,34 +71,25 @@ def install(probe) -> None:
             return os.path.realpath(os.fspath(path))
         return None
 
-    def redirect(path: str) -> str:
-        if path in probe._redirect_map:
-            return probe._redirect_map[path]
-        new = os.path.join(probe.checkpoint_dir, f"{len(probe._redirect_map)}-{os.path.basename(path)}")
-        probe._redirect_map[path] = new
-        probe.redirected.append({"path": path, "to": new})
-        return new
-
     def save(obj, f, *args, **kwargs):
         path = target(f)
         if path is not None:
-            f = redirect(path)
+            f = recorder.redirect(path)
         return original_save(obj, f, *args, **kwargs)
 
     def load(f, *args, **kwargs):
         path = target(f)
-        if path is not None and path in probe._redirect_map:
-            f = probe._redirect_map[path]
+        if path is not None and recorder.redirected_to(path):
+            f = recorder.redirected_to(path)
         return original_load(f, *args, **kwargs)
 
     def open_(file, mode="r", *args, **kwargs):
         path = target(file) if isinstance(file, (str, os.PathLike)) else None
         if path is not None:
-            if any(c in mode for c in "wax+") and path.lower().endswith(CHECKPOINT_SUFFIXES) \
-                    and path.startswith(probe.project_root + os.sep):
-                file = redirect(path)
-            elif path in probe._redirect_map:
-                file = probe._redirect_map[path]
+            if recorder.is_checkpoint_write(path, mode):
+                file = recorder.redirect(path)
+            elif recorder.redirected_to(path):
+                file = recorder.redirected_to(path)
         return original_open(file, mode, *args, **kwargs)
 
     torch.save = save
@@ -64,11 +99,11 @@ def install(probe) -> None:
 
     # TensorBoard writers log to ./runs/<date> by default: a probe must leave no run behind.
     # Patched when the script imports them (importing them here would cost a second).
-    _after_import({name: lambda module: _redirect_summary_writer(probe, module)
+    _after_import({name: lambda module: _redirect_summary_writer(recorder, module)
                    for name in ("torch.utils.tensorboard.writer", "tensorboardX.writer")})
 
 
-def _redirect_summary_writer(probe, module) -> None:
+def _redirect_summary_writer(recorder: FileRecorder, module) -> None:
     cls = getattr(module, "SummaryWriter", None)
     if cls is None:
         return
@@ -79,9 +114,7 @@ def _redirect_summary_writer(probe, module) -> None:
         given = args[0] if args else next((kwargs[k] for k in ("log_dir", "logdir") if kwargs.get(k)), None)
         for key in ("log_dir", "logdir"):
             kwargs.pop(key, None)
-        to = os.path.join(probe.checkpoint_dir, f"{len(probe.redirected)}-tensorboard")
-        where = os.path.realpath(os.fspath(given)) if given else os.path.join(os.getcwd(), "runs")
-        probe.redirected.append({"path": where, "to": to, "kind": "tensorboard"})
+        to = recorder.tensorboard_run(given)
         original_init(writer, to, *args[1:], **kwargs)
 
     cls.__init__ = init
