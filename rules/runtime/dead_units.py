@@ -1,8 +1,6 @@
-import statistics
-
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
-from trainlint.probe.numbers import as_float, finite, fmt
+from trainlint.probe.numbers import as_float, finite, fmean, fmt
 from trainlint.rule import Rule
 
 
@@ -17,7 +15,7 @@ def measure(m: Measurements) -> Evidence:
         if values:
             # a ReLU's value already spans the last batches (dead: zero in every one of them);
             # a saturation share is one batch's, averaged over the last three
-            share = values[-1] if act.kind == "relu" else statistics.fmean(values[-3:])
+            share = values[-1] if act.kind == "relu" else fmean(values[-3:])
             rows.append((share, f"`{act.name}` ({act.type})", act.kind, act.site))
     layers = m.r.layers
     weight_layers = [layer for layer in layers if layer.zero_rows]

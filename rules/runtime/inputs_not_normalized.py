@@ -1,8 +1,6 @@
-import statistics
-
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Band, Evidence, Measurements
-from trainlint.probe.numbers import as_float, fmt
+from trainlint.probe.numbers import as_float, fmean, fmt
 from trainlint.rule import Rule
 
 
@@ -11,8 +9,8 @@ def measure(m: Measurements) -> Evidence:
     batches, site = m.loader_summary()
     if not batches:
         return Evidence(False, message="no training DataLoader batch with float or uint8 inputs was seen")
-    mean = statistics.fmean(as_float(b.mean) for b in batches)
-    std = statistics.fmean(as_float(b.std) for b in batches)
+    mean = fmean(as_float(b.mean) for b in batches)
+    std = fmean(as_float(b.std) for b in batches)
     low = min(as_float(b.min) for b in batches)
     high = max(as_float(b.max) for b in batches)
     text = (f"first {len(batches)} training batches: input mean {fmt(mean)}, std {fmt(std)}, range "

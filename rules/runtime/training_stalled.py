@@ -1,8 +1,6 @@
-import statistics
-
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Evidence, Measurements
-from trainlint.probe.numbers import finite, fmt
+from trainlint.probe.numbers import finite, fmean, fmt
 from trainlint.rule import Rule
 
 
@@ -19,7 +17,7 @@ def measure(m: Measurements) -> Evidence:
     finite_norms = [x for x in norms if finite(x)]
     peak = max(finite_norms)
     at = norms.index(peak) + 1
-    level = statistics.fmean(last_losses)
+    level = fmean(last_losses)
     change = (max(last_losses) - min(last_losses)) / max(abs(level), 1e-12)
     top = max(last_norms)
     first = losses[0]

@@ -1,8 +1,6 @@
-import statistics
-
 from trainlint.finding import Severity
 from trainlint.probe.measurements import Band, Evidence, Measurements
-from trainlint.probe.numbers import finite, fmt
+from trainlint.probe.numbers import finite, fmt, median
 from trainlint.rule import Rule
 
 
@@ -11,14 +9,14 @@ def measure(m: Measurements) -> Evidence:
     ratios = [x for x in m.r.ratios if finite(x)]
     if not ratios:
         return Evidence(False, message="fewer than two weight layers got gradients")
-    median = statistics.median(ratios)
+    typical = median(ratios)
     first, last = (m.r.ratio_layers or ["first", "last"])[:2]
     layers = {layer.name: layer for layer in m.r.layers}
-    text = (f"gradient norm of the first weight layer ({first}) / last ({last}): median {fmt(median)} over "
+    text = (f"gradient norm of the first weight layer ({first}) / last ({last}): median {fmt(typical)} over "
             f"{len(ratios)} iterations (threshold {fmt(m.t.vanishing_ratio)}; healthy nets: 0.02–3)")
     site = layers[first].site if first in layers else None
-    return Evidence(True, median < m.t.vanishing_ratio, text,
-                    {"ratio": median, "first_layer": first, "last_layer": last, "threshold": m.t.vanishing_ratio},
+    return Evidence(True, typical < m.t.vanishing_ratio, text,
+                    {"ratio": typical, "first_layer": first, "last_layer": last, "threshold": m.t.vanishing_ratio},
                     site)
 
 

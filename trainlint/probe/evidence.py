@@ -8,9 +8,12 @@ Pure Python. The runtime rules (rules/runtime/) import it; the verdicts
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trainlint.probe.numbers import finite, fmt
-from trainlint.probe.schema import Site
+
+if TYPE_CHECKING:
+    from trainlint.probe.schema import Site
 
 CONFIRMED, NOT_CONFIRMED, NOT_OBSERVABLE = "confirmed", "not confirmed", "not observable"
 #: The measurement lies between a static finding's confirm band and the healthy range.

@@ -11,11 +11,16 @@ finding is the verdicts' (trainlint.probe.static_evidence), not here.
 from __future__ import annotations
 
 import os
-import statistics
+from typing import TYPE_CHECKING
+
 from trainlint.probe.evidence import Band, Evidence
-from trainlint.probe.numbers import as_float, finite
-from trainlint.probe.schema import Batch, Loader, LossCall, Report, Site
+from trainlint.probe.numbers import as_float, finite, median
 from trainlint.probe.thresholds import Thresholds
+
+if TYPE_CHECKING:
+    # `check` imports the runtime rules (for the catalog) and with them this module; the
+    # report's 22 record classes are built only when a probe is analysed (10 ms)
+    from trainlint.probe.schema import Batch, Loader, LossCall, Report, Site
 
 __all__ = ["Band", "Evidence", "Measurements", "same_file", "shape", "where"]
 
@@ -25,6 +30,8 @@ class Measurements:
 
     def __init__(self, report: Report | dict, thresholds: Thresholds) -> None:
         if isinstance(report, dict):  # the JSON as the child wrote it
+            from trainlint.probe.schema import Report
+
             report = Report.from_json(report)
         self.r = report
         self.t = thresholds
@@ -67,7 +74,7 @@ class Measurements:
         if len(losses) < 2 or not all(finite(x) for x in losses):
             return False
         k = 3 if len(losses) >= 6 else 1
-        return statistics.median(losses[-k:]) < statistics.median(losses[:k])
+        return median(losses[-k:]) < median(losses[:k])
 
     def loss_calls(self, fn: str) -> list[LossCall]:
         return [e for e in self.r.loss_fns if e.fn == fn]

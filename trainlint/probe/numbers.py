@@ -28,6 +28,25 @@ def to_json(x: float) -> float | str:
     return x
 
 
+def fmean(values) -> float:
+    """The mean of a non-empty series of floats (statistics.fmean, without importing the
+    statistics module: 13 ms of every `check` that loads the runtime rules' catalog)."""
+    values = list(values)
+    if not values:
+        raise ValueError("mean of no values")
+    return math.fsum(values) / len(values)
+
+
+def median(values) -> float:
+    """The median of a non-empty series (statistics.median: the mean of the two middle values
+    of an even count)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median of no values")
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def fmt(x) -> str:
     """A number for a message: 3 significant digits, scientific when very large or small."""
     v = as_float(x)
