@@ -68,7 +68,7 @@ class NotebookCheck:
 
     snapshot: OpenNotebook
     result: FileResult
-    fixes: dict[int, object] = field(default_factory=dict)
+    fixes: dict[int, types.WorkspaceEdit | None] = field(default_factory=dict)
 
     def finding_index(self, finding: Finding) -> int | None:
         """Where `finding`, one the server published, is in this check's findings: the same
