@@ -26,14 +26,25 @@ def fix_data(finding: Finding, lines: Lines) -> dict | None:
     """A finding's fix in LSP terms, carried in the diagnostic's `data`."""
     if finding.fix is None:
         return None
-    return {
-        "title": finding.fix.message,
-        "applicability": finding.fix.applicability.value,
-        "edits": [
-            {"range": _range_json(lines.range_exact(edit.location, edit.end_location)), "newText": edit.content}
-            for edit in finding.fix.edits
-        ],
-    }
+    data: dict = {"title": finding.fix.message, "applicability": finding.fix.applicability.value}
+    if any(edit.cell != finding.cell for edit in finding.fix.edits):
+        # A notebook fix that also edits another cell (an import in the first): these rows and
+        # columns are not this document's; the server makes the edit of every cell it touches
+        # when the quick fix is asked for (app.py, _cross_cell_fix).
+        data["otherCells"] = True
+        return data
+    data["edits"] = [
+        {"range": _range_json(lines.range_exact(edit.location, edit.end_location)), "newText": edit.content}
+        for edit in finding.fix.edits
+    ]
+    return data
+
+
+def crosses_cells(diagnostic: types.Diagnostic) -> bool:
+    """Whether the diagnostic's fix edits other cells of its notebook too (fix_data)."""
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    fix = data.get("fix")
+    return isinstance(fix, dict) and fix.get("otherCells") is True
 
 
 def quick_fix(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction | None:
@@ -45,14 +56,56 @@ def quick_fix(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction | None
         edits = [types.TextEdit(range=_range(e["range"]), new_text=str(e["newText"])) for e in fix["edits"]]
     except (KeyError, TypeError, ValueError):
         return None
+    return fix_action(diagnostic, types.WorkspaceEdit(changes={uri: edits}))
+
+
+def fix_action(diagnostic: types.Diagnostic, edit: types.WorkspaceEdit) -> types.CodeAction:
+    """The quick fix of a diagnostic whose fix (in its `data`) `edit` makes."""
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    fix = data.get("fix") if isinstance(data.get("fix"), dict) else {}
     unsafe = fix.get("applicability") == Applicability.UNSAFE.value
     return types.CodeAction(
         title=f"{fix.get('title') or 'Fix'} ({diagnostic.code}{', unsafe' if unsafe else ''})",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
-        edit=types.WorkspaceEdit(changes={uri: edits}),
+        edit=edit,
         is_preferred=not unsafe,
     )
+
+
+def replacement(old: str, new: str, lines: Lines) -> types.TextEdit:
+    """One edit that turns `old` (the text of `lines`) into `new`: the whole lines between what
+    the two texts share at their start and at their end (an added import is one inserted
+    line), so the editor's cursor and undo stay where the change is."""
+    from bisect import bisect_left, bisect_right
+
+    starts = [*lines.line_starts(), len(old)]
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    start = starts[bisect_right(starts, start) - 1]  # back to the start of its line
+    end = 0
+    while end < limit - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    stop = starts[bisect_left(starts, len(old) - end)]  # on to the start of the next line
+    return types.TextEdit(
+        range=types.Range(start=lines.at_offset(start), end=lines.at_offset(stop)),
+        new_text=new[start:len(new) - (len(old) - stop)],
+    )
+
+
+def documents_edit(changes: dict[str, tuple[int, list[types.TextEdit]]], versioned: bool) -> types.WorkspaceEdit:
+    """uri -> (its version, its edits) as one edit of several documents: each edit names its
+    document's version where the client supports documentChanges (an edit made for older
+    text is then refused), else plain `changes`."""
+    if not versioned:
+        return types.WorkspaceEdit(changes={uri: edits for uri, (_, edits) in changes.items()})
+    return types.WorkspaceEdit(document_changes=[
+        types.TextDocumentEdit(text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                               edits=edits)
+        for uri, (version, edits) in changes.items()
+    ])
 
 
 def disable_for_line(uri: str, diagnostic: types.Diagnostic, lines: Lines) -> types.CodeAction | None:

@@ -30,15 +30,19 @@ from trainlint.registry import rule_for
 from trainlint.server.actions import (
     FIX_ALL_KIND,
     FIX_ALL_TITLE,
+    crosses_cells,
     disable_for_line,
+    documents_edit,
+    fix_action,
     fix_all,
     fix_all_action,
     fix_data,
     quick_fix,
+    replacement,
     wants,
 )
 from trainlint.server.limits import CHECK_MAX_CHARS, LIVE_LINT_MAX_CHARS
-from trainlint.server.notebooks import NOTEBOOK_SYNC, fixed_cells, notebook_of, open_notebook
+from trainlint.server.notebooks import NOTEBOOK_SYNC, NotebookCheck, fixed_cells, notebook_of, open_notebook
 from trainlint.server.positions import Lines
 from trainlint.server.settings import ClientSettings
 from trainlint.server.workspace_index import WorkspaceIndex
@@ -82,6 +86,8 @@ class TrainlintServer(LanguageServer):
         self._pending: dict[str, asyncio.Task] = {}
         #: per open document: the statements parsed for its earlier versions
         self._reparsers: dict[str, Reparser] = {}
+        #: per open notebook: its last check, for the quick fixes that edit several cells
+        self.notebook_checks: dict[str, NotebookCheck] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainlint-lint")
 
     # -- errors go to the log, never to a crash or a pop-up --------------------
@@ -194,6 +200,7 @@ class TrainlintServer(LanguageServer):
             return
         if not self.settings.enable:
             findings: list[Finding] = []
+            self.notebook_checks.pop(uri, None)
         else:
             reparser = self._reparsers.setdefault(uri, Reparser(parse))  # parses the joined cells' module
             result = await self.in_worker(self._check, self.engine, _fs_path(uri), snapshot.raw, reparser)
@@ -201,6 +208,7 @@ class TrainlintServer(LanguageServer):
             if result is None or current is None or current.version != snapshot.version:
                 return  # the notebook moved on; the run for its newer version is queued
             findings = result.findings
+            self.notebook_checks[uri] = NotebookCheck(snapshot, result)
         by_cell = snapshot.findings_by_cell(findings)
         for cell_uri, document in snapshot.cell_documents():
             told = self.published.get(cell_uri)
@@ -249,6 +257,7 @@ class TrainlintServer(LanguageServer):
             pending.cancel()
         self.published.pop(uri, None)
         self._reparsers.pop(uri, None)
+        self.notebook_checks.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     async def in_worker(self, fn, *args):
@@ -520,7 +529,10 @@ async def code_action(ls: TrainlintServer, params: types.CodeActionParams) -> li
         for diagnostic in params.context.diagnostics:
             if diagnostic.source != SOURCE:
                 continue
-            for action in (quick_fix(uri, diagnostic), disable_for_line(uri, diagnostic, lines)):
+            fix = quick_fix(uri, diagnostic)
+            if fix is None and crosses_cells(diagnostic):
+                fix = await _cross_cell_fix(ls, uri, diagnostic)
+            for action in (fix, disable_for_line(uri, diagnostic, lines)):
                 if action is not None:
                     actions.append(action)
     published = ls.published.get(uri)
@@ -571,13 +583,71 @@ async def _fixed_notebook(ls: TrainlintServer, uri: str) -> types.CodeAction | N
     changed = fixed_cells(snapshot, outcome.fixed) if outcome.changed else {}
     if not changed:
         return None
-    documents = dict(snapshot.cell_documents())
     edits = {}
     for cell_uri, text in changed.items():
-        lines = Lines(documents[cell_uri].source, ls.workspace.position_codec)
+        lines = Lines(snapshot.texts[cell_uri][1], ls.workspace.position_codec)
         whole = types.Range(start=types.Position(line=0, character=0), end=lines.end())
         edits[cell_uri] = [types.TextEdit(range=whole, new_text=text)]
     return types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL_KIND, edit=types.WorkspaceEdit(changes=edits))
+
+
+async def _cross_cell_fix(ls: TrainlintServer, uri: str, diagnostic: types.Diagnostic) -> types.CodeAction | None:
+    """The quick fix of a notebook finding whose fix edits other cells too (an import in the
+    first code cell): one WorkspaceEdit over every cell it touches, made by the fixer from the
+    notebook's last check with `--fix`'s guarantees (the fixed cells parse, the names it writes
+    mean what the fix meant, the finding is gone), so it edits what `trainlint check --fix`
+    writes for that fix. None when the notebook moved on since (its new diagnostics are on
+    their way) or the fixer refuses the fix. A fix never needs a cell that is not there: an
+    import goes before an existing one (trainlint.importer), and a notebook with none gets
+    no such fix."""
+    notebook = notebook_of(ls.workspace, uri)
+    checked = ls.notebook_checks.get(notebook) if notebook is not None else None
+    published = ls.published.get(uri)
+    if checked is None or published is None or not checked.snapshot.is_current(ls.workspace):
+        return None
+    finding = next((f for d, f in zip(published.diagnostics, published.findings)
+                    if d.code == diagnostic.code and d.range == diagnostic.range and f.fix is not None), None)
+    index = checked.finding_index(finding) if finding is not None else None
+    if index is None:
+        return None
+    if index not in checked.fixes:  # the light bulb asks on every cursor move: fix once per check
+        checked.fixes[index] = await _fixed_cells_edit(ls, checked, checked.result.findings[index])
+    edit = checked.fixes[index]
+    if edit is None or not checked.snapshot.is_current(ls.workspace):
+        return None
+    return fix_action(diagnostic, edit)
+
+
+async def _fixed_cells_edit(ls: TrainlintServer, checked: NotebookCheck, finding: Finding) -> types.WorkspaceEdit | None:
+    from trainlint.fix import fix_text
+
+    snapshot, engine, path = checked.snapshot, ls.engine, _fs_path(checked.snapshot.uri)
+    module_name, package = module_name_for(Path(path), engine.config.root)
+    try:
+        outcome = await ls.in_worker(lambda: fix_text(engine, snapshot.raw, path, index=ls.index.index,
+                                                      module_name=module_name, package=package,
+                                                      first=checked.result, only=finding))
+    except Exception:
+        ls.log_error(f"trainlint: fixing {finding.code} in {snapshot.uri} failed:\n{traceback.format_exc()}")
+        return None
+    if outcome.problem is not None:
+        ls.log_info(f"trainlint: no quick fix for {finding.code} in cell {finding.cell}: {outcome.problem}")
+        return None
+    changed = fixed_cells(snapshot, outcome.fixed) if outcome.changed else None
+    if not changed:
+        return None
+    codec = ls.workspace.position_codec
+    edits = {}
+    for cell_uri, text in changed.items():
+        version, before = snapshot.texts[cell_uri]
+        edits[cell_uri] = (version, [replacement(before, text, Lines(before, codec))])
+    return documents_edit(edits, _versioned_edits(ls))
+
+
+def _versioned_edits(ls: TrainlintServer) -> bool:
+    workspace = ls.client_capabilities.workspace
+    support = workspace.workspace_edit if workspace else None
+    return bool(support and support.document_changes)
 
 
 @server.feature(types.CODE_ACTION_RESOLVE)

@@ -8,6 +8,7 @@ costs two line lookups, not a split of the whole text per diagnostic.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
@@ -25,17 +26,17 @@ class Lines:
         self.codec = codec
         self._starts: list[int] | None = None
 
-    def _line_starts(self) -> list[int]:
+    def line_starts(self) -> list[int]:
         if self._starts is None:
             self._starts = [0] + [m.end() for m in _NEWLINE.finditer(self.source)]
         return self._starts
 
     def __len__(self) -> int:
-        return len(self._line_starts())
+        return len(self.line_starts())
 
     def line(self, index: int) -> str:
         """Line `index` (0-based) without its line break; "" past the end."""
-        starts = self._line_starts()
+        starts = self.line_starts()
         if not 0 <= index < len(starts):
             return ""
         end = starts[index + 1] if index + 1 < len(starts) else len(self.source)
@@ -49,6 +50,12 @@ class Lines:
         text = self.line(line)
         column = min(max(location.column - 1, 0), len(text))
         return types.Position(line=line, character=self.codec.client_num_units(text[:column]))
+
+    def at_offset(self, offset: int) -> types.Position:
+        """The position of a character offset into the text (not inside a \\r\\n)."""
+        starts = self.line_starts()
+        line = bisect_right(starts, offset) - 1
+        return types.Position(line=line, character=self.codec.client_num_units(self.source[starts[line]:offset]))
 
     def range_exact(self, start: Location, end: Location) -> types.Range:
         return types.Range(start=self.to_lsp(start), end=self.to_lsp(end))

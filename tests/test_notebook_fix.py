@@ -166,6 +166,22 @@ def test_a_fix_over_two_cells_edits_both(tmp_path):
         "from torch import sigmoid\nimport torch\nimport torch.nn.functional as F", "text", "def gate(x):\n    return x * sigmoid(x)"]
 
 
+def test_one_findings_fix_alone_as_an_editor_quick_fix_asks(tmp_path):
+    # two findings with a fix each; `only` applies the second one's, over its two cells
+    raw = code_notebook("import torch\nimport torch.nn.functional as F", "md:text",
+                        "def gate(x):\n    return x * F.sigmoid(x)", "def gate2(x):\n    return F.sigmoid(x)")
+    engine = Engine(Config(select=("TL000",), root=tmp_path), rules=[SigmoidWithImport])
+    first = engine.check_source(raw, "train.ipynb")
+    assert [f.cell for f in first.findings] == [3, 4]
+    outcome = fix_text(engine, raw, "train.ipynb", first=first, only=first.findings[1])
+    assert outcome.problem is None and outcome.applied == 1
+    assert _sources(outcome.fixed) == ["from torch import sigmoid\nimport torch\nimport torch.nn.functional as F",
+                                       "text", "def gate(x):\n    return x * F.sigmoid(x)",
+                                       "def gate2(x):\n    return sigmoid(x)"]
+    # one pass: the fix it leaves (gate's) is still reported
+    assert [f.cell for f in outcome.result.findings] == [3]
+
+
 def test_fix_run_writes_notebooks_atomically_and_keeps_permissions(tmp_path):
     path = tmp_path / "train.ipynb"
     path.write_text(SIGMOID)

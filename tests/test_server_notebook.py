@@ -4,6 +4,8 @@ own diagnostics, and editing the model's cell changes what the training cell sho
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,97 @@ async def test_closing_the_notebook_clears_its_cells(client: LanguageClient, wor
         )
     )
     await until(client, cells[4], lambda diagnostics: diagnostics == [])
+
+
+# -- a quick fix whose edits reach another cell (TL505's `import copy` in the first cell) --
+BEST = """\
+best_acc = 0.0
+for epoch in range(3):
+    acc = epoch * 0.1
+    if acc > best_acc:
+        best_acc = acc
+        print("🙂 best", acc); best_state = model.state_dict()
+model.load_state_dict(best_state)"""
+COPY_CELLS = [
+    ("markdown", "# Train"),
+    ("code", "%matplotlib inline\nimport torch\nimport torch.nn as nn"),
+    ("code", "model = nn.Linear(4, 2)"),
+    ("markdown", "## Loop"),
+    ("code", BEST),
+]
+
+
+async def code_actions(client: LanguageClient, cell: str, diagnostic: types.Diagnostic) -> list[types.CodeAction]:
+    return await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=cell), range=diagnostic.range,
+            context=types.CodeActionContext(diagnostics=[diagnostic]),
+        )
+    )
+
+
+def edited_cells(edit: types.WorkspaceEdit, texts: dict[str, str]) -> dict[str, str]:
+    """The cells' texts after the client applies a WorkspaceEdit of versioned document edits."""
+    out = dict(texts)
+    for change in edit.document_changes:
+        assert change.text_document.version == 1  # the cell's version the fix was made for
+        out[change.text_document.uri] = apply_text_edits(out[change.text_document.uri], change.edits)
+    return out
+
+
+def fixed_by_the_cli(path: Path, cells: list[tuple[str, str]]) -> list[str]:
+    """`trainlint check --fix` on the notebook as a file: its code cells' sources after."""
+    from notebooks import code_notebook
+
+    from trainlint.notebook import read_notebook
+
+    path.write_text(code_notebook(*(text if kind == "code" else f"md:{text}" for kind, text in cells)))
+    subprocess.run([sys.executable, "-m", "trainlint", "check", "--fix", path.name], cwd=path.parent,
+                   capture_output=True, check=False)
+    return [cell.source for cell in read_notebook(path.read_text()).cells]
+
+
+async def test_a_fix_that_adds_an_import_to_the_first_cell_is_a_quick_fix_in_the_findings_cell(
+        client: LanguageClient, workspace: Path):
+    notebook, cells = open_notebook(client, workspace / "train.ipynb", COPY_CELLS)
+    (tl505,) = [d for d in await published(client, cells[4], 1) if d.code == "TL505"]
+    actions = await code_actions(client, cells[4], tl505)
+    assert [a.title for a in actions] == [
+        "Copy the state dict with copy.deepcopy (TL505)", "Disable TL505 for this line", "Fix all trainlint problems"]
+    fix = actions[0]
+    assert fix.kind == types.CodeActionKind.QuickFix and fix.is_preferred and list(fix.diagnostics) == [tl505]
+    assert [c.text_document.uri for c in fix.edit.document_changes] == [cells[1], cells[4]]
+
+    texts = {uri: text for uri, (kind, text) in zip(cells, COPY_CELLS) if kind == "code"}
+    fixed = edited_cells(fix.edit, texts)
+    assert fixed[cells[1]] == "%matplotlib inline\nimport copy\nimport torch\nimport torch.nn as nn"
+    assert 'print("🙂 best", acc); best_state = copy.deepcopy(model.state_dict())' in fixed[cells[4]]
+    assert fixed[cells[2]] == texts[cells[2]]
+    # exactly what the command line writes for that fix (the notebook's only fixable finding)
+    assert list(fixed.values()) == fixed_by_the_cli(workspace / "train.ipynb", COPY_CELLS)
+
+    # applied as the editor applies it (each cell's change reaches the server), the finding is gone
+    change_cell(client, notebook, 2, cells[1], 2, fixed[cells[1]])
+    change_cell(client, notebook, 3, cells[4], 2, fixed[cells[4]])
+    await until(client, cells[4], lambda diagnostics: "TL505" not in codes(diagnostics))
+    assert await published(client, cells[1], 2) == []
+
+
+async def test_a_fix_within_its_own_cell_is_an_edit_of_that_cell_only(client: LanguageClient, workspace: Path):
+    # the imports and the loop in one cell: `import copy` lands in the finding's own cell
+    cells_of_one = [("code", f"{COPY_CELLS[1][1]}\nmodel = nn.Linear(4, 2)\n{BEST}")]
+    notebook, cells = open_notebook(client, workspace / "train.ipynb", cells_of_one)
+    (tl505,) = [d for d in await published(client, cells[0], 1) if d.code == "TL505"]
+    fix = (await code_actions(client, cells[0], tl505))[0]
+    assert fix.edit.document_changes is None and list(fix.edit.changes) == [cells[0]]
+    fixed = apply_text_edits(cells_of_one[0][1], fix.edit.changes[cells[0]])
+    assert [fixed] == fixed_by_the_cli(workspace / "train.ipynb", cells_of_one)
+
+
+async def test_a_fix_over_two_cells_that_does_not_parse_is_not_offered(client: LanguageClient, workspace: Path):
+    # TL992 (tests/lsp): `shaky` -> `steady`, and `import (` before the first statement
+    notebook, cells = open_notebook(client, workspace / "train.ipynb", [("code", "import torch"), ("code", "x = shaky")])
+    (tl992,) = await published(client, cells[1], 1)
+    assert tl992.code == "TL992"
+    actions = await code_actions(client, cells[1], tl992)
+    assert [a.title for a in actions if a.kind == types.CodeActionKind.QuickFix] == ["Disable TL992 for this line"]

@@ -10,6 +10,9 @@ same window (code-server's start is the slow part, so it starts once for the mod
   server restarts with it, says "trainlint is not installed for ...", and its diagnostics
   are gone; changed again, to a wrapper of this Python, the server restarts with that one
   and TL202 returns;
+- a notebook whose only fix, TL505's in its loop's cell, adds `import copy` to the first
+  cell: the fix is chosen from the light bulb menu of its Problems row, the notebook saved,
+  and its cells must read as `trainlint check --fix` writes them;
 - a small CPU training script is written into the workspace and "trainlint: Probe This
   File" is run from the command palette: the probe's TL905 and its confirmed TL202 show
   in the Problems panel. The probe needs torch in this Python.
@@ -116,6 +119,23 @@ PROBE_PY = textwrap.dedent(
         main()
     """
 )
+
+# A notebook whose only fix, TL505's in the loop's cell, adds `import copy` to the first cell.
+COPY_NOTEBOOK = json.dumps({
+    "cells": [
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+         "source": ["import torch\n", "import torch.nn as nn"]},
+        {"cell_type": "markdown", "metadata": {}, "source": ["## Keep the best weights"]},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+         "source": ["model = nn.Linear(4, 2)\n", "best_acc = 0.0\n", "for epoch in range(3):\n",
+                    "    acc = epoch * 0.1\n", "    if acc > best_acc:\n", "        best_acc = acc\n",
+                    "        best_state = model.state_dict()\n", "model.load_state_dict(best_state)"]},
+    ],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                 "language_info": {"name": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}, indent=1)
 
 SETTINGS = {
     "security.workspace.trust.enabled": False,
@@ -273,6 +293,7 @@ def vscode(tooling, tmp_path_factory):
     wrapper.chmod(0o755)
     probe_py = project / "probe_demo.py"
     notebook = project / "train_mnist.ipynb"
+    copy_notebook = project / "best_weights.ipynb"
     plan = [
         {
             "name": "without-trainlint",
@@ -292,6 +313,16 @@ def vscode(tooling, tmp_path_factory):
             "write": {"path": str(notebook), "content": NOTEBOOK.read_text()},
             "open": notebook.name,
             "row": "TL302",
+        },
+        {
+            # a quick fix in the training cell whose edit reaches the first cell (TL505's
+            # `import copy`): chosen from the light bulb menu, it edits both cells
+            "name": "cross-cell-fix",
+            "write": {"path": str(copy_notebook), "content": COPY_NOTEBOOK},
+            "open": copy_notebook.name,
+            "row": "TL505",
+            "quickFix": {"row": "TL505", "title": "Copy the state dict with copy.deepcopy (TL505)"},
+            "save": True,
         },
     ]
     if HAS_TORCH:
@@ -315,6 +346,7 @@ def vscode(tooling, tmp_path_factory):
         "calls": calls,
         "without": " ".join(without),
         "probe_py": str(probe_py),
+        "copy_notebook": str(copy_notebook),
     }
 
 
@@ -366,6 +398,21 @@ def test_notebook_cells_in_the_problems_panel(vscode):
     tl302 = [row for row in notebook["rows"] if "TL302" in row]
     assert tl302 and "already a softmax" in tl302[0], notebook["rows"]
     assert [row for row in notebook["rows"] if "TL401" in row], notebook["rows"]
+
+
+def test_a_quick_fix_in_a_cell_adds_its_import_to_the_first_cell(vscode, tmp_path):
+    from trainlint.notebook import read_notebook
+
+    step = _step(vscode, "cross-cell-fix")
+    assert not [row for row in step["rows"] if "TL505" in row], step["rows"]
+    saved = [cell.source for cell in read_notebook(Path(vscode["copy_notebook"]).read_text()).cells]
+    assert saved[0] == "import copy\nimport torch\nimport torch.nn as nn", saved
+    # both cells read as `trainlint check --fix` writes them
+    fixed = tmp_path / "best_weights.ipynb"
+    fixed.write_text(COPY_NOTEBOOK)
+    subprocess.run([sys.executable, "-m", "trainlint", "check", "--fix", fixed.name], cwd=tmp_path,
+                   capture_output=True, check=False)
+    assert saved == [cell.source for cell in read_notebook(fixed.read_text()).cells]
 
 
 def test_probe_this_file(vscode):

@@ -241,10 +241,13 @@ def fix_text(
     module_name: str = "",
     package: str = "",
     first: "FileResult | None" = None,
+    only: Finding | None = None,
     on_pass: "Callable[[str, str, list, dict], None] | None" = None,
 ) -> FixOutcome:
     """Fix `text` (a notebook's JSON text for a .ipynb path) until stable; `first` is its
-    check, when the caller has it already. `on_pass(before, after, applied, placed)` sees
+    check, when the caller has it already. `only`, a finding of that check: its fix alone,
+    safe or not, in one pass (an editor's quick fix: the text `--fix` writes for that
+    fix, with the same checks). `on_pass(before, after, applied, placed)` sees
     each pass the fixer accepted (what place_fixes gave), for the differential check of
     fixes (tests/differential.py)."""
     from trainlint.notebook import is_notebook
@@ -260,8 +263,11 @@ def fix_text(
         document = _Notebook(text) if is_notebook(path) else _Script(text)
     except FileProblem:
         return outcome  # a notebook that cannot be read has nothing to fix
-    for _ in range(MAX_PASSES):
-        fixable = [f for f in current.findings if wanted(f, unsafe)]
+    for _ in range(MAX_PASSES if only is None else 1):
+        if only is None:
+            fixable = [f for f in current.findings if wanted(f, unsafe)]
+        else:
+            fixable = [f for f in current.findings if f == only and f.fix is not None]
         if not fixable:
             break
         candidate, applied, placed = document.apply(source, fixable)

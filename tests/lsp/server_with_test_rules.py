@@ -1,6 +1,7 @@
-"""`trainlint server` with two test-only rules added to the catalog, the way a rule
+"""`trainlint server` with three test-only rules added to the catalog, the way a rule
 plugin would add them: TL990 raises on a marked file, TL991 reports `momentun` with a
-safe fix. Started by tests/test_server.py as the server subprocess; never installed."""
+safe fix, TL992 reports `shaky` with a fix over two places (the name and the first
+statement, as an added import) whose text does not parse. Started by tests/test_server.py as the server subprocess; never installed."""
 
 from __future__ import annotations
 
@@ -50,6 +51,22 @@ class FixableRule(Rule):
             yield self.report(node, "`momentun` is a typo", fix=self.fix("Rename to `momentum`", Replacement(node, "momentum")))
 
 
+class UnparsableFixRule(Rule):
+    __doc__ = DOCS
+    code = "TL992"
+    name = "test-unparsable-fix"
+    severity = Severity.WARNING
+    summary = "`shaky` has a fix that gives code that does not parse"
+    fix_applicability = Applicability.SAFE
+
+    def check(self, facts) -> Iterator[Report]:
+        first = facts.module.body[0]  # the tests write `shaky` after the first statement
+        for node in _names(facts.module, "shaky"):
+            yield self.report(node, "`shaky` is shaky", fix=self.fix(
+                "Steady it", Replacement(node, "steady"),
+                Replacement(first, "import (\n" + facts.module.code_for_node(first).rstrip("\n"))))
+
+
 def _names(module: cst.Module, wanted: str) -> list[cst.Name]:
     found: list[cst.Name] = []
 
@@ -64,7 +81,7 @@ def _names(module: cst.Module, wanted: str) -> list[cst.Name]:
 
 def _with_test_rules(real=registry.all_rules):
     def all_rules():
-        return tuple(sorted((*real(), RaisingRule, FixableRule), key=lambda r: r.code))
+        return tuple(sorted((*real(), RaisingRule, FixableRule, UnparsableFixRule), key=lambda r: r.code))
 
     return all_rules
 

@@ -12,6 +12,10 @@
 //   notification     wait for a notification toast containing this text
 //   noRow            wait until no Problems panel row contains this text
 //   row              wait for a Problems panel row containing this text
+//   quickFix         {row, title}: in the light bulb menu of the Problems row containing
+//                    `row`, choose the quick fix whose title contains `title`; wait until
+//                    the row is gone (the edit applied, the file checked again)
+//   save             save the active editor (Ctrl+S) and wait until it is no longer dirty
 //   timeout          ms for each wait of the step (default 60000)
 // Prints one JSON line: {"rows": [Problems rows at the screenshot], "steps": [{name, rows,
 // notifications, ms, error?}]}; exits 1 when anything failed (the steps before it are in the
@@ -59,6 +63,18 @@ async function runStep(page, step) {
     }
     if (step.row) {
         await page.locator(ROWS, { hasText: step.row }).first().waitFor({ timeout });
+    }
+    if (step.quickFix) {
+        // the Problems row's light bulb menu lists the finding's quick fixes, as the editor's does
+        const row = page.locator(ROWS, { hasText: step.quickFix.row }).first();
+        await row.click();
+        await row.locator('.markers-panel-action-quickfix').first().click();
+        await page.locator('.monaco-menu .action-item', { hasText: step.quickFix.title }).first().click();
+        await page.locator(ROWS, { hasText: step.quickFix.row }).first().waitFor({ state: 'detached', timeout });
+    }
+    if (step.save) {
+        await page.keyboard.press('Control+s');
+        await page.locator('.tabs-container .tab.active.dirty').waitFor({ state: 'detached', timeout });
     }
 }
 
