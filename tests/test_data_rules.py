@@ -8,8 +8,6 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from trainlint.cli import app
-from trainlint.config import Config
-from trainlint.project import check_paths
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DATA_CODES = "TL101,TL102,TL103,TL104"
@@ -113,20 +111,3 @@ def test_a_test_utils_package_is_test_code(tmp_path):
         path.write_text("")
     forget_folders()
     assert is_test_path(str(helper)) and not is_test_path(str(script))
-
-
-def test_a_benchmarks_folder_is_test_code(tmp_path):
-    """A speed or memory benchmark runs a fixed workload that its runs compare (accelerate's
-    benchmarks/fsdp2 trains one pass over an unshuffled loader on purpose): its loaders are
-    not reported, as a test suite's are not; the same loader in the project's training
-    script is."""
-    (tmp_path / "pyproject.toml").write_text("")
-    source = (
-        "import torch\nfrom torch.utils.data import DataLoader\n"
-        "train_loader = DataLoader(torch.utils.data.TensorDataset(torch.randn(64, 3)), batch_size=8)\n"
-    )
-    for folder in ("benchmarks/fsdp2", "src/lib"):
-        (tmp_path / folder).mkdir(parents=True)
-        (tmp_path / folder / "utils.py").write_text(source)
-    run = check_paths([tmp_path], Config(root=tmp_path), jobs=1)
-    assert [(f.path.replace("\\", "/").split("/")[-3], f.code) for f in run.findings] == [("src", "TL101")]

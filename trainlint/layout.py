@@ -12,7 +12,7 @@ from functools import lru_cache
 
 
 def is_test_path(path: str, module_name: str = "") -> bool:
-    """Test code: a test module by its name, or any file under a `tests`/`test`/`test_utils`/`benchmarks` folder of its
+    """Test code: a test module by its name, or any file under a `tests`/`test`/`test_utils` folder of its
     project. The folders are read below the project the file belongs to (the nearest folder
     above it with a pyproject.toml, setup.py, setup.cfg or .git), else from the module's
     dotted name: a project checked out below a folder called `test` is not all test code."""
@@ -28,10 +28,8 @@ def is_test_path(path: str, module_name: str = "") -> bool:
 
 
 #: folders of test code; `test_utils` holds the helpers a test suite trains with
-#: (deterministic loaders on purpose); `benchmarks` holds fixed workloads whose runs are
-#: compared with each other for speed and memory (accelerate's fsdp2 benchmark trains one
-#: pass over an unshuffled loader so that every configuration sees the same batches)
-TEST_FOLDERS = ("tests", "test", "test_utils", "benchmarks")
+#: (deterministic loaders on purpose)
+TEST_FOLDERS = ("tests", "test", "test_utils")
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
