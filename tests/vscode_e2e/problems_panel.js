@@ -65,12 +65,28 @@ async function runStep(page, step) {
         await page.locator(ROWS, { hasText: step.row }).first().waitFor({ timeout });
     }
     if (step.quickFix) {
-        // the Problems row's light bulb menu lists the finding's quick fixes, as the editor's does
+        // the Problems row's light bulb menu lists the finding's quick fixes, as the editor's does.
+        // On a busy machine a click can land while the menu is still being built and choose
+        // nothing: the menu is opened again while the row is still there (an edit that did
+        // apply removes the row; one made for an older version of the cells is refused).
         const row = page.locator(ROWS, { hasText: step.quickFix.row }).first();
-        await row.click();
-        await row.locator('.markers-panel-action-quickfix').first().click();
-        await page.locator('.monaco-menu .action-item', { hasText: step.quickFix.title }).first().click();
-        await page.locator(ROWS, { hasText: step.quickFix.row }).first().waitFor({ state: 'detached', timeout });
+        const attempts = 3;
+        for (let attempt = 1; ; attempt++) {
+            await row.click();
+            await row.locator('.markers-panel-action-quickfix').first().click();
+            // hover focuses the entry (monaco's menus follow the mouse), Enter runs it: a plain
+            // click on the entry was sometimes lost while the menu was still settling
+            const entry = page.locator('.monaco-menu .action-item', { hasText: step.quickFix.title }).first();
+            await entry.hover();
+            await page.keyboard.press('Enter');
+            try {
+                await row.waitFor({ state: 'detached', timeout: attempt < attempts ? timeout / attempts : timeout });
+                break;
+            } catch (error) {
+                if (attempt >= attempts) throw error;
+                await page.keyboard.press('Escape');
+            }
+        }
     }
     if (step.save) {
         await page.keyboard.press('Control+s');
