@@ -189,3 +189,16 @@ def test_with_no_caller_the_files_only_model_class_holds_and_a_caller_overrides_
     assert (LOSS_ROW, "TL302") in _engine_findings(project, ".")  # nobody calls fit(): the file's only class
     project.write("main.py", MAIN.format(cls="Plain"))
     assert (LOSS_ROW, "TL302") not in _engine_findings(project, ".")  # main.py passes models.Plain
+
+
+def test_worker_processes_find_what_one_process_finds(project, monkeypatch):
+    from trainlint import project as project_mod
+
+    monkeypatch.setattr(project_mod, "SERIAL_BYTES", 0)  # a pool even for these small files
+    _project(project, "SoftNet")
+    config = Config(root=project.root)
+    serial = check_paths(["."], config, jobs=1)
+    parallel = check_paths(["."], config, jobs=2)
+    assert "TL302" in _codes(parallel, "engine.py")
+    assert {(f.path, tuple(x.code for x in f.findings)) for f in parallel.files} == \
+        {(f.path, tuple(x.code for x in f.findings)) for f in serial.files}

@@ -11,7 +11,9 @@ summary) and the cache keeps (question, fingerprint of the answer). Next run the
 questions are asked again of the new index: editing a model file that changes a
 class's summary re-checks only the files that asked about that class. A rule that
 reads the index other than through `lookup()` makes the file depend on the whole index
-(its hash is stored instead).
+(its hash is stored instead). The calls other files make of a file's functions are
+questions too (`callers()`: the fingerprint of the call sites that answer): editing the
+script that passes a model to `engine.train_one_epoch` re-checks engine.py.
 
 The folder is `.trainlint_cache/` beside the config (or `cache-dir`), which gets its own
 `.gitignore` (`*`); if it cannot be written, the platformdirs user cache is used.

@@ -449,8 +449,11 @@ def check_paths(
     jobs: int | None = None,
     cache: bool = False,
 ) -> RunResult:
-    """Check files: index their classes, then their findings; one parse per file where the
-    index does not change the answer, none for a file the cache already knows."""
+    """Check files: index their classes and their calls of the run's helpers that take a
+    model (facts.callsites), then their findings; one parse per file where the index does
+    not change the answer, none for a file the cache already knows. A file whose check asks
+    who calls its helpers is checked (or its cached findings accepted) once every other
+    file has given its calls."""
     from trainlint import cache as cache_mod
 
     made: list = [engine]
