@@ -212,6 +212,8 @@ class Entry:
     test_code: bool = False
     #: its calls of other files' functions (facts.callsites); None: not parsed yet
     calls: tuple[CallSite, ...] | None = None
+    #: the top-level functions it defines that take a model, by its text (project.model_helpers)
+    helpers: frozenset[str] = frozenset()
 
     def matches(self, shown: str, data_digest: bytes, module_name: str, package: str, test_code: bool) -> bool:
         return (self.shown, self.digest, self.module_name, self.package, self.test_code) == (

@@ -512,7 +512,8 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
             continue
         if b"class " not in item.data:
             # It adds nothing to the index but its calls: check it once, in phase B, against the whole index.
-            item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, (), test_code=item.test_code)
+            item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, (), test_code=item.test_code,
+                                         helpers=model_helpers(item.data))
             deferred.add(i)
             continue
         tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=True))
@@ -521,13 +522,14 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
         first[i] = analysis
         item = items[i]
         item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, tuple(analysis.summaries),
-                                     test_code=item.test_code, calls=tuple(analysis.calls))
+                                     test_code=item.test_code, calls=tuple(analysis.calls),
+                                     helpers=model_helpers(item.data))
         if store:
             store.put(os.path.abspath(item.path), item.entry)
         run.parsed += analysis.parsed
 
     # The index: every class, and the calls of the run's functions that take a model (facts.callsites).
-    helpers = {i: model_helpers(item.data) for i, item in enumerate(items) if isinstance(item.data, bytes)}
+    helpers = {i: item.entry.helpers for i, item in enumerate(items) if item.entry is not None}
     called = set().union(*helpers.values())
     index = ProjectIndex()
 
@@ -704,8 +706,13 @@ _STRINGS_AND_COMMENTS = re.compile(
 
 # A top-level def and its parameters up to the first `)` (the model comes first, before any
 # default that calls something); its names that name a model (index.MODEL_NAME_PATTERN).
-_TOP_DEF = re.compile(rb"^(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)[ \t]*\(([^)]*)", re.M)
-_MODEL_NAME = re.compile(MODEL_NAME_PATTERN.encode(), re.I)
+# (A newline first, not `^` with re.M: a literal start is what the regex engine scans for
+# fastest, 6x on the corpora; the file's first line is matched on its own.)
+_DEF = rb"(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)[ \t]*\(([^)]*)"
+_TOP_DEF = re.compile(rb"\n" + _DEF)
+_FIRST_DEF = re.compile(_DEF)
+# MODEL_NAME_PATTERN over a parameter list: its anchors at the ends of one identifier
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN.replace("^", r"(?<!\w)").replace("$", r"(?!\w)").encode(), re.I)
 
 
 def model_helpers(data: bytes) -> frozenset[str]:
@@ -715,10 +722,10 @@ def model_helpers(data: bytes) -> frozenset[str]:
     index, and a file that defines one is checked after the files that may call it."""
     if b"def " not in data:
         return frozenset()
-    return frozenset(
-        name.decode() for name, params in _TOP_DEF.findall(data)
-        if any(_MODEL_NAME.search(word) for word in _IDENTIFIER.findall(params))
-    )
+    first = _FIRST_DEF.match(data)
+    found = [first.groups()] if first else []
+    found += _TOP_DEF.findall(data)
+    return frozenset(name.decode() for name, params in found if _MODEL_NAME.search(params))
 
 
 def _imported_from(code: bytes, package: str) -> dict[str, str]:
@@ -918,7 +925,8 @@ def _index_entries(files: list[tuple[Path, bytes]], config: Config, store, worke
         run.parsed += analysis.parsed
         if store:
             store.put(key, cache_mod.Entry(task.shown, cache_mod.digest(task.data), task.module_name, task.package,
-                                           out[n][0], test_code=task.test_code, calls=out[n][1]))
+                                           out[n][0], test_code=task.test_code, calls=out[n][1],
+                                           helpers=model_helpers(task.data)))
     return out
 
 
