@@ -202,3 +202,17 @@ def test_worker_processes_find_what_one_process_finds(project, monkeypatch):
     assert "TL302" in _codes(parallel, "engine.py")
     assert {(f.path, tuple(x.code for x in f.findings)) for f in parallel.files} == \
         {(f.path, tuple(x.code for x in f.findings)) for f in serial.files}
+
+
+def test_a_script_with_helpers_of_its_own_is_checked_before_the_helpers_it_calls(project, monkeypatch):
+    # main.py defines a model helper too, so both files wait for their callers; main.py,
+    # which imports fit, goes first and engine.py meets its call: one parse each
+    main = MAIN.replace("def main():", "def describe(model):\n    print(model)\n\n\ndef main():")
+    _project(project, "SoftNet", main)
+    parses: list[str] = []
+    check_source = Engine.check_source
+    monkeypatch.setattr(Engine, "check_source", lambda self, source, path, **kw: parses.append(path) or check_source(
+        self, source, path, **kw))
+    run = check_paths(["."], Config(root=project.root), jobs=1)
+    assert "TL302" in _codes(run, "engine.py")
+    assert sorted(parses) == ["engine.py", "main.py", "models.py"]

@@ -98,6 +98,21 @@ class CallSite:
         return None
 
 
+def import_folder(module: str, imported: str) -> str | None:
+    """Where an import of `imported` finds the file whose module name is `module`, or None if
+    it cannot: `engine` finds `proj.engine` from inside `.proj` (returned, dotted), `proj`
+    finds it too when the package re-exports its names; `""`: from anywhere."""
+    if not imported:
+        return None
+    own, tail = "." + module, "." + imported
+    if own.endswith(tail):
+        return own[: len(own) - len(tail)]
+    parent = own.rpartition(".")[0]
+    if parent.endswith(tail):
+        return parent[: len(parent) - len(tail)]
+    return None
+
+
 class ProjectIndex:
     def __init__(self, summaries: list[ClassSummary] | None = None) -> None:
         self._by_name: dict[str, list[ClassSummary]] = {}
@@ -126,9 +141,6 @@ class ProjectIndex:
             else:
                 del self._calls[name]
 
-    def call_sites(self) -> list[CallSite]:
-        return [s for sites in self._calls.values() for s in sites]
-
     def callers(self, module: str, function: str, *, path: str = "") -> tuple[CallSite, ...]:
         """The calls of `function` of the file whose module name is `module` (at `path`,
         whose own calls are not among them) that other files of the project make.
@@ -138,22 +150,13 @@ class ProjectIndex:
         caller is inside `proj` (as Python finds `engine` beside a script), and so is
         `proj.train_one_epoch` (a package that re-exports it)."""
         found = []
-        own = "." + module
         for site in self._calls.get(function, ()):
             if site.path == path:
                 continue
-            imported = "." + site.target.rpartition(".")[0]
-            if imported == ".":
-                continue
-            if own.endswith(imported):
-                folder = own[: len(own) - len(imported)]
-            elif own.rpartition(".")[0].endswith(imported):
-                folder = own.rpartition(".")[0][: -len(imported)]
-            else:
-                continue
+            folder = import_folder(module, site.target.rpartition(".")[0])
             # the caller must sit where its import finds this module: inside the folder the
             # import is relative to (examples/a/main.py's `engine` is examples/a/engine.py)
-            if folder and not ("." + site.module).startswith(folder + "."):
+            if folder is None or (folder and not ("." + site.module).startswith(folder + ".")):
                 continue
             found.append(site)
         return tuple(sorted(found, key=repr))

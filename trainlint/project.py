@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
-from trainlint.index import LIBRARIES, MODEL_NAME_PATTERN, CallSite, ClassSummary, ProjectIndex
+from trainlint.index import LIBRARIES, MODEL_NAME_PATTERN, CallSite, ClassSummary, ProjectIndex, import_folder
 from trainlint.layout import forget_folders, is_test_path, project_root
 from trainlint.run import FileItem, RunResult
 
@@ -627,11 +627,17 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
         elif not reuse(i):
             batch.append(i)
     check(batch)
-    # Phase C: every file but these has given its calls.
-    added = check([i for i in late if not reuse(i)])
+    # Phase C: every file but the late ones has given its calls. The unparsed ones are checked
+    # callers first (a script that defines helpers of its own and imports another file's),
+    # then the others are validated against all calls.
+    unparsed = [i for i in late if i in deferred]
+    added = False
+    for wave in _callers_first(unparsed, items, helpers):
+        added |= check(wave)
+    check([i for i in late if i not in deferred and not reuse(i)])
     if added:
-        # Calls given in phase C may answer an earlier check's question otherwise (a helper
-        # of one late file called from another): those are checked again, against all calls.
+        # A call given in phase C may answer an earlier check's question otherwise (a caller
+        # the text did not show): those are checked again, against all calls.
         check([i for i in answers if cache_mod.asks_callers(answers[i])
                and not cache_mod.same_answers(index, answers[i])])
     if store:
@@ -726,6 +732,29 @@ def model_helpers(data: bytes) -> frozenset[str]:
     found = [first.groups()] if first else []
     found += _TOP_DEF.findall(data)
     return frozenset(name.decode() for name, params in found if _MODEL_NAME.search(params))
+
+
+def _callers_first(late: list[int], items: list[FileItem], helpers: dict[int, frozenset[str]]) -> list[list[int]]:
+    """The files in waves, each after the files that import one of its helpers by name
+    (`from engine import train_one_epoch`), so a check meets its callers' calls; a cycle
+    is one wave."""
+    defining: dict[str, list[int]] = {}
+    for i in late:
+        for name in helpers[i]:
+            defining.setdefault(name, []).append(i)
+    waits: dict[int, set[int]] = {i: set() for i in late}  # file -> the files that may call it
+    for caller in late:
+        for name, module in _imported_from(items[caller].data, items[caller].package).items():
+            for callee in defining.get(name, ()):
+                if callee != caller and import_folder(items[callee].module_name, module) is not None:
+                    waits[callee].add(caller)
+    waves: list[list[int]] = []
+    remaining = list(late)
+    while remaining:
+        wave = [i for i in remaining if not waits[i] & set(remaining)] or remaining
+        waves.append(wave)
+        remaining = [i for i in remaining if i not in wave]
+    return waves
 
 
 def _imported_from(code: bytes, package: str) -> dict[str, str]:
@@ -870,12 +899,11 @@ def _calling(data: bytes, path: Path, asked: list[tuple[str, frozenset[str]]], c
             code = _STRINGS_AND_COMMENTS.sub(b" ", data)
             words = {w.decode() for w in _IDENTIFIER.findall(code)}
             imported = _imported_from(code, module_name_for(path, config.root)[1])
-        own = "." + module
         for name in present:
             if name not in words:
                 continue
             source = imported.get(name)
-            if source is not None and (own.endswith("." + source) or own.rpartition(".")[0].endswith("." + source)):
+            if source is not None and import_folder(module, source) is not None:
                 return True
             if module.rpartition(".")[2] in words:
                 return True
