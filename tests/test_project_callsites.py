@@ -216,3 +216,12 @@ def test_a_script_with_helpers_of_its_own_is_checked_before_the_helpers_it_calls
     run = check_paths(["."], Config(root=project.root), jobs=1)
     assert "TL302" in _codes(run, "engine.py")
     assert sorted(parses) == ["engine.py", "main.py", "models.py"]
+
+
+def test_a_private_helper_is_followed_too(project):
+    # CARLA's train_model.py: `_training_torch(model, ...)`, called by the catalog's code
+    project.write("pyproject.toml", "[project]\nname = 'demo'\n")
+    project.write("models.py", MODELS)
+    project.write("engine.py", ENGINE.replace("def fit(", "def _fit("))
+    project.write("main.py", MAIN.format(cls="SoftNet").replace("import fit", "import _fit").replace("    fit(", "    _fit("))
+    assert (LOSS_ROW, "TL302") in _engine_findings(project, ".")

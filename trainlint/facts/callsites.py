@@ -38,16 +38,21 @@ def call_sites(facts: "FileFacts") -> tuple[CallSite, ...]:
     the classes its arguments may hold."""
     sites = []
     constructed: dict[str, list[str]] | None = None
+    names = facts.names
     for call in facts.collected.calls:
         node = call.node
         if not node.args:
             continue
-        name = dotted(node.func)
-        if name is None or not facts.names.is_imported(name.split(".", 1)[0]):
-            continue
+        head = node.func
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if not isinstance(head, cst.Name) or not names.is_imported(head.value):
+            continue  # a name of this file (`self.fc(x)`, `model.parameters()`), not an import
+        if names.resolve_dotted(head.value).partition(".")[0] in _NOT_PROJECT:
+            continue  # torch.*, nn.*, F.*, np.*: decided from the import alone
         qualname = call.qualname or ""
         module, _, function = qualname.rpartition(".")
-        if not module or not function[:1].islower() or module.split(".", 1)[0] in _NOT_PROJECT:
+        if not module or function[:1].isupper() or module.split(".", 1)[0] in _NOT_PROJECT:
             continue  # a class (its constructor), or a library's function
         if constructed is None:
             constructed = _constructed(facts)
