@@ -11,7 +11,6 @@ resolves each class near its caller.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -26,10 +25,13 @@ if TYPE_CHECKING:
 
 # `Net().to(device)` is still a Net
 _MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double"})
-# Not the project's code: calls into these are never another file's training helper.
-_NOT_PROJECT = LIBRARIES | frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(
-    {"numpy", "np", "scipy", "pandas", "matplotlib", "PIL", "cv2", "tqdm", "wandb", "tensorboardX", "yaml", "einops"}
-)
+# Not the project's code: calls into these are never another file's training helper. (Not
+# all of the standard library: a project's own test.py or trace.py shadows it.)
+_NOT_PROJECT = LIBRARIES | frozenset({
+    "numpy", "np", "scipy", "pandas", "matplotlib", "PIL", "cv2", "tqdm", "wandb", "tensorboardX", "yaml", "einops",
+    "os", "sys", "json", "time", "math", "random", "re", "logging", "shutil", "pickle", "argparse", "collections",
+    "itertools", "functools", "subprocess", "glob", "copy", "datetime", "warnings", "pathlib", "typing",
+})
 
 
 def call_sites(facts: "FileFacts") -> tuple[CallSite, ...]:
@@ -52,8 +54,8 @@ def call_sites(facts: "FileFacts") -> tuple[CallSite, ...]:
             continue  # torch.*, nn.*, F.*, np.*: decided from the import alone
         qualname = call.qualname or ""
         module, _, function = qualname.rpartition(".")
-        if not module or function[:1].isupper() or module.split(".", 1)[0] in _NOT_PROJECT:
-            continue  # a class (its constructor), or a library's function
+        if not module or function[:1].isupper():
+            continue  # a class (its constructor)
         if constructed is None:
             constructed = _constructed(facts)
         positional, keywords, starred = [], [], False
