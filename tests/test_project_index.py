@@ -99,3 +99,25 @@ def test_checks_running_in_threads_at_once_do_not_share_an_engine(project):
         results = list(pool.map(run, range(12)))
     expected = sorted((f"net{i}.py", 13, "TL202") for i in range(6))
     assert all(r == expected for r in results)
+
+
+def test_the_index_answers_who_calls_a_function_where_python_would_find_it():
+    from trainlint.cache import RecordingIndex, same_answers
+    from trainlint.index import CallSite, ProjectIndex
+
+    def site(path: str, module: str, target: str) -> CallSite:
+        return CallSite(path, module, target, (("models.Net",),), (), False)
+
+    index = ProjectIndex()
+    index.add_call(site("examples/a/main.py", "examples.a.main", "engine.fit"))
+    index.add_call(site("tools/run.py", "tools.run", "examples.b.engine.fit"))
+    index.add_call(site("examples/a/main.py", "examples.a.main", "engine.evaluate"))
+    # `from engine import fit` beside examples/a/engine.py; the full module path from anywhere
+    assert [s.path for s in index.callers("examples.a.engine", "fit", path="examples/a/engine.py")] == ["examples/a/main.py"]
+    assert [s.path for s in index.callers("examples.b.engine", "fit", path="examples/b/engine.py")] == ["tools/run.py"]
+    assert index.callers("examples.a.engine", "fit", path="examples/a/main.py") == ()  # its own calls: not asked here
+    recording = RecordingIndex(index)
+    recording.callers("examples.a.engine", "fit", path="examples/a/engine.py")
+    assert same_answers(index, recording.lookups())
+    index.remove_path("examples/a/main.py")  # the caller is edited: the answer is another one
+    assert not same_answers(index, recording.lookups())

@@ -11,7 +11,9 @@ summary) and the cache keeps (question, fingerprint of the answer). Next run the
 questions are asked again of the new index: editing a model file that changes a
 class's summary re-checks only the files that asked about that class. A rule that
 reads the index other than through `lookup()` makes the file depend on the whole index
-(its hash is stored instead).
+(its hash is stored instead). The calls other files make of a file's functions are
+questions too (`callers()`: the fingerprint of the call sites that answer): editing the
+script that passes a model to `engine.train_one_epoch` re-checks engine.py.
 
 The folder is `.trainlint_cache/` beside the config (or `cache-dir`), which gets its own
 `.gitignore` (`*`); if it cannot be written, the platformdirs user cache is used.
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainlint.fingerprint import blake2b, tool_fingerprint
-from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.index import CallSite, ClassSummary, ProjectIndex
 
 if TYPE_CHECKING:
     from trainlint.config import Config
@@ -38,12 +40,15 @@ if TYPE_CHECKING:
     from trainlint.finding import Finding
 
 CACHE_FOLDER = ".trainlint_cache"
-FORMAT = 1
+FORMAT = 2
 KEEP_RESULTS = 4  # configs remembered per file (e.g. the editor's and the CLI's)
 
 Lookups = tuple[tuple[str, str, str], ...]  # (qualname, near, fingerprint of the answer)
 # A recorded question "does any project class inherit from NAME?" (not a qualified name).
 INHERITED = "<inherited>"
+# A recorded question "which calls of other files call FUNCTION of MODULE?", as
+# CALLERS + "MODULE:FUNCTION" with the asking file's path as `near`.
+CALLERS = "<callers>"
 
 
 def digest(data: bytes) -> bytes:
@@ -80,6 +85,16 @@ def summary_fingerprint(summary: ClassSummary | None) -> str:
         return ""
     blob = repr((summary.name, summary.path, summary.module, summary.bases, sorted(summary.facts.items(), key=repr)))
     return blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+def callers_fingerprint(sites: tuple[CallSite, ...]) -> str:
+    return blake2b(repr(sites).encode(), digest_size=8).hexdigest() if sites else ""
+
+
+def asks_callers(lookups: Lookups) -> bool:
+    """Whether a check asked the index for call sites: its answer is final only when every
+    file of the run has given its calls."""
+    return any(q.startswith(CALLERS) for q, _, _ in lookups)
 
 
 def index_fingerprint(index: ProjectIndex) -> str:
@@ -124,6 +139,14 @@ class RecordingIndex(ProjectIndex):
         self.asked.setdefault((INHERITED + name, ""), "1" if answer else "")
         return answer
 
+    def callers(self, module: str, function: str, *, path: str = "") -> tuple[CallSite, ...]:
+        answer = self._base.callers(module, function, path=path)
+        self.asked.setdefault((f"{CALLERS}{module}:{function}", path), callers_fingerprint(answer))
+        return answer
+
+    def add_call(self, site: CallSite) -> None:
+        raise TypeError("a recording index is read-only")
+
     def add(self, summary: ClassSummary) -> None:
         raise TypeError("a recording index is read-only")
 
@@ -150,6 +173,11 @@ def same_answers(index: ProjectIndex, lookups: Lookups) -> bool:
             if ("1" if index.is_inherited(qualname[len(INHERITED) :]) else "") != fp:
                 return False
             continue
+        if qualname.startswith(CALLERS):
+            module, _, function = qualname[len(CALLERS) :].rpartition(":")
+            if callers_fingerprint(index.callers(module, function, path=near)) != fp:
+                return False
+            continue
         name = qualname.rpartition(".")[2]
         if name not in by_name:
             if fp:
@@ -158,6 +186,10 @@ def same_answers(index: ProjectIndex, lookups: Lookups) -> bool:
         if summary_fingerprint(index.lookup(qualname, near=near)) != fp:
             return False
     return True
+
+
+def _callers_only(lookups: Lookups) -> Lookups:
+    return tuple(lookup for lookup in lookups if lookup[0].startswith(CALLERS))
 
 
 @dataclass
@@ -178,6 +210,10 @@ class Entry:
     results: list[Result] = field(default_factory=list)
     #: the file belongs to a test suite (trainlint.layout): an input of its facts
     test_code: bool = False
+    #: its calls of other files' functions (facts.callsites); None: not parsed yet
+    calls: tuple[CallSite, ...] | None = None
+    #: the top-level functions it defines that take a model, by its text (project.model_helpers)
+    helpers: frozenset[str] = frozenset()
 
     def matches(self, shown: str, data_digest: bytes, module_name: str, package: str, test_code: bool) -> bool:
         return (self.shown, self.digest, self.module_name, self.package, self.test_code) == (
@@ -189,11 +225,16 @@ class Entry:
             if result.config != config:
                 continue
             if result.whole_index is not None:
-                if result.whole_index == whole_index:
+                # read wholesale: the classes by their fingerprint, the call sites it asked for by name
+                if result.whole_index == whole_index and same_answers(index, _callers_only(result.lookups)):
                     return result
             elif same_answers(index, result.lookups):
                 return result
         return None
+
+    def asks_callers(self, config: str) -> bool:
+        """Whether its remembered check under `config` asked the index for call sites."""
+        return any(r.config == config and asks_callers(r.lookups) for r in self.results)
 
     def remember(self, result: Result) -> None:
         self.results = [result] + [r for r in self.results if r.config != result.config][: KEEP_RESULTS - 1]

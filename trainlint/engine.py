@@ -21,7 +21,7 @@ from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
 from trainlint.source import FileProblem, SyntaxProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
-from trainlint.index import ClassSummary, ProjectIndex
+from trainlint.index import CallSite, ClassSummary, ProjectIndex
 from trainlint.layout import is_test_module, is_test_path
 from trainlint.locate import node_ranges
 from trainlint.noqa import Suppressions
@@ -151,6 +151,7 @@ class Engine:
         summarize: bool = False,
         reparser: Reparser | None = None,
         test_code: bool | None = None,
+        with_calls: bool = False,
     ) -> FileResult:
         """Findings for one file; with `summarize`, also its classes for the project index, from
         the same parse. Summaries are read against `index`: pass an empty one (as the project
@@ -158,7 +159,9 @@ class Engine:
         the document's `reparser` (trainlint.reparse): the statements it parsed for earlier
         versions of the text are not parsed again. `test_code` says whether the file belongs
         to a test suite (trainlint.layout.is_test_path, which the project run computes with
-        the file list); None: decided here from the path and the folders around it."""
+        the file list); None: decided here from the path and the folders around it. With
+        `with_calls`, also its calls of the project's functions (FileFacts.call_sites), for
+        the index."""
         # The one place the cyclic collector is switched off (every face checks through here).
         # The tree is some ten thousand objects without cycles (freed by reference counts);
         # the collector walking them mid-check was most of the slowest re-lints (editor p95
@@ -174,7 +177,7 @@ class Engine:
                 return self._check_notebook(source, path, index=index, module_name=module_name, package=package,
                                             summarize=summarize, reparser=reparser, test_code=test_code)
             return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
-                                      reparser=reparser, test_code=test_code)
+                                      reparser=reparser, test_code=test_code, with_calls=with_calls)
         finally:
             if collecting:
                 gc.enable()
@@ -191,6 +194,7 @@ class Engine:
         reparser: Reparser | None = None,
         test_code: bool = False,
         whole_file_noqa: bool | None = None,
+        with_calls: bool = False,
     ) -> FileResult:
         result = FileResult(path)
         codes = self.codes_for(path)
@@ -200,7 +204,7 @@ class Engine:
             result.source = text
             suppressions = Suppressions(text)
             whole_file = suppressions.whole_file if whole_file_noqa is None else whole_file_noqa
-            if whole_file and not summarize:
+            if whole_file and not summarize and not with_calls:
                 return result
             module = parse_checked(text, path, reparser, notebook_cells=is_notebook(path))
         except FileProblem as problem:
@@ -221,6 +225,8 @@ class Engine:
             facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index, test_code=test_code)
             if summarize:
                 result.summaries = facts.class_summaries()
+            if with_calls:
+                result.calls = facts.call_sites
         except RecursionError:
             if SYNTAX_ERROR in codes and not whole_file and not result.findings:
                 result.findings.append(self._engine_finding(SYNTAX_ERROR, "the file is nested too deeply to analyse", path))
@@ -348,8 +354,15 @@ class Engine:
         """The file's nn.Module classes for the project index (as check_source(summarize=True)
         gives them, a file Python refuses read as far as it is recovered); [] if it cannot be
         read. A .py never imports a notebook: a notebook gives none."""
+        return self.index_source(source, path, module_name=module_name, package=package, test_code=test_code)[0]
+
+    def index_source(self, source: str | bytes, path: str, *, module_name: str = "", package: str = "",
+                     test_code: bool = False) -> tuple[list[ClassSummary], tuple[CallSite, ...]]:
+        """What the file gives the project index: its classes (summarize_source) and its calls
+        of the project's functions (FileFacts.call_sites), as check_source(summarize=True,
+        with_calls=True) gives them."""
         if is_notebook(path):
-            return []
+            return [], ()
         try:
             text = decode_source(source) if isinstance(source, bytes) else source
             try:
@@ -357,13 +370,13 @@ class Engine:
             except SyntaxProblem:
                 recovered = recover(text)
                 if recovered is None:
-                    return []
+                    return [], ()
                 text = recovered.text
                 module = parse_checked(text, path)
-            return FileFacts(path, text, module, module_name=module_name, package=package,
-                             test_code=test_code).class_summaries()
+            facts = FileFacts(path, text, module, module_name=module_name, package=package, test_code=test_code)
+            return facts.class_summaries(), facts.call_sites
         except (FileProblem, RecursionError):
-            return []
+            return [], ()
 
     # ------------------------------------------------------------------------
     def _severity(self, code: str) -> Severity:

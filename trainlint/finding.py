@@ -130,3 +130,4 @@ class FileResult:
     #: The file did not parse and was read without these rows (1-based): the statements
     #: trainlint.recover took out. None: nothing of it was read (no recovery).
     unread: frozenset[int] | None = frozenset()
+    calls: tuple = ()  # of trainlint.index.CallSite, when asked (Engine.check_source(with_calls=True))

@@ -51,6 +51,12 @@ LIBRARIES = frozenset(
 )
 
 
+#: The names training code gives a network (`model`, `net`, `netD`, `encoder`, `G`): a
+#: parameter so named takes its class from the calls of its function (facts.callsites).
+#: Here, free of LibCST, because the project run's text pre-filter reads it too.
+MODEL_NAME_PATTERN = r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$"
+
+
 @dataclass(frozen=True)
 class ClassSummary:
     name: str
@@ -61,14 +67,65 @@ class ClassSummary:
     facts: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """A call, in one file, of a function another file of the project defines
+    (`train_one_epoch(model, loader, ...)` in main.py, with `from engine import
+    train_one_epoch`): what it passes, so the callee's check knows which class its `model`
+    parameter holds (facts.callsites). Index-free: a function of the calling file alone."""
+
+    path: str  # the calling file, as given to the engine
+    module: str  # the calling file's module name
+    target: str  # the function as the caller's imports name it ("engine.train_one_epoch")
+    #: What the call passes, per argument: the classes it may hold, as the calling file's
+    #: imports name them (`("models.Net",)`: `Net()`, `Net().to(device)`, or a name the
+    #: file assigns `Net(...)` to), or None when it is no object the file constructs.
+    positional: tuple  # of tuple[str, ...] | None, in order
+    keywords: tuple  # of (name, tuple[str, ...] | None)
+    starred: bool  # `*args` / `**kwargs`: what the call passes beyond the written arguments is unknown
+
+    @property
+    def function(self) -> str:
+        return self.target.rpartition(".")[2]
+
+    def passed(self, name: str, position: int) -> "tuple[str, ...] | None":
+        """What the call passes for the parameter `name` at `position`; None if unknown."""
+        for keyword, value in self.keywords:
+            if keyword == name:
+                return value
+        if position < len(self.positional):
+            return self.positional[position]
+        return None
+
+
+def import_folder(module: str, imported: str) -> str | None:
+    """Where an import of `imported` finds the file whose module name is `module`, or None if
+    it cannot: `engine` finds `proj.engine` from inside `.proj` (returned, dotted), `proj`
+    finds it too when the package re-exports its names; `""`: from anywhere."""
+    if not imported:
+        return None
+    own, tail = "." + module, "." + imported
+    if own.endswith(tail):
+        return own[: len(own) - len(tail)]
+    parent = own.rpartition(".")[0]
+    if parent.endswith(tail):
+        return parent[: len(parent) - len(tail)]
+    return None
+
+
 class ProjectIndex:
     def __init__(self, summaries: list[ClassSummary] | None = None) -> None:
         self._by_name: dict[str, list[ClassSummary]] = {}
+        #: call sites by the called function's name (CallSite.function)
+        self._calls: dict[str, list[CallSite]] = {}
         for summary in summaries or []:
             self.add(summary)
 
     def add(self, summary: ClassSummary) -> None:
         self._by_name.setdefault(summary.name, []).append(summary)
+
+    def add_call(self, site: CallSite) -> None:
+        self._calls.setdefault(site.function, []).append(site)
 
     def remove_path(self, path: str) -> None:
         for name, items in list(self._by_name.items()):
@@ -77,6 +134,32 @@ class ProjectIndex:
                 self._by_name[name] = kept
             else:
                 del self._by_name[name]
+        for name, sites in list(self._calls.items()):
+            kept_sites = [s for s in sites if s.path != path]
+            if kept_sites:
+                self._calls[name] = kept_sites
+            else:
+                del self._calls[name]
+
+    def callers(self, module: str, function: str, *, path: str = "") -> tuple[CallSite, ...]:
+        """The calls of `function` of the file whose module name is `module` (at `path`,
+        whose own calls are not among them) that other files of the project make.
+
+        A call names the function as its file's imports do: `engine.train_one_epoch` is
+        a call of `train_one_epoch` of `proj/engine.py` (module `proj.engine`) when the
+        caller is inside `proj` (as Python finds `engine` beside a script), and so is
+        `proj.train_one_epoch` (a package that re-exports it)."""
+        found = []
+        for site in self._calls.get(function, ()):
+            if site.path == path:
+                continue
+            folder = import_folder(module, site.target.rpartition(".")[0])
+            # the caller must sit where its import finds this module: inside the folder the
+            # import is relative to (examples/a/main.py's `engine` is examples/a/engine.py)
+            if folder is None or (folder and not ("." + site.module).startswith(folder + ".")):
+                continue
+            found.append(site)
+        return tuple(sorted(found, key=repr))
 
     def summaries(self) -> list[ClassSummary]:
         return [s for items in self._by_name.values() for s in items]

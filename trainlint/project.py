@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from trainlint.config import Config
 from trainlint.finding import FileResult, Finding
-from trainlint.index import LIBRARIES, ClassSummary, ProjectIndex
+from trainlint.index import LIBRARIES, MODEL_NAME_PATTERN, CallSite, ClassSummary, ProjectIndex, import_folder
 from trainlint.layout import forget_folders, is_test_path, project_root
 from trainlint.run import FileItem, RunResult
 
@@ -337,6 +337,7 @@ class Analysis:
     lookups: "Lookups"  # the project-index questions the check asked, for the cache
     opaque: bool  # the check read the index wholesale: its findings depend on all of it
     parsed: bool  # LibCST parsed the file (False: the text gate kept it out)
+    calls: tuple = ()  # its calls of the project's functions (facts.callsites), for the index
 
 
 def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> Analysis:
@@ -346,13 +347,14 @@ def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> A
     if not needs_analysis(task.data):
         return Analysis(engine.check_syntax_only(task.data, task.shown).findings, [], (), False, False)
     if not task.report:
-        summaries = engine.summarize_source(task.data, task.shown, module_name=task.module_name, package=task.package,
-                                            test_code=task.test_code)
-        return Analysis([], summaries, (), False, True)
+        summaries, calls = engine.index_source(task.data, task.shown, module_name=task.module_name,
+                                               package=task.package, test_code=task.test_code)
+        return Analysis([], summaries, (), False, True, calls)
     index = RecordingIndex(base_index)
     result = engine.check_source(task.data, task.shown, index=index, module_name=task.module_name,
-                                 package=task.package, summarize=task.summarize, test_code=task.test_code)
-    return Analysis(result.findings, result.summaries, index.lookups(), index.opaque, True)
+                                 package=task.package, summarize=task.summarize, test_code=task.test_code,
+                                 with_calls=True)
+    return Analysis(result.findings, result.summaries, index.lookups(), index.opaque, True, result.calls)
 
 
 def _init_worker(engine: "Engine") -> None:
@@ -447,8 +449,11 @@ def check_paths(
     jobs: int | None = None,
     cache: bool = False,
 ) -> RunResult:
-    """Check files: index their classes, then their findings; one parse per file where the
-    index does not change the answer, none for a file the cache already knows."""
+    """Check files: index their classes and their calls of the run's helpers that take a
+    model (facts.callsites), then their findings; one parse per file where the index does
+    not change the answer, none for a file the cache already knows. A file whose check asks
+    who calls its helpers is checked (or its cached findings accepted) once every other
+    file has given its calls."""
     from trainlint import cache as cache_mod
 
     made: list = [engine]
@@ -502,12 +507,13 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
         item.digest = cache_mod.digest(item.data)
         entry = store.get(os.path.abspath(item.path)) if store else None
         if entry is not None and entry.matches(item.shown, item.digest, item.module_name, item.package, item.test_code) \
-                and entry.summaries is not None:
+                and entry.summaries is not None and entry.calls is not None:
             item.entry = entry
             continue
         if b"class " not in item.data:
-            # It adds nothing to the index: check it once, in phase B, against the whole index.
-            item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, (), test_code=item.test_code)
+            # It adds nothing to the index but its calls: check it once, in phase B, against the whole index.
+            item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, (), test_code=item.test_code,
+                                         helpers=model_helpers(item.data))
             deferred.add(i)
             continue
         tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=True))
@@ -516,21 +522,39 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
         first[i] = analysis
         item = items[i]
         item.entry = cache_mod.Entry(item.shown, item.digest, item.module_name, item.package, tuple(analysis.summaries),
-                                     test_code=item.test_code)
+                                     test_code=item.test_code, calls=tuple(analysis.calls),
+                                     helpers=model_helpers(item.data))
         if store:
             store.put(os.path.abspath(item.path), item.entry)
         run.parsed += analysis.parsed
 
+    # The index: every class, and the calls of the run's functions that take a model (facts.callsites).
+    helpers = {i: item.entry.helpers for i, item in enumerate(items) if item.entry is not None}
+    called = set().union(*helpers.values())
     index = ProjectIndex()
+
+    def add_calls(sites) -> bool:
+        added = False
+        for site in sites or ():
+            if site.function in called:
+                index.add_call(site)
+                added = True
+        return added
+
     for item in items:
         if item.entry is not None:
             for summary in item.entry.summaries:
                 index.add(summary)
-    for summary in _context_summaries(paths_given, items, config, store, workers, run):
+            add_calls(item.entry.calls)
+    context = _context_index(paths_given, items, helpers, config, store, workers, run)
+    for summary in context.summaries:
         index.add(summary)
+    add_calls(context.calls)
     whole = cache_mod.index_fingerprint(index) if (store or first) else ""
 
     # Phase B: findings valid for the whole index; re-check only where its answers differ.
+    # A check that asks for the calls of its functions (or, unparsed, may) waits for phase C:
+    # its answer is final once every file has given its calls.
     keys: dict[frozenset[str], str] = {}
 
     def config_key(shown: str) -> str:
@@ -540,35 +564,82 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
         return keys[codes]
 
     findings: dict[int, list[Finding]] = {}
-    tasks, where = [], []
+    answers: dict[int, "Lookups"] = {}  # the index questions behind each file's findings
+    counted = set(first)
+
+    def settle(i: int, lookups: "Lookups", found: list[Finding], *, cached: bool = False) -> None:
+        findings[i], answers[i] = found, lookups
+        if cached:
+            run.cached += 1
+        else:
+            items[i].entry.remember(cache_mod.Result(config_key(items[i].shown), lookups, None, tuple(found)))
+
+    def reuse(i: int) -> bool:
+        """Findings without a parse: phase A's, or the cache's, where the index answers as then."""
+        item = items[i]
+        if i in first:
+            analysis = first[i]
+            if not analysis.opaque and cache_mod.same_answers(index, analysis.lookups):
+                settle(i, analysis.lookups, analysis.findings)
+                return True
+        elif i not in deferred:
+            hit = item.entry.result_for(config_key(item.shown), index, whole)
+            if hit is not None:
+                settle(i, hit.lookups, list(hit.findings), cached=True)
+                return True
+        return False
+
+    def check(batch: list[int]) -> bool:
+        """Check the files against the index; whether they added calls to it."""
+        tasks = [Task(items[i].data, items[i].shown, items[i].module_name, items[i].package, items[i].test_code,
+                      summarize=False) for i in batch]
+        added = False
+        for i, analysis in zip(batch, workers.run(tasks, index) if tasks else ()):
+            item = items[i]
+            if i not in counted:
+                counted.add(i)
+                run.parsed += analysis.parsed
+            findings[i], answers[i] = analysis.findings, analysis.lookups
+            item.entry.remember(cache_mod.Result(
+                config_key(item.shown), analysis.lookups, whole if analysis.opaque else None, tuple(analysis.findings)
+            ))
+            if item.entry.calls is None:
+                item.entry.calls = tuple(analysis.calls)
+                added |= add_calls(item.entry.calls)
+            if store:
+                store.put(os.path.abspath(item.path), item.entry)
+        return added
+
+    batch: list[int] = []
+    late: list[int] = []
     for i, item in enumerate(items):
         if not isinstance(item.data, bytes):
             findings[i] = get_engine().file_problem(item.shown, f"cannot read the file: {item.data}")
             continue
-        ckey = config_key(item.shown)
         if i in first:
-            analysis = first[i]
-            if not analysis.opaque and cache_mod.same_answers(index, analysis.lookups):
-                findings[i] = analysis.findings
-                item.entry.remember(cache_mod.Result(ckey, analysis.lookups, None, tuple(analysis.findings)))
-                continue
-        elif i not in deferred:
-            hit = item.entry.result_for(ckey, index, whole)
-            if hit is not None:
-                findings[i] = list(hit.findings)
-                run.cached += 1
-                continue
-        tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=False))
-        where.append(i)
-    for i, analysis in zip(where, workers.run(tasks, index) if tasks else ()):
-        item = items[i]
-        run.parsed += analysis.parsed and i not in first
-        findings[i] = analysis.findings
-        item.entry.remember(cache_mod.Result(
-            config_key(item.shown), analysis.lookups, whole if analysis.opaque else None, tuple(analysis.findings)
-        ))
-        if store:
-            store.put(os.path.abspath(item.path), item.entry)
+            waits = cache_mod.asks_callers(first[i].lookups)
+        elif i in deferred:
+            waits = bool(helpers[i])
+        else:
+            waits = item.entry.asks_callers(config_key(item.shown))
+        if waits:
+            late.append(i)
+        elif not reuse(i):
+            batch.append(i)
+    check(batch)
+    # Phase C: every file but the late ones has given its calls. The unparsed ones are checked
+    # callers first (a script that defines helpers of its own and imports another file's),
+    # then the others are validated against all calls.
+    unparsed = [i for i in late if i in deferred]
+    added = False
+    for wave in _callers_first(unparsed, items, helpers):
+        added |= check(wave)
+    check([i for i in late if i not in deferred and not reuse(i)])
+    if added:
+        # A call given in phase C may answer an earlier check's question otherwise (a caller
+        # the text did not show): those are checked again, against all calls.
+        check([i for i in answers if cache_mod.asks_callers(answers[i])
+               and not cache_mod.same_answers(index, answers[i])])
     if store:
         for i in (*first, *deferred):
             store.put(os.path.abspath(items[i].path), items[i].entry)
@@ -639,6 +710,53 @@ _STRINGS_AND_COMMENTS = re.compile(
     rb'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*')
 
 
+# A top-level def and its parameters up to the first `)` (the model comes first, before any
+# default that calls something); its names that name a model (index.MODEL_NAME_PATTERN).
+# (A newline first, not `^` with re.M: a literal start is what the regex engine scans for
+# fastest, 6x on the corpora; the file's first line is matched on its own.)
+_DEF = rb"(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)[ \t]*\(([^)]*)"
+_TOP_DEF = re.compile(rb"\n" + _DEF)
+_FIRST_DEF = re.compile(_DEF)
+# MODEL_NAME_PATTERN over a parameter list: its anchors at the ends of one identifier
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN.replace("^", r"(?<!\w)").replace("$", r"(?!\w)").encode(), re.I)
+
+
+def model_helpers(data: bytes) -> frozenset[str]:
+    """The top-level functions a file defines with a parameter named like a model
+    (`def train_one_epoch(model, loader, ...)`), as far as its text shows: those ask the
+    index for the project's calls of them (facts.callsites). Only their calls go into the
+    index, and a file that defines one is checked after the files that may call it."""
+    if b"def " not in data:
+        return frozenset()
+    first = _FIRST_DEF.match(data)
+    found = [first.groups()] if first else []
+    found += _TOP_DEF.findall(data)
+    return frozenset(name.decode() for name, params in found if _MODEL_NAME.search(params))
+
+
+def _callers_first(late: list[int], items: list[FileItem], helpers: dict[int, frozenset[str]]) -> list[list[int]]:
+    """The files in waves, each after the files that import one of its helpers by name
+    (`from engine import train_one_epoch`), so a check meets its callers' calls; a cycle
+    is one wave."""
+    defining: dict[str, list[int]] = {}
+    for i in late:
+        for name in helpers[i]:
+            defining.setdefault(name, []).append(i)
+    waits: dict[int, set[int]] = {i: set() for i in late}  # file -> the files that may call it
+    for caller in late:
+        for name, module in _imported_from(items[caller].data, items[caller].package).items():
+            for callee in defining.get(name, ()):
+                if callee != caller and import_folder(items[callee].module_name, module) is not None:
+                    waits[callee].add(caller)
+    waves: list[list[int]] = []
+    remaining = list(late)
+    while remaining:
+        wave = [i for i in remaining if not waits[i] & set(remaining)] or remaining
+        waves.append(wave)
+        remaining = [i for i in remaining if i not in wave]
+    return waves
+
+
 def _imported_from(code: bytes, package: str) -> dict[str, str]:
     """Name -> the module a `from M import name` takes it from (relative imports resolved
     against the file's package, as names.ImportTable does)."""
@@ -681,30 +799,46 @@ class _ContextFile:
     bases: bytes  # the text of its class headers' base lists
 
 
-def _context_summaries(paths: list, items: list[FileItem], config: Config, store, workers: Workers,
-                       run: RunResult) -> list[ClassSummary]:
-    """The classes of the named files' projects (context_files) that the named files can ask
-    the index about: a lookup of `Net` can only be answered by a file that defines a class
-    `Net`, so a file is read further only when it defines a class named in a named file
-    (or in the bases and facts of the classes read so far), or derives from one of the named
-    files' classes (ProjectIndex.is_inherited). The answers are those of `check` on the
+@dataclass(slots=True)
+class _Context:
+    summaries: list[ClassSummary]
+    calls: list[CallSite]
+
+
+def _context_index(paths: list, items: list[FileItem], helpers: dict[int, frozenset[str]], config: Config, store,
+                   workers: Workers, run: RunResult) -> _Context:
+    """What the named files' projects (context_files) give the index that the named files
+    can ask about. Classes: a lookup of `Net` can only be answered by a file that defines a
+    class `Net`, so a file is read further only when it defines a class named in a named
+    file (or in the bases and facts of the classes read so far, or passed by the calls
+    below), or derives from one of the named files' classes (ProjectIndex.is_inherited).
+    Calls: a named file's function that takes a model (`helpers`) is called from files that
+    name it and import it or its module (_calling). The answers are those of `check` on the
     whole project; the cost is that of the files they come from (from the cache when they
     are unchanged), not of the project."""
     from trainlint import cache as cache_mod
 
     pool: list[_ContextFile] = []
+    callers: list[tuple[Path, bytes]] = []
+    asked = [(item.module_name, helpers[i]) for i, item in enumerate(items) if helpers.get(i) and item.module_name]
     for path in context_files(paths, [item.path for item in items], config):
         try:
             data = read_bytes(path)
         except OSError:
             continue
-        if b"class " not in data or not needs_analysis(data):
+        if not needs_analysis(data):
+            continue
+        if asked and _calling(data, path, asked, config):
+            callers.append((path, data))
+        if b"class " not in data:
             continue
         headers = _CLASS.findall(data)
         if headers:
             pool.append(_ContextFile(path, data, {name.decode() for name, _ in headers}, b",".join(b for _, b in headers)))
+    memo: dict[str, tuple] = {}  # a file both calls and defines a class: one parse
+    calls = [site for _, found in _index_entries(callers, config, store, workers, run, cache_mod, memo) for site in found]
     if not pool:
-        return []
+        return _Context([], calls)
     defining: dict[str, list[_ContextFile]] = {}
     for file in pool:
         for name in file.classes:
@@ -725,24 +859,55 @@ def _context_summaries(paths: list, items: list[FileItem], config: Config, store
                 frontier += _answering(defining[name], imported[name], config)
             elif name.encode() not in own_classes:
                 wanted.add(name)
+    for site in calls:  # the classes the calls pass are looked up near their callers
+        for passed in (*site.positional, *(value for _, value in site.keywords)):
+            for qualname in passed or ():
+                module, _, name = qualname.rpartition(".")
+                if name in defining:
+                    frontier += _answering(defining[name], module, config)
     frontier += [f for name in wanted for f in defining[name]]
     loaded: set[_ContextFile] = set()
-    asked: set[str] = set()
+    asked_names: set[str] = set()
     summaries: list[ClassSummary] = []
     while frontier:
         batch = [f for f in dict.fromkeys(frontier) if f not in loaded]
         loaded.update(batch)
-        found = _summaries_of(batch, config, store, workers, run, cache_mod)
+        found = [s for summaries, _ in _index_entries([(f.path, f.data) for f in batch], config, store, workers, run,
+                                                      cache_mod, memo) for s in summaries]
         summaries += found
         frontier = []
-        for qualname in {q for s in found for q in _names_in(s)} - asked:
-            asked.add(qualname)
+        for qualname in {q for s in found for q in _names_in(s)} - asked_names:
+            asked_names.add(qualname)
             module, _, name = qualname.rpartition(".")
             if name in defining and name not in wanted:
                 frontier += _answering(defining[name], module, config)
                 if not module:
                     wanted.add(name)
-    return summaries
+    return _Context(summaries, calls)
+
+
+def _calling(data: bytes, path: Path, asked: list[tuple[str, frozenset[str]]], config: Config) -> bool:
+    """Whether a file may call one of the named files' functions (module, names): it names
+    the function and imports it from that module (or a package above it), or names the
+    module's last part (`import engine` ... `engine.train_one_epoch(...)`)."""
+    code = None
+    for module, names in asked:
+        present = [name for name in names if name.encode() in data]
+        if not present:
+            continue
+        if code is None:
+            code = _STRINGS_AND_COMMENTS.sub(b" ", data)
+            words = {w.decode() for w in _IDENTIFIER.findall(code)}
+            imported = _imported_from(code, module_name_for(path, config.root)[1])
+        for name in present:
+            if name not in words:
+                continue
+            source = imported.get(name)
+            if source is not None and import_folder(module, source) is not None:
+                return True
+            if module.rpartition(".")[2] in words:
+                return True
+    return False
 
 
 def _names_in(summary: ClassSummary) -> set[str]:
@@ -761,31 +926,36 @@ def _names_in(summary: ClassSummary) -> set[str]:
     return {n for n in names if not n.startswith("torch.")}
 
 
-def _summaries_of(files: list[_ContextFile], config: Config, store, workers: Workers, run: RunResult,
-                  cache_mod) -> list[ClassSummary]:
-    """The files' classes, from the cache where a file is unchanged, else summarised (and cached)."""
-    summaries: list[ClassSummary] = []
+def _index_entries(files: list[tuple[Path, bytes]], config: Config, store, workers: Workers, run: RunResult,
+                   cache_mod, memo: dict) -> list[tuple[tuple[ClassSummary, ...], tuple[CallSite, ...]]]:
+    """Per file, its classes and calls for the index: from the cache where the file is
+    unchanged, else from one parse (and cached)."""
+    out: list = [None] * len(files)
     tasks: list[Task] = []
-    keys: list[str] = []
-    for file in files:
-        shown = display_path(file.path)
-        module_name, package = module_name_for(file.path, config.root)
-        test_code = is_test_path(os.fspath(file.path), module_name)
-        key = os.path.abspath(file.path)
-        entry = store.get(key) if store else None
-        if entry is not None and entry.summaries is not None and \
-                entry.matches(shown, cache_mod.digest(file.data), module_name, package, test_code):
-            summaries.extend(entry.summaries)
+    keys: list[tuple[int, str]] = []
+    for n, (path, data) in enumerate(files):
+        shown = display_path(path)
+        module_name, package = module_name_for(path, config.root)
+        test_code = is_test_path(os.fspath(path), module_name)
+        key = os.path.abspath(path)
+        if key in memo:
+            out[n] = memo[key]
             continue
-        tasks.append(Task(file.data, shown, module_name, package, test_code, summarize=True, report=False))
-        keys.append(key)
-    for key, task, analysis in zip(keys, tasks, workers.run(tasks, None) if tasks else ()):
-        summaries.extend(analysis.summaries)
+        entry = store.get(key) if store else None
+        if entry is not None and entry.summaries is not None and entry.calls is not None and \
+                entry.matches(shown, cache_mod.digest(data), module_name, package, test_code):
+            out[n] = memo[key] = (entry.summaries, entry.calls)
+            continue
+        tasks.append(Task(data, shown, module_name, package, test_code, summarize=True, report=False))
+        keys.append((n, key))
+    for (n, key), task, analysis in zip(keys, tasks, workers.run(tasks, None) if tasks else ()):
+        out[n] = memo[key] = (tuple(analysis.summaries), tuple(analysis.calls))
         run.parsed += analysis.parsed
         if store:
             store.put(key, cache_mod.Entry(task.shown, cache_mod.digest(task.data), task.module_name, task.package,
-                                           tuple(analysis.summaries), test_code=task.test_code))
-    return summaries
+                                           out[n][0], test_code=task.test_code, calls=out[n][1],
+                                           helpers=model_helpers(task.data)))
+    return out
 
 
 class _LazyEngine:

@@ -17,6 +17,7 @@ from functools import cached_property
 
 import libcst as cst
 
+from trainlint.facts.callsites import call_sites, passed_classes
 from trainlint.facts.collect import AssignInfo, CallInfo, ClassInfo, Collected, FunctionInfo, LoopInfo, collect
 from trainlint.facts.data_classes import data_class_summaries
 from trainlint.facts.data import DataFacts, Dataset, Loader, Pipeline, Step
@@ -67,7 +68,7 @@ from trainlint.facts.vocabulary import (
     is_weight_layer,
 )
 from trainlint.facts.walk import walk
-from trainlint.index import MODULE_BASES, ClassSummary, ProjectIndex, is_torch_module_class
+from trainlint.index import MODULE_BASES, CallSite, ClassSummary, ProjectIndex, is_torch_module_class
 from trainlint.layout import is_test_module
 from trainlint.names import ImportTable
 from trainlint.source import python_ast
@@ -218,6 +219,18 @@ class FileFacts:
             if mc.info.outer is None and not _names_a_loss(mc.info.name) and not any(map(_names_a_loss, mc.info.base_names))
         ]
         return top[0] if len(top) == 1 else None
+
+    @cached_property
+    def call_sites(self) -> tuple[CallSite, ...]:
+        """The file's calls of functions it imports from the project, with the classes each
+        argument may hold: what the project index tells the called file (facts.callsites)."""
+        return call_sites(self)
+
+    def passed_classes(self, function: FunctionInfo, name: str, position: int) -> list[str | None]:
+        """Per call of a top-level function of this file in another file of the project: the
+        class its parameter `name` receives there, or None where that is not one known class
+        (facts.callsites.passed_classes). Empty: no other file calls it."""
+        return passed_classes(self, function, name, position)
 
     @cached_property
     def stacks(self) -> Stacks:

@@ -414,7 +414,8 @@ class ValueFlow:
         return merge([self._definition(d, outer, depth) for d in definitions])
 
     def _parameter(self, info: FunctionInfo, scope: Scope, name: str, depth: int) -> Value:
-        """A parameter of a plain function is what every call of it in this file passes."""
+        """A parameter of a plain function is what every call of it in this file passes (and,
+        for a model, every call in the project's other files)."""
         if name == "self":
             return UNKNOWN
         if info.cls is not None:
@@ -429,6 +430,10 @@ class ValueFlow:
                 return UNKNOWN
             caller, order, path = self.scope_of_call(call)
             values.append(self.value(arg, caller, order, path, depth))
+        if info.parent is None and names_a_model(name):
+            # `train_one_epoch(model, ...)` called from main.py with `model = Net()`
+            for qualname in self.facts.passed_classes(info, name, position):
+                values.append(UNKNOWN if qualname is None else self.module_value(qualname, None, depth))
         only = self.facts.only_model_class
         if not values and only is not None and info.parent is None and names_a_model(name):
             # `def train(model, loader, optimizer)` called from another file: the network this file defines

@@ -138,9 +138,9 @@ class _Builder:
 
     def _parameter_types(self) -> None:
         """`def evaluate(model, loader)`: a model parameter of a function holds what the
-        file's calls of it pass (`evaluate(Net(), loader)`, or `model` typed by
-        `model = Net()`), and, where nothing in the file calls it, an instance of the
-        file's only model class. Names are typed by spelling, so a name that two
+        project's calls of it pass (`evaluate(Net(), loader)`, or `model` typed by
+        `model = Net()`, in this file or another: facts.callsites), and, where nothing
+        calls it, an instance of the file's only model class. Names are typed by spelling, so a name that two
         functions receive with different classes stays untyped."""
         found: dict[str, set[str | None]] = {}
         callers: dict[str, list] | None = None  # callee name -> its calls, built on first need
@@ -156,9 +156,9 @@ class _Builder:
                         if isinstance(call.node.func, cst.Name):
                             callers.setdefault(call.node.func.value, []).append(call)
                 calls = callers.get(info.name, [])
-                if calls:
-                    types = {self._type_of(argument(c.node, name, position)) for c in calls}
-                else:
+                types = {self._type_of(argument(c.node, name, position)) for c in calls}
+                types.update(self.facts.passed_classes(info, name, position))  # the other files' calls
+                if not types:
                     only = self.facts.only_model_class
                     types = {only.name if only is not None else None}
                 found.setdefault(name, set()).update(types)

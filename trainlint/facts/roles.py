@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from trainlint.facts.kinds import DataRole
 from trainlint.facts.syntax import last_name
+from trainlint.index import MODEL_NAME_PATTERN
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[A-Z]+")
 _EVAL_PREFIXES = ("val", "test", "eval", "infer", "predict", "holdout")
@@ -85,7 +86,7 @@ def names_a_loader(name: str | None) -> bool:
     return any(w.endswith("loader") or w in ("dl", "queue", "iter", "iterator", "batches") for w in words)
 
 
-_MODEL_NAME = re.compile(r"model|net|encoder|decoder|generator|discriminator|backbone|classifier|^[gd]$|^module$", re.I)
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN, re.I)
 
 
 def names_a_model(name: str | None) -> bool:
