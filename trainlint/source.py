@@ -53,6 +53,18 @@ def decode_source(data: bytes) -> str:
 
 _LATE_FUTURE = "from __future__ imports must occur at the beginning of the file"
 
+# CPython 3.11 and 3.12 keep the AST converters' recursion depth in interpreter state: two
+# threads converting at once fail with "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905, fixed in 3.13). The language server's worker thread,
+# the probe's threads and the tests' thread pools all compile: one at a time.
+_AST_LOCK = threading.Lock()
+
+
+def compile_ast(source, filename: str, mode: str = "exec", flags: int = 0, *, dont_inherit: bool = True):
+    """`compile()`, with the AST conversions of the process taken one at a time."""
+    with _AST_LOCK:
+        return compile(source, filename, mode, flags, dont_inherit=dont_inherit)
+
 
 def cpython_tree(text: str, filename: str = "<source>", *, notebook_cells: bool = False):
     """CPython's syntax tree of `text` once CPython has compiled it, or the FileProblem that says
@@ -69,7 +81,7 @@ def cpython_tree(text: str, filename: str = "<source>", *, notebook_cells: bool 
         tree = python_ast(text, filename)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(tree, filename, "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if notebook_cells else 0, dont_inherit=True)
+            compile_ast(tree, filename, "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if notebook_cells else 0)
     except SyntaxError as exc:
         if notebook_cells and exc.msg == _LATE_FUTURE:
             return tree  # IPython compiles each cell on its own: a later cell may import from __future__
@@ -101,7 +113,7 @@ def python_ast(text: str, filename: str = "<source>"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST)
+            tree = compile_ast(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=False)
         except SyntaxError as error:
             _last.answer = (filename, text, error)
             raise

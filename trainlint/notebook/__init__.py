@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from trainlint.notebook.ipython import analysed_text, syntax_width, text_rows
 from trainlint.notebook.jsontext import escapes_non_ascii, format_source, parse_with_spans, string_elements
-from trainlint.source import FileProblem
+from trainlint.source import FileProblem, compile_ast
 
 NOTEBOOK_SUFFIX = ".ipynb"
 
@@ -313,7 +313,7 @@ def _syntax_problem(text: str) -> FileProblem | None:
     import ast
 
     try:
-        compile(text, "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        compile_ast(text, "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     except SyntaxError as exc:
         return FileProblem(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1)
     except (ValueError, RecursionError, MemoryError):

@@ -23,6 +23,7 @@ from trainlint.probe.measurements import Measurements
 from trainlint.probe.schema import Site
 from trainlint.probe.static_evidence import EVIDENCE
 from trainlint.project import display_path
+from trainlint.source import compile_ast
 
 if TYPE_CHECKING:
     from trainlint.config import Config
@@ -185,7 +186,7 @@ def _parse_cached(path: str):
     import ast
 
     if path not in _TREES:
-        _TREES[path] = ast.parse(Path(path).read_text(encoding="utf-8", errors="replace"))
+        _TREES[path] = compile_ast(Path(path).read_text(encoding="utf-8", errors="replace"), path, "exec", ast.PyCF_ONLY_AST)
     return _TREES[path]
 
 
