@@ -40,3 +40,48 @@ def test_threads_parsing_at_once_do_not_break_the_ast_converters():
         gc.callbacks.remove(callback)
         gc.set_threshold(*threshold)
     assert errors == []
+
+
+def test_a_process_forked_while_a_thread_parses_can_parse():
+    """The project's workers are forked; a lock held by another thread at that moment would
+    never be released in the child, and every parse there would wait forever."""
+    import os
+    import signal
+
+    stop = threading.Event()
+
+    def keep_parsing() -> None:
+        i = 0
+        while not stop.is_set():
+            cpython_tree(f"{SCRIPT}\n# {i}\n", "busy.py")
+            i += 1
+
+    thread = threading.Thread(target=keep_parsing)
+    thread.start()
+    try:
+        outcomes = []
+        for attempt in range(5):
+            time.sleep(0.01)
+            pid = os.fork()
+            if pid == 0:  # the child: parse once, and say so by the exit status
+                try:
+                    cpython_tree(SCRIPT + "\n# child\n", "child.py")
+                    os._exit(0)
+                except BaseException:
+                    os._exit(1)
+            deadline = time.monotonic() + 30
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    outcomes.append(os.waitstatus_to_exitcode(status))
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    outcomes.append("hung")
+                    break
+                time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join()
+    assert outcomes == [0] * 5

@@ -5,6 +5,7 @@ Kept apart from the engine (and LibCST) so that a run answered by the cache impo
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -58,6 +59,25 @@ _LATE_FUTURE = "from __future__ imports must occur at the beginning of the file"
 # mismatch" (python/cpython#106905, fixed in 3.13). The language server's worker thread,
 # the probe's threads and the tests' thread pools all compile: one at a time.
 _AST_LOCK = threading.Lock()
+
+
+def _fork_with_no_conversion_running() -> None:
+    _AST_LOCK.acquire()
+
+
+def _parent_after_fork() -> None:
+    _AST_LOCK.release()
+
+
+def _child_after_fork() -> None:
+    # the child has one thread: a lock another thread of the parent held would never be released
+    global _AST_LOCK
+    _AST_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # the project's workers are forked, maybe while a thread parses
+    os.register_at_fork(before=_fork_with_no_conversion_running, after_in_parent=_parent_after_fork,
+                        after_in_child=_child_after_fork)
 
 
 def compile_ast(source, filename: str, mode: str = "exec", flags: int = 0, *, dont_inherit: bool = True):
