@@ -212,9 +212,30 @@ def test_one_pool_of_workers_serves_every_phase_of_a_run(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counting)
+    monkeypatch.setattr(project, "single_threaded", lambda: True)  # whatever threads earlier tests left
     run = _check(tmp_path, cache=False, jobs=2)
     assert _rows(run) == [("net.py", "TL202", 6)]
     assert len(started) == 1
+
+
+def test_a_process_with_threads_does_not_fork_its_workers(tmp_path, monkeypatch):
+    """A fork copies the locks other threads hold (cached_property's in Python 3.11): a check
+    run beside other threads (the probe's, a language server's) analyses in its own process."""
+    import concurrent.futures
+    import threading
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project, "SERIAL_BYTES", 0)
+    _project(tmp_path)
+    started = []
+    real = concurrent.futures.ProcessPoolExecutor
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", lambda *a, **k: started.append(1) or real(*a, **k))
+    runs = []
+    thread = threading.Thread(target=lambda: runs.append(_check(tmp_path, cache=False, jobs=2)))
+    thread.start()
+    thread.join()
+    assert _rows(runs[0]) == [("net.py", "TL202", 6)]
+    assert started == []
 
 
 def test_a_worker_that_dies_does_not_lose_the_run(tmp_path, monkeypatch):
@@ -246,6 +267,7 @@ def test_a_worker_that_dies_does_not_lose_the_run(tmp_path, monkeypatch):
     _project(tmp_path)
     for i in range(6):
         (tmp_path / f"net{i}.py").write_text(NET)
+    monkeypatch.setattr(project, "single_threaded", lambda: True)
     config = Config(root=tmp_path)
     serial = check_paths([tmp_path], config, Engine(config, rules=[DiesInWorkers]), jobs=1, cache=False)
     parallel = check_paths([tmp_path], config, Engine(config, rules=[DiesInWorkers]), jobs=2, cache=False)

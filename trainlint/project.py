@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -366,6 +367,14 @@ def _analyse_in_worker(job: tuple[Task, ProjectIndex | None]) -> Analysis:
     return _analyse(task, _WORKER["engine"], index)
 
 
+def single_threaded() -> bool:
+    """Whether this process may fork its workers. A fork copies the locks other threads hold
+    at that moment, held for ever in the child: Python 3.11's cached_property takes one lock
+    per property for all its instances, and a worker forked while another thread read a fact
+    waited forever (the probe's threads, a language server). Only a one-thread process forks."""
+    return threading.active_count() == 1
+
+
 class Workers:
     """The worker processes of one run, started when a batch is first large enough and kept
     for every batch after it (the project's context, phase A, phase B): a second pool would
@@ -383,7 +392,8 @@ class Workers:
     def run(self, tasks: list[Task], index: ProjectIndex | None) -> list[Analysis]:
         engine = self._get_engine()
         total = sum(len(t.data) for t in tasks)
-        if self._pool is None and (self.jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES or self._broken):
+        if self._pool is None and (self.jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES or self._broken
+                                   or not single_threaded()):
             return [_analyse(t, engine, index) for t in tasks]
         from concurrent.futures.process import BrokenProcessPool
 
