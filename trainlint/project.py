@@ -440,7 +440,7 @@ class Workers:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._frozen:
-            gc.unfreeze()  # the language server runs many checks: its objects are collectable again
+            gc.unfreeze()  # a process that runs many checks (a test suite) can collect these objects again
             self._frozen = False
 
 
