@@ -386,13 +386,13 @@ class Workers:
         self._get_engine = get_engine
         self.jobs = jobs
         self._pool = None
-        self._broken = False
+        self._in_process = False  # no pool for the rest of the run: a worker died, or fork is missing
         self._frozen = False
 
     def run(self, tasks: list[Task], index: ProjectIndex | None) -> list[Analysis]:
         engine = self._get_engine()
         total = sum(len(t.data) for t in tasks)
-        if self._pool is None and (self.jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES or self._broken
+        if self._pool is None and (self.jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES or self._in_process
                                    or not single_threaded()):
             return [_analyse(t, engine, index) for t in tasks]
         from concurrent.futures.process import BrokenProcessPool
@@ -409,7 +409,7 @@ class Workers:
         except BrokenProcessPool:
             # A worker died (a crash in native code): the rest of the run is analysed here.
             self.close()
-            self._broken = True
+            self._in_process = True
             out = [value if value is not None else _analyse(task, engine, index) for value, task in zip(out, tasks)]
         return out
 
@@ -420,7 +420,7 @@ class Workers:
         # through the initializer's arguments, which fork does not pickle.
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
         if context.get_start_method() != "fork":
-            self._broken = True
+            self._in_process = True
             return None
         from concurrent.futures import ProcessPoolExecutor
 
