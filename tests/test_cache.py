@@ -273,3 +273,75 @@ def test_a_worker_that_dies_does_not_lose_the_run(tmp_path, monkeypatch):
     parallel = check_paths([tmp_path], config, Engine(config, rules=[DiesInWorkers]), jobs=2, cache=False)
     assert _rows(parallel) == _rows(serial)
     assert len(_rows(serial)) == 7
+
+
+def test_files_compiled_ahead_are_not_compiled_again_by_the_workers(tmp_path, monkeypatch):
+    """A cold run with workers compiles its files with CPython in a process of its own while
+    the engine is imported (project._Ahead): a file it reached is not compiled by its worker,
+    one it did not reach is, and the findings are one process's."""
+    from trainlint import engine as engine_mod
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project, "SERIAL_BYTES", 0)
+    monkeypatch.setattr(project, "single_threaded", lambda: True)  # whatever threads earlier tests left
+    _project(tmp_path)
+    for i in range(4):
+        (tmp_path / f"net{i}.py").write_text(NET)
+    (tmp_path / "broken.py").write_text("import torch\ndef f(:\n")
+    (tmp_path / "outside.py").write_text("import torch\nreturn torch\n")  # refused by CPython's compiler only
+    serial = _check(tmp_path, cache=False, jobs=1)
+
+    compiled = tmp_path.parent / f"{tmp_path.name}-compiled.txt"
+    real_tree = engine_mod.cpython_tree
+
+    def recording(text, path="<source>", **kwargs):
+        with open(compiled, "a") as log:  # the workers are other processes
+            log.write(Path(path).name + "\n")
+        return real_tree(text, path, **kwargs)
+
+    monkeypatch.setattr(engine_mod, "cpython_tree", recording)
+    viewed: list[set] = []
+    real_collect = project._Ahead.collect
+
+    def collect(self):
+        views = real_collect(self)
+        viewed.append({Path(shown).name for shown in views})
+        return views
+
+    monkeypatch.setattr(project._Ahead, "collect", collect)
+
+    class SlowToImport(engine_mod.Engine):  # as LibCST's import is, in a fresh process
+        def __init__(self, *args, **kwargs):
+            import time
+
+            time.sleep(1.0)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(engine_mod, "Engine", SlowToImport)
+    parallel = _check(tmp_path, cache=False, jobs=2)
+    assert _rows(parallel) == _rows(serial)
+    assert ("broken.py", "TL000", 2) in _rows(parallel) and ("outside.py", "TL000", 2) in _rows(parallel)
+    assert len(viewed) == 1
+    by_workers = compiled.read_text().split() if compiled.exists() else []
+    files = {"models.py", "net.py", "util.py", "broken.py", "outside.py", *(f"net{i}.py" for i in range(4))}
+    assert viewed[0] == files
+    # the recovery compiles the text it makes of a broken file: that is not the file's text
+    assert set(by_workers) - {"broken.py", "outside.py"} == files - viewed[0] - {"broken.py", "outside.py"}
+
+
+def test_a_check_with_an_engine_given_or_one_job_starts_no_process_ahead(tmp_path, monkeypatch):
+    from trainlint.engine import Engine
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(project, "SERIAL_BYTES", 0)
+    monkeypatch.setattr(project, "single_threaded", lambda: True)
+    _project(tmp_path)
+    started = []
+    real_init = project._Ahead.__init__
+    monkeypatch.setattr(project._Ahead, "__init__", lambda self, texts: started.append(len(texts)) or real_init(self, texts))
+    _check(tmp_path, cache=False, jobs=1)
+    config = Config(root=tmp_path)
+    check_paths([tmp_path], config, Engine(config), jobs=2, cache=False)  # the imports are done: nothing to overlap
+    assert started == []
+    _check(tmp_path, cache=False, jobs=2)
+    assert started == [3]

@@ -181,6 +181,29 @@ def test_the_symptom_is_reported_on_the_optimizer_it_is_about():
     assert found[0][1].startswith("`opt_b` trains with a fixed learning rate (SGD at lr=0.1")
 
 
+def test_the_plateau_symptom_names_the_whole_word_that_watches():
+    # a hand-written early stop: the message quotes the word it was read from, whatever its case
+    source = textwrap.dedent(
+        """
+        import torch
+
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        stopper = EarlyStoppingMonitor(max_epochs_without_gain=5)
+        for epoch in range(100):
+            for x, y in loader:
+                optimizer.zero_grad()
+                model(x).sum().backward()
+                optimizer.step()
+            if stopper.step(val_loss):
+                break
+        """
+    ).lstrip("\n")
+    found = [f.message for f in Engine(Config()).check_source(source, "train.py").findings if f.code == "TL404"]
+    assert len(found) == 1 and "watches for a plateau (`EarlyStoppingMonitor`)" in found[0]
+    assert not [f for f in Engine(Config()).check_source(source.replace("EarlyStopping", "Gain"), "train.py").findings
+                if f.code == "TL404"]  # no symptom: advice not given unless selected
+
+
 def test_advice_on_symptoms_is_not_given_in_tests_unless_selected():
     # accelerate src/accelerate/test_utils/scripts/test_script.py: mock_training() runs SGD at
     # lr=0.1 for 3 epochs on a toy regression to compare against a baseline

@@ -20,7 +20,7 @@ from libcst._nodes.base import CSTNode
 from trainlint.config import Config
 from trainlint.facts import FileFacts
 from trainlint.finding import Edit, FileResult, Finding, Fix, Location, Severity
-from trainlint.source import FileProblem, SyntaxProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
+from trainlint.source import FileProblem, PythonView, SyntaxProblem, cpython_tree, decode_source, python_ast, source_encoding  # noqa: F401 - part of the engine's API
 from trainlint.index import CallSite, ClassSummary, ProjectIndex
 from trainlint.layout import is_test_module, is_test_path
 from trainlint.locate import node_ranges
@@ -64,12 +64,17 @@ def refuse_unreadable(source: str) -> None:
 
 
 def parse_checked(source: str, path: str = "<source>", reparser: Reparser | None = None, *,
-                  notebook_cells: bool = False) -> cst.Module:
+                  notebook_cells: bool = False, view: PythonView | None = None) -> cst.Module:
     """The LibCST tree of a text CPython accepts (a FileProblem otherwise, with CPython's message):
     LibCST's grammar takes some texts `python` refuses (`f(a=1, a=2)`, `def f(x, x)`), and a
-    file Python cannot run must get its TL000 from the command line and the editor alike."""
+    file Python cannot run must get its TL000 from the command line and the editor alike.
+    `view`: CPython's verdict on this very text, computed ahead (trainlint.source.python_view)."""
     refuse_unreadable(source)
-    tree = cpython_tree(source, path, notebook_cells=notebook_cells)
+    if view is not None:
+        view.raise_problem()
+        tree = None
+    else:
+        tree = cpython_tree(source, path, notebook_cells=notebook_cells)
     return reparser.parse(source, tree) if reparser is not None else parse(source)
 
 
@@ -152,6 +157,7 @@ class Engine:
         reparser: Reparser | None = None,
         test_code: bool | None = None,
         with_calls: bool = False,
+        python_view: PythonView | None = None,
     ) -> FileResult:
         """Findings for one file; with `summarize`, also its classes for the project index, from
         the same parse. Summaries are read against `index`: pass an empty one (as the project
@@ -161,7 +167,8 @@ class Engine:
         to a test suite (trainlint.layout.is_test_path, which the project run computes with
         the file list); None: decided here from the path and the folders around it. With
         `with_calls`, also its calls of the project's functions (FileFacts.call_sites), for
-        the index."""
+        the index. `python_view`: what CPython says of this text (trainlint.source.python_view),
+        when another process computed it ahead; None: asked here. Not for notebooks."""
         # The one place the cyclic collector is switched off (every face checks through here).
         # The tree is some ten thousand objects without cycles (freed by reference counts);
         # the collector walking them mid-check was most of the slowest re-lints (editor p95
@@ -177,7 +184,8 @@ class Engine:
                 return self._check_notebook(source, path, index=index, module_name=module_name, package=package,
                                             summarize=summarize, reparser=reparser, test_code=test_code)
             return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
-                                      reparser=reparser, test_code=test_code, with_calls=with_calls)
+                                      reparser=reparser, test_code=test_code, with_calls=with_calls,
+                                      python_view=python_view)
         finally:
             if collecting:
                 gc.enable()
@@ -195,6 +203,7 @@ class Engine:
         test_code: bool = False,
         whole_file_noqa: bool | None = None,
         with_calls: bool = False,
+        python_view: PythonView | None = None,
     ) -> FileResult:
         result = FileResult(path)
         codes = self.codes_for(path)
@@ -206,7 +215,7 @@ class Engine:
             whole_file = suppressions.whole_file if whole_file_noqa is None else whole_file_noqa
             if whole_file and not summarize and not with_calls:
                 return result
-            module = parse_checked(text, path, reparser, notebook_cells=is_notebook(path))
+            module = parse_checked(text, path, reparser, notebook_cells=is_notebook(path), view=python_view)
         except FileProblem as problem:
             result.unread = None
             if SYNTAX_ERROR in codes and not whole_file:
@@ -220,9 +229,11 @@ class Engine:
             except FileProblem:
                 return result
             text, result.unread = recovered.text, recovered.blanked
+            python_view = None  # it was the whole text's
 
         try:
-            facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index, test_code=test_code)
+            facts = FileFacts(path, text, module, module_name=module_name, package=package, index=index, test_code=test_code,
+                              python_classes=python_view.classes if python_view is not None else None)
             if summarize:
                 result.summaries = facts.class_summaries()
             if with_calls:
@@ -313,9 +324,10 @@ class Engine:
         result.findings = sorted(findings, key=Finding.sort_key)
         return result
 
-    def check_syntax_only(self, source: str | bytes, path: str) -> FileResult:
+    def check_syntax_only(self, source: str | bytes, path: str, *, python_view: PythonView | None = None) -> FileResult:
         """For a file the text gate keeps out of the analysis (no sign of torch): only TL000,
-        from CPython's own parser, which is several times cheaper than LibCST's."""
+        from CPython's own parser, which is several times cheaper than LibCST's (or from its
+        `python_view`, computed ahead)."""
         result = FileResult(path)
         if SYNTAX_ERROR not in self.codes_for(path):
             return result
@@ -325,7 +337,10 @@ class Engine:
             text = decode_source(source) if isinstance(source, bytes) else source
             result.source = text
             refuse_unreadable(text)  # the same message as for an analysed file
-            cpython_tree(text, path)
+            if python_view is not None:
+                python_view.raise_problem()
+            else:
+                cpython_tree(text, path)
         except FileProblem as problem:
             result.findings.append(self._engine_finding(SYNTAX_ERROR, problem.message, path, problem.row, problem.column))
         if result.findings:

@@ -9,6 +9,7 @@ to the typer app in trainlint.cli, which gives the same behaviour and messages.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional, TextIO
@@ -294,14 +295,17 @@ def main() -> None:
             typer_main()
             return
         code = run_check(**kwargs)
+        sys.stdout.flush()
+        sys.stderr.flush()
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:  # `trainlint check | head`: as click, exit 1 quietly
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
-    sys.exit(code)
+    # Everything is written (the report, the cache, the fixes) and the workers are gone: what
+    # is left is tearing down the heap object by object (LibCST, the rules, the trees), a
+    # twenty-fifth of a cold run for nothing. As mypy does, the process ends here.
+    os._exit(code)
 
 
 if __name__ == "__main__":

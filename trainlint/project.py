@@ -21,6 +21,7 @@ from trainlint.run import FileItem, RunResult
 if TYPE_CHECKING:
     from trainlint.cache import Lookups
     from trainlint.engine import Engine
+    from trainlint.source import PythonView
 
 class PathNotFound(Exception):
     pass
@@ -341,12 +342,12 @@ class Analysis:
     calls: tuple = ()  # its calls of the project's functions (facts.callsites), for the index
 
 
-def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> Analysis:
-    """One file, from one parse."""
+def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None, view: "PythonView | None" = None) -> Analysis:
+    """One file, from one parse. `view`: CPython's, computed ahead (_Ahead)."""
     from trainlint.cache import RecordingIndex
 
     if not needs_analysis(task.data):
-        return Analysis(engine.check_syntax_only(task.data, task.shown).findings, [], (), False, False)
+        return Analysis(engine.check_syntax_only(task.data, task.shown, python_view=view).findings, [], (), False, False)
     if not task.report:
         summaries, calls = engine.index_source(task.data, task.shown, module_name=task.module_name,
                                                package=task.package, test_code=task.test_code)
@@ -354,17 +355,96 @@ def _analyse(task: Task, engine: "Engine", base_index: ProjectIndex | None) -> A
     index = RecordingIndex(base_index)
     result = engine.check_source(task.data, task.shown, index=index, module_name=task.module_name,
                                  package=task.package, summarize=task.summarize, test_code=task.test_code,
-                                 with_calls=True)
+                                 with_calls=True, python_view=view)
     return Analysis(result.findings, result.summaries, index.lookups(), index.opaque, True, result.calls)
+
+
+class _Ahead:
+    """CPython's views of the run's texts (trainlint.source.python_view), computed by a process
+    forked before LibCST is imported. A cold run spends its first fifth importing LibCST and
+    the rules, on one core; meanwhile this process compiles the files with CPython (a tenth of
+    the analysis), and the workers skip that for every file it did. When the workers start,
+    what it has sent is taken and it is stopped: a file it did not reach is compiled by its
+    worker, as before."""
+
+    def __init__(self, texts: list[tuple[str, bytes]]) -> None:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: one thread, no LibCST; it never returns into the run
+            status = 1
+            try:
+                os.close(read)
+                _send_views(write, texts)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+        self._pid, self._read = pid, read
+
+    def collect(self) -> dict[str, "PythonView"]:
+        """The views sent by now, by file; the process is stopped."""
+        import pickle
+        import signal
+        from io import BytesIO
+
+        os.set_blocking(self._read, False)
+        received = bytearray()
+        while True:
+            try:
+                data = os.read(self._read, 1 << 16)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            received += data
+        self.stop()
+        views: dict = {}
+        stream = BytesIO(bytes(received))
+        while stream.tell() < len(received):
+            try:
+                shown, view = pickle.load(stream)
+            except Exception:  # the record it was writing when stopped
+                break
+            views[shown] = view
+        return views
+
+    def stop(self) -> None:
+        import signal
+
+        if self._pid:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self._pid, 0)
+            os.close(self._read)
+            self._pid = 0
+
+
+def _send_views(fd: int, texts: list[tuple[str, bytes]]) -> None:
+    import pickle
+
+    from trainlint.source import FileProblem, decode_source, python_view
+
+    for shown, data in texts:
+        try:
+            text = decode_source(data)
+        except FileProblem:
+            continue  # its worker says why
+        if "\x00" in text:
+            continue
+        record = pickle.dumps((shown, python_view(text, shown)))
+        while record:
+            record = record[os.write(fd, record):]
 
 
 def _init_worker(engine: "Engine") -> None:
     _WORKER["engine"] = engine
 
 
-def _analyse_in_worker(job: tuple[Task, ProjectIndex | None]) -> Analysis:
-    task, index = job
-    return _analyse(task, _WORKER["engine"], index)
+def _analyse_in_worker(job: tuple[Task, ProjectIndex | None, "PythonView | None"]) -> Analysis:
+    task, index, view = job
+    return _analyse(task, _WORKER["engine"], index, view)
 
 
 def single_threaded() -> bool:
@@ -388,29 +468,54 @@ class Workers:
         self._pool = None
         self._in_process = False  # no pool for the rest of the run: a worker died, or fork is missing
         self._frozen = False
+        self._ahead: _Ahead | None = None
+        self._views: dict[str, "PythonView"] = {}
+
+    def _pooled(self, count: int, total: int) -> bool:
+        """Whether a batch of `count` files of `total` bytes goes to worker processes."""
+        return self._pool is not None or not (self.jobs <= 1 or count < 2 or total < SERIAL_BYTES or self._in_process
+                                              or not single_threaded())
+
+    def ahead(self, texts: list[tuple[str, bytes]]) -> None:
+        """Start CPython's views of these files (path shown, bytes; no notebooks) in a process
+        of their own (_Ahead), when the first batch will go to workers: call it before the
+        engine is made, which imports LibCST."""
+        if self._ahead is None and self._pool is None and hasattr(os, "fork") \
+                and self._pooled(len(texts), sum(len(d) for _, d in texts)):
+            try:
+                self._ahead = _Ahead(texts)
+            except OSError:  # no process to spare: the workers compile as before
+                self._ahead = None
+
+    def _take_views(self) -> None:
+        if self._ahead is not None:
+            self._views = self._ahead.collect()
+            self._ahead = None
 
     def run(self, tasks: list[Task], index: ProjectIndex | None) -> list[Analysis]:
         engine = self._get_engine()
-        total = sum(len(t.data) for t in tasks)
-        if self._pool is None and (self.jobs <= 1 or len(tasks) < 2 or total < SERIAL_BYTES or self._in_process
-                                   or not single_threaded()):
-            return [_analyse(t, engine, index) for t in tasks]
+        self._take_views()
+        views = self._views
+        if not self._pooled(len(tasks), sum(len(t.data) for t in tasks)):
+            return [_analyse(t, engine, index, views.get(t.shown)) for t in tasks]
         from concurrent.futures.process import BrokenProcessPool
 
         pool = self._pool or self._start(engine)
         if pool is None:
-            return [_analyse(t, engine, index) for t in tasks]
+            return [_analyse(t, engine, index, views.get(t.shown)) for t in tasks]
         order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i].data))  # big files first: even finish
         out: list[Analysis | None] = [None] * len(tasks)
         try:
             chunk = max(1, min(16, len(tasks) // (self.jobs * 8)))
-            for i, value in zip(order, pool.map(_analyse_in_worker, [(tasks[i], index) for i in order], chunksize=chunk)):
+            jobs = [(tasks[i], index, views.get(tasks[i].shown)) for i in order]
+            for i, value in zip(order, pool.map(_analyse_in_worker, jobs, chunksize=chunk)):
                 out[i] = value
         except BrokenProcessPool:
             # A worker died (a crash in native code): the rest of the run is analysed here.
             self.close()
             self._in_process = True
-            out = [value if value is not None else _analyse(task, engine, index) for value, task in zip(out, tasks)]
+            out = [value if value is not None else _analyse(task, engine, index, views.get(task.shown))
+                   for value, task in zip(out, tasks)]
         return out
 
     def _start(self, engine: "Engine"):
@@ -436,6 +541,9 @@ class Workers:
         return self._pool
 
     def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.stop()
+            self._ahead = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -528,6 +636,12 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
             continue
         tasks.append(Task(item.data, item.shown, item.module_name, item.package, item.test_code, summarize=True))
         where.append(i)
+    if engine is None and made[0] is None:
+        from trainlint.notebook import is_notebook
+
+        # the files of phase A and B, phase A's first (they go to the workers first)
+        workers.ahead([(items[i].shown, items[i].data) for i in (*where, *sorted(deferred))
+                       if not is_notebook(items[i].shown)])
     for i, analysis in zip(where, workers.run(tasks, None) if tasks else ()):
         first[i] = analysis
         item = items[i]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from dataclasses import dataclass
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
@@ -112,6 +113,52 @@ def cpython_tree(text: str, filename: str = "<source>", *, notebook_cells: bool 
     except ValueError as exc:  # NUL bytes, before Python 3.12
         raise FileProblem(f"cannot parse the file: {exc}") from None
     return tree
+
+
+def class_rows(tree) -> tuple[tuple[str, int, int], ...]:
+    """The classes of CPython's tree in source order (pre-order, as LibCST's walk meets them):
+    name, first row (its first decorator's), last row."""
+    rows = []
+
+    def visit(body: list) -> None:
+        for statement in body:
+            if type(statement).__name__ == "ClassDef":
+                rows.append((statement.name, min([statement.lineno, *(d.lineno for d in statement.decorator_list)]),
+                             statement.end_lineno or statement.lineno))
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                inner = getattr(statement, field, None)
+                if inner:
+                    visit(inner)
+
+    visit(tree.body)
+    return tuple(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class PythonView:
+    """What the analysis of a text needs from CPython besides LibCST's tree: whether `python`
+    accepts it (cpython_tree's FileProblem, as kind, message, row, column) and the rows of its
+    classes (class_rows). Small and plain, so that another process can compute it: the command
+    line's workers get theirs from a process that ran while the main one imported LibCST."""
+
+    problem: tuple[str, str, int, int] | None
+    classes: tuple[tuple[str, int, int], ...]
+
+    def raise_problem(self) -> None:
+        """Raise the FileProblem cpython_tree raised for the text, if it did."""
+        if self.problem is not None:
+            kind, message, row, column = self.problem
+            raise (SyntaxProblem if kind == "syntax" else FileProblem)(message, row, column)
+
+
+def python_view(text: str, filename: str = "<source>") -> PythonView:
+    """CPython's view of a module's text (not a notebook's cells)."""
+    try:
+        tree = cpython_tree(text, filename)
+    except FileProblem as problem:
+        kind = "syntax" if isinstance(problem, SyntaxProblem) else "file"
+        return PythonView((kind, problem.message, problem.row, problem.column), ())
+    return PythonView(None, class_rows(tree))
 
 
 def python_ast(text: str, filename: str = "<source>"):

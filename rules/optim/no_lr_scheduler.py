@@ -5,7 +5,14 @@ from trainlint.facts import EventKind, FileFacts, argument, dotted
 from trainlint.finding import Severity
 from trainlint.rule import Bad, Good, Report, Rule
 
-_PLATEAU_WATCH = re.compile(r"\b\w*(patience|early_?stop\w*|no_?improve\w*|since_improvement|bad_epochs)\w*\b", re.I)
+# A word that names a watch for a plateau: found by its stem, then widened to the whole word
+# (a pattern that starts each try at a word's start backtracked through every word of the file);
+# first sought case-sensitively in the folded text, several times faster than IGNORECASE.
+_PLATEAU_STEM = r"patience|early_?stop|no_?improve|since_improvement|bad_epochs"
+_PLATEAU_FOLDED = re.compile(_PLATEAU_STEM)
+_PLATEAU_WATCH = re.compile(_PLATEAU_STEM, re.I)
+_WORD_BEFORE = re.compile(r"\w*\Z")
+_WORD_AFTER = re.compile(r"\w*")
 
 
 class NoLrScheduler(Rule):
@@ -326,9 +333,12 @@ def _idle_schedulers(facts: FileFacts) -> list:
 
 def _symptom(facts: FileFacts) -> tuple[str | None, str]:
     """(the optimizer it is about, None for the script's; the symptom) or (None, "")."""
-    match = _PLATEAU_WATCH.search(facts.source)
+    source = facts.source
+    match = _PLATEAU_WATCH.search(source) if _PLATEAU_FOLDED.search(source.casefold()) else None
     if match:
-        return None, f" while the script watches for a plateau (`{match.group(0)}`)"
+        start = _WORD_BEFORE.search(source, 0, match.start()).start()
+        word = source[start:_WORD_AFTER.match(source, match.end()).end()]
+        return None, f" while the script watches for a plateau (`{word}`)"
     for optimizer in facts.loops.optimizers.values():
         if optimizer.type_name == "SGD" and optimizer.lr is not None and optimizer.lr >= 0.1:
             return optimizer.name, f" (SGD at lr={optimizer.lr:g}, which converges only when decayed)"

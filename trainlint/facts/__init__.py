@@ -71,18 +71,7 @@ from trainlint.facts.walk import walk
 from trainlint.index import MODULE_BASES, CallSite, ClassSummary, ProjectIndex, is_torch_module_class
 from trainlint.layout import is_test_module
 from trainlint.names import ImportTable
-from trainlint.source import python_ast
-
-
-def _python_classes(body: list):
-    """The ClassDefs of CPython's tree in source order (pre-order, as LibCST's walk meets them)."""
-    for statement in body:
-        if type(statement).__name__ == "ClassDef":
-            yield statement
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            inner = getattr(statement, field, None)
-            if inner:
-                yield from _python_classes(inner)
+from trainlint.source import class_rows, python_ast
 
 
 class FileFacts:
@@ -96,7 +85,9 @@ class FileFacts:
         package: str = "",
         index: ProjectIndex | None = None,
         test_code: bool = False,
+        python_classes: tuple[tuple[str, int, int], ...] | None = None,
     ) -> None:
+        """`python_classes`: the file's class_rows, when the caller has them (trainlint.source.PythonView)."""
         self.path = path
         self.source = source
         self.module = module
@@ -105,6 +96,7 @@ class FileFacts:
         #: The file belongs to a test suite (a test module, or a file under the project's
         #: tests/ folder): decided by the caller, who knows the project's layout.
         self.test_code = test_code
+        self._python_classes = python_classes
         self.collected: Collected = collect(module, ImportTable(module_name, package), source)
         self.names: ImportTable = self.collected.names
 
@@ -163,18 +155,16 @@ class FileFacts:
         """id(LibCST ClassDef) -> its first and last row. Both trees list a file's classes in
         the same order (a class is a statement, never part of an expression); a file whose
         trees disagree (a text CPython refuses) gets no spans and falls back to codegen."""
-        try:
-            tree = python_ast(self.source, self.path)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return {}
-        found = list(_python_classes(tree.body))
+        rows = self._python_classes
+        if rows is None:
+            try:
+                rows = class_rows(python_ast(self.source, self.path))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return {}
         ours = self.collected.classes
-        if len(found) != len(ours) or any(a.name != b.name for a, b in zip(found, ours)):
+        if len(rows) != len(ours) or any(row[0] != info.name for row, info in zip(rows, ours)):
             return {}
-        return {
-            id(info.node): (min([c.lineno, *(d.lineno for d in c.decorator_list)]), c.end_lineno or c.lineno)
-            for info, c in zip(ours, found)
-        }
+        return {id(info.node): (first, last) for info, (_, first, last) in zip(ours, rows)}
 
     @property
     def identifier_counts(self) -> dict[str, int]:
