@@ -141,7 +141,7 @@ def test_one_parse_per_file_when_the_index_does_not_matter(tmp_path, monkeypatch
     from trainlint import engine as engine_mod
 
     real_parse = engine_mod.parse
-    monkeypatch.setattr(engine_mod, "parse", lambda text: calls.append(1) or real_parse(text))
+    monkeypatch.setattr(engine_mod, "parse", lambda text, **kw: calls.append(1) or real_parse(text, **kw))
     (tmp_path / "train.py").write_text("import torch\nfrom models import Block\n\nmodel = Block(3)\n")
     # TL202 alone: a rule that reads the whole index (summaries()) makes every file depend on all of it
     run = _check(tmp_path, cache=False, jobs=jobs, select=("TL202",))
