@@ -225,3 +225,26 @@ def test_a_private_helper_is_followed_too(project):
     project.write("engine.py", ENGINE.replace("def fit(", "def _fit("))
     project.write("main.py", MAIN.format(cls="SoftNet").replace("import fit", "import _fit").replace("    fit(", "    _fit("))
     assert (LOSS_ROW, "TL302") in _engine_findings(project, ".")
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_stdin_reads_the_callers_in_the_project_as_check_does(project, cache):
+    """`trainlint check - --stdin-filename engine.py` (an editor's unsaved text, a pipeline):
+    the project's files give the index their calls of engine.py's helpers too."""
+    from typer.testing import CliRunner
+
+    from trainlint.cli import app
+
+    def stdin_findings() -> set[tuple[int, str]]:
+        args = ["check", "-", "--stdin-filename", "engine.py", "--select", "ALL", "--output-format", "json"]
+        result = CliRunner().invoke(app, [*args, *([] if cache else ["--no-cache"])], input=ENGINE.lstrip("\n"))
+        return {(f["location"]["row"], f["code"]) for f in json.loads(result.output)}
+
+    _project(project, "SoftNet")
+    soft = stdin_findings()
+    assert (LOSS_ROW, "TL302") in soft and (EVAL_ROW, "TL502") not in soft
+    assert soft == _engine_findings(project, ".")
+    project.write("main.py", MAIN.format(cls="Dropped"))
+    dropped = stdin_findings()
+    assert (LOSS_ROW, "TL302") not in dropped and (EVAL_ROW, "TL502") in dropped
+    assert dropped == _engine_findings(project, ".")

@@ -403,6 +403,30 @@ async def test_cross_file_model_class_is_known(client: LanguageClient, workspace
     await until(client, uri, lambda d: d == [])
 
 
+async def test_the_class_a_caller_passes_decides_the_helpers_findings(client: LanguageClient, workspace: Path):
+    """engine.py's `fit(model, ...)` is called from main.py with models.SoftNet: CrossEntropyLoss
+    on its softmax output (TL302), as `trainlint check` finds it; main.py passing another
+    class, saved on disk, takes the finding away and brings that class's own (TL502)."""
+    from test_project_callsites import ENGINE, EVAL_ROW, LOSS_ROW, MAIN, MODELS
+
+    (workspace / "models.py").write_text(MODELS)
+    (workspace / "main.py").write_text(MAIN.format(cls="SoftNet"))
+    text = ENGINE.lstrip("\n")
+    uri = open_file(client, workspace / "engine.py", text)
+
+    def rows(diagnostics) -> set[tuple[int, str]]:
+        return {(d.range.start.line + 1, str(d.code)) for d in diagnostics}
+
+    await until(client, uri, lambda d: rows(d) == {(LOSS_ROW, "TL302")})
+    (workspace / "main.py").write_text(MAIN.format(cls="Dropped"))
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=(workspace / "main.py").as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
+    await until(client, uri, lambda d: rows(d) == {(EVAL_ROW, "TL502")})
+
+
 async def test_config_reload_and_client_settings(client: LanguageClient, workspace: Path):
     uri = open_file(client, workspace / "train.py", BUGGY)
     assert codes(await published(client, uri, 1)) == ["TL202"]

@@ -937,7 +937,7 @@ def _context_index(paths: list, items: list[FileItem], helpers: dict[int, frozen
     file (or in the bases and facts of the classes read so far, or passed by the calls
     below), or derives from one of the named files' classes (ProjectIndex.is_inherited).
     Calls: a named file's function that takes a model (`helpers`) is called from files that
-    name it and import it or its module (_calling). The answers are those of `check` on the
+    name it and import it or its module (may_call). The answers are those of `check` on the
     whole project; the cost is that of the files they come from (from the cache when they
     are unchanged), not of the project."""
     from trainlint import cache as cache_mod
@@ -952,7 +952,7 @@ def _context_index(paths: list, items: list[FileItem], helpers: dict[int, frozen
             continue
         if not needs_analysis(data):
             continue
-        if asked and _calling(data, path, asked, config):
+        if asked and may_call(data, path, asked, config):
             callers.append((path, data))
         if b"class " not in data:
             continue
@@ -960,7 +960,7 @@ def _context_index(paths: list, items: list[FileItem], helpers: dict[int, frozen
         if headers:
             pool.append(_ContextFile(path, data, {name.decode() for name, _ in headers}, b",".join(b for _, b in headers)))
     memo: dict[str, tuple] = {}  # a file both calls and defines a class: one parse
-    calls = [site for _, found in _index_entries(callers, config, store, workers, run, cache_mod, memo) for site in found]
+    calls = [site for _, found in index_entries(callers, config, store, workers, run, cache_mod, memo) for site in found]
     if not pool:
         return _Context([], calls)
     defining: dict[str, list[_ContextFile]] = {}
@@ -996,7 +996,7 @@ def _context_index(paths: list, items: list[FileItem], helpers: dict[int, frozen
     while frontier:
         batch = [f for f in dict.fromkeys(frontier) if f not in loaded]
         loaded.update(batch)
-        found = [s for summaries, _ in _index_entries([(f.path, f.data) for f in batch], config, store, workers, run,
+        found = [s for summaries, _ in index_entries([(f.path, f.data) for f in batch], config, store, workers, run,
                                                       cache_mod, memo) for s in summaries]
         summaries += found
         frontier = []
@@ -1010,7 +1010,7 @@ def _context_index(paths: list, items: list[FileItem], helpers: dict[int, frozen
     return _Context(summaries, calls)
 
 
-def _calling(data: bytes, path: Path, asked: list[tuple[str, frozenset[str]]], config: Config) -> bool:
+def may_call(data: bytes, path: Path, asked: list[tuple[str, frozenset[str]]], config: Config) -> bool:
     """Whether a file may call one of the named files' functions (module, names): it names
     the function and imports it from that module (or a package above it), or names the
     module's last part (`import engine` ... `engine.train_one_epoch(...)`)."""
@@ -1050,7 +1050,7 @@ def _names_in(summary: ClassSummary) -> set[str]:
     return {n for n in names if not n.startswith("torch.")}
 
 
-def _index_entries(files: list[tuple[Path, bytes]], config: Config, store, workers: Workers, run: RunResult,
+def index_entries(files: list[tuple[Path, bytes]], config: Config, store, workers: Workers, run: RunResult,
                    cache_mod, memo: dict) -> list[tuple[tuple[ClassSummary, ...], tuple[CallSite, ...]]]:
     """Per file, its classes and calls for the index: from the cache where the file is
     unchanged, else from one parse (and cached)."""
