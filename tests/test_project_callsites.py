@@ -248,3 +248,39 @@ def test_stdin_reads_the_callers_in_the_project_as_check_does(project, cache):
     dropped = stdin_findings()
     assert (LOSS_ROW, "TL302") not in dropped and (EVAL_ROW, "TL502") in dropped
     assert dropped == _engine_findings(project, ".")
+
+
+def _notebook_caller(cls: str) -> str:
+    """A course notebook: the helper module imported, the model built in one cell, trained in the next."""
+    from notebooks import cell, notebook
+
+    return json.dumps(notebook(
+        cell("markdown", "# Train"),
+        cell("code", "import torch\nfrom torch.utils.data import DataLoader\n\nimport engine\n"
+                     f"from models import {cls}\n", 1),
+        cell("code", f"model = {cls}()\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                     "train_loader = DataLoader(torch.load('train.pt'), batch_size=64, shuffle=True)\n"
+                     "val_loader = DataLoader(torch.load('val.pt'), batch_size=64)\n", 2),
+        cell("code", "engine.fit(model=model, train_loader=train_loader, val_loader=val_loader,\n"
+                     "           optimizer=optimizer, epochs=10)\n", 3),
+    ), indent=1) + "\n"
+
+
+@pytest.mark.parametrize("named", [".", "engine.py"])
+def test_a_notebook_that_calls_the_helper_is_a_caller(project, named):
+    project.write("pyproject.toml", "[project]\nname = 'demo'\n")
+    project.write("models.py", MODELS)
+    project.write("engine.py", ENGINE)
+    (project.root / "train.ipynb").write_text(_notebook_caller("SoftNet"))
+    assert (LOSS_ROW, "TL302") in _engine_findings(project, named)
+    (project.root / "train.ipynb").write_text(_notebook_caller("Dropped"))
+    found = _engine_findings(project, named)
+    assert (LOSS_ROW, "TL302") not in found and (EVAL_ROW, "TL502") in found
+
+
+def test_a_default_that_calls_something_does_not_hide_the_model_parameter():
+    from trainlint.project import model_helpers
+
+    assert model_helpers(b"def fit(lr=get_lr(), model=None):\n    pass\n") == {"fit"}
+    assert model_helpers(b"import torch\ndef fit(sizes=(3, 4), *, net):\n    pass\n") == {"fit"}
+    assert model_helpers(b"def fit(lr=get_lr(), epochs=3):\n    pass\n") == frozenset()

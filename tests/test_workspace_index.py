@@ -20,12 +20,12 @@ def _workspace(root: Path, engine_text: str) -> tuple[WorkspaceIndex, Engine, Co
     config = Config(root=root)
     engine = Engine(config)
     index = WorkspaceIndex()
-    assert index.scan(engine, config, root) == 3
+    assert index.scan(engine, config, root) == len(list(root.glob("*.py"))) + len(list(root.glob("*.ipynb")))
     return index, engine, config
 
 
 def _callers(index: WorkspaceIndex, root: Path) -> list[tuple[str, tuple]]:
-    return [(Path(site.path).name, site.positional[0])
+    return [(Path(site.path).name, site.positional[0] if site.positional else dict(site.keywords)["model"])
             for site in index.index.callers("engine", "fit", path=str((root / "engine.py").resolve()))]
 
 
@@ -50,3 +50,11 @@ def test_a_function_that_starts_taking_a_model_finds_its_callers_on_disk(tmp_pat
     assert _callers(index, tmp_path) == []
     assert index.update(engine, config, str((tmp_path / "engine.py").resolve()), ENGINE)
     assert _callers(index, tmp_path) == [("main.py", ("models.SoftNet",))]
+
+
+def test_a_notebook_that_calls_a_helper_is_a_caller(tmp_path):
+    from test_project_callsites import _notebook_caller
+
+    (tmp_path / "train.ipynb").write_text(_notebook_caller("Plain"))
+    index, _, _ = _workspace(tmp_path, ENGINE)
+    assert sorted(_callers(index, tmp_path)) == [("main.py", ("models.SoftNet",)), ("train.ipynb", ("models.Plain",))]

@@ -184,7 +184,8 @@ class Engine:
                 test_code = is_test_path(path, module_name)
             if is_notebook(path):
                 return self._check_notebook(source, path, index=index, module_name=module_name, package=package,
-                                            summarize=summarize, reparser=reparser, test_code=test_code)
+                                            summarize=summarize, reparser=reparser, test_code=test_code,
+                                            with_calls=with_calls)
             return self._check_source(source, path, index=index, module_name=module_name, package=package, summarize=summarize,
                                       reparser=reparser, test_code=test_code, with_calls=with_calls,
                                       python_view=python_view)
@@ -378,20 +379,27 @@ class Engine:
         """What the file gives the project index: its classes (summarize_source) and its calls
         of the project's functions (FileFacts.call_sites), as check_source(summarize=True,
         with_calls=True) gives them."""
-        if is_notebook(path):
-            return [], ()
+        notebook = is_notebook(path)
         try:
-            text = decode_source(source) if isinstance(source, bytes) else source
+            if notebook:
+                # A .py never imports a notebook: no classes. Its calls of the project's
+                # helpers (`engine.train(model=model, ...)` in a course notebook) are a caller's.
+                read = read_notebook(source)
+                if not read.is_python:
+                    return [], ()
+                text = read.text
+            else:
+                text = decode_source(source) if isinstance(source, bytes) else source
             try:
-                module = parse_checked(text, path)
+                module = parse_checked(text, path, notebook_cells=notebook)
             except SyntaxProblem:
                 recovered = recover(text)
                 if recovered is None:
                     return [], ()
                 text = recovered.text
-                module = parse_checked(text, path)
+                module = parse_checked(text, path, notebook_cells=notebook)
             facts = FileFacts(path, text, module, module_name=module_name, package=package, test_code=test_code)
-            return facts.class_summaries(), facts.call_sites
+            return ([] if notebook else facts.class_summaries()), facts.call_sites
         except (FileProblem, RecursionError):
             return [], ()
 
