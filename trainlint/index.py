@@ -165,10 +165,20 @@ class ProjectIndex:
         return [s for items in self._by_name.values() for s in items]
 
     def is_inherited(self, name: str) -> bool:
-        """Whether some class of the project names `name` (by its last segment) as a base."""
-        return any(
-            base.rpartition(".")[2] == name for items in self._by_name.values() for s in items for base in s.bases
-        )
+        """Whether some class of the project names `name` (by its last segment) as a base. A
+        base in a library's namespace is the library's class (`class TransformerModel(
+        nn.Transformer)` does not derive from the project's own `Transformer`), unless the
+        project is that library."""
+        summaries = [s for items in self._by_name.values() for s in items]
+        own = {s.module.partition(".")[0] for s in summaries}
+        for summary in summaries:
+            for base in summary.bases:
+                if base.rpartition(".")[2] != name:
+                    continue
+                top = base.partition(".")[0]
+                if top not in LIBRARIES or top in own:
+                    return True
+        return False
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_name.values())

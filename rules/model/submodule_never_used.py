@@ -98,6 +98,33 @@ class SubmoduleNeverUsed(Rule):
             """,
             7,
         ),
+        Bad(
+            """
+            import torch.nn as nn
+
+            class Transformer(nn.Module):
+                def __init__(self, dim, classes):
+                    super().__init__()
+                    self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(dim, 8), 6)
+                    self.norm = nn.LayerNorm(dim)
+                    self.head = nn.Linear(dim, classes)
+
+                def forward(self, x):
+                    return self.head(self.encoder(x).mean(1))
+            """,
+            7,
+            files={
+                "word_language_model/model.py": """
+                    import torch.nn as nn
+
+                    class TransformerModel(nn.Transformer):
+                        def forward(self, src):
+                            return super().forward(src, src)
+                """
+            },
+            note="pytorch/examples: a model deriving from torch's nn.Transformer is no subclass of the project's"
+                 " own Transformer, which may leave a layer unused",
+        ),
     ]
     good = [
         Good(
