@@ -751,14 +751,14 @@ def _check_files(paths, config: Config, engine: "Engine | None", get_engine, wor
         elif not reuse(i):
             batch.append(i)
     check(batch)
-    # Phase C: every file but the late ones has given its calls. The unparsed ones are checked
-    # callers first (a script that defines helpers of its own and imports another file's),
-    # then the others are validated against all calls.
-    unparsed = [i for i in late if i in deferred]
+    # Phase C: every file but the late ones has given its calls. They are checked callers
+    # first (a script that defines helpers of its own and imports another file's): an
+    # unparsed one is parsed, the others are validated against the calls given so far (a
+    # class file's check from phase A is kept when its callers answer as then), each as
+    # soon as the files that may call it are done, in parallel with the others of its wave.
     added = False
-    for wave in _callers_first(unparsed, items, helpers):
-        added |= check(wave)
-    check([i for i in late if i not in deferred and not reuse(i)])
+    for wave in _callers_first(late, items, helpers):
+        added |= check([i for i in wave if i in deferred or not reuse(i)])
     if added:
         # A call given in phase C may answer an earlier check's question otherwise (a caller
         # the text did not show): those are checked again, against all calls.
