@@ -369,7 +369,12 @@ class _Ahead:
 
     def __init__(self, texts: list[tuple[str, bytes]]) -> None:
         read, write = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:  # the child: one thread, no LibCST; it never returns into the run
             status = 1
             try:
@@ -384,7 +389,6 @@ class _Ahead:
     def collect(self) -> dict[str, "PythonView"]:
         """The views sent by now, by file; the process is stopped."""
         import pickle
-        import signal
         from io import BytesIO
 
         os.set_blocking(self._read, False)
@@ -838,7 +842,7 @@ _STRINGS_AND_COMMENTS = re.compile(
 # `sizes=(3, 4)`) one level deep; its names that name a model (index.MODEL_NAME_PATTERN).
 # (A newline first, not `^` with re.M: a literal start is what the regex engine scans for
 # fastest, 6x on the corpora; the file's first line is matched on its own.)
-_DEF = rb"(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)[ \t]*\(((?:[^()]|\([^()]*\))*)"
+_DEF = rb"(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)[ \t]*\(((?:[^()]+|\([^()]*\))*)"
 _TOP_DEF = re.compile(rb"\n" + _DEF)
 _FIRST_DEF = re.compile(_DEF)
 # MODEL_NAME_PATTERN over a parameter list: its anchors at the ends of one identifier
