@@ -38,7 +38,12 @@ class _Indexed:
     summaries: list[ClassSummary]
     calls: tuple[CallSite, ...]  # of the workspace's helpers
     module: str
+    package: str
     helpers: frozenset[str]  # its top-level functions that take a model (project.model_helpers)
+
+    @classmethod
+    def new(cls, path: str, config: Config, helpers: frozenset[str]) -> "_Indexed":
+        return cls([], (), *module_name_for(Path(path), config.root), helpers)
 
 
 class WorkspaceIndex:
@@ -63,23 +68,22 @@ class WorkspaceIndex:
             files.append((str(path.resolve()), text))
         self._paths = [path for path, _ in files]
         for path, text in files:
-            self._by_path[path] = _Indexed([], (), module_name_for(Path(path), config.root)[0],
-                                           _helpers(text))
+            self._by_path[path] = _Indexed.new(path, config, _helpers(text))
+        definers = self._definers()
         for path, text in files:
-            self._read(engine, config, path, text)
+            self._read(engine, config, path, text, definers)
         return len(files)
 
     def update(self, engine: Engine, config: Config, path: str, text: str | None) -> bool:
         """Re-read one file's classes and calls (None: the file is gone); True when what the
         index says changed. A file that now defines a helper the workspace did not have is
         looked for in the other files' calls (read from disk)."""
-        known = self._helper_names()
-        entry = self._by_path.get(path)
+        known = {name for _, _, names in self._definers() for name in names}
         helpers = _helpers(text) if text is not None else frozenset()
-        if entry is None:
-            entry = self._by_path[path] = _Indexed([], (), module_name_for(Path(path), config.root)[0], helpers)
+        entry = self._by_path.get(path) or self._by_path.setdefault(path, _Indexed.new(path, config, helpers))
         entry.helpers = helpers
-        changed = self._read(engine, config, path, text)
+        definers = self._definers()
+        changed = self._read(engine, config, path, text, definers)
         if text is None:
             del self._by_path[path]
         new = helpers - known
@@ -92,36 +96,35 @@ class WorkspaceIndex:
                 except OSError:
                     continue
                 if any(name in other_text for name in new):
-                    changed |= self._read(engine, config, other, other_text)
+                    changed |= self._read(engine, config, other, other_text, definers)
         return changed
 
-    def _helper_names(self) -> set[str]:
-        return {name for entry in self._by_path.values() for name in entry.helpers}
+    def _definers(self) -> list[tuple[str, str, frozenset[str]]]:
+        """(path, module, helpers) of the files that define helpers: what a file's calls are read for."""
+        return [(path, entry.module, entry.helpers) for path, entry in self._by_path.items()
+                if entry.helpers and entry.module]
 
-    def _read(self, engine: Engine, config: Config, path: str, text: str | None) -> bool:
+    def _read(self, engine: Engine, config: Config, path: str, text: str | None,
+              definers: list[tuple[str, str, frozenset[str]]]) -> bool:
+        entry = self._by_path[path]
         summaries: list[ClassSummary] = []
         calls: tuple[CallSite, ...] = ()
         if text is not None and len(text) <= CHECK_MAX_CHARS:
-            asked = [(entry.module, entry.helpers) for other, entry in self._by_path.items()
-                     if entry.helpers and entry.module and other != path]
+            asked = [(module, names) for other, module, names in definers if other != path]
             defines = _may_define_classes(text)
             calling = bool(asked) and may_call(text.encode("utf-8", "replace"), Path(path), asked, config)
             if defines or calling:
-                module_name, package = module_name_for(Path(path), config.root)
-                summaries, found = engine.index_source(text, path, module_name=module_name, package=package)
+                summaries, found = engine.index_source(text, path, module_name=entry.module, package=entry.package)
                 wanted = {name for _, names in asked for name in names}
                 calls = tuple(site for site in found if site.function in wanted) if calling else ()
-        entry = self._by_path.get(path)
-        before = entry if entry is not None else _Indexed([], (), "", frozenset())
-        if _signature(before.summaries) == _signature(summaries) and before.calls == calls:
+        if _signature(entry.summaries) == _signature(summaries) and entry.calls == calls:
             return False
         self.index.remove_path(path)
         for summary in summaries:
             self.index.add(summary)
         for site in calls:
             self.index.add_call(site)
-        if entry is not None:
-            entry.summaries, entry.calls = summaries, calls
+        entry.summaries, entry.calls = summaries, calls
         return True
 
 

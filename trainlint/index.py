@@ -128,18 +128,14 @@ class ProjectIndex:
         self._calls.setdefault(site.function, []).append(site)
 
     def remove_path(self, path: str) -> None:
-        for name, items in list(self._by_name.items()):
-            kept = [s for s in items if s.path != path]
-            if kept:
-                self._by_name[name] = kept
-            else:
-                del self._by_name[name]
-        for name, sites in list(self._calls.items()):
-            kept_sites = [s for s in sites if s.path != path]
-            if kept_sites:
-                self._calls[name] = kept_sites
-            else:
-                del self._calls[name]
+        """Forget one file's classes and calls."""
+        for table in (self._by_name, self._calls):
+            for name, items in list(table.items()):
+                kept = [item for item in items if item.path != path]
+                if kept:
+                    table[name] = kept
+                else:
+                    del table[name]
 
     def callers(self, module: str, function: str, *, path: str = "") -> tuple[CallSite, ...]:
         """The calls of `function` of the file whose module name is `module` (at `path`,
@@ -169,16 +165,12 @@ class ProjectIndex:
         base in a library's namespace is the library's class (`class TransformerModel(
         nn.Transformer)` does not derive from the project's own `Transformer`), unless the
         project is that library."""
-        summaries = [s for items in self._by_name.values() for s in items]
-        own = {s.module.partition(".")[0] for s in summaries}
-        for summary in summaries:
-            for base in summary.bases:
-                if base.rpartition(".")[2] != name:
-                    continue
-                top = base.partition(".")[0]
-                if top not in LIBRARIES or top in own:
-                    return True
-        return False
+        bases = [base for items in self._by_name.values() for s in items for base in s.bases
+                 if base.rpartition(".")[2] == name]
+        if any(base.partition(".")[0] not in LIBRARIES for base in bases):
+            return True
+        libraries = {base.partition(".")[0] for base in bases}  # the project may be one of them
+        return bool(libraries) and any(s.module.partition(".")[0] in libraries for s in self.summaries())
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_name.values())
